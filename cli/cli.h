@@ -1,0 +1,17 @@
+/* cli.h -- the subcommands of the switchyard binary.
+ *
+ * Each subcommand is one file in cli/ with one entry point; main.c picks it
+ * by name. Every subcommand accepts --help, prints its usage to stdout and
+ * returns 0; a usage error prints the usage to stderr and returns 2. */
+#ifndef SY_CLI_H
+#define SY_CLI_H
+
+int cmd_broker(int argc, char **argv);
+int cmd_scheduler(int argc, char **argv);
+int cmd_worker(int argc, char **argv);
+int cmd_submit(int argc, char **argv);
+int cmd_results(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
+
+#endif

@@ -1,0 +1,137 @@
+/* pipeline.h -- pipeline configuration: providers, models, tiers, tasks.
+ *
+ * Users write YAML pipeline files (pipelines/*.yaml, documented in
+ * schemas/pipeline.schema.json). Several files load into one sy_config;
+ * names (providers, models, tiers, tasks) are global across the files and a
+ * second definition is an error. Every error names file:line:column and what
+ * is wrong; unknown keys and unknown references are errors, never silently
+ * defaulted. The scheduler uses task -> tier; the worker uses everything.
+ *
+ * String values may reference environment variables as ${NAME} or
+ * ${NAME:-default} (used for base URLs, so the demo can point a pipeline at
+ * the fake provider). API keys are never stored in the file: a provider names
+ * the environment variable that holds its key (api_key_env). */
+#ifndef SY_PIPELINE_H
+#define SY_PIPELINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "result.h"
+#include "template.h"
+
+typedef enum sy_provider_kind {
+    SY_PROVIDER_OPENAI = 0,        /* POST {base_url}/chat/completions, Bearer key */
+    SY_PROVIDER_ANTHROPIC,         /* POST {base_url}/messages, x-api-key */
+    SY_PROVIDER_OPENAI_COMPATIBLE, /* OpenAI wire format, key optional */
+} sy_provider_kind;
+
+typedef struct sy_provider {
+    char *name;
+    sy_provider_kind kind;
+    char *base_url;      /* env-expanded, no trailing slash, e.g. https://api.openai.com/v1 */
+    char *api_key_env;   /* name of the variable; NULL allowed for openai-compatible */
+    char *api_key;       /* resolved at load; NEVER logged or echoed anywhere */
+    int64_t requests_per_minute; /* 0 = unknown (learned from headers) */
+    int64_t tokens_per_minute;   /* 0 = unknown */
+    const char *file;    /* where it was defined (for messages) */
+    int line;
+} sy_provider;
+
+typedef struct sy_model {
+    char *alias;          /* the name pipelines use */
+    sy_provider *provider;
+    char *name;           /* the provider's model name, e.g. gpt-4o-mini */
+    double price_in_per_mtok;  /* USD per million input tokens */
+    double price_out_per_mtok; /* USD per million output tokens */
+    int64_t context_window;    /* tokens; 0 = unknown */
+} sy_model;
+
+typedef enum sy_tier_strategy {
+    SY_TIER_ORDERED = 0, /* first model, then fall back in order */
+    SY_TIER_WEIGHTED,    /* pick by weight (sticky by idempotency key), then fall back */
+} sy_tier_strategy;
+
+typedef struct sy_tier_model {
+    sy_model *model;
+    double weight; /* > 0; only meaningful for weighted tiers (default 1) */
+} sy_tier_model;
+
+typedef struct sy_retry_policy {
+    int attempts_per_model; /* default 3 */
+    int base_ms;            /* backoff base, default 500 */
+    int cap_ms;             /* backoff cap, default 8000 */
+    int timeout_ms;         /* per attempt, default 60000 */
+} sy_retry_policy;
+
+typedef struct sy_tier {
+    char *name;
+    char *topic;        /* Kafka topic the scheduler routes to; default "switchyard.tier.<name>" */
+    sy_tier_strategy strategy;
+    sy_tier_model *models;
+    size_t nmodels;
+    sy_retry_policy retry;
+} sy_tier;
+
+typedef enum sy_output_parse { SY_PARSE_TEXT = 0, SY_PARSE_JSON } sy_output_parse;
+
+typedef struct sy_task {
+    char *name;
+    sy_tier *tier;
+    char *prompt_id;
+    int prompt_version;
+    sy_template system;   /* may be empty (nparts == 0) */
+    sy_template user;     /* required unless jobs carry messages */
+    bool has_system, has_user;
+    int max_tokens;       /* default 1024 */
+    double temperature;   /* default 0 */
+    char *output_topic;   /* default "switchyard.results.<task>" */
+    sy_output_parse parse;
+    sy_format format;     /* result encoding, default msgpack */
+    int64_t deadline_ms;  /* relative deadline for jobs of this task; 0 = none */
+} sy_task;
+
+typedef struct sy_config {
+    sy_provider **providers; size_t nproviders;
+    sy_model **models;       size_t nmodels;
+    sy_tier **tiers;         size_t ntiers;
+    sy_task **tasks;         size_t ntasks;
+    char **files;            size_t nfiles; /* loaded file names (owned) */
+} sy_config;
+
+/* One diagnostic: "file:line:column: message". */
+typedef struct sy_diag {
+    char *file;
+    int line, column; /* 1-based; 0 when not tied to a place */
+    char *message;
+} sy_diag;
+
+typedef struct sy_diags {
+    sy_diag *items;
+    size_t n, cap;
+} sy_diags;
+
+enum {
+    SY_LOAD_REQUIRE_KEYS = 1 << 0, /* a missing API key variable is an error */
+};
+
+/* Load and validate files into cfg. Returns 0 when there were no errors;
+ * otherwise -1 with every error found (not just the first) in diags. On
+ * error cfg is freed and empty. */
+int sy_config_load(sy_config *cfg, const char *const *files, size_t nfiles, int flags,
+                   sy_diags *diags);
+void sy_config_free(sy_config *cfg);
+
+const sy_task *sy_config_task(const sy_config *cfg, const char *name);
+const sy_tier *sy_config_tier(const sy_config *cfg, const char *name);
+const sy_tier *sy_config_tier_by_topic(const sy_config *cfg, const char *topic);
+
+/* Cost in USD of a call with these token counts on model m. */
+double sy_model_cost(const sy_model *m, int64_t tokens_in, int64_t tokens_out);
+
+void sy_diags_print(const sy_diags *d, FILE *out); /* one line each */
+void sy_diags_free(sy_diags *d);
+
+#endif

@@ -1,0 +1,31 @@
+/* util.h -- allocation that never returns NULL, clocks, small string helpers.
+ *
+ * switchyard treats out-of-memory as fatal: every allocation goes through
+ * sy_xmalloc & co, which abort with a message instead of returning NULL, so
+ * the rest of the code never carries allocation-failure branches. */
+#ifndef SY_UTIL_H
+#define SY_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+void *sy_xmalloc(size_t n);
+void *sy_xcalloc(size_t n, size_t size);
+void *sy_xrealloc(void *p, size_t n);
+char *sy_xstrdup(const char *s);
+char *sy_xstrndup(const char *s, size_t n);
+
+/* Wall clock in milliseconds since the epoch (for deadlines, timestamps). */
+int64_t sy_now_ms(void);
+/* Monotonic clock in microseconds (for latency, timers). */
+int64_t sy_mono_us(void);
+/* CPU time (user+system) of this process in microseconds. */
+int64_t sy_cpu_us(void);
+
+/* 64-bit FNV-1a hash; stable across runs and machines (used for sticky
+ * choices and by the fake provider's deterministic answers). */
+uint64_t sy_hash64(const void *data, size_t len);
+
+#define SY_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+#endif

@@ -1,0 +1,89 @@
+/* provider.h -- the wire adapters: one chat call in a provider's format.
+ *
+ * The engine (worker/engine.c) owns the HTTP transfer; an adapter only turns
+ * a prompt into a request (URL, headers, JSON body) and a response (status,
+ * headers, body) into an outcome: the output text and usage, or an error
+ * class the routing code can act on (retry, fall back, give up), plus what the
+ * provider said about pacing (retry-after, rate-limit headers).
+ *
+ * Adapters are pure functions over buffers: no I/O, no globals, so they are
+ * unit-tested directly. The API key goes only into the request headers;
+ * nothing an adapter returns (messages included) ever contains it. */
+#ifndef SY_PROVIDER_H
+#define SY_PROVIDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../../common/buf.h"
+#include "../../common/job.h"
+#include "../../common/pipeline.h"
+#include "../../common/result.h"
+
+/* One rendered prompt, ready to send. */
+typedef struct sy_call {
+    const sy_model *model;
+    const char *system;       /* may be NULL */
+    const sy_msg *messages;   /* chat turns, without the system prompt */
+    size_t nmessages;
+    int max_tokens;
+    double temperature;
+    bool want_json;           /* task parses JSON: ask for a JSON object where supported */
+} sy_call;
+
+/* The request an adapter builds. Header lines are "Name: value" strings
+ * packed one after another, NUL-separated, in `headers` (count in nheaders);
+ * the engine hands them to libcurl. */
+typedef struct sy_request {
+    sy_buf url;
+    sy_buf headers;
+    int nheaders;
+    sy_buf body;
+} sy_request;
+
+/* Rate-limit facts read from response headers; -1 = header absent. */
+typedef struct sy_ratelimit_info {
+    int64_t limit_requests, remaining_requests, reset_requests_ms;
+    int64_t limit_tokens, remaining_tokens, reset_tokens_ms;
+} sy_ratelimit_info;
+
+/* What came back. */
+typedef struct sy_outcome {
+    sy_err_class error;       /* SY_ERR_NONE on success */
+    int http_status;
+    char *output;             /* malloc'd text on success */
+    int64_t tokens_in, tokens_out;
+    char message[256];        /* error message for the result / dead letter */
+    int64_t retry_after_ms;   /* server-directed delay, -1 if none */
+    int should_retry;         /* x-should-retry: 1 true, 0 false, -1 absent */
+    sy_ratelimit_info rl;
+} sy_outcome;
+
+void sy_request_init(sy_request *r);
+void sy_request_reset(sy_request *r);
+void sy_request_free(sy_request *r);
+void sy_request_add_header(sy_request *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Build the request for this call against the model's provider. */
+void sy_provider_build(const sy_call *call, sy_request *req);
+
+/* Interpret a finished HTTP exchange. `headers` holds the raw response header
+ * block ("Name: value\r\n" lines, as libcurl delivers them). A transport
+ * failure is reported by the engine itself (timeout / connection). */
+void sy_provider_parse(const sy_provider *p, int http_status, const char *headers,
+                       size_t headers_len, const char *body, size_t body_len,
+                       sy_outcome *out);
+void sy_outcome_free(sy_outcome *o);
+
+/* Helpers shared by the adapters (providers/common.c). */
+int64_t sy_parse_go_duration_ms(const char *s);   /* "6m0s" -> 360000; -1 bad */
+int64_t sy_parse_rfc3339_ms(const char *s);       /* unix ms; -1 bad */
+int64_t sy_parse_retry_after_ms(const char *retry_after_ms, const char *retry_after,
+                                int64_t now_ms); /* -1 absent/bad */
+/* Find header `name` (case-insensitive) in a raw header block; copies its
+ * trimmed value into val (NUL-terminated) and returns 1, or 0 if absent. */
+int sy_header_get(const char *headers, size_t len, const char *name, char *val, size_t vallen);
+
+#endif
