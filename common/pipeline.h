@@ -1,6 +1,6 @@
 /* pipeline.h -- pipeline configuration: providers, models, tiers, tasks.
  *
- * Users write YAML pipeline files (pipelines/*.yaml, documented in
+ * Users write YAML pipeline files (see pipelines/, documented in
  * schemas/pipeline.schema.json). Several files load into one sy_config;
  * names (providers, models, tiers, tasks) are global across the files and a
  * second definition is an error. Every error names file:line:column and what

@@ -1,5 +1,5 @@
 /* util.c -- see util.h. */
-#define _GNU_SOURCE
+
 #include "util.h"
 
 #include <stdio.h>
@@ -79,4 +79,16 @@ uint64_t sy_hash64(const void *data, size_t len)
         h *= 1099511628211ULL;
     }
     return h;
+}
+
+int sy_list_contains(const char *list, const char *item)
+{
+    size_t n = strlen(item);
+    for (const char *p = list; *p;) {
+        size_t len = strcspn(p, ",");
+        if (len == n && strncmp(p, item, n) == 0) return 1;
+        p += len;
+        if (*p == ',') p++;
+    }
+    return 0;
 }

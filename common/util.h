@@ -26,6 +26,9 @@ int64_t sy_cpu_us(void);
  * choices and by the fake provider's deterministic answers). */
 uint64_t sy_hash64(const void *data, size_t len);
 
+/* Is `item` one of the comma-separated words of `list`? */
+int sy_list_contains(const char *list, const char *item);
+
 #define SY_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 #endif

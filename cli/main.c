@@ -1,0 +1,48 @@
+/* main.c -- the switchyard binary: pick a subcommand and run it.
+ *
+ *   job in -> scheduler (route by task) -> tier topic -> worker (execute,
+ *   store) -> output topic; broker/submit/results/check/demo are the tools
+ *   around that path. See README.md. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const struct {
+    const char *name;
+    int (*run)(int, char **);
+    const char *what;
+} commands[] = {
+    {"broker", cmd_broker, "run the embedded Kafka broker (demo and tests)"},
+    {"scheduler", cmd_scheduler, "route jobs from the jobs topic to tier topics"},
+    {"worker", cmd_worker, "execute jobs of tier topics against the providers"},
+    {"submit", cmd_submit, "submit jobs from JSONL or CSV"},
+    {"results", cmd_results, "read results from an output topic"},
+    {"check", cmd_check, "validate pipeline files"},
+    {"demo", cmd_demo, "run the whole pipeline on the embedded defaults"},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: switchyard COMMAND [OPTIONS]   (switchyard COMMAND --help)\n\n"
+                 "commands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].what);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "switchyard: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,52 @@
+/* opts.c -- see opts.h. */
+#include "opts.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int cli_pipeline_opt(cli_pipelines *p, int argc, char **argv, int *i)
+{
+    const char *a = argv[*i];
+    if (*i + 1 >= argc || (strcmp(a, "-p") && strcmp(a, "--pipeline"))) return 0;
+    if (p->n == CLI_MAX_PIPELINES) {
+        fprintf(stderr, "switchyard: too many pipeline files (at most %d)\n", CLI_MAX_PIPELINES);
+        exit(2);
+    }
+    p->files[p->n++] = argv[++*i];
+    return 1;
+}
+
+int cli_load_pipelines(const cli_pipelines *p, int flags, sy_config *cfg)
+{
+    if (p->n == 0) {
+        fprintf(stderr, "switchyard: no pipeline files given (-p FILE)\n");
+        return -1;
+    }
+    sy_diags diags = {0};
+    int rc = sy_config_load(cfg, p->files, p->n, flags, &diags);
+    if (rc != 0) sy_diags_print(&diags, stderr);
+    sy_diags_free(&diags);
+    return rc;
+}
+
+bool cli_is_help(const char *arg)
+{
+    return !strcmp(arg, "--help") || !strcmp(arg, "-h");
+}
+
+int cli_bad_usage(const char *cmd, const char *arg, const char *usage)
+{
+    fprintf(stderr, "switchyard %s: unknown or incomplete option '%s'\n%s", cmd, arg, usage);
+    return 2;
+}
+
+int cli_write_file_atomic(const char *path, const char *text)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) return -1;
+    fputs(text, f);
+    if (fclose(f) != 0) return -1;
+    return rename(tmp, path);
+}

@@ -1,0 +1,28 @@
+/* opts.h -- option handling shared by the subcommands. */
+#ifndef SY_CLI_OPTS_H
+#define SY_CLI_OPTS_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "pipeline.h"
+
+#define CLI_MAX_PIPELINES 64
+
+typedef struct cli_pipelines {
+    const char *files[CLI_MAX_PIPELINES];
+    size_t n;
+} cli_pipelines;
+
+/* Consume "-p FILE" / "--pipeline FILE" at argv[*i]; 1 if consumed. */
+int cli_pipeline_opt(cli_pipelines *p, int argc, char **argv, int *i);
+/* Load and validate; prints every error as file:line:column. 0 or -1. */
+int cli_load_pipelines(const cli_pipelines *p, int flags, sy_config *cfg);
+/* Is argv[i] --help / -h? */
+bool cli_is_help(const char *arg);
+/* Print "switchyard CMD: unknown option X" and the usage; returns 2. */
+int cli_bad_usage(const char *cmd, const char *arg, const char *usage);
+/* Write text to path atomically (tmp file + rename). 0 or -1. */
+int cli_write_file_atomic(const char *path, const char *text);
+
+#endif

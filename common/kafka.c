@@ -1,0 +1,251 @@
+/* kafka.c -- see kafka.h.
+ *
+ * Client defaults: short fetch waits and session timeouts keep the data path
+ * responsive on the embedded broker (see the embedded-broker note: an empty
+ * fetch is otherwise held 500 ms and a dead member's partitions move only
+ * after the session timeout); they are also sane on real Kafka and can be
+ * overridden with -X. */
+#include "kafka.h"
+#include "log.h"
+#include "util.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+volatile int sy_stop_requested = 0;
+
+const char *sy_kafka_opts_usage =
+    "  -b, --brokers LIST      Kafka bootstrap servers (host:port,...)\n"
+    "      --brokers-file FILE file holding the bootstrap list (written by `switchyard broker`)\n"
+    "  -X KEY=VALUE            librdkafka property (repeatable)\n"
+    "  (default: $SWITCHYARD_BROKERS, else $SWITCHYARD_BROKERS_FILE)\n";
+
+int sy_kafka_opt_parse(sy_kafka_opts *o, int argc, char **argv, int *i)
+{
+    const char *a = argv[*i];
+    if (*i + 1 >= argc) return 0;
+    if (!strcmp(a, "-b") || !strcmp(a, "--brokers")) o->brokers = argv[++*i];
+    else if (!strcmp(a, "--brokers-file")) o->brokers_file = argv[++*i];
+    else if (!strcmp(a, "-X") && o->nprops < SY_MAX_PROPS) o->props[o->nprops++] = argv[++*i];
+    else return 0;
+    return 1;
+}
+
+/* Read the first line of path into out; 0 if it is there and non-empty. */
+static int read_first_line(const char *path, char *out, size_t outlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    int ok = fgets(out, (int)outlen, f) != NULL;
+    fclose(f);
+    if (!ok) return -1;
+    out[strcspn(out, "\r\n")] = '\0';
+    return out[0] ? 0 : -1;
+}
+
+static int bootstrap_from_file(const char *path, int wait_ms, char *out, size_t outlen,
+                               char *err, size_t errlen)
+{
+    int64_t until = sy_mono_us() + (int64_t)wait_ms * 1000;
+    for (;;) {
+        if (read_first_line(path, out, outlen) == 0) return 0;
+        if (sy_mono_us() >= until) break;
+        usleep(50 * 1000);
+    }
+    snprintf(err, errlen, "no bootstrap list in %s (is `switchyard broker` running?)", path);
+    return -1;
+}
+
+int sy_kafka_bootstrap(const sy_kafka_opts *o, int wait_ms, char *out, size_t outlen,
+                       char *err, size_t errlen)
+{
+    const char *file = o->brokers_file;
+    if (o->brokers) {
+        snprintf(out, outlen, "%s", o->brokers);
+        return 0;
+    }
+    if (!file && getenv("SWITCHYARD_BROKERS") && *getenv("SWITCHYARD_BROKERS")) {
+        snprintf(out, outlen, "%s", getenv("SWITCHYARD_BROKERS"));
+        return 0;
+    }
+    if (!file) file = getenv("SWITCHYARD_BROKERS_FILE");
+    if (file && *file) return bootstrap_from_file(file, wait_ms, out, outlen, err, errlen);
+    snprintf(err, errlen, "no Kafka brokers given: use --brokers, --brokers-file or "
+                          "$SWITCHYARD_BROKERS");
+    return -1;
+}
+
+static int conf_set(rd_kafka_conf_t *conf, const char *k, const char *v, char *err,
+                    size_t errlen)
+{
+    if (rd_kafka_conf_set(conf, k, v, err, errlen) != RD_KAFKA_CONF_OK) return -1;
+    return 0;
+}
+
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    (void)rk;
+    sy_log(level <= 3 ? SY_LOG_ERROR : level <= 4 ? SY_LOG_WARN : SY_LOG_DEBUG,
+           "kafka %s: %s", fac, buf);
+}
+
+/* Base configuration: bootstrap, logging, then the caller's defaults, then -X. */
+static rd_kafka_conf_t *conf_new(const sy_kafka_opts *o, const char *const *defaults,
+                                 char *err, size_t errlen)
+{
+    char bootstrap[1024];
+    if (sy_kafka_bootstrap(o, 30000, bootstrap, sizeof bootstrap, err, errlen) != 0)
+        return NULL;
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set_log_cb(conf, log_cb);
+    int bad = conf_set(conf, "bootstrap.servers", bootstrap, err, errlen);
+    for (size_t i = 0; !bad && defaults[i]; i += 2)
+        bad = conf_set(conf, defaults[i], defaults[i + 1], err, errlen);
+    for (int i = 0; !bad && i < o->nprops; i++) {
+        char kv[512];
+        snprintf(kv, sizeof kv, "%s", o->props[i]);
+        char *eq = strchr(kv, '=');
+        if (!eq) {
+            snprintf(err, errlen, "-X %s: expected KEY=VALUE", o->props[i]);
+            bad = 1;
+            break;
+        }
+        *eq = '\0';
+        bad = conf_set(conf, kv, eq + 1, err, errlen);
+    }
+    if (bad) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    return conf;
+}
+
+rd_kafka_t *sy_kafka_producer(const sy_kafka_opts *o,
+                              void (*dr_cb)(rd_kafka_t *, const rd_kafka_message_t *, void *),
+                              void *opaque, char *err, size_t errlen)
+{
+    static const char *const defaults[] = {
+        "acks", "all",
+        "enable.idempotence", "true",
+        "linger.ms", "5",
+        "batch.num.messages", "10000",
+        "compression.codec", "lz4",
+        "queue.buffering.max.messages", "1000000",
+        "message.max.bytes", "1000000",
+        NULL,
+    };
+    rd_kafka_conf_t *conf = conf_new(o, defaults, err, errlen);
+    if (!conf) return NULL;
+    if (dr_cb) rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
+    rd_kafka_conf_set_opaque(conf, opaque);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, errlen);
+    if (!rk) rd_kafka_conf_destroy(conf);
+    return rk;
+}
+
+rd_kafka_t *sy_kafka_consumer(const sy_kafka_opts *o, const char *group,
+                              void (*rebalance_cb)(rd_kafka_t *, rd_kafka_resp_err_t,
+                                                   rd_kafka_topic_partition_list_t *, void *),
+                              void *opaque, char *err, size_t errlen)
+{
+    static const char *const defaults[] = {
+        "enable.auto.commit", "false",
+        "enable.auto.offset.store", "false",
+        "auto.offset.reset", "earliest",
+        "partition.assignment.strategy", "cooperative-sticky",
+        "session.timeout.ms", "6000",
+        "heartbeat.interval.ms", "1000",
+        "fetch.wait.max.ms", "20",
+        "max.poll.interval.ms", "300000",
+        NULL,
+    };
+    rd_kafka_conf_t *conf = conf_new(o, defaults, err, errlen);
+    if (!conf) return NULL;
+    if (conf_set(conf, "group.id", group, err, errlen) != 0) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    if (rebalance_cb) rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    rd_kafka_conf_set_opaque(conf, opaque);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errlen);
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_poll_set_consumer(rk);
+    return rk;
+}
+
+int sy_kafka_subscribe(rd_kafka_t *rk, const char *const *topics, size_t n)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)n);
+    for (size_t i = 0; i < n; i++)
+        rd_kafka_topic_partition_list_add(l, topics[i], RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (e) {
+        sy_error("subscribe failed: %s", rd_kafka_err2str(e));
+        return -1;
+    }
+    return 0;
+}
+
+void sy_kafka_apply_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
+                              rd_kafka_topic_partition_list_t *parts)
+{
+    bool assign = e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
+    if (!strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE")) {
+        if (assign) rd_kafka_incremental_assign(rk, parts);
+        else rd_kafka_incremental_unassign(rk, parts);
+    } else {
+        rd_kafka_assign(rk, assign ? parts : NULL);
+    }
+    sy_info("rebalance: %s %d partition(s)", assign ? "assigned" : "revoked", parts->cnt);
+}
+
+int sy_kafka_produce(rd_kafka_t *rk, const char *topic, const void *key, size_t keylen,
+                     const void *value, size_t len, rd_kafka_headers_t *hdrs, void *msg_opaque)
+{
+    for (;;) {
+        rd_kafka_resp_err_t e = rd_kafka_producev(
+            rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_KEY(key, keylen), RD_KAFKA_V_VALUE((void *)value, len),
+            RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(msg_opaque), RD_KAFKA_V_END);
+        if (!e) return 0;
+        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            sy_error("produce to %s failed: %s", topic, rd_kafka_err2str(e));
+            if (hdrs) rd_kafka_headers_destroy(hdrs);
+            return -1;
+        }
+        rd_kafka_poll(rk, 10); /* queue full: let delivery reports drain it */
+    }
+}
+
+int sy_kafka_flush(rd_kafka_t *rk, int timeout_ms)
+{
+    rd_kafka_flush(rk, timeout_ms);
+    return rd_kafka_outq_len(rk);
+}
+
+static void on_stop_signal(int sig)
+{
+    if (sy_stop_requested) _exit(128 + sig);
+    sy_stop_requested = 1;
+}
+
+void sy_install_stop_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}

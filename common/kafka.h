@@ -1,0 +1,73 @@
+/* kafka.h -- how every switchyard process reaches Kafka.
+ *
+ * One place for the connection options all subcommands share
+ * (--brokers LIST, --brokers-file FILE, -X key=value), for client settings
+ * that suit both real Kafka and the embedded broker, and for the topic
+ * names the data path uses. The embedded broker publishes its bootstrap
+ * list in a file because its ports are random; clients read that file. */
+#ifndef SY_KAFKA_H
+#define SY_KAFKA_H
+
+#include <librdkafka/rdkafka.h>
+#include <stddef.h>
+
+#define SY_TOPIC_JOBS "switchyard.jobs"
+#define SY_TOPIC_DLQ "switchyard.dlq"
+#define SY_MAX_PROPS 64
+
+typedef struct sy_kafka_opts {
+    const char *brokers;      /* bootstrap list */
+    const char *brokers_file; /* or a file that holds it (waited for) */
+    const char *props[SY_MAX_PROPS]; /* "key=value" librdkafka properties */
+    int nprops;
+} sy_kafka_opts;
+
+/* Consume a connection option at argv[*i] (and its value). Returns 1 when
+ * consumed (advancing *i past the value), 0 when argv[*i] is not one. */
+int sy_kafka_opt_parse(sy_kafka_opts *o, int argc, char **argv, int *i);
+/* Usage lines for those options. */
+extern const char *sy_kafka_opts_usage;
+
+/* Resolve the bootstrap list: --brokers, else --brokers-file (waiting up to
+ * wait_ms for it to appear), else $SWITCHYARD_BROKERS, else
+ * $SWITCHYARD_BROKERS_FILE. Returns 0, or -1 with a reason. */
+int sy_kafka_bootstrap(const sy_kafka_opts *o, int wait_ms, char *out, size_t outlen,
+                       char *err, size_t errlen);
+
+/* A producer tuned for throughput with acks=all and idempotence. dr_cb (may
+ * be NULL) receives delivery reports; opaque goes to rd_kafka_conf_set_opaque. */
+rd_kafka_t *sy_kafka_producer(const sy_kafka_opts *o,
+                              void (*dr_cb)(rd_kafka_t *, const rd_kafka_message_t *, void *),
+                              void *opaque, char *err, size_t errlen);
+
+/* A group consumer with manual offset storage and commits (auto commit off,
+ * cooperative-sticky assignment). rebalance_cb may be NULL. */
+rd_kafka_t *sy_kafka_consumer(const sy_kafka_opts *o, const char *group,
+                              void (*rebalance_cb)(rd_kafka_t *, rd_kafka_resp_err_t,
+                                                   rd_kafka_topic_partition_list_t *, void *),
+                              void *opaque, char *err, size_t errlen);
+
+/* Subscribe to a list of topics. Returns 0 or -1 (logged). */
+int sy_kafka_subscribe(rd_kafka_t *rk, const char *const *topics, size_t n);
+
+/* Apply an assignment change in a rebalance callback, for either protocol
+ * (cooperative: incremental; eager: whole assignment). */
+void sy_kafka_apply_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
+                              rd_kafka_topic_partition_list_t *parts);
+
+/* Produce one message (copying key and value), with optional headers (may
+ * be NULL; ownership passes to librdkafka on success). Retries while the
+ * local queue is full by serving delivery reports. Returns 0 or -1. */
+int sy_kafka_produce(rd_kafka_t *rk, const char *topic, const void *key, size_t keylen,
+                     const void *value, size_t len, rd_kafka_headers_t *hdrs, void *msg_opaque);
+
+/* Flush the producer for up to timeout_ms; returns the number of messages
+ * still undelivered. */
+int sy_kafka_flush(rd_kafka_t *rk, int timeout_ms);
+
+/* Signal handling shared by the long-running subcommands: the first SIGINT or
+ * SIGTERM sets sy_stop_requested; a second one exits at once. */
+extern volatile int sy_stop_requested;
+void sy_install_stop_signals(void);
+
+#endif

@@ -1,0 +1,51 @@
+/* offsets.h -- which input offsets may be committed.
+ *
+ * Jobs of one partition finish out of order (a short prompt overtakes a long
+ * one, a retry waits), but Kafka commits a single position per partition. So
+ * each partition keeps a FIFO of the offsets it has handed out, in the order
+ * they were consumed; a job marks its slot done when its result (or
+ * dead letter) is acknowledged by the broker, and the committable position is
+ * the first slot not yet done. Everything below it is finished; nothing above
+ * it is committed, so a crash redelivers only unfinished work (and finished
+ * work above the prefix, which the worker's store answers without a call).
+ *
+ * A handle is (partition slot, sequence number). Sequence numbers only grow,
+ * and a revoked partition's FIFO is emptied, so a late completion for a
+ * revoked partition is simply ignored. Both the scheduler and the worker use
+ * this: it is the "commit only what is done" rule in one place. */
+#ifndef SY_OFFSETS_H
+#define SY_OFFSETS_H
+
+#include <librdkafka/rdkafka.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct sy_offsets sy_offsets;
+
+typedef struct sy_offset_handle {
+    uint32_t part; /* index of the partition slot */
+    uint64_t seq;
+} sy_offset_handle;
+
+sy_offsets *sy_offsets_new(void);
+void sy_offsets_free(sy_offsets *o);
+
+/* Note that `offset` of topic/partition was consumed and is now in work. */
+sy_offset_handle sy_offsets_track(sy_offsets *o, const char *topic, int32_t partition,
+                                  int64_t offset);
+/* Its work is finished (result acknowledged). Stale handles are ignored. */
+void sy_offsets_done(sy_offsets *o, sy_offset_handle h);
+/* Jobs in work for the partition of h / in total. */
+size_t sy_offsets_pending(const sy_offsets *o, sy_offset_handle h);
+size_t sy_offsets_pending_total(const sy_offsets *o);
+
+/* Commit every partition whose committable position moved. async: fire and
+ * forget (the next commit supersedes a lost one). Returns the number of
+ * partitions committed, or -1 on a synchronous commit error. */
+int sy_offsets_commit(sy_offsets *o, rd_kafka_t *consumer, bool async);
+
+/* Forget a revoked partition: its pending work no longer counts, late
+ * completions for it are ignored. */
+void sy_offsets_revoke(sy_offsets *o, const char *topic, int32_t partition);
+
+#endif

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Install the Debian packages of .ci/packages that are not installed yet.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+missing=()
+for p in $(cat .ci/packages); do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "installing: ${missing[*]}"
+SUDO=; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

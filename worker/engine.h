@@ -1,0 +1,53 @@
+/* engine.h -- the HTTP engine: many provider calls in flight on one thread.
+ *
+ * A thin layer over libcurl's multi interface. The engine owns a pool of
+ * transfers (easy handle + request + response buffers), reused call after
+ * call, so a warmed-up worker allocates nothing per call and keeps its
+ * connections open (HTTP/1.1 keep-alive, HTTP/2 multiplexing where the
+ * provider offers it). The caller acquires a transfer, lets an adapter fill
+ * its request, launches it, and later gets one completion callback with
+ * everything libcurl saw. The engine knows nothing about jobs or providers. */
+#ifndef SY_ENGINE_H
+#define SY_ENGINE_H
+
+#include <curl/curl.h>
+#include <stdint.h>
+
+#include "providers/provider.h"
+
+typedef struct sy_transfer {
+    sy_request req;        /* filled by the caller before launch */
+    /* Filled by the engine on completion: */
+    CURLcode curl_code;    /* CURLE_OK or a transport error */
+    long http_status;
+    sy_buf headers;        /* raw response header block(s) */
+    sy_buf body;
+    int64_t started_us, finished_us;
+    /* internal */
+    CURL *easy;
+    struct curl_slist *hlist;
+    void *opaque;
+    struct sy_transfer *next_free;
+} sy_transfer;
+
+typedef struct sy_engine sy_engine;
+typedef void (*sy_transfer_done_fn)(void *ctx, sy_transfer *t, void *opaque);
+
+sy_engine *sy_engine_new(int max_inflight, sy_transfer_done_fn done, void *ctx);
+void sy_engine_free(sy_engine *e);
+
+/* A transfer with an empty request, or NULL when max_inflight are running. */
+sy_transfer *sy_engine_acquire(sy_engine *e);
+/* Start it; `done` fires exactly once for it (from sy_engine_step). */
+void sy_engine_launch(sy_engine *e, sy_transfer *t, int timeout_ms, void *opaque);
+/* Give back a transfer that was acquired but not launched. */
+void sy_engine_release(sy_engine *e, sy_transfer *t);
+
+/* Drive transfers: wait up to wait_ms for socket activity or for wake_fd
+ * (-1 for none) to become readable, then run completions. */
+void sy_engine_step(sy_engine *e, int wait_ms, int wake_fd);
+
+int sy_engine_inflight(const sy_engine *e);
+int sy_engine_capacity(const sy_engine *e);
+
+#endif

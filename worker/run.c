@@ -1,0 +1,225 @@
+/* run.c -- one job's life in the worker: start, attempts, outcome.
+ *
+ *   run_start        decode the job, find its task and tier, render the
+ *                    prompt, choose the first model (route.c)
+ *   run_attempt      build the provider request and launch it, or queue
+ *                    the run until the engine has a free slot
+ *   run_on_response  read the outcome; success -> publish; failure ->
+ *                    retry later (timers), fall back now, or give up
+ *
+ * Bad data never crashes the worker: an undecodable job or unknown task is
+ * dead-lettered at once; a missing template variable fails the job with a
+ * result and a dead letter. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "util.h"
+#include "worker.h"
+
+static sy_run *run_new(worker *w, const rd_kafka_message_t *m)
+{
+    sy_run *r = sy_xcalloc(1, sizeof *r);
+    r->w = w;
+    r->partition = m->partition;
+    r->offset = m->offset;
+    r->keylen = m->key_len;
+    r->len = m->len;
+    r->raw = sy_xmalloc(m->key_len + m->len + 1);
+    if (m->key_len) memcpy(r->raw, m->key, m->key_len);
+    if (m->len) memcpy(r->raw + m->key_len, m->payload, m->len);
+    r->timer_pos = SY_TIMER_NONE;
+    sy_buf_init(&r->system);
+    sy_buf_init(&r->user);
+    r->next = w->runs;
+    if (w->runs) w->runs->prev = r;
+    w->runs = r;
+    w->held++;
+    return r;
+}
+
+void run_free(sy_run *r)
+{
+    worker *w = r->w;
+    if (r->prev) r->prev->next = r->next;
+    else w->runs = r->next;
+    if (r->next) r->next->prev = r->prev;
+    w->held--;
+    if (r->job_ok) sy_job_free(&r->job);
+    sy_buf_free(&r->system);
+    sy_buf_free(&r->user);
+    sy_outcome_free(&r->last);
+    free(r->raw);
+    free(r);
+}
+
+/* Mark the run failed with class c and publish its failed result. */
+static void fail(sy_run *r, sy_err_class c, const char *why)
+{
+    sy_outcome_free(&r->last);
+    memset(&r->last, 0, sizeof r->last);
+    r->last.error = c;
+    snprintf(r->last.message, sizeof r->last.message, "%s", why);
+    publish_result(r);
+}
+
+static int render_prompt(sy_run *r, char *err, size_t errlen)
+{
+    const sy_task *t = r->task;
+    if (t->has_system && sy_template_render(&t->system, &r->job, &r->system, err, errlen) != 0)
+        return -1;
+    if (t->has_user) {
+        if (sy_template_render(&t->user, &r->job, &r->user, err, errlen) != 0) return -1;
+        r->user_msg.role = "user";
+        r->user_msg.content = (char *)sy_buf_cstr(&r->user);
+    } else if (r->job.nmessages == 0) {
+        snprintf(err, errlen, "task '%s' has no user prompt and the job carries no messages",
+                 t->name);
+        return -1;
+    }
+    return 0;
+}
+
+void run_start(worker *w, const rd_kafka_message_t *m)
+{
+    sy_run *r = run_new(w, m);
+    r->src_topic = rd_kafka_topic_name(m->rkt);
+    const sy_tier *topic_tier = sy_config_tier_by_topic(&w->cfg, r->src_topic);
+    if (topic_tier) r->src_topic = topic_tier->topic; /* config-owned, outlives the message */
+    r->off = sy_offsets_track(w->offsets, r->src_topic, m->partition, m->offset);
+    w->consumed++;
+
+    char err[512];
+    if (sy_job_decode(m->payload, m->len, &r->job, err, sizeof err) != 0) {
+        publish_dead_letter_only(r, SY_ERR_INVALID_JOB, err);
+        return;
+    }
+    r->job_ok = true;
+    r->task = sy_config_task(&w->cfg, r->job.task);
+    if (!r->task) {
+        snprintf(err, sizeof err, "unknown task '%.200s'", r->job.task);
+        publish_dead_letter_only(r, SY_ERR_UNKNOWN_TASK, err);
+        return;
+    }
+    r->tier = r->task->tier;
+    r->deadline_ms = r->job.deadline_ms;
+    if (!r->deadline_ms && r->task->deadline_ms) r->deadline_ms = sy_now_ms() + r->task->deadline_ms;
+    sy_route_begin(&r->route, r->tier, &r->job);
+    if (render_prompt(r, err, sizeof err) != 0) {
+        fail(r, SY_ERR_RENDER, err);
+        return;
+    }
+    run_attempt(r);
+}
+
+static void queue_ready(worker *w, sy_run *r)
+{
+    r->next_ready = NULL;
+    if (w->ready_tail) w->ready_tail->next_ready = r;
+    else w->ready_head = r;
+    w->ready_tail = r;
+}
+
+static void note_model_tried(sy_run *r)
+{
+    const char *alias = r->model->alias;
+    if (strstr(r->models_tried, alias)) return;
+    size_t used = strlen(r->models_tried);
+    snprintf(r->models_tried + used, sizeof r->models_tried - used, "%s%s", used ? "," : "",
+             alias);
+}
+
+void run_attempt(sy_run *r)
+{
+    worker *w = r->w;
+    if (r->deadline_ms && sy_now_ms() > r->deadline_ms) {
+        fail(r, SY_ERR_EXPIRED, "job deadline passed before it could run");
+        return;
+    }
+    sy_transfer *t = sy_engine_acquire(w->engine);
+    if (!t) {
+        queue_ready(w, r);
+        return;
+    }
+    r->model = sy_route_model(&r->route, r->tier);
+    note_model_tried(r);
+    sy_call call = {
+        .model = r->model,
+        .system = r->task->has_system ? sy_buf_cstr(&r->system) : NULL,
+        .messages = r->task->has_user ? &r->user_msg : r->job.messages,
+        .nmessages = r->task->has_user ? 1 : r->job.nmessages,
+        .max_tokens = r->task->max_tokens,
+        .temperature = r->task->temperature,
+        .want_json = r->task->parse == SY_PARSE_JSON,
+    };
+    sy_provider_build(&call, &t->req);
+    sy_request_add_header(&t->req, "X-Switchyard-Job: %s", r->job.idempotency_key);
+    sy_route_attempt(&r->route);
+    r->attempts++;
+    w->calls++;
+    if (!r->first_sent_us) r->first_sent_us = sy_mono_us();
+    sy_engine_launch(w->engine, t, r->tier->retry.timeout_ms, r);
+}
+
+/* Transport failure -> outcome (the adapter only sees HTTP answers). */
+static void transport_outcome(const sy_transfer *t, sy_outcome *o)
+{
+    o->error = t->curl_code == CURLE_OPERATION_TIMEDOUT ? SY_ERR_TIMEOUT : SY_ERR_CONNECTION;
+    o->retry_after_ms = -1;
+    o->should_retry = -1;
+    snprintf(o->message, sizeof o->message, "%s", curl_easy_strerror(t->curl_code));
+}
+
+/* A task that parses JSON needs an object or array back. */
+static bool output_parses(const sy_run *r)
+{
+    if (r->task->parse != SY_PARSE_JSON) return true;
+    json_error_t jerr;
+    json_t *v = json_loads(r->last.output, JSON_DECODE_ANY, &jerr);
+    bool ok = v && (json_is_object(v) || json_is_array(v));
+    json_decref(v);
+    return ok;
+}
+
+static void after_failure(sy_run *r)
+{
+    worker *w = r->w;
+    int64_t delay_ms = 0;
+    switch (sy_route_after_failure(&r->route, r->tier, &r->last, worker_random(w), &delay_ms)) {
+    case SY_ROUTE_RETRY:
+        w->retries++;
+        sy_timers_add(&w->timers, sy_mono_us() + delay_ms * 1000, r, &r->timer_pos);
+        break;
+    case SY_ROUTE_FALLBACK:
+        w->fallbacks++;
+        run_attempt(r);
+        break;
+    case SY_ROUTE_GIVE_UP:
+        publish_result(r);
+        break;
+    }
+}
+
+void run_on_response(worker *w, sy_transfer *t, void *opaque)
+{
+    (void)w;
+    sy_run *r = opaque;
+    sy_outcome_free(&r->last);
+    memset(&r->last, 0, sizeof r->last);
+    if (t->curl_code != CURLE_OK) transport_outcome(t, &r->last);
+    else
+        sy_provider_parse(r->model->provider, (int)t->http_status, t->headers.data,
+                          t->headers.len, t->body.data, t->body.len, &r->last);
+    r->tokens_in += r->last.tokens_in;
+    r->tokens_out += r->last.tokens_out;
+    r->cost_usd += sy_model_cost(r->model, r->last.tokens_in, r->last.tokens_out);
+    if (r->last.error == SY_ERR_NONE && !output_parses(r)) {
+        r->last.error = SY_ERR_OUTPUT_PARSE;
+        snprintf(r->last.message, sizeof r->last.message,
+                 "task '%s' expects JSON; model %s answered text", r->task->name, r->model->alias);
+    }
+    if (r->last.error == SY_ERR_NONE) publish_result(r);
+    else after_failure(r);
+}

@@ -1,0 +1,283 @@
+/* worker.c -- `switchyard worker`: consume tier topics, execute jobs.
+ *
+ * The loop, one thread, each turn:
+ *   1. intake     take new jobs while fewer than --max-jobs are held;
+ *                 pause the partitions when full, resume below 3/4
+ *   2. timers     jobs whose retry is due are attempted again
+ *   3. dispatch   jobs waiting for an engine slot get one
+ *   4. engine     wait for sockets, the consumer or the next timer; run
+ *                 completions (run.c decides what each outcome means)
+ *   5. deliveries acknowledged results release their offsets (publish.c)
+ *   6. commit     the contiguous done prefix of each partition
+ * The consumer is polled every turn, paused or not, so the group never
+ * thinks this worker is dead. See worker.h for the data path. */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../cli/cli.h"
+#include "../cli/opts.h"
+#include "log.h"
+#include "util.h"
+#include "worker.h"
+
+static const char *usage =
+    "usage: switchyard worker -p PIPELINE... [OPTIONS]\n"
+    "Consume tier topics, call the providers, publish results.\n\n"
+    "  -p, --pipeline FILE   pipeline file (repeatable)\n"
+    "      --tiers A,B       only these tiers (default: all in the pipelines)\n"
+    "      --group G         consumer group (default switchyard-workers)\n"
+    "      --max-inflight N  provider calls in flight at once (default 1024)\n"
+    "      --max-jobs N      jobs held at once, in flight or waiting (default 4 x max-inflight)\n"
+    "      --grace-ms N      on shutdown, wait this long for calls in flight (default 30000)\n"
+    "      --dlq-topic T     dead-letter topic (default " SY_TOPIC_DLQ ")\n"
+    "      --log-level L     debug|info|warn|error (default info)\n"
+    "  -h, --help            this help\n"
+    "API keys come from the environment variables the pipeline names (api_key_env).\n";
+
+uint64_t worker_random(worker *w)
+{
+    uint64_t x = w->rng; /* xorshift64* */
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    w->rng = x;
+    return x * 2685821657736338717ULL;
+}
+
+static void on_transfer_done(void *ctx, sy_transfer *t, void *opaque)
+{
+    run_on_response(ctx, t, opaque);
+}
+
+static void set_paused(worker *w, bool pause)
+{
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (rd_kafka_assignment(w->consumer, &parts) || !parts) return;
+    if (pause) rd_kafka_pause_partitions(w->consumer, parts);
+    else rd_kafka_resume_partitions(w->consumer, parts);
+    rd_kafka_topic_partition_list_destroy(parts);
+    w->paused = pause;
+}
+
+/* Returns true when the consumer may have more messages right away. */
+static bool intake(worker *w)
+{
+    int n = 0;
+    if (!w->paused && w->held >= w->opt.max_jobs) set_paused(w, true);
+    else if (w->paused && w->held < w->opt.max_jobs * 3 / 4) set_paused(w, false);
+    for (; n < 500; n++) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(w->consumer, 0);
+        if (!m) return false;
+        if (!m->err) run_start(w, m);
+        else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            sy_warn("consumer: %s", rd_kafka_message_errstr(m));
+        rd_kafka_message_destroy(m);
+        if (w->held >= w->opt.max_jobs) return false;
+    }
+    return true;
+}
+
+static void fire_timers(worker *w)
+{
+    int64_t now = sy_mono_us();
+    sy_run *r;
+    while ((r = sy_timers_pop_due(&w->timers, now))) run_attempt(r);
+}
+
+static void dispatch_ready(worker *w)
+{
+    while (w->ready_head && sy_engine_inflight(w->engine) < sy_engine_capacity(w->engine)) {
+        sy_run *r = w->ready_head;
+        w->ready_head = r->next_ready;
+        if (!w->ready_head) w->ready_tail = NULL;
+        run_attempt(r);
+    }
+}
+
+static void drain_wake_fd(worker *w)
+{
+    char buf[256];
+    while (read(w->wake_fd[0], buf, sizeof buf) > 0) {
+    }
+}
+
+static int wait_ms(worker *w, bool more_input)
+{
+    if (more_input) return 0;
+    int64_t us = sy_timers_wait_us(&w->timers, sy_mono_us());
+    if (us < 0 || us > 100000) return 100;
+    return (int)((us + 999) / 1000);
+}
+
+static void report(worker *w)
+{
+    sy_info("held %d, in flight %d, consumed %" PRIu64 ", ok %" PRIu64 ", failed %" PRIu64
+            ", dead-lettered %" PRIu64 ", calls %" PRIu64 ", retries %" PRIu64
+            ", fallbacks %" PRIu64,
+            w->held, sy_engine_inflight(w->engine), w->consumed, w->succeeded, w->failed,
+            w->dead, w->calls, w->retries, w->fallbacks);
+}
+
+static void turn(worker *w, bool accept_input, int64_t *last_commit)
+{
+    bool more = accept_input ? intake(w) : (rd_kafka_consumer_poll(w->consumer, 0), false);
+    fire_timers(w);
+    dispatch_ready(w);
+    sy_engine_step(w->engine, wait_ms(w, more), w->wake_fd[0]);
+    drain_wake_fd(w);
+    rd_kafka_poll(w->producer, 0);
+    int64_t now = sy_mono_us();
+    if (now - *last_commit > 100000) {
+        sy_offsets_commit(w->offsets, w->consumer, true);
+        *last_commit = now;
+    }
+}
+
+static void run_loop(worker *w)
+{
+    int64_t last_commit = 0, last_report = sy_mono_us();
+    while (!sy_stop_requested) {
+        turn(w, true, &last_commit);
+        if (sy_mono_us() - last_report > 10000000) {
+            report(w);
+            last_report = sy_mono_us();
+        }
+    }
+}
+
+/* Stop taking jobs; let held jobs finish within the grace period. */
+static void drain(worker *w)
+{
+    sy_info("stopping: %d job(s) held, grace %d ms", w->held, w->opt.grace_ms);
+    set_paused(w, true);
+    int64_t until = sy_mono_us() + (int64_t)w->opt.grace_ms * 1000, last_commit = 0;
+    while (w->held > 0 && sy_mono_us() < until) turn(w, false, &last_commit);
+    if (w->held > 0)
+        sy_warn("%d job(s) unfinished at the end of the grace period; they will be redone",
+                w->held);
+    sy_kafka_flush(w->producer, 10000);
+    sy_offsets_commit(w->offsets, w->consumer, false);
+}
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    worker *w = opaque;
+    if (e == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+        sy_kafka_flush(w->producer, 10000);
+        sy_offsets_commit(w->offsets, rk, false);
+        for (int i = 0; i < parts->cnt; i++)
+            sy_offsets_revoke(w->offsets, parts->elems[i].topic, parts->elems[i].partition);
+    }
+    sy_kafka_apply_rebalance(rk, e, parts);
+    if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS && w->paused)
+        rd_kafka_pause_partitions(rk, parts);
+}
+
+static int parse_opts(worker *w, cli_pipelines *p, int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        bool v = i + 1 < argc;
+        if (cli_is_help(a)) {
+            printf("%s%s", usage, sy_kafka_opts_usage);
+            exit(0);
+        } else if (cli_pipeline_opt(p, argc, argv, &i) || sy_kafka_opt_parse(&w->kafka, argc, argv, &i)) {
+        } else if (v && !strcmp(a, "--tiers")) w->opt.tiers = argv[++i];
+        else if (v && !strcmp(a, "--group")) w->opt.group = argv[++i];
+        else if (v && !strcmp(a, "--max-inflight")) w->opt.max_inflight = atoi(argv[++i]);
+        else if (v && !strcmp(a, "--max-jobs")) w->opt.max_jobs = atoi(argv[++i]);
+        else if (v && !strcmp(a, "--grace-ms")) w->opt.grace_ms = atoi(argv[++i]);
+        else if (v && !strcmp(a, "--dlq-topic")) w->opt.dlq_topic = argv[++i];
+        else if (v && !strcmp(a, "--log-level") && sy_log_level_parse(argv[i + 1]) >= 0)
+            sy_log_set_level(sy_log_level_parse(argv[++i]));
+        else return cli_bad_usage("worker", a, usage);
+    }
+    if (w->opt.max_inflight < 1 || w->opt.max_inflight > 100000) {
+        fprintf(stderr, "switchyard worker: --max-inflight must be 1..100000\n");
+        return 2;
+    }
+    if (w->opt.max_jobs <= 0) w->opt.max_jobs = 4 * w->opt.max_inflight;
+    return 0;
+}
+
+/* The tier topics this worker consumes. */
+static int subscribe(worker *w)
+{
+    const char *topics[256];
+    size_t n = 0;
+    for (size_t i = 0; i < w->cfg.ntiers && n < 256; i++) {
+        const sy_tier *t = w->cfg.tiers[i];
+        if (w->opt.tiers && !sy_list_contains(w->opt.tiers, t->name)) continue;
+        topics[n++] = t->topic;
+    }
+    if (n == 0) {
+        sy_error("no tier to consume (--tiers %s)", w->opt.tiers ? w->opt.tiers : "");
+        return -1;
+    }
+    return sy_kafka_subscribe(w->consumer, topics, n);
+}
+
+static int setup(worker *w)
+{
+    char err[512];
+    w->producer = sy_kafka_producer(&w->kafka, publish_on_delivery, w, err, sizeof err);
+    if (w->producer)
+        w->consumer = sy_kafka_consumer(&w->kafka, w->opt.group, on_rebalance, w, err, sizeof err);
+    if (!w->producer || !w->consumer) {
+        sy_error("cannot connect to Kafka: %s", err);
+        return -1;
+    }
+    if (pipe2(w->wake_fd, O_NONBLOCK | O_CLOEXEC) != 0) return -1;
+    rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(w->consumer);
+    rd_kafka_queue_io_event_enable(q, w->wake_fd[1], "c", 1);
+    rd_kafka_queue_destroy(q);
+    q = rd_kafka_queue_get_main(w->producer);
+    rd_kafka_queue_io_event_enable(q, w->wake_fd[1], "p", 1);
+    rd_kafka_queue_destroy(q);
+    w->engine = sy_engine_new(w->opt.max_inflight, on_transfer_done, w);
+    w->offsets = sy_offsets_new();
+    sy_timers_init(&w->timers);
+    w->rng = (uint64_t)sy_mono_us() | 1;
+    return subscribe(w);
+}
+
+static void teardown(worker *w)
+{
+    rd_kafka_consumer_close(w->consumer);
+    rd_kafka_destroy(w->consumer);
+    rd_kafka_destroy(w->producer);
+    sy_engine_free(w->engine);
+    while (w->runs) run_free(w->runs); /* unfinished: redelivered on restart */
+    sy_offsets_free(w->offsets);
+    sy_timers_free(&w->timers);
+    sy_buf_free(&w->scratch);
+    close(w->wake_fd[0]);
+    close(w->wake_fd[1]);
+    sy_config_free(&w->cfg);
+}
+
+int cmd_worker(int argc, char **argv)
+{
+    worker w = {.opt = {.max_inflight = 1024, .grace_ms = 30000, .group = "switchyard-workers",
+                        .dlq_topic = SY_TOPIC_DLQ}};
+    cli_pipelines p = {0};
+    sy_log_init("worker", SY_LOG_INFO);
+    int rc = parse_opts(&w, &p, argc, argv);
+    if (rc) return rc;
+    if (cli_load_pipelines(&p, SY_LOAD_REQUIRE_KEYS, &w.cfg) != 0) return 1;
+    sy_install_stop_signals();
+    if (setup(&w) != 0) return 1;
+    sy_info("started: %d calls in flight at most, %d jobs held at most", w.opt.max_inflight,
+            w.opt.max_jobs);
+    run_loop(&w);
+    drain(&w);
+    report(&w);
+    sy_info("cpu %" PRId64 " us", sy_cpu_us());
+    teardown(&w);
+    return 0;
+}
