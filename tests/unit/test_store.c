@@ -1,0 +1,165 @@
+/* test_store.c -- the LMDB job store: records survive a reopen only when
+ * committed, unfinished records are listed, outputs are noted, expired keys
+ * are purged. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store.h"
+
+static char dir[64];
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/sy-store-test.XXXXXX");
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd);
+}
+
+static sy_store *open_store(void)
+{
+    char err[256];
+    sy_store *s = sy_store_open(dir, 64, err, sizeof err);
+    if (!s) fail_msg("open: %s", err);
+    return s;
+}
+
+static sy_job_record published(const char *result, int64_t expires_ms)
+{
+    return (sy_job_record){.state = SY_STATE_PUBLISHED, .attempts = 2, .src_topic = "tier.a",
+                           .src_partition = 3, .src_offset = 42, .out_topic = "results.x",
+                           .out_partition = 1, .out_offset = 7, .result = result,
+                           .result_len = strlen(result), .expires_ms = expires_ms};
+}
+
+static void test_roundtrip_and_durability(void **state)
+{
+    (void)state;
+    sy_store *s = open_store();
+    sy_job_record r = published("\x81\xa2ok\xc3", 0), got;
+    sy_buf storage;
+    sy_buf_init(&storage);
+    sy_store_put(s, "key-1", &r);
+    assert_int_equal(sy_store_get(s, "key-1", &got, &storage), 1); /* staged: visible */
+    sy_job_record inflight = {.state = SY_STATE_IN_FLIGHT, .attempts = 1, .model = "m1",
+                              .src_topic = "tier.a", .src_partition = 0, .src_offset = 1};
+    sy_store_put(s, "key-2", &inflight);
+    assert_int_equal(sy_store_commit(s), 0);
+    sy_store_put(s, "key-3", &inflight); /* never committed */
+    sy_store_close(s); /* close commits what is staged */
+
+    s = open_store();
+    assert_int_equal(sy_store_get(s, "key-1", &got, &storage), 1);
+    assert_int_equal(got.state, SY_STATE_PUBLISHED);
+    assert_int_equal(got.attempts, 2);
+    assert_string_equal(got.src_topic, "tier.a");
+    assert_int_equal(got.src_partition, 3);
+    assert_int_equal(got.src_offset, 42);
+    assert_string_equal(got.out_topic, "results.x");
+    assert_int_equal(got.out_offset, 7);
+    assert_int_equal(got.result_len, 5);
+    assert_memory_equal(got.result, "\x81\xa2ok\xc3", 5);
+    assert_int_equal(sy_store_get(s, "key-2", &got, &storage), 1);
+    assert_int_equal(got.state, SY_STATE_IN_FLIGHT);
+    assert_string_equal(got.model, "m1");
+    assert_int_equal(sy_store_get(s, "missing", &got, &storage), 0);
+    sy_store_close(s);
+    sy_buf_free(&storage);
+}
+
+static void count_cb(void *ctx, const char *key, const sy_job_record *rec)
+{
+    (void)rec;
+    check_expected(key);
+    (*(int *)ctx)++;
+}
+
+static void test_unfinished_listing(void **state)
+{
+    (void)state;
+    sy_store *s = open_store();
+    sy_job_record a = {.state = SY_STATE_IN_FLIGHT, .src_topic = "t"};
+    sy_job_record b = {.state = SY_STATE_PUBLISHING, .src_topic = "t", .result = "r", .result_len = 1};
+    sy_job_record c = published("r", 0);
+    sy_store_put(s, "u-a", &a);
+    sy_store_put(s, "u-b", &b);
+    sy_store_put(s, "u-c", &c);
+    sy_store_put(s, "u-d", &a);
+    sy_store_put(s, "u-d", &c); /* finished later: no longer listed */
+    sy_store_commit(s);
+    int n = 0;
+    expect_string(count_cb, key, "u-a");
+    expect_string(count_cb, key, "u-b");
+    assert_int_equal(sy_store_each_unfinished(s, count_cb, &n), 2);
+    assert_int_equal(n, 2);
+    sy_store_close(s);
+}
+
+static void test_output_noted_is_monotonic(void **state)
+{
+    (void)state;
+    sy_store *s = open_store();
+    assert_int_equal(sy_store_output_noted(s, "out", 2), -1);
+    sy_store_note_output(s, "out", 2, 10);
+    sy_store_note_output(s, "out", 2, 5);
+    sy_store_note_output(s, "out", 3, 1);
+    sy_store_commit(s);
+    assert_int_equal(sy_store_output_noted(s, "out", 2), 10);
+    assert_int_equal(sy_store_output_noted(s, "out", 3), 1);
+    sy_store_close(s);
+}
+
+static void test_purge_expired(void **state)
+{
+    (void)state;
+    sy_store *s = open_store();
+    size_t before = sy_store_count(s);
+    char key[32];
+    for (int i = 0; i < 100; i++) {
+        sy_job_record r = published("x", i < 60 ? 1000 : 5000);
+        snprintf(key, sizeof key, "p-%03d", i);
+        sy_store_put(s, key, &r);
+    }
+    sy_job_record open_one = {.state = SY_STATE_IN_FLIGHT, .expires_ms = 1};
+    sy_store_put(s, "p-open", &open_one);
+    sy_store_commit(s);
+    size_t purged = 0;
+    for (int round = 0; round < 20; round++) purged += sy_store_purge(s, 2000, 10);
+    sy_store_commit(s);
+    assert_int_equal(purged, 60);
+    assert_int_equal(sy_store_count(s), before + 41);
+    sy_buf storage;
+    sy_buf_init(&storage);
+    sy_job_record got;
+    assert_int_equal(sy_store_get(s, "p-059", &got, &storage), 0);
+    assert_int_equal(sy_store_get(s, "p-060", &got, &storage), 1);
+    assert_int_equal(sy_store_get(s, "p-open", &got, &storage), 1); /* unfinished: kept */
+    sy_buf_free(&storage);
+    sy_store_close(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_roundtrip_and_durability, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unfinished_listing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_output_noted_is_monotonic, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_purge_expired, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,334 @@
+/* store.c -- see store.h.
+ *
+ * Three LMDB databases in one environment:
+ *   jobs        idempotency key -> record (fixed header, then src topic,
+ *               model, out topic and result bytes)
+ *   unfinished  idempotency key -> "" for records IN_FLIGHT or PUBLISHING,
+ *               so start-up reads only those, however many keys are kept
+ *   outputs     "topic/partition" -> highest acknowledged offset noted
+ * One write transaction is kept open while changes are staged; commit
+ * makes them durable with a single fsync (LMDB's default durability). */
+#include "store.h"
+#include "log.h"
+#include "util.h"
+
+#include <errno.h>
+#include <lmdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+struct sy_store {
+    MDB_env *env;
+    MDB_dbi jobs, unfinished, outputs;
+    MDB_txn *txn;      /* open write transaction, or NULL */
+    MDB_txn *rtxn;     /* reusable read transaction (reset when idle) */
+    size_t staged;
+    sy_buf enc;        /* record encoding scratch */
+    sy_buf purge_from; /* where the incremental purge resumes */
+};
+
+typedef struct rec_head {
+    uint8_t version, state;
+    uint16_t src_topic_len, model_len, out_topic_len;
+    uint32_t attempts, result_len;
+    int32_t src_partition, out_partition;
+    int64_t src_offset, updated_ms, expires_ms, out_offset;
+} rec_head;
+
+static MDB_val val_of(const void *p, size_t n)
+{
+    return (MDB_val){.mv_size = n, .mv_data = (void *)p};
+}
+
+static MDB_val key_of(const char *key)
+{
+    return val_of(key, strlen(key));
+}
+
+static int fail(const char *what, int rc, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "%s: %s", what, mdb_strerror(rc));
+    return -1;
+}
+
+static int open_dbs(sy_store *s, char *err, size_t errlen)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    if (rc) return fail("begin", rc, err, errlen);
+    if ((rc = mdb_dbi_open(txn, "jobs", MDB_CREATE, &s->jobs)) ||
+        (rc = mdb_dbi_open(txn, "unfinished", MDB_CREATE, &s->unfinished)) ||
+        (rc = mdb_dbi_open(txn, "outputs", MDB_CREATE, &s->outputs))) {
+        mdb_txn_abort(txn);
+        return fail("open databases", rc, err, errlen);
+    }
+    rc = mdb_txn_commit(txn);
+    return rc ? fail("commit", rc, err, errlen) : 0;
+}
+
+sy_store *sy_store_open(const char *dir, size_t map_mb, char *err, size_t errlen)
+{
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+        return NULL;
+    }
+    sy_store *s = sy_xcalloc(1, sizeof *s);
+    int rc = mdb_env_create(&s->env);
+    if (!rc) rc = mdb_env_set_maxdbs(s->env, 4);
+    if (!rc) rc = mdb_env_set_mapsize(s->env, map_mb * 1024 * 1024);
+    if (!rc) rc = mdb_env_open(s->env, dir, MDB_NOTLS, 0600);
+    if (rc || open_dbs(s, err, errlen) != 0) {
+        if (rc) fail(dir, rc, err, errlen);
+        mdb_env_close(s->env);
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void sy_store_close(sy_store *s)
+{
+    if (!s) return;
+    if (s->txn) sy_store_commit(s);
+    if (s->rtxn) mdb_txn_abort(s->rtxn);
+    mdb_env_close(s->env);
+    sy_buf_free(&s->enc);
+    sy_buf_free(&s->purge_from);
+    free(s);
+}
+
+/* The transaction to read through: the open write one, or a read one. */
+static MDB_txn *read_txn(sy_store *s)
+{
+    if (s->txn) return s->txn;
+    if (!s->rtxn) {
+        if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &s->rtxn)) return NULL;
+    } else if (mdb_txn_renew(s->rtxn)) {
+        return NULL;
+    }
+    return s->rtxn;
+}
+
+static void read_done(sy_store *s, MDB_txn *txn)
+{
+    if (txn == s->rtxn) mdb_txn_reset(s->rtxn);
+}
+
+static MDB_txn *write_txn(sy_store *s)
+{
+    if (!s->txn) {
+        int rc = mdb_txn_begin(s->env, NULL, 0, &s->txn);
+        if (rc) {
+            sy_error("store: cannot begin a write transaction: %s", mdb_strerror(rc));
+            abort(); /* the store is the record of truth: never run without it */
+        }
+    }
+    return s->txn;
+}
+
+static void put_or_die(sy_store *s, MDB_dbi dbi, MDB_val *k, MDB_val *v)
+{
+    int rc = mdb_put(write_txn(s), dbi, k, v, 0);
+    if (rc) {
+        sy_error("store: write failed: %s (raise --state-map-mb?)", mdb_strerror(rc));
+        abort();
+    }
+    s->staged++;
+}
+
+static void encode(sy_buf *b, const sy_job_record *r)
+{
+    const char *st = r->src_topic ? r->src_topic : "", *m = r->model ? r->model : "";
+    const char *ot = r->out_topic ? r->out_topic : "";
+    rec_head h = {
+        .version = 1, .state = (uint8_t)r->state, .src_topic_len = (uint16_t)strlen(st),
+        .model_len = (uint16_t)strlen(m), .out_topic_len = (uint16_t)strlen(ot),
+        .attempts = r->attempts, .result_len = (uint32_t)r->result_len,
+        .src_partition = r->src_partition, .out_partition = r->out_partition,
+        .src_offset = r->src_offset, .updated_ms = r->updated_ms, .expires_ms = r->expires_ms,
+        .out_offset = r->out_offset,
+    };
+    sy_buf_reset(b);
+    sy_buf_append(b, &h, sizeof h);
+    sy_buf_append(b, st, h.src_topic_len + 1u);
+    sy_buf_append(b, m, h.model_len + 1u);
+    sy_buf_append(b, ot, h.out_topic_len + 1u);
+    if (r->result_len) sy_buf_append(b, r->result, r->result_len);
+}
+
+/* Decode a record whose bytes are in `storage`. 0, or -1 if corrupt. */
+static int decode(const sy_buf *storage, sy_job_record *r)
+{
+    rec_head h;
+    if (storage->len < sizeof h) return -1;
+    memcpy(&h, storage->data, sizeof h);
+    size_t need = sizeof h + h.src_topic_len + h.model_len + h.out_topic_len + 3u + h.result_len;
+    if (h.version != 1 || storage->len != need) return -1;
+    const char *p = storage->data + sizeof h;
+    *r = (sy_job_record){
+        .state = h.state, .attempts = h.attempts, .src_partition = h.src_partition,
+        .src_offset = h.src_offset, .updated_ms = h.updated_ms, .expires_ms = h.expires_ms,
+        .out_partition = h.out_partition, .out_offset = h.out_offset,
+    };
+    r->src_topic = p;
+    p += h.src_topic_len + 1;
+    r->model = p;
+    p += h.model_len + 1;
+    r->out_topic = p;
+    p += h.out_topic_len + 1;
+    r->result = h.result_len ? p : NULL;
+    r->result_len = h.result_len;
+    return 0;
+}
+
+int sy_store_get(sy_store *s, const char *key, sy_job_record *rec, sy_buf *storage)
+{
+    MDB_txn *txn = read_txn(s);
+    if (!txn) return 0;
+    MDB_val k = key_of(key), v;
+    int found = mdb_get(txn, s->jobs, &k, &v) == 0;
+    if (found) {
+        sy_buf_reset(storage);
+        sy_buf_append(storage, v.mv_data, v.mv_size);
+    }
+    read_done(s, txn);
+    if (found && decode(storage, rec) != 0) {
+        sy_warn("store: record of key '%s' is corrupt; ignoring it", key);
+        return 0;
+    }
+    return found;
+}
+
+static bool unfinished(sy_job_state st)
+{
+    return st == SY_STATE_IN_FLIGHT || st == SY_STATE_PUBLISHING;
+}
+
+void sy_store_put(sy_store *s, const char *key, const sy_job_record *rec)
+{
+    encode(&s->enc, rec);
+    MDB_val k = key_of(key), v = val_of(s->enc.data, s->enc.len), empty = val_of("", 0);
+    put_or_die(s, s->jobs, &k, &v);
+    if (unfinished(rec->state)) put_or_die(s, s->unfinished, &k, &empty);
+    else mdb_del(write_txn(s), s->unfinished, &k, NULL);
+}
+
+static MDB_val output_key(char *buf, size_t len, const char *topic, int32_t partition)
+{
+    int n = snprintf(buf, len, "%s/%d", topic, (int)partition);
+    return val_of(buf, (size_t)n);
+}
+
+void sy_store_note_output(sy_store *s, const char *topic, int32_t partition, int64_t offset)
+{
+    if (offset <= sy_store_output_noted(s, topic, partition)) return;
+    char kb[300];
+    MDB_val k = output_key(kb, sizeof kb, topic, partition), v = val_of(&offset, sizeof offset);
+    put_or_die(s, s->outputs, &k, &v);
+}
+
+int64_t sy_store_output_noted(sy_store *s, const char *topic, int32_t partition)
+{
+    char kb[300];
+    MDB_val k = output_key(kb, sizeof kb, topic, partition), v;
+    MDB_txn *txn = read_txn(s);
+    int64_t off = -1;
+    if (txn && mdb_get(txn, s->outputs, &k, &v) == 0 && v.mv_size == sizeof off)
+        memcpy(&off, v.mv_data, sizeof off);
+    if (txn) read_done(s, txn);
+    return off;
+}
+
+int sy_store_commit(sy_store *s)
+{
+    if (!s->txn) return 0;
+    int rc = mdb_txn_commit(s->txn);
+    s->txn = NULL;
+    s->staged = 0;
+    if (rc) {
+        sy_error("store: commit failed: %s", mdb_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+size_t sy_store_staged(const sy_store *s)
+{
+    return s->staged;
+}
+
+size_t sy_store_each_unfinished(sy_store *s,
+                                void (*fn)(void *ctx, const char *key, const sy_job_record *rec),
+                                void *ctx)
+{
+    MDB_txn *txn = read_txn(s);
+    MDB_cursor *c;
+    if (!txn || mdb_cursor_open(txn, s->unfinished, &c)) return 0;
+    size_t n = 0;
+    sy_buf key, storage;
+    sy_buf_init(&key);
+    sy_buf_init(&storage);
+    MDB_val k, v;
+    for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        MDB_val rv;
+        if (mdb_get(txn, s->jobs, &k, &rv)) continue;
+        sy_buf_reset(&key);
+        sy_buf_append(&key, k.mv_data, k.mv_size);
+        sy_buf_reset(&storage);
+        sy_buf_append(&storage, rv.mv_data, rv.mv_size);
+        sy_job_record rec;
+        if (decode(&storage, &rec) == 0 && unfinished(rec.state)) {
+            fn(ctx, sy_buf_cstr(&key), &rec);
+            n++;
+        }
+    }
+    mdb_cursor_close(c);
+    read_done(s, txn);
+    sy_buf_free(&key);
+    sy_buf_free(&storage);
+    return n;
+}
+
+size_t sy_store_purge(sy_store *s, int64_t now_ms, size_t max)
+{
+    MDB_cursor *c;
+    if (mdb_cursor_open(write_txn(s), s->jobs, &c)) return 0;
+    MDB_val k = val_of(s->purge_from.data, s->purge_from.len), v;
+    int rc = s->purge_from.len ? mdb_cursor_get(c, &k, &v, MDB_SET_RANGE)
+                               : mdb_cursor_get(c, &k, &v, MDB_FIRST);
+    size_t seen = 0, purged = 0;
+    for (; rc == 0 && seen < max; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT), seen++) {
+        rec_head h;
+        if (v.mv_size < sizeof h) continue;
+        memcpy(&h, v.mv_data, sizeof h);
+        if (h.state == SY_STATE_PUBLISHED && h.expires_ms && h.expires_ms < now_ms) {
+            mdb_cursor_del(c, 0);
+            purged++;
+            s->staged++;
+        }
+    }
+    sy_buf_reset(&s->purge_from); /* resume after the last key seen, or from the start */
+    if (rc == 0) sy_buf_append(&s->purge_from, k.mv_data, k.mv_size);
+    mdb_cursor_close(c);
+    return purged;
+}
+
+size_t sy_store_count(sy_store *s)
+{
+    MDB_txn *txn = read_txn(s);
+    MDB_stat st = {0};
+    if (txn) {
+        mdb_stat(txn, s->jobs, &st);
+        read_done(s, txn);
+    }
+    return st.ms_entries;
+}
+
+const char *sy_job_state_name(sy_job_state st)
+{
+    static const char *names[] = {"none", "in_flight", "publishing", "published"};
+    return st <= SY_STATE_PUBLISHED ? names[st] : "unknown";
+}

@@ -1,0 +1,85 @@
+/* store.h -- the worker's durable memory (LMDB): job state and idempotency.
+ *
+ * One record per idempotency key says how far that job got:
+ *
+ *   IN_FLIGHT   an attempt was about to be sent (the intent, written and
+ *               made durable BEFORE the HTTP call goes out): after a crash,
+ *               only jobs in this state can have been paid for twice
+ *   PUBLISHING  the final result is known and stored here (written durably
+ *               BEFORE it is produced): a redelivered job is answered from
+ *               here, never by a second call
+ *   PUBLISHED   the broker acknowledged the result (output partition and
+ *               offset noted): a redelivery of the same input message is
+ *               simply skipped; a resubmission of the key (another input
+ *               message) gets the stored result, marked deduplicated
+ *
+ * Changes are staged in one write transaction and made durable together by
+ * sy_store_commit (group commit): the worker commits once per loop turn and
+ * only then launches the calls and produces the results that depend on it.
+ * The store also notes, per output partition, the highest offset whose
+ * acknowledgement it has recorded; on start-up the worker reads the output
+ * partitions from there to find results that landed just before a crash. */
+#ifndef SY_STORE_H
+#define SY_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+typedef enum sy_job_state {
+    SY_STATE_NONE = 0,
+    SY_STATE_IN_FLIGHT = 1,
+    SY_STATE_PUBLISHING = 2,
+    SY_STATE_PUBLISHED = 3,
+} sy_job_state;
+
+typedef struct sy_job_record {
+    sy_job_state state;
+    uint32_t attempts;        /* calls made so far (all models) */
+    int32_t src_partition;    /* the input message this record is about */
+    int64_t src_offset;
+    int64_t updated_ms;
+    int64_t expires_ms;       /* idempotency key lifetime; 0 = never */
+    int32_t out_partition;    /* PUBLISHED: where the result landed */
+    int64_t out_offset;
+    const char *src_topic;    /* views into the record's storage */
+    const char *model;        /* IN_FLIGHT: alias of the model being called */
+    const char *out_topic;    /* PUBLISHING/PUBLISHED: the task's output topic */
+    const void *result;       /* PUBLISHING/PUBLISHED: the result (msgpack) */
+    size_t result_len;
+} sy_job_record;
+
+typedef struct sy_store sy_store;
+
+/* Open (creating) the environment in dir; map_mb bounds its size. */
+sy_store *sy_store_open(const char *dir, size_t map_mb, char *err, size_t errlen);
+void sy_store_close(sy_store *s);
+
+/* Look a key up (seeing staged changes). Returns 1 and fills rec, whose
+ * strings and result point into `storage`; 0 when absent. */
+int sy_store_get(sy_store *s, const char *key, sy_job_record *rec, sy_buf *storage);
+/* Stage a record (replaces the key's record). */
+void sy_store_put(sy_store *s, const char *key, const sy_job_record *rec);
+/* Stage the acknowledgement of output offset `offset` in topic/partition. */
+void sy_store_note_output(sy_store *s, const char *topic, int32_t partition, int64_t offset);
+/* Highest acknowledged offset noted for topic/partition, or -1. */
+int64_t sy_store_output_noted(sy_store *s, const char *topic, int32_t partition);
+/* Make every staged change durable. Returns 0, or -1 (logged). */
+int sy_store_commit(sy_store *s);
+/* Changes staged since the last commit. */
+size_t sy_store_staged(const sy_store *s);
+
+/* Call fn for every record in IN_FLIGHT or PUBLISHING state. */
+size_t sy_store_each_unfinished(sy_store *s,
+                                void (*fn)(void *ctx, const char *key, const sy_job_record *rec),
+                                void *ctx);
+/* Delete up to `max` expired records; returns how many. */
+size_t sy_store_purge(sy_store *s, int64_t now_ms, size_t max);
+/* Number of records. */
+size_t sy_store_count(sy_store *s);
+
+const char *sy_job_state_name(sy_job_state st);
+
+#endif
