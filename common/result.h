@@ -76,4 +76,11 @@ void sy_result_encode(const sy_result *r, sy_format fmt, sy_buf *out);
  * returns -1 on malformed msgpack. Used by `switchyard results`. */
 int sy_msgpack_to_json(const void *data, size_t len, sy_buf *out);
 
+/* Re-encode a stored (msgpack) result for publishing again: with job_id
+ * replaced (when not NULL) and, when dedup, `deduplicated: true`; in the
+ * given format (appends to out). Returns -1 if the stored bytes are not a
+ * msgpack map. See result_restamp.c. */
+int sy_result_restamp(const void *stored, size_t len, const char *job_id, bool dedup,
+                      sy_format fmt, sy_buf *out);
+
 #endif

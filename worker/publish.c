@@ -1,10 +1,17 @@
 /* publish.c -- the end of a job's path: its result and, if it failed, its
  * dead letter.
  *
- * A run stays alive until the broker has acknowledged everything it
- * published (pending_deliveries reaches zero); only then is its input offset
- * marked done, so the commit never passes a job whose result could still be
- * lost. A delivery that fails is produced again with the same run. */
+ *   publish_result   the job's outcome is final: encode the result, stage
+ *                    it in the store (PUBLISHING) and answer the other
+ *                    messages waiting on the same key
+ *   publish_stored   answer from a stored result (replay or deduplicated)
+ *   publish_deferred after the group commit: produce result (+ dead letter)
+ *   on delivery      note PUBLISHED; once everything the run produced is
+ *                    acknowledged, release its input offset
+ *
+ * A result is produced only after its PUBLISHING record is durable, so a
+ * crash can never leave a result on the output topic that the store does
+ * not know about. A delivery that fails is produced again with the same run. */
 #include <stdio.h>
 #include <string.h>
 
@@ -65,24 +72,101 @@ void publish_dead_letter_only(sy_run *r, sy_err_class c, const char *why)
     if (r->pending_deliveries == 0) run_free(r); /* produce refused: redelivered after restart */
 }
 
+/* The other messages carrying this key get the leader's answer; after a
+ * failure they run on their own (a failure is not an answer). */
+static void release_followers(sy_run *leader)
+{
+    sy_run *f = leader->followers;
+    leader->followers = NULL;
+    sy_keymap_del(&leader->w->working, leader->job.idempotency_key);
+    leader->leader = false;
+    sy_job_record rec = {.ok = leader->result_ok, .result = leader->stored.data,
+                         .result_len = leader->stored.len};
+    while (f) {
+        sy_run *next = f->next_follower;
+        if (leader->result_ok) publish_stored(f, &rec, true);
+        else if (!sy_keymap_get(&f->w->working, f->job.idempotency_key)) {
+            f->leader = true;
+            sy_keymap_put(&f->w->working, f->job.idempotency_key, f);
+            run_begin(f);
+        } else {
+            sy_run *l = sy_keymap_get(&f->w->working, f->job.idempotency_key);
+            f->next_follower = l->followers;
+            l->followers = f;
+        }
+        f = next;
+    }
+}
+
 void publish_result(sy_run *r)
 {
     worker *w = r->w;
     sy_result res;
     fill_result(r, &res);
-    sy_buf_reset(&w->scratch);
-    sy_result_encode(&res, r->task->format, &w->scratch);
+    sy_buf_reset(&r->stored);
+    sy_result_encode(&res, SY_FORMAT_MSGPACK, &r->stored);
+    sy_buf_reset(&r->result);
+    if (r->task->format == SY_FORMAT_MSGPACK) sy_buf_append(&r->result, r->stored.data, r->stored.len);
+    else sy_result_encode(&res, SY_FORMAT_JSON, &r->result);
+    r->result_ok = res.ok;
+    run_note_state(r, SY_STATE_PUBLISHING, -1, -1);
+    r->produce_pending = true;
+    r->dead_letter_pending = !res.ok;
+    if (res.ok) w->succeeded++;
+    else w->failed++;
+    release_followers(r);
+    run_defer(r);
+}
+
+void publish_stored(sy_run *r, const sy_job_record *rec, bool dedup)
+{
+    worker *w = r->w;
+    sy_buf_reset(&r->result);
+    if (sy_result_restamp(rec->result, rec->result_len, dedup ? r->job.id : NULL, dedup,
+                          r->task->format, &r->result) != 0) {
+        sy_warn("stored result of key '%s' is unreadable; running the job again",
+                r->job.idempotency_key);
+        run_begin(r);
+        return;
+    }
+    r->result_ok = rec->ok;
+    r->dedup = dedup;
+    r->replay = !dedup;
+    if (r->replay) { /* the same message again: its result becomes PUBLISHED on ack */
+        sy_buf_reset(&r->stored);
+        sy_buf_append(&r->stored, rec->result, rec->result_len);
+        r->attempts = (int)rec->attempts;
+        w->replayed++;
+    } else {
+        w->deduplicated++;
+    }
+    r->produce_pending = true;
+    run_defer(r);
+}
+
+void publish_deferred(sy_run *r)
+{
+    worker *w = r->w;
+    char source[300];
+    snprintf(source, sizeof source, "%s/%d/%lld", r->src_topic, (int)r->partition,
+             (long long)r->offset);
+    rd_kafka_headers_t *h = rd_kafka_headers_new(1);
+    rd_kafka_header_add(h, "switchyard.source", -1, source, -1);
+    r->produce_pending = false;
     r->pending_deliveries++;
     if (sy_kafka_produce(w->producer, r->task->output_topic, r->job.idempotency_key,
-                         strlen(r->job.idempotency_key), w->scratch.data, w->scratch.len, NULL,
-                         r) != 0)
+                         strlen(r->job.idempotency_key), r->result.data, r->result.len, h, r) != 0)
         r->pending_deliveries--;
-    if (res.ok) w->succeeded++;
-    else {
-        w->failed++;
+    if (r->dead_letter_pending) {
+        r->dead_letter_pending = false;
         dead_letter(r, r->last.error, r->last.message);
     }
     if (r->pending_deliveries == 0) run_free(r);
+}
+
+static bool is_result_message(const sy_run *r, const rd_kafka_message_t *m)
+{
+    return r->task && !r->dedup && !strcmp(rd_kafka_topic_name(m->rkt), r->task->output_topic);
 }
 
 void publish_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -97,6 +181,9 @@ void publish_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaq
         if (sy_kafka_produce(rk, rd_kafka_topic_name(m->rkt), m->key, m->key_len, m->payload,
                              m->len, h, r) == 0)
             return;
+    } else if (is_result_message(r, m)) {
+        run_note_state(r, SY_STATE_PUBLISHED, m->partition, m->offset);
+        sy_store_note_output(w->store, r->task->output_topic, m->partition, m->offset);
     }
     if (--r->pending_deliveries > 0) return;
     if (!m->err) sy_offsets_done(w->offsets, r->off);

@@ -1,9 +1,12 @@
 /* run.c -- one job's life in the worker: start, attempts, outcome.
  *
- *   run_start        decode the job, find its task and tier, render the
- *                    prompt, choose the first model (route.c)
- *   run_attempt      build the provider request and launch it, or queue
- *                    the run until the engine has a free slot
+ *   run_start        decode the job, find its task; ask the store whether
+ *                    this key was already answered (redelivery: skip or
+ *                    replay; resubmission: answer deduplicated); if another
+ *                    message with the key is in work, wait for it
+ *   run_begin        choose the first model (route.c), render the prompt
+ *   run_attempt      note the intent (IN_FLIGHT) in the store, prepare the
+ *                    request; it is launched after the group commit
  *   run_on_response  read the outcome; success -> publish; failure ->
  *                    retry later (timers), fall back now, or give up
  *
@@ -31,8 +34,6 @@ static sy_run *run_new(worker *w, const rd_kafka_message_t *m)
     if (m->key_len) memcpy(r->raw, m->key, m->key_len);
     if (m->len) memcpy(r->raw + m->key_len, m->payload, m->len);
     r->timer_pos = SY_TIMER_NONE;
-    sy_buf_init(&r->system);
-    sy_buf_init(&r->user);
     r->next = w->runs;
     if (w->runs) w->runs->prev = r;
     w->runs = r;
@@ -43,6 +44,7 @@ static sy_run *run_new(worker *w, const rd_kafka_message_t *m)
 void run_free(sy_run *r)
 {
     worker *w = r->w;
+    if (r->leader) sy_keymap_del(&w->working, r->job.idempotency_key);
     if (r->prev) r->prev->next = r->next;
     else w->runs = r->next;
     if (r->next) r->next->prev = r->prev;
@@ -50,9 +52,35 @@ void run_free(sy_run *r)
     if (r->job_ok) sy_job_free(&r->job);
     sy_buf_free(&r->system);
     sy_buf_free(&r->user);
+    sy_buf_free(&r->result);
+    sy_buf_free(&r->stored);
     sy_outcome_free(&r->last);
     free(r->raw);
     free(r);
+}
+
+void run_defer(sy_run *r)
+{
+    if (r->in_deferred) return;
+    r->in_deferred = true;
+    r->next_deferred = r->w->deferred;
+    r->w->deferred = r;
+}
+
+void run_note_state(sy_run *r, sy_job_state st, int32_t out_partition, int64_t out_offset)
+{
+    worker *w = r->w;
+    bool final = st == SY_STATE_PUBLISHING || st == SY_STATE_PUBLISHED;
+    int64_t now = sy_now_ms();
+    sy_job_record rec = {
+        .state = st, .ok = r->result_ok, .attempts = (uint32_t)r->attempts,
+        .src_topic = r->src_topic, .src_partition = r->partition, .src_offset = r->offset,
+        .updated_ms = now, .expires_ms = final && w->opt.key_ttl_ms ? now + w->opt.key_ttl_ms : 0,
+        .model = r->model ? r->model->alias : NULL, .out_topic = r->task->output_topic,
+        .out_partition = out_partition, .out_offset = out_offset,
+        .result = final ? r->stored.data : NULL, .result_len = final ? r->stored.len : 0,
+    };
+    sy_store_put(w->store, r->job.idempotency_key, &rec);
 }
 
 /* Mark the run failed with class c and publish its failed result. */
@@ -82,6 +110,46 @@ static int render_prompt(sy_run *r, char *err, size_t errlen)
     return 0;
 }
 
+static bool same_message(const sy_run *r, const sy_job_record *rec)
+{
+    return rec->src_partition == r->partition && rec->src_offset == r->offset &&
+           !strcmp(rec->src_topic, r->src_topic);
+}
+
+/* What the store knows of this key. Returns true when the run is answered
+ * (or finished) without a call. */
+static bool answer_from_store(sy_run *r)
+{
+    worker *w = r->w;
+    sy_job_record rec;
+    if (!sy_store_get(w->store, r->job.idempotency_key, &rec, &w->record_scratch)) return false;
+    bool same = same_message(r, &rec);
+    if (rec.state == SY_STATE_IN_FLIGHT) {
+        if (same) r->attempts = (int)rec.attempts; /* carry on counting */
+        return false;
+    }
+    if (rec.expires_ms && rec.expires_ms < sy_now_ms()) return false;
+    if (same && rec.state == SY_STATE_PUBLISHED) { /* result already on the output topic */
+        w->skipped++;
+        sy_offsets_done(w->offsets, r->off);
+        run_free(r);
+        return true;
+    }
+    if (!same && !rec.ok) return false; /* a failure is not an answer to a resubmission */
+    publish_stored(r, &rec, !same);
+    return true;
+}
+
+/* Another message with this key is in work: wait for its answer. */
+static bool wait_for_leader(sy_run *r)
+{
+    sy_run *leader = sy_keymap_get(&r->w->working, r->job.idempotency_key);
+    if (!leader) return false;
+    r->next_follower = leader->followers;
+    leader->followers = r;
+    return true;
+}
+
 void run_start(worker *w, const rd_kafka_message_t *m)
 {
     sy_run *r = run_new(w, m);
@@ -104,6 +172,15 @@ void run_start(worker *w, const rd_kafka_message_t *m)
         return;
     }
     r->tier = r->task->tier;
+    if (answer_from_store(r) || wait_for_leader(r)) return;
+    r->leader = true;
+    sy_keymap_put(&w->working, r->job.idempotency_key, r);
+    run_begin(r);
+}
+
+void run_begin(sy_run *r)
+{
+    char err[512];
     r->deadline_ms = r->job.deadline_ms;
     if (!r->deadline_ms && r->task->deadline_ms) r->deadline_ms = sy_now_ms() + r->task->deadline_ms;
     sy_route_begin(&r->route, r->tier, &r->job);
@@ -125,8 +202,9 @@ static void queue_ready(worker *w, sy_run *r)
 static void note_model_tried(sy_run *r)
 {
     const char *alias = r->model->alias;
-    if (strstr(r->models_tried, alias)) return;
-    size_t used = strlen(r->models_tried);
+    size_t used = strlen(r->models_tried), n = strlen(alias);
+    for (const char *p = r->models_tried; (p = strstr(p, alias)); p += n)
+        if ((p == r->models_tried || p[-1] == ',') && (p[n] == ',' || p[n] == '\0')) return;
     snprintf(r->models_tried + used, sizeof r->models_tried - used, "%s%s", used ? "," : "",
              alias);
 }
@@ -158,6 +236,16 @@ void run_attempt(sy_run *r)
     sy_request_add_header(&t->req, "X-Switchyard-Job: %s", r->job.idempotency_key);
     sy_route_attempt(&r->route);
     r->attempts++;
+    run_note_state(r, SY_STATE_IN_FLIGHT, -1, -1); /* the intent, durable before the call */
+    r->prepared = t;
+    run_defer(r);
+}
+
+void run_launch_prepared(sy_run *r)
+{
+    worker *w = r->w;
+    sy_transfer *t = r->prepared;
+    r->prepared = NULL;
     w->calls++;
     if (!r->first_sent_us) r->first_sent_us = sy_mono_us();
     sy_engine_launch(w->engine, t, r->tier->retry.timeout_ms, r);

@@ -30,7 +30,7 @@ struct sy_store {
 };
 
 typedef struct rec_head {
-    uint8_t version, state;
+    uint8_t version, state, ok, pad;
     uint16_t src_topic_len, model_len, out_topic_len;
     uint32_t attempts, result_len;
     int32_t src_partition, out_partition;
@@ -143,7 +143,7 @@ static void encode(sy_buf *b, const sy_job_record *r)
     const char *st = r->src_topic ? r->src_topic : "", *m = r->model ? r->model : "";
     const char *ot = r->out_topic ? r->out_topic : "";
     rec_head h = {
-        .version = 1, .state = (uint8_t)r->state, .src_topic_len = (uint16_t)strlen(st),
+        .version = 1, .state = (uint8_t)r->state, .ok = r->ok, .src_topic_len = (uint16_t)strlen(st),
         .model_len = (uint16_t)strlen(m), .out_topic_len = (uint16_t)strlen(ot),
         .attempts = r->attempts, .result_len = (uint32_t)r->result_len,
         .src_partition = r->src_partition, .out_partition = r->out_partition,
@@ -168,7 +168,7 @@ static int decode(const sy_buf *storage, sy_job_record *r)
     if (h.version != 1 || storage->len != need) return -1;
     const char *p = storage->data + sizeof h;
     *r = (sy_job_record){
-        .state = h.state, .attempts = h.attempts, .src_partition = h.src_partition,
+        .state = h.state, .ok = h.ok, .attempts = h.attempts, .src_partition = h.src_partition,
         .src_offset = h.src_offset, .updated_ms = h.updated_ms, .expires_ms = h.expires_ms,
         .out_partition = h.out_partition, .out_offset = h.out_offset,
     };

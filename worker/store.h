@@ -37,6 +37,7 @@ typedef enum sy_job_state {
 
 typedef struct sy_job_record {
     sy_job_state state;
+    bool ok;                  /* PUBLISHING/PUBLISHED: the result's status */
     uint32_t attempts;        /* calls made so far (all models) */
     int32_t src_partition;    /* the input message this record is about */
     int64_t src_offset;

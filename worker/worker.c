@@ -5,10 +5,14 @@
  *                 pause the partitions when full, resume below 3/4
  *   2. timers     jobs whose retry is due are attempted again
  *   3. dispatch   jobs waiting for an engine slot get one
- *   4. engine     wait for sockets, the consumer or the next timer; run
+ *   4. group commit  the store makes this turn's state changes durable in
+ *                 one LMDB transaction (intents, results, acknowledgements)
+ *   5. release    only now are the prepared calls launched and the results
+ *                 produced; then the contiguous done prefix of each
+ *                 partition is committed to Kafka (never ahead of the store)
+ *   6. engine     wait for sockets, the consumer or the next timer; run
  *                 completions (run.c decides what each outcome means)
- *   5. deliveries acknowledged results release their offsets (publish.c)
- *   6. commit     the contiguous done prefix of each partition
+ *   7. deliveries acknowledged results release their offsets (publish.c)
  * The consumer is polled every turn, paused or not, so the group never
  * thinks this worker is dead. See worker.h for the data path. */
 #include <fcntl.h>
@@ -34,6 +38,9 @@ static const char *usage =
     "      --max-jobs N      jobs held at once, in flight or waiting (default 4 x max-inflight)\n"
     "      --grace-ms N      on shutdown, wait this long for calls in flight (default 30000)\n"
     "      --dlq-topic T     dead-letter topic (default " SY_TOPIC_DLQ ")\n"
+    "      --state-dir DIR   LMDB job state and idempotency keys (default switchyard-state)\n"
+    "      --state-map-mb N  largest size of the state (default 4096)\n"
+    "      --key-ttl-s N     how long an idempotency key is kept (default 604800 = 7 days)\n"
     "      --log-level L     debug|info|warn|error (default info)\n"
     "  -h, --help            this help\n"
     "API keys come from the environment variables the pipeline names (api_key_env).\n";
@@ -105,9 +112,27 @@ static void drain_wake_fd(worker *w)
     }
 }
 
+/* The group commit, then what waited for it. */
+static void release_deferred(worker *w)
+{
+    if (sy_store_commit(w->store) != 0) {
+        sy_error("cannot make job state durable; stopping (unfinished jobs are redone on restart)");
+        exit(1);
+    }
+    sy_run *r = w->deferred;
+    w->deferred = NULL;
+    while (r) {
+        sy_run *next = r->next_deferred;
+        r->in_deferred = false;
+        if (r->prepared) run_launch_prepared(r);
+        else if (r->produce_pending) publish_deferred(r);
+        r = next;
+    }
+}
+
 static int wait_ms(worker *w, bool more_input)
 {
-    if (more_input) return 0;
+    if (more_input || w->deferred) return 0;
     int64_t us = sy_timers_wait_us(&w->timers, sy_mono_us());
     if (us < 0 || us > 100000) return 100;
     return (int)((us + 999) / 1000);
@@ -117,9 +142,10 @@ static void report(worker *w)
 {
     sy_info("held %d, in flight %d, consumed %" PRIu64 ", ok %" PRIu64 ", failed %" PRIu64
             ", dead-lettered %" PRIu64 ", calls %" PRIu64 ", retries %" PRIu64
-            ", fallbacks %" PRIu64,
+            ", fallbacks %" PRIu64 ", deduplicated %" PRIu64 ", replayed %" PRIu64
+            ", skipped %" PRIu64,
             w->held, sy_engine_inflight(w->engine), w->consumed, w->succeeded, w->failed,
-            w->dead, w->calls, w->retries, w->fallbacks);
+            w->dead, w->calls, w->retries, w->fallbacks, w->deduplicated, w->replayed, w->skipped);
 }
 
 static void turn(worker *w, bool accept_input, int64_t *last_commit)
@@ -127,14 +153,19 @@ static void turn(worker *w, bool accept_input, int64_t *last_commit)
     bool more = accept_input ? intake(w) : (rd_kafka_consumer_poll(w->consumer, 0), false);
     fire_timers(w);
     dispatch_ready(w);
-    sy_engine_step(w->engine, wait_ms(w, more), w->wake_fd[0]);
-    drain_wake_fd(w);
-    rd_kafka_poll(w->producer, 0);
     int64_t now = sy_mono_us();
+    if (now - w->last_purge_us > 1000000) {
+        sy_store_purge(w->store, sy_now_ms(), 2000);
+        w->last_purge_us = now;
+    }
+    release_deferred(w);
     if (now - *last_commit > 100000) {
         sy_offsets_commit(w->offsets, w->consumer, true);
         *last_commit = now;
     }
+    sy_engine_step(w->engine, wait_ms(w, more), w->wake_fd[0]);
+    drain_wake_fd(w);
+    rd_kafka_poll(w->producer, 0);
 }
 
 static void run_loop(worker *w)
@@ -160,6 +191,8 @@ static void drain(worker *w)
         sy_warn("%d job(s) unfinished at the end of the grace period; they will be redone",
                 w->held);
     sy_kafka_flush(w->producer, 10000);
+    rd_kafka_poll(w->producer, 0);
+    sy_store_commit(w->store);
     sy_offsets_commit(w->offsets, w->consumer, false);
 }
 
@@ -169,6 +202,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
     worker *w = opaque;
     if (e == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
         sy_kafka_flush(w->producer, 10000);
+        sy_store_commit(w->store); /* acknowledgements first, then the offsets */
         sy_offsets_commit(w->offsets, rk, false);
         for (int i = 0; i < parts->cnt; i++)
             sy_offsets_revoke(w->offsets, parts->elems[i].topic, parts->elems[i].partition);
@@ -193,6 +227,9 @@ static int parse_opts(worker *w, cli_pipelines *p, int argc, char **argv)
         else if (v && !strcmp(a, "--max-jobs")) w->opt.max_jobs = atoi(argv[++i]);
         else if (v && !strcmp(a, "--grace-ms")) w->opt.grace_ms = atoi(argv[++i]);
         else if (v && !strcmp(a, "--dlq-topic")) w->opt.dlq_topic = argv[++i];
+        else if (v && !strcmp(a, "--state-dir")) w->opt.state_dir = argv[++i];
+        else if (v && !strcmp(a, "--state-map-mb")) w->opt.state_map_mb = (size_t)atol(argv[++i]);
+        else if (v && !strcmp(a, "--key-ttl-s")) w->opt.key_ttl_ms = atoll(argv[++i]) * 1000;
         else if (v && !strcmp(a, "--log-level") && sy_log_level_parse(argv[i + 1]) >= 0)
             sy_log_set_level(sy_log_level_parse(argv[++i]));
         else return cli_bad_usage("worker", a, usage);
@@ -225,6 +262,11 @@ static int subscribe(worker *w)
 static int setup(worker *w)
 {
     char err[512];
+    w->store = sy_store_open(w->opt.state_dir, w->opt.state_map_mb, err, sizeof err);
+    if (!w->store) {
+        sy_error("cannot open the state store: %s", err);
+        return -1;
+    }
     w->producer = sy_kafka_producer(&w->kafka, publish_on_delivery, w, err, sizeof err);
     if (w->producer)
         w->consumer = sy_kafka_consumer(&w->kafka, w->opt.group, on_rebalance, w, err, sizeof err);
@@ -243,6 +285,8 @@ static int setup(worker *w)
     w->offsets = sy_offsets_new();
     sy_timers_init(&w->timers);
     w->rng = (uint64_t)sy_mono_us() | 1;
+    sy_keymap_init(&w->working);
+    if (recover_unfinished(w) != 0) return -1;
     return subscribe(w);
 }
 
@@ -256,6 +300,9 @@ static void teardown(worker *w)
     sy_offsets_free(w->offsets);
     sy_timers_free(&w->timers);
     sy_buf_free(&w->scratch);
+    sy_buf_free(&w->record_scratch);
+    sy_keymap_free(&w->working);
+    sy_store_close(w->store);
     close(w->wake_fd[0]);
     close(w->wake_fd[1]);
     sy_config_free(&w->cfg);
@@ -264,7 +311,8 @@ static void teardown(worker *w)
 int cmd_worker(int argc, char **argv)
 {
     worker w = {.opt = {.max_inflight = 1024, .grace_ms = 30000, .group = "switchyard-workers",
-                        .dlq_topic = SY_TOPIC_DLQ}};
+                        .dlq_topic = SY_TOPIC_DLQ, .state_dir = "switchyard-state",
+                        .state_map_mb = 4096, .key_ttl_ms = 7LL * 24 * 3600 * 1000}};
     cli_pipelines p = {0};
     sy_log_init("worker", SY_LOG_INFO);
     int rc = parse_opts(&w, &p, argc, argv);

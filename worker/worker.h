@@ -21,10 +21,12 @@
 
 #include "engine.h"
 #include "job.h"
+#include "keymap.h"
 #include "kafka.h"
 #include "offsets.h"
 #include "pipeline.h"
 #include "route.h"
+#include "store.h"
 #include "timers.h"
 
 typedef struct worker worker;
@@ -57,6 +59,20 @@ typedef struct sy_run {
     char models_tried[256];
     size_t timer_pos;
     struct sy_run *next_ready;
+    /* waiting for the store's group commit (see worker.c) */
+    sy_transfer *prepared;     /* a call to launch */
+    sy_buf result;             /* the result to produce, in the task's format */
+    sy_buf stored;             /* the result as stored (msgpack) */
+    bool produce_pending;
+    bool dead_letter_pending;  /* failed: a dead letter goes out with the result */
+    bool replay;               /* redelivered job answered from the store */
+    bool dedup;                /* resubmitted key answered from the store */
+    bool result_ok;            /* status of the result being published */
+    bool leader;               /* owns its key in worker.working */
+    bool in_deferred;
+    struct sy_run *followers;  /* other messages with this key, waiting */
+    struct sy_run *next_follower;
+    struct sy_run *next_deferred;
     struct sy_run *prev, *next; /* all live runs (freed at exit if unfinished) */
     int pending_deliveries;
 } sy_run;
@@ -68,6 +84,9 @@ typedef struct worker_opts {
     const char *group;
     const char *dlq_topic;
     const char *tiers;  /* comma list, NULL = all */
+    const char *state_dir;
+    size_t state_map_mb;
+    int64_t key_ttl_ms; /* idempotency key lifetime */
 } worker_opts;
 
 struct worker {
@@ -78,15 +97,21 @@ struct worker {
     sy_engine *engine;
     sy_offsets *offsets;
     sy_timers timers;
+    sy_store *store;
+    sy_keymap working;               /* idempotency key -> run in work (leader) */
+    sy_buf record_scratch;
     sy_run *ready_head, *ready_tail; /* waiting for an engine slot */
+    sy_run *deferred;                /* launches and produces waiting for the group commit */
     sy_run *runs;                    /* live runs */
     int held;                        /* how many */
     bool paused;
+    int64_t last_purge_us;
     int wake_fd[2];
     uint64_t rng;
     sy_buf scratch;                  /* result encoding */
     /* counters */
     uint64_t consumed, succeeded, failed, dead, calls, retries, fallbacks;
+    uint64_t deduplicated, replayed, skipped, maybe_paid_twice;
 };
 
 /* run.c: a job's life */
@@ -94,12 +119,21 @@ void run_start(worker *w, const rd_kafka_message_t *m);
 void run_attempt(sy_run *r);
 void run_on_response(worker *w, sy_transfer *t, void *opaque);
 void run_free(sy_run *r);
+void run_defer(sy_run *r);
+void run_begin(sy_run *r); /* route, render, first attempt */
+void run_note_state(sy_run *r, sy_job_state st, int32_t out_partition, int64_t out_offset);
+void run_launch_prepared(sy_run *r);
 
 /* publish.c: results and dead letters */
 void publish_result(sy_run *r);
+void publish_stored(sy_run *r, const sy_job_record *rec, bool dedup);
+void publish_deferred(sy_run *r);
 void publish_dead_letter_only(sy_run *r, sy_err_class c, const char *why);
 void publish_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);
 
 uint64_t worker_random(worker *w);
+
+/* recover.c: start-up */
+int recover_unfinished(worker *w);
 
 #endif

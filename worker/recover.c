@@ -1,0 +1,172 @@
+/* recover.c -- start-up after a crash: what was the worker doing?
+ *
+ * The store lists the keys left unfinished:
+ *   IN_FLIGHT   a call may have been in flight at the crash. It is logged
+ *               (these are the only calls that can be paid twice) and the
+ *               job runs again when Kafka redelivers it.
+ *   PUBLISHING  the result was known and may or may not have reached the
+ *               output topic. The output partitions are read from the
+ *               highest acknowledged offset the store noted; a result found
+ *               there (same key, same source message) is marked PUBLISHED
+ *               and will not be published again. The others are published
+ *               from the store when their job is redelivered.
+ * This closes the window between the broker's acknowledgement of a result
+ * and the store's note of it, without relying on Kafka transactions. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "util.h"
+#include "worker.h"
+
+typedef struct unfinished {
+    sy_keymap publishing; /* key -> "source" string (malloc'd) */
+    char **out_topics;
+    size_t nout;
+    size_t in_flight;
+} unfinished;
+
+static void add_out_topic(unfinished *u, const char *topic)
+{
+    for (size_t i = 0; i < u->nout; i++)
+        if (!strcmp(u->out_topics[i], topic)) return;
+    u->out_topics = sy_xrealloc(u->out_topics, (u->nout + 1) * sizeof(char *));
+    u->out_topics[u->nout++] = sy_xstrdup(topic);
+}
+
+static void collect(void *ctx, const char *key, const sy_job_record *rec)
+{
+    unfinished *u = ctx;
+    if (rec->state == SY_STATE_IN_FLIGHT) {
+        u->in_flight++;
+        sy_info("recovery: call may have been in flight at the last stop: key=%s attempt=%u "
+                "model=%s", key, rec->attempts, rec->model);
+        return;
+    }
+    char source[300];
+    snprintf(source, sizeof source, "%s/%d/%lld", rec->src_topic, (int)rec->src_partition,
+             (long long)rec->src_offset);
+    sy_keymap_put(&u->publishing, key, sy_xstrdup(source));
+    add_out_topic(u, rec->out_topic);
+}
+
+static bool header_is(const rd_kafka_message_t *m, const char *name, const char *want)
+{
+    rd_kafka_headers_t *h;
+    const void *v;
+    size_t n;
+    if (rd_kafka_message_headers(m, &h) || rd_kafka_header_get_last(h, name, &v, &n)) return false;
+    return n == strlen(want) && memcmp(v, want, n) == 0;
+}
+
+/* A result found on the output topic: its key is PUBLISHED there. */
+static int mark_found(worker *w, unfinished *u, const rd_kafka_message_t *m)
+{
+    char key[1024];
+    if (!m->key || m->key_len >= sizeof key) return 0;
+    memcpy(key, m->key, m->key_len);
+    key[m->key_len] = '\0';
+    char *source = sy_keymap_get(&u->publishing, key);
+    if (!source || !header_is(m, "switchyard.source", source)) return 0;
+    sy_job_record rec;
+    if (!sy_store_get(w->store, key, &rec, &w->record_scratch)) return 0;
+    rec.state = SY_STATE_PUBLISHED;
+    rec.out_partition = m->partition;
+    rec.out_offset = m->offset;
+    sy_store_put(w->store, key, &rec);
+    free(sy_keymap_del(&u->publishing, key));
+    return 1;
+}
+
+typedef struct part_end {
+    const char *topic;
+    int32_t partition;
+    int64_t end; /* high watermark when the scan started */
+    bool done;
+} part_end;
+
+/* Assign every partition of the output topics from the noted offset on;
+ * returns how many partitions have something to read. */
+static int assign_outputs(worker *w, unfinished *u, rd_kafka_t *rk, part_end *ends, int max)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(16);
+    int n = 0;
+    for (size_t t = 0; t < u->nout; t++) {
+        const rd_kafka_metadata_t *md = NULL;
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, u->out_topics[t], NULL);
+        if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) == 0 && md->topic_cnt == 1) {
+            for (int p = 0; p < md->topics[0].partition_cnt && n < max; p++) {
+                int64_t lo, hi, from = sy_store_output_noted(w->store, u->out_topics[t], p) + 1;
+                if (rd_kafka_query_watermark_offsets(rk, u->out_topics[t], p, &lo, &hi, 10000))
+                    continue;
+                if (from < lo) from = lo;
+                if (from >= hi) continue;
+                rd_kafka_topic_partition_list_add(l, u->out_topics[t], p)->offset = from;
+                ends[n++] = (part_end){.topic = u->out_topics[t], .partition = p, .end = hi};
+            }
+        }
+        if (md) rd_kafka_metadata_destroy(md);
+        rd_kafka_topic_destroy(rkt);
+    }
+    rd_kafka_assign(rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    return n;
+}
+
+static size_t scan_outputs(worker *w, unfinished *u)
+{
+    char err[512];
+    rd_kafka_t *rk = sy_kafka_consumer(&w->kafka, "switchyard-recovery", NULL, NULL, err, sizeof err);
+    if (!rk) {
+        sy_error("recovery: %s", err);
+        return 0;
+    }
+    enum { MAX_PARTS = 1024 };
+    part_end *ends = sy_xcalloc(MAX_PARTS, sizeof(part_end));
+    int parts = assign_outputs(w, u, rk, ends, MAX_PARTS);
+    size_t found = 0, done_parts = 0, read = 0;
+    int64_t deadline = sy_mono_us() + 60 * 1000000LL;
+    while (done_parts < (size_t)parts && sy_mono_us() < deadline) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+        if (!m) continue;
+        if (!m->err) {
+            read++;
+            found += (size_t)mark_found(w, u, m);
+            for (int i = 0; i < parts; i++)
+                if (!ends[i].done && ends[i].partition == m->partition &&
+                    m->offset + 1 >= ends[i].end && !strcmp(ends[i].topic, rd_kafka_topic_name(m->rkt))) {
+                    ends[i].done = true;
+                    done_parts++;
+                }
+        }
+        rd_kafka_message_destroy(m);
+    }
+    if (done_parts < (size_t)parts) sy_warn("recovery: output scan timed out");
+    sy_info("recovery: read %zu output message(s) in %d partition(s)", read, parts);
+    free(ends);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return found;
+}
+
+int recover_unfinished(worker *w)
+{
+    unfinished u = {0};
+    sy_keymap_init(&u.publishing);
+    sy_store_each_unfinished(w->store, collect, &u);
+    size_t publishing = u.publishing.count, found = 0;
+    if (publishing) found = scan_outputs(w, &u);
+    if (sy_store_commit(w->store) != 0) return -1;
+    w->maybe_paid_twice = u.in_flight;
+    sy_info("recovery: %zu call(s) may have been in flight; %zu result(s) were being "
+            "published, %zu of them found on the output topics; %zu key(s) in the store",
+            u.in_flight, publishing, found, sy_store_count(w->store));
+    for (size_t i = 0; i < u.publishing.cap; i++)
+        if (u.publishing.slots[i].key && u.publishing.slots[i].value)
+            free(u.publishing.slots[i].value);
+    sy_keymap_free(&u.publishing);
+    for (size_t i = 0; i < u.nout; i++) free(u.out_topics[i]);
+    free(u.out_topics);
+    return 0;
+}
