@@ -4,12 +4,21 @@
 
 #include <string.h>
 
+/* FNV-1a's high bits are poorly spread for keys that differ only at the
+ * end ("key-1", "key-2"): finish with a 64-bit mixer (splitmix64's). */
+static uint64_t mix(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
 static int pick_weighted(const sy_tier *tier, const sy_job *job, int n)
 {
     double total = 0;
     for (int i = 0; i < n; i++) total += tier->models[i].weight;
     const char *key = job->idempotency_key ? job->idempotency_key : job->id;
-    uint64_t h = sy_hash64(key, strlen(key));
+    uint64_t h = mix(sy_hash64(key, strlen(key)));
     double x = (double)(h >> 11) / (double)(1ULL << 53) * total; /* uniform in [0, total) */
     for (int i = 0; i < n; i++) {
         if (x < tier->models[i].weight) return i;

@@ -1,0 +1,53 @@
+/* pacing.h -- keeping each provider account just under its rate limits.
+ *
+ * An account (one provider entry: base URL + key) has two token buckets:
+ * requests per minute and tokens per minute. A call reserves one request
+ * and its estimated tokens (input estimated from the prompt's length,
+ * output budgeted as max_tokens) before it is sent; when the bucket is
+ * short the call waits (as a timer, holding no connection) instead of
+ * drawing a 429. The reported usage corrects the estimate afterwards.
+ *
+ * Limits come from the pipeline (requests_per_minute, tokens_per_minute)
+ * and are learned from the response headers (x-ratelimit-* and
+ * anthropic-ratelimit-*): the advertised limit sets the bucket size and
+ * refill rate (times this worker's share when several workers use one
+ * account), and the advertised remaining count caps what the bucket holds,
+ * so the account's real state wins over our model of it. A 429 pauses the
+ * account until the provider's reset or retry-after. */
+#ifndef SY_PACING_H
+#define SY_PACING_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "providers/provider.h"
+
+typedef struct sy_bucket {
+    double limit_per_min; /* 0 = unlimited */
+    double level;         /* what can be taken now */
+    int64_t last_us;
+} sy_bucket;
+
+typedef struct sy_account {
+    sy_bucket requests, tokens;
+    double share;            /* fraction of the account's limits this worker uses */
+    int64_t paused_until_us; /* after a 429: nothing is sent before this */
+    uint64_t waits, throttled;
+} sy_account;
+
+void sy_account_init(sy_account *a, int64_t rpm, int64_t tpm, double share, int64_t now_us);
+/* Reserve a call of `tokens` estimated tokens. Returns 0 when reserved, or
+ * the microseconds to wait before asking again (nothing reserved). */
+int64_t sy_account_reserve(sy_account *a, int64_t tokens, int64_t now_us);
+/* After the call: charge (or give back) the difference between the
+ * estimate and the tokens actually used. */
+void sy_account_settle(sy_account *a, int64_t estimated, int64_t actual);
+/* Learn from the response headers. */
+void sy_account_learn(sy_account *a, const sy_ratelimit_info *rl, int64_t now_us);
+/* The provider said 429: pause until now + wait_ms. */
+void sy_account_pause(sy_account *a, int64_t wait_ms, int64_t now_us);
+
+/* Estimated input tokens of a prompt of `bytes` bytes (about 4 bytes a token). */
+int64_t sy_estimate_tokens(size_t bytes);
+
+#endif
