@@ -57,6 +57,12 @@ void sy_account_settle(sy_account *a, int64_t estimated, int64_t actual)
     if (a->tokens.level > a->tokens.limit_per_min) a->tokens.level = a->tokens.limit_per_min;
 }
 
+void sy_account_settle_request(sy_account *a)
+{
+    if (a->requests.limit_per_min > 0 && a->requests.level < a->requests.limit_per_min)
+        a->requests.level += 1;
+}
+
 static void learn_bucket(sy_bucket *b, double share, int64_t limit, int64_t remaining)
 {
     if (limit > 0) {

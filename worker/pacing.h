@@ -42,6 +42,8 @@ int64_t sy_account_reserve(sy_account *a, int64_t tokens, int64_t now_us);
 /* After the call: charge (or give back) the difference between the
  * estimate and the tokens actually used. */
 void sy_account_settle(sy_account *a, int64_t estimated, int64_t actual);
+/* Give back the request of a reservation that was not used. */
+void sy_account_settle_request(sy_account *a);
 /* Learn from the response headers. */
 void sy_account_learn(sy_account *a, const sy_ratelimit_info *rl, int64_t now_us);
 /* The provider said 429: pause until now + wait_ms. */

@@ -209,6 +209,23 @@ static void note_model_tried(sy_run *r)
              alias);
 }
 
+/* Reserve room under the account's limits, or wait for it as a timer. */
+static bool pace(sy_run *r)
+{
+    worker *w = r->w;
+    size_t bytes = r->system.len + r->user.len;
+    for (size_t i = 0; !r->task->has_user && i < r->job.nmessages; i++)
+        bytes += strlen(r->job.messages[i].content);
+    int64_t est = sy_estimate_tokens(bytes) + r->task->max_tokens, now = sy_mono_us();
+    int64_t wait = sy_account_reserve(worker_account(w, r->model->provider), est, now);
+    if (wait > 0) {
+        sy_timers_add(&w->timers, now + wait, r, &r->timer_pos);
+        return false;
+    }
+    r->reserved_tokens = est;
+    return true;
+}
+
 void run_attempt(sy_run *r)
 {
     worker *w = r->w;
@@ -216,12 +233,15 @@ void run_attempt(sy_run *r)
         fail(r, SY_ERR_EXPIRED, "job deadline passed before it could run");
         return;
     }
+    r->model = sy_route_model(&r->route, r->tier);
+    if (!pace(r)) return;
     sy_transfer *t = sy_engine_acquire(w->engine);
     if (!t) {
+        sy_account_settle(worker_account(w, r->model->provider), r->reserved_tokens, 0);
+        sy_account_settle_request(worker_account(w, r->model->provider));
         queue_ready(w, r);
         return;
     }
-    r->model = sy_route_model(&r->route, r->tier);
     note_model_tried(r);
     sy_call call = {
         .model = r->model,
@@ -290,6 +310,22 @@ static void after_failure(sy_run *r)
     }
 }
 
+/* What the answer says about the account: usage, headers, 429s. */
+static void pace_feedback(sy_run *r)
+{
+    sy_account *a = worker_account(r->w, r->model->provider);
+    int64_t now = sy_mono_us(), used = r->last.tokens_in + r->last.tokens_out;
+    sy_account_settle(a, r->reserved_tokens, r->last.error == SY_ERR_NONE ? used : r->reserved_tokens);
+    r->reserved_tokens = 0;
+    sy_account_learn(a, &r->last.rl, now);
+    if (r->last.error == SY_ERR_RATE_LIMITED) {
+        int64_t wait = r->last.retry_after_ms;
+        if (wait < 0) wait = r->last.rl.reset_requests_ms > r->last.rl.reset_tokens_ms
+                                 ? r->last.rl.reset_requests_ms : r->last.rl.reset_tokens_ms;
+        sy_account_pause(a, wait, now);
+    }
+}
+
 void run_on_response(worker *w, sy_transfer *t, void *opaque)
 {
     (void)w;
@@ -300,6 +336,7 @@ void run_on_response(worker *w, sy_transfer *t, void *opaque)
     else
         sy_provider_parse(r->model->provider, (int)t->http_status, t->headers.data,
                           t->headers.len, t->body.data, t->body.len, &r->last);
+    pace_feedback(r);
     r->tokens_in += r->last.tokens_in;
     r->tokens_out += r->last.tokens_out;
     r->cost_usd += sy_model_cost(r->model, r->last.tokens_in, r->last.tokens_out);

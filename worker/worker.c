@@ -41,6 +41,8 @@ static const char *usage =
     "      --state-dir DIR   LMDB job state and idempotency keys (default switchyard-state)\n"
     "      --state-map-mb N  largest size of the state (default 4096)\n"
     "      --key-ttl-s N     how long an idempotency key is kept (default 604800 = 7 days)\n"
+    "      --account-share F share of each provider account's rate limits this worker\n"
+    "                        uses when several workers share it (default 1)\n"
     "      --log-level L     debug|info|warn|error (default info)\n"
     "  -h, --help            this help\n"
     "API keys come from the environment variables the pipeline names (api_key_env).\n";
@@ -53,6 +55,22 @@ uint64_t worker_random(worker *w)
     x ^= x >> 27;
     w->rng = x;
     return x * 2685821657736338717ULL;
+}
+
+sy_account *worker_account(worker *w, const sy_provider *p)
+{
+    for (size_t i = 0; i < w->cfg.nproviders; i++)
+        if (w->cfg.providers[i] == p) return &w->accounts[i];
+    return &w->accounts[0]; /* unreachable: every model's provider is in the config */
+}
+
+static void init_accounts(worker *w)
+{
+    w->accounts = sy_xcalloc(w->cfg.nproviders + 1, sizeof(sy_account));
+    for (size_t i = 0; i < w->cfg.nproviders; i++)
+        sy_account_init(&w->accounts[i], w->cfg.providers[i]->requests_per_minute,
+                        w->cfg.providers[i]->tokens_per_minute, w->opt.account_share,
+                        sy_mono_us());
 }
 
 static void on_transfer_done(void *ctx, sy_transfer *t, void *opaque)
@@ -229,6 +247,7 @@ static int parse_opts(worker *w, cli_pipelines *p, int argc, char **argv)
         else if (v && !strcmp(a, "--dlq-topic")) w->opt.dlq_topic = argv[++i];
         else if (v && !strcmp(a, "--state-dir")) w->opt.state_dir = argv[++i];
         else if (v && !strcmp(a, "--state-map-mb")) w->opt.state_map_mb = (size_t)atol(argv[++i]);
+        else if (v && !strcmp(a, "--account-share")) w->opt.account_share = atof(argv[++i]);
         else if (v && !strcmp(a, "--key-ttl-s")) w->opt.key_ttl_ms = atoll(argv[++i]) * 1000;
         else if (v && !strcmp(a, "--log-level") && sy_log_level_parse(argv[i + 1]) >= 0)
             sy_log_set_level(sy_log_level_parse(argv[++i]));
@@ -281,6 +300,7 @@ static int setup(worker *w)
     q = rd_kafka_queue_get_main(w->producer);
     rd_kafka_queue_io_event_enable(q, w->wake_fd[1], "p", 1);
     rd_kafka_queue_destroy(q);
+    init_accounts(w);
     w->engine = sy_engine_new(w->opt.max_inflight, on_transfer_done, w);
     w->offsets = sy_offsets_new();
     sy_timers_init(&w->timers);
@@ -302,6 +322,7 @@ static void teardown(worker *w)
     sy_buf_free(&w->scratch);
     sy_buf_free(&w->record_scratch);
     sy_keymap_free(&w->working);
+    free(w->accounts);
     sy_store_close(w->store);
     close(w->wake_fd[0]);
     close(w->wake_fd[1]);
@@ -312,7 +333,7 @@ int cmd_worker(int argc, char **argv)
 {
     worker w = {.opt = {.max_inflight = 1024, .grace_ms = 30000, .group = "switchyard-workers",
                         .dlq_topic = SY_TOPIC_DLQ, .state_dir = "switchyard-state",
-                        .state_map_mb = 4096, .key_ttl_ms = 7LL * 24 * 3600 * 1000}};
+                        .state_map_mb = 4096, .account_share = 1, .key_ttl_ms = 7LL * 24 * 3600 * 1000}};
     cli_pipelines p = {0};
     sy_log_init("worker", SY_LOG_INFO);
     int rc = parse_opts(&w, &p, argc, argv);

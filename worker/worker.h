@@ -24,6 +24,7 @@
 #include "keymap.h"
 #include "kafka.h"
 #include "offsets.h"
+#include "pacing.h"
 #include "pipeline.h"
 #include "route.h"
 #include "store.h"
@@ -50,6 +51,7 @@ typedef struct sy_run {
     /* routing and accounting */
     sy_route route;
     int attempts;
+    int64_t reserved_tokens;   /* pacing estimate of the call in flight */
     int64_t first_sent_us;
     int64_t deadline_ms;
     int64_t tokens_in, tokens_out;
@@ -87,6 +89,7 @@ typedef struct worker_opts {
     const char *state_dir;
     size_t state_map_mb;
     int64_t key_ttl_ms; /* idempotency key lifetime */
+    double account_share; /* share of each account's rate limits */
 } worker_opts;
 
 struct worker {
@@ -98,6 +101,7 @@ struct worker {
     sy_offsets *offsets;
     sy_timers timers;
     sy_store *store;
+    sy_account *accounts;            /* pacing, one per cfg.providers entry */
     sy_keymap working;               /* idempotency key -> run in work (leader) */
     sy_buf record_scratch;
     sy_run *ready_head, *ready_tail; /* waiting for an engine slot */
@@ -132,6 +136,7 @@ void publish_dead_letter_only(sy_run *r, sy_err_class c, const char *why);
 void publish_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);
 
 uint64_t worker_random(worker *w);
+sy_account *worker_account(worker *w, const sy_provider *p);
 
 /* recover.c: start-up */
 int recover_unfinished(worker *w);
