@@ -111,6 +111,17 @@ size_t sy_offsets_pending_total(const sy_offsets *o)
     return o->pending;
 }
 
+size_t sy_offsets_unfinished(const sy_offsets *o, const char *topic, int32_t partition)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < o->nparts; i++) {
+        const part_state *p = &o->parts[i];
+        if (p->partition != partition || strcmp(p->topic, topic)) continue;
+        for (uint64_t s = p->head; s < p->tail; s++) n += !p->ring[s & p->mask].done;
+    }
+    return n;
+}
+
 int sy_offsets_commit(sy_offsets *o, rd_kafka_t *consumer, bool async)
 {
     rd_kafka_topic_partition_list_t *l = NULL;

@@ -39,6 +39,9 @@ void sy_offsets_done(sy_offsets *o, sy_offset_handle h);
 size_t sy_offsets_pending(const sy_offsets *o, sy_offset_handle h);
 size_t sy_offsets_pending_total(const sy_offsets *o);
 
+/* Jobs of topic/partition not done yet. */
+size_t sy_offsets_unfinished(const sy_offsets *o, const char *topic, int32_t partition);
+
 /* Commit every partition whose committable position moved. async: fire and
  * forget (the next commit supersedes a lost one). Returns the number of
  * partitions committed, or -1 on a synchronous commit error. */

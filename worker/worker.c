@@ -37,6 +37,8 @@ static const char *usage =
     "      --max-inflight N  provider calls in flight at once (default 1024)\n"
     "      --max-jobs N      jobs held at once, in flight or waiting (default 4 x max-inflight)\n"
     "      --grace-ms N      on shutdown, wait this long for calls in flight (default 30000)\n"
+    "      --revoke-grace-ms N  on a rebalance, wait this long for the jobs of revoked\n"
+    "                        partitions (default 10000)\n"
     "      --dlq-topic T     dead-letter topic (default " SY_TOPIC_DLQ ")\n"
     "      --state-dir DIR   LMDB job state and idempotency keys (default switchyard-state)\n"
     "      --state-map-mb N  largest size of the state (default 4096)\n"
@@ -214,12 +216,41 @@ static void drain(worker *w)
     sy_offsets_commit(w->offsets, w->consumer, false);
 }
 
+static size_t unfinished_in(worker *w, const rd_kafka_topic_partition_list_t *parts)
+{
+    size_t n = 0;
+    for (int i = 0; i < parts->cnt; i++)
+        n += sy_offsets_unfinished(w->offsets, parts->elems[i].topic, parts->elems[i].partition);
+    return n;
+}
+
+/* Partitions are being taken away: let their jobs finish (bounded by the
+ * grace period) so the next owner does not pay for them again. New jobs of
+ * other partitions are not taken meanwhile (the consumer is not polled:
+ * this runs inside its rebalance callback). */
+static void finish_revoked(worker *w, const rd_kafka_topic_partition_list_t *parts)
+{
+    int64_t until = sy_mono_us() + (int64_t)w->opt.revoke_grace_ms * 1000;
+    size_t left;
+    while ((left = unfinished_in(w, parts)) > 0 && sy_mono_us() < until) {
+        fire_timers(w);
+        dispatch_ready(w);
+        release_deferred(w);
+        sy_engine_step(w->engine, 10, -1);
+        rd_kafka_poll(w->producer, 0);
+    }
+    if (left) sy_warn("revoke: %zu job(s) of the revoked partitions unfinished after %d ms; "
+                      "their results will still be published", left, w->opt.revoke_grace_ms);
+}
+
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
     worker *w = opaque;
     if (e == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+        finish_revoked(w, parts);
         sy_kafka_flush(w->producer, 10000);
+        rd_kafka_poll(w->producer, 0);
         sy_store_commit(w->store); /* acknowledgements first, then the offsets */
         sy_offsets_commit(w->offsets, rk, false);
         for (int i = 0; i < parts->cnt; i++)
@@ -244,6 +275,7 @@ static int parse_opts(worker *w, cli_pipelines *p, int argc, char **argv)
         else if (v && !strcmp(a, "--max-inflight")) w->opt.max_inflight = atoi(argv[++i]);
         else if (v && !strcmp(a, "--max-jobs")) w->opt.max_jobs = atoi(argv[++i]);
         else if (v && !strcmp(a, "--grace-ms")) w->opt.grace_ms = atoi(argv[++i]);
+        else if (v && !strcmp(a, "--revoke-grace-ms")) w->opt.revoke_grace_ms = atoi(argv[++i]);
         else if (v && !strcmp(a, "--dlq-topic")) w->opt.dlq_topic = argv[++i];
         else if (v && !strcmp(a, "--state-dir")) w->opt.state_dir = argv[++i];
         else if (v && !strcmp(a, "--state-map-mb")) w->opt.state_map_mb = (size_t)atol(argv[++i]);
@@ -331,7 +363,7 @@ static void teardown(worker *w)
 
 int cmd_worker(int argc, char **argv)
 {
-    worker w = {.opt = {.max_inflight = 1024, .grace_ms = 30000, .group = "switchyard-workers",
+    worker w = {.opt = {.max_inflight = 1024, .grace_ms = 30000, .revoke_grace_ms = 10000, .group = "switchyard-workers",
                         .dlq_topic = SY_TOPIC_DLQ, .state_dir = "switchyard-state",
                         .state_map_mb = 4096, .account_share = 1, .key_ttl_ms = 7LL * 24 * 3600 * 1000}};
     cli_pipelines p = {0};

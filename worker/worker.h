@@ -82,7 +82,8 @@ typedef struct sy_run {
 typedef struct worker_opts {
     int max_inflight;   /* HTTP calls at once */
     int max_jobs;       /* jobs held (in flight + waiting) */
-    int grace_ms;       /* shutdown / revoke grace for in-flight calls */
+    int grace_ms;       /* shutdown grace for held jobs */
+    int revoke_grace_ms; /* rebalance grace for jobs of revoked partitions */
     const char *group;
     const char *dlq_topic;
     const char *tiers;  /* comma list, NULL = all */
