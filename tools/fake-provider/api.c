@@ -1,0 +1,496 @@
+/* api.c -- the two provider APIs: routing, checks, bodies, headers, errors.
+ *
+ * One request comes in parsed by http.c and leaves as an fp_reply: status,
+ * headers, body, simulated latency and the call-log line. The checks run in
+ * the order a real provider applies them (key, version header, body, rate
+ * limit), then the scripted faults (markers), then the random ones, and
+ * what is left succeeds with the deterministic answer from answer.c. Both
+ * APIs share that flow; they differ only in where the key is, the shapes of
+ * bodies and errors, and the rate-limit headers, which are kept here side by
+ * side so the two stay comparable. */
+#include "fake.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+typedef enum err_kind {
+    E_INVALID, E_AUTH, E_QUOTA, E_PERMISSION, E_NOT_FOUND, E_TOO_LARGE,
+    E_RATE, E_SERVER, E_OVERLOADED, E_TIMEOUT
+} err_kind;
+
+/* Error types per kind: OpenAI type and code, Anthropic type. */
+static const struct {
+    const char *openai_type, *openai_code, *anthropic_type;
+} err_types[] = {
+    [E_INVALID] = {"invalid_request_error", NULL, "invalid_request_error"},
+    [E_AUTH] = {"invalid_request_error", "invalid_api_key", "authentication_error"},
+    [E_QUOTA] = {"insufficient_quota", "insufficient_quota", "billing_error"},
+    [E_PERMISSION] = {"invalid_request_error", "unsupported_country_region_territory", "permission_error"},
+    [E_NOT_FOUND] = {"invalid_request_error", "model_not_found", "not_found_error"},
+    [E_TOO_LARGE] = {"invalid_request_error", "request_too_large", "request_too_large"},
+    [E_RATE] = {"requests", "rate_limit_exceeded", "rate_limit_error"},
+    [E_SERVER] = {"server_error", NULL, "api_error"},
+    [E_OVERLOADED] = {"server_error", "server_is_overloaded", "overloaded_error"},
+    [E_TIMEOUT] = {"server_error", "timeout", "timeout_error"},
+};
+
+/* Everything known about one provider call while it is decided. */
+typedef struct call {
+    fp_api api;
+    const fp_request *rq;
+    fp_reply *rp;
+    fp_slice key;
+    json_t *root;
+    const char *invalid;     /* why the body is refused, or NULL */
+    fp_prompt prompt;
+    fp_answer answer;
+    fp_markers markers;
+    fp_window window;
+    int has_window;
+    int64_t retry_after_ms;  /* -1 = none */
+    int64_t tokens_in, tokens_out;
+    char request_id[32];
+} call;
+
+void fp_reply_init(fp_reply *r)
+{
+    memset(r, 0, sizeof *r);
+    sy_buf_init(&r->headers);
+    sy_buf_init(&r->body);
+    sy_buf_init(&r->call);
+    fp_reply_reset(r);
+}
+
+void fp_reply_reset(fp_reply *r)
+{
+    r->status = 200;
+    r->content_type = "application/json";
+    sy_buf_reset(&r->headers);
+    sy_buf_reset(&r->body);
+    sy_buf_reset(&r->call);
+    r->delay_ms = 0;
+    r->api = FP_API_OTHER;
+}
+
+static int slice_is(fp_slice s, const char *str)
+{
+    size_t n = strlen(str);
+    return s.p && s.n == n && memcmp(s.p, str, n) == 0;
+}
+
+static err_kind kind_for_status(int status)
+{
+    switch (status) {
+    case 401: return E_AUTH;
+    case 402: return E_QUOTA;
+    case 403: return E_PERMISSION;
+    case 404: return E_NOT_FOUND;
+    case 413: return E_TOO_LARGE;
+    case 429: return E_RATE;
+    case 503: case 529: return E_OVERLOADED;
+    case 504: return E_TIMEOUT;
+    default: return status >= 500 ? E_SERVER : E_INVALID;
+    }
+}
+
+/* ---- errors ---- */
+
+static void openai_error_body(sy_buf *b, const char *type, const char *code, const char *msg)
+{
+    sy_buf_puts(b, "{\"error\":{\"message\":");
+    sy_buf_json_cstr(b, msg);
+    sy_buf_puts(b, ",\"type\":");
+    sy_buf_json_cstr(b, type);
+    sy_buf_puts(b, ",\"param\":null,\"code\":");
+    sy_buf_json_cstr(b, code);
+    sy_buf_puts(b, "}}");
+}
+
+static void anthropic_error_body(sy_buf *b, const char *type, const char *msg, const char *request_id)
+{
+    sy_buf_puts(b, "{\"type\":\"error\",\"error\":{\"type\":");
+    sy_buf_json_cstr(b, type);
+    sy_buf_puts(b, ",\"message\":");
+    sy_buf_json_cstr(b, msg);
+    sy_buf_puts(b, "},\"request_id\":");
+    sy_buf_json_cstr(b, request_id);
+    sy_buf_putc(b, '}');
+}
+
+static void fail(call *c, int status, err_kind kind, const char *msg)
+{
+    c->rp->status = status;
+    sy_buf_reset(&c->rp->body);
+    if (c->api == FP_API_OPENAI) {
+        const char *type = err_types[kind].openai_type;
+        if (kind == E_RATE && c->window.over_tokens) type = "tokens";
+        openai_error_body(&c->rp->body, type, err_types[kind].openai_code, msg);
+    } else {
+        anthropic_error_body(&c->rp->body, err_types[kind].anthropic_type, msg, c->request_id);
+    }
+}
+
+static void fail_rate_limited(call *c, int64_t retry_after_ms, const char *msg)
+{
+    c->retry_after_ms = retry_after_ms;
+    fail(c, 429, E_RATE, msg);
+}
+
+static void fail_overloaded(call *c)
+{
+    fail(c, c->api == FP_API_OPENAI ? 503 : 529, E_OVERLOADED,
+         c->api == FP_API_OPENAI ? "The server is overloaded or not ready yet." : "Overloaded");
+}
+
+static void fail_server(call *c, const char *msg)
+{
+    fail(c, 500, E_SERVER, msg);
+}
+
+static void fail_with_status(call *c, int status)
+{
+    char msg[80];
+    snprintf(msg, sizeof msg, "injected error: HTTP %d ([[status:%d]] marker)", status, status);
+    if (status == 429) fail_rate_limited(c, 1000, msg);
+    else fail(c, status, kind_for_status(status), msg);
+}
+
+/* ---- success bodies ---- */
+
+static void id_hex(char *out, size_t n)
+{
+    static uint64_t counter;
+    uint64_t v = ++counter ^ (fp_cfg.seed * 0x9E3779B97F4A7C15ULL);
+    uint64_t a = sy_hash64(&v, sizeof v), b = sy_hash64(&a, sizeof a);
+    snprintf(out, n, "%016llx%08llx", (unsigned long long)a, (unsigned long long)(b >> 32));
+}
+
+static void openai_success_body(call *c, sy_buf *b)
+{
+    char id[32];
+    id_hex(id, sizeof id);
+    sy_buf_printf(b, "{\"id\":\"chatcmpl-%s\",\"object\":\"chat.completion\",\"created\":%lld,\"model\":",
+                  id, (long long)(sy_now_ms() / 1000));
+    sy_buf_json_cstr(b, json_string_value(json_object_get(c->root, "model")));
+    sy_buf_puts(b, ",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":");
+    sy_buf_json_str(b, c->answer.text.data, c->answer.text.len);
+    sy_buf_printf(b, ",\"refusal\":null,\"annotations\":[]},\"logprobs\":null,\"finish_reason\":\"%s\"}],",
+                  c->answer.truncated ? "length" : "stop");
+    sy_buf_printf(b, "\"usage\":{\"prompt_tokens\":%lld,\"completion_tokens\":%lld,\"total_tokens\":%lld,"
+                     "\"prompt_tokens_details\":{\"cached_tokens\":0,\"audio_tokens\":0},"
+                     "\"completion_tokens_details\":{\"reasoning_tokens\":0,\"audio_tokens\":0,"
+                     "\"accepted_prediction_tokens\":0,\"rejected_prediction_tokens\":0}},"
+                     "\"service_tier\":\"default\",\"system_fingerprint\":\"fp_fake\"}",
+                  (long long)c->tokens_in, (long long)c->tokens_out, (long long)(c->tokens_in + c->tokens_out));
+}
+
+static void anthropic_success_body(call *c, sy_buf *b)
+{
+    char id[32];
+    id_hex(id, sizeof id);
+    sy_buf_printf(b, "{\"id\":\"msg_%s\",\"type\":\"message\",\"role\":\"assistant\",\"model\":", id);
+    sy_buf_json_cstr(b, json_string_value(json_object_get(c->root, "model")));
+    sy_buf_puts(b, ",\"content\":[{\"type\":\"text\",\"text\":");
+    sy_buf_json_str(b, c->answer.text.data, c->answer.text.len);
+    sy_buf_printf(b, "}],\"stop_reason\":\"%s\",\"stop_sequence\":null,"
+                     "\"usage\":{\"input_tokens\":%lld,\"output_tokens\":%lld,"
+                     "\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":0}}",
+                  c->answer.truncated ? "max_tokens" : "end_turn", (long long)c->tokens_in,
+                  (long long)c->tokens_out);
+}
+
+static void succeed(call *c, int malformed)
+{
+    c->rp->status = 200;
+    c->tokens_out = c->answer.completion_tokens;
+    sy_buf *b = &c->rp->body;
+    sy_buf_reset(b);
+    if (c->api == FP_API_OPENAI) openai_success_body(c, b);
+    else anthropic_success_body(c, b);
+    if (malformed) b->len /= 2; /* cut mid-document: never valid JSON */
+}
+
+/* ---- headers ---- */
+
+/* Go's time.Duration format at millisecond precision: 12ms, 1.5s, 6m0s. */
+static void go_duration(sy_buf *b, int64_t ms)
+{
+    if (ms <= 0) { sy_buf_puts(b, "0s"); return; }
+    if (ms < 1000) { sy_buf_printf(b, "%lldms", (long long)ms); return; }
+    int64_t h = ms / 3600000, m = ms / 60000 % 60, s = ms / 1000 % 60, frac = ms % 1000;
+    if (h) sy_buf_printf(b, "%lldh", (long long)h);
+    if (h || m) sy_buf_printf(b, "%lldm", (long long)m);
+    sy_buf_printf(b, "%lld", (long long)s);
+    if (frac) {
+        char f[8];
+        snprintf(f, sizeof f, ".%03d", (int)frac);
+        for (size_t n = strlen(f); f[n - 1] == '0'; n--) f[n - 1] = '\0';
+        sy_buf_puts(b, f);
+    }
+    sy_buf_putc(b, 's');
+}
+
+/* RFC 3339 UTC time `ms` from now, rounded up to the second. */
+static void rfc3339_after(sy_buf *b, int64_t ms)
+{
+    time_t t = (time_t)((sy_now_ms() + ms + 999) / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    char s[32];
+    strftime(s, sizeof s, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    sy_buf_puts(b, s);
+}
+
+static void openai_limit_headers(const fp_window *w, sy_buf *h)
+{
+    sy_buf_printf(h, "x-ratelimit-limit-requests: %lld\r\nx-ratelimit-limit-tokens: %lld\r\n"
+                     "x-ratelimit-remaining-requests: %lld\r\nx-ratelimit-remaining-tokens: %lld\r\n",
+                  (long long)w->limit_requests, (long long)w->limit_tokens,
+                  (long long)w->remaining_requests, (long long)w->remaining_tokens);
+    sy_buf_puts(h, "x-ratelimit-reset-requests: ");
+    go_duration(h, w->reset_ms);
+    sy_buf_puts(h, "\r\nx-ratelimit-reset-tokens: ");
+    go_duration(h, w->reset_ms);
+    sy_buf_puts(h, "\r\n");
+}
+
+/* Anthropic rounds remaining tokens to thousands; small test limits are
+ * left exact so that they stay usable. */
+static void anthropic_limit_headers(const fp_window *w, sy_buf *h)
+{
+    int64_t tokens = w->remaining_tokens;
+    if (w->limit_tokens >= 100000) tokens -= tokens % 1000;
+    sy_buf_printf(h, "anthropic-ratelimit-requests-limit: %lld\r\nanthropic-ratelimit-requests-remaining: %lld\r\n"
+                     "anthropic-ratelimit-requests-reset: ",
+                  (long long)w->limit_requests, (long long)w->remaining_requests);
+    rfc3339_after(h, w->reset_ms);
+    sy_buf_printf(h, "\r\nanthropic-ratelimit-tokens-limit: %lld\r\nanthropic-ratelimit-tokens-remaining: %lld\r\n"
+                     "anthropic-ratelimit-tokens-reset: ",
+                  (long long)w->limit_tokens, (long long)tokens);
+    rfc3339_after(h, w->reset_ms);
+    sy_buf_puts(h, "\r\n");
+}
+
+static void add_headers(call *c)
+{
+    sy_buf *h = &c->rp->headers;
+    if (c->api == FP_API_OPENAI) {
+        sy_buf_printf(h, "x-request-id: %s\r\nopenai-version: 2020-10-01\r\nopenai-processing-ms: %lld\r\n",
+                      c->request_id, (long long)c->rp->delay_ms);
+        if (c->has_window) openai_limit_headers(&c->window, h);
+    } else {
+        sy_buf_printf(h, "request-id: %s\r\n", c->request_id);
+        if (c->has_window) anthropic_limit_headers(&c->window, h);
+    }
+    if (c->retry_after_ms >= 0)
+        sy_buf_printf(h, "retry-after: %lld\r\nretry-after-ms: %lld\r\n",
+                      (long long)((c->retry_after_ms + 999) / 1000), (long long)c->retry_after_ms);
+}
+
+/* ---- deciding ---- */
+
+static int check_key(call *c)
+{
+    int openai = c->api == FP_API_OPENAI;
+    if (!c->key.p || c->key.n == 0) {
+        fail(c, 401, E_AUTH, openai ? "You didn't provide an API key. You need to provide your API key in an "
+                                      "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
+                                    : "x-api-key header is required");
+    } else if (slice_is(c->key, "bad-key")) {
+        fail(c, 401, E_AUTH, openai ? "Incorrect API key provided." : "invalid x-api-key");
+    } else if (slice_is(c->key, "no-quota-key")) {
+        if (openai) fail(c, 429, E_QUOTA, "You exceeded your current quota, please check your plan and billing details.");
+        else fail(c, 402, E_QUOTA, "Your credit balance is too low to access the Anthropic API.");
+    } else {
+        return 0;
+    }
+    return -1;
+}
+
+static int check_request(call *c)
+{
+    if (check_key(c)) return -1;
+    if (c->api == FP_API_ANTHROPIC && !c->rq->anthropic_version.p) {
+        fail(c, 400, E_INVALID, "anthropic-version: header is required");
+        return -1;
+    }
+    if (c->invalid) {
+        fail(c, 400, E_INVALID, c->invalid);
+        return -1;
+    }
+    return 0;
+}
+
+static int check_rate_limit(call *c)
+{
+    int64_t budget = c->prompt.max_tokens ? c->prompt.max_tokens : c->answer.completion_tokens;
+    uint64_t key_hash = sy_hash64(c->key.p, c->key.n);
+    fp_limits_take(key_hash, c->tokens_in + budget, sy_now_ms(), &c->window);
+    c->has_window = 1;
+    if (!c->window.over_requests && !c->window.over_tokens) return 0;
+    char msg[200];
+    snprintf(msg, sizeof msg, "Rate limit reached on %s per window (%lld per %lld ms). Please try again in %lldms.",
+             c->window.over_requests ? "requests" : "tokens",
+             (long long)(c->window.over_requests ? c->window.limit_requests : c->window.limit_tokens),
+             (long long)fp_cfg.window_ms, (long long)c->window.reset_ms);
+    fail_rate_limited(c, c->window.reset_ms, msg);
+    return -1;
+}
+
+/* Scripted faults; returns 0 when no marker decided the outcome. */
+static int apply_markers(call *c)
+{
+    const fp_markers *m = &c->markers;
+    const char *model = json_string_value(json_object_get(c->root, "model"));
+    if (m->hang) {
+        c->rp->status = 0;
+    } else if (m->status >= 400) {
+        fail_with_status(c, m->status);
+    } else if (m->fail_model.p && model && slice_is(m->fail_model, model)) {
+        fail_server(c, "injected error: [[fail-model]] marker matches this model");
+    } else if (m->fail_first >= 0 &&
+               fp_fail_first_count(sy_hash64(c->prompt.user.data, c->prompt.user.len)) <= m->fail_first) {
+        fail_server(c, "injected error: [[fail-first]] marker");
+    } else if (m->malformed) {
+        succeed(c, 1);
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+static void apply_random_faults(call *c)
+{
+    switch (fp_fault_draw()) {
+    case FP_FAULT_ERROR: fail_server(c, "The server had an error while processing your request. Sorry about that!"); break;
+    case FP_FAULT_OVERLOAD: fail_overloaded(c); break;
+    case FP_FAULT_RATE_LIMIT: fail_rate_limited(c, 1000, "Rate limit reached (injected by --rate-limit-rate)."); break;
+    case FP_FAULT_HANG: c->rp->status = 0; break;
+    case FP_FAULT_MALFORMED: succeed(c, 1); break;
+    case FP_FAULT_NONE: succeed(c, 0); break;
+    }
+}
+
+static void decide(call *c)
+{
+    if (check_request(c)) return;
+    c->tokens_in = c->prompt.prompt_tokens;
+    fp_answer_compute(&c->prompt, &c->answer);
+    fp_markers_parse(c->prompt.user.data, c->prompt.user.len, &c->markers);
+    if (c->markers.latency_ms >= 0) c->rp->delay_ms = c->markers.latency_ms;
+    if (check_rate_limit(c)) return;
+    if (apply_markers(c)) return;
+    apply_random_faults(c);
+}
+
+/* ---- one call ---- */
+
+static fp_slice request_key(fp_api api, const fp_request *rq)
+{
+    if (api == FP_API_ANTHROPIC) return rq->api_key;
+    fp_slice k = rq->authorization;
+    if (k.p && k.n >= 7 && strncasecmp(k.p, "Bearer ", 7) == 0) {
+        k.p += 7;
+        k.n -= 7;
+        while (k.n && *k.p == ' ') k.p++, k.n--;
+    } else {
+        k.p = NULL;
+        k.n = 0;
+    }
+    return k;
+}
+
+static void call_begin(call *c, fp_api api, const fp_request *rq, fp_reply *rp)
+{
+    memset(c, 0, sizeof *c);
+    c->api = api;
+    c->rq = rq;
+    c->rp = rp;
+    c->retry_after_ms = -1;
+    c->key = request_key(api, rq);
+    snprintf(c->request_id, sizeof c->request_id, "req_");
+    id_hex(c->request_id + 4, sizeof c->request_id - 4);
+    fp_prompt_init(&c->prompt);
+    sy_buf_init(&c->answer.text);
+    json_error_t err;
+    c->root = json_loadb(rq->body.p ? rq->body.p : "", rq->body.n, 0, &err);
+    if (!c->root) c->invalid = "We could not parse the JSON body of your request.";
+    else c->invalid = fp_prompt_read(api, c->root, &c->prompt);
+    rp->api = api;
+    rp->delay_ms = fp_latency_draw();
+}
+
+static void call_log_tail(call *c)
+{
+    sy_buf *b = &c->rp->call;
+    sy_buf_printf(b, "\"api\":\"%s\",\"model\":", c->api == FP_API_OPENAI ? "openai" : "anthropic");
+    sy_buf_json_cstr(b, json_string_value(json_object_get(c->root, "model")));
+    sy_buf_puts(b, ",\"job\":");
+    if (c->rq->job.p) sy_buf_json_str(b, c->rq->job.p, c->rq->job.n);
+    else sy_buf_puts(b, "null");
+    if (c->key.p && c->key.n)
+        sy_buf_printf(b, ",\"key_id\":\"%08llx\"", (unsigned long long)(sy_hash64(c->key.p, c->key.n) >> 32));
+    else
+        sy_buf_puts(b, ",\"key_id\":null");
+    sy_buf_printf(b, ",\"prompt_hash\":\"%016llx\",\"status\":%d,\"tokens_in\":%lld,\"tokens_out\":%lld,"
+                     "\"latency_ms\":%lld}\n",
+                  (unsigned long long)sy_hash64(c->prompt.user.data, c->prompt.user.len), c->rp->status,
+                  (long long)c->tokens_in, (long long)c->tokens_out, (long long)c->rp->delay_ms);
+}
+
+static void call_end(call *c)
+{
+    json_decref(c->root);
+    fp_prompt_free(&c->prompt);
+    sy_buf_free(&c->answer.text);
+}
+
+static void provider_call(fp_api api, const fp_request *rq, fp_reply *rp)
+{
+    call c;
+    call_begin(&c, api, rq, rp);
+    decide(&c);
+    if (rp->status == 0) sy_buf_reset(&rp->body); /* hang: nothing is ever sent */
+    add_headers(&c);
+    call_log_tail(&c);
+    call_end(&c);
+}
+
+/* ---- routing ---- */
+
+static void plain(fp_reply *rp, int status, const char *content_type, const char *body)
+{
+    rp->status = status;
+    rp->content_type = content_type;
+    sy_buf_puts(&rp->body, body);
+}
+
+static void not_found(const fp_request *rq, fp_reply *rp, int status)
+{
+    char msg[300];
+    snprintf(msg, sizeof msg, "%s: %.*s %.*s", status == 405 ? "Method not allowed" : "Unknown request URL",
+             (int)rq->method.n, rq->method.p, (int)(rq->path.n > 200 ? 200 : rq->path.n), rq->path.p);
+    rp->status = status;
+    openai_error_body(&rp->body, "invalid_request_error", status == 405 ? "method_not_allowed" : "unknown_url", msg);
+}
+
+void fp_api_handle(const fp_request *rq, fp_reply *rp)
+{
+    fp_reply_reset(rp);
+    fp_slice path = rq->path;
+    const char *q = memchr(path.p, '?', path.n);
+    if (q) path.n = (size_t)(q - path.p);
+    int get = slice_is(rq->method, "GET"), post = slice_is(rq->method, "POST");
+    fp_api api = slice_is(path, "/v1/chat/completions") ? FP_API_OPENAI
+                 : slice_is(path, "/v1/messages")       ? FP_API_ANTHROPIC
+                                                        : FP_API_OTHER;
+    fp_record_request(api);
+    if (api != FP_API_OTHER && post) provider_call(api, rq, rp);
+    else if (api != FP_API_OTHER) not_found(rq, rp, 405);
+    else if (get && slice_is(path, "/health")) plain(rp, 200, "text/plain", "ok");
+    else if (get && slice_is(path, "/stats")) { rp->status = 200; fp_record_stats_json(&rp->body); }
+    else not_found(rq, rp, 404);
+}

@@ -1,0 +1,163 @@
+/* fake.h -- what the files of the fake provider share.
+ *
+ * The fake provider is a test double for the OpenAI and Anthropic HTTP APIs:
+ * one thread, one epoll loop, simulated latency by timers. The pieces:
+ *   main.c    options, process setup, stats line on exit
+ *   http.c    sockets, connections, HTTP/1.1 parsing, the event loop
+ *   timers.c  the min-heap of responses waiting for their simulated latency
+ *   api.c     routing, the two providers' handlers, bodies, headers, errors
+ *   answer.c  what the "model" says: prompt, deterministic reply, tokens
+ *   faults.c  magic markers in the prompt, seeded PRNG, random failures
+ *   limits.c  per-key rate-limit windows and per-prompt failure counters
+ *   record.c  counters (/stats, exit line) and the call log
+ * Names start with fp_ ("fake provider"). */
+#ifndef FP_FAKE_H
+#define FP_FAKE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "buf.h"
+
+/* ---- configuration (main.c fills it, everyone reads it) ---- */
+
+typedef struct fp_config {
+    const char *host;
+    int port;
+    const char *port_file;
+    int64_t latency_ms, jitter_ms;
+    double error_rate, overload_rate, rate_limit_rate, hang_rate;
+    double malformed_rate, timeout_rate;
+    int64_t rpm, tpm;          /* 0 = no limit enforced */
+    int64_t window_ms;
+    const char *call_log;
+    uint64_t seed;
+} fp_config;
+
+extern fp_config fp_cfg;
+
+/* ---- one parsed HTTP request, as http.c hands it to api.c ---- */
+
+typedef struct fp_slice {
+    const char *p; /* NULL = absent */
+    size_t n;
+} fp_slice;
+
+typedef struct fp_request {
+    fp_slice method, path, body;
+    fp_slice authorization, api_key, anthropic_version, job;
+} fp_request;
+
+typedef enum fp_api { FP_API_OTHER, FP_API_OPENAI, FP_API_ANTHROPIC } fp_api;
+
+/* What api.c answers. http.c owns the status line, content-length and
+ * connection headers; everything else is here. */
+typedef struct fp_reply {
+    int status;             /* HTTP status; 0 = hang (never answer) */
+    const char *content_type;
+    sy_buf headers;         /* extra "name: value\r\n" lines */
+    sy_buf body;
+    int64_t delay_ms;       /* simulated latency */
+    fp_api api;
+    sy_buf call;            /* call-log fields after ts_ms ("\"api\":...}\n"), or empty */
+} fp_reply;
+
+void fp_reply_init(fp_reply *r);
+void fp_reply_reset(fp_reply *r);
+
+/* api.c */
+void fp_api_handle(const fp_request *rq, fp_reply *rp);
+
+/* http.c: bind and listen (fp_cfg.port is then the real port), then serve
+ * until SIGINT/SIGTERM. Both return 0, or -1 after printing why. */
+int fp_listen(void);
+int fp_serve(void);
+
+/* ---- timers.c: responses waiting for their time ---- */
+
+struct fp_conn;
+typedef struct fp_pending {
+    int64_t due_us;
+    uint64_t seq;
+    struct fp_conn *conn;   /* NULL once the client has gone */
+    int status;
+    int close_after;
+    size_t resp_len, call_len;
+    char bytes[];           /* response, then call-log tail */
+} fp_pending;
+
+void fp_timers_push(fp_pending *p);
+fp_pending *fp_timers_pop_due(int64_t now_us);
+int64_t fp_timers_next_due_us(void); /* INT64_MAX if none */
+size_t fp_timers_count(void);
+
+/* ---- answer.c: the deterministic model ---- */
+
+typedef struct fp_prompt {
+    sy_buf user;            /* U: text of the last user message */
+    sy_buf system;          /* system prompt text */
+    int64_t prompt_tokens;
+    int64_t max_tokens;     /* 0 = not given */
+    int want_json;          /* response_format asked for JSON */
+} fp_prompt;
+
+typedef struct fp_answer {
+    sy_buf text;
+    int64_t completion_tokens;
+    int truncated;          /* cut at max_tokens */
+} fp_answer;
+
+void fp_prompt_init(fp_prompt *p);
+void fp_prompt_free(fp_prompt *p);
+/* Read the request body; returns NULL or a message for a 400. */
+const char *fp_prompt_read(fp_api api, json_t *root, fp_prompt *p);
+void fp_answer_compute(const fp_prompt *p, fp_answer *a);
+size_t fp_utf8_cut(const char *s, size_t n, size_t max);
+
+/* ---- faults.c: markers and random failures ---- */
+
+typedef struct fp_markers {
+    int status;             /* [[status:NNN]], 0 = none */
+    int64_t fail_first;     /* [[fail-first:N]], -1 = none */
+    fp_slice fail_model;    /* [[fail-model:NAME]] */
+    int hang, malformed;
+    int64_t latency_ms;     /* [[latency:MS]], -1 = none */
+} fp_markers;
+
+typedef enum fp_fault {
+    FP_FAULT_NONE, FP_FAULT_ERROR, FP_FAULT_OVERLOAD, FP_FAULT_RATE_LIMIT,
+    FP_FAULT_HANG, FP_FAULT_MALFORMED
+} fp_fault;
+
+void fp_markers_parse(const char *u, size_t n, fp_markers *m);
+void fp_rand_seed(uint64_t seed);
+uint64_t fp_rand_u64(void);
+int64_t fp_latency_draw(void);   /* latency-ms + uniform [0, jitter-ms] */
+fp_fault fp_fault_draw(void);    /* one draw against the --*-rate options */
+
+/* ---- limits.c ---- */
+
+typedef struct fp_window {
+    int64_t limit_requests, limit_tokens;
+    int64_t remaining_requests, remaining_tokens;
+    int64_t reset_ms;       /* until the window ends */
+    int over_requests, over_tokens; /* this request was refused */
+} fp_window;
+
+/* Charge one request of `tokens` to the key's window (unless over). */
+void fp_limits_take(uint64_t key_hash, int64_t tokens, int64_t now_ms, fp_window *w);
+/* Count one more request for a [[fail-first:N]] prompt; returns the count. */
+int64_t fp_fail_first_count(uint64_t prompt_hash);
+
+/* ---- record.c: counters and the call log ---- */
+
+void fp_record_open(const char *call_log_path);
+void fp_record_request(fp_api api);
+void fp_record_answer(int status, const char *call, size_t call_len);
+void fp_record_connection(int delta);
+void fp_record_stats_json(sy_buf *b);
+void fp_record_summary(void);
+
+#endif
