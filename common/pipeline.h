@@ -33,7 +33,7 @@ typedef struct sy_provider {
     sy_provider_kind kind;
     char *base_url;      /* env-expanded, no trailing slash, e.g. https://api.openai.com/v1 */
     char *api_key_env;   /* name of the variable; NULL allowed for openai-compatible */
-    char *api_key;       /* resolved at load; NEVER logged or echoed anywhere */
+    char *api_key;       /* resolved at load (NULL if unset); NEVER logged or echoed */
     int64_t requests_per_minute; /* 0 = unknown (learned from headers) */
     int64_t tokens_per_minute;   /* 0 = unknown */
     const char *file;    /* where it was defined (for messages) */
@@ -133,5 +133,8 @@ double sy_model_cost(const sy_model *m, int64_t tokens_in, int64_t tokens_out);
 
 void sy_diags_print(const sy_diags *d, FILE *out); /* one line each */
 void sy_diags_free(sy_diags *d);
+/* Append one diagnostic (file NULL or line 0 when not tied to a place). */
+void sy_diags_add(sy_diags *d, const char *file, int line, int column, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
 #endif

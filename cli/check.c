@@ -1,0 +1,116 @@
+/* check.c -- `switchyard check`: validate pipeline files before deploying.
+ *
+ * Loads the files together exactly as the scheduler and worker would (same
+ * loader, names global across files), prints every error as
+ * file:line:column: message on stderr, and on success a short summary of
+ * what was loaded on stdout: counts, the providers (base URL and which key
+ * variable, never the key), and for each task its route, tier -> models ->
+ * output topic. By default the providers' API key variables must be set, as
+ * the worker requires; --no-keys checks a file on a machine without keys. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "opts.h"
+#include "pipeline.h"
+
+static const char usage[] =
+    "usage: switchyard check [--no-keys] FILE...\n"
+    "\n"
+    "Validate pipeline files, loaded together (names are global across the\n"
+    "files; a task may use a tier defined in another file). Every error goes\n"
+    "to stderr as file:line:column: message; when the files are valid, a\n"
+    "summary of what they define goes to stdout.\n"
+    "\n"
+    "options:\n"
+    "  --no-keys   do not require the providers' API key variables to be set\n"
+    "  -h, --help  show this help\n"
+    "\n"
+    "exit status: 0 valid, 1 invalid, 2 usage error\n";
+
+static const char *kind_name(sy_provider_kind k)
+{
+    switch (k) {
+    case SY_PROVIDER_OPENAI: return "openai";
+    case SY_PROVIDER_ANTHROPIC: return "anthropic";
+    default: return "openai-compatible";
+    }
+}
+
+static void print_providers(const sy_config *cfg)
+{
+    printf("providers:\n");
+    for (size_t i = 0; i < cfg->nproviders; i++) {
+        const sy_provider *p = cfg->providers[i];
+        printf("  %-12s %-17s %s", p->name, kind_name(p->kind), p->base_url);
+        if (p->api_key_env) printf("  key $%s (%s)", p->api_key_env, p->api_key ? "set" : "not set");
+        printf("\n");
+    }
+}
+
+static void print_tier_models(const sy_tier *t)
+{
+    for (size_t i = 0; i < t->nmodels; i++) {
+        printf("%s%s", i ? ", " : "", t->models[i].model->alias);
+        if (t->strategy == SY_TIER_WEIGHTED) printf(" (%g)", t->models[i].weight);
+    }
+}
+
+static void print_tasks(const sy_config *cfg)
+{
+    printf("tasks:\n");
+    for (size_t i = 0; i < cfg->ntasks; i++) {
+        const sy_task *t = cfg->tasks[i];
+        printf("  %s -> %s (%s) -> ", t->name, t->tier->name,
+               t->tier->strategy == SY_TIER_WEIGHTED ? "weighted" : "ordered");
+        print_tier_models(t->tier);
+        printf("; output %s (%s, %s)\n", t->output_topic, t->parse == SY_PARSE_JSON ? "json" : "text",
+               t->format == SY_FORMAT_JSON ? "json" : "msgpack");
+    }
+}
+
+static void print_summary(const sy_config *cfg)
+{
+    printf("ok: %zu file%s, %zu providers, %zu models, %zu tiers, %zu tasks\n", cfg->nfiles,
+           cfg->nfiles == 1 ? "" : "s", cfg->nproviders, cfg->nmodels, cfg->ntiers, cfg->ntasks);
+    if (cfg->nproviders) print_providers(cfg);
+    if (cfg->ntasks) print_tasks(cfg);
+}
+
+int cmd_check(int argc, char **argv)
+{
+    const char **files = argc > 1 ? (const char **)&argv[1] : NULL;
+    size_t nfiles = 0;
+    int flags = SY_LOAD_REQUIRE_KEYS;
+    bool only_files = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!only_files && cli_is_help(a)) {
+            fputs(usage, stdout);
+            return 0;
+        } else if (!only_files && !strcmp(a, "--no-keys")) {
+            flags &= ~SY_LOAD_REQUIRE_KEYS;
+        } else if (!only_files && !strcmp(a, "--")) {
+            only_files = true;
+        } else if (!only_files && a[0] == '-' && a[1]) {
+            return cli_bad_usage("check", a, usage);
+        } else {
+            files[nfiles++] = a; /* compacts argv in place, after the options */
+        }
+    }
+    if (nfiles == 0) {
+        fprintf(stderr, "switchyard check: no pipeline files given\n%s", usage);
+        return 2;
+    }
+    sy_config cfg;
+    sy_diags diags = {0};
+    int rc = sy_config_load(&cfg, files, nfiles, flags, &diags);
+    sy_diags_print(&diags, stderr);
+    if (rc != 0)
+        fprintf(stderr, "switchyard check: %zu error%s\n", diags.n, diags.n == 1 ? "" : "s");
+    else
+        print_summary(&cfg);
+    sy_diags_free(&diags);
+    sy_config_free(&cfg);
+    return rc == 0 ? 0 : 1;
+}

@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# check.sh -- `switchyard check` end to end.
+#
+#  * every tests/pipelines/bad/*.yaml exits 1 and prints exactly the errors
+#    its "# expect: LINE:COL: substring" lines name, as file:LINE:COL: ...;
+#  * the example pipelines pass with the API key variables set, fail naming
+#    the variables without them, pass with --no-keys;
+#  * names are global across files (cross-file references and duplicates);
+#  * the value of a key never appears in any output;
+#  * --help, usage errors and unreadable files.
+set -euo pipefail
+cd "${SY_SRC:-.}"
+SY_BIN=${SY_BIN:-build/switchyard}
+T=$(mktemp -d /tmp/switchyard-check.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+ok() { echo "ok - $*"; }
+
+# run NAME ARGS...: switchyard check ARGS, output in $T/NAME.out/.err, status in $rc
+run() {
+    local name=$1
+    shift
+    set +e
+    "$SY_BIN" check "$@" >"$T/$name.out" 2>"$T/$name.err"
+    rc=$?
+    set -e
+}
+want_rc() { [ "$rc" = "$1" ] || fail "$2: exit status $rc, want $1; stderr: $(cat "$T/$3.err")"; }
+has() { grep -qF -- "$2" "$T/$1" || fail "$1 lacks '$2'; it has: $(cat "$T/$1")"; }
+
+unset OPENAI_API_KEY ANTHROPIC_API_KEY OPENAI_BASE_URL ANTHROPIC_BASE_URL || true
+unset SWITCHYARD_TEST_SURELY_UNSET_VAR || true
+
+# ---- bad files ------------------------------------------------------------------------
+n=0
+for f in tests/pipelines/bad/*.yaml; do
+    head -n 1 "$f" | grep -q '^# expect: ' || fail "$f does not start with '# expect:'"
+    run bad --no-keys "$f"
+    want_rc 1 "$f" bad
+    while IFS= read -r line; do
+        want=${line#\# expect: }
+        pos=${want%%: *}
+        msg=${want#*: }
+        grep -F -- "$f:$pos: " "$T/bad.err" | grep -qF -- "$msg" ||
+            fail "$f: expected '$f:$pos: ...$msg...'; got: $(cat "$T/bad.err")"
+    done < <(grep '^# expect: ' "$f")
+    expected=$(grep -c '^# expect: ' "$f")
+    got=$(grep -c -- "^$f:[0-9]*:[0-9]*: " "$T/bad.err" || true)
+    [ "$got" = "$expected" ] || fail "$f: $got errors, expected $expected: $(cat "$T/bad.err")"
+    [ ! -s "$T/bad.out" ] || fail "$f: printed a summary although invalid"
+    n=$((n + 1))
+done
+[ "$n" -ge 10 ] || fail "only $n bad pipeline files"
+ok "$n bad pipeline files rejected with exactly their expected errors"
+
+# ---- the example pipelines -------------------------------------------------------------
+GOOD=(pipelines/support-tickets.yaml pipelines/summarize.yaml)
+export OPENAI_API_KEY=sk-proj-check-SECRET-0e1f2a ANTHROPIC_API_KEY=sk-ant-check-SECRET-9b8c7d
+run good "${GOOD[@]}"
+want_rc 0 "examples with keys" good
+has good.out "ok: 2 files, 2 providers, 4 models, 3 tiers, 3 tasks"
+has good.out "classify -> fast-classifier (ordered) -> gpt-4o-mini, claude-haiku; output switchyard.results.classify (json, msgpack)"
+has good.out "triage-reply -> strong-analyst (ordered) -> claude-sonnet, gpt-4o; output switchyard.results.triage-reply"
+has good.out "summarize -> bulk-summarizer (weighted) -> claude-haiku (80), gpt-4o-mini (20); output switchyard.results.summarize (text, json)"
+has good.out "https://api.openai.com/v1"
+[ ! -s "$T/good.err" ] || fail "valid pipelines printed errors: $(cat "$T/good.err")"
+ok "example pipelines are valid with the keys set"
+
+OPENAI_BASE_URL=http://127.0.0.1:9/v1/ run env "${GOOD[@]}"
+want_rc 0 "base URL from the environment" env
+has env.out "http://127.0.0.1:9/v1 "
+ok "\${OPENAI_BASE_URL:-...} takes the environment's value, trailing slash removed"
+
+OPENAI_BASE_URL=http://127.0.0.1:9/v1 ANTHROPIC_BASE_URL=http://127.0.0.1:9/v1 \
+    run e2e tests/pipelines/e2e.yaml
+want_rc 0 "tests/pipelines/e2e.yaml" e2e
+ok "the e2e test pipeline is valid"
+
+# A key variable used where it does not belong is still never echoed.
+cat >"$T/leak.yaml" <<'EOF'
+version: 1
+providers:
+  leaky:
+    kind: openai
+    base_url: ${OPENAI_API_KEY}
+    api_key_env: OPENAI_API_KEY
+models:
+  m:
+    provider: leaky
+    name: ${ANTHROPIC_API_KEY}
+    price_per_mtok: {input: 1, output: 1}
+    context_window: ${ANTHROPIC_API_KEY}
+EOF
+run leak "$T/leak.yaml"
+want_rc 1 "key variables in the wrong place" leak
+has leak.err "$T/leak.yaml:5:15: base_url of provider 'leaky' must start with http:// or https://"
+has leak.err "$T/leak.yaml:12:21: context_window of model 'm' must be an integer >= 1"
+
+unset OPENAI_API_KEY ANTHROPIC_API_KEY
+run nokeys "${GOOD[@]}"
+want_rc 1 "examples without keys" nokeys
+has nokeys.err "pipelines/support-tickets.yaml:15:18: environment variable OPENAI_API_KEY (api key of provider 'openai') is not set"
+has nokeys.err "pipelines/support-tickets.yaml:20:18: environment variable ANTHROPIC_API_KEY (api key of provider 'anthropic') is not set"
+ok "without the keys: fails naming the variables"
+
+OPENAI_API_KEY= ANTHROPIC_API_KEY=x run emptykey "${GOOD[@]}"
+want_rc 1 "empty key" emptykey
+has emptykey.err "environment variable OPENAI_API_KEY (api key of provider 'openai') is empty"
+ok "an empty key variable is an error"
+
+run nocheck --no-keys "${GOOD[@]}"
+want_rc 0 "--no-keys" nocheck
+has nocheck.out "key \$OPENAI_API_KEY (not set)"
+ok "--no-keys skips the key check"
+
+# ---- names are global across files ------------------------------------------------------
+run alone --no-keys pipelines/summarize.yaml
+want_rc 1 "summarize.yaml alone" alone
+has alone.err "pipelines/summarize.yaml:13:17: unknown model 'claude-haiku' in tier 'bulk-summarizer'"
+cat >"$T/dup.yaml" <<'EOF'
+version: 1
+models:
+  gpt-4o:
+    provider: openai
+    name: gpt-4o-2024-08-06
+    price_per_mtok: {input: 2.50, output: 10.00}
+EOF
+run dup --no-keys "${GOOD[@]}" "$T/dup.yaml"
+want_rc 1 "duplicate across files" dup
+has dup.err "$T/dup.yaml:3:3: duplicate model 'gpt-4o' (first defined at pipelines/support-tickets.yaml:29:3)"
+ok "references resolve across files; duplicates across files are errors"
+
+# ---- the key never shows ------------------------------------------------------------------
+for f in "$T"/*.out "$T"/*.err; do
+    if grep -q 'SECRET' "$f"; then fail "a key value appears in $f: $(cat "$f")"; fi
+done
+ok "no key value in any output"
+
+# ---- usage --------------------------------------------------------------------------------
+run help --help
+want_rc 0 "--help" help
+has help.out "usage: switchyard check [--no-keys] FILE..."
+run nofiles
+want_rc 2 "no files" nofiles
+run badopt --frobnicate pipelines/summarize.yaml
+want_rc 2 "unknown option" badopt
+run missing --no-keys "$T/does-not-exist.yaml"
+want_rc 1 "unreadable file" missing
+has missing.err "$T/does-not-exist.yaml: cannot read: No such file or directory"
+ok "--help, usage errors (2), unreadable file (1)"
