@@ -54,6 +54,10 @@ void sy_job_encode_msgpack(const sy_job *job, sy_buf *out);
 void sy_job_encode_json(const sy_job *job, sy_buf *out);
 void sy_job_free(sy_job *job);
 
+/* Parse JSON text and re-pack it as msgpack (appends to out); -1 with a
+ * reason on invalid JSON. Used for JSON jobs and for output_json. */
+int sy_json_to_msgpack(const void *json_text, size_t len, sy_buf *out, char *err, size_t errlen);
+
 /* Lookups; NULL when absent. */
 const char *sy_job_var(const sy_job *job, const char *name);
 const char *sy_job_meta(const sy_job *job, const char *name);

@@ -26,6 +26,10 @@ int64_t sy_cpu_us(void);
  * choices and by the fake provider's deterministic answers). */
 uint64_t sy_hash64(const void *data, size_t len);
 
+/* RFC 3339 time ("2025-08-21T12:40:59Z", fractions and offsets allowed)
+ * to unix milliseconds; -1 when malformed. */
+int64_t sy_parse_rfc3339_ms(const char *s);
+
 /* Is `item` one of the comma-separated words of `list`? */
 int sy_list_contains(const char *list, const char *item);
 

@@ -20,6 +20,7 @@
 #include "../../common/job.h"
 #include "../../common/pipeline.h"
 #include "../../common/result.h"
+#include "../../common/util.h"
 
 /* One rendered prompt, ready to send. */
 typedef struct sy_call {
@@ -79,7 +80,6 @@ void sy_outcome_free(sy_outcome *o);
 
 /* Helpers shared by the adapters (providers/common.c). */
 int64_t sy_parse_go_duration_ms(const char *s);   /* "6m0s" -> 360000; -1 bad */
-int64_t sy_parse_rfc3339_ms(const char *s);       /* unix ms; -1 bad */
 int64_t sy_parse_retry_after_ms(const char *retry_after_ms, const char *retry_after,
                                 int64_t now_ms); /* -1 absent/bad */
 /* Find header `name` (case-insensitive) in a raw header block; copies its
