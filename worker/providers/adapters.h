@@ -1,0 +1,32 @@
+/* adapters.h -- internal interface between the shared adapter code
+ * (common.c) and the per-provider wire formats (openai.c, anthropic.c). */
+#ifndef SY_ADAPTERS_H
+#define SY_ADAPTERS_H
+
+#include "provider.h"
+
+void sy_openai_build(const sy_call *call, sy_request *req);
+void sy_openai_parse(int status, const char *body, size_t len, sy_outcome *out);
+void sy_openai_limits(const char *headers, size_t len, sy_ratelimit_info *rl);
+
+void sy_anthropic_build(const sy_call *call, sy_request *req);
+void sy_anthropic_parse(int status, const char *body, size_t len, sy_outcome *out);
+void sy_anthropic_limits(const char *headers, size_t len, sy_ratelimit_info *rl);
+
+/* Header value as a non-negative integer, -1 when absent or not a number. */
+int64_t sy_header_int(const char *headers, size_t len, const char *name);
+/* Reset times in ms from now, -1 when absent or malformed. */
+int64_t sy_reset_from_rfc3339(const char *headers, size_t len, const char *name);
+int64_t sy_reset_from_go(const char *headers, size_t len, const char *name);
+/* HTTP status and the provider's error type/code/message -> error class. */
+sy_err_class sy_status_class(int status, const char *type, const char *code, const char *message);
+/* Fill o->error and o->message (redacted) for a failed call. */
+void sy_outcome_error(sy_outcome *o, int status, const char *type, const char *code,
+                      const char *message);
+/* Write the "messages" array of chat turns (shared JSON shape), led by a
+ * system turn when system is not NULL. */
+void sy_write_turns(sy_buf *b, const char *system, const sy_msg *msgs, size_t n);
+/* Read an error body of any of the known shapes. */
+void sy_parse_error_body(int status, const char *body, size_t len, sy_outcome *out);
+
+#endif

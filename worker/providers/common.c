@@ -1,0 +1,311 @@
+/* common.c -- what the wire adapters share: the request buffers, header
+ * lookup, the provider-independent reading of HTTP statuses, retry-after
+ * and rate-limit values, and the dispatch by provider kind.
+ *
+ * Status -> error class follows the providers' SDKs: 408/409/429/5xx are
+ * retryable, 400/401/403/404/422 never are, 429 insufficient_quota is a
+ * quota problem (no retry helps), context-length errors get their own class
+ * so routing can fall back to a model with a larger window. */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "adapters.h"
+
+void sy_request_init(sy_request *r)
+{
+    sy_buf_init(&r->url);
+    sy_buf_init(&r->headers);
+    sy_buf_init(&r->body);
+    r->nheaders = 0;
+}
+
+void sy_request_reset(sy_request *r)
+{
+    sy_buf_reset(&r->url);
+    sy_buf_reset(&r->headers);
+    sy_buf_reset(&r->body);
+    r->nheaders = 0;
+}
+
+void sy_request_free(sy_request *r)
+{
+    sy_buf_free(&r->url);
+    sy_buf_free(&r->headers);
+    sy_buf_free(&r->body);
+    r->nheaders = 0;
+}
+
+void sy_request_add_header(sy_request *r, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof line) return;
+    sy_buf_append(&r->headers, line, (size_t)n + 1); /* keep the NUL separator */
+    r->nheaders++;
+}
+
+void sy_outcome_free(sy_outcome *o)
+{
+    free(o->output);
+    o->output = NULL;
+}
+
+void sy_provider_build(const sy_call *call, sy_request *req)
+{
+    if (call->model->provider->kind == SY_PROVIDER_ANTHROPIC) sy_anthropic_build(call, req);
+    else sy_openai_build(call, req);
+}
+
+static void outcome_init(sy_outcome *o, int status)
+{
+    memset(o, 0, sizeof *o);
+    o->http_status = status;
+    o->retry_after_ms = -1;
+    o->should_retry = -1;
+    o->rl = (sy_ratelimit_info){-1, -1, -1, -1, -1, -1};
+}
+
+void sy_provider_parse(const sy_provider *p, int status, const char *headers, size_t hlen,
+                       const char *body, size_t blen, sy_outcome *out)
+{
+    outcome_init(out, status);
+    char v[256];
+    if (sy_header_get(headers, hlen, "x-should-retry", v, sizeof v))
+        out->should_retry = !strcasecmp(v, "true") ? 1 : !strcasecmp(v, "false") ? 0 : -1;
+    char ms[64] = "", secs[128] = "";
+    int has_ms = sy_header_get(headers, hlen, "retry-after-ms", ms, sizeof ms);
+    int has_s = sy_header_get(headers, hlen, "retry-after", secs, sizeof secs);
+    out->retry_after_ms = sy_parse_retry_after_ms(has_ms ? ms : NULL, has_s ? secs : NULL, sy_now_ms());
+    if (p->kind == SY_PROVIDER_ANTHROPIC) {
+        sy_anthropic_limits(headers, hlen, &out->rl);
+        sy_anthropic_parse(status, body, blen, out);
+    } else {
+        sy_openai_limits(headers, hlen, &out->rl);
+        sy_openai_parse(status, body, blen, out);
+    }
+}
+
+/* ---- headers ---- */
+
+/* Start of the last header block (after a redirect or 100 Continue). */
+static const char *last_block(const char *h, size_t len, const char **end)
+{
+    const char *start = h, *p = h;
+    *end = h + len;
+    while (p < *end) {
+        const char *nl = memchr(p, '\n', (size_t)(*end - p));
+        if (!nl) break;
+        if (nl + 1 < *end && (nl[1] == '\n' || (nl[1] == '\r' && nl + 2 < *end && nl[2] == '\n'))) {
+            const char *next = nl[1] == '\n' ? nl + 2 : nl + 3;
+            if (next < *end) start = next; /* a later block follows */
+        }
+        p = nl + 1;
+    }
+    return start;
+}
+
+int sy_header_get(const char *headers, size_t len, const char *name, char *val, size_t vallen)
+{
+    if (!headers || !vallen) return 0;
+    const char *end, *p = last_block(headers, len, &end);
+    size_t nlen = strlen(name);
+    int found = 0;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *eol = nl ? nl : end;
+        if ((size_t)(eol - p) > nlen && p[nlen] == ':' && !strncasecmp(p, name, nlen)) {
+            const char *v = p + nlen + 1, *ve = eol;
+            while (v < ve && (*v == ' ' || *v == '\t')) v++;
+            while (ve > v && isspace((unsigned char)ve[-1])) ve--;
+            size_t n = (size_t)(ve - v) < vallen - 1 ? (size_t)(ve - v) : vallen - 1;
+            memcpy(val, v, n);
+            val[n] = '\0';
+            found = 1; /* the last occurrence wins */
+        }
+        p = eol + 1;
+    }
+    return found;
+}
+
+int64_t sy_header_int(const char *headers, size_t len, const char *name)
+{
+    char v[64], *end;
+    if (!sy_header_get(headers, len, name, v, sizeof v)) return -1;
+    long long x = strtoll(v, &end, 10);
+    return end == v || x < 0 ? -1 : (int64_t)x;
+}
+
+/* ---- time values ---- */
+
+int64_t sy_parse_go_duration_ms(const char *s)
+{
+    if (!s || !*s) return -1;
+    double total = 0;
+    const char *p = s;
+    while (*p) {
+        char *end;
+        double x = strtod(p, &end);
+        if (end == p || x < 0) return -1;
+        p = end;
+        double unit;
+        if (!strncmp(p, "ms", 2)) unit = 1, p += 2;
+        else if (!strncmp(p, "us", 2) || !strncmp(p, "\xc2\xb5s", 3)) unit = 0.001, p += p[0] == 'u' ? 2 : 3;
+        else if (!strncmp(p, "ns", 2)) unit = 1e-6, p += 2;
+        else if (*p == 'h') unit = 3600000, p++;
+        else if (*p == 'm') unit = 60000, p++;
+        else if (*p == 's') unit = 1000, p++;
+        else return -1;
+        total += x * unit;
+    }
+    return (int64_t)(total + 0.5);
+}
+
+int64_t sy_parse_retry_after_ms(const char *retry_after_ms, const char *retry_after, int64_t now_ms)
+{
+    char *end;
+    if (retry_after_ms && *retry_after_ms) {
+        double v = strtod(retry_after_ms, &end);
+        if (end != retry_after_ms) return v > 0 ? (int64_t)v : 0;
+    }
+    if (!retry_after || !*retry_after) return -1;
+    double secs = strtod(retry_after, &end);
+    if (end != retry_after && *end == '\0') return secs > 0 ? (int64_t)(secs * 1000) : 0;
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    const char *rest = strptime(retry_after, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    if (!rest || *rest) return -1;
+    int64_t at = (int64_t)timegm(&tm) * 1000;
+    return at > now_ms ? at - now_ms : 0;
+}
+
+int64_t sy_reset_from_rfc3339(const char *headers, size_t len, const char *name)
+{
+    char v[64];
+    if (!sy_header_get(headers, len, name, v, sizeof v)) return -1;
+    int64_t at = sy_parse_rfc3339_ms(v), now = sy_now_ms();
+    return at < 0 ? -1 : at > now ? at - now : 0;
+}
+
+int64_t sy_reset_from_go(const char *headers, size_t len, const char *name)
+{
+    char v[64];
+    if (!sy_header_get(headers, len, name, v, sizeof v)) return -1;
+    return sy_parse_go_duration_ms(v);
+}
+
+/* ---- errors ---- */
+
+static bool mentions(const char *s, const char *needle)
+{
+    return s && strcasestr(s, needle);
+}
+
+sy_err_class sy_status_class(int status, const char *type, const char *code, const char *message)
+{
+    if (mentions(type, "insufficient_quota") || mentions(code, "insufficient_quota")) return SY_ERR_QUOTA;
+    if (mentions(code, "context_length_exceeded") || mentions(message, "context length") ||
+        mentions(message, "maximum context") || mentions(message, "prompt is too long"))
+        return SY_ERR_CONTEXT_WINDOW;
+    switch (status) {
+    case 400: case 413: case 422: return SY_ERR_BAD_REQUEST;
+    case 401: case 403: return SY_ERR_AUTH;
+    case 402: return SY_ERR_QUOTA;
+    case 404: return SY_ERR_NOT_FOUND;
+    case 429: return SY_ERR_RATE_LIMITED;
+    case 503: case 529: return SY_ERR_OVERLOADED;
+    default: return SY_ERR_SERVER; /* 408, 409, other 5xx, anything unexpected */
+    }
+}
+
+static bool token_char(char c)
+{
+    return isalnum((unsigned char)c) || c == '-' || c == '_' || c == '*' || c == '.';
+}
+
+/* Replace anything that looks like a secret (a token starting with "sk-",
+ * or a token of more than 20 characters after the word "key") with
+ * [redacted]: providers echo parts of bad keys in 401 messages. */
+static void redact(char *s, size_t size)
+{
+    char out[512];
+    size_t o = 0;
+    const char *key_word = strcasestr(s, "key");
+    for (const char *p = s; *p && o + 11 < sizeof out;) {
+        size_t run = 0;
+        while (token_char(p[run])) run++;
+        if (!run) {
+            out[o++] = *p++;
+            continue;
+        }
+        bool secret = !strncmp(p, "sk-", 3) || (run > 20 && key_word && key_word < p);
+        if (secret) o += (size_t)snprintf(out + o, sizeof out - o, "[redacted]");
+        else {
+            size_t n = run < sizeof out - o - 1 ? run : sizeof out - o - 1;
+            memcpy(out + o, p, n);
+            o += n;
+        }
+        p += run;
+    }
+    out[o] = '\0';
+    snprintf(s, size, "%s", out);
+}
+
+void sy_outcome_error(sy_outcome *o, int status, const char *type, const char *code,
+                      const char *message)
+{
+    o->error = sy_status_class(status, type, code, message);
+    snprintf(o->message, sizeof o->message, "HTTP %d %s: %s", status,
+             code && *code ? code : type && *type ? type : "error", message ? message : "");
+    redact(o->message, sizeof o->message);
+}
+
+static void write_turn(sy_buf *b, bool first, const char *role, const char *content)
+{
+    sy_buf_puts(b, first ? "{\"role\":" : ",{\"role\":");
+    sy_buf_json_cstr(b, role);
+    sy_buf_puts(b, ",\"content\":");
+    sy_buf_json_cstr(b, content);
+    sy_buf_putc(b, '}');
+}
+
+void sy_write_turns(sy_buf *b, const char *system, const sy_msg *msgs, size_t n)
+{
+    sy_buf_puts(b, "\"messages\":[");
+    if (system) write_turn(b, true, "system", system);
+    for (size_t i = 0; i < n; i++) write_turn(b, i == 0 && !system, msgs[i].role, msgs[i].content);
+    sy_buf_putc(b, ']');
+}
+
+static const char *jstr(json_t *o, const char *k, char *tmp, size_t tmplen)
+{
+    json_t *v = json_object_get(o, k);
+    if (json_is_string(v)) return json_string_value(v);
+    if (json_is_integer(v)) {
+        snprintf(tmp, tmplen, "%lld", (long long)json_integer_value(v));
+        return tmp;
+    }
+    return NULL;
+}
+
+void sy_parse_error_body(int status, const char *body, size_t len, sy_outcome *out)
+{
+    json_t *root = body && len ? json_loadb(body, len, 0, NULL) : NULL;
+    json_t *e = json_object_get(root, "error");
+    if (!json_is_object(e)) e = root; /* flat shape (vLLM, Mistral) */
+    char code_tmp[32];
+    const char *type = jstr(e, "type", NULL, 0), *message = jstr(e, "message", NULL, 0);
+    const char *code = jstr(e, "code", code_tmp, sizeof code_tmp);
+    if (!message && !root) message = "(no JSON error body)";
+    sy_outcome_error(out, status, type, code, message);
+    json_decref(root);
+}

@@ -1,0 +1,85 @@
+/* openai.c -- the OpenAI chat completions wire format, also spoken by
+ * "openai-compatible" servers (vLLM, Ollama, Groq, Azure-style gateways).
+ *
+ *   POST {base_url}/chat/completions
+ *   Authorization: Bearer KEY
+ *   {"model", "messages", "max_completion_tokens" | "max_tokens",
+ *    "temperature", "response_format"}
+ *
+ * Kind openai sends max_completion_tokens (reasoning models accept only
+ * that); openai-compatible sends max_tokens, the one those servers read.
+ * Rate limits come in x-ratelimit-* headers with Go-style reset durations. */
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "adapters.h"
+
+void sy_openai_build(const sy_call *call, sy_request *req)
+{
+    const sy_provider *p = call->model->provider;
+    sy_buf_printf(&req->url, "%s/chat/completions", p->base_url);
+    if (p->api_key && *p->api_key) sy_request_add_header(req, "Authorization: Bearer %s", p->api_key);
+    sy_request_add_header(req, "Content-Type: application/json");
+    sy_buf *b = &req->body;
+    sy_buf_puts(b, "{\"model\":");
+    sy_buf_json_cstr(b, call->model->name);
+    sy_buf_putc(b, ',');
+    sy_write_turns(b, call->system, call->messages, call->nmessages); /* system = first turn */
+    sy_buf_printf(b, ",\"%s\":%d,\"temperature\":",
+                  p->kind == SY_PROVIDER_OPENAI ? "max_completion_tokens" : "max_tokens",
+                  call->max_tokens);
+    sy_buf_json_double(b, call->temperature);
+    if (call->want_json) sy_buf_puts(b, ",\"response_format\":{\"type\":\"json_object\"}");
+    sy_buf_putc(b, '}');
+}
+
+void sy_openai_limits(const char *h, size_t len, sy_ratelimit_info *rl)
+{
+    rl->limit_requests = sy_header_int(h, len, "x-ratelimit-limit-requests");
+    rl->remaining_requests = sy_header_int(h, len, "x-ratelimit-remaining-requests");
+    rl->reset_requests_ms = sy_reset_from_go(h, len, "x-ratelimit-reset-requests");
+    rl->limit_tokens = sy_header_int(h, len, "x-ratelimit-limit-tokens");
+    rl->remaining_tokens = sy_header_int(h, len, "x-ratelimit-remaining-tokens");
+    rl->reset_tokens_ms = sy_reset_from_go(h, len, "x-ratelimit-reset-tokens");
+}
+
+static void malformed(sy_outcome *out, const char *what)
+{
+    out->error = SY_ERR_MALFORMED;
+    snprintf(out->message, sizeof out->message, "HTTP %d: malformed response: %s",
+             out->http_status, what);
+}
+
+static void read_success(json_t *root, sy_outcome *out)
+{
+    json_t *choice = json_array_get(json_object_get(root, "choices"), 0);
+    json_t *msg = json_object_get(choice, "message");
+    json_t *content = json_object_get(msg, "content"), *refusal = json_object_get(msg, "refusal");
+    const char *finish = json_string_value(json_object_get(choice, "finish_reason"));
+    json_t *usage = json_object_get(root, "usage");
+    out->tokens_in = json_integer_value(json_object_get(usage, "prompt_tokens"));
+    out->tokens_out = json_integer_value(json_object_get(usage, "completion_tokens"));
+    if (!json_is_object(msg)) return malformed(out, "no choices[0].message");
+    if (json_is_string(refusal) || (finish && !strcmp(finish, "content_filter"))) {
+        out->error = SY_ERR_REFUSED;
+        snprintf(out->message, sizeof out->message, "refused: %s",
+                 json_is_string(refusal) ? json_string_value(refusal) : "content_filter");
+        return;
+    }
+    if (!json_is_string(content)) return malformed(out, "choices[0].message.content is not a string");
+    out->output = sy_xstrndup(json_string_value(content), json_string_length(content));
+}
+
+void sy_openai_parse(int status, const char *body, size_t len, sy_outcome *out)
+{
+    if (status < 200 || status > 299) {
+        sy_parse_error_body(status, body, len, out);
+        return;
+    }
+    json_error_t je;
+    json_t *root = body && len ? json_loadb(body, len, 0, &je) : NULL;
+    if (!json_is_object(root)) malformed(out, root || !len ? "body is not a JSON object" : je.text);
+    else read_success(root, out);
+    json_decref(root);
+}
