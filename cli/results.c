@@ -1,0 +1,198 @@
+/* results.c -- `switchyard results`: read a topic and print JSON lines.
+ *
+ * Reads every partition of one topic without joining a consumer group (so
+ * it never moves anyone's offsets), converts msgpack values to JSON
+ * (JSON values pass through) and prints one line per message, or a table.
+ * Stops after --count messages or when nothing new arrives for
+ * --timeout-ms; --follow keeps reading until interrupted. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "kafka.h"
+#include "log.h"
+#include "opts.h"
+#include "result.h"
+#include "util.h"
+
+static const char *usage =
+    "usage: switchyard results --topic T [OPTIONS]\n"
+    "Print the messages of a topic (results, dead letters, jobs) as JSON lines.\n\n"
+    "  -t, --topic T         topic to read (e.g. switchyard.results.classify)\n"
+    "  -c, --count N         stop after N messages (exit 1 if fewer arrive in time)\n"
+    "  -f, --follow          keep reading until interrupted\n"
+    "      --timeout-ms N    stop when nothing arrives for N ms (default 10000)\n"
+    "      --from-end        only messages produced from now on\n"
+    "      --headers         print partition, offset, key and headers around each value\n"
+    "      --table           print a table of results instead of JSON\n"
+    "  -h, --help            this help\n";
+
+typedef struct results_opts {
+    sy_kafka_opts kafka;
+    const char *topic;
+    long count;
+    int timeout_ms;
+    bool follow, from_end, headers, table;
+} results_opts;
+
+static int parse_opts(results_opts *o, int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        bool v = i + 1 < argc;
+        if (cli_is_help(a)) {
+            printf("%s%s", usage, sy_kafka_opts_usage);
+            exit(0);
+        } else if (sy_kafka_opt_parse(&o->kafka, argc, argv, &i)) {
+        } else if (v && (!strcmp(a, "--topic") || !strcmp(a, "-t"))) o->topic = argv[++i];
+        else if (v && (!strcmp(a, "--count") || !strcmp(a, "-c"))) o->count = atol(argv[++i]);
+        else if (v && !strcmp(a, "--timeout-ms")) o->timeout_ms = atoi(argv[++i]);
+        else if (!strcmp(a, "--follow") || !strcmp(a, "-f")) o->follow = true;
+        else if (!strcmp(a, "--from-end")) o->from_end = true;
+        else if (!strcmp(a, "--from-beginning")) o->from_end = false;
+        else if (!strcmp(a, "--headers")) o->headers = true;
+        else if (!strcmp(a, "--table")) o->table = true;
+        else return cli_bad_usage("results", a, usage);
+    }
+    if (!o->topic) return cli_bad_usage("results", "(missing --topic)", usage);
+    return 0;
+}
+
+/* Append the value as JSON: JSON as is, msgpack converted, else a string. */
+static void value_json(const rd_kafka_message_t *m, sy_buf *out)
+{
+    const char *p = m->payload;
+    if (!p || !m->len) {
+        sy_buf_puts(out, "null");
+        return;
+    }
+    if (p[0] == '{' || p[0] == '[') {
+        json_t *v = json_loadb(p, m->len, 0, NULL);
+        json_decref(v);
+        if (v) {
+            sy_buf_append(out, p, m->len);
+            return;
+        }
+    } else if (sy_msgpack_to_json(p, m->len, out) == 0) {
+        return;
+    }
+    sy_buf_json_str(out, p, m->len);
+}
+
+static void print_with_headers(const rd_kafka_message_t *m, sy_buf *b)
+{
+    sy_buf_printf(b, "{\"partition\":%d,\"offset\":%lld,\"key\":", (int)m->partition,
+                  (long long)m->offset);
+    if (m->key) sy_buf_json_str(b, m->key, m->key_len);
+    else sy_buf_puts(b, "null");
+    sy_buf_puts(b, ",\"headers\":{");
+    rd_kafka_headers_t *h = NULL;
+    const char *name;
+    const void *val;
+    size_t len;
+    for (size_t i = 0; rd_kafka_message_headers(m, &h) == 0 &&
+                       rd_kafka_header_get_all(h, i, &name, &val, &len) == 0; i++) {
+        if (i) sy_buf_putc(b, ',');
+        sy_buf_json_key(b, name);
+        if (val) sy_buf_json_str(b, val, len);
+        else sy_buf_puts(b, "null");
+    }
+    sy_buf_puts(b, "},\"value\":");
+    value_json(m, b);
+    sy_buf_putc(b, '}');
+}
+
+static void print_table_row(const char *json, size_t len)
+{
+    json_t *r = json_loadb(json, len, 0, NULL);
+    const char *out = json_string_value(json_object_get(r, "output"));
+    json_t *tok = json_object_get(r, "tokens"), *err = json_object_get(r, "error");
+    char brief[41];
+    snprintf(brief, sizeof brief, "%s", out ? out : json_string_value(json_object_get(err, "class")) ?: "");
+    for (char *c = brief; *c; c++)
+        if (*c == '\n' || *c == '\t') *c = ' ';
+    printf("%-16.16s %-7s %-16.16s %6lld %6lld %9.6f %7lld  %s\n",
+           json_string_value(json_object_get(r, "job_id")) ?: "?",
+           json_string_value(json_object_get(r, "status")) ?: "?",
+           json_string_value(json_object_get(r, "model")) ?: "-",
+           (long long)json_integer_value(json_object_get(tok, "in")),
+           (long long)json_integer_value(json_object_get(tok, "out")),
+           json_number_value(json_object_get(r, "cost_usd")),
+           (long long)json_integer_value(json_object_get(r, "latency_ms")), brief);
+    json_decref(r);
+}
+
+static void print_message(const results_opts *o, const rd_kafka_message_t *m, sy_buf *b)
+{
+    sy_buf_reset(b);
+    if (o->headers) print_with_headers(m, b);
+    else value_json(m, b);
+    if (o->table) print_table_row(b->data, b->len);
+    else {
+        sy_buf_putc(b, '\n');
+        fwrite(b->data, 1, b->len, stdout);
+    }
+}
+
+static int assign_all(rd_kafka_t *rk, const results_opts *o)
+{
+    const rd_kafka_metadata_t *md = NULL;
+    rd_kafka_topic_t *t = rd_kafka_topic_new(rk, o->topic, NULL);
+    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, t, &md, 10000);
+    rd_kafka_topic_destroy(t);
+    if (e || md->topic_cnt != 1 || md->topics[0].err) {
+        fprintf(stderr, "switchyard results: cannot read topic %s: %s\n", o->topic,
+                rd_kafka_err2str(e ? e : md->topics[0].err));
+        if (md) rd_kafka_metadata_destroy(md);
+        return -1;
+    }
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt);
+    for (int p = 0; p < md->topics[0].partition_cnt; p++)
+        rd_kafka_topic_partition_list_add(l, o->topic, md->topics[0].partitions[p].id)->offset =
+            o->from_end ? RD_KAFKA_OFFSET_END : RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_metadata_destroy(md);
+    e = rd_kafka_assign(rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    return e ? -1 : 0;
+}
+
+int cmd_results(int argc, char **argv)
+{
+    results_opts o = {.timeout_ms = 10000};
+    int rc = parse_opts(&o, argc, argv);
+    if (rc) return rc;
+    sy_log_init("results", SY_LOG_WARN);
+    sy_install_stop_signals();
+    char err[512], group[64];
+    snprintf(group, sizeof group, "switchyard-results-%lld", (long long)sy_now_ms());
+    rd_kafka_t *rk = sy_kafka_consumer(&o.kafka, group, NULL, NULL, err, sizeof err);
+    if (!rk) {
+        fprintf(stderr, "switchyard results: %s\n", err);
+        return 1;
+    }
+    long seen = 0;
+    if (assign_all(rk, &o) == 0) {
+        if (o.table) printf("%-16s %-7s %-16s %6s %6s %9s %7s  %s\n", "job", "status", "model",
+                            "in", "out", "cost $", "ms", "output");
+        sy_buf b;
+        sy_buf_init(&b);
+        int64_t last = sy_mono_us();
+        while (!sy_stop_requested && (o.count <= 0 || seen < o.count)) {
+            rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+            if (m && !m->err) {
+                print_message(&o, m, &b);
+                seen++;
+                last = sy_mono_us();
+            }
+            if (m) rd_kafka_message_destroy(m);
+            if (!o.follow && sy_mono_us() - last > (int64_t)o.timeout_ms * 1000) break;
+        }
+        sy_buf_free(&b);
+        fflush(stdout);
+    }
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return o.count > 0 && seen < o.count ? 1 : 0;
+}
