@@ -16,6 +16,7 @@ struct sy_engine {
     sy_transfer *free_list;
     int capacity;
     int inflight;
+    int busy; /* acquired, launched or not */
     sy_transfer_done_fn done;
     void *ctx;
 };
@@ -97,12 +98,14 @@ sy_transfer *sy_engine_acquire(sy_engine *e)
     sy_transfer *t = e->free_list;
     if (!t) return NULL;
     e->free_list = t->next_free;
+    e->busy++;
     sy_request_reset(&t->req);
     return t;
 }
 
 void sy_engine_release(sy_engine *e, sy_transfer *t)
 {
+    e->busy--;
     t->next_free = e->free_list;
     e->free_list = t;
 }
@@ -173,4 +176,9 @@ int sy_engine_inflight(const sy_engine *e)
 int sy_engine_capacity(const sy_engine *e)
 {
     return e->capacity;
+}
+
+bool sy_engine_has_room(const sy_engine *e)
+{
+    return e->busy < e->capacity;
 }

@@ -11,6 +11,7 @@
 #define SY_ENGINE_H
 
 #include <curl/curl.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "providers/provider.h"
@@ -49,5 +50,7 @@ void sy_engine_step(sy_engine *e, int wait_ms, int wake_fd);
 
 int sy_engine_inflight(const sy_engine *e);
 int sy_engine_capacity(const sy_engine *e);
+/* Can a transfer be acquired now? */
+bool sy_engine_has_room(const sy_engine *e);
 
 #endif

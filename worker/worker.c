@@ -117,7 +117,7 @@ static void fire_timers(worker *w)
 
 static void dispatch_ready(worker *w)
 {
-    while (w->ready_head && sy_engine_inflight(w->engine) < sy_engine_capacity(w->engine)) {
+    while (w->ready_head && sy_engine_has_room(w->engine)) {
         sy_run *r = w->ready_head;
         w->ready_head = r->next_ready;
         if (!w->ready_head) w->ready_tail = NULL;
