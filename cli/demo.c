@@ -213,8 +213,11 @@ static int start_pipeline(demo *d)
         return -1;
     }
     printf("  embedded broker started (bootstrap list in %s)\n", d->brokers_file);
+    char state[300];
+    snprintf(state, sizeof state, "%s/state", d->tmp);
+    char *worker_extra[] = {"--state-dir", state, NULL};
     d->scheduler = start_switchyard(d, "scheduler", "scheduler", NULL);
-    d->worker = start_switchyard(d, "worker", "worker", NULL);
+    d->worker = start_switchyard(d, "worker", "worker", worker_extra);
     printf("  scheduler and worker started\n");
     return d->scheduler > 0 && d->worker > 0 ? 0 : -1;
 }
@@ -299,13 +302,20 @@ static void take_message(summary *s, const rd_kafka_message_t *m, sy_buf *json)
     json_decref(r);
 }
 
-static void progress(const summary *s, long expected)
+static void progress(const summary *s, long expected, bool final)
 {
+    static int64_t last_us;
+    static long last_done = -1;
     long done = s->ok + s->failed;
+    int64_t now = sy_mono_us();
+    bool tty = isatty(2);
+    if (!final && (done == last_done || now - last_us < (tty ? 100000 : 2000000))) return;
+    last_us = now;
+    last_done = done;
     int width = 30, fill = expected ? (int)(done * width / expected) : 0;
-    fprintf(stderr, "\r  results [%.*s%*s] %ld/%ld (%ld failed, %ld dead letters)", fill,
-            "==============================", width - fill, "", done, expected, s->failed,
-            s->dead);
+    fprintf(stderr, "%s  results [%.*s%*s] %ld/%ld (%ld failed, %ld dead letters)%s", tty ? "\r" : "",
+            fill, "==============================", width - fill, "", done, expected, s->failed,
+            s->dead, tty ? "" : "\n");
 }
 
 /* Jobs that never reach the worker (undecodable, unknown task) are counted
@@ -320,9 +330,10 @@ static int collect(demo *d, summary *s, long expected, rd_kafka_t *rk)
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
         if (m && !m->err) take_message(s, m, &json);
         if (m) rd_kafka_message_destroy(m);
-        progress(s, expected);
+        progress(s, expected, false);
     }
-    fprintf(stderr, "\n");
+    progress(s, expected, true);
+    if (isatty(2)) fprintf(stderr, "\n");
     sy_buf_free(&json);
     return s->ok + s->failed + (s->dead - s->failed) >= expected ? 0 : -1;
 }

@@ -330,7 +330,7 @@ int cmd_submit(int argc, char **argv)
     }
     s.tty = isatty(2);
     s.total = in != stdin && !strcmp(s.format, "jsonl") ? count_lines(s.file) : 0;
-    s.started_us = sy_mono_us();
+    s.started_us = s.last_draw_us = sy_mono_us();
     if (!strcmp(s.format, "csv")) submit_csv(&s, in);
     else submit_jsonl(&s, in);
     if (in != stdin) fclose(in);
