@@ -1,0 +1,19 @@
+# switchyard and the fake provider, built from source on Debian.
+FROM debian:bookworm AS build
+RUN apt-get update && apt-get install -y --no-install-recommends \
+      build-essential cmake pkg-config librdkafka-dev libcurl4-openssl-dev \
+      libmsgpack-dev liblmdb-dev libyaml-dev libjansson-dev libcmocka-dev \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY . .
+RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo && cmake --build build -j"$(nproc)" \
+      --target switchyard fake-provider
+
+FROM debian:bookworm-slim
+RUN apt-get update && apt-get install -y --no-install-recommends \
+      librdkafka1 libcurl4 libmsgpackc2 liblmdb0 libyaml-0-2 libjansson4 ca-certificates \
+    && rm -rf /var/lib/apt/lists/*
+COPY --from=build /src/build/switchyard /src/build/fake-provider /usr/local/bin/
+COPY pipelines /etc/switchyard/pipelines
+WORKDIR /var/lib/switchyard
+ENTRYPOINT ["switchyard"]
