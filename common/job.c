@@ -243,7 +243,9 @@ static int decode_msgpack(decoder *d, const char *data, size_t len)
     size_t off = 0;
     msgpack_unpack_return rc = msgpack_unpack_next(&u, data, len, &off);
     int result;
-    if (rc == MSGPACK_UNPACK_SUCCESS && off != len)
+    if (rc == MSGPACK_UNPACK_SUCCESS && u.data.type != MSGPACK_OBJECT_MAP && off != len)
+        result = fail(d, "not a JSON object or msgpack map (first byte 0x%02x)", (unsigned char)data[0]);
+    else if (rc == MSGPACK_UNPACK_SUCCESS && off != len)
         result = fail(d, "trailing bytes after the msgpack object (%zu of %zu used)", off, len);
     else if (rc == MSGPACK_UNPACK_SUCCESS) result = decode_object(d, &u.data);
     else if (rc == MSGPACK_UNPACK_CONTINUE) result = fail(d, "truncated msgpack (%zu bytes)", len);

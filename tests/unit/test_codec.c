@@ -1,0 +1,279 @@
+/* test_codec.c -- the wire codec: jobs in msgpack and JSON (round trips,
+ * defaults, every error), results in both formats (same map), msgpack to
+ * JSON, templates, and the stored-result restamp. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "job.h"
+#include "result.h"
+#include "template.h"
+
+static json_t *parse(const sy_buf *b)
+{
+    json_error_t e;
+    json_t *v = json_loadb(b->data, b->len, 0, &e);
+    if (!v) fail_msg("not JSON: %s: %.*s", e.text, (int)b->len, b->data);
+    return v;
+}
+
+static void test_json_job_and_msgpack_round_trip(void **state)
+{
+    (void)state;
+    const char *text = "  {\"id\":\"j-1\",\"task\":\"classify\",\"vars\":{\"subject\":\"Refund\","
+                       "\"n\":42,\"ok\":true,\"x\":1.5},\"metadata\":{\"team\":\"emea\"},"
+                       "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
+                       "\"priority\":7,\"deadline\":\"2026-01-01T00:00:00Z\",\"future\":[1]}";
+    sy_job j, k;
+    char err[256];
+    assert_int_equal(sy_job_decode(text, strlen(text), &j, err, sizeof err), 0);
+    assert_string_equal(j.id, "j-1");
+    assert_string_equal(j.idempotency_key, "j-1"); /* defaults to id */
+    assert_string_equal(sy_job_var(&j, "subject"), "Refund");
+    assert_string_equal(sy_job_var(&j, "n"), "42");
+    assert_string_equal(sy_job_var(&j, "ok"), "true");
+    assert_string_equal(sy_job_var(&j, "x"), "1.5");
+    assert_string_equal(sy_job_meta(&j, "team"), "emea");
+    assert_int_equal(j.nmessages, 1);
+    assert_int_equal(j.priority, 7);
+    assert_int_equal(j.deadline_ms, 1767225600000LL);
+    sy_buf b;
+    sy_buf_init(&b);
+    sy_job_encode_msgpack(&j, &b);
+    assert_true((unsigned char)b.data[0] >= 0x80); /* a msgpack map, not JSON */
+    assert_int_equal(sy_job_decode(b.data, b.len, &k, err, sizeof err), 0);
+    assert_string_equal(k.task, "classify");
+    assert_string_equal(sy_job_var(&k, "n"), "42");
+    assert_string_equal(k.messages[0].content, "hi");
+    assert_int_equal(k.deadline_ms, j.deadline_ms);
+    sy_job_free(&k);
+    sy_buf_reset(&b);
+    sy_job_encode_json(&j, &b);
+    assert_int_equal(sy_job_decode(b.data, b.len, &k, err, sizeof err), 0);
+    assert_string_equal(sy_job_meta(&k, "team"), "emea");
+    sy_job_free(&k);
+    sy_job_free(&j);
+    assert_null(j.id);
+    sy_buf_free(&b);
+}
+
+static void expect_error(const char *data, size_t len, const char *substring)
+{
+    sy_job j;
+    char err[256] = "";
+    assert_int_equal(sy_job_decode(data, len, &j, err, sizeof err), -1);
+    if (!strstr(err, substring)) fail_msg("error '%s' lacks '%s'", err, substring);
+    assert_null(j.id);
+}
+
+static void test_job_errors(void **state)
+{
+    (void)state;
+#define E(s, sub) expect_error(s, strlen(s), sub)
+    E("{\"task\":\"t\"}", "missing required field 'id'");
+    E("{\"id\":\"a\"}", "missing required field 'task'");
+    E("{\"id\":\"\",\"task\":\"t\"}", "field 'id' is empty");
+    E("{\"id\":5,\"task\":\"t\"}", "field 'id': expected a string, got integer");
+    E("{\"id\":\"a\",\"task\":\"t\",\"vars\":{\"v\":[1]}}", "field 'vars.v': expected a string, number or boolean, got array");
+    E("{\"id\":\"a\",\"task\":\"t\",\"vars\":[]}", "field 'vars': expected a map");
+    E("{\"id\":\"a\",\"task\":\"t\",\"priority\":5000}", "outside -1000..1000");
+    E("{\"id\":\"a\",\"task\":\"t\",\"deadline\":\"tomorrow\"}", "RFC 3339");
+    E("{\"id\":\"a\",\"task\":\"t\",\"messages\":[{\"role\":\"robot\",\"content\":\"x\"}]}", "system, user or assistant");
+    E("{\"id\":\"a\",", "not valid JSON");
+    E("{\"id\":\"a\",\"id\":\"b\",\"task\":\"t\"}", "not valid JSON");
+    E("this is not a job", "not a JSON object or msgpack map (first byte 0x74)");
+    E("", "empty message");
+    expect_error("\x93\x01\x02\x03", 4, "a job must be a map, got array");
+    expect_error("\x82\xa2id", 4, "truncated msgpack");
+    expect_error("\x81\xa2id\xa1x\xc0", 7, "trailing bytes");
+    char *big = malloc(SY_JOB_MAX_BYTES + 10);
+    memset(big, ' ', SY_JOB_MAX_BYTES + 10);
+    big[0] = '{';
+    expect_error(big, SY_JOB_MAX_BYTES + 10, "above the 524288-byte limit");
+    free(big);
+#undef E
+}
+
+static void test_hostile_inputs_do_not_crash(void **state)
+{
+    (void)state;
+    unsigned char buf[512];
+    uint64_t x = 88172645463325252ULL;
+    sy_job j;
+    char err[256];
+    for (int round = 0; round < 20000; round++) {
+        size_t len = 1 + round % sizeof buf;
+        for (size_t i = 0; i < len; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            buf[i] = (unsigned char)x;
+        }
+        if (round % 3 == 0) buf[0] = 0x80 | (buf[0] & 0x0f); /* a fixmap header */
+        if (sy_job_decode(buf, len, &j, err, sizeof err) == 0) sy_job_free(&j);
+    }
+    /* deep nesting and huge declared lengths */
+    unsigned char deep[200];
+    memset(deep, 0x91, sizeof deep);
+    assert_int_equal(sy_job_decode(deep, sizeof deep, &j, err, sizeof err), -1);
+    const unsigned char huge[] = {0xdf, 0xff, 0xff, 0xff, 0xff, 0xa2, 'i', 'd'};
+    assert_int_equal(sy_job_decode(huge, sizeof huge, &j, err, sizeof err), -1);
+}
+
+static sy_result sample_result(bool ok)
+{
+    static sy_kv meta[] = {{"team", "emea"}, {"workflow", "triage"}};
+    return (sy_result){
+        .job_id = "j-1", .task = "classify", .idempotency_key = "k-1", .ok = ok,
+        .output = ok ? "{\"label\":\"billing\"}" : NULL,
+        .output_json = ok ? "{\"label\":\"billing\"}" : NULL, .provider = "openai",
+        .model = "gpt-4o-mini", .model_name = "gpt-4o-mini-2024", .tier = "fast",
+        .prompt_id = "p", .prompt_version = 3, .attempts = 2, .tokens_in = 120,
+        .tokens_out = 8, .cost_usd = 2.28e-05, .latency_ms = 321,
+        .error_class = ok ? SY_ERR_NONE : SY_ERR_BAD_REQUEST,
+        .error_message = ok ? NULL : "HTTP 400: bad", .http_status = ok ? 200 : 400,
+        .metadata = meta, .nmetadata = 2, .finished_ms = 1767225600000LL,
+    };
+}
+
+static void test_result_formats_carry_the_same_map(void **state)
+{
+    (void)state;
+    for (int ok = 0; ok <= 1; ok++) {
+        sy_result r = sample_result(ok);
+        sy_buf js, mp, conv;
+        sy_buf_init(&js);
+        sy_buf_init(&mp);
+        sy_buf_init(&conv);
+        sy_result_encode(&r, SY_FORMAT_JSON, &js);
+        sy_result_encode(&r, SY_FORMAT_MSGPACK, &mp);
+        assert_int_equal(sy_msgpack_to_json(mp.data, mp.len, &conv), 0);
+        json_t *a = parse(&js), *b = parse(&conv);
+        assert_true(json_equal(a, b));
+        assert_string_equal(json_string_value(json_object_get(a, "status")), ok ? "ok" : "failed");
+        assert_int_equal(json_integer_value(json_object_get(json_object_get(a, "tokens"), "in")), 120);
+        assert_true(json_real_value(json_object_get(a, "cost_usd")) == 2.28e-05);
+        assert_string_equal(json_string_value(json_object_get(json_object_get(a, "metadata"), "workflow")), "triage");
+        if (ok) {
+            assert_string_equal(json_string_value(json_object_get(json_object_get(a, "output_json"), "label")), "billing");
+            assert_true(json_is_null(json_object_get(a, "error")));
+        } else {
+            json_t *e = json_object_get(a, "error");
+            assert_string_equal(json_string_value(json_object_get(e, "class")), "bad_request");
+            assert_int_equal(json_integer_value(json_object_get(e, "http_status")), 400);
+            assert_null(json_object_get(a, "output_json"));
+        }
+        json_decref(a);
+        json_decref(b);
+        sy_buf_free(&js);
+        sy_buf_free(&mp);
+        sy_buf_free(&conv);
+    }
+}
+
+static void test_invalid_output_json_is_omitted(void **state)
+{
+    (void)state;
+    sy_result r = sample_result(true);
+    r.output_json = "not { json";
+    sy_buf js;
+    sy_buf_init(&js);
+    sy_result_encode(&r, SY_FORMAT_JSON, &js);
+    json_t *a = parse(&js);
+    assert_null(json_object_get(a, "output_json"));
+    json_decref(a);
+    sy_buf_free(&js);
+}
+
+static void test_restamp_for_a_resubmission(void **state)
+{
+    (void)state;
+    sy_result r = sample_result(true);
+    sy_buf mp, out;
+    sy_buf_init(&mp);
+    sy_buf_init(&out);
+    sy_result_encode(&r, SY_FORMAT_MSGPACK, &mp);
+    assert_int_equal(sy_result_restamp(mp.data, mp.len, "j-2", true, SY_FORMAT_JSON, &out), 0);
+    json_t *a = parse(&out);
+    assert_string_equal(json_string_value(json_object_get(a, "job_id")), "j-2");
+    assert_true(json_is_true(json_object_get(a, "deduplicated")));
+    assert_string_equal(json_string_value(json_object_get(a, "model")), "gpt-4o-mini");
+    json_decref(a);
+    assert_int_equal(sy_result_restamp("\x01", 1, "x", true, SY_FORMAT_JSON, &out), -1);
+    sy_buf_free(&mp);
+    sy_buf_free(&out);
+}
+
+static void test_msgpack_to_json_edge_cases(void **state)
+{
+    (void)state;
+    /* {1: -2, "f": 0.5, "b": bin "a\"", "n": nil, "a": [true]} */
+    const unsigned char mp[] = {0x85, 0x01, 0xfe, 0xa1, 'f', 0xcb, 0x3f, 0xe0, 0, 0, 0, 0, 0, 0,
+                                0xa1, 'b', 0xc4, 0x02, 'a', '"', 0xa1, 'n', 0xc0, 0xa1, 'a', 0x91, 0xc3};
+    sy_buf out;
+    sy_buf_init(&out);
+    assert_int_equal(sy_msgpack_to_json(mp, sizeof mp, &out), 0);
+    assert_string_equal(sy_buf_cstr(&out), "{\"1\":-2,\"f\":0.5,\"b\":\"a\\\"\",\"n\":null,\"a\":[true]}");
+    sy_buf_reset(&out);
+    assert_int_equal(sy_msgpack_to_json(mp, sizeof mp - 1, &out), -1); /* truncated */
+    assert_int_equal(out.len, 0);
+    sy_buf_free(&out);
+}
+
+static void test_templates(void **state)
+{
+    (void)state;
+    sy_kv vars[] = {{"subject", "Refund"}, {"body", "charged twice – €20"}};
+    sy_job job = {.id = "j", .task = "t", .vars = vars, .nvars = 2};
+    sy_template t;
+    char err[128];
+    size_t off = 0;
+    sy_buf out;
+    sy_buf_init(&out);
+    assert_int_equal(sy_template_compile(&t, "S: {{subject}}\n{{ body }} {x} }", err, sizeof err, &off), 0);
+    assert_int_equal(sy_template_render(&t, &job, &out, err, sizeof err), 0);
+    assert_string_equal(sy_buf_cstr(&out), "S: Refund\ncharged twice – €20 {x} }");
+    sy_template_free(&t);
+    assert_int_equal(sy_template_compile(&t, "Hi {{name}}", err, sizeof err, &off), 0);
+    assert_int_equal(sy_template_render(&t, &job, &out, err, sizeof err), -1);
+    assert_string_equal(err, "template variable 'name' is not set in the job");
+    sy_template_free(&t);
+    assert_int_equal(sy_template_compile(&t, "abc {{ oops", err, sizeof err, &off), -1);
+    assert_int_equal(off, 4);
+    assert_string_equal(err, "unclosed '{{'");
+    assert_int_equal(sy_template_compile(&t, "{{ }}", err, sizeof err, &off), -1);
+    assert_string_equal(err, "empty variable name in '{{ }}'");
+    sy_buf_free(&out);
+}
+
+static void test_error_class_names(void **state)
+{
+    (void)state;
+    assert_string_equal(sy_err_class_name(SY_ERR_RATE_LIMITED), "rate_limited");
+    assert_string_equal(sy_err_class_name(SY_ERR_CONTEXT_WINDOW), "context_window_exceeded");
+    assert_true(sy_err_retryable(SY_ERR_OVERLOADED));
+    assert_false(sy_err_retryable(SY_ERR_BAD_REQUEST));
+    assert_false(sy_err_retryable(SY_ERR_QUOTA));
+    for (int c = 0; c < SY_ERR_COUNT; c++) assert_non_null(sy_err_class_name((sy_err_class)c));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_json_job_and_msgpack_round_trip),
+        cmocka_unit_test(test_job_errors),
+        cmocka_unit_test(test_hostile_inputs_do_not_crash),
+        cmocka_unit_test(test_result_formats_carry_the_same_map),
+        cmocka_unit_test(test_invalid_output_json_is_omitted),
+        cmocka_unit_test(test_restamp_for_a_resubmission),
+        cmocka_unit_test(test_msgpack_to_json_edge_cases),
+        cmocka_unit_test(test_templates),
+        cmocka_unit_test(test_error_class_names),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
