@@ -1,0 +1,235 @@
+/* test_providers.c -- the OpenAI and Anthropic wire adapters: request
+ * bodies and headers, success parsing, status -> error class, error body
+ * shapes, retry-after, rate-limit headers, key redaction. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <string.h>
+
+#include "provider.h"
+
+static sy_provider openai = {.name = "openai", .kind = SY_PROVIDER_OPENAI,
+                             .base_url = "https://api.openai.com/v1", .api_key = "sk-test-SECRET"};
+static sy_provider anthropic = {.name = "anthropic", .kind = SY_PROVIDER_ANTHROPIC,
+                                .base_url = "https://api.anthropic.com/v1", .api_key = "ant-SECRET"};
+static sy_provider local = {.name = "vllm", .kind = SY_PROVIDER_OPENAI_COMPATIBLE,
+                            .base_url = "http://127.0.0.1:8000/v1"};
+
+static bool has_header(const sy_request *r, const char *line)
+{
+    const char *p = r->headers.data;
+    for (int i = 0; i < r->nheaders; i++, p += strlen(p) + 1)
+        if (!strcmp(p, line)) return true;
+    return false;
+}
+
+static json_t *build(const sy_provider *p, const char *system, bool want_json, double temp,
+                     sy_request *req)
+{
+    static sy_msg user = {"user", "Classify: \"printer\" jams"};
+    sy_model m = {.alias = "m", .provider = (sy_provider *)p, .name = "model-x"};
+    sy_call call = {.model = &m, .system = system, .messages = &user, .nmessages = 1,
+                    .max_tokens = 50, .temperature = temp, .want_json = want_json};
+    sy_request_init(req);
+    sy_provider_build(&call, req);
+    json_t *body = json_loadb(req->body.data, req->body.len, 0, NULL);
+    assert_non_null(body);
+    return body;
+}
+
+static void test_openai_request(void **state)
+{
+    (void)state;
+    sy_request req;
+    json_t *b = build(&openai, "Answer in JSON.", true, 0.2, &req);
+    assert_string_equal(sy_buf_cstr(&req.url), "https://api.openai.com/v1/chat/completions");
+    assert_true(has_header(&req, "Authorization: Bearer sk-test-SECRET"));
+    assert_string_equal(json_string_value(json_object_get(b, "model")), "model-x");
+    json_t *msgs = json_object_get(b, "messages");
+    assert_int_equal(json_array_size(msgs), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(msgs, 0), "role")), "system");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(msgs, 1), "content")),
+                        "Classify: \"printer\" jams");
+    assert_int_equal(json_integer_value(json_object_get(b, "max_completion_tokens")), 50);
+    assert_null(json_object_get(b, "max_tokens"));
+    assert_true(json_number_value(json_object_get(b, "temperature")) == 0.2);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(b, "response_format"), "type")), "json_object");
+    json_decref(b);
+    sy_request_free(&req);
+
+    b = build(&local, NULL, false, 0, &req); /* openai-compatible, no key */
+    assert_int_equal(json_integer_value(json_object_get(b, "max_tokens")), 50);
+    assert_null(json_object_get(b, "response_format"));
+    assert_int_equal(json_array_size(json_object_get(b, "messages")), 1);
+    for (const char *p = req.headers.data; p < req.headers.data + req.headers.len; p += strlen(p) + 1)
+        assert_null(strstr(p, "Authorization"));
+    json_decref(b);
+    sy_request_free(&req);
+}
+
+static void test_anthropic_request(void **state)
+{
+    (void)state;
+    sy_request req;
+    json_t *b = build(&anthropic, "Be brief.", true, 1.7, &req);
+    assert_string_equal(sy_buf_cstr(&req.url), "https://api.anthropic.com/v1/messages");
+    assert_true(has_header(&req, "x-api-key: ant-SECRET"));
+    assert_true(has_header(&req, "anthropic-version: 2023-06-01"));
+    assert_string_equal(json_string_value(json_object_get(b, "system")), "Be brief.");
+    assert_int_equal(json_array_size(json_object_get(b, "messages")), 1);
+    assert_int_equal(json_integer_value(json_object_get(b, "max_tokens")), 50);
+    assert_true(json_number_value(json_object_get(b, "temperature")) == 1.0); /* clamped */
+    json_decref(b);
+    sy_request_free(&req);
+}
+
+static sy_outcome parse(const sy_provider *p, int status, const char *headers, const char *body)
+{
+    sy_outcome o;
+    sy_provider_parse(p, status, headers, headers ? strlen(headers) : 0, body, body ? strlen(body) : 0, &o);
+    return o;
+}
+
+static void test_success_parsing(void **state)
+{
+    (void)state;
+    sy_outcome o = parse(&openai, 200, "HTTP/1.1 200 OK\r\n\r\n",
+        "{\"id\":\"c1\",\"object\":\"chat.completion\",\"choices\":[{\"index\":0,\"message\":"
+        "{\"role\":\"assistant\",\"content\":\"billing\",\"refusal\":null},\"finish_reason\":\"stop\"}],"
+        "\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":3,\"total_tokens\":15}}");
+    assert_int_equal(o.error, SY_ERR_NONE);
+    assert_string_equal(o.output, "billing");
+    assert_int_equal(o.tokens_in, 12);
+    assert_int_equal(o.tokens_out, 3);
+    sy_outcome_free(&o);
+    o = parse(&anthropic, 200, NULL,
+        "{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"content\":[{\"type\":\"text\","
+        "\"text\":\"Hello \"},{\"type\":\"text\",\"text\":\"there\"}],\"stop_reason\":\"end_turn\","
+        "\"usage\":{\"input_tokens\":9,\"output_tokens\":2}}");
+    assert_int_equal(o.error, SY_ERR_NONE);
+    assert_string_equal(o.output, "Hello there");
+    assert_int_equal(o.tokens_in, 9);
+    sy_outcome_free(&o);
+    o = parse(&openai, 200, NULL, "{\"choices\":[{\"message\":{\"content\":null,\"refusal\":\"no\"}}]}");
+    assert_int_equal(o.error, SY_ERR_REFUSED);
+    o = parse(&anthropic, 200, NULL, "{\"content\":[],\"stop_reason\":\"refusal\"}");
+    assert_int_equal(o.error, SY_ERR_REFUSED);
+    o = parse(&openai, 200, NULL, "{\"choices\":[]}");
+    assert_int_equal(o.error, SY_ERR_MALFORMED);
+    o = parse(&openai, 200, NULL, "{\"choices\":[{\"message\":{\"content\":7}}]}");
+    assert_int_equal(o.error, SY_ERR_MALFORMED);
+    o = parse(&anthropic, 200, NULL, "<html>");
+    assert_int_equal(o.error, SY_ERR_MALFORMED);
+    o = parse(&anthropic, 200, NULL, "");
+    assert_int_equal(o.error, SY_ERR_MALFORMED);
+}
+
+static void test_status_classes(void **state)
+{
+    (void)state;
+    static const struct { int status; const char *body; sy_err_class want; } table[] = {
+        {400, "{\"error\":{\"message\":\"bad\",\"type\":\"invalid_request_error\"}}", SY_ERR_BAD_REQUEST},
+        {400, "{\"error\":{\"message\":\"too long\",\"code\":\"context_length_exceeded\"}}", SY_ERR_CONTEXT_WINDOW},
+        {400, "{\"type\":\"error\",\"error\":{\"type\":\"invalid_request_error\",\"message\":\"prompt is too long: 300000 tokens\"}}", SY_ERR_CONTEXT_WINDOW},
+        {401, "{\"error\":{\"message\":\"no\",\"code\":\"invalid_api_key\"}}", SY_ERR_AUTH},
+        {402, "{\"type\":\"error\",\"error\":{\"type\":\"billing_error\",\"message\":\"pay\"}}", SY_ERR_QUOTA},
+        {403, "{}", SY_ERR_AUTH},
+        {404, "{}", SY_ERR_NOT_FOUND},
+        {408, "{}", SY_ERR_SERVER},
+        {409, "{}", SY_ERR_SERVER},
+        {413, "{}", SY_ERR_BAD_REQUEST},
+        {422, "{}", SY_ERR_BAD_REQUEST},
+        {429, "{\"error\":{\"message\":\"slow\",\"code\":\"rate_limit_exceeded\"}}", SY_ERR_RATE_LIMITED},
+        {429, "{\"error\":{\"message\":\"quota\",\"type\":\"insufficient_quota\",\"code\":\"insufficient_quota\"}}", SY_ERR_QUOTA},
+        {500, "{}", SY_ERR_SERVER},
+        {502, "not json", SY_ERR_SERVER},
+        {503, "{\"object\":\"error\",\"message\":\"busy\",\"type\":\"x\",\"code\":503}", SY_ERR_OVERLOADED},
+        {504, "{}", SY_ERR_SERVER},
+        {529, "{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}", SY_ERR_OVERLOADED},
+    };
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        sy_outcome o = parse(&openai, table[i].status, NULL, table[i].body);
+        if (o.error != table[i].want)
+            fail_msg("HTTP %d %s: got %s", table[i].status, table[i].body, sy_err_class_name(o.error));
+        assert_int_equal(o.http_status, table[i].status);
+    }
+    sy_outcome o = parse(&openai, 503, NULL, "{\"object\":\"error\",\"message\":\"busy\",\"type\":\"x\",\"code\":503}");
+    assert_non_null(strstr(o.message, "busy")); /* flat shape read */
+}
+
+static void test_key_redaction(void **state)
+{
+    (void)state;
+    sy_outcome o = parse(&openai, 401, NULL,
+        "{\"error\":{\"message\":\"Incorrect API key provided: sk-proj-ABCDEF1234567890abcdef. "
+        "You can find your API key at https://platform.openai.com\",\"code\":\"invalid_api_key\"}}");
+    assert_null(strstr(o.message, "ABCDEF1234567890"));
+    assert_non_null(strstr(o.message, "[redacted]"));
+    assert_non_null(strstr(o.message, "HTTP 401 invalid_api_key"));
+}
+
+static void test_retry_and_limit_headers(void **state)
+{
+    (void)state;
+    const char *h = "HTTP/1.1 100 Continue\r\n\r\n"
+                    "HTTP/1.1 429 Too Many Requests\r\nretry-after-ms: 1500.5\r\nRetry-After: 9\r\n"
+                    "x-should-retry: false\r\nx-ratelimit-limit-requests: 500\r\n"
+                    "x-ratelimit-remaining-requests: 0\r\nx-ratelimit-reset-requests: 1m2.5s\r\n"
+                    "x-ratelimit-limit-tokens: 200000\r\nx-ratelimit-remaining-tokens: 1234\r\n"
+                    "x-ratelimit-reset-tokens: 12ms\r\n\r\n";
+    sy_outcome o = parse(&openai, 429, h, "{}");
+    assert_int_equal(o.retry_after_ms, 1500);
+    assert_int_equal(o.should_retry, 0);
+    assert_int_equal(o.rl.limit_requests, 500);
+    assert_int_equal(o.rl.remaining_requests, 0);
+    assert_int_equal(o.rl.reset_requests_ms, 62500);
+    assert_int_equal(o.rl.remaining_tokens, 1234);
+    assert_int_equal(o.rl.reset_tokens_ms, 12);
+    o = parse(&openai, 200, "HTTP/1.1 200 OK\r\n\r\n", "{}");
+    assert_int_equal(o.retry_after_ms, -1);
+    assert_int_equal(o.should_retry, -1);
+    assert_int_equal(o.rl.limit_requests, -1);
+    o = parse(&anthropic, 429, "retry-after: 3\r\nanthropic-ratelimit-requests-limit: 50\r\n"
+              "anthropic-ratelimit-requests-remaining: 7\r\n"
+              "anthropic-ratelimit-requests-reset: 2099-01-01T00:00:00Z\r\n", "{}");
+    assert_int_equal(o.retry_after_ms, 3000);
+    assert_int_equal(o.rl.limit_requests, 50);
+    assert_int_equal(o.rl.remaining_requests, 7);
+    assert_true(o.rl.reset_requests_ms > 0);
+    assert_int_equal(sy_parse_retry_after_ms(NULL, "Wed, 21 Oct 2015 07:28:00 GMT", 1445412470000LL), 10000);
+    assert_int_equal(sy_parse_retry_after_ms(NULL, "garbage", 0), -1);
+}
+
+static void test_go_durations(void **state)
+{
+    (void)state;
+    assert_int_equal(sy_parse_go_duration_ms("1s"), 1000);
+    assert_int_equal(sy_parse_go_duration_ms("6m0s"), 360000);
+    assert_int_equal(sy_parse_go_duration_ms("12ms"), 12);
+    assert_int_equal(sy_parse_go_duration_ms("1h2m3.5s"), 3723500);
+    assert_int_equal(sy_parse_go_duration_ms("0s"), 0);
+    assert_int_equal(sy_parse_go_duration_ms("5"), -1);
+    assert_int_equal(sy_parse_go_duration_ms(""), -1);
+    assert_int_equal(sy_parse_go_duration_ms("1x"), -1);
+    assert_int_equal(sy_parse_rfc3339_ms("2025-08-21T12:40:59Z"), 1755780059000LL);
+    assert_int_equal(sy_parse_rfc3339_ms("2025-08-21T14:40:59.25+02:00"), 1755780059250LL);
+    assert_int_equal(sy_parse_rfc3339_ms("2025-08-21 12:40"), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_openai_request),
+        cmocka_unit_test(test_anthropic_request),
+        cmocka_unit_test(test_success_parsing),
+        cmocka_unit_test(test_status_classes),
+        cmocka_unit_test(test_key_redaction),
+        cmocka_unit_test(test_retry_and_limit_headers),
+        cmocka_unit_test(test_go_durations),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
