@@ -29,6 +29,15 @@ int cli_load_pipelines(const cli_pipelines *p, int flags, sy_config *cfg)
     return rc;
 }
 
+int cli_kafka_cmd_opt(sy_kafka_opts *k, const char *usage, int argc, char **argv, int *i)
+{
+    if (cli_is_help(argv[*i])) {
+        printf("%s%s", usage, sy_kafka_opts_usage);
+        exit(0);
+    }
+    return sy_kafka_opt_parse(k, argc, argv, i);
+}
+
 bool cli_is_help(const char *arg)
 {
     return !strcmp(arg, "--help") || !strcmp(arg, "-h");

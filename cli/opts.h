@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "kafka.h"
 #include "pipeline.h"
 
 #define CLI_MAX_PIPELINES 64
@@ -18,6 +19,10 @@ typedef struct cli_pipelines {
 int cli_pipeline_opt(cli_pipelines *p, int argc, char **argv, int *i);
 /* Load and validate; prints every error as file:line:column. 0 or -1. */
 int cli_load_pipelines(const cli_pipelines *p, int flags, sy_config *cfg);
+/* The options every Kafka-connected subcommand shares: --help (prints
+ * usage and the connection options, exits 0) and -b/--brokers-file/-X.
+ * Returns 1 when argv[*i] was one of them. */
+int cli_kafka_cmd_opt(sy_kafka_opts *k, const char *usage, int argc, char **argv, int *i);
 /* Is argv[i] --help / -h? */
 bool cli_is_help(const char *arg);
 /* Print "switchyard CMD: unknown option X" and the usage; returns 2. */

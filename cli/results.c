@@ -42,10 +42,7 @@ static int parse_opts(results_opts *o, int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         bool v = i + 1 < argc;
-        if (cli_is_help(a)) {
-            printf("%s%s", usage, sy_kafka_opts_usage);
-            exit(0);
-        } else if (sy_kafka_opt_parse(&o->kafka, argc, argv, &i)) {
+        if (cli_kafka_cmd_opt(&o->kafka, usage, argc, argv, &i)) {
         } else if (v && (!strcmp(a, "--topic") || !strcmp(a, "-t"))) o->topic = argv[++i];
         else if (v && (!strcmp(a, "--count") || !strcmp(a, "-c"))) o->count = atol(argv[++i]);
         else if (v && !strcmp(a, "--timeout-ms")) o->timeout_ms = atoi(argv[++i]);

@@ -274,10 +274,7 @@ static int parse_opts(submit *s, int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         bool v = i + 1 < argc;
-        if (cli_is_help(a)) {
-            printf("%s%s", usage, sy_kafka_opts_usage);
-            exit(0);
-        } else if (sy_kafka_opt_parse(&s->kafka, argc, argv, &i)) {
+        if (cli_kafka_cmd_opt(&s->kafka, usage, argc, argv, &i)) {
         } else if (v && !strcmp(a, "--topic")) s->topic = argv[++i];
         else if (v && !strcmp(a, "--format")) s->format = argv[++i];
         else if (v && !strcmp(a, "--task")) s->task = argv[++i];

@@ -140,10 +140,7 @@ static int parse_opts(scheduler *s, cli_pipelines *p, int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         bool v = i + 1 < argc;
-        if (cli_is_help(a)) {
-            printf("%s%s", usage, sy_kafka_opts_usage);
-            exit(0);
-        } else if (cli_pipeline_opt(p, argc, argv, &i) || sy_kafka_opt_parse(&s->kafka, argc, argv, &i)) {
+        if (cli_pipeline_opt(p, argc, argv, &i) || cli_kafka_cmd_opt(&s->kafka, usage, argc, argv, &i)) {
         } else if (v && !strcmp(a, "--jobs-topic")) s->jobs_topic = argv[++i];
         else if (v && !strcmp(a, "--dlq-topic")) s->dlq_topic = argv[++i];
         else if (v && !strcmp(a, "--group")) s->group = argv[++i];

@@ -266,10 +266,7 @@ static int parse_opts(worker *w, cli_pipelines *p, int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         bool v = i + 1 < argc;
-        if (cli_is_help(a)) {
-            printf("%s%s", usage, sy_kafka_opts_usage);
-            exit(0);
-        } else if (cli_pipeline_opt(p, argc, argv, &i) || sy_kafka_opt_parse(&w->kafka, argc, argv, &i)) {
+        if (cli_pipeline_opt(p, argc, argv, &i) || cli_kafka_cmd_opt(&w->kafka, usage, argc, argv, &i)) {
         } else if (v && !strcmp(a, "--tiers")) w->opt.tiers = argv[++i];
         else if (v && !strcmp(a, "--group")) w->opt.group = argv[++i];
         else if (v && !strcmp(a, "--max-inflight")) w->opt.max_inflight = atoi(argv[++i]);

@@ -47,20 +47,13 @@ void sy_anthropic_limits(const char *h, size_t len, sy_ratelimit_info *rl)
     rl->reset_tokens_ms = sy_reset_from_rfc3339(h, len, "anthropic-ratelimit-tokens-reset");
 }
 
-static void malformed(sy_outcome *out, const char *what)
-{
-    out->error = SY_ERR_MALFORMED;
-    snprintf(out->message, sizeof out->message, "HTTP %d: malformed response: %s",
-             out->http_status, what);
-}
-
 static void read_success(json_t *root, sy_outcome *out)
 {
     json_t *content = json_object_get(root, "content"), *usage = json_object_get(root, "usage");
     const char *stop = json_string_value(json_object_get(root, "stop_reason"));
     out->tokens_in = json_integer_value(json_object_get(usage, "input_tokens"));
     out->tokens_out = json_integer_value(json_object_get(usage, "output_tokens"));
-    if (!json_is_array(content)) return malformed(out, "no content array");
+    if (!json_is_array(content)) return sy_outcome_malformed(out, "no content array");
     sy_buf text;
     sy_buf_init(&text);
     for (size_t i = 0; i < json_array_size(content); i++) {
@@ -81,13 +74,5 @@ static void read_success(json_t *root, sy_outcome *out)
 
 void sy_anthropic_parse(int status, const char *body, size_t len, sy_outcome *out)
 {
-    if (status < 200 || status > 299) {
-        sy_parse_error_body(status, body, len, out);
-        return;
-    }
-    json_error_t je;
-    json_t *root = body && len ? json_loadb(body, len, 0, &je) : NULL;
-    if (!json_is_object(root)) malformed(out, root || !len ? "body is not a JSON object" : je.text);
-    else read_success(root, out);
-    json_decref(root);
+    sy_parse_response(status, body, len, out, read_success);
 }

@@ -309,3 +309,24 @@ void sy_parse_error_body(int status, const char *body, size_t len, sy_outcome *o
     sy_outcome_error(out, status, type, code, message);
     json_decref(root);
 }
+
+void sy_outcome_malformed(sy_outcome *out, const char *what)
+{
+    out->error = SY_ERR_MALFORMED;
+    snprintf(out->message, sizeof out->message, "HTTP %d: malformed response: %s",
+             out->http_status, what);
+}
+
+void sy_parse_response(int status, const char *body, size_t len, sy_outcome *out,
+                       void (*read_success)(json_t *root, sy_outcome *out))
+{
+    if (status < 200 || status > 299) {
+        sy_parse_error_body(status, body, len, out);
+        return;
+    }
+    json_error_t je;
+    json_t *root = body && len ? json_loadb(body, len, 0, &je) : NULL;
+    if (!json_is_object(root)) sy_outcome_malformed(out, root || !len ? "body is not a JSON object" : je.text);
+    else read_success(root, out);
+    json_decref(root);
+}

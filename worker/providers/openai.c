@@ -44,13 +44,6 @@ void sy_openai_limits(const char *h, size_t len, sy_ratelimit_info *rl)
     rl->reset_tokens_ms = sy_reset_from_go(h, len, "x-ratelimit-reset-tokens");
 }
 
-static void malformed(sy_outcome *out, const char *what)
-{
-    out->error = SY_ERR_MALFORMED;
-    snprintf(out->message, sizeof out->message, "HTTP %d: malformed response: %s",
-             out->http_status, what);
-}
-
 static void read_success(json_t *root, sy_outcome *out)
 {
     json_t *choice = json_array_get(json_object_get(root, "choices"), 0);
@@ -60,26 +53,18 @@ static void read_success(json_t *root, sy_outcome *out)
     json_t *usage = json_object_get(root, "usage");
     out->tokens_in = json_integer_value(json_object_get(usage, "prompt_tokens"));
     out->tokens_out = json_integer_value(json_object_get(usage, "completion_tokens"));
-    if (!json_is_object(msg)) return malformed(out, "no choices[0].message");
+    if (!json_is_object(msg)) return sy_outcome_malformed(out, "no choices[0].message");
     if (json_is_string(refusal) || (finish && !strcmp(finish, "content_filter"))) {
         out->error = SY_ERR_REFUSED;
         snprintf(out->message, sizeof out->message, "refused: %s",
                  json_is_string(refusal) ? json_string_value(refusal) : "content_filter");
         return;
     }
-    if (!json_is_string(content)) return malformed(out, "choices[0].message.content is not a string");
+    if (!json_is_string(content)) return sy_outcome_malformed(out, "choices[0].message.content is not a string");
     out->output = sy_xstrndup(json_string_value(content), json_string_length(content));
 }
 
 void sy_openai_parse(int status, const char *body, size_t len, sy_outcome *out)
 {
-    if (status < 200 || status > 299) {
-        sy_parse_error_body(status, body, len, out);
-        return;
-    }
-    json_error_t je;
-    json_t *root = body && len ? json_loadb(body, len, 0, &je) : NULL;
-    if (!json_is_object(root)) malformed(out, root || !len ? "body is not a JSON object" : je.text);
-    else read_success(root, out);
-    json_decref(root);
+    sy_parse_response(status, body, len, out, read_success);
 }
