@@ -216,11 +216,8 @@ static int decode_field(decoder *d, const msgpack_object *k, const msgpack_objec
         return 0;
     }
     if (key_is(k, "deadline")) return get_deadline(d, v);
-    if (key_is(k, "vars") || key_is(k, "metadata") || key_is(k, "messages")) {
-        const char *p; size_t n;
-        text_of(k, &p, &n);
-        return fail(d, "field '%.*s' appears twice", (int)n, p);
-    }
+    if (key_is(k, "vars") || key_is(k, "metadata") || key_is(k, "messages"))
+        return fail(d, "field '%.*s' appears twice", (int)k->via.str.size, k->via.str.ptr);
     return 0; /* unknown field: ignored */
 }
 

@@ -89,7 +89,7 @@ static void fail(sy_run *r, sy_err_class c, const char *why)
     sy_outcome_free(&r->last);
     memset(&r->last, 0, sizeof r->last);
     r->last.error = c;
-    snprintf(r->last.message, sizeof r->last.message, "%s", why);
+    snprintf(r->last.message, sizeof r->last.message, "%.*s", (int)sizeof r->last.message - 1, why);
     publish_result(r);
 }
 

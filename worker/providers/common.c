@@ -256,8 +256,9 @@ static void redact(char *s, size_t size)
         }
         p += run;
     }
-    out[o] = '\0';
-    snprintf(s, size, "%s", out);
+    if (o >= size) o = size - 1; /* the message buffer is smaller than ours */
+    memcpy(s, out, o);
+    s[o] = '\0';
 }
 
 void sy_outcome_error(sy_outcome *o, int status, const char *type, const char *code,
