@@ -8,6 +8,7 @@
  * top-level fields are ignored (forward compatibility); known fields of the
  * wrong type are errors that name the field. */
 #include "job.h"
+#include "msgpack_check.h"
 #include "util.h"
 
 #include <inttypes.h>
@@ -235,6 +236,9 @@ static int decode_object(decoder *d, const msgpack_object *root)
 
 static int decode_msgpack(decoder *d, const char *data, size_t len)
 {
+    if (sy_msgpack_check(data, len) != 0)
+        return fail(d, "not a JSON object, and truncated or malformed msgpack (first byte 0x%02x, "
+                       "%zu bytes)", (unsigned char)data[0], len);
     msgpack_unpacked u;
     msgpack_unpacked_init(&u);
     size_t off = 0;

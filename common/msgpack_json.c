@@ -8,6 +8,7 @@
 #include <msgpack.h>
 #include <stdio.h>
 
+#include "msgpack_check.h"
 #include "result.h"
 
 #define MAX_DEPTH 64
@@ -68,7 +69,7 @@ int sy_msgpack_to_json(const void *data, size_t len, sy_buf *out)
     msgpack_unpacked_init(&u);
     size_t off = 0;
     int rc = -1;
-    if (msgpack_unpack_next(&u, data, len, &off) == MSGPACK_UNPACK_SUCCESS && off == len) {
+    if (sy_msgpack_check(data, len) == 0 && msgpack_unpack_next(&u, data, len, &off) == MSGPACK_UNPACK_SUCCESS && off == len) {
         size_t start = out->len;
         rc = write_value(&u.data, out, 0);
         if (rc != 0) out->len = start;

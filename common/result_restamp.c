@@ -9,6 +9,7 @@
 #include <msgpack.h>
 #include <string.h>
 
+#include "msgpack_check.h"
 #include "result.h"
 
 static int write_buf(void *data, const char *p, size_t n)
@@ -37,7 +38,7 @@ int sy_result_restamp(const void *stored, size_t len, const char *job_id, bool d
     msgpack_unpacked u;
     msgpack_unpacked_init(&u);
     size_t off = 0;
-    if (msgpack_unpack_next(&u, stored, len, &off) != MSGPACK_UNPACK_SUCCESS ||
+    if (sy_msgpack_check(stored, len) != 0 || msgpack_unpack_next(&u, stored, len, &off) != MSGPACK_UNPACK_SUCCESS ||
         u.data.type != MSGPACK_OBJECT_MAP) {
         msgpack_unpacked_destroy(&u);
         return -1;

@@ -91,7 +91,7 @@ static void test_job_errors(void **state)
     E("this is not a job", "not a JSON object or msgpack map (first byte 0x74)");
     E("", "empty message");
     expect_error("\x93\x01\x02\x03", 4, "a job must be a map, got array");
-    expect_error("\x82\xa2id", 4, "truncated msgpack");
+    expect_error("\x82\xa2id", 4, "truncated or malformed msgpack");
     expect_error("\x81\xa2id\xa1x\xc0", 7, "trailing bytes");
     char *big = malloc(SY_JOB_MAX_BYTES + 10);
     memset(big, ' ', SY_JOB_MAX_BYTES + 10);
@@ -123,6 +123,9 @@ static void test_hostile_inputs_do_not_crash(void **state)
     assert_int_equal(sy_job_decode(deep, sizeof deep, &j, err, sizeof err), -1);
     const unsigned char huge[] = {0xdf, 0xff, 0xff, 0xff, 0xff, 0xa2, 'i', 'd'};
     assert_int_equal(sy_job_decode(huge, sizeof huge, &j, err, sizeof err), -1);
+    assert_non_null(strstr(err, "truncated or malformed")); /* refused before msgpack-c allocates 128 GB */
+    const unsigned char huge_str[] = {0x81, 0xdb, 0xff, 0xff, 0xff, 0xf0, 'x'};
+    assert_int_equal(sy_job_decode(huge_str, sizeof huge_str, &j, err, sizeof err), -1);
 }
 
 static sy_result sample_result(bool ok)
