@@ -15,7 +15,7 @@ BUILD=${BUILD:-build}
 SY=$BUILD/switchyard; FAKE=$BUILD/fake-provider
 T=$(mktemp -d /tmp/switchyard-bench.XXXXXX)
 PIDS=()
-trap 'for p in "${PIDS[@]}"; do kill $p 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$T"' EXIT
+trap 'for p in "${PIDS[@]}"; do kill $p 2>/dev/null || true; done; wait 2>/dev/null; [ "${KEEP_TMP:-0}" = 1 ] || rm -rf "$T"' EXIT
 
 cpu_us() { # pid -> user+system CPU in microseconds
     awk -v tck="$(getconf CLK_TCK)" '{print int(($14 + $15) * 1000000 / tck)}' "/proc/$1/stat"
@@ -23,7 +23,7 @@ cpu_us() { # pid -> user+system CPU in microseconds
 wait_file() { for _ in $(seq 100); do [ -s "$1" ] && return 0; sleep 0.1; done; echo "no $1" >&2; exit 1; }
 
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-$FAKE --port 0 --port-file "$T/port" --latency-ms "$LATENCY" >"$T/fake.log" 2>&1 & PIDS+=($!); FAKE_PID=$!
+$FAKE --port 0 --port-file "$T/port" --latency-ms "$LATENCY" ${FAKE_ARGS:---rpm 100000000 --tpm 100000000000} >"$T/fake.log" 2>&1 & PIDS+=($!); FAKE_PID=$!
 wait_file "$T/port"
 export OPENAI_BASE_URL="http://127.0.0.1:$(cat "$T/port")/v1" OPENAI_API_KEY=bench-key
 $SY broker -p bench/bench.yaml --partitions 12 --brokers-file "$T/brokers" >"$T/broker.log" 2>&1 & PIDS+=($!); BROKER_PID=$!
@@ -40,7 +40,7 @@ $SY submit --quiet "$T/jobs.jsonl" >/dev/null
 b0=$(cpu_us $BROKER_PID); f0=$(cpu_us $FAKE_PID)
 t0=$(date +%s%N)
 $SY scheduler -p bench/bench.yaml >"$T/scheduler.log" 2>&1 & PIDS+=($!); SCHED_PID=$!
-$SY worker -p bench/bench.yaml --max-inflight "$INFLIGHT" >"$T/worker.log" 2>&1 & PIDS+=($!); WORKER_PID=$!
+$SY worker -p bench/bench.yaml --max-inflight "$INFLIGHT" --state-dir "$T/state" >"$T/worker.log" 2>&1 & PIDS+=($!); WORKER_PID=$!
 $SY results --topic switchyard.results.bench --count "$JOBS" --timeout-ms 120000 >/dev/null
 t1=$(date +%s%N)
 s=$(cpu_us $SCHED_PID); w=$(cpu_us $WORKER_PID); b=$(( $(cpu_us $BROKER_PID) - b0 )); f=$(( $(cpu_us $FAKE_PID) - f0 ))

@@ -209,22 +209,35 @@ static void note_model_tried(sy_run *r)
              alias);
 }
 
-/* Reserve room under the account's limits, or wait for it as a timer. */
-static bool pace(sy_run *r)
+static int64_t estimate_tokens(const sy_run *r)
 {
-    worker *w = r->w;
     size_t bytes = r->system.len + r->user.len;
     for (size_t i = 0; !r->task->has_user && i < r->job.nmessages; i++)
         bytes += strlen(r->job.messages[i].content);
-    int64_t est = sy_estimate_tokens(bytes) + r->task->max_tokens, now = sy_mono_us();
-    int64_t wait = sy_account_reserve(worker_account(w, r->model->provider), est, now);
-    if (wait > 0) {
-        sy_timers_add(&w->timers, now + wait, r, &r->timer_pos);
-        return false;
-    }
+    return sy_estimate_tokens(bytes) + r->task->max_tokens;
+}
+
+/* Reserve room under the account's limits now, if nobody waits before us. */
+static bool pace(sy_run *r, size_t acct)
+{
+    worker *w = r->w;
+    if (w->paced[acct].head) return false; /* oldest first */
+    int64_t est = estimate_tokens(r);
+    if (sy_account_reserve(&w->accounts[acct], est, sy_mono_us()) > 0) return false;
     r->reserved_tokens = est;
     return true;
 }
+
+static void wait_for_account(sy_run *r, size_t acct)
+{
+    pace_queue *q = &r->w->paced[acct];
+    r->next_ready = NULL;
+    if (q->tail) q->tail->next_ready = r;
+    else q->head = r;
+    q->tail = r;
+}
+
+static void send_attempt(sy_run *r);
 
 void run_attempt(sy_run *r)
 {
@@ -234,14 +247,54 @@ void run_attempt(sy_run *r)
         return;
     }
     r->model = sy_route_model(&r->route, r->tier);
-    if (!pace(r)) return;
-    sy_transfer *t = sy_engine_acquire(w->engine);
-    if (!t) {
-        sy_account_settle(worker_account(w, r->model->provider), r->reserved_tokens, 0);
-        sy_account_settle_request(worker_account(w, r->model->provider));
+    if (!sy_engine_has_room(w->engine)) {
         queue_ready(w, r);
         return;
     }
+    size_t acct = worker_account_index(w, r->model->provider);
+    if (!pace(r, acct)) {
+        wait_for_account(r, acct);
+        return;
+    }
+    send_attempt(r);
+}
+
+/* Release the jobs waiting on one account while its buckets have room. */
+static int64_t release_account(worker *w, size_t acct, int64_t now)
+{
+    pace_queue *q = &w->paced[acct];
+    if (q->next_try_us > now) return q->next_try_us - now;
+    while (q->head && sy_engine_has_room(w->engine)) {
+        sy_run *r = q->head;
+        int64_t est = estimate_tokens(r), wait = sy_account_reserve(&w->accounts[acct], est, now);
+        if (wait > 0) {
+            q->next_try_us = now + wait;
+            return wait;
+        }
+        q->head = r->next_ready;
+        if (!q->head) q->tail = NULL;
+        r->reserved_tokens = est;
+        send_attempt(r);
+    }
+    return q->head ? 1000 : -1; /* engine full: the next turn tries again */
+}
+
+int64_t run_release_paced(worker *w)
+{
+    int64_t now = sy_mono_us(), soonest = -1;
+    for (size_t i = 0; i < w->cfg.nproviders; i++) {
+        if (!w->paced[i].head) continue;
+        int64_t us = release_account(w, i, now);
+        if (us >= 0 && (soonest < 0 || us < soonest)) soonest = us;
+    }
+    return soonest;
+}
+
+/* Build the request and note the intent; launched after the group commit. */
+static void send_attempt(sy_run *r)
+{
+    worker *w = r->w;
+    sy_transfer *t = sy_engine_acquire(w->engine);
     note_model_tried(r);
     sy_call call = {
         .model = r->model,
@@ -313,7 +366,7 @@ static void after_failure(sy_run *r)
 /* What the answer says about the account: usage, headers, 429s. */
 static void pace_feedback(sy_run *r)
 {
-    sy_account *a = worker_account(r->w, r->model->provider);
+    sy_account *a = &r->w->accounts[worker_account_index(r->w, r->model->provider)];
     int64_t now = sy_mono_us(), used = r->last.tokens_in + r->last.tokens_out;
     sy_account_settle(a, r->reserved_tokens, r->last.error == SY_ERR_NONE ? used : r->reserved_tokens);
     r->reserved_tokens = 0;

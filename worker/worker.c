@@ -59,16 +59,17 @@ uint64_t worker_random(worker *w)
     return x * 2685821657736338717ULL;
 }
 
-sy_account *worker_account(worker *w, const sy_provider *p)
+size_t worker_account_index(worker *w, const sy_provider *p)
 {
     for (size_t i = 0; i < w->cfg.nproviders; i++)
-        if (w->cfg.providers[i] == p) return &w->accounts[i];
-    return &w->accounts[0]; /* unreachable: every model's provider is in the config */
+        if (w->cfg.providers[i] == p) return i;
+    return 0; /* unreachable: every model's provider is in the config */
 }
 
 static void init_accounts(worker *w)
 {
     w->accounts = sy_xcalloc(w->cfg.nproviders + 1, sizeof(sy_account));
+    w->paced = sy_xcalloc(w->cfg.nproviders + 1, sizeof(pace_queue));
     for (size_t i = 0; i < w->cfg.nproviders; i++)
         sy_account_init(&w->accounts[i], w->cfg.providers[i]->requests_per_minute,
                         w->cfg.providers[i]->tokens_per_minute, w->opt.account_share,
@@ -150,10 +151,11 @@ static void release_deferred(worker *w)
     }
 }
 
-static int wait_ms(worker *w, bool more_input)
+static int wait_ms(worker *w, bool more_input, int64_t paced_us)
 {
     if (more_input || w->deferred) return 0;
     int64_t us = sy_timers_wait_us(&w->timers, sy_mono_us());
+    if (paced_us >= 0 && (us < 0 || paced_us < us)) us = paced_us;
     if (us < 0 || us > 100000) return 100;
     return (int)((us + 999) / 1000);
 }
@@ -173,6 +175,7 @@ static void turn(worker *w, bool accept_input, int64_t *last_commit)
     bool more = accept_input ? intake(w) : (rd_kafka_consumer_poll(w->consumer, 0), false);
     fire_timers(w);
     dispatch_ready(w);
+    int64_t paced_us = run_release_paced(w);
     int64_t now = sy_mono_us();
     if (now - w->last_purge_us > 1000000) {
         sy_store_purge(w->store, sy_now_ms(), 2000);
@@ -183,7 +186,7 @@ static void turn(worker *w, bool accept_input, int64_t *last_commit)
         sy_offsets_commit(w->offsets, w->consumer, true);
         *last_commit = now;
     }
-    sy_engine_step(w->engine, wait_ms(w, more), w->wake_fd[0]);
+    sy_engine_step(w->engine, wait_ms(w, more, paced_us), w->wake_fd[0]);
     drain_wake_fd(w);
     rd_kafka_poll(w->producer, 0);
 }
@@ -352,6 +355,7 @@ static void teardown(worker *w)
     sy_buf_free(&w->record_scratch);
     sy_keymap_free(&w->working);
     free(w->accounts);
+    free(w->paced);
     sy_store_close(w->store);
     close(w->wake_fd[0]);
     close(w->wake_fd[1]);

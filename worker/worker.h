@@ -79,6 +79,12 @@ typedef struct sy_run {
     int pending_deliveries;
 } sy_run;
 
+/* Jobs waiting for room under one account's rate limits, oldest first. */
+typedef struct pace_queue {
+    sy_run *head, *tail;
+    int64_t next_try_us; /* when the account's buckets will have room */
+} pace_queue;
+
 typedef struct worker_opts {
     int max_inflight;   /* HTTP calls at once */
     int max_jobs;       /* jobs held (in flight + waiting) */
@@ -103,6 +109,7 @@ struct worker {
     sy_timers timers;
     sy_store *store;
     sy_account *accounts;            /* pacing, one per cfg.providers entry */
+    pace_queue *paced;               /* waiting for each account, same index */
     sy_keymap working;               /* idempotency key -> run in work (leader) */
     sy_buf record_scratch;
     sy_run *ready_head, *ready_tail; /* waiting for an engine slot */
@@ -137,7 +144,10 @@ void publish_dead_letter_only(sy_run *r, sy_err_class c, const char *why);
 void publish_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);
 
 uint64_t worker_random(worker *w);
-sy_account *worker_account(worker *w, const sy_provider *p);
+size_t worker_account_index(worker *w, const sy_provider *p);
+/* run.c: let jobs waiting on accounts through as their buckets allow;
+ * returns microseconds until the next account has room (-1: none waits). */
+int64_t run_release_paced(worker *w);
 
 /* recover.c: start-up */
 int recover_unfinished(worker *w);
