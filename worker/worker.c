@@ -351,7 +351,6 @@ static void teardown(worker *w)
     while (w->runs) run_free(w->runs); /* unfinished: redelivered on restart */
     sy_offsets_free(w->offsets);
     sy_timers_free(&w->timers);
-    sy_buf_free(&w->scratch);
     sy_buf_free(&w->record_scratch);
     sy_keymap_free(&w->working);
     free(w->accounts);

@@ -120,7 +120,6 @@ struct worker {
     int64_t last_purge_us;
     int wake_fd[2];
     uint64_t rng;
-    sy_buf scratch;                  /* result encoding */
     /* counters */
     uint64_t consumed, succeeded, failed, dead, calls, retries, fallbacks;
     uint64_t deduplicated, replayed, skipped, maybe_paid_twice;
