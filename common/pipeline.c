@@ -80,19 +80,24 @@ typedef struct loader {
 } loader;
 
 static const char *const top_keys[] = {"version", "providers", "models", "tiers", "tasks", NULL};
-static const char *const provider_keys[] = {"kind", "base_url", "api_key_env", "limits", NULL};
+static const char *const provider_keys[] = {"kind", "base_url", "api_key_env", "limits",
+                                            "cooldown_s", NULL};
 static const char *const limits_keys[] = {"requests_per_minute", "tokens_per_minute", NULL};
 static const char *const provider_kinds[] = {"openai", "anthropic", "openai-compatible", NULL};
 static const char *const model_keys[] = {"provider", "name", "price_per_mtok", "context_window",
                                          NULL};
 static const char *const price_keys[] = {"input", "output", NULL};
-static const char *const tier_keys[] = {"strategy", "models", "retry", "topic", NULL};
+static const char *const tier_keys[] = {"strategy", "models", "retry", "topic", "breaker",
+                                        "on_refusal", NULL};
 static const char *const tier_model_keys[] = {"model", "weight", NULL};
-static const char *const strategies[] = {"ordered", "weighted", NULL};
+static const char *const strategies[] = {"ordered", "weighted", "cheapest", "fastest",
+                                         "most-headroom", NULL};
+static const char *const breaker_keys[] = {"consecutive_failures", "failure_ratio", "min_calls",
+                                           "window_ms", "cooldown_ms", "probes", NULL};
 static const char *const retry_keys[] = {"attempts_per_model", "base_ms", "cap_ms", "timeout_ms",
                                          NULL};
 static const char *const task_keys[] = {"tier", "prompt", "max_tokens", "temperature",
-                                        "deadline_s", "output", NULL};
+                                        "deadline_s", "output", "priority", "share", NULL};
 static const char *const prompt_keys[] = {"id", "version", "system", "user", NULL};
 static const char *const output_keys[] = {"topic", "parse", "format", NULL};
 static const char *const parse_names[] = {"text", "json", NULL};
@@ -373,6 +378,9 @@ static void *provider_load(loader *L, yaml_node_t *key, yaml_node_t *val)
     bool has_kind = yn_get_enum(&m, "kind", true, provider_kinds, &kind) == 1;
     p->kind = (sy_provider_kind)kind;
     provider_base_url(&m, p, has_kind);
+    double cool = 60;
+    yn_get_num(&m, "cooldown_s", false, 0, false, 86400, &cool);
+    p->cooldown_ms = (int64_t)ceil(cool * 1000);
     provider_key(L, &m, p, has_kind);
     provider_limits(&m, p);
     return p;
@@ -421,6 +429,7 @@ static void tier_free(sy_tier *t)
     if (!t) return;
     free(t->name);
     free(t->topic);
+    free(t->refusal_alias);
     free(t->models);
     free(t);
 }
@@ -512,6 +521,31 @@ static void tier_retry(const yn_map *m, sy_tier *t)
     }
 }
 
+static void tier_breaker(const yn_map *m, sy_tier *t)
+{
+    char path[64];
+    yn_map b;
+    if (yn_map_sub(m, "breaker", breaker_keys, path, sizeof path, &b) != 1) return;
+    int64_t v;
+    sy_breaker_policy *p = &t->breaker;
+    if (yn_get_int(&b, "consecutive_failures", false, 0, 1000000, &v) == 1) p->consecutive = (int)v;
+    yn_get_num(&b, "failure_ratio", false, 0, false, 1, &p->ratio);
+    if (yn_get_int(&b, "min_calls", false, 1, 1000000, &v) == 1) p->min_calls = (int)v;
+    if (yn_get_int(&b, "window_ms", false, 100, MAX_MS, &v) == 1) p->window_ms = (int)v;
+    if (yn_get_int(&b, "cooldown_ms", false, 1, MAX_MS, &v) == 1) p->cooldown_ms = (int)v;
+    if (yn_get_int(&b, "probes", false, 1, 1000, &v) == 1) p->probes = (int)v;
+}
+
+/* on_refusal names a model of the same tier; checked once refs resolve. */
+static void tier_refusal(loader *L, const yn_map *m, sy_tier *t)
+{
+    if (yn_get_str(m, "on_refusal", false, &t->refusal_alias) != 1) return;
+    yaml_node_t *v = yn_map_get(m, "on_refusal");
+    t->file = L->file;
+    t->refusal_line = (int)v->start_mark.line + 1;
+    t->refusal_column = (int)v->start_mark.column + 1;
+}
+
 static void *tier_load(loader *L, yaml_node_t *key, yaml_node_t *val)
 {
     sy_tier *t = sy_xcalloc(1, sizeof *t);
@@ -519,6 +553,9 @@ static void *tier_load(loader *L, yaml_node_t *key, yaml_node_t *val)
     t->strategy = SY_TIER_ORDERED;
     t->retry = (sy_retry_policy){.attempts_per_model = 3, .base_ms = 500, .cap_ms = 8000,
                                  .timeout_ms = 60000};
+    t->breaker = (sy_breaker_policy){.consecutive = 5, .ratio = 0.5, .min_calls = 20,
+                                     .window_ms = 10000, .cooldown_ms = 15000, .probes = 3};
+    t->refusal_model = -1;
     char owner[OWNER_MAX];
     snprintf(owner, sizeof owner, "tier '%s'", t->name);
     yn_map m;
@@ -529,6 +566,8 @@ static void *tier_load(loader *L, yaml_node_t *key, yaml_node_t *val)
     if (ok) {
         tier_models(L, &m, t, rc != -1);
         tier_retry(&m, t);
+        tier_breaker(&m, t);
+        tier_refusal(L, &m, t);
     }
     if (ok && yn_get_str(&m, "topic", false, &t->topic) == 1)
         L->topic_at = yn_map_get(&m, "topic");
@@ -601,6 +640,7 @@ static void *task_load(loader *L, yaml_node_t *key, yaml_node_t *val)
     t->max_tokens = 1024;
     t->parse = SY_PARSE_TEXT;
     t->format = SY_FORMAT_MSGPACK;
+    t->share = 1;
     char owner[OWNER_MAX];
     snprintf(owner, sizeof owner, "task '%s'", t->name);
     yn_map m;
@@ -613,6 +653,8 @@ static void *task_load(loader *L, yaml_node_t *key, yaml_node_t *val)
         double s;
         if (yn_get_num(&m, "deadline_s", false, 0, true, 1e9, &s) == 1)
             t->deadline_ms = (int64_t)ceil(s * 1000);
+        if (yn_get_int(&m, "priority", false, -1000, 1000, &v) == 1) t->priority = (int)v;
+        yn_get_num(&m, "share", false, 0, true, 1e6, &t->share);
         task_output(L, &m, t);
     }
     if (!t->output_topic) t->output_topic = xprintf("switchyard.results.%s", t->name);
@@ -676,10 +718,14 @@ static void keep(loader *L, def_kind kind, void *obj, const yaml_node_t *key)
     const yaml_node_t *at = L->topic_at ? L->topic_at : key;
     char owner[OWNER_MAX];
     switch (kind) {
-    case DEF_PROVIDER: PUSH(c->providers, c->nproviders, (sy_provider *)obj); break;
+    case DEF_PROVIDER:
+        ((sy_provider *)obj)->index = c->nproviders;
+        PUSH(c->providers, c->nproviders, (sy_provider *)obj);
+        break;
     case DEF_MODEL: PUSH(c->models, c->nmodels, (sy_model *)obj); break;
     case DEF_TIER: {
         sy_tier *t = obj;
+        t->index = c->ntiers;
         PUSH(c->tiers, c->ntiers, t);
         snprintf(owner, sizeof owner, "tier '%s'", t->name);
         use_topic(L, t->topic, true, owner, at, L->topic_at != NULL);
@@ -687,6 +733,7 @@ static void keep(loader *L, def_kind kind, void *obj, const yaml_node_t *key)
     }
     default: {
         sy_task *t = obj;
+        t->index = c->ntasks;
         PUSH(c->tasks, c->ntasks, t);
         snprintf(owner, sizeof owner, "task '%s'", t->name);
         use_topic(L, t->output_topic, false, owner, at, L->topic_at != NULL);
@@ -793,6 +840,22 @@ static void resolve_refs(loader *L)
     }
 }
 
+/* A tier's on_refusal must be one of its own models. */
+static void check_refusals(loader *L)
+{
+    for (size_t i = 0; i < L->cfg->ntiers; i++) {
+        sy_tier *t = L->cfg->tiers[i];
+        if (!t->refusal_alias) continue;
+        for (size_t j = 0; j < t->nmodels; j++)
+            if (t->models[j].model && !strcmp(t->models[j].model->alias, t->refusal_alias))
+                t->refusal_model = (int)j;
+        if (t->refusal_model < 0)
+            sy_diags_add(L->diags, t->file, t->refusal_line, t->refusal_column,
+                         "on_refusal of tier '%s' names '%s', which is not one of its models",
+                         t->name, t->refusal_alias);
+    }
+}
+
 static void loader_free(loader *L)
 {
     drop_refs(L, 0);
@@ -819,6 +882,7 @@ int sy_config_load(sy_config *cfg, const char *const *files, size_t nfiles, int 
         load_file(&L, cfg->files[cfg->nfiles++]);
     }
     resolve_refs(&L);
+    if (!L.unparsed) check_refusals(&L);
     loader_free(&L);
     sort_diags(diags, first, files, nfiles);
     bool failed = diags->n > first;
@@ -861,6 +925,11 @@ const sy_tier *sy_config_tier_by_topic(const sy_config *cfg, const char *topic)
     for (size_t i = 0; i < cfg->ntiers; i++)
         if (!strcmp(cfg->tiers[i]->topic, topic)) return cfg->tiers[i];
     return NULL;
+}
+
+const char *sy_tier_strategy_name(sy_tier_strategy s)
+{
+    return s <= SY_TIER_MOST_HEADROOM ? strategies[s] : "?";
 }
 
 double sy_model_cost(const sy_model *m, int64_t tokens_in, int64_t tokens_out)

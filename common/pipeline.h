@@ -36,6 +36,8 @@ typedef struct sy_provider {
     char *api_key;       /* resolved at load (NULL if unset); NEVER logged or echoed */
     int64_t requests_per_minute; /* 0 = unknown (learned from headers) */
     int64_t tokens_per_minute;   /* 0 = unknown */
+    int64_t cooldown_ms; /* account not used after a 401 or insufficient_quota; default 60 s */
+    size_t index;        /* place in sy_config.providers */
     const char *file;    /* where it was defined (for messages) */
     int line;
 } sy_provider;
@@ -50,9 +52,28 @@ typedef struct sy_model {
 } sy_model;
 
 typedef enum sy_tier_strategy {
-    SY_TIER_ORDERED = 0, /* first model, then fall back in order */
-    SY_TIER_WEIGHTED,    /* pick by weight (sticky by idempotency key), then fall back */
+    SY_TIER_ORDERED = 0,   /* first model, then fall back in order */
+    SY_TIER_WEIGHTED,      /* pick by weight (sticky by idempotency key), then fall back */
+    SY_TIER_CHEAPEST,      /* lowest expected cost for this job first */
+    SY_TIER_FASTEST,       /* lowest observed latency (moving average) first */
+    SY_TIER_MOST_HEADROOM, /* the account with the most pacing capacity left first */
 } sy_tier_strategy;
+
+const char *sy_tier_strategy_name(sy_tier_strategy s); /* "ordered", ... */
+
+/* Circuit breaker of each model of a tier: open after `consecutive`
+ * failures in a row, or when at least `min_calls` calls in the last
+ * `window_ms` failed at a share of `ratio` or more (0 disables a trigger);
+ * stay open for `cooldown_ms`, then let `probes` calls through: that many
+ * successes close it, one failure opens it again. */
+typedef struct sy_breaker_policy {
+    int consecutive;  /* default 5 */
+    double ratio;     /* default 0.5 */
+    int min_calls;    /* default 20 */
+    int window_ms;    /* default 10000 */
+    int cooldown_ms;  /* default 15000 */
+    int probes;       /* default 3 */
+} sy_breaker_policy;
 
 typedef struct sy_tier_model {
     sy_model *model;
@@ -73,6 +94,12 @@ typedef struct sy_tier {
     sy_tier_model *models;
     size_t nmodels;
     sy_retry_policy retry;
+    sy_breaker_policy breaker;
+    int refusal_model;  /* index into models tried at once after a refusal; -1 none */
+    char *refusal_alias; /* as written (checked against models after loading) */
+    int refusal_line, refusal_column;
+    const char *file;
+    size_t index;       /* place in sy_config.tiers */
 } sy_tier;
 
 typedef enum sy_output_parse { SY_PARSE_TEXT = 0, SY_PARSE_JSON } sy_output_parse;
@@ -91,6 +118,9 @@ typedef struct sy_task {
     sy_output_parse parse;
     sy_format format;     /* result encoding, default msgpack */
     int64_t deadline_ms;  /* relative deadline for jobs of this task; 0 = none */
+    int priority;         /* default priority of its jobs (a job may set its own); default 0 */
+    double share;         /* weight in the fair share of waiting capacity; default 1 */
+    size_t index;         /* place in sy_config.tasks */
 } sy_task;
 
 typedef struct sy_config {

@@ -32,6 +32,8 @@ static const char *class_names[SY_ERR_COUNT] = {
     [SY_ERR_RENDER] = "render_error",
     [SY_ERR_OUTPUT_PARSE] = "output_parse_error",
     [SY_ERR_EXPIRED] = "expired",
+    [SY_ERR_CIRCUIT_OPEN] = "circuit_open",
+    [SY_ERR_ACCOUNT_COOLDOWN] = "account_cooling_down",
 };
 
 const char *sy_err_class_name(sy_err_class c)
@@ -92,6 +94,31 @@ static bool valid_json_msgpack(const char *json, sy_buf *out)
     return json && sy_json_to_msgpack(json, strlen(json), out, err, sizeof err) == 0;
 }
 
+static void mp_error_name(msgpack_packer *pk, sy_err_class c)
+{
+    if (c == SY_ERR_NONE) msgpack_pack_nil(pk);
+    else mp_str(pk, sy_err_class_name(c));
+}
+
+static void mp_route(msgpack_packer *pk, const sy_result *r)
+{
+    mp_str(pk, "route");
+    msgpack_pack_map(pk, 2);
+    mp_kv_str(pk, "strategy", r->strategy);
+    mp_kv_str(pk, "reason", r->route_reason);
+    mp_str(pk, "attempt_history");
+    msgpack_pack_array(pk, r->nhistory);
+    for (size_t i = 0; i < r->nhistory; i++) {
+        const sy_attempt_note *a = &r->history[i];
+        msgpack_pack_map(pk, 4);
+        mp_kv_str(pk, "model", a->model);
+        mp_kv_int(pk, "http_status", a->http_status);
+        mp_str(pk, "error");
+        mp_error_name(pk, a->error);
+        mp_kv_int(pk, "latency_ms", a->latency_ms);
+    }
+}
+
 static void encode_msgpack(const sy_result *r, sy_buf *out)
 {
     sy_buf oj;
@@ -99,7 +126,7 @@ static void encode_msgpack(const sy_result *r, sy_buf *out)
     bool has_json = valid_json_msgpack(r->output_json, &oj);
     msgpack_packer pk;
     msgpack_packer_init(&pk, out, write_buf);
-    msgpack_pack_map(&pk, 19 + has_json);
+    msgpack_pack_map(&pk, 21 + has_json);
     mp_kv_str(&pk, "job_id", r->job_id);
     mp_kv_str(&pk, "task", r->task);
     mp_kv_str(&pk, "idempotency_key", r->idempotency_key);
@@ -127,6 +154,7 @@ static void encode_msgpack(const sy_result *r, sy_buf *out)
     mp_str(&pk, "cost_usd");
     msgpack_pack_double(&pk, r->cost_usd);
     mp_kv_int(&pk, "latency_ms", r->latency_ms);
+    mp_route(&pk, r);
     mp_str(&pk, "error");
     if (r->ok) msgpack_pack_nil(&pk);
     else {
@@ -168,6 +196,25 @@ static bool valid_json(const char *s)
     return v != NULL;
 }
 
+static void js_route(sy_buf *b, const sy_result *r)
+{
+    sy_buf_puts(b, ",\"route\":{\"strategy\":");
+    sy_buf_json_cstr(b, r->strategy);
+    js_str(b, "reason", r->route_reason);
+    sy_buf_puts(b, "},\"attempt_history\":[");
+    for (size_t i = 0; i < r->nhistory; i++) {
+        const sy_attempt_note *a = &r->history[i];
+        sy_buf_puts(b, i ? ",{\"model\":" : "{\"model\":");
+        sy_buf_json_cstr(b, a->model);
+        js_int(b, "http_status", a->http_status);
+        if (a->error == SY_ERR_NONE) sy_buf_puts(b, ",\"error\":null");
+        else js_str(b, "error", sy_err_class_name(a->error));
+        js_int(b, "latency_ms", a->latency_ms);
+        sy_buf_putc(b, '}');
+    }
+    sy_buf_putc(b, ']');
+}
+
 static void encode_json(const sy_result *r, sy_buf *b)
 {
     sy_buf_putc(b, '{');
@@ -198,6 +245,7 @@ static void encode_json(const sy_result *r, sy_buf *b)
     sy_buf_puts(b, "},\"cost_usd\":");
     sy_buf_json_double(b, r->cost_usd);
     js_int(b, "latency_ms", r->latency_ms);
+    js_route(b, r);
     if (r->ok) sy_buf_puts(b, ",\"error\":null");
     else {
         sy_buf_puts(b, ",\"error\":{\"class\":");

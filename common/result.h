@@ -32,6 +32,8 @@ typedef enum sy_err_class {
     SY_ERR_RENDER,           /* template variable missing */
     SY_ERR_OUTPUT_PARSE,     /* task wants JSON, model answered something else */
     SY_ERR_EXPIRED,          /* job deadline passed */
+    SY_ERR_CIRCUIT_OPEN,     /* attempt skipped: the model's breaker is open */
+    SY_ERR_ACCOUNT_COOLDOWN, /* attempt skipped: the account is cooling down */
     SY_ERR_COUNT
 } sy_err_class;
 
@@ -40,6 +42,14 @@ bool sy_err_retryable(sy_err_class c);
 
 /* Result format of an output topic. */
 typedef enum sy_format { SY_FORMAT_MSGPACK = 0, SY_FORMAT_JSON = 1 } sy_format;
+
+/* One attempt of a job, as the result records it. */
+typedef struct sy_attempt_note {
+    const char *model;    /* alias */
+    sy_err_class error;   /* SY_ERR_NONE: answered; CIRCUIT_OPEN/ACCOUNT_COOLDOWN: not sent */
+    int http_status;      /* 0 when none */
+    int64_t latency_ms;
+} sy_attempt_note;
 
 typedef struct sy_result {
     const char *job_id;
@@ -64,6 +74,10 @@ typedef struct sy_result {
     sy_err_class error_class; /* when failed */
     const char *error_message;
     int http_status;          /* last HTTP status, 0 if none */
+    const char *strategy;     /* the tier's, and why the first model was chosen */
+    const char *route_reason;
+    const sy_attempt_note *history; /* every attempt in order (the first ones if many) */
+    size_t nhistory;
     const sy_kv *metadata;    /* echoed from the job */
     size_t nmetadata;
     int64_t finished_ms;      /* unix ms */

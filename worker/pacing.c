@@ -32,6 +32,7 @@ void sy_account_init(sy_account *a, int64_t rpm, int64_t tpm, double share, int6
     bucket_init(&a->requests, (double)rpm * a->share, now_us);
     bucket_init(&a->tokens, (double)tpm * a->share, now_us);
     a->paused_until_us = 0;
+    a->cooling_until_us = 0;
     a->waits = a->throttled = 0;
 }
 
@@ -91,4 +92,38 @@ void sy_account_pause(sy_account *a, int64_t wait_ms, int64_t now_us)
 int64_t sy_estimate_tokens(size_t bytes)
 {
     return (int64_t)(bytes + 3) / 4 + 4;
+}
+
+bool sy_account_cool(sy_account *a, int64_t cooldown_ms, int64_t now_us)
+{
+    bool fresh = now_us >= a->cooling_until_us;
+    int64_t until = now_us + cooldown_ms * 1000;
+    if (until > a->cooling_until_us) a->cooling_until_us = until;
+    return fresh;
+}
+
+bool sy_account_usable(const sy_account *a, int64_t now_us)
+{
+    return now_us >= a->cooling_until_us;
+}
+
+int64_t sy_account_cooling_us(const sy_account *a, int64_t now_us)
+{
+    return now_us < a->cooling_until_us ? a->cooling_until_us - now_us : 0;
+}
+
+static double bucket_free(const sy_bucket *b)
+{
+    if (b->limit_per_min <= 0) return 1;
+    double f = b->level / b->limit_per_min;
+    return f < 0 ? 0 : f > 1 ? 1 : f;
+}
+
+double sy_account_headroom(sy_account *a, int64_t now_us)
+{
+    if (now_us < a->paused_until_us || now_us < a->cooling_until_us) return 0;
+    refill(&a->requests, now_us);
+    refill(&a->tokens, now_us);
+    double r = bucket_free(&a->requests), t = bucket_free(&a->tokens);
+    return r < t ? r : t;
 }

@@ -32,6 +32,7 @@ typedef struct sy_account {
     sy_bucket requests, tokens;
     double share;            /* fraction of the account's limits this worker uses */
     int64_t paused_until_us; /* after a 429: nothing is sent before this */
+    int64_t cooling_until_us; /* after a 401 or insufficient_quota: models on it are skipped */
     uint64_t waits, throttled;
 } sy_account;
 
@@ -48,6 +49,17 @@ void sy_account_settle_request(sy_account *a);
 void sy_account_learn(sy_account *a, const sy_ratelimit_info *rl, int64_t now_us);
 /* The provider said 429: pause until now + wait_ms. */
 void sy_account_pause(sy_account *a, int64_t wait_ms, int64_t now_us);
+
+/* A 401 or insufficient_quota: skip the account for cooldown_ms (jobs fall
+ * back to other models or wait). Returns true when it was not cooling
+ * already (the caller logs once). */
+bool sy_account_cool(sy_account *a, int64_t cooldown_ms, int64_t now_us);
+bool sy_account_usable(const sy_account *a, int64_t now_us);
+/* Microseconds until a cooling account is usable again (0 if it is). */
+int64_t sy_account_cooling_us(const sy_account *a, int64_t now_us);
+/* Share of the account's capacity free now, 0..1 (the emptier bucket of the
+ * two decides; an unlimited account is 1; paused or cooling is 0). */
+double sy_account_headroom(sy_account *a, int64_t now_us);
 
 /* Estimated input tokens of a prompt of `bytes` bytes (about 4 bytes a token). */
 int64_t sy_estimate_tokens(size_t bytes);

@@ -46,6 +46,10 @@ static void fill_result(const sy_run *r, sy_result *res)
     res->error_class = r->last.error;
     res->error_message = ok ? NULL : r->last.message;
     res->http_status = r->last.http_status;
+    res->strategy = sy_tier_strategy_name(r->tier->strategy);
+    res->route_reason = r->route.why[0] ? r->route.why : NULL;
+    res->history = r->history;
+    res->nhistory = r->nhistory;
     res->metadata = j->metadata;
     res->nmetadata = j->nmetadata;
     res->finished_ms = sy_now_ms();

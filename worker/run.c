@@ -13,6 +13,7 @@
  * Bad data never crashes the worker: an undecodable job or unknown task is
  * dead-lettered at once; a missing template variable fails the job with a
  * result and a dead letter. */
+#include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -178,25 +179,75 @@ void run_start(worker *w, const rd_kafka_message_t *m)
     run_begin(r);
 }
 
+static int64_t estimate_input_tokens(const sy_run *r)
+{
+    size_t bytes = r->system.len + r->user.len;
+    for (size_t i = 0; !r->task->has_user && i < r->job.nmessages; i++)
+        bytes += strlen(r->job.messages[i].content);
+    return sy_estimate_tokens(bytes);
+}
+
+/* Pacing reserves the input and the whole output budget. */
+static int64_t estimate_tokens(const sy_run *r)
+{
+    return estimate_input_tokens(r) + r->task->max_tokens;
+}
+
+static sy_health *model_health(const sy_run *r, int slot)
+{
+    return &r->w->health[r->tier->index][slot];
+}
+
+static sy_account *model_account(const sy_run *r, const sy_model *m)
+{
+    return &r->w->accounts[m->provider->index];
+}
+
+/* What the worker knows of each model of the tier, for this job. */
+static void model_views(const sy_run *r, sy_model_view *v)
+{
+    int64_t in = estimate_input_tokens(r), now_us = sy_mono_us(), now_ms = now_us / 1000;
+    for (size_t i = 0; i < r->tier->nmodels && i < SY_ROUTE_MAX_MODELS; i++) {
+        const sy_model *m = r->tier->models[i].model;
+        const sy_health *h = model_health(r, (int)i);
+        sy_account *a = model_account(r, m);
+        double out = h->tokens_out >= 0 ? h->tokens_out : r->task->max_tokens;
+        v[i].fits = !m->context_window || in + r->task->max_tokens <= m->context_window;
+        v[i].usable = sy_health_usable(h, now_ms) && sy_account_usable(a, now_us);
+        v[i].cost_usd = sy_model_cost(m, in, (int64_t)out);
+        v[i].latency_ms = h->latency_ms;
+        v[i].headroom = sy_account_headroom(a, now_us);
+    }
+}
+
 void run_begin(sy_run *r)
 {
     char err[512];
     r->deadline_ms = r->job.deadline_ms;
     if (!r->deadline_ms && r->task->deadline_ms) r->deadline_ms = sy_now_ms() + r->task->deadline_ms;
-    sy_route_begin(&r->route, r->tier, &r->job);
     if (render_prompt(r, err, sizeof err) != 0) {
         fail(r, SY_ERR_RENDER, err);
+        return;
+    }
+    sy_model_view views[SY_ROUTE_MAX_MODELS];
+    model_views(r, views);
+    if (sy_route_begin(&r->route, r->tier, &r->job, views) != 0) {
+        fail(r, SY_ERR_CONTEXT_WINDOW, r->route.why);
         return;
     }
     run_attempt(r);
 }
 
-static void queue_ready(worker *w, sy_run *r)
+static int run_priority(const sy_run *r)
 {
-    r->next_ready = NULL;
-    if (w->ready_tail) w->ready_tail->next_ready = r;
-    else w->ready_head = r;
-    w->ready_tail = r;
+    return r->task->priority + r->job.priority;
+}
+
+static void note_attempt(sy_run *r, sy_err_class c, int http_status, int64_t latency_ms)
+{
+    if (r->nhistory >= SY_HISTORY_MAX) return;
+    r->history[r->nhistory++] = (sy_attempt_note){
+        .model = r->model->alias, .error = c, .http_status = http_status, .latency_ms = latency_ms};
 }
 
 static void note_model_tried(sy_run *r)
@@ -209,32 +260,55 @@ static void note_model_tried(sy_run *r)
              alias);
 }
 
-static int64_t estimate_tokens(const sy_run *r)
-{
-    size_t bytes = r->system.len + r->user.len;
-    for (size_t i = 0; !r->task->has_user && i < r->job.nmessages; i++)
-        bytes += strlen(r->job.messages[i].content);
-    return sy_estimate_tokens(bytes) + r->task->max_tokens;
-}
-
 /* Reserve room under the account's limits now, if nobody waits before us. */
 static bool pace(sy_run *r, size_t acct)
 {
     worker *w = r->w;
-    if (w->paced[acct].head) return false; /* oldest first */
+    if (w->paced[acct].waiting.n) return false; /* those waiting go first */
     int64_t est = estimate_tokens(r);
     if (sy_account_reserve(&w->accounts[acct], est, sy_mono_us()) > 0) return false;
     r->reserved_tokens = est;
     return true;
 }
 
-static void wait_for_account(sy_run *r, size_t acct)
+/* Why the model at place i of the route cannot take calls now (NONE: it
+ * can), and for how long (ms). */
+static sy_err_class unusable(const sy_run *r, int i, int64_t *wait_ms)
 {
-    pace_queue *q = &r->w->paced[acct];
-    r->next_ready = NULL;
-    if (q->tail) q->tail->next_ready = r;
-    else q->head = r;
-    q->tail = r;
+    int slot = r->route.order[i];
+    const sy_model *m = r->tier->models[slot].model;
+    int64_t now_us = sy_mono_us();
+    int64_t cool = sy_account_cooling_us(model_account(r, m), now_us);
+    const sy_health *h = model_health(r, slot);
+    if (cool > 0) *wait_ms = cool / 1000 + 1;
+    else if (!sy_health_usable(h, now_us / 1000)) *wait_ms = sy_health_wait_ms(h, now_us / 1000);
+    else return SY_ERR_NONE;
+    if (*wait_ms <= 0) *wait_ms = 100; /* half-open, all probes out: look again soon */
+    return cool > 0 ? SY_ERR_ACCOUNT_COOLDOWN : SY_ERR_CIRCUIT_OPEN;
+}
+
+/* Move the route to the first model from here on that can take calls,
+ * noting the ones skipped. When none can, wait (a timer) for the soonest
+ * one and return false. */
+static bool choose_usable_model(sy_run *r)
+{
+    int64_t soonest = -1;
+    for (int i = r->route.pos; i < r->route.n; i++) {
+        int64_t wait = 0;
+        sy_err_class why = unusable(r, i, &wait);
+        if (why == SY_ERR_NONE) {
+            for (int j = r->route.pos; j < i; j++) {
+                r->model = r->tier->models[r->route.order[j]].model;
+                note_attempt(r, unusable(r, j, &wait), 0, 0);
+                r->w->breaker_skips++;
+            }
+            sy_route_skip_to(&r->route, i);
+            return true;
+        }
+        if (soonest < 0 || wait < soonest) soonest = wait;
+    }
+    sy_timers_add(&r->w->timers, sy_mono_us() + soonest * 1000, r, &r->timer_pos);
+    return false;
 }
 
 static void send_attempt(sy_run *r);
@@ -246,14 +320,15 @@ void run_attempt(sy_run *r)
         fail(r, SY_ERR_EXPIRED, "job deadline passed before it could run");
         return;
     }
+    if (!choose_usable_model(r)) return;
     r->model = sy_route_model(&r->route, r->tier);
     if (!sy_engine_has_room(w->engine)) {
-        queue_ready(w, r);
+        sy_waitq_push(&w->ready, r->task->index, run_priority(r), r);
         return;
     }
-    size_t acct = worker_account_index(w, r->model->provider);
+    size_t acct = r->model->provider->index;
     if (!pace(r, acct)) {
-        wait_for_account(r, acct);
+        sy_waitq_push(&w->paced[acct].waiting, r->task->index, run_priority(r), r);
         return;
     }
     send_attempt(r);
@@ -264,26 +339,25 @@ static int64_t release_account(worker *w, size_t acct, int64_t now)
 {
     pace_queue *q = &w->paced[acct];
     if (q->next_try_us > now) return q->next_try_us - now;
-    while (q->head && sy_engine_has_room(w->engine)) {
-        sy_run *r = q->head;
+    sy_run *r;
+    while ((r = sy_waitq_peek(&q->waiting)) && sy_engine_has_room(w->engine)) {
         int64_t est = estimate_tokens(r), wait = sy_account_reserve(&w->accounts[acct], est, now);
         if (wait > 0) {
             q->next_try_us = now + wait;
             return wait;
         }
-        q->head = r->next_ready;
-        if (!q->head) q->tail = NULL;
+        sy_waitq_pop(&q->waiting);
         r->reserved_tokens = est;
         send_attempt(r);
     }
-    return q->head ? 1000 : -1; /* engine full: the next turn tries again */
+    return q->waiting.n ? 1000 : -1; /* engine full: the next turn tries again */
 }
 
 int64_t run_release_paced(worker *w)
 {
     int64_t now = sy_mono_us(), soonest = -1;
     for (size_t i = 0; i < w->cfg.nproviders; i++) {
-        if (!w->paced[i].head) continue;
+        if (!w->paced[i].waiting.n) continue;
         int64_t us = release_account(w, i, now);
         if (us >= 0 && (soonest < 0 || us < soonest)) soonest = us;
     }
@@ -294,6 +368,14 @@ int64_t run_release_paced(worker *w)
 static void send_attempt(sy_run *r)
 {
     worker *w = r->w;
+    if (!sy_health_allow(model_health(r, r->route.order[r->route.pos]), sy_mono_us() / 1000)) {
+        sy_account *a = model_account(r, r->model); /* the breaker opened while it waited */
+        sy_account_settle(a, r->reserved_tokens, 0);
+        sy_account_settle_request(a);
+        r->reserved_tokens = 0;
+        run_attempt(r);
+        return;
+    }
     sy_transfer *t = sy_engine_acquire(w->engine);
     note_model_tried(r);
     sy_call call = {
@@ -320,8 +402,14 @@ void run_launch_prepared(sy_run *r)
     sy_transfer *t = r->prepared;
     r->prepared = NULL;
     w->calls++;
-    if (!r->first_sent_us) r->first_sent_us = sy_mono_us();
-    sy_engine_launch(w->engine, t, r->tier->retry.timeout_ms, r);
+    r->attempt_sent_us = sy_mono_us();
+    if (!r->first_sent_us) r->first_sent_us = r->attempt_sent_us;
+    int64_t timeout = r->tier->retry.timeout_ms;
+    if (r->deadline_ms) { /* an attempt never outlives the job's deadline */
+        int64_t left = r->deadline_ms - sy_now_ms();
+        if (left < timeout) timeout = left > 1 ? left : 1;
+    }
+    sy_engine_launch(w->engine, t, (int)timeout, r);
 }
 
 /* Transport failure -> outcome (the adapter only sees HTTP answers). */
@@ -366,7 +454,7 @@ static void after_failure(sy_run *r)
 /* What the answer says about the account: usage, headers, 429s. */
 static void pace_feedback(sy_run *r)
 {
-    sy_account *a = &r->w->accounts[worker_account_index(r->w, r->model->provider)];
+    sy_account *a = model_account(r, r->model);
     int64_t now = sy_mono_us(), used = r->last.tokens_in + r->last.tokens_out;
     sy_account_settle(a, r->reserved_tokens, r->last.error == SY_ERR_NONE ? used : r->reserved_tokens);
     r->reserved_tokens = 0;
@@ -379,10 +467,36 @@ static void pace_feedback(sy_run *r)
     }
 }
 
+/* An auth (401) or quota error: the account cools down (logged once); the
+ * route falls back, or retries once the cool-down is over. */
+static void account_feedback(sy_run *r)
+{
+    if (!sy_route_account_error(&r->last)) return;
+    const sy_provider *p = r->model->provider;
+    int64_t now = sy_mono_us();
+    sy_account *a = model_account(r, r->model);
+    if (sy_account_cool(a, p->cooldown_ms, now))
+        sy_warn("account of provider '%s': %s (HTTP %d); its models are skipped for %" PRId64
+                " s", p->name, sy_err_class_name(r->last.error), r->last.http_status,
+                p->cooldown_ms / 1000);
+    r->last.retry_after_ms = sy_account_cooling_us(a, now) / 1000 + 1;
+}
+
+/* What the answer says about the model: breaker, latency, output length. */
+static void health_feedback(sy_run *r, int64_t latency_ms)
+{
+    sy_health *h = model_health(r, r->route.order[r->route.pos]);
+    if (sy_health_record(h, r->last.error, latency_ms, r->last.tokens_out, sy_mono_us() / 1000))
+        sy_warn("model '%s' of tier '%s': circuit open for %d ms after repeated %s",
+                r->model->alias, r->tier->name, h->policy->cooldown_ms,
+                sy_err_class_name(r->last.error));
+}
+
 void run_on_response(worker *w, sy_transfer *t, void *opaque)
 {
     (void)w;
     sy_run *r = opaque;
+    int64_t latency_ms = (sy_mono_us() - r->attempt_sent_us) / 1000;
     sy_outcome_free(&r->last);
     memset(&r->last, 0, sizeof r->last);
     if (t->curl_code != CURLE_OK) transport_outcome(t, &r->last);
@@ -390,6 +504,8 @@ void run_on_response(worker *w, sy_transfer *t, void *opaque)
         sy_provider_parse(r->model->provider, (int)t->http_status, t->headers.data,
                           t->headers.len, t->body.data, t->body.len, &r->last);
     pace_feedback(r);
+    account_feedback(r);
+    health_feedback(r, latency_ms);
     r->tokens_in += r->last.tokens_in;
     r->tokens_out += r->last.tokens_out;
     r->cost_usd += sy_model_cost(r->model, r->last.tokens_in, r->last.tokens_out);
@@ -398,6 +514,7 @@ void run_on_response(worker *w, sy_transfer *t, void *opaque)
         snprintf(r->last.message, sizeof r->last.message,
                  "task '%s' expects JSON; model %s answered text", r->task->name, r->model->alias);
     }
+    note_attempt(r, r->last.error, r->last.http_status, latency_ms);
     if (r->last.error == SY_ERR_NONE) publish_result(r);
     else after_failure(r);
 }

@@ -59,21 +59,38 @@ uint64_t worker_random(worker *w)
     return x * 2685821657736338717ULL;
 }
 
-size_t worker_account_index(worker *w, const sy_provider *p)
+/* Pacing per account, waiting queues (fair by task share), and the health
+ * of every model of every tier. */
+static void init_routing(worker *w)
 {
-    for (size_t i = 0; i < w->cfg.nproviders; i++)
-        if (w->cfg.providers[i] == p) return i;
-    return 0; /* unreachable: every model's provider is in the config */
+    const sy_config *c = &w->cfg;
+    double *shares = sy_xcalloc(c->ntasks + 1, sizeof *shares);
+    for (size_t i = 0; i < c->ntasks; i++) shares[i] = c->tasks[i]->share;
+    w->accounts = sy_xcalloc(c->nproviders + 1, sizeof(sy_account));
+    w->paced = sy_xcalloc(c->nproviders + 1, sizeof(pace_queue));
+    for (size_t i = 0; i < c->nproviders; i++) {
+        sy_account_init(&w->accounts[i], c->providers[i]->requests_per_minute,
+                        c->providers[i]->tokens_per_minute, w->opt.account_share, sy_mono_us());
+        sy_waitq_init(&w->paced[i].waiting, c->ntasks, shares);
+    }
+    sy_waitq_init(&w->ready, c->ntasks, shares);
+    free(shares);
+    w->health = sy_xcalloc(c->ntiers + 1, sizeof *w->health);
+    for (size_t i = 0; i < c->ntiers; i++) {
+        const sy_tier *t = c->tiers[i];
+        w->health[i] = sy_xcalloc(t->nmodels, sizeof **w->health);
+        for (size_t j = 0; j < t->nmodels; j++) sy_health_init(&w->health[i][j], &t->breaker);
+    }
 }
 
-static void init_accounts(worker *w)
+static void free_routing(worker *w)
 {
-    w->accounts = sy_xcalloc(w->cfg.nproviders + 1, sizeof(sy_account));
-    w->paced = sy_xcalloc(w->cfg.nproviders + 1, sizeof(pace_queue));
-    for (size_t i = 0; i < w->cfg.nproviders; i++)
-        sy_account_init(&w->accounts[i], w->cfg.providers[i]->requests_per_minute,
-                        w->cfg.providers[i]->tokens_per_minute, w->opt.account_share,
-                        sy_mono_us());
+    for (size_t i = 0; i < w->cfg.nproviders; i++) sy_waitq_free(&w->paced[i].waiting);
+    for (size_t i = 0; i < w->cfg.ntiers; i++) free(w->health[i]);
+    sy_waitq_free(&w->ready);
+    free(w->health);
+    free(w->accounts);
+    free(w->paced);
 }
 
 static void on_transfer_done(void *ctx, sy_transfer *t, void *opaque)
@@ -118,12 +135,7 @@ static void fire_timers(worker *w)
 
 static void dispatch_ready(worker *w)
 {
-    while (w->ready_head && sy_engine_has_room(w->engine)) {
-        sy_run *r = w->ready_head;
-        w->ready_head = r->next_ready;
-        if (!w->ready_head) w->ready_tail = NULL;
-        run_attempt(r);
-    }
+    while (w->ready.n && sy_engine_has_room(w->engine)) run_attempt(sy_waitq_pop(&w->ready));
 }
 
 static void drain_wake_fd(worker *w)
@@ -165,9 +177,10 @@ static void report(worker *w)
     sy_info("held %d, in flight %d, consumed %" PRIu64 ", ok %" PRIu64 ", failed %" PRIu64
             ", dead-lettered %" PRIu64 ", calls %" PRIu64 ", retries %" PRIu64
             ", fallbacks %" PRIu64 ", deduplicated %" PRIu64 ", replayed %" PRIu64
-            ", skipped %" PRIu64,
+            ", skipped %" PRIu64 ", models skipped (breaker/cooldown) %" PRIu64,
             w->held, sy_engine_inflight(w->engine), w->consumed, w->succeeded, w->failed,
-            w->dead, w->calls, w->retries, w->fallbacks, w->deduplicated, w->replayed, w->skipped);
+            w->dead, w->calls, w->retries, w->fallbacks, w->deduplicated, w->replayed, w->skipped,
+            w->breaker_skips);
 }
 
 static void turn(worker *w, bool accept_input, int64_t *last_commit)
@@ -332,7 +345,7 @@ static int setup(worker *w)
     q = rd_kafka_queue_get_main(w->producer);
     rd_kafka_queue_io_event_enable(q, w->wake_fd[1], "p", 1);
     rd_kafka_queue_destroy(q);
-    init_accounts(w);
+    init_routing(w);
     w->engine = sy_engine_new(w->opt.max_inflight, on_transfer_done, w);
     w->offsets = sy_offsets_new();
     sy_timers_init(&w->timers);
@@ -353,8 +366,7 @@ static void teardown(worker *w)
     sy_timers_free(&w->timers);
     sy_buf_free(&w->record_scratch);
     sy_keymap_free(&w->working);
-    free(w->accounts);
-    free(w->paced);
+    free_routing(w);
     sy_store_close(w->store);
     close(w->wake_fd[0]);
     close(w->wake_fd[1]);

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "engine.h"
+#include "health.h"
 #include "job.h"
 #include "keymap.h"
 #include "kafka.h"
@@ -29,6 +30,9 @@
 #include "route.h"
 #include "store.h"
 #include "timers.h"
+#include "waitq.h"
+
+#define SY_HISTORY_MAX 12 /* attempts a result lists (the first ones) */
 
 typedef struct worker worker;
 
@@ -53,14 +57,16 @@ typedef struct sy_run {
     int attempts;
     int64_t reserved_tokens;   /* pacing estimate of the call in flight */
     int64_t first_sent_us;
+    int64_t attempt_sent_us;   /* the attempt in flight */
     int64_t deadline_ms;
     int64_t tokens_in, tokens_out;
     double cost_usd;
     const sy_model *model;     /* model of the current/last attempt */
     sy_outcome last;           /* last attempt's outcome */
     char models_tried[256];
+    sy_attempt_note history[SY_HISTORY_MAX];
+    uint8_t nhistory;
     size_t timer_pos;
-    struct sy_run *next_ready;
     /* waiting for the store's group commit (see worker.c) */
     sy_transfer *prepared;     /* a call to launch */
     sy_buf result;             /* the result to produce, in the task's format */
@@ -79,9 +85,10 @@ typedef struct sy_run {
     int pending_deliveries;
 } sy_run;
 
-/* Jobs waiting for room under one account's rate limits, oldest first. */
+/* Jobs waiting for room under one account's rate limits (fair between
+ * tasks, by priority within one: waitq.h). */
 typedef struct pace_queue {
-    sy_run *head, *tail;
+    sy_waitq waiting;
     int64_t next_try_us; /* when the account's buckets will have room */
 } pace_queue;
 
@@ -110,9 +117,10 @@ struct worker {
     sy_store *store;
     sy_account *accounts;            /* pacing, one per cfg.providers entry */
     pace_queue *paced;               /* waiting for each account, same index */
+    sy_health **health;              /* [tier index][model slot] */
     sy_keymap working;               /* idempotency key -> run in work (leader) */
     sy_buf record_scratch;
-    sy_run *ready_head, *ready_tail; /* waiting for an engine slot */
+    sy_waitq ready;                  /* waiting for an engine slot */
     sy_run *deferred;                /* launches and produces waiting for the group commit */
     sy_run *runs;                    /* live runs */
     int held;                        /* how many */
@@ -122,7 +130,7 @@ struct worker {
     uint64_t rng;
     /* counters */
     uint64_t consumed, succeeded, failed, dead, calls, retries, fallbacks;
-    uint64_t deduplicated, replayed, skipped, maybe_paid_twice;
+    uint64_t deduplicated, replayed, skipped, maybe_paid_twice, breaker_skips;
 };
 
 /* run.c: a job's life */
@@ -143,7 +151,6 @@ void publish_dead_letter_only(sy_run *r, sy_err_class c, const char *why);
 void publish_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);
 
 uint64_t worker_random(worker *w);
-size_t worker_account_index(worker *w, const sy_provider *p);
 /* run.c: let jobs waiting on accounts through as their buckets allow;
  * returns microseconds until the next account has room (-1: none waits). */
 int64_t run_release_paced(worker *w);

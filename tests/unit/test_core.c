@@ -84,6 +84,11 @@ static sy_provider prov = {.name = "p"};
 static sy_model m_a = {.alias = "a", .provider = &prov}, m_b = {.alias = "b", .provider = &prov},
                 m_c = {.alias = "c", .provider = &prov};
 
+/* Every model fits the job and can take calls. */
+static const sy_model_view ok_views[SY_ROUTE_MAX_MODELS] = {
+    [0 ... SY_ROUTE_MAX_MODELS - 1] = {.fits = true, .usable = true, .latency_ms = -1, .headroom = 1},
+};
+
 static sy_tier make_tier(sy_tier_model *models, size_t n, sy_tier_strategy s)
 {
     return (sy_tier){.name = "t", .strategy = s, .models = models, .nmodels = n,
@@ -104,7 +109,7 @@ static void test_route_retry_then_fallback(void **state)
     sy_job job = {.id = "j", .idempotency_key = "j"};
     sy_route r;
     int64_t delay;
-    sy_route_begin(&r, &tier, &job);
+    sy_route_begin(&r, &tier, &job, ok_views);
     assert_string_equal(sy_route_model(&r, &tier)->alias, "a");
     sy_outcome o = outcome(SY_ERR_SERVER);
     sy_route_attempt(&r);
@@ -126,7 +131,7 @@ static void test_route_retry_after_and_should_retry(void **state)
     sy_job job = {.id = "j", .idempotency_key = "j"};
     sy_route r;
     int64_t delay;
-    sy_route_begin(&r, &tier, &job);
+    sy_route_begin(&r, &tier, &job, ok_views);
     sy_outcome o = outcome(SY_ERR_RATE_LIMITED);
     o.retry_after_ms = 2500;
     sy_route_attempt(&r);
@@ -134,7 +139,7 @@ static void test_route_retry_after_and_should_retry(void **state)
     assert_int_equal(delay, 2500);
     o = outcome(SY_ERR_SERVER);
     o.should_retry = 0; /* x-should-retry: false wins */
-    sy_route_begin(&r, &tier, &job);
+    sy_route_begin(&r, &tier, &job, ok_views);
     sy_route_attempt(&r);
     assert_int_equal(sy_route_after_failure(&r, &tier, &o, 1, &delay), SY_ROUTE_GIVE_UP);
 }
@@ -150,8 +155,8 @@ static void test_route_weighted_sticky(void **state)
         snprintf(key, sizeof key, "key-%d", i);
         sy_job job = {.id = key, .idempotency_key = key};
         sy_route r1, r2;
-        sy_route_begin(&r1, &tier, &job);
-        sy_route_begin(&r2, &tier, &job);
+        sy_route_begin(&r1, &tier, &job, ok_views);
+        sy_route_begin(&r2, &tier, &job, ok_views);
         assert_int_equal(r1.order[0], r2.order[0]); /* sticky */
         assert_int_equal(r1.n, 3);
         hits[r1.order[0]]++;

@@ -462,7 +462,7 @@ static void test_errors_tiers(void **state)
         {"  fast:\n    models: mini\n", 11, 13,
          "models of tier 'fast' must be a non-empty list of models, got 'mini'"},
         {"  fast:\n    strategy: random\n    models: [mini]\n", 11, 15,
-         "strategy of tier 'fast' must be ordered or weighted, got 'random'"},
+         "strategy of tier 'fast' must be ordered, weighted, cheapest, fastest or most-headroom, got 'random'"},
         {"  fast:\n    strategy: weighted\n    models: [{model: mini, weight: -1}]\n", 12, 36,
          "models[0].weight of tier 'fast' must be a number > 0, got '-1'"},
         {"  fast:\n    strategy: weighted\n    models: [mini]\n", 12, 14,
