@@ -1,5 +1,12 @@
 /* engine.c -- see engine.h.
  *
+ * Sockets are driven with libcurl's event interface: libcurl tells us which
+ * sockets it wants watched (socket callback -> epoll_ctl) and when it next
+ * needs a timeout (timer callback); sy_engine_step waits in epoll_wait and
+ * hands libcurl only the sockets that are ready (curl_multi_socket_action).
+ * With thousands of calls in flight this costs per ready socket, not per
+ * transfer per turn as curl_multi_poll + curl_multi_perform would.
+ *
  * Completions are delivered from sy_engine_step, never from inside libcurl
  * callbacks, so the caller may launch new transfers from its done callback.
  * A transfer returns to the free list right after its callback runs. */
@@ -7,11 +14,19 @@
 #include "log.h"
 #include "util.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#define EVENTS_PER_WAIT 512
 
 struct sy_engine {
     CURLM *multi;
+    int epfd;
+    int wake_fd;          /* registered in epfd, or -1 */
+    int64_t timer_due_us; /* libcurl's next timeout, -1 none */
     sy_transfer *pool;
     sy_transfer *free_list;
     int capacity;
@@ -51,12 +66,54 @@ static void setup_easy(sy_transfer *t)
     curl_easy_setopt(t->easy, CURLOPT_ACCEPT_ENCODING, "");
 }
 
+/* libcurl: watch socket s for `what` (or stop watching it). */
+static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+{
+    (void)easy;
+    sy_engine *e = userp;
+    if (what == CURL_POLL_REMOVE) {
+        epoll_ctl(e->epfd, EPOLL_CTL_DEL, s, NULL);
+        curl_multi_assign(e->multi, s, NULL);
+        return 0;
+    }
+    struct epoll_event ev = {.data.fd = s};
+    if (what & CURL_POLL_IN) ev.events |= EPOLLIN;
+    if (what & CURL_POLL_OUT) ev.events |= EPOLLOUT;
+    int op = socketp ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    if (epoll_ctl(e->epfd, op, s, &ev) != 0) {
+        op = errno == EEXIST ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+        if (epoll_ctl(e->epfd, op, s, &ev) != 0) sy_warn("epoll_ctl: %s", strerror(errno));
+    }
+    curl_multi_assign(e->multi, s, e); /* any non-NULL mark: "in epfd" */
+    return 0;
+}
+
+/* libcurl: call me back (CURL_SOCKET_TIMEOUT) in timeout_ms; -1 cancels. */
+static int on_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+    (void)multi;
+    sy_engine *e = userp;
+    e->timer_due_us = timeout_ms < 0 ? -1 : sy_mono_us() + (int64_t)timeout_ms * 1000;
+    return 0;
+}
+
 sy_engine *sy_engine_new(int max_inflight, sy_transfer_done_fn done, void *ctx)
 {
     static int curl_ready;
     if (!curl_ready++) curl_global_init(CURL_GLOBAL_DEFAULT);
     sy_engine *e = sy_xcalloc(1, sizeof *e);
     e->multi = curl_multi_init();
+    e->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (!e->multi || e->epfd < 0) {
+        sy_error("cannot set up the HTTP engine: %s", strerror(errno));
+        abort();
+    }
+    e->wake_fd = -1;
+    e->timer_due_us = -1;
+    curl_multi_setopt(e->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(e->multi, CURLMOPT_SOCKETDATA, e);
+    curl_multi_setopt(e->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(e->multi, CURLMOPT_TIMERDATA, e);
     e->capacity = max_inflight;
     e->done = done;
     e->ctx = ctx;
@@ -89,6 +146,7 @@ void sy_engine_free(sy_engine *e)
         sy_buf_free(&t->body);
     }
     curl_multi_cleanup(e->multi);
+    close(e->epfd);
     free(e->pool);
     free(e);
 }
@@ -155,13 +213,44 @@ static void complete(sy_engine *e, CURLMsg *msg)
     sy_engine_release(e, t);
 }
 
+static void watch_wake_fd(sy_engine *e, int wake_fd)
+{
+    if (wake_fd == e->wake_fd) return;
+    if (e->wake_fd >= 0) epoll_ctl(e->epfd, EPOLL_CTL_DEL, e->wake_fd, NULL);
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = wake_fd};
+    if (wake_fd >= 0 && epoll_ctl(e->epfd, EPOLL_CTL_ADD, wake_fd, &ev) != 0)
+        sy_warn("epoll_ctl(wake fd): %s", strerror(errno));
+    e->wake_fd = wake_fd;
+}
+
+/* Wait no longer than libcurl's own next timeout. */
+static int wait_bound(const sy_engine *e, int wait_ms)
+{
+    if (e->timer_due_us < 0) return wait_ms;
+    int64_t left = e->timer_due_us - sy_mono_us();
+    if (left <= 0) return 0;
+    int ms = (int)((left + 999) / 1000);
+    return ms < wait_ms ? ms : wait_ms;
+}
+
 void sy_engine_step(sy_engine *e, int wait_ms, int wake_fd)
 {
-    struct curl_waitfd extra = {.fd = wake_fd, .events = CURL_WAIT_POLLIN};
+    struct epoll_event ev[EVENTS_PER_WAIT];
     int running = 0;
-    curl_multi_perform(e->multi, &running);
-    curl_multi_poll(e->multi, wake_fd >= 0 ? &extra : NULL, wake_fd >= 0 ? 1 : 0, wait_ms, NULL);
-    curl_multi_perform(e->multi, &running);
+    watch_wake_fd(e, wake_fd);
+    int n = epoll_wait(e->epfd, ev, EVENTS_PER_WAIT, wait_bound(e, wait_ms));
+    for (int i = 0; i < n; i++) {
+        if (ev[i].data.fd == e->wake_fd) continue; /* the caller drains it */
+        int flags = 0;
+        if (ev[i].events & (EPOLLIN | EPOLLHUP)) flags |= CURL_CSELECT_IN;
+        if (ev[i].events & EPOLLOUT) flags |= CURL_CSELECT_OUT;
+        if (ev[i].events & EPOLLERR) flags |= CURL_CSELECT_ERR;
+        curl_multi_socket_action(e->multi, ev[i].data.fd, flags, &running);
+    }
+    if (e->timer_due_us >= 0 && sy_mono_us() >= e->timer_due_us) {
+        e->timer_due_us = -1;
+        curl_multi_socket_action(e->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    }
     CURLMsg *msg;
     int left;
     while ((msg = curl_multi_info_read(e->multi, &left)))
