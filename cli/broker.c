@@ -94,8 +94,12 @@ static int create_topics(rd_kafka_mock_cluster_t *mc, const broker_opts *o, cons
 {
     int bad = create_topic(mc, SY_TOPIC_JOBS, o->partitions);
     bad |= create_topic(mc, SY_TOPIC_DLQ, o->partitions);
-    for (size_t i = 0; i < cfg->ntiers; i++)
+    for (size_t i = 0; i < cfg->ntiers; i++) {
+        char changelog[300];
+        snprintf(changelog, sizeof changelog, "%s.changelog", cfg->tiers[i]->topic);
         bad |= create_topic(mc, cfg->tiers[i]->topic, o->partitions);
+        bad |= create_topic(mc, changelog, o->partitions); /* same partitions as its tier */
+    }
     for (size_t i = 0; i < cfg->ntasks; i++) {
         bool seen = false; /* tasks may share an output topic */
         for (size_t j = 0; j < i; j++)

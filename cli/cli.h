@@ -13,5 +13,6 @@ int cmd_submit(int argc, char **argv);
 int cmd_results(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_state(int argc, char **argv);
 
 #endif

@@ -20,6 +20,7 @@ static const struct {
     {"results", cmd_results, "read results from an output topic"},
     {"check", cmd_check, "validate pipeline files"},
     {"demo", cmd_demo, "run the whole pipeline on the embedded defaults"},
+    {"state", cmd_state, "inspect a worker's job state (unfinished jobs, keys)"},
 };
 
 static void usage(FILE *out)

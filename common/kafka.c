@@ -212,9 +212,18 @@ void sy_kafka_apply_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
 int sy_kafka_produce(rd_kafka_t *rk, const char *topic, const void *key, size_t keylen,
                      const void *value, size_t len, rd_kafka_headers_t *hdrs, void *msg_opaque)
 {
+    return sy_kafka_produce_to(rk, topic, RD_KAFKA_PARTITION_UA, key, keylen, value, len, hdrs,
+                               msg_opaque);
+}
+
+int sy_kafka_produce_to(rd_kafka_t *rk, const char *topic, int32_t partition, const void *key,
+                        size_t keylen, const void *value, size_t len, rd_kafka_headers_t *hdrs,
+                        void *msg_opaque)
+{
     for (;;) {
         rd_kafka_resp_err_t e = rd_kafka_producev(
-            rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
             RD_KAFKA_V_KEY(key, keylen), RD_KAFKA_V_VALUE((void *)value, len),
             RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(msg_opaque), RD_KAFKA_V_END);
         if (!e) return 0;

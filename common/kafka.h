@@ -60,6 +60,10 @@ void sy_kafka_apply_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
  * local queue is full by serving delivery reports. Returns 0 or -1. */
 int sy_kafka_produce(rd_kafka_t *rk, const char *topic, const void *key, size_t keylen,
                      const void *value, size_t len, rd_kafka_headers_t *hdrs, void *msg_opaque);
+/* The same into a given partition (RD_KAFKA_PARTITION_UA: the partitioner's). */
+int sy_kafka_produce_to(rd_kafka_t *rk, const char *topic, int32_t partition, const void *key,
+                        size_t keylen, const void *value, size_t len, rd_kafka_headers_t *hdrs,
+                        void *msg_opaque);
 
 /* Flush the producer for up to timeout_ms; returns the number of messages
  * still undelivered. */

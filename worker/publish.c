@@ -115,6 +115,7 @@ void publish_result(sy_run *r)
     r->result_ok = res.ok;
     run_note_state(r, SY_STATE_PUBLISHING, -1, -1);
     r->produce_pending = true;
+    r->mirror_first = w->opt.changelog;
     r->dead_letter_pending = !res.ok;
     if (res.ok) w->succeeded++;
     else w->failed++;
@@ -140,6 +141,7 @@ void publish_stored(sy_run *r, const sy_job_record *rec, bool dedup)
         sy_buf_reset(&r->stored);
         sy_buf_append(&r->stored, rec->result, rec->result_len);
         r->attempts = (int)rec->attempts;
+        r->mirror_first = w->opt.changelog; /* it may have died before its mirror */
         w->replayed++;
     } else {
         w->deduplicated++;
@@ -148,7 +150,8 @@ void publish_stored(sy_run *r, const sy_job_record *rec, bool dedup)
     run_defer(r);
 }
 
-void publish_deferred(sy_run *r)
+/* The result itself, once the changelog holds its PUBLISHING record. */
+static void produce_result(sy_run *r)
 {
     worker *w = r->w;
     char source[300];
@@ -168,6 +171,19 @@ void publish_deferred(sy_run *r)
     if (r->pending_deliveries == 0) run_free(r);
 }
 
+void publish_deferred(sy_run *r)
+{
+    r->produce_pending = false;
+    if (r->mirror_first) {
+        r->mirror_first = false;
+        int before = r->pending_deliveries;
+        run_mirror_state(r, SY_STATE_PUBLISHING, -1, -1);
+        r->awaiting_mirror = r->pending_deliveries > before;
+        if (r->awaiting_mirror) return; /* produce_result on its acknowledgement */
+    }
+    produce_result(r);
+}
+
 static bool is_result_message(const sy_run *r, const rd_kafka_message_t *m)
 {
     return r->task && !r->dedup && !strcmp(rd_kafka_topic_name(m->rkt), r->task->output_topic);
@@ -182,12 +198,18 @@ void publish_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaq
                 rd_kafka_err2str(m->err));
         rd_kafka_headers_t *h = NULL;
         if (rd_kafka_message_headers(m, &h) == 0) h = rd_kafka_headers_copy(h);
-        if (sy_kafka_produce(rk, rd_kafka_topic_name(m->rkt), m->key, m->key_len, m->payload,
-                             m->len, h, r) == 0)
+        if (sy_kafka_produce_to(rk, rd_kafka_topic_name(m->rkt), m->partition, m->key, m->key_len,
+                                m->payload, m->len, h, r) == 0)
             return;
-    } else if (is_result_message(r, m)) {
+    }
+    if (!r) return; /* a mirror with no job behind it (recovery) */
+    if (!m->err && r->awaiting_mirror) {
+        r->awaiting_mirror = false;
+        produce_result(r);
+    } else if (!m->err && is_result_message(r, m)) {
         run_note_state(r, SY_STATE_PUBLISHED, m->partition, m->offset);
         sy_store_note_output(w->store, r->task->output_topic, m->partition, m->offset);
+        run_mirror_state(r, SY_STATE_PUBLISHED, m->partition, m->offset);
     }
     if (--r->pending_deliveries > 0) return;
     if (!m->err) sy_offsets_done(w->offsets, r->off);

@@ -20,35 +20,39 @@
 #include "util.h"
 #include "worker.h"
 
-typedef struct unfinished {
-    sy_keymap publishing; /* key -> "source" string (malloc'd) */
-    char **out_topics;
-    size_t nout;
-    size_t in_flight;
-} unfinished;
-
-static void add_out_topic(unfinished *u, const char *topic)
+void recover_want(recover_set *u, const char *key, const sy_job_record *rec)
 {
+    char source[300];
+    snprintf(source, sizeof source, "%s/%d/%lld", rec->src_topic, (int)rec->src_partition,
+             (long long)rec->src_offset);
+    free(sy_keymap_del(&u->publishing, key));
+    sy_keymap_put(&u->publishing, key, sy_xstrdup(source));
     for (size_t i = 0; i < u->nout; i++)
-        if (!strcmp(u->out_topics[i], topic)) return;
+        if (!strcmp(u->out_topics[i], rec->out_topic)) return;
     u->out_topics = sy_xrealloc(u->out_topics, (u->nout + 1) * sizeof(char *));
-    u->out_topics[u->nout++] = sy_xstrdup(topic);
+    u->out_topics[u->nout++] = sy_xstrdup(rec->out_topic);
+}
+
+void recover_set_free(recover_set *u)
+{
+    for (size_t i = 0; i < u->publishing.cap; i++)
+        if (u->publishing.slots[i].key) free(u->publishing.slots[i].value);
+    sy_keymap_free(&u->publishing);
+    for (size_t i = 0; i < u->nout; i++) free(u->out_topics[i]);
+    free(u->out_topics);
+    memset(u, 0, sizeof *u);
 }
 
 static void collect(void *ctx, const char *key, const sy_job_record *rec)
 {
-    unfinished *u = ctx;
+    recover_set *u = ctx;
     if (rec->state == SY_STATE_IN_FLIGHT) {
         u->in_flight++;
         sy_info("recovery: call may have been in flight at the last stop: key=%s attempt=%u "
                 "model=%s", key, rec->attempts, rec->model);
         return;
     }
-    char source[300];
-    snprintf(source, sizeof source, "%s/%d/%lld", rec->src_topic, (int)rec->src_partition,
-             (long long)rec->src_offset);
-    sy_keymap_put(&u->publishing, key, sy_xstrdup(source));
-    add_out_topic(u, rec->out_topic);
+    recover_want(u, key, rec);
 }
 
 static bool header_is(const rd_kafka_message_t *m, const char *name, const char *want)
@@ -61,7 +65,7 @@ static bool header_is(const rd_kafka_message_t *m, const char *name, const char 
 }
 
 /* A result found on the output topic: its key is PUBLISHED there. */
-static int mark_found(worker *w, unfinished *u, const rd_kafka_message_t *m)
+static int mark_found(worker *w, recover_set *u, const rd_kafka_message_t *m)
 {
     char key[1024];
     if (!m->key || m->key_len >= sizeof key) return 0;
@@ -75,6 +79,7 @@ static int mark_found(worker *w, unfinished *u, const rd_kafka_message_t *m)
     rec.out_partition = m->partition;
     rec.out_offset = m->offset;
     sy_store_put(w->store, key, &rec);
+    changelog_mirror(w, key, &rec, NULL); /* the next owner need not look again */
     free(sy_keymap_del(&u->publishing, key));
     return 1;
 }
@@ -86,9 +91,9 @@ typedef struct part_end {
     bool done;
 } part_end;
 
-/* Assign every partition of the output topics from the noted offset on;
+/* Assign every partition of the output topics from the scan start on;
  * returns how many partitions have something to read. */
-static int assign_outputs(worker *w, unfinished *u, rd_kafka_t *rk, part_end *ends, int max)
+static int assign_outputs(recover_set *u, rd_kafka_t *rk, part_end *ends, int max)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(16);
     int n = 0;
@@ -97,7 +102,7 @@ static int assign_outputs(worker *w, unfinished *u, rd_kafka_t *rk, part_end *en
         rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, u->out_topics[t], NULL);
         if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) == 0 && md->topic_cnt == 1) {
             for (int p = 0; p < md->topics[0].partition_cnt && n < max; p++) {
-                int64_t lo, hi, from = sy_store_output_noted(w->store, u->out_topics[t], p) + 1;
+                int64_t lo, hi, from = u->scan_from(u->ctx, u->out_topics[t], p);
                 if (rd_kafka_query_watermark_offsets(rk, u->out_topics[t], p, &lo, &hi, 10000))
                     continue;
                 if (from < lo) from = lo;
@@ -114,7 +119,7 @@ static int assign_outputs(worker *w, unfinished *u, rd_kafka_t *rk, part_end *en
     return n;
 }
 
-static size_t scan_outputs(worker *w, unfinished *u)
+size_t recover_scan(worker *w, recover_set *u)
 {
     char err[512];
     rd_kafka_t *rk = sy_kafka_consumer(&w->kafka, "switchyard-recovery", NULL, NULL, err, sizeof err);
@@ -124,7 +129,7 @@ static size_t scan_outputs(worker *w, unfinished *u)
     }
     enum { MAX_PARTS = 1024 };
     part_end *ends = sy_xcalloc(MAX_PARTS, sizeof(part_end));
-    int parts = assign_outputs(w, u, rk, ends, MAX_PARTS);
+    int parts = u->publishing.count ? assign_outputs(u, rk, ends, MAX_PARTS) : 0;
     size_t found = 0, done_parts = 0, read = 0;
     int64_t deadline = sy_mono_us() + 60 * 1000000LL;
     while (done_parts < (size_t)parts && sy_mono_us() < deadline) {
@@ -150,23 +155,24 @@ static size_t scan_outputs(worker *w, unfinished *u)
     return found;
 }
 
+/* This worker's own results come after the output offsets it noted. */
+static int64_t after_noted(void *ctx, const char *topic, int32_t partition)
+{
+    return sy_store_output_noted(((worker *)ctx)->store, topic, partition) + 1;
+}
+
 int recover_unfinished(worker *w)
 {
-    unfinished u = {0};
+    recover_set u = {.scan_from = after_noted, .ctx = w};
     sy_keymap_init(&u.publishing);
     sy_store_each_unfinished(w->store, collect, &u);
     size_t publishing = u.publishing.count, found = 0;
-    if (publishing) found = scan_outputs(w, &u);
+    if (publishing) found = recover_scan(w, &u);
     if (sy_store_commit(w->store) != 0) return -1;
     w->maybe_paid_twice = u.in_flight;
     sy_info("recovery: %zu call(s) may have been in flight; %zu result(s) were being "
             "published, %zu of them found on the output topics; %zu key(s) in the store",
             u.in_flight, publishing, found, sy_store_count(w->store));
-    for (size_t i = 0; i < u.publishing.cap; i++)
-        if (u.publishing.slots[i].key && u.publishing.slots[i].value)
-            free(u.publishing.slots[i].value);
-    sy_keymap_free(&u.publishing);
-    for (size_t i = 0; i < u.nout; i++) free(u.out_topics[i]);
-    free(u.out_topics);
+    recover_set_free(&u);
     return 0;
 }

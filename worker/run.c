@@ -68,12 +68,13 @@ void run_defer(sy_run *r)
     r->w->deferred = r;
 }
 
-void run_note_state(sy_run *r, sy_job_state st, int32_t out_partition, int64_t out_offset)
+static sy_job_record run_record(const sy_run *r, sy_job_state st, int32_t out_partition,
+                                int64_t out_offset)
 {
     worker *w = r->w;
     bool final = st == SY_STATE_PUBLISHING || st == SY_STATE_PUBLISHED;
     int64_t now = sy_now_ms();
-    sy_job_record rec = {
+    return (sy_job_record){
         .state = st, .ok = r->result_ok, .attempts = (uint32_t)r->attempts,
         .src_topic = r->src_topic, .src_partition = r->partition, .src_offset = r->offset,
         .updated_ms = now, .expires_ms = final && w->opt.key_ttl_ms ? now + w->opt.key_ttl_ms : 0,
@@ -81,7 +82,18 @@ void run_note_state(sy_run *r, sy_job_state st, int32_t out_partition, int64_t o
         .out_partition = out_partition, .out_offset = out_offset,
         .result = final ? r->stored.data : NULL, .result_len = final ? r->stored.len : 0,
     };
-    sy_store_put(w->store, r->job.idempotency_key, &rec);
+}
+
+void run_note_state(sy_run *r, sy_job_state st, int32_t out_partition, int64_t out_offset)
+{
+    sy_job_record rec = run_record(r, st, out_partition, out_offset);
+    sy_store_put(r->w->store, r->job.idempotency_key, &rec);
+}
+
+void run_mirror_state(sy_run *r, sy_job_state st, int32_t out_partition, int64_t out_offset)
+{
+    sy_job_record rec = run_record(r, st, out_partition, out_offset);
+    changelog_mirror(r->w, r->job.idempotency_key, &rec, r);
 }
 
 /* Mark the run failed with class c and publish its failed result. */

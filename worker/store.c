@@ -138,7 +138,7 @@ static void put_or_die(sy_store *s, MDB_dbi dbi, MDB_val *k, MDB_val *v)
     s->staged++;
 }
 
-static void encode(sy_buf *b, const sy_job_record *r)
+void sy_record_encode(sy_buf *b, const sy_job_record *r)
 {
     const char *st = r->src_topic ? r->src_topic : "", *m = r->model ? r->model : "";
     const char *ot = r->out_topic ? r->out_topic : "";
@@ -158,15 +158,17 @@ static void encode(sy_buf *b, const sy_job_record *r)
     if (r->result_len) sy_buf_append(b, r->result, r->result_len);
 }
 
-/* Decode a record whose bytes are in `storage`. 0, or -1 if corrupt. */
-static int decode(const sy_buf *storage, sy_job_record *r)
+int sy_record_decode(const void *data, size_t len, sy_job_record *r)
 {
     rec_head h;
-    if (storage->len < sizeof h) return -1;
-    memcpy(&h, storage->data, sizeof h);
+    if (len < sizeof h) return -1;
+    memcpy(&h, data, sizeof h);
     size_t need = sizeof h + h.src_topic_len + h.model_len + h.out_topic_len + 3u + h.result_len;
-    if (h.version != 1 || storage->len != need) return -1;
-    const char *p = storage->data + sizeof h;
+    if (h.version != 1 || len != need || h.state > SY_STATE_PUBLISHED) return -1;
+    const char *p = (const char *)data + sizeof h;
+    if (p[h.src_topic_len] || p[h.src_topic_len + 1 + h.model_len] ||
+        p[h.src_topic_len + h.model_len + 2 + h.out_topic_len])
+        return -1; /* strings must end where the head says */
     *r = (sy_job_record){
         .state = h.state, .ok = h.ok, .attempts = h.attempts, .src_partition = h.src_partition,
         .src_offset = h.src_offset, .updated_ms = h.updated_ms, .expires_ms = h.expires_ms,
@@ -194,7 +196,7 @@ int sy_store_get(sy_store *s, const char *key, sy_job_record *rec, sy_buf *stora
         sy_buf_append(storage, v.mv_data, v.mv_size);
     }
     read_done(s, txn);
-    if (found && decode(storage, rec) != 0) {
+    if (found && sy_record_decode(storage->data, storage->len, rec) != 0) {
         sy_warn("store: record of key '%s' is corrupt; ignoring it", key);
         return 0;
     }
@@ -208,7 +210,7 @@ static bool unfinished(sy_job_state st)
 
 void sy_store_put(sy_store *s, const char *key, const sy_job_record *rec)
 {
-    encode(&s->enc, rec);
+    sy_record_encode(&s->enc, rec);
     MDB_val k = key_of(key), v = val_of(s->enc.data, s->enc.len), empty = val_of("", 0);
     put_or_die(s, s->jobs, &k, &v);
     if (unfinished(rec->state)) put_or_die(s, s->unfinished, &k, &empty);
@@ -280,7 +282,7 @@ size_t sy_store_each_unfinished(sy_store *s,
         sy_buf_reset(&storage);
         sy_buf_append(&storage, rv.mv_data, rv.mv_size);
         sy_job_record rec;
-        if (decode(&storage, &rec) == 0 && unfinished(rec.state)) {
+        if (sy_record_decode(storage.data, storage.len, &rec) == 0 && unfinished(rec.state)) {
             fn(ctx, sy_buf_cstr(&key), &rec);
             n++;
         }

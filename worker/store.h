@@ -83,4 +83,10 @@ size_t sy_store_count(sy_store *s);
 
 const char *sy_job_state_name(sy_job_state st);
 
+/* A record's bytes, as stored (and as mirrored to the changelog topic).
+ * Decoding checks every length: bytes from Kafka are not trusted; the
+ * record's strings and result point into `data`. 0, or -1 if malformed. */
+void sy_record_encode(sy_buf *b, const sy_job_record *r);
+int sy_record_decode(const void *data, size_t len, sy_job_record *r);
+
 #endif

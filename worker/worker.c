@@ -43,6 +43,8 @@ static const char *usage =
     "      --state-dir DIR   LMDB job state and idempotency keys (default switchyard-state)\n"
     "      --state-map-mb N  largest size of the state (default 4096)\n"
     "      --key-ttl-s N     how long an idempotency key is kept (default 604800 = 7 days)\n"
+    "      --no-changelog    do not mirror job state to <tier topic>.changelog (state then\n"
+    "                        does not follow a partition to another worker)\n"
     "      --account-share F share of each provider account's rate limits this worker\n"
     "                        uses when several workers share it (default 1)\n"
     "      --log-level L     debug|info|warn|error (default info)\n"
@@ -272,6 +274,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
         for (int i = 0; i < parts->cnt; i++)
             sy_offsets_revoke(w->offsets, parts->elems[i].topic, parts->elems[i].partition);
     }
+    if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
+        changelog_restore(w, parts); /* state first, then the messages */
     sy_kafka_apply_rebalance(rk, e, parts);
     if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS && w->paused)
         rd_kafka_pause_partitions(rk, parts);
@@ -293,6 +297,7 @@ static int parse_opts(worker *w, cli_pipelines *p, int argc, char **argv)
         else if (v && !strcmp(a, "--state-dir")) w->opt.state_dir = argv[++i];
         else if (v && !strcmp(a, "--state-map-mb")) w->opt.state_map_mb = (size_t)atol(argv[++i]);
         else if (v && !strcmp(a, "--account-share")) w->opt.account_share = atof(argv[++i]);
+        else if (!strcmp(a, "--no-changelog")) w->opt.changelog = false;
         else if (v && !strcmp(a, "--key-ttl-s")) w->opt.key_ttl_ms = atoll(argv[++i]) * 1000;
         else if (v && !strcmp(a, "--log-level") && sy_log_level_parse(argv[i + 1]) >= 0)
             sy_log_set_level(sy_log_level_parse(argv[++i]));
@@ -350,6 +355,7 @@ static int setup(worker *w)
     w->offsets = sy_offsets_new();
     sy_timers_init(&w->timers);
     w->rng = (uint64_t)sy_mono_us() | 1;
+    changelog_init(w);
     sy_keymap_init(&w->working);
     if (recover_unfinished(w) != 0) return -1;
     return subscribe(w);
@@ -365,6 +371,8 @@ static void teardown(worker *w)
     sy_offsets_free(w->offsets);
     sy_timers_free(&w->timers);
     sy_buf_free(&w->record_scratch);
+    sy_buf_free(&w->changelog_scratch);
+    changelog_free(w);
     sy_keymap_free(&w->working);
     free_routing(w);
     sy_store_close(w->store);
@@ -377,7 +385,7 @@ int cmd_worker(int argc, char **argv)
 {
     worker w = {.opt = {.max_inflight = 1024, .grace_ms = 30000, .revoke_grace_ms = 10000, .group = "switchyard-workers",
                         .dlq_topic = SY_TOPIC_DLQ, .state_dir = "switchyard-state",
-                        .state_map_mb = 4096, .account_share = 1, .key_ttl_ms = 7LL * 24 * 3600 * 1000}};
+                        .state_map_mb = 4096, .account_share = 1, .changelog = true, .key_ttl_ms = 7LL * 24 * 3600 * 1000}};
     cli_pipelines p = {0};
     sy_log_init("worker", SY_LOG_INFO);
     int rc = parse_opts(&w, &p, argc, argv);

@@ -72,6 +72,8 @@ typedef struct sy_run {
     sy_buf result;             /* the result to produce, in the task's format */
     sy_buf stored;             /* the result as stored (msgpack) */
     bool produce_pending;
+    bool mirror_first;         /* the changelog gets PUBLISHING before the result goes out */
+    bool awaiting_mirror;      /* ... and its acknowledgement is awaited */
     bool dead_letter_pending;  /* failed: a dead letter goes out with the result */
     bool replay;               /* redelivered job answered from the store */
     bool dedup;                /* resubmitted key answered from the store */
@@ -104,6 +106,7 @@ typedef struct worker_opts {
     size_t state_map_mb;
     int64_t key_ttl_ms; /* idempotency key lifetime */
     double account_share; /* share of each account's rate limits */
+    bool changelog;     /* mirror state to <tier topic>.changelog and restore from it */
 } worker_opts;
 
 struct worker {
@@ -120,6 +123,9 @@ struct worker {
     sy_health **health;              /* [tier index][model slot] */
     sy_keymap working;               /* idempotency key -> run in work (leader) */
     sy_buf record_scratch;
+    char **changelog_topics;         /* per tier index */
+    sy_buf changelog_scratch;
+    uint64_t owner_id;               /* this process, in changelog records */
     sy_waitq ready;                  /* waiting for an engine slot */
     sy_run *deferred;                /* launches and produces waiting for the group commit */
     sy_run *runs;                    /* live runs */
@@ -141,6 +147,8 @@ void run_free(sy_run *r);
 void run_defer(sy_run *r);
 void run_begin(sy_run *r); /* route, render, first attempt */
 void run_note_state(sy_run *r, sy_job_state st, int32_t out_partition, int64_t out_offset);
+/* The same record, mirrored to the changelog (delivery counted on the run). */
+void run_mirror_state(sy_run *r, sy_job_state st, int32_t out_partition, int64_t out_offset);
 void run_launch_prepared(sy_run *r);
 
 /* publish.c: results and dead letters */
@@ -155,7 +163,27 @@ uint64_t worker_random(worker *w);
  * returns microseconds until the next account has room (-1: none waits). */
 int64_t run_release_paced(worker *w);
 
-/* recover.c: start-up */
+/* recover.c: start-up, and finding results that may already be out */
+typedef struct recover_set {
+    sy_keymap publishing; /* key -> "topic/partition/offset" of its source (malloc'd) */
+    char **out_topics;    /* their output topics */
+    size_t nout;
+    size_t in_flight;
+    /* where to start reading an output partition (below its start: from the start) */
+    int64_t (*scan_from)(void *ctx, const char *topic, int32_t partition);
+    void *ctx;
+} recover_set;
 int recover_unfinished(worker *w);
+void recover_want(recover_set *u, const char *key, const sy_job_record *rec);
+/* Read the output partitions; keys found there become PUBLISHED. */
+size_t recover_scan(worker *w, recover_set *u);
+void recover_set_free(recover_set *u);
+
+/* changelog.c: state follows partitions */
+void changelog_init(worker *w);
+void changelog_free(worker *w);
+const char *changelog_topic(worker *w, const char *tier_topic);
+void changelog_mirror(worker *w, const char *key, const sy_job_record *rec, sy_run *r);
+void changelog_restore(worker *w, const rd_kafka_topic_partition_list_t *parts);
 
 #endif

@@ -38,29 +38,7 @@ sleep 3
 "$SY_BIN" results --topic switchyard.results.echo --timeout-ms 3000 >"$T/results.jsonl" || true
 
 grep -h "call may have been in flight" "$T"/worker-*.log | sed 's/.*key=\([^ ]*\).*/\1/' | sort -u >"$T/maybe-twice.txt" || true
-python3 - "$T" "$N" <<'PY' || fail "crash test assertions"
-import collections, json, sys
-t, n = sys.argv[1], int(sys.argv[2])
-results = [json.loads(l) for l in open(f"{t}/results.jsonl") if l.strip()]
-per_job = collections.Counter(r["job_id"] for r in results)
-lost = [f"c-{i}" for i in range(n) if per_job[f"c-{i}"] == 0]
-dups = [k for k, c in per_job.items() if c > 1]
-bad = [r for r in results if r["status"] != "ok" or r["output"] != "ECHO Say w%s number %s" % (r["job_id"][2:], r["job_id"][2:])]
-calls = collections.Counter()
-for l in open(f"{t}/calls.jsonl"):
-    c = json.loads(l)
-    if c["status"] == 200: calls[c["job"]] += 1
-twice = sorted(k for k, c in calls.items() if c > 1)
-maybe = set(open(f"{t}/maybe-twice.txt").read().split())
-unexplained = [k for k in twice if k not in maybe]
-print(f"results {len(results)} for {len(per_job)} jobs; lost {len(lost)}; duplicate results {len(dups)}; wrong content {len(bad)}")
-print(f"provider: {sum(calls.values())} successful calls; jobs called twice {len(twice)}; "
-      f"in flight at a crash (may be paid twice) {len(maybe)}; called twice though success was stored {len(unexplained)}")
-assert not lost, lost[:10]
-assert not dups, dups[:10]
-assert not bad, bad[:3]
-assert not unexplained, unexplained[:10]
-assert len(results) == n
-PY
+python3 tests/integration/exactly_once.py "$T/results.jsonl" "$T/calls.jsonl" "$T/maybe-twice.txt" "$N" c- \
+    || fail "crash test assertions"
 ok "exactly one result per job across $KILLS kill -9; no call repeated after its success was stored"
 check_logs
