@@ -35,7 +35,7 @@ static const char *usage =
     "      --tiers A,B       only these tiers (default: all in the pipelines)\n"
     "      --group G         consumer group (default switchyard-workers)\n"
     "      --max-inflight N  provider calls in flight at once (default 1024)\n"
-    "      --max-jobs N      jobs held at once, in flight or waiting (default 4 x max-inflight)\n"
+    "      --max-jobs N      jobs held at once, in flight or waiting (default 8 x max-inflight)\n"
     "      --grace-ms N      on shutdown, wait this long for calls in flight (default 30000)\n"
     "      --revoke-grace-ms N  on a rebalance, wait this long for the jobs of revoked\n"
     "                        partitions (default 10000)\n"
@@ -307,7 +307,7 @@ static int parse_opts(worker *w, cli_pipelines *p, int argc, char **argv)
         fprintf(stderr, "switchyard worker: --max-inflight must be 1..100000\n");
         return 2;
     }
-    if (w->opt.max_jobs <= 0) w->opt.max_jobs = 4 * w->opt.max_inflight;
+    if (w->opt.max_jobs <= 0) w->opt.max_jobs = 8 * w->opt.max_inflight;
     return 0;
 }
 
