@@ -2,13 +2,42 @@
  * can put on a topic go through sy_job_decode (msgpack and JSON paths) and,
  * when they decode, back through both encoders and the decoder again. Also
  * feeds the same bytes to sy_msgpack_to_json (what `results` runs on any
- * topic). Run by tests/integration/fuzz.sh for a bounded time. */
+ * topic) and, as a provider's answer body, to the JSON reader (jscan): what
+ * it accepts jansson must accept too (but for numbers out of a double's
+ * or an int64's range, which jscan does not range-check), and every value
+ * it can reach must decode. Run by tests/integration/fuzz.sh for a bounded time. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include <jansson.h>
+
+#include "jscan.h"
 #include "job.h"
 #include "result.h"
+
+/* Walk every value below v (bounded: the reader's depth bound holds). */
+static void walk(sy_jspan v, sy_buf *b)
+{
+    sy_buf_reset(b);
+    sy_js_string(v, b);
+    sy_js_int(v);
+    sy_jspan e;
+    for (size_t i = 0; sy_js_is_array(v) && (e = sy_js_at(v, i)).p; i++) walk(e, b);
+    if (sy_js_is_object(v)) walk(sy_js_get(v, "content"), b);
+}
+
+static void check_jscan(const uint8_t *data, size_t size, sy_buf *b)
+{
+    sy_jspan root;
+    if (!sy_js_parse((const char *)data, size, &root)) return;
+    json_error_t je;
+    json_t *v = json_loadb((const char *)data, size, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
+    if (!v && !strstr(je.text, "overflow") && !strstr(je.text, "too big")) abort(); /* jscan accepted what jansson rejects */
+    json_decref(v);
+    walk(root, b);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -28,6 +57,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     sy_buf_reset(&b);
     sy_msgpack_to_json(data, size, &b);
+    check_jscan(data, size, &b);
     sy_buf_free(&b);
     return 0;
 }

@@ -3,8 +3,7 @@
 #ifndef SY_ADAPTERS_H
 #define SY_ADAPTERS_H
 
-#include <jansson.h>
-
+#include "../../common/jscan.h"
 #include "provider.h"
 
 void sy_openai_build(const sy_call *call, sy_request *req);
@@ -29,9 +28,12 @@ void sy_outcome_error(sy_outcome *o, int status, const char *type, const char *c
  * system turn when system is not NULL. */
 void sy_write_turns(sy_buf *b, const char *system, const sy_msg *msgs, size_t n);
 /* Parse a response: errors through sy_parse_error_body, a 2xx JSON object
- * through read_success, anything else as a malformed response. */
+ * through read_success (the document checked whole, read with jscan),
+ * anything else as a malformed response. */
 void sy_parse_response(int status, const char *body, size_t len, sy_outcome *out,
-                       void (*read_success)(json_t *root, sy_outcome *out));
+                       void (*read_success)(sy_jspan root, sy_outcome *out));
+/* A string value as a new malloc'd text (NULL if not a string). */
+char *sy_js_strdup(sy_jspan v);
 /* Mark the outcome malformed, saying what was wrong. */
 void sy_outcome_malformed(sy_outcome *out, const char *what);
 /* Read an error body of any of the known shapes. */

@@ -8,7 +8,6 @@
  * there is no JSON mode (the prompt asks for JSON). The answer is the
  * concatenation of the text blocks of `content`. Rate limits come in
  * anthropic-ratelimit-* headers with RFC 3339 reset times. */
-#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -47,23 +46,21 @@ void sy_anthropic_limits(const char *h, size_t len, sy_ratelimit_info *rl)
     rl->reset_tokens_ms = sy_reset_from_rfc3339(h, len, "anthropic-ratelimit-tokens-reset");
 }
 
-static void read_success(json_t *root, sy_outcome *out)
+static void read_success(sy_jspan root, sy_outcome *out)
 {
-    json_t *content = json_object_get(root, "content"), *usage = json_object_get(root, "usage");
-    const char *stop = json_string_value(json_object_get(root, "stop_reason"));
-    out->tokens_in = json_integer_value(json_object_get(usage, "input_tokens"));
-    out->tokens_out = json_integer_value(json_object_get(usage, "output_tokens"));
-    if (!json_is_array(content)) return sy_outcome_malformed(out, "no content array");
+    sy_jspan content = sy_js_get(root, "content"), usage = sy_js_get(root, "usage");
+    out->tokens_in = sy_js_int(sy_js_get(usage, "input_tokens"));
+    out->tokens_out = sy_js_int(sy_js_get(usage, "output_tokens"));
+    if (!sy_js_is_array(content)) return sy_outcome_malformed(out, "no content array");
     sy_buf text;
     sy_buf_init(&text);
-    for (size_t i = 0; i < json_array_size(content); i++) {
-        json_t *block = json_array_get(content, i);
-        const char *type = json_string_value(json_object_get(block, "type"));
-        json_t *t = json_object_get(block, "text");
-        if (type && !strcmp(type, "text") && json_is_string(t))
-            sy_buf_append(&text, json_string_value(t), json_string_length(t));
+    sy_jspan block;
+    for (size_t i = 0; (block = sy_js_at(content, i)).p; i++) {
+        sy_jspan t = sy_js_get(block, "text");
+        if (sy_js_string_is(sy_js_get(block, "type"), "text") && sy_js_is_string(t))
+            sy_js_string(t, &text);
     }
-    if (stop && !strcmp(stop, "refusal")) {
+    if (sy_js_string_is(sy_js_get(root, "stop_reason"), "refusal")) {
         out->error = SY_ERR_REFUSED;
         snprintf(out->message, sizeof out->message, "refused (stop_reason refusal)");
     } else {

@@ -319,15 +319,25 @@ void sy_outcome_malformed(sy_outcome *out, const char *what)
 }
 
 void sy_parse_response(int status, const char *body, size_t len, sy_outcome *out,
-                       void (*read_success)(json_t *root, sy_outcome *out))
+                       void (*read_success)(sy_jspan root, sy_outcome *out))
 {
     if (status < 200 || status > 299) {
         sy_parse_error_body(status, body, len, out);
         return;
     }
-    json_error_t je;
-    json_t *root = body && len ? json_loadb(body, len, 0, &je) : NULL;
-    if (!json_is_object(root)) sy_outcome_malformed(out, root || !len ? "body is not a JSON object" : je.text);
+    sy_jspan root;
+    if (!body || !len) sy_outcome_malformed(out, "empty body");
+    else if (!sy_js_parse(body, len, &root)) sy_outcome_malformed(out, "body is not valid JSON");
+    else if (!sy_js_is_object(root)) sy_outcome_malformed(out, "body is not a JSON object");
     else read_success(root, out);
-    json_decref(root);
+}
+
+char *sy_js_strdup(sy_jspan v)
+{
+    sy_buf b;
+    sy_buf_init(&b);
+    if (!sy_js_string(v, &b)) return NULL;
+    char *s = sy_xstrndup(b.len ? b.data : "", b.len);
+    sy_buf_free(&b);
+    return s;
 }

@@ -9,8 +9,8 @@
  * Kind openai sends max_completion_tokens (reasoning models accept only
  * that); openai-compatible sends max_tokens, the one those servers read.
  * Rate limits come in x-ratelimit-* headers with Go-style reset durations. */
-#include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "adapters.h"
@@ -44,24 +44,26 @@ void sy_openai_limits(const char *h, size_t len, sy_ratelimit_info *rl)
     rl->reset_tokens_ms = sy_reset_from_go(h, len, "x-ratelimit-reset-tokens");
 }
 
-static void read_success(json_t *root, sy_outcome *out)
+static void refused(sy_jspan refusal, sy_outcome *out)
 {
-    json_t *choice = json_array_get(json_object_get(root, "choices"), 0);
-    json_t *msg = json_object_get(choice, "message");
-    json_t *content = json_object_get(msg, "content"), *refusal = json_object_get(msg, "refusal");
-    const char *finish = json_string_value(json_object_get(choice, "finish_reason"));
-    json_t *usage = json_object_get(root, "usage");
-    out->tokens_in = json_integer_value(json_object_get(usage, "prompt_tokens"));
-    out->tokens_out = json_integer_value(json_object_get(usage, "completion_tokens"));
-    if (!json_is_object(msg)) return sy_outcome_malformed(out, "no choices[0].message");
-    if (json_is_string(refusal) || (finish && !strcmp(finish, "content_filter"))) {
-        out->error = SY_ERR_REFUSED;
-        snprintf(out->message, sizeof out->message, "refused: %s",
-                 json_is_string(refusal) ? json_string_value(refusal) : "content_filter");
-        return;
-    }
-    if (!json_is_string(content)) return sy_outcome_malformed(out, "choices[0].message.content is not a string");
-    out->output = sy_xstrndup(json_string_value(content), json_string_length(content));
+    char *why = sy_js_strdup(refusal);
+    out->error = SY_ERR_REFUSED;
+    snprintf(out->message, sizeof out->message, "refused: %s", why ? why : "content_filter");
+    free(why);
+}
+
+static void read_success(sy_jspan root, sy_outcome *out)
+{
+    sy_jspan choice = sy_js_at(sy_js_get(root, "choices"), 0);
+    sy_jspan msg = sy_js_get(choice, "message"), usage = sy_js_get(root, "usage");
+    sy_jspan content = sy_js_get(msg, "content"), refusal = sy_js_get(msg, "refusal");
+    out->tokens_in = sy_js_int(sy_js_get(usage, "prompt_tokens"));
+    out->tokens_out = sy_js_int(sy_js_get(usage, "completion_tokens"));
+    if (!sy_js_is_object(msg)) return sy_outcome_malformed(out, "no choices[0].message");
+    if (sy_js_is_string(refusal) || sy_js_string_is(sy_js_get(choice, "finish_reason"), "content_filter"))
+        return refused(refusal, out);
+    if (!sy_js_is_string(content)) return sy_outcome_malformed(out, "choices[0].message.content is not a string");
+    out->output = sy_js_strdup(content);
 }
 
 void sy_openai_parse(int status, const char *body, size_t len, sy_outcome *out)

@@ -1,0 +1,283 @@
+/* jscan.c -- see jscan.h. */
+#include "jscan.h"
+
+#include <string.h>
+
+#define MAX_DEPTH 128
+
+static const char *blanks(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
+    return p;
+}
+
+static int hex(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+static int hex4(const char *p, const char *end)
+{
+    if (end - p < 4) return -1;
+    int v = 0;
+    for (int i = 0; i < 4; i++) {
+        int h = hex(p[i]);
+        if (h < 0) return -1;
+        v = v * 16 + h;
+    }
+    return v;
+}
+
+/* Length of the UTF-8 sequence at p (1..4), 0 if invalid. */
+static int utf8_len(const unsigned char *p, const unsigned char *end)
+{
+    unsigned c = p[0];
+    int n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+    if (n == 0 || end - p < n) return 0;
+    for (int i = 1; i < n; i++)
+        if ((p[i] & 0xc0) != 0x80) return 0;
+    if (n == 2 && c < 0xc2) return 0;                                 /* overlong */
+    if (n == 3 && c == 0xe0 && p[1] < 0xa0) return 0;                 /* overlong */
+    if (n == 3 && c == 0xed && p[1] >= 0xa0) return 0;                /* surrogate */
+    if (n == 4 && ((c == 0xf0 && p[1] < 0x90) || c > 0xf4 || (c == 0xf4 && p[1] >= 0x90))) return 0;
+    return n;
+}
+
+/* Past a string starting at its opening quote, or NULL. */
+static const char *skip_string(const char *p, const char *end)
+{
+    for (p++; p < end;) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '"') return p + 1;
+        if (c < 0x20) return NULL;
+        if (c == '\\') {
+            if (++p >= end) return NULL;
+            if (*p == 'u') {
+                if (hex4(p + 1, end) < 0) return NULL;
+                p += 5;
+            } else if (strchr("\"\\/bfnrt", *p) && *p) {
+                p++;
+            } else {
+                return NULL;
+            }
+        } else {
+            int n = utf8_len((const unsigned char *)p, (const unsigned char *)end);
+            if (!n) return NULL;
+            p += n;
+        }
+    }
+    return NULL;
+}
+
+static const char *digits(const char *p, const char *end)
+{
+    const char *s = p;
+    while (p < end && *p >= '0' && *p <= '9') p++;
+    return p > s ? p : NULL;
+}
+
+static const char *skip_number(const char *p, const char *end)
+{
+    if (*p == '-') p++;
+    if (p >= end) return NULL;
+    if (*p == '0') p++;
+    else if (!(p = digits(p, end))) return NULL;
+    if (p < end && *p == '.' && !(p = digits(p + 1, end))) return NULL;
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < end && (*p == '+' || *p == '-')) p++;
+        if (!(p = digits(p, end))) return NULL;
+    }
+    return p;
+}
+
+static const char *skip_value(const char *p, const char *end, int depth);
+
+/* Past an object or array starting at its bracket, or NULL. */
+static const char *skip_container(const char *p, const char *end, int depth)
+{
+    char close = *p == '{' ? '}' : ']';
+    bool object = *p == '{';
+    if (depth >= MAX_DEPTH) return NULL;
+    p = blanks(p + 1, end);
+    if (p < end && *p == close) return p + 1;
+    for (;;) {
+        if (object) {
+            if (p >= end || *p != '"' || !(p = skip_string(p, end))) return NULL;
+            p = blanks(p, end);
+            if (p >= end || *p != ':') return NULL;
+            p = blanks(p + 1, end);
+        }
+        if (!(p = skip_value(p, end, depth + 1))) return NULL;
+        p = blanks(p, end);
+        if (p >= end) return NULL;
+        if (*p == close) return p + 1;
+        if (*p != ',') return NULL;
+        p = blanks(p + 1, end);
+    }
+}
+
+static const char *skip_literal(const char *p, const char *end, const char *word)
+{
+    size_t n = strlen(word);
+    return (size_t)(end - p) >= n && !memcmp(p, word, n) ? p + n : NULL;
+}
+
+static const char *skip_value(const char *p, const char *end, int depth)
+{
+    if (p >= end) return NULL;
+    switch (*p) {
+    case '"': return skip_string(p, end);
+    case '{':
+    case '[': return skip_container(p, end, depth);
+    case 't': return skip_literal(p, end, "true");
+    case 'f': return skip_literal(p, end, "false");
+    case 'n': return skip_literal(p, end, "null");
+    default: return (*p == '-' || (*p >= '0' && *p <= '9')) ? skip_number(p, end) : NULL;
+    }
+}
+
+bool sy_js_parse(const char *text, size_t len, sy_jspan *root)
+{
+    const char *end = text + len, *p = blanks(text, end), *q = skip_value(p, end, 0);
+    if (!q || blanks(q, end) != end) return false;
+    *root = (sy_jspan){p, q};
+    return true;
+}
+
+/* Values inside a validated document: skipping cannot fail. */
+static const char *next(const char *p, const char *end)
+{
+    return skip_value(p, end, 0);
+}
+
+sy_jspan sy_js_get(sy_jspan obj, const char *key)
+{
+    sy_jspan found = {0};
+    if (!sy_js_is_object(obj)) return found;
+    const char *p = blanks(obj.p + 1, obj.end);
+    while (p < obj.end && *p == '"') {
+        const char *k = p, *kend = next(p, obj.end);
+        p = blanks(blanks(kend, obj.end) + 1, obj.end); /* past ':' */
+        const char *v = p;
+        p = next(p, obj.end);
+        if (sy_js_string_is((sy_jspan){k, kend}, key)) found = (sy_jspan){v, p};
+        p = blanks(p, obj.end);
+        if (*p != ',') break;
+        p = blanks(p + 1, obj.end);
+    }
+    return found;
+}
+
+sy_jspan sy_js_at(sy_jspan arr, size_t i)
+{
+    if (!sy_js_is_array(arr)) return (sy_jspan){0};
+    const char *p = blanks(arr.p + 1, arr.end);
+    for (size_t n = 0; p < arr.end && *p != ']'; n++) {
+        const char *v = p;
+        p = next(p, arr.end);
+        if (n == i) return (sy_jspan){v, p};
+        p = blanks(p, arr.end);
+        if (*p != ',') break;
+        p = blanks(p + 1, arr.end);
+    }
+    return (sy_jspan){0};
+}
+
+size_t sy_js_len(sy_jspan arr)
+{
+    size_t n = 0;
+    while (sy_js_at(arr, n).p) n++;
+    return n;
+}
+
+bool sy_js_is_string(sy_jspan v) { return v.p && *v.p == '"'; }
+bool sy_js_is_object(sy_jspan v) { return v.p && *v.p == '{'; }
+bool sy_js_is_array(sy_jspan v) { return v.p && *v.p == '['; }
+
+static void put_utf8(sy_buf *out, unsigned cp)
+{
+    char b[4];
+    int n;
+    if (cp < 0x80) b[0] = (char)cp, n = 1;
+    else if (cp < 0x800) b[0] = (char)(0xc0 | cp >> 6), b[1] = (char)(0x80 | (cp & 0x3f)), n = 2;
+    else if (cp < 0x10000)
+        b[0] = (char)(0xe0 | cp >> 12), b[1] = (char)(0x80 | ((cp >> 6) & 0x3f)),
+        b[2] = (char)(0x80 | (cp & 0x3f)), n = 3;
+    else
+        b[0] = (char)(0xf0 | cp >> 18), b[1] = (char)(0x80 | ((cp >> 12) & 0x3f)),
+        b[2] = (char)(0x80 | ((cp >> 6) & 0x3f)), b[3] = (char)(0x80 | (cp & 0x3f)), n = 4;
+    sy_buf_append(out, b, (size_t)n);
+}
+
+/* A \u escape at p (pointing at 'u'); a lone surrogate becomes U+FFFD. */
+static const char *unicode_escape(const char *p, const char *end, sy_buf *out)
+{
+    unsigned cp = (unsigned)hex4(p + 1, end);
+    p += 5;
+    if (cp >= 0xd800 && cp < 0xdc00 && end - p >= 6 && p[0] == '\\' && p[1] == 'u') {
+        int lo = hex4(p + 2, end);
+        if (lo >= 0xdc00 && lo < 0xe000) {
+            cp = 0x10000 + ((cp - 0xd800) << 10) + ((unsigned)lo - 0xdc00);
+            p += 6;
+        }
+    }
+    if (cp >= 0xd800 && cp < 0xe000) cp = 0xfffd;
+    put_utf8(out, cp);
+    return p;
+}
+
+bool sy_js_string(sy_jspan v, sy_buf *out)
+{
+    if (!sy_js_is_string(v)) return false;
+    const char *p = v.p + 1, *end = v.end - 1;
+    while (p < end) {
+        const char *run = p;
+        while (p < end && *p != '\\') p++;
+        sy_buf_append(out, run, (size_t)(p - run));
+        if (p >= end) break;
+        p++;
+        static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+        const char *at = *p == 'u' ? NULL : strchr(from, *p);
+        if (at) {
+            sy_buf_putc(out, to[at - from]);
+            p++;
+        } else {
+            p = unicode_escape(p, end, out);
+        }
+    }
+    return true;
+}
+
+bool sy_js_string_is(sy_jspan v, const char *s)
+{
+    if (!sy_js_is_string(v)) return false;
+    size_t n = strlen(s);
+    const char *body = v.p + 1;
+    if (!memchr(body, '\\', (size_t)(v.end - 1 - body)))
+        return (size_t)(v.end - 1 - body) == n && !memcmp(body, s, n);
+    sy_buf b;
+    sy_buf_init(&b);
+    sy_js_string(v, &b);
+    bool eq = b.len == n && !memcmp(b.data, s, n);
+    sy_buf_free(&b);
+    return eq;
+}
+
+int64_t sy_js_int(sy_jspan v)
+{
+    if (!v.p || !(*v.p == '-' || (*v.p >= '0' && *v.p <= '9'))) return 0;
+    const char *p = v.p;
+    bool neg = *p == '-';
+    if (neg) p++;
+    int64_t x = 0;
+    for (; p < v.end && *p >= '0' && *p <= '9'; p++) {
+        if (x > (INT64_MAX - 9) / 10) return 0; /* out of range */
+        x = x * 10 + (*p - '0');
+    }
+    if (p != v.end) return 0; /* a fraction or exponent: not an integer */
+    return neg ? -x : x;
+}

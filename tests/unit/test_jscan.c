@@ -1,0 +1,120 @@
+/* test_jscan.c -- the JSON reader the provider adapters use: what it accepts
+ * (checked against jansson on random inputs), how it finds values, and how
+ * it decodes strings. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jscan.h"
+
+static bool parses(const char *s)
+{
+    sy_jspan root;
+    return sy_js_parse(s, strlen(s), &root);
+}
+
+static void test_accepts_and_rejects(void **state)
+{
+    (void)state;
+    const char *good[] = {"{}", " [ ] ", "0", "-0.5e+3", "\"a\\u00e9\\n\"", "true", "null",
+                          "{\"a\":[1,{\"b\":null}],\"c\":\"\\ud83d\\ude00\"}", "\"\xc3\xa9\""};
+    const char *bad[] = {"", "{", "{\"a\"}", "{\"a\":1,}", "[1,]", "01", "1.", "1e", "-",
+                         "\"abc", "\"\\x\"", "\"\\u12\"", "\"a\nb\"", "tru", "{} {}",
+                         "\"\xff\"", "\"\xc0\xaf\"", "\"\xed\xa0\x80\"", "{'a':1}", "[1 2]"};
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) assert_true(parses(good[i]));
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        if (parses(bad[i])) fail_msg("accepted: %s", bad[i]);
+    }
+    char deep[600];
+    memset(deep, '[', 300);
+    memset(deep + 300, ']', 300);
+    deep[600 - 1] = ']';
+    assert_false(sy_js_parse(deep, 600, &(sy_jspan){0})); /* deeper than the bound */
+}
+
+/* Random short texts from JSON's alphabet: jscan and jansson agree on
+ * which are valid JSON. */
+static void test_agrees_with_jansson(void **state)
+{
+    (void)state;
+    static const char *const atoms[] = {"{", "}", "[", "]", ",", ":", "\"", "a", "\\", "n",
+                                        "1", "-", ".", "e", "0", " ", "true", "null", "\"k\"",
+                                        "\\u00e9", "\xc3\xa9", "\xff"};
+    unsigned seed = 12345;
+    int valid = 0;
+    for (int i = 0; i < 200000; i++) {
+        char s[64] = "";
+        int n = 1 + (int)((seed = seed * 1103515245u + 12345u) >> 16) % 8;
+        for (int j = 0; j < n; j++) {
+            seed = seed * 1103515245u + 12345u;
+            strcat(s, atoms[(seed >> 16) % (sizeof atoms / sizeof *atoms)]);
+        }
+        json_error_t je;
+        json_t *v = json_loadb(s, strlen(s), JSON_DECODE_ANY, &je);
+        bool theirs = v != NULL, ours = parses(s);
+        json_decref(v);
+        if (theirs != ours) fail_msg("disagree on '%s': jansson %d, jscan %d", s, theirs, ours);
+        valid += ours;
+    }
+    assert_true(valid > 1000); /* the test saw plenty of valid documents too */
+}
+
+static void test_lookup(void **state)
+{
+    (void)state;
+    const char *doc = "{\"choices\":[{\"message\":{\"content\":\"hi \\\"there\\\"\"}},2],"
+                      "\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":-3,\"x\":1.5},"
+                      "\"a\":1,\"a\":2,\"k\\u0065y\":\"v\"}";
+    sy_jspan root;
+    assert_true(sy_js_parse(doc, strlen(doc), &root));
+    sy_jspan c = sy_js_get(sy_js_get(sy_js_at(sy_js_get(root, "choices"), 0), "message"), "content");
+    sy_buf b;
+    sy_buf_init(&b);
+    assert_true(sy_js_string(c, &b));
+    assert_int_equal(b.len, 10);
+    assert_memory_equal(b.data, "hi \"there\"", 10);
+    sy_jspan usage = sy_js_get(root, "usage");
+    assert_int_equal(sy_js_int(sy_js_get(usage, "prompt_tokens")), 12);
+    assert_int_equal(sy_js_int(sy_js_get(usage, "completion_tokens")), -3);
+    assert_int_equal(sy_js_int(sy_js_get(usage, "x")), 0); /* not an integer */
+    assert_int_equal(sy_js_int(sy_js_get(root, "a")), 2);  /* the last one wins */
+    assert_true(sy_js_string_is(sy_js_get(root, "key"), "v")); /* escaped key */
+    assert_null(sy_js_get(root, "missing").p);
+    assert_null(sy_js_at(sy_js_get(root, "choices"), 2).p);
+    assert_int_equal(sy_js_len(sy_js_get(root, "choices")), 2);
+    assert_non_null(sy_js_get(usage, "prompt_tokens").p);
+    sy_buf_free(&b);
+}
+
+static void test_string_decoding(void **state)
+{
+    (void)state;
+    const char *doc = "\"\\u00e9\\ud83d\\ude00\\ud800x\\t\\/\"";
+    sy_jspan v;
+    assert_true(sy_js_parse(doc, strlen(doc), &v));
+    sy_buf b;
+    sy_buf_init(&b);
+    assert_true(sy_js_string(v, &b));
+    const char want[] = "\xc3\xa9\xf0\x9f\x98\x80\xef\xbf\xbdx\t/"; /* é 😀 U+FFFD x tab / */
+    assert_int_equal(b.len, sizeof want - 1);
+    assert_memory_equal(b.data, want, sizeof want - 1);
+    sy_buf_free(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_accepts_and_rejects),
+        cmocka_unit_test(test_agrees_with_jansson),
+        cmocka_unit_test(test_lookup),
+        cmocka_unit_test(test_string_decoding),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
