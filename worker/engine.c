@@ -7,6 +7,14 @@
  * With thousands of calls in flight this costs per ready socket, not per
  * transfer per turn as curl_multi_poll + curl_multi_perform would.
  *
+ * Transfers are split into shards of SHARD_SIZE, each with its own libcurl
+ * multi handle and so its own connection cache: libcurl looks for a free
+ * connection to a host by walking every connection it has to that host,
+ * which at 10,000 kept-alive HTTP/1.1 connections to one provider was half
+ * of the worker's CPU. A transfer always stays in its shard (its connection
+ * lives there). All shards share one epoll set; an event carries its
+ * shard's index next to the socket.
+ *
  * Completions are delivered from sy_engine_step, never from inside libcurl
  * callbacks, so the caller may launch new transfers from its done callback.
  * A transfer returns to the free list right after its callback runs. */
@@ -21,12 +29,21 @@
 #include <unistd.h>
 
 #define EVENTS_PER_WAIT 512
+#define SHARD_SIZE 256 /* transfers (and so connections) per multi handle */
+#define WAKE_MARK 0xffffffffu
+
+typedef struct shard {
+    sy_engine *e;
+    CURLM *multi;
+    uint32_t index;
+    int64_t timer_due_us; /* libcurl's next timeout for this multi, -1 none */
+} shard;
 
 struct sy_engine {
-    CURLM *multi;
+    shard *shards;
+    int nshards;
     int epfd;
     int wake_fd;          /* registered in epfd, or -1 */
-    int64_t timer_due_us; /* libcurl's next timeout, -1 none */
     sy_transfer *pool;
     sy_transfer *free_list;
     int capacity;
@@ -66,17 +83,23 @@ static void setup_easy(sy_transfer *t)
     curl_easy_setopt(t->easy, CURLOPT_ACCEPT_ENCODING, "");
 }
 
+static uint64_t event_tag(uint32_t shard, int fd)
+{
+    return (uint64_t)shard << 32 | (uint32_t)fd;
+}
+
 /* libcurl: watch socket s for `what` (or stop watching it). */
 static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
 {
     (void)easy;
-    sy_engine *e = userp;
+    shard *sh = userp;
+    sy_engine *e = sh->e;
     if (what == CURL_POLL_REMOVE) {
         epoll_ctl(e->epfd, EPOLL_CTL_DEL, s, NULL);
-        curl_multi_assign(e->multi, s, NULL);
+        curl_multi_assign(sh->multi, s, NULL);
         return 0;
     }
-    struct epoll_event ev = {.data.fd = s};
+    struct epoll_event ev = {.data.u64 = event_tag(sh->index, s)};
     if (what & CURL_POLL_IN) ev.events |= EPOLLIN;
     if (what & CURL_POLL_OUT) ev.events |= EPOLLOUT;
     int op = socketp ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
@@ -84,7 +107,7 @@ static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *s
         op = errno == EEXIST ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
         if (epoll_ctl(e->epfd, op, s, &ev) != 0) sy_warn("epoll_ctl: %s", strerror(errno));
     }
-    curl_multi_assign(e->multi, s, e); /* any non-NULL mark: "in epfd" */
+    curl_multi_assign(sh->multi, s, sh); /* any non-NULL mark: "in epfd" */
     return 0;
 }
 
@@ -92,9 +115,27 @@ static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *s
 static int on_timer(CURLM *multi, long timeout_ms, void *userp)
 {
     (void)multi;
-    sy_engine *e = userp;
-    e->timer_due_us = timeout_ms < 0 ? -1 : sy_mono_us() + (int64_t)timeout_ms * 1000;
+    shard *sh = userp;
+    sh->timer_due_us = timeout_ms < 0 ? -1 : sy_mono_us() + (int64_t)timeout_ms * 1000;
     return 0;
+}
+
+static void shard_init(sy_engine *e, shard *sh, uint32_t index)
+{
+    sh->e = e;
+    sh->index = index;
+    sh->timer_due_us = -1;
+    sh->multi = curl_multi_init();
+    if (!sh->multi) {
+        sy_error("cannot set up the HTTP engine (curl_multi_init)");
+        abort();
+    }
+    curl_multi_setopt(sh->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(sh->multi, CURLMOPT_SOCKETDATA, sh);
+    curl_multi_setopt(sh->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(sh->multi, CURLMOPT_TIMERDATA, sh);
+    curl_multi_setopt(sh->multi, CURLMOPT_MAXCONNECTS, (long)SHARD_SIZE);
+    curl_multi_setopt(sh->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
 }
 
 sy_engine *sy_engine_new(int max_inflight, sy_transfer_done_fn done, void *ctx)
@@ -102,26 +143,22 @@ sy_engine *sy_engine_new(int max_inflight, sy_transfer_done_fn done, void *ctx)
     static int curl_ready;
     if (!curl_ready++) curl_global_init(CURL_GLOBAL_DEFAULT);
     sy_engine *e = sy_xcalloc(1, sizeof *e);
-    e->multi = curl_multi_init();
     e->epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (!e->multi || e->epfd < 0) {
+    if (e->epfd < 0) {
         sy_error("cannot set up the HTTP engine: %s", strerror(errno));
         abort();
     }
     e->wake_fd = -1;
-    e->timer_due_us = -1;
-    curl_multi_setopt(e->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-    curl_multi_setopt(e->multi, CURLMOPT_SOCKETDATA, e);
-    curl_multi_setopt(e->multi, CURLMOPT_TIMERFUNCTION, on_timer);
-    curl_multi_setopt(e->multi, CURLMOPT_TIMERDATA, e);
+    e->nshards = (max_inflight + SHARD_SIZE - 1) / SHARD_SIZE;
+    e->shards = sy_xcalloc((size_t)e->nshards, sizeof *e->shards);
+    for (int i = 0; i < e->nshards; i++) shard_init(e, &e->shards[i], (uint32_t)i);
     e->capacity = max_inflight;
     e->done = done;
     e->ctx = ctx;
-    curl_multi_setopt(e->multi, CURLMOPT_MAXCONNECTS, (long)max_inflight);
-    curl_multi_setopt(e->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
     e->pool = sy_xcalloc((size_t)max_inflight, sizeof(sy_transfer));
     for (int i = max_inflight - 1; i >= 0; i--) {
         sy_transfer *t = &e->pool[i];
+        t->shard = i / SHARD_SIZE;
         sy_request_init(&t->req);
         sy_buf_init(&t->headers);
         sy_buf_init(&t->body);
@@ -137,7 +174,7 @@ void sy_engine_free(sy_engine *e)
     for (int i = 0; i < e->capacity; i++) {
         sy_transfer *t = &e->pool[i];
         if (t->easy) {
-            curl_multi_remove_handle(e->multi, t->easy);
+            curl_multi_remove_handle(e->shards[t->shard].multi, t->easy);
             curl_easy_cleanup(t->easy);
         }
         curl_slist_free_all(t->hlist);
@@ -145,7 +182,8 @@ void sy_engine_free(sy_engine *e)
         sy_buf_free(&t->headers);
         sy_buf_free(&t->body);
     }
-    curl_multi_cleanup(e->multi);
+    for (int i = 0; i < e->nshards; i++) curl_multi_cleanup(e->shards[i].multi);
+    free(e->shards);
     close(e->epfd);
     free(e->pool);
     free(e);
@@ -196,18 +234,18 @@ void sy_engine_launch(sy_engine *e, sy_transfer *t, int timeout_ms, void *opaque
     curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE, (long)t->req.body.len);
     curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
     t->started_us = sy_mono_us();
-    curl_multi_add_handle(e->multi, t->easy);
+    curl_multi_add_handle(e->shards[t->shard].multi, t->easy);
     e->inflight++;
 }
 
-static void complete(sy_engine *e, CURLMsg *msg)
+static void complete(sy_engine *e, shard *sh, CURLMsg *msg)
 {
     sy_transfer *t = NULL;
     curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
     t->curl_code = msg->data.result;
     curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->http_status);
     t->finished_us = sy_mono_us();
-    curl_multi_remove_handle(e->multi, t->easy);
+    curl_multi_remove_handle(sh->multi, t->easy);
     e->inflight--;
     e->done(e->ctx, t, t->opaque);
     sy_engine_release(e, t);
@@ -217,20 +255,37 @@ static void watch_wake_fd(sy_engine *e, int wake_fd)
 {
     if (wake_fd == e->wake_fd) return;
     if (e->wake_fd >= 0) epoll_ctl(e->epfd, EPOLL_CTL_DEL, e->wake_fd, NULL);
-    struct epoll_event ev = {.events = EPOLLIN, .data.fd = wake_fd};
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = event_tag(WAKE_MARK, wake_fd)};
     if (wake_fd >= 0 && epoll_ctl(e->epfd, EPOLL_CTL_ADD, wake_fd, &ev) != 0)
         sy_warn("epoll_ctl(wake fd): %s", strerror(errno));
     e->wake_fd = wake_fd;
 }
 
-/* Wait no longer than libcurl's own next timeout. */
+/* Wait no longer than libcurl's own next timeout (of any shard). */
 static int wait_bound(const sy_engine *e, int wait_ms)
 {
-    if (e->timer_due_us < 0) return wait_ms;
-    int64_t left = e->timer_due_us - sy_mono_us();
-    if (left <= 0) return 0;
-    int ms = (int)((left + 999) / 1000);
-    return ms < wait_ms ? ms : wait_ms;
+    int64_t now = sy_mono_us();
+    for (int i = 0; i < e->nshards; i++) {
+        int64_t due = e->shards[i].timer_due_us;
+        if (due < 0) continue;
+        if (due <= now) return 0;
+        int ms = (int)((due - now + 999) / 1000);
+        if (ms < wait_ms) wait_ms = ms;
+    }
+    return wait_ms;
+}
+
+/* Run the shard's due timeout, then deliver its finished transfers. */
+static void shard_finish(sy_engine *e, shard *sh, int64_t now)
+{
+    int running = 0, left;
+    if (sh->timer_due_us >= 0 && now >= sh->timer_due_us) {
+        sh->timer_due_us = -1;
+        curl_multi_socket_action(sh->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    }
+    CURLMsg *msg;
+    while ((msg = curl_multi_info_read(sh->multi, &left)))
+        if (msg->msg == CURLMSG_DONE) complete(e, sh, msg);
 }
 
 void sy_engine_step(sy_engine *e, int wait_ms, int wake_fd)
@@ -240,21 +295,17 @@ void sy_engine_step(sy_engine *e, int wait_ms, int wake_fd)
     watch_wake_fd(e, wake_fd);
     int n = epoll_wait(e->epfd, ev, EVENTS_PER_WAIT, wait_bound(e, wait_ms));
     for (int i = 0; i < n; i++) {
-        if (ev[i].data.fd == e->wake_fd) continue; /* the caller drains it */
+        uint32_t index = (uint32_t)(ev[i].data.u64 >> 32);
+        int fd = (int)(uint32_t)ev[i].data.u64;
+        if (index == WAKE_MARK || index >= (uint32_t)e->nshards) continue; /* the caller drains */
         int flags = 0;
         if (ev[i].events & (EPOLLIN | EPOLLHUP)) flags |= CURL_CSELECT_IN;
         if (ev[i].events & EPOLLOUT) flags |= CURL_CSELECT_OUT;
         if (ev[i].events & EPOLLERR) flags |= CURL_CSELECT_ERR;
-        curl_multi_socket_action(e->multi, ev[i].data.fd, flags, &running);
+        curl_multi_socket_action(e->shards[index].multi, fd, flags, &running);
     }
-    if (e->timer_due_us >= 0 && sy_mono_us() >= e->timer_due_us) {
-        e->timer_due_us = -1;
-        curl_multi_socket_action(e->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    }
-    CURLMsg *msg;
-    int left;
-    while ((msg = curl_multi_info_read(e->multi, &left)))
-        if (msg->msg == CURLMSG_DONE) complete(e, msg);
+    int64_t now = sy_mono_us();
+    for (int i = 0; i < e->nshards; i++) shard_finish(e, &e->shards[i], now);
 }
 
 int sy_engine_inflight(const sy_engine *e)

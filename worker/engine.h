@@ -28,6 +28,7 @@ typedef struct sy_transfer {
     CURL *easy;
     struct curl_slist *hlist;
     void *opaque;
+    int shard;             /* the libcurl multi handle it belongs to */
     struct sy_transfer *next_free;
 } sy_transfer;
 
