@@ -29,7 +29,7 @@
 #include <unistd.h>
 
 #define EVENTS_PER_WAIT 512
-#define SHARD_SIZE 256 /* transfers (and so connections) per multi handle */
+#define SHARD_SIZE 64 /* transfers (and so connections) per multi handle */
 #define WAKE_MARK 0xffffffffu
 
 typedef struct shard {
