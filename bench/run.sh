@@ -40,7 +40,7 @@ $SY submit --quiet "$T/jobs.jsonl" >/dev/null
 b0=$(cpu_us $BROKER_PID); f0=$(cpu_us $FAKE_PID)
 t0=$(date +%s%N)
 $SY scheduler -p bench/bench.yaml >"$T/scheduler.log" 2>&1 & PIDS+=($!); SCHED_PID=$!
-$SY worker -p bench/bench.yaml --max-inflight "$INFLIGHT" --state-dir "$T/state" >"$T/worker.log" 2>&1 & PIDS+=($!); WORKER_PID=$!
+$SY worker -p bench/bench.yaml --max-inflight "$INFLIGHT" ${WORKER_ARGS:-} --state-dir "$T/state" >"$T/worker.log" 2>&1 & PIDS+=($!); WORKER_PID=$!
 $SY results --topic switchyard.results.bench --count "$JOBS" --timeout-ms 300000 >"$T/results.jsonl"
 t1=$(date +%s%N)
 s=$(cpu_us $SCHED_PID); w=$(cpu_us $WORKER_PID); b=$(( $(cpu_us $BROKER_PID) - b0 )); f=$(( $(cpu_us $FAKE_PID) - f0 ))

@@ -88,6 +88,11 @@ sy_store *sy_store_open(const char *dir, size_t map_mb, char *err, size_t errlen
     return s;
 }
 
+void sy_store_set_fsync(sy_store *s, bool on)
+{
+    mdb_env_set_flags(s->env, MDB_NOSYNC, on ? 0 : 1);
+}
+
 void sy_store_close(sy_store *s)
 {
     if (!s) return;

@@ -57,6 +57,11 @@ typedef struct sy_store sy_store;
 /* Open (creating) the environment in dir; map_mb bounds its size. */
 sy_store *sy_store_open(const char *dir, size_t map_mb, char *err, size_t errlen);
 void sy_store_close(sy_store *s);
+/* fsync each commit (default), or leave write-back to the OS: every commit
+ * still reaches the OS before the calls and produces that depend on it, so
+ * a killed or crashed worker loses nothing; only a power loss or kernel
+ * crash can lose the last commits. */
+void sy_store_set_fsync(sy_store *s, bool on);
 
 /* Look a key up (seeing staged changes). Returns 1 and fills rec, whose
  * strings and result point into `storage`; 0 when absent. */

@@ -43,6 +43,9 @@ static const char *usage =
     "      --state-dir DIR   LMDB job state and idempotency keys (default switchyard-state)\n"
     "      --state-map-mb N  largest size of the state (default 4096)\n"
     "      --key-ttl-s N     how long an idempotency key is kept (default 604800 = 7 days)\n"
+    "      --fsync always|never  fsync each group commit of job state (default always:\n"
+    "                        survives a power loss); never: the OS writes back, which\n"
+    "                        survives a killed or crashed worker, not a power loss\n"
     "      --no-changelog    do not mirror job state to <tier topic>.changelog (state then\n"
     "                        does not follow a partition to another worker)\n"
     "      --account-share F share of each provider account's rate limits this worker\n"
@@ -298,6 +301,8 @@ static int parse_opts(worker *w, cli_pipelines *p, int argc, char **argv)
         else if (v && !strcmp(a, "--state-map-mb")) w->opt.state_map_mb = (size_t)atol(argv[++i]);
         else if (v && !strcmp(a, "--account-share")) w->opt.account_share = atof(argv[++i]);
         else if (!strcmp(a, "--no-changelog")) w->opt.changelog = false;
+        else if (v && !strcmp(a, "--fsync") && (!strcmp(argv[i + 1], "always") || !strcmp(argv[i + 1], "never")))
+            w->opt.fsync = !strcmp(argv[++i], "always");
         else if (v && !strcmp(a, "--key-ttl-s")) w->opt.key_ttl_ms = atoll(argv[++i]) * 1000;
         else if (v && !strcmp(a, "--log-level") && sy_log_level_parse(argv[i + 1]) >= 0)
             sy_log_set_level(sy_log_level_parse(argv[++i]));
@@ -336,6 +341,7 @@ static int setup(worker *w)
         sy_error("cannot open the state store: %s", err);
         return -1;
     }
+    sy_store_set_fsync(w->store, w->opt.fsync);
     w->producer = sy_kafka_producer(&w->kafka, publish_on_delivery, w, err, sizeof err);
     if (w->producer)
         w->consumer = sy_kafka_consumer(&w->kafka, w->opt.group, on_rebalance, w, err, sizeof err);
@@ -385,7 +391,7 @@ int cmd_worker(int argc, char **argv)
 {
     worker w = {.opt = {.max_inflight = 1024, .grace_ms = 30000, .revoke_grace_ms = 10000, .group = "switchyard-workers",
                         .dlq_topic = SY_TOPIC_DLQ, .state_dir = "switchyard-state",
-                        .state_map_mb = 4096, .account_share = 1, .changelog = true, .key_ttl_ms = 7LL * 24 * 3600 * 1000}};
+                        .state_map_mb = 4096, .account_share = 1, .changelog = true, .fsync = true, .key_ttl_ms = 7LL * 24 * 3600 * 1000}};
     cli_pipelines p = {0};
     sy_log_init("worker", SY_LOG_INFO);
     int rc = parse_opts(&w, &p, argc, argv);

@@ -106,6 +106,7 @@ typedef struct worker_opts {
     size_t state_map_mb;
     int64_t key_ttl_ms; /* idempotency key lifetime */
     double account_share; /* share of each account's rate limits */
+    bool fsync;         /* fsync each group commit */
     bool changelog;     /* mirror state to <tier topic>.changelog and restore from it */
 } worker_opts;
 
