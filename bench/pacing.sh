@@ -39,9 +39,17 @@ BUILD=${BUILD:-build}
 SY=$BUILD/switchyard; FAKE=$BUILD/fake-provider
 T=$(mktemp -d /tmp/switchyard-pacing.XXXXXX)
 PIDS=()
+# Stop the processes newest first (the worker before the broker it needs to
+# shut down cleanly), each with 10 s to exit before it is killed.
 stop_all() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+    local i p
+    for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+        p=${PIDS[i]}
+        kill "$p" 2>/dev/null || continue
+        for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$p" 2>/dev/null || true
+        wait "$p" 2>/dev/null || true
+    done
     PIDS=()
 }
 trap 'stop_all; [ "${KEEP_TMP:-0}" = 1 ] || rm -rf "$T"' EXIT
