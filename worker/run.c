@@ -418,6 +418,7 @@ static void transport_outcome(const sy_transfer *t, sy_outcome *o)
     o->error = t->curl_code == CURLE_OPERATION_TIMEDOUT ? SY_ERR_TIMEOUT : SY_ERR_CONNECTION;
     o->retry_after_ms = -1;
     o->should_retry = -1;
+    o->rl = (sy_ratelimit_info){-1, -1, -1, -1, -1, -1}; /* no headers: nothing said */
     snprintf(o->message, sizeof o->message, "%s", curl_easy_strerror(t->curl_code));
 }
 
