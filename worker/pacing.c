@@ -1,5 +1,7 @@
 /* pacing.c -- see pacing.h. Buckets refill continuously at limit/60 s and
- * hold at most one minute's worth (the provider's own window). */
+ * hold at most one minute's worth (the provider's own window); the newest
+ * remaining count, less what was reserved after it, caps the bucket and
+ * stops it until the provider's reset. */
 #include "pacing.h"
 
 static void bucket_init(sy_bucket *b, double limit_per_min, int64_t now_us)
@@ -7,6 +9,10 @@ static void bucket_init(sy_bucket *b, double limit_per_min, int64_t now_us)
     b->limit_per_min = limit_per_min;
     b->level = limit_per_min;
     b->last_us = now_us;
+    b->taken = 0;
+    b->news_mark = -1;
+    b->stop_at = 0;
+    b->stop_until_us = 0;
 }
 
 static void refill(sy_bucket *b, int64_t now_us)
@@ -18,12 +24,29 @@ static void refill(sy_bucket *b, int64_t now_us)
     b->last_us = now_us;
 }
 
-/* Microseconds until the bucket holds `need`, 0 if it does now. */
-static int64_t bucket_wait(const sy_bucket *b, double need)
+/* Microseconds until the provider's remaining count lets `need` more go
+ * (its reset), 0 if it does now. */
+static int64_t stop_wait(const sy_bucket *b, int64_t need, int64_t now_us)
 {
-    if (b->limit_per_min <= 0 || b->level >= need) return 0;
-    if (need > b->limit_per_min) need = b->limit_per_min; /* a huge call waits for a full bucket */
-    return (int64_t)((need - b->level) * 60e6 / b->limit_per_min) + 1;
+    if (now_us >= b->stop_until_us || b->taken + need <= b->stop_at) return 0;
+    return b->stop_until_us - now_us;
+}
+
+/* Microseconds until the bucket holds `need`, 0 if it does now. */
+static int64_t bucket_wait(const sy_bucket *b, int64_t need, int64_t now_us)
+{
+    int64_t stop = stop_wait(b, need, now_us);
+    if (b->limit_per_min <= 0 || b->level >= (double)need) return stop;
+    double want = (double)need;
+    if (want > b->limit_per_min) want = b->limit_per_min; /* a huge call waits for a full bucket */
+    int64_t refill_us = (int64_t)((want - b->level) * 60e6 / b->limit_per_min) + 1;
+    return refill_us > stop ? refill_us : stop;
+}
+
+static void take(sy_bucket *b, int64_t n)
+{
+    if (b->limit_per_min > 0) b->level -= (double)n;
+    b->taken += n;
 }
 
 void sy_account_init(sy_account *a, int64_t rpm, int64_t tpm, double share, int64_t now_us)
@@ -36,19 +59,20 @@ void sy_account_init(sy_account *a, int64_t rpm, int64_t tpm, double share, int6
     a->waits = a->throttled = 0;
 }
 
-int64_t sy_account_reserve(sy_account *a, int64_t tokens, int64_t now_us)
+int64_t sy_account_reserve(sy_account *a, int64_t tokens, int64_t now_us, sy_pace_mark *mark)
 {
     if (now_us < a->paused_until_us) return a->paused_until_us - now_us;
     refill(&a->requests, now_us);
     refill(&a->tokens, now_us);
-    int64_t wr = bucket_wait(&a->requests, 1), wt = bucket_wait(&a->tokens, (double)tokens);
+    int64_t wr = bucket_wait(&a->requests, 1, now_us), wt = bucket_wait(&a->tokens, tokens, now_us);
     int64_t wait = wr > wt ? wr : wt;
     if (wait > 0) {
         a->waits++;
         return wait;
     }
-    if (a->requests.limit_per_min > 0) a->requests.level -= 1;
-    if (a->tokens.limit_per_min > 0) a->tokens.level -= (double)tokens;
+    take(&a->requests, 1);
+    take(&a->tokens, tokens);
+    if (mark) *mark = (sy_pace_mark){a->requests.taken, a->tokens.taken};
     return 0;
 }
 
@@ -64,22 +88,38 @@ void sy_account_settle_request(sy_account *a)
         a->requests.level += 1;
 }
 
-static void learn_bucket(sy_bucket *b, double share, int64_t limit, int64_t remaining)
+static void learn_limit(sy_bucket *b, double share, int64_t limit)
 {
-    if (limit > 0) {
-        double mine = (double)limit * share;
-        if (b->limit_per_min <= 0) b->level = mine;
-        b->limit_per_min = mine;
-    }
-    if (remaining >= 0 && b->level > (double)remaining) b->level = (double)remaining;
+    if (limit <= 0) return;
+    double mine = (double)limit * share;
+    if (b->limit_per_min <= 0) b->level = mine;
+    b->limit_per_min = mine;
 }
 
-void sy_account_learn(sy_account *a, const sy_ratelimit_info *rl, int64_t now_us)
+/* The provider had `remaining` left when the call reserved at `mark`
+ * arrived, and resets in reset_ms (-1: not said). */
+static void learn_remaining(sy_bucket *b, int64_t remaining, int64_t reset_ms, int64_t mark,
+                            int64_t now_us)
+{
+    if (remaining < 0 || mark < b->news_mark) return; /* nothing said, or overtaken */
+    b->news_mark = mark;
+    int64_t left = remaining - (b->taken - mark);
+    if (left < 0) left = 0;
+    if (b->level > (double)left) b->level = (double)left;
+    b->stop_at = mark + remaining;
+    b->stop_until_us = reset_ms >= 0 ? now_us + reset_ms * 1000 : 0;
+}
+
+void sy_account_learn(sy_account *a, const sy_ratelimit_info *rl, const sy_pace_mark *mark,
+                      int64_t now_us)
 {
     refill(&a->requests, now_us);
     refill(&a->tokens, now_us);
-    learn_bucket(&a->requests, a->share, rl->limit_requests, rl->remaining_requests);
-    learn_bucket(&a->tokens, a->share, rl->limit_tokens, rl->remaining_tokens);
+    sy_pace_mark m = mark ? *mark : (sy_pace_mark){a->requests.taken, a->tokens.taken};
+    learn_limit(&a->requests, a->share, rl->limit_requests);
+    learn_limit(&a->tokens, a->share, rl->limit_tokens);
+    learn_remaining(&a->requests, rl->remaining_requests, rl->reset_requests_ms, m.requests, now_us);
+    learn_remaining(&a->tokens, rl->remaining_tokens, rl->reset_tokens_ms, m.tokens, now_us);
 }
 
 void sy_account_pause(sy_account *a, int64_t wait_ms, int64_t now_us)

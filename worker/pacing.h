@@ -13,7 +13,27 @@
  * refill rate (times this worker's share when several workers use one
  * account), and the advertised remaining count caps what the bucket holds,
  * so the account's real state wins over our model of it. A 429 pauses the
- * account until the provider's reset or retry-after. */
+ * account until the provider's reset or retry-after.
+ *
+ * Remaining counts are old news: the provider counted them when the
+ * answered call arrived, and the calls this worker reserved after it (in
+ * flight, or about to be sent) are not in them. So every reservation takes
+ * a mark, its place in the bucket's running total of reservations, and an
+ * answer's remaining count is reduced by what was reserved after its mark.
+ * (Calls launched in the same loop turn may arrive in any order, so this
+ * can still be off by a few calls.) Only the newest answer (the highest
+ * mark) counts: one overtaken by a later answer may describe a window that
+ * has ended since.
+ *
+ * The provider may also not refill as a bucket does: one that counts in
+ * fixed windows gives nothing back until the window ends. So a remaining
+ * count with a reset time is a stop as well: once what was reserved since
+ * reaches it, nothing more goes out until the reset, whatever the bucket's
+ * refill says. Against a provider that does refill continuously that loses
+ * little (its reset is when its bucket is full again, the worker's bucket
+ * has refilled meanwhile, and answers still in flight can lift the stop
+ * earlier); against one that counts in windows it saves the 429s of every
+ * call sent between the window running out and the first 429 coming back. */
 #ifndef SY_PACING_H
 #define SY_PACING_H
 
@@ -26,7 +46,18 @@ typedef struct sy_bucket {
     double limit_per_min; /* 0 = unlimited */
     double level;         /* what can be taken now */
     int64_t last_us;
+    int64_t taken;        /* running total of all reservations */
+    int64_t news_mark;    /* mark of the answer the remaining count came from (-1: none) */
+    int64_t stop_at;      /* `taken` at which that remaining count is used up */
+    int64_t stop_until_us; /* ...and the provider's reset, when the stop ends */
 } sy_bucket;
+
+/* Where a reservation stands in its account's running totals (`taken` just
+ * after it), so that its answer's remaining counts can be set against what
+ * was reserved after it. */
+typedef struct sy_pace_mark {
+    int64_t requests, tokens;
+} sy_pace_mark;
 
 typedef struct sy_account {
     sy_bucket requests, tokens;
@@ -37,16 +68,19 @@ typedef struct sy_account {
 } sy_account;
 
 void sy_account_init(sy_account *a, int64_t rpm, int64_t tpm, double share, int64_t now_us);
-/* Reserve a call of `tokens` estimated tokens. Returns 0 when reserved, or
- * the microseconds to wait before asking again (nothing reserved). */
-int64_t sy_account_reserve(sy_account *a, int64_t tokens, int64_t now_us);
+/* Reserve a call of `tokens` estimated tokens. Returns 0 when reserved (and
+ * sets *mark, if given), or the microseconds to wait before asking again
+ * (nothing reserved). */
+int64_t sy_account_reserve(sy_account *a, int64_t tokens, int64_t now_us, sy_pace_mark *mark);
 /* After the call: charge (or give back) the difference between the
  * estimate and the tokens actually used. */
 void sy_account_settle(sy_account *a, int64_t estimated, int64_t actual);
 /* Give back the request of a reservation that was not used. */
 void sy_account_settle_request(sy_account *a);
-/* Learn from the response headers. */
-void sy_account_learn(sy_account *a, const sy_ratelimit_info *rl, int64_t now_us);
+/* Learn from the response headers of the call reserved at `mark` (NULL:
+ * as if nothing was reserved after it). */
+void sy_account_learn(sy_account *a, const sy_ratelimit_info *rl, const sy_pace_mark *mark,
+                      int64_t now_us);
 /* The provider said 429: pause until now + wait_ms. */
 void sy_account_pause(sy_account *a, int64_t wait_ms, int64_t now_us);
 

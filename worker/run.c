@@ -278,7 +278,7 @@ static bool pace(sy_run *r, size_t acct)
     worker *w = r->w;
     if (w->paced[acct].waiting.n) return false; /* those waiting go first */
     int64_t est = estimate_tokens(r);
-    if (sy_account_reserve(&w->accounts[acct], est, sy_mono_us()) > 0) return false;
+    if (sy_account_reserve(&w->accounts[acct], est, sy_mono_us(), &r->pace_mark) > 0) return false;
     r->reserved_tokens = est;
     return true;
 }
@@ -353,7 +353,8 @@ static int64_t release_account(worker *w, size_t acct, int64_t now)
     if (q->next_try_us > now) return q->next_try_us - now;
     sy_run *r;
     while ((r = sy_waitq_peek(&q->waiting)) && sy_engine_has_room(w->engine)) {
-        int64_t est = estimate_tokens(r), wait = sy_account_reserve(&w->accounts[acct], est, now);
+        int64_t est = estimate_tokens(r);
+        int64_t wait = sy_account_reserve(&w->accounts[acct], est, now, &r->pace_mark);
         if (wait > 0) {
             q->next_try_us = now + wait;
             return wait;
@@ -430,6 +431,7 @@ static void transport_outcome(const sy_transfer *t, sy_outcome *o)
     o->error = t->curl_code == CURLE_OPERATION_TIMEDOUT ? SY_ERR_TIMEOUT : SY_ERR_CONNECTION;
     o->retry_after_ms = -1;
     o->should_retry = -1;
+    o->rl = (sy_ratelimit_info){-1, -1, -1, -1, -1, -1}; /* no headers: nothing said */
     snprintf(o->message, sizeof o->message, "%s", curl_easy_strerror(t->curl_code));
 }
 
@@ -470,7 +472,8 @@ static void pace_feedback(sy_run *r)
     int64_t now = sy_mono_us(), used = r->last.tokens_in + r->last.tokens_out;
     sy_account_settle(a, r->reserved_tokens, r->last.error == SY_ERR_NONE ? used : r->reserved_tokens);
     r->reserved_tokens = 0;
-    sy_account_learn(a, &r->last.rl, now);
+    sy_account_learn(a, &r->last.rl, &r->pace_mark, now);
+    r->w->paced[r->model->provider->index].next_try_us = 0; /* news: look again next turn */
     if (r->last.error == SY_ERR_RATE_LIMITED) {
         int64_t wait = r->last.retry_after_ms;
         if (wait < 0) wait = r->last.rl.reset_requests_ms > r->last.rl.reset_tokens_ms

@@ -56,6 +56,7 @@ typedef struct sy_run {
     sy_route route;
     int attempts;
     int64_t reserved_tokens;   /* pacing estimate of the call in flight */
+    sy_pace_mark pace_mark;    /* where its reservation stands in the account's totals */
     int64_t first_sent_us;
     int64_t attempt_sent_us;   /* the attempt in flight */
     int64_t deadline_ms;

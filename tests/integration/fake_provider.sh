@@ -321,7 +321,7 @@ if grep -q -e "$KEY" -e SECRET "$T"/*; then fail "the API key appears in a file:
 ok "call log: $CALLS lines, one per call, job header recorded, no API key anywhere"
 
 # ---- rate-limit windows ----
-start limited --rpm 3 --window-ms 1000
+start limited --rpm 180 --window-ms 1000 # 3 a second
 got=""
 for _ in 1 2 3 4; do openai '{"model":"m","messages":[{"role":"user","content":"rl"}]}'; got="$got $CODE"; done
 cp "$T/body" "$T/rl-openai.body"; cp "$T/hdr" "$T/rl-openai.hdr"
@@ -331,23 +331,23 @@ cp "$T/body" "$T/rl-anthropic.body"; cp "$T/hdr" "$T/rl-anthropic.hdr"
 anthropic '{"model":"c","max_tokens":5,"messages":[{"role":"user","content":"rl"}]}' other-key
 got="$got $CODE"
 [ "$got" = " 200 200 200 429 429 200" ] ||
-    fail "--rpm 3: expected 200 200 200 429 (OpenAI), 429 (Anthropic, same key), 200 (other key), got$got"
-ok "--rpm 3: 4th and 5th requests of a key in the window are 429; another key has its own window"
+    fail "--rpm 180 (3 per 1 s window): expected 200 200 200 429 (OpenAI), 429 (Anthropic, same key), 200 (other key), got$got"
+ok "--rpm 180: 4th and 5th requests of a key in the window are 429; another key has its own window"
 cp "$T/rl-openai.body" "$T/body"; cp "$T/rl-openai.hdr" "$T/hdr"
-check "--rpm 3: OpenAI 429 rate_limit_exceeded with retry-after" '
+check "--rpm 180: OpenAI 429 rate_limit_exceeded with retry-after" '
 openai_error("requests", "rate_limit_exceeded")
 assert h["retry-after"] == "1" and 0 < int(h["retry-after-ms"]) <= 1000, h
-assert h["x-ratelimit-remaining-requests"] == "0" and h["x-ratelimit-limit-requests"] == "3", h
+assert h["x-ratelimit-remaining-requests"] == "0" and h["x-ratelimit-limit-requests"] == "180", h
 '
 cp "$T/rl-anthropic.body" "$T/body"; cp "$T/rl-anthropic.hdr" "$T/hdr"
-check "--rpm 3: Anthropic 429 rate_limit_error with retry-after" '
+check "--rpm 180: Anthropic 429 rate_limit_error with retry-after" '
 anthropic_error("rate_limit_error")
 assert int(h["retry-after"]) >= 1 and h["anthropic-ratelimit-requests-remaining"] == "0", h
 '
 sleep 1.1
 openai '{"model":"m","messages":[{"role":"user","content":"rl"}]}'
-expect_code 200 "--rpm 3: after the window"
-ok "--rpm 3 --window-ms 1000: 429 within the window, 200 after it"
+expect_code 200 "--rpm 180: after the window"
+ok "--rpm 180 --window-ms 1000: 3 per window, limit stated per minute; 429 within the window, 200 after it"
 
 # ---- latency option ----
 start slow --latency-ms 200

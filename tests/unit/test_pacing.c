@@ -1,5 +1,6 @@
 /* test_pacing.c -- token buckets per account: reserve, wait, refill, learn
- * from headers, pause after a 429. Time is passed in, so nothing sleeps. */
+ * from headers (remaining counts less what went out since, a stop until the
+ * reset), pause after a 429. Time is passed in, so nothing sleeps. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,11 +16,11 @@ static void test_requests_per_minute(void **state)
     (void)state;
     sy_account a;
     sy_account_init(&a, 60, 0, 1.0, 0); /* one request a second, 60 in the bucket */
-    for (int i = 0; i < 60; i++) assert_int_equal(sy_account_reserve(&a, 10, 0), 0);
-    int64_t wait = sy_account_reserve(&a, 10, 0);
+    for (int i = 0; i < 60; i++) assert_int_equal(sy_account_reserve(&a, 10, 0, NULL), 0);
+    int64_t wait = sy_account_reserve(&a, 10, 0, NULL);
     assert_in_range(wait, SEC - 10, SEC + 10);
-    assert_int_not_equal(sy_account_reserve(&a, 10, SEC / 2), 0);
-    assert_int_equal(sy_account_reserve(&a, 10, SEC + 1), 0);
+    assert_int_not_equal(sy_account_reserve(&a, 10, SEC / 2, NULL), 0);
+    assert_int_equal(sy_account_reserve(&a, 10, SEC + 1, NULL), 0);
 }
 
 static void test_tokens_per_minute_and_settle(void **state)
@@ -27,11 +28,11 @@ static void test_tokens_per_minute_and_settle(void **state)
     (void)state;
     sy_account a;
     sy_account_init(&a, 0, 6000, 1.0, 0); /* 100 tokens a second */
-    assert_int_equal(sy_account_reserve(&a, 5000, 0), 0);
-    int64_t wait = sy_account_reserve(&a, 2000, 0); /* 1000 left, 1000 short: 10 s */
+    assert_int_equal(sy_account_reserve(&a, 5000, 0, NULL), 0);
+    int64_t wait = sy_account_reserve(&a, 2000, 0, NULL); /* 1000 left, 1000 short: 10 s */
     assert_in_range(wait, 10 * SEC - 10, 10 * SEC + 10);
     sy_account_settle(&a, 5000, 1000); /* the call used far less: 4000 come back */
-    assert_int_equal(sy_account_reserve(&a, 2000, 0), 0);
+    assert_int_equal(sy_account_reserve(&a, 2000, 0, NULL), 0);
 }
 
 static void test_share_and_learning(void **state)
@@ -39,14 +40,86 @@ static void test_share_and_learning(void **state)
     (void)state;
     sy_account a;
     sy_account_init(&a, 0, 0, 0.5, 0); /* limits unknown: nothing holds back */
-    for (int i = 0; i < 1000; i++) assert_int_equal(sy_account_reserve(&a, 100, 0), 0);
+    for (int i = 0; i < 1000; i++) assert_int_equal(sy_account_reserve(&a, 100, 0, NULL), 0);
     sy_ratelimit_info rl = {.limit_requests = 100, .remaining_requests = 3,
                             .reset_requests_ms = -1, .limit_tokens = -1,
                             .remaining_tokens = -1, .reset_tokens_ms = -1};
-    sy_account_learn(&a, &rl, 0);
+    sy_account_learn(&a, &rl, NULL, 0);
     assert_int_equal((int)a.requests.limit_per_min, 50); /* half of the account's 100 */
-    for (int i = 0; i < 3; i++) assert_int_equal(sy_account_reserve(&a, 1, 0), 0);
-    assert_true(sy_account_reserve(&a, 1, 0) > 0); /* remaining 3 capped the bucket */
+    for (int i = 0; i < 3; i++) assert_int_equal(sy_account_reserve(&a, 1, 0, NULL), 0);
+    assert_true(sy_account_reserve(&a, 1, 0, NULL) > 0); /* remaining 3 capped the bucket */
+}
+
+/* Only requests: limit and remaining as headers say them, reset in ms. */
+static sy_ratelimit_info requests_said(int64_t limit, int64_t remaining, int64_t reset_ms)
+{
+    return (sy_ratelimit_info){.limit_requests = limit, .remaining_requests = remaining,
+                               .reset_requests_ms = reset_ms, .limit_tokens = -1,
+                               .remaining_tokens = -1, .reset_tokens_ms = -1};
+}
+
+static int reserve_all(sy_account *a, int64_t now_us, sy_pace_mark *marks, int max)
+{
+    int n = 0;
+    while (n < max && sy_account_reserve(a, 1, now_us, marks ? &marks[n] : NULL) == 0) n++;
+    return n;
+}
+
+static void test_remaining_less_what_went_out_since(void **state)
+{
+    (void)state;
+    sy_account a;
+    sy_ratelimit_info rl = requests_said(6000, 50, -1);
+    sy_account_init(&a, 6000, 0, 1.0, 0);
+    sy_pace_mark marks[10];
+    assert_int_equal(reserve_all(&a, 0, marks, 10), 10);
+    /* The first call's answer: 50 left when it arrived. The 9 sent after it
+     * are not in that count, so 41 more may go, not 50. */
+    sy_account_learn(&a, &rl, &marks[0], 0);
+    assert_int_equal(reserve_all(&a, 0, NULL, 1000), 41);
+}
+
+static void test_remaining_stops_until_reset(void **state)
+{
+    (void)state;
+    sy_account a;
+    sy_account_init(&a, 600, 0, 1.0, 0); /* 10 a second */
+    sy_pace_mark m;
+    assert_int_equal(sy_account_reserve(&a, 1, 0, &m), 0);
+    sy_ratelimit_info rl = requests_said(600, 5, 10000); /* a window: 5 left, over in 10 s */
+    sy_account_learn(&a, &rl, &m, 0);
+    assert_int_equal(reserve_all(&a, SEC, NULL, 1000), 5);
+    /* The bucket has refilled by 2 s, but the window gives nothing back
+     * before its end. */
+    int64_t wait = sy_account_reserve(&a, 1, 2 * SEC, NULL);
+    assert_in_range(wait, 8 * SEC - 10, 8 * SEC + 10);
+    assert_int_equal(sy_account_reserve(&a, 1, 10 * SEC, NULL), 0);
+}
+
+static void test_overtaken_answer_ignored(void **state)
+{
+    (void)state;
+    sy_account a;
+    sy_account_init(&a, 600, 0, 1.0, 0);
+    sy_pace_mark old, newer;
+    assert_int_equal(sy_account_reserve(&a, 1, 0, &old), 0);
+    assert_int_equal(sy_account_reserve(&a, 1, 0, &newer), 0);
+    sy_ratelimit_info fresh = requests_said(600, 300, 60000), stale = requests_said(600, 0, 500);
+    sy_account_learn(&a, &fresh, &newer, 0); /* a new window: 300 left */
+    sy_account_learn(&a, &stale, &old, 0);   /* the old window's last answer, late */
+    assert_int_equal(sy_account_reserve(&a, 1, 0, NULL), 0);
+}
+
+static void test_no_headers_say_nothing(void **state)
+{
+    (void)state;
+    sy_account a;
+    sy_account_init(&a, 600, 0, 1.0, 0);
+    sy_pace_mark m;
+    assert_int_equal(sy_account_reserve(&a, 1, 0, &m), 0);
+    sy_ratelimit_info none = requests_said(-1, -1, -1); /* a timeout: no answer, no headers */
+    sy_account_learn(&a, &none, &m, 0);
+    assert_int_equal(reserve_all(&a, 0, NULL, 1000), 599);
 }
 
 static void test_pause_after_429(void **state)
@@ -55,8 +128,8 @@ static void test_pause_after_429(void **state)
     sy_account a;
     sy_account_init(&a, 1000, 0, 1.0, 0);
     sy_account_pause(&a, 1500, 0);
-    assert_int_equal(sy_account_reserve(&a, 1, 0), 1500 * 1000);
-    assert_int_equal(sy_account_reserve(&a, 1, 1500 * 1000), 0);
+    assert_int_equal(sy_account_reserve(&a, 1, 0, NULL), 1500 * 1000);
+    assert_int_equal(sy_account_reserve(&a, 1, 1500 * 1000, NULL), 0);
     assert_int_equal(a.throttled, 1);
 }
 
@@ -73,6 +146,10 @@ int main(void)
         cmocka_unit_test(test_requests_per_minute),
         cmocka_unit_test(test_tokens_per_minute_and_settle),
         cmocka_unit_test(test_share_and_learning),
+        cmocka_unit_test(test_remaining_less_what_went_out_since),
+        cmocka_unit_test(test_remaining_stops_until_reset),
+        cmocka_unit_test(test_overtaken_answer_ignored),
+        cmocka_unit_test(test_no_headers_say_nothing),
         cmocka_unit_test(test_pause_after_429),
         cmocka_unit_test(test_estimate),
     };

@@ -334,7 +334,7 @@ static int check_rate_limit(call *c)
     char msg[200];
     snprintf(msg, sizeof msg, "Rate limit reached on %s per window (%lld per %lld ms). Please try again in %lldms.",
              c->window.over_requests ? "requests" : "tokens",
-             (long long)(c->window.over_requests ? c->window.limit_requests : c->window.limit_tokens),
+             (long long)(c->window.over_requests ? c->window.window_requests : c->window.window_tokens),
              (long long)fp_cfg.window_ms, (long long)c->window.reset_ms);
     fail_rate_limited(c, c->window.reset_ms, msg);
     return -1;

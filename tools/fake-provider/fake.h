@@ -140,7 +140,8 @@ fp_fault fp_fault_draw(void);    /* one draw against the --*-rate options */
 /* ---- limits.c ---- */
 
 typedef struct fp_window {
-    int64_t limit_requests, limit_tokens;
+    int64_t limit_requests, limit_tokens;   /* per minute, as advertised */
+    int64_t window_requests, window_tokens; /* what one window allows */
     int64_t remaining_requests, remaining_tokens;
     int64_t reset_ms;       /* until the window ends */
     int over_requests, over_tokens; /* this request was refused */

@@ -1,12 +1,17 @@
 /* limits.c -- rate-limit windows per API key, failure counters per prompt.
  *
- * Rate limits are fixed windows: a key's window opens with its first request
- * and lasts --window-ms; within it the key may make --rpm requests and spend
- * --tpm tokens, where a request costs its prompt tokens plus the max tokens
- * it asks for (what real providers reserve up front). A refused request costs
- * nothing. Without --rpm/--tpm the same windows run with large limits
- * (10,000 requests, 10,000,000 tokens) that are never enforced, so the
- * rate-limit headers look like a real account's.
+ * Rate limits are per minute (--rpm, --tpm), as real providers state them,
+ * and enforced in fixed windows: a key's window opens with its first request
+ * and lasts --window-ms; within it the key may make the window's share of
+ * the per-minute limits (all of them with the default 60 s window; a sixth
+ * of them in 10 s windows, like a provider that quantizes its per-minute
+ * limits over shorter periods). A request costs 1 request and its prompt
+ * tokens plus the max tokens it asks for (what real providers reserve up
+ * front); a refused request costs nothing. The headers state the per-minute
+ * limit, what is left in the current window and when it ends. Without
+ * --rpm/--tpm the same windows run with large limits (10,000 requests,
+ * 10,000,000 tokens a minute) that are never enforced, so the rate-limit
+ * headers look like a real account's.
  *
  * Both tables are open-addressing hash maps keyed by a 64-bit hash (of the
  * key, or of the prompt); keys never leave them, so they only grow. */
@@ -60,10 +65,18 @@ static void table_grow(table *t)
     free(old.slots);
 }
 
+/* A window's share of a per-minute limit (at least 1), without overflow. */
+static int64_t window_share(int64_t per_minute)
+{
+    int64_t ms = fp_cfg.window_ms;
+    int64_t n = per_minute / 60000 * ms + per_minute % 60000 * ms / 60000;
+    return n > 0 ? n : 1;
+}
+
 static void window_state(const slot *s, int64_t now_ms, fp_window *w)
 {
-    w->remaining_requests = w->limit_requests - s->requests;
-    w->remaining_tokens = w->limit_tokens - s->tokens;
+    w->remaining_requests = w->window_requests - s->requests;
+    w->remaining_tokens = w->window_tokens - s->tokens;
     if (w->remaining_requests < 0) w->remaining_requests = 0;
     if (w->remaining_tokens < 0) w->remaining_tokens = 0;
     w->reset_ms = s->start_ms + fp_cfg.window_ms - now_ms;
@@ -75,15 +88,17 @@ void fp_limits_take(uint64_t key_hash, int64_t tokens, int64_t now_ms, fp_window
     memset(w, 0, sizeof *w);
     w->limit_requests = fp_cfg.rpm > 0 ? fp_cfg.rpm : DEFAULT_LIMIT_REQUESTS;
     w->limit_tokens = fp_cfg.tpm > 0 ? fp_cfg.tpm : DEFAULT_LIMIT_TOKENS;
+    w->window_requests = window_share(w->limit_requests);
+    w->window_tokens = window_share(w->limit_tokens);
     slot *s = table_get(&windows, key_hash);
     if (s->start_ms == 0 || now_ms >= s->start_ms + fp_cfg.window_ms) {
         s->start_ms = now_ms;
         s->requests = s->tokens = 0;
     }
-    /* A request bigger than the whole token limit still passes in a fresh
-     * window; otherwise it could never succeed. */
-    w->over_requests = fp_cfg.rpm > 0 && s->requests + 1 > fp_cfg.rpm;
-    w->over_tokens = fp_cfg.tpm > 0 && s->tokens > 0 && s->tokens + tokens > fp_cfg.tpm;
+    /* A request bigger than the window's whole token share still passes in
+     * a fresh window; otherwise it could never succeed. */
+    w->over_requests = fp_cfg.rpm > 0 && s->requests + 1 > w->window_requests;
+    w->over_tokens = fp_cfg.tpm > 0 && s->tokens > 0 && s->tokens + tokens > w->window_tokens;
     if (!w->over_requests && !w->over_tokens) {
         s->requests++;
         s->tokens += tokens;

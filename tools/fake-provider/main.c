@@ -35,9 +35,10 @@ static const char usage[] =
     "  --hang-rate F         share never answered\n"
     "  --timeout-rate F      same as --hang-rate (the client times out)\n"
     "  --malformed-rate F    share answered 200 with a truncated JSON body\n"
-    "  --rpm N               requests per window per API key (default unlimited)\n"
-    "  --tpm N               tokens per window per API key (default unlimited)\n"
-    "  --window-ms N         rate-limit window (default 60000)\n"
+    "  --rpm N               requests per minute per API key (default unlimited)\n"
+    "  --tpm N               tokens per minute per API key (default unlimited)\n"
+    "  --window-ms N         rate-limit window; each gets its share of the\n"
+    "                        per-minute limits (default 60000)\n"
     "  --call-log FILE       append one JSON line per provider call\n"
     "  --seed N              PRNG seed for jitter and random faults (default 1)\n"
     "  --help                this text\n";
