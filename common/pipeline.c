@@ -553,7 +553,7 @@ static void *tier_load(loader *L, yaml_node_t *key, yaml_node_t *val)
     t->strategy = SY_TIER_ORDERED;
     t->retry = (sy_retry_policy){.attempts_per_model = 3, .base_ms = 500, .cap_ms = 8000,
                                  .timeout_ms = 60000};
-    t->breaker = (sy_breaker_policy){.consecutive = 5, .ratio = 0.5, .min_calls = 20,
+    t->breaker = (sy_breaker_policy){.consecutive = 0, .ratio = 0.5, .min_calls = 20,
                                      .window_ms = 10000, .cooldown_ms = 15000, .probes = 3};
     t->refusal_model = -1;
     char owner[OWNER_MAX];

@@ -67,7 +67,7 @@ const char *sy_tier_strategy_name(sy_tier_strategy s); /* "ordered", ... */
  * stay open for `cooldown_ms`, then let `probes` calls through: that many
  * successes close it, one failure opens it again. */
 typedef struct sy_breaker_policy {
-    int consecutive;  /* default 5 */
+    int consecutive;  /* default 0 (off): calls sent together time out together */
     double ratio;     /* default 0.5 */
     int min_calls;    /* default 20 */
     int window_ms;    /* default 10000 */

@@ -277,6 +277,9 @@ static void test_defaults(void **state)
     assert_int_equal(t->tier->retry.base_ms, 500);
     assert_int_equal(t->tier->retry.cap_ms, 8000);
     assert_int_equal(t->tier->retry.timeout_ms, 60000);
+    assert_int_equal(t->tier->breaker.consecutive, 0); /* in-a-row rule off */
+    assert_true(t->tier->breaker.ratio == 0.5);
+    assert_int_equal(t->tier->breaker.min_calls, 20);
     const sy_model *m = t->tier->models[0].model;
     assert_int_equal(m->context_window, 0);
     assert_int_equal(m->provider->requests_per_minute, 0);
