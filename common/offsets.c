@@ -100,10 +100,18 @@ void sy_offsets_done(sy_offsets *o, sy_offset_handle h)
     }
 }
 
-size_t sy_offsets_pending(const sy_offsets *o, sy_offset_handle h)
+static const part_state *lookup(const sy_offsets *o, const char *topic, int32_t partition)
 {
-    if (h.part >= o->nparts) return 0;
-    return (size_t)(o->parts[h.part].tail - o->parts[h.part].head);
+    for (size_t i = 0; i < o->nparts; i++)
+        if (o->parts[i].partition == partition && !strcmp(o->parts[i].topic, topic))
+            return &o->parts[i];
+    return NULL;
+}
+
+size_t sy_offsets_window(const sy_offsets *o, const char *topic, int32_t partition)
+{
+    const part_state *p = lookup(o, topic, partition);
+    return p ? (size_t)(p->tail - p->head) : 0;
 }
 
 size_t sy_offsets_pending_total(const sy_offsets *o)
@@ -113,12 +121,9 @@ size_t sy_offsets_pending_total(const sy_offsets *o)
 
 size_t sy_offsets_unfinished(const sy_offsets *o, const char *topic, int32_t partition)
 {
+    const part_state *p = lookup(o, topic, partition);
     size_t n = 0;
-    for (size_t i = 0; i < o->nparts; i++) {
-        const part_state *p = &o->parts[i];
-        if (p->partition != partition || strcmp(p->topic, topic)) continue;
-        for (uint64_t s = p->head; s < p->tail; s++) n += !p->ring[s & p->mask].done;
-    }
+    for (uint64_t s = p ? p->head : 0; p && s < p->tail; s++) n += !p->ring[s & p->mask].done;
     return n;
 }
 

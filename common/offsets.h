@@ -35,8 +35,10 @@ sy_offset_handle sy_offsets_track(sy_offsets *o, const char *topic, int32_t part
                                   int64_t offset);
 /* Its work is finished (result acknowledged). Stale handles are ignored. */
 void sy_offsets_done(sy_offsets *o, sy_offset_handle h);
-/* Jobs in work for the partition of h / in total. */
-size_t sy_offsets_pending(const sy_offsets *o, sy_offset_handle h);
+/* A partition's window: offsets tracked from its oldest unfinished one on
+ * (done ones above it are held until the prefix reaches them). */
+size_t sy_offsets_window(const sy_offsets *o, const char *topic, int32_t partition);
+/* Jobs in work in total. */
 size_t sy_offsets_pending_total(const sy_offsets *o);
 
 /* Jobs of topic/partition not done yet. */

@@ -1,8 +1,8 @@
 /* worker.c -- `switchyard worker`: consume tier topics, execute jobs.
  *
  * The loop, one thread, each turn:
- *   1. intake     take new jobs while fewer than --max-jobs are held;
- *                 pause the partitions when full, resume below 3/4
+ *   1. intake     take new jobs; pause the partitions when --max-jobs are
+ *                 held, or one partition over its window (flow.c)
  *   2. timers     jobs whose retry is due are attempted again
  *   3. dispatch   jobs waiting for an engine slot get one
  *   4. group commit  the store makes this turn's state changes durable in
@@ -36,6 +36,9 @@ static const char *usage =
     "      --group G         consumer group (default switchyard-workers)\n"
     "      --max-inflight N  provider calls in flight at once (default 1024)\n"
     "      --max-jobs N      jobs held at once, in flight or waiting (default 8 x max-inflight)\n"
+    "      --max-jobs-per-partition N  offsets one partition may hold from its oldest\n"
+    "                        unfinished job on; over it that partition pauses\n"
+    "                        (default 2 x max-inflight)\n"
     "      --grace-ms N      on shutdown, wait this long for calls in flight (default 30000)\n"
     "      --revoke-grace-ms N  on a rebalance, wait this long for the jobs of revoked\n"
     "                        partitions (default 10000)\n"
@@ -103,27 +106,18 @@ static void on_transfer_done(void *ctx, sy_transfer *t, void *opaque)
     run_on_response(ctx, t, opaque);
 }
 
-static void set_paused(worker *w, bool pause)
-{
-    rd_kafka_topic_partition_list_t *parts = NULL;
-    if (rd_kafka_assignment(w->consumer, &parts) || !parts) return;
-    if (pause) rd_kafka_pause_partitions(w->consumer, parts);
-    else rd_kafka_resume_partitions(w->consumer, parts);
-    rd_kafka_topic_partition_list_destroy(parts);
-    w->paused = pause;
-}
-
 /* Returns true when the consumer may have more messages right away. */
 static bool intake(worker *w)
 {
     int n = 0;
-    if (!w->paused && w->held >= w->opt.max_jobs) set_paused(w, true);
-    else if (w->paused && w->held < w->opt.max_jobs * 3 / 4) set_paused(w, false);
+    sy_flow_check(w);
     for (; n < 500; n++) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(w->consumer, 0);
         if (!m) return false;
-        if (!m->err) run_start(w, m);
-        else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+        if (!m->err) {
+            run_start(w, m);
+            sy_flow_taken(w, rd_kafka_topic_name(m->rkt), m->partition);
+        } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
             sy_warn("consumer: %s", rd_kafka_message_errstr(m));
         rd_kafka_message_destroy(m);
         if (w->held >= w->opt.max_jobs) return false;
@@ -182,10 +176,11 @@ static void report(worker *w)
     sy_info("held %d, in flight %d, consumed %" PRIu64 ", ok %" PRIu64 ", failed %" PRIu64
             ", dead-lettered %" PRIu64 ", calls %" PRIu64 ", retries %" PRIu64
             ", fallbacks %" PRIu64 ", deduplicated %" PRIu64 ", replayed %" PRIu64
-            ", skipped %" PRIu64 ", models skipped (breaker/cooldown) %" PRIu64,
+            ", skipped %" PRIu64 ", models skipped (breaker/cooldown) %" PRIu64
+            ", partition pauses %" PRIu64 ", resumes %" PRIu64 ", paused now %d",
             w->held, sy_engine_inflight(w->engine), w->consumed, w->succeeded, w->failed,
             w->dead, w->calls, w->retries, w->fallbacks, w->deduplicated, w->replayed, w->skipped,
-            w->breaker_skips);
+            w->breaker_skips, w->flow.pauses, w->flow.resumes, w->flow.n);
 }
 
 static void turn(worker *w, bool accept_input, int64_t *last_commit)
@@ -225,7 +220,7 @@ static void run_loop(worker *w)
 static void drain(worker *w)
 {
     sy_info("stopping: %d job(s) held, grace %d ms", w->held, w->opt.grace_ms);
-    set_paused(w, true);
+    sy_flow_pause_all(w);
     int64_t until = sy_mono_us() + (int64_t)w->opt.grace_ms * 1000, last_commit = 0;
     while (w->held > 0 && sy_mono_us() < until) turn(w, false, &last_commit);
     if (w->held > 0)
@@ -276,11 +271,12 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
         sy_offsets_commit(w->offsets, rk, false);
         for (int i = 0; i < parts->cnt; i++)
             sy_offsets_revoke(w->offsets, parts->elems[i].topic, parts->elems[i].partition);
+        sy_flow_revoked(w, parts);
     }
     if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
         changelog_restore(w, parts); /* state first, then the messages */
     sy_kafka_apply_rebalance(rk, e, parts);
-    if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS && w->paused)
+    if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS && w->flow.all_paused)
         rd_kafka_pause_partitions(rk, parts);
 }
 
@@ -294,6 +290,7 @@ static int parse_opts(worker *w, cli_pipelines *p, int argc, char **argv)
         else if (v && !strcmp(a, "--group")) w->opt.group = argv[++i];
         else if (v && !strcmp(a, "--max-inflight")) w->opt.max_inflight = atoi(argv[++i]);
         else if (v && !strcmp(a, "--max-jobs")) w->opt.max_jobs = atoi(argv[++i]);
+        else if (v && !strcmp(a, "--max-jobs-per-partition")) w->opt.max_jobs_per_partition = atoi(argv[++i]);
         else if (v && !strcmp(a, "--grace-ms")) w->opt.grace_ms = atoi(argv[++i]);
         else if (v && !strcmp(a, "--revoke-grace-ms")) w->opt.revoke_grace_ms = atoi(argv[++i]);
         else if (v && !strcmp(a, "--dlq-topic")) w->opt.dlq_topic = argv[++i];
@@ -313,6 +310,7 @@ static int parse_opts(worker *w, cli_pipelines *p, int argc, char **argv)
         return 2;
     }
     if (w->opt.max_jobs <= 0) w->opt.max_jobs = 8 * w->opt.max_inflight;
+    if (w->opt.max_jobs_per_partition <= 0) w->opt.max_jobs_per_partition = 2 * w->opt.max_inflight;
     return 0;
 }
 
@@ -375,6 +373,7 @@ static void teardown(worker *w)
     sy_engine_free(w->engine);
     while (w->runs) run_free(w->runs); /* unfinished: redelivered on restart */
     sy_offsets_free(w->offsets);
+    sy_flow_free(&w->flow);
     sy_timers_free(&w->timers);
     sy_buf_free(&w->record_scratch);
     sy_buf_free(&w->changelog_scratch);
@@ -399,8 +398,8 @@ int cmd_worker(int argc, char **argv)
     if (cli_load_pipelines(&p, SY_LOAD_REQUIRE_KEYS, &w.cfg) != 0) return 1;
     sy_install_stop_signals();
     if (setup(&w) != 0) return 1;
-    sy_info("started: %d calls in flight at most, %d jobs held at most", w.opt.max_inflight,
-            w.opt.max_jobs);
+    sy_info("started: %d calls in flight at most, %d jobs held at most, %d per partition",
+            w.opt.max_inflight, w.opt.max_jobs, w.opt.max_jobs_per_partition);
     run_loop(&w);
     drain(&w);
     report(&w);

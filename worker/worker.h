@@ -95,9 +95,22 @@ typedef struct pace_queue {
     int64_t next_try_us; /* when the account's buckets will have room */
 } pace_queue;
 
+/* flow.c: partitions paused on their own window, and whether all are. */
+typedef struct sy_flow_part {
+    char *topic;
+    int32_t partition;
+} sy_flow_part;
+typedef struct sy_flow {
+    sy_flow_part *parts;
+    int n;
+    bool all_paused;
+    uint64_t pauses, resumes; /* of single partitions */
+} sy_flow;
+
 typedef struct worker_opts {
     int max_inflight;   /* HTTP calls at once */
     int max_jobs;       /* jobs held (in flight + waiting) */
+    int max_jobs_per_partition; /* a partition's window of offsets */
     int grace_ms;       /* shutdown grace for held jobs */
     int revoke_grace_ms; /* rebalance grace for jobs of revoked partitions */
     const char *group;
@@ -132,7 +145,7 @@ struct worker {
     sy_run *deferred;                /* launches and produces waiting for the group commit */
     sy_run *runs;                    /* live runs */
     int held;                        /* how many */
-    bool paused;
+    sy_flow flow;                    /* paused partitions (flow.c) */
     int64_t last_purge_us;
     int wake_fd[2];
     uint64_t rng;
@@ -180,6 +193,13 @@ void recover_want(recover_set *u, const char *key, const sy_job_record *rec);
 /* Read the output partitions; keys found there become PUBLISHED. */
 size_t recover_scan(worker *w, recover_set *u);
 void recover_set_free(recover_set *u);
+
+/* flow.c: pause the intake over --max-jobs or a partition's window */
+void sy_flow_check(worker *w);                                  /* each turn */
+void sy_flow_taken(worker *w, const char *topic, int32_t partition); /* a job was taken */
+void sy_flow_pause_all(worker *w);                              /* shutting down */
+void sy_flow_revoked(worker *w, const rd_kafka_topic_partition_list_t *parts);
+void sy_flow_free(sy_flow *f);
 
 /* changelog.c: state follows partitions */
 void changelog_init(worker *w);

@@ -35,10 +35,11 @@ start_fake() { # extra args...
     export OPENAI_API_KEY=sk-test-openai-SECRET123 ANTHROPIC_API_KEY=sk-ant-test-SECRET456
 }
 
-start_broker() { # pipeline files...
+start_broker() { # pipeline files... (env BROKER_PARTITIONS: per topic, default 6)
     local args=()
     for p in "$@"; do args+=(-p "$p"); done
-    "$SY_BIN" broker "${args[@]}" --brokers-file "$T/brokers" >"$T/broker.log" 2>&1 &
+    "$SY_BIN" broker "${args[@]}" --partitions "${BROKER_PARTITIONS:-6}" --brokers-file "$T/brokers" \
+        >"$T/broker.log" 2>&1 &
     PIDS+=($!)
     wait_file "$T/brokers" 10
     BROKERS=$(cat "$T/brokers")
