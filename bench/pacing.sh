@@ -36,26 +36,7 @@ cd "$(dirname "$0")/.."
 SCENARIOS=${1:-abc}
 RPM=${RPM:-30000}; WINDOW_MS=${WINDOW_MS:-20000}; WINDOWS=${WINDOWS:-3}
 LATENCY=${LATENCY_MS:-200}; JITTER=${JITTER_MS:-100}; INFLIGHT=${INFLIGHT:-500}
-BUILD=${BUILD:-build}
-SY=$BUILD/switchyard; FAKE=$BUILD/fake-provider
-T=$(mktemp -d /tmp/switchyard-pacing.XXXXXX)
-PIDS=()
-# Stop the processes newest first (the worker before the broker it needs to
-# shut down cleanly), each with 10 s to exit before it is killed.
-stop_all() {
-    local i p
-    for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
-        p=${PIDS[i]}
-        kill "$p" 2>/dev/null || continue
-        for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$p" 2>/dev/null || true
-        wait "$p" 2>/dev/null || true
-    done
-    PIDS=()
-}
-trap 'stop_all; [ "${KEEP_TMP:-0}" = 1 ] || rm -rf "$T"' EXIT
-wait_file() { for _ in $(seq 100); do [ -s "$1" ] && return 0; sleep 0.1; done; echo "no $1" >&2; exit 1; }
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+BENCH=pacing source bench/lib.sh
 
 PER_WINDOW=$(( RPM * WINDOW_MS / 60000 ))
 export PACING_RPM=$RPM
@@ -65,20 +46,11 @@ scenario() {
     local name=$1 task=$2 jobs=$3; shift 3
     local D=$T/$name
     mkdir -p "$D"
-    $FAKE --port 0 --port-file "$D/port" --latency-ms "$LATENCY" --jitter-ms "$JITTER" \
-        --rpm "$RPM" --window-ms "$WINDOW_MS" --call-log "$D/calls.jsonl" "$@" >"$D/fake.log" 2>&1 &
-    PIDS+=($!)
-    wait_file "$D/port"
-    export OPENAI_BASE_URL="http://127.0.0.1:$(cat "$D/port")/v1" OPENAI_API_KEY=pacing-bench-key
-    $SY broker -p bench/pacing.yaml --partitions 12 --brokers-file "$D/brokers" >"$D/broker.log" 2>&1 &
-    PIDS+=($!)
-    wait_file "$D/brokers"
-    export SWITCHYARD_BROKERS; SWITCHYARD_BROKERS=$(cat "$D/brokers")
-    python3 -c "
-import json
-for i in range($jobs):
-    print(json.dumps({'id': '$name-%d' % i, 'task': '$task', 'vars': {'n': i, 'text': 'the printer on floor %d jams every morning' % (i % 97)}}))
-" >"$D/jobs.jsonl"
+    start_fake "$D" --latency-ms "$LATENCY" --jitter-ms "$JITTER" \
+        --rpm "$RPM" --window-ms "$WINDOW_MS" --call-log "$D/calls.jsonl" "$@"
+    export OPENAI_API_KEY=pacing-bench-key
+    start_broker "$D" bench/pacing.yaml 12
+    make_jobs "$jobs" "$name" "$task" >"$D/jobs.jsonl"
     $SY submit --quiet "$D/jobs.jsonl" >/dev/null
     local t0 t1
     t0=$(date +%s%N)
@@ -92,7 +64,7 @@ for i in range($jobs):
         $SY results --topic switchyard.dlq --headers --timeout-ms 5000 >"$D/dlq.jsonl" 2>/dev/null || true
     fi
     stop_all
-    if grep -qiE 'offset out of range|offset reset' "$D"/*.log; then echo "WARNING: the embedded broker dropped data" >&2; fi
+    check_broker_kept_up || true
     echo "$name $task $jobs $t0 $t1" >>"$T/runs"
     echo "scenario $name done: $(wc -l <"$D/calls.jsonl") calls in $(( (t1 - t0) / 1000000000 )) s" >&2
 }

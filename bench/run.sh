@@ -11,30 +11,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 JOBS=${1:-50000}; INFLIGHT=${2:-1000}; LATENCY=${3:-200}
-BUILD=${BUILD:-build}
-SY=$BUILD/switchyard; FAKE=$BUILD/fake-provider
-T=$(mktemp -d /tmp/switchyard-bench.XXXXXX)
-PIDS=()
-trap 'for p in "${PIDS[@]}"; do kill $p 2>/dev/null || true; done; wait 2>/dev/null; [ "${KEEP_TMP:-0}" = 1 ] || rm -rf "$T"' EXIT
+BENCH=bench source bench/lib.sh
 
-cpu_us() { # pid -> user+system CPU in microseconds
-    awk -v tck="$(getconf CLK_TCK)" '{print int(($14 + $15) * 1000000 / tck)}' "/proc/$1/stat"
-}
-wait_file() { for _ in $(seq 100); do [ -s "$1" ] && return 0; sleep 0.1; done; echo "no $1" >&2; exit 1; }
-
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-$FAKE --port 0 --port-file "$T/port" --latency-ms "$LATENCY" ${FAKE_ARGS:---rpm 100000000 --tpm 100000000000} >"$T/fake.log" 2>&1 & PIDS+=($!); FAKE_PID=$!
-wait_file "$T/port"
-export OPENAI_BASE_URL="http://127.0.0.1:$(cat "$T/port")/v1" OPENAI_API_KEY=bench-key
-$SY broker -p bench/bench.yaml --partitions 12 --brokers-file "$T/brokers" >"$T/broker.log" 2>&1 & PIDS+=($!); BROKER_PID=$!
-wait_file "$T/brokers"
-export SWITCHYARD_BROKERS=$(cat "$T/brokers")
-
-python3 -c "
-import json
-for i in range($JOBS):
-    print(json.dumps({'id': 'b-%d' % i, 'task': 'bench', 'vars': {'n': i, 'text': 'the printer on floor %d jams every morning' % (i % 97)}, 'metadata': {'team': 'bench'}}))
-" >"$T/jobs.jsonl"
+start_fake "$T" --latency-ms "$LATENCY" ${FAKE_ARGS:---rpm 100000000 --tpm 100000000000}
+export OPENAI_API_KEY=bench-key
+start_broker "$T" bench/bench.yaml 12
+make_jobs "$JOBS" b bench >"$T/jobs.jsonl"
 $SY submit --quiet "$T/jobs.jsonl" >/dev/null
 
 b0=$(cpu_us $BROKER_PID); f0=$(cpu_us $FAKE_PID)
@@ -44,7 +26,7 @@ $SY worker -p bench/bench.yaml --max-inflight "$INFLIGHT" ${WORKER_ARGS:-} --sta
 $SY results --topic switchyard.results.bench --count "$JOBS" --timeout-ms 300000 >"$T/results.jsonl"
 t1=$(date +%s%N)
 s=$(cpu_us $SCHED_PID); w=$(cpu_us $WORKER_PID); b=$(( $(cpu_us $BROKER_PID) - b0 )); f=$(( $(cpu_us $FAKE_PID) - f0 ))
-if grep -qiE 'offset out of range|offset reset' "$T"/*.log; then echo "WARNING: the embedded broker dropped data" >&2; fi
+check_broker_kept_up || true
 
 python3 - "$JOBS" "$INFLIGHT" "$LATENCY" "$t0" "$t1" "$s" "$w" "$b" "$f" "$T/results.jsonl" <<'PY'
 import json, sys
