@@ -37,24 +37,12 @@ int sy_kafka_opt_parse(sy_kafka_opts *o, int argc, char **argv, int *i)
     return 1;
 }
 
-/* Read the first line of path into out; 0 if it is there and non-empty. */
-static int read_first_line(const char *path, char *out, size_t outlen)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) return -1;
-    int ok = fgets(out, (int)outlen, f) != NULL;
-    fclose(f);
-    if (!ok) return -1;
-    out[strcspn(out, "\r\n")] = '\0';
-    return out[0] ? 0 : -1;
-}
-
 static int bootstrap_from_file(const char *path, int wait_ms, char *out, size_t outlen,
                                char *err, size_t errlen)
 {
     int64_t until = sy_mono_us() + (int64_t)wait_ms * 1000;
     for (;;) {
-        if (read_first_line(path, out, outlen) == 0) return 0;
+        if (sy_read_first_line(path, out, outlen) == 0) return 0;
         if (sy_mono_us() >= until) break;
         usleep(50 * 1000);
     }

@@ -127,7 +127,7 @@ size_t sy_offsets_unfinished(const sy_offsets *o, const char *topic, int32_t par
     return n;
 }
 
-int sy_offsets_commit(sy_offsets *o, rd_kafka_t *consumer, bool async)
+rd_kafka_topic_partition_list_t *sy_offsets_take(sy_offsets *o)
 {
     rd_kafka_topic_partition_list_t *l = NULL;
     for (size_t i = 0; i < o->nparts; i++) {
@@ -137,6 +137,17 @@ int sy_offsets_commit(sy_offsets *o, rd_kafka_t *consumer, bool async)
         rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = p->next;
         p->committed = p->next;
     }
+    return l;
+}
+
+void sy_offsets_untake(sy_offsets *o)
+{
+    for (size_t i = 0; i < o->nparts; i++) o->parts[i].committed = -1;
+}
+
+int sy_offsets_commit(sy_offsets *o, rd_kafka_t *consumer, bool async)
+{
+    rd_kafka_topic_partition_list_t *l = sy_offsets_take(o);
     if (!l) return 0;
     int n = l->cnt;
     rd_kafka_resp_err_t e = rd_kafka_commit(consumer, l, async ? 1 : 0);

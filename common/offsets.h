@@ -48,6 +48,13 @@ size_t sy_offsets_unfinished(const sy_offsets *o, const char *topic, int32_t par
  * forget (the next commit supersedes a lost one). Returns the number of
  * partitions committed, or -1 on a synchronous commit error. */
 int sy_offsets_commit(sy_offsets *o, rd_kafka_t *consumer, bool async);
+/* The positions that moved since the last take, as a list to commit some
+ * other way (the worker's Kafka transactions), noted as committed; NULL
+ * when none moved. The caller destroys the list. */
+rd_kafka_topic_partition_list_t *sy_offsets_take(sy_offsets *o);
+/* The last take was not committed after all: the next take lists every
+ * known position again. */
+void sy_offsets_untake(sy_offsets *o);
 
 /* Forget a revoked partition: its pending work no longer counts, late
  * completions for it are ignored. */

@@ -1,4 +1,4 @@
-/* util.h -- allocation that never returns NULL, clocks, small string helpers.
+/* util.h -- allocation that never returns NULL, clocks, small string and file helpers.
  *
  * switchyard treats out-of-memory as fatal: every allocation goes through
  * sy_xmalloc & co, which abort with a message instead of returning NULL, so
@@ -32,6 +32,10 @@ int64_t sy_parse_rfc3339_ms(const char *s);
 
 /* Is `item` one of the comma-separated words of `list`? */
 int sy_list_contains(const char *list, const char *item);
+
+/* Read the first line of path (without its newline) into out; 0 when the
+ * file is there and the line is not empty, else -1. */
+int sy_read_first_line(const char *path, char *out, size_t outlen);
 
 #define SY_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 

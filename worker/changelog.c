@@ -70,7 +70,7 @@ void changelog_mirror(worker *w, const char *key, const sy_job_record *rec, sy_r
     sy_buf_append(&w->changelog_scratch, enc.data, enc.len);
     sy_buf_free(&enc);
     if (r) r->pending_deliveries++;
-    if (sy_kafka_produce_to(w->producer, topic, rec->src_partition, key, strlen(key),
+    if (sy_kafka_produce_to(w->changelog_producer, topic, rec->src_partition, key, strlen(key),
                             w->changelog_scratch.data, w->changelog_scratch.len, NULL, r) != 0 &&
         r)
         r->pending_deliveries--;

@@ -8,6 +8,9 @@
  *   publish_deferred after the group commit: produce result (+ dead letter)
  *   on delivery      note PUBLISHED; once everything the run produced is
  *                    acknowledged, release its input offset
+ *   publish_committed  with --transactions, deliveries of the result
+ *                    producer go to txn.c instead, and PUBLISHED is noted
+ *                    here once their transaction has committed
  *
  * A result is produced only after its PUBLISHING record is durable, so a
  * crash can never leave a result on the output topic that the store does
@@ -18,6 +21,7 @@
 #include "deadletter.h"
 #include "log.h"
 #include "result.h"
+#include "txn.h"
 #include "util.h"
 #include "worker.h"
 
@@ -184,15 +188,34 @@ void publish_deferred(sy_run *r)
     produce_result(r);
 }
 
-static bool is_result_message(const sy_run *r, const rd_kafka_message_t *m)
+bool publish_is_result(const sy_run *r, const rd_kafka_message_t *m)
 {
     return r->task && !r->dedup && !strcmp(rd_kafka_topic_name(m->rkt), r->task->output_topic);
+}
+
+/* The result is on the output topic, at partition/offset. */
+static void note_published(sy_run *r, int32_t partition, int64_t offset)
+{
+    run_note_state(r, SY_STATE_PUBLISHED, partition, offset);
+    sy_store_note_output(r->w->store, r->task->output_topic, partition, offset);
+    run_mirror_state(r, SY_STATE_PUBLISHED, partition, offset);
+}
+
+void publish_committed(sy_run *r)
+{
+    if (r->txn_has_out) note_published(r, r->txn_out_partition, r->txn_out_offset);
+    r->txn_has_out = false;
+    if (r->pending_deliveries == 0) run_free(r);
 }
 
 void publish_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     worker *w = opaque;
     sy_run *r = m->_private;
+    if (w->txn && rk == w->producer) {
+        txn_on_delivery(w, m); /* noted PUBLISHED when its transaction commits */
+        return;
+    }
     if (m->err) {
         sy_warn("delivery to %s failed (%s); producing again", rd_kafka_topic_name(m->rkt),
                 rd_kafka_err2str(m->err));
@@ -206,10 +229,8 @@ void publish_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaq
     if (!m->err && r->awaiting_mirror) {
         r->awaiting_mirror = false;
         produce_result(r);
-    } else if (!m->err && is_result_message(r, m)) {
-        run_note_state(r, SY_STATE_PUBLISHED, m->partition, m->offset);
-        sy_store_note_output(w->store, r->task->output_topic, m->partition, m->offset);
-        run_mirror_state(r, SY_STATE_PUBLISHED, m->partition, m->offset);
+    } else if (!m->err && publish_is_result(r, m)) {
+        note_published(r, m->partition, m->offset);
     }
     if (--r->pending_deliveries > 0) return;
     if (!m->err) sy_offsets_done(w->offsets, r->off);

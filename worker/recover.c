@@ -119,10 +119,34 @@ static int assign_outputs(recover_set *u, rd_kafka_t *rk, part_end *ends, int ma
     return n;
 }
 
+/* Mark the partition of m read to its end; returns 1 when it was not yet. */
+static int part_done(part_end *ends, int parts, const rd_kafka_message_t *m)
+{
+    for (int i = 0; i < parts; i++)
+        if (!ends[i].done && ends[i].partition == m->partition &&
+            (m->err || m->offset + 1 >= ends[i].end) &&
+            !strcmp(ends[i].topic, rd_kafka_topic_name(m->rkt))) {
+            ends[i].done = true;
+            return 1;
+        }
+    return 0;
+}
+
+/* A read_committed consumer never sees the last offsets of a partition
+ * when they hold transaction markers (--transactions on a real Kafka), or
+ * results of a transaction still open: the end of the partition is then
+ * known from its EOF event. */
+static rd_kafka_t *scan_consumer(worker *w, char *err, size_t errlen)
+{
+    sy_kafka_opts o = w->kafka;
+    if (o.nprops < SY_MAX_PROPS) o.props[o.nprops++] = "enable.partition.eof=true";
+    return sy_kafka_consumer(&o, "switchyard-recovery", NULL, NULL, err, errlen);
+}
+
 size_t recover_scan(worker *w, recover_set *u)
 {
     char err[512];
-    rd_kafka_t *rk = sy_kafka_consumer(&w->kafka, "switchyard-recovery", NULL, NULL, err, sizeof err);
+    rd_kafka_t *rk = scan_consumer(w, err, sizeof err);
     if (!rk) {
         sy_error("recovery: %s", err);
         return 0;
@@ -138,13 +162,9 @@ size_t recover_scan(worker *w, recover_set *u)
         if (!m->err) {
             read++;
             found += (size_t)mark_found(w, u, m);
-            for (int i = 0; i < parts; i++)
-                if (!ends[i].done && ends[i].partition == m->partition &&
-                    m->offset + 1 >= ends[i].end && !strcmp(ends[i].topic, rd_kafka_topic_name(m->rkt))) {
-                    ends[i].done = true;
-                    done_parts++;
-                }
         }
+        if (!m->err || m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            done_parts += (size_t)part_done(ends, parts, m);
         rd_kafka_message_destroy(m);
     }
     if (done_parts < (size_t)parts) sy_warn("recovery: output scan timed out");

@@ -13,6 +13,9 @@
  *   6. engine     wait for sockets, the consumer or the next timer; run
  *                 completions (run.c decides what each outcome means)
  *   7. deliveries acknowledged results release their offsets (publish.c)
+ * With --transactions (txn.c), step 5's offset commit sends the prefix with
+ * the open Kafka transaction and commits it; results are noted PUBLISHED
+ * only once it has committed.
  * The consumer is polled every turn, paused or not, so the group never
  * thinks this worker is dead. See worker.h for the data path. */
 #include <fcntl.h>
@@ -25,6 +28,7 @@
 #include "../cli/cli.h"
 #include "../cli/opts.h"
 #include "log.h"
+#include "txn.h"
 #include "util.h"
 #include "worker.h"
 
@@ -49,6 +53,9 @@ static const char *usage =
     "      --fsync always|never  fsync each group commit of job state (default always:\n"
     "                        survives a power loss); never: the OS writes back, which\n"
     "                        survives a killed or crashed worker, not a power loss\n"
+    "      --transactions    results, dead letters and the input offsets they complete in\n"
+    "                        Kafka transactions (for real Kafka; the embedded broker accepts\n"
+    "                        but does not enforce them). Exactly-once results do not need it\n"
     "      --no-changelog    do not mirror job state to <tier topic>.changelog (state then\n"
     "                        does not follow a partition to another worker)\n"
     "      --account-share F share of each provider account's rate limits this worker\n"
@@ -144,6 +151,26 @@ static void drain_wake_fd(worker *w)
     }
 }
 
+static void poll_producers(worker *w)
+{
+    rd_kafka_poll(w->producer, 0);
+    if (w->changelog_producer != w->producer) rd_kafka_poll(w->changelog_producer, 0);
+}
+
+static void flush_producers(worker *w)
+{
+    sy_kafka_flush(w->producer, 10000);
+    if (w->changelog_producer != w->producer) sy_kafka_flush(w->changelog_producer, 10000);
+    poll_producers(w);
+}
+
+/* Input offsets go to the group directly, or with the results' transaction. */
+static void commit_offsets(worker *w, bool async)
+{
+    if (w->txn) txn_commit(w);
+    else sy_offsets_commit(w->offsets, w->consumer, async);
+}
+
 /* The group commit, then what waited for it. */
 static void release_deferred(worker *w)
 {
@@ -181,6 +208,7 @@ static void report(worker *w)
             w->held, sy_engine_inflight(w->engine), w->consumed, w->succeeded, w->failed,
             w->dead, w->calls, w->retries, w->fallbacks, w->deduplicated, w->replayed, w->skipped,
             w->breaker_skips, w->flow.pauses, w->flow.resumes, w->flow.n);
+    txn_report(w);
 }
 
 static void turn(worker *w, bool accept_input, int64_t *last_commit)
@@ -196,12 +224,12 @@ static void turn(worker *w, bool accept_input, int64_t *last_commit)
     }
     release_deferred(w);
     if (now - *last_commit > 100000) {
-        sy_offsets_commit(w->offsets, w->consumer, true);
+        commit_offsets(w, true);
         *last_commit = now;
     }
     sy_engine_step(w->engine, wait_ms(w, more, paced_us), w->wake_fd[0]);
     drain_wake_fd(w);
-    rd_kafka_poll(w->producer, 0);
+    poll_producers(w);
 }
 
 static void run_loop(worker *w)
@@ -226,10 +254,13 @@ static void drain(worker *w)
     if (w->held > 0)
         sy_warn("%d job(s) unfinished at the end of the grace period; they will be redone",
                 w->held);
-    sy_kafka_flush(w->producer, 10000);
-    rd_kafka_poll(w->producer, 0);
+    flush_producers(w);
     sy_store_commit(w->store);
-    sy_offsets_commit(w->offsets, w->consumer, false);
+    commit_offsets(w, false);
+    if (w->txn) { /* the PUBLISHED notes of the last transaction */
+        flush_producers(w);
+        sy_store_commit(w->store);
+    }
 }
 
 static size_t unfinished_in(worker *w, const rd_kafka_topic_partition_list_t *parts)
@@ -253,7 +284,7 @@ static void finish_revoked(worker *w, const rd_kafka_topic_partition_list_t *par
         dispatch_ready(w);
         release_deferred(w);
         sy_engine_step(w->engine, 10, -1);
-        rd_kafka_poll(w->producer, 0);
+        poll_producers(w);
     }
     if (left) sy_warn("revoke: %zu job(s) of the revoked partitions unfinished after %d ms; "
                       "their results will still be published", left, w->opt.revoke_grace_ms);
@@ -265,10 +296,9 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
     worker *w = opaque;
     if (e == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
         finish_revoked(w, parts);
-        sy_kafka_flush(w->producer, 10000);
-        rd_kafka_poll(w->producer, 0);
+        flush_producers(w);
         sy_store_commit(w->store); /* acknowledgements first, then the offsets */
-        sy_offsets_commit(w->offsets, rk, false);
+        commit_offsets(w, false);
         for (int i = 0; i < parts->cnt; i++)
             sy_offsets_revoke(w->offsets, parts->elems[i].topic, parts->elems[i].partition);
         sy_flow_revoked(w, parts);
@@ -298,6 +328,7 @@ static int parse_opts(worker *w, cli_pipelines *p, int argc, char **argv)
         else if (v && !strcmp(a, "--state-map-mb")) w->opt.state_map_mb = (size_t)atol(argv[++i]);
         else if (v && !strcmp(a, "--account-share")) w->opt.account_share = atof(argv[++i]);
         else if (!strcmp(a, "--no-changelog")) w->opt.changelog = false;
+        else if (!strcmp(a, "--transactions")) w->opt.transactions = true;
         else if (v && !strcmp(a, "--fsync") && (!strcmp(argv[i + 1], "always") || !strcmp(argv[i + 1], "never")))
             w->opt.fsync = !strcmp(argv[++i], "always");
         else if (v && !strcmp(a, "--key-ttl-s")) w->opt.key_ttl_ms = atoll(argv[++i]) * 1000;
@@ -331,6 +362,28 @@ static int subscribe(worker *w)
     return sy_kafka_subscribe(w->consumer, topics, n);
 }
 
+/* With --transactions the results get a transactional producer (started
+ * here, before recovery reads the output topics) and the changelog one of
+ * its own, outside the transactions (txn.c says why). */
+static int connect_kafka(worker *w, char *err, size_t errlen)
+{
+    w->producer = w->opt.transactions ? txn_producer(w, err, errlen)
+                                      : sy_kafka_producer(&w->kafka, publish_on_delivery, w, err, errlen);
+    w->changelog_producer = w->producer;
+    if (w->producer && w->txn && w->opt.changelog)
+        w->changelog_producer = sy_kafka_producer(&w->kafka, publish_on_delivery, w, err, errlen);
+    if (w->producer && w->changelog_producer)
+        w->consumer = sy_kafka_consumer(&w->kafka, w->opt.group, on_rebalance, w, err, errlen);
+    return w->consumer ? 0 : -1;
+}
+
+/* Events on q wake the loop's poll. */
+static void wake_on(worker *w, rd_kafka_queue_t *q)
+{
+    rd_kafka_queue_io_event_enable(q, w->wake_fd[1], "k", 1);
+    rd_kafka_queue_destroy(q);
+}
+
 static int setup(worker *w)
 {
     char err[512];
@@ -340,20 +393,14 @@ static int setup(worker *w)
         return -1;
     }
     sy_store_set_fsync(w->store, w->opt.fsync);
-    w->producer = sy_kafka_producer(&w->kafka, publish_on_delivery, w, err, sizeof err);
-    if (w->producer)
-        w->consumer = sy_kafka_consumer(&w->kafka, w->opt.group, on_rebalance, w, err, sizeof err);
-    if (!w->producer || !w->consumer) {
+    if (connect_kafka(w, err, sizeof err) != 0) {
         sy_error("cannot connect to Kafka: %s", err);
         return -1;
     }
     if (pipe2(w->wake_fd, O_NONBLOCK | O_CLOEXEC) != 0) return -1;
-    rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(w->consumer);
-    rd_kafka_queue_io_event_enable(q, w->wake_fd[1], "c", 1);
-    rd_kafka_queue_destroy(q);
-    q = rd_kafka_queue_get_main(w->producer);
-    rd_kafka_queue_io_event_enable(q, w->wake_fd[1], "p", 1);
-    rd_kafka_queue_destroy(q);
+    wake_on(w, rd_kafka_queue_get_consumer(w->consumer));
+    wake_on(w, rd_kafka_queue_get_main(w->producer));
+    if (w->changelog_producer != w->producer) wake_on(w, rd_kafka_queue_get_main(w->changelog_producer));
     init_routing(w);
     w->engine = sy_engine_new(w->opt.max_inflight, on_transfer_done, w);
     w->offsets = sy_offsets_new();
@@ -369,7 +416,9 @@ static void teardown(worker *w)
 {
     rd_kafka_consumer_close(w->consumer);
     rd_kafka_destroy(w->consumer);
+    if (w->changelog_producer != w->producer) rd_kafka_destroy(w->changelog_producer);
     rd_kafka_destroy(w->producer);
+    txn_free(w);
     sy_engine_free(w->engine);
     while (w->runs) run_free(w->runs); /* unfinished: redelivered on restart */
     sy_offsets_free(w->offsets);

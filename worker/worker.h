@@ -86,6 +86,12 @@ typedef struct sy_run {
     struct sy_run *next_deferred;
     struct sy_run *prev, *next; /* all live runs (freed at exit if unfinished) */
     int pending_deliveries;
+    /* with --transactions (txn.c): waiting for the transaction to commit */
+    bool txn_failed;           /* a delivery failed: produced again after the abort */
+    bool txn_has_out;          /* its result was acknowledged at: */
+    int32_t txn_out_partition;
+    int64_t txn_out_offset;
+    struct sy_run *next_held;
 } sy_run;
 
 /* Jobs waiting for room under one account's rate limits (fair between
@@ -122,13 +128,17 @@ typedef struct worker_opts {
     double account_share; /* share of each account's rate limits */
     bool fsync;         /* fsync each group commit */
     bool changelog;     /* mirror state to <tier topic>.changelog and restore from it */
+    bool transactions;  /* results, dead letters and offsets in Kafka transactions */
 } worker_opts;
 
 struct worker {
     worker_opts opt;
     sy_config cfg;
     sy_kafka_opts kafka;
-    rd_kafka_t *consumer, *producer;
+    rd_kafka_t *consumer;
+    rd_kafka_t *producer;            /* results and dead letters (transactional: txn.c) */
+    rd_kafka_t *changelog_producer;  /* the changelog: the same one without --transactions */
+    struct sy_txn *txn;              /* NULL without --transactions */
     sy_engine *engine;
     sy_offsets *offsets;
     sy_timers timers;
@@ -172,6 +182,9 @@ void publish_stored(sy_run *r, const sy_job_record *rec, bool dedup);
 void publish_deferred(sy_run *r);
 void publish_dead_letter_only(sy_run *r, sy_err_class c, const char *why);
 void publish_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);
+bool publish_is_result(const sy_run *r, const rd_kafka_message_t *m);
+/* --transactions: the transaction holding the run's messages committed. */
+void publish_committed(sy_run *r);
 
 uint64_t worker_random(worker *w);
 /* run.c: let jobs waiting on accounts through as their buckets allow;

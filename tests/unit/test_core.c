@@ -33,6 +33,31 @@ static void test_offsets_prefix(void **state)
     sy_offsets_free(o);
 }
 
+/* The prefix handed to a transaction: only positions that moved, all of
+ * them again after an abort (untake). */
+static void test_offsets_take(void **state)
+{
+    (void)state;
+    sy_offsets *o = sy_offsets_new();
+    sy_offset_handle a = sy_offsets_track(o, "t", 0, 10), b = sy_offsets_track(o, "t", 1, 20);
+    assert_null(sy_offsets_take(o)); /* nothing done yet */
+    sy_offsets_done(o, a);
+    rd_kafka_topic_partition_list_t *l = sy_offsets_take(o);
+    assert_non_null(l);
+    assert_int_equal(l->cnt, 1);
+    assert_int_equal(l->elems[0].partition, 0);
+    assert_int_equal(l->elems[0].offset, 11);
+    rd_kafka_topic_partition_list_destroy(l);
+    assert_null(sy_offsets_take(o)); /* not moved since */
+    sy_offsets_done(o, b);
+    sy_offsets_untake(o); /* the last take was aborted */
+    l = sy_offsets_take(o);
+    assert_non_null(l);
+    assert_int_equal(l->cnt, 2);
+    rd_kafka_topic_partition_list_destroy(l);
+    sy_offsets_free(o);
+}
+
 static void test_offsets_revoke_ignores_late(void **state)
 {
     (void)state;
@@ -181,6 +206,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_offsets_prefix),
+        cmocka_unit_test(test_offsets_take),
         cmocka_unit_test(test_offsets_revoke_ignores_late),
         cmocka_unit_test(test_timers_order_and_cancel),
         cmocka_unit_test(test_route_retry_then_fallback),
