@@ -95,6 +95,15 @@ void sy_flow_taken(worker *w, const char *topic, int32_t partition)
     f->pauses++;
 }
 
+/* librdkafka keeps a partition's pause across a revoke: one paused on its
+ * window, revoked and assigned back would never be resumed. So every
+ * assigned partition is set explicitly: paused if all are, else running. */
+void sy_flow_assigned(worker *w, rd_kafka_topic_partition_list_t *parts)
+{
+    if (w->flow.all_paused) rd_kafka_pause_partitions(w->consumer, parts);
+    else rd_kafka_resume_partitions(w->consumer, parts);
+}
+
 void sy_flow_revoked(worker *w, const rd_kafka_topic_partition_list_t *parts)
 {
     for (int i = 0; i < parts->cnt; i++) {

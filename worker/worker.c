@@ -306,8 +306,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
     if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
         changelog_restore(w, parts); /* state first, then the messages */
     sy_kafka_apply_rebalance(rk, e, parts);
-    if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS && w->flow.all_paused)
-        rd_kafka_pause_partitions(rk, parts);
+    if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) sy_flow_assigned(w, parts);
 }
 
 static int parse_opts(worker *w, cli_pipelines *p, int argc, char **argv)

@@ -211,6 +211,7 @@ void recover_set_free(recover_set *u);
 void sy_flow_check(worker *w);                                  /* each turn */
 void sy_flow_taken(worker *w, const char *topic, int32_t partition); /* a job was taken */
 void sy_flow_pause_all(worker *w);                              /* shutting down */
+void sy_flow_assigned(worker *w, rd_kafka_topic_partition_list_t *parts);
 void sy_flow_revoked(worker *w, const rd_kafka_topic_partition_list_t *parts);
 void sy_flow_free(sy_flow *f);
 
