@@ -218,7 +218,7 @@ int sy_kafka_produce_to(rd_kafka_t *rk, const char *topic, int32_t partition, co
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
             sy_error("produce to %s failed: %s", topic, rd_kafka_err2str(e));
             if (hdrs) rd_kafka_headers_destroy(hdrs);
-            return -1;
+            return (int)e;
         }
         rd_kafka_poll(rk, 10); /* queue full: let delivery reports drain it */
     }

@@ -57,7 +57,8 @@ void sy_kafka_apply_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
 
 /* Produce one message (copying key and value), with optional headers (may
  * be NULL; ownership passes to librdkafka on success). Retries while the
- * local queue is full by serving delivery reports. Returns 0 or -1. */
+ * local queue is full by serving delivery reports. Returns 0, or the
+ * librdkafka error (rd_kafka_resp_err_t, non-zero) that refused it. */
 int sy_kafka_produce(rd_kafka_t *rk, const char *topic, const void *key, size_t keylen,
                      const void *value, size_t len, rd_kafka_headers_t *hdrs, void *msg_opaque);
 /* The same into a given partition (RD_KAFKA_PARTITION_UA: the partitioner's). */

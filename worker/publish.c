@@ -154,6 +154,22 @@ void publish_stored(sy_run *r, const sy_job_record *rec, bool dedup)
     run_defer(r);
 }
 
+/* The Kafka client refused the result itself (larger than
+ * message.max.bytes, say): it can never be published. The job ends as a
+ * dead letter with the reason, and its record is closed (PUBLISHED with no
+ * output offset), so neither a redelivery nor a restart tries again; a
+ * resubmission of its key meets the same refusal and the same end. */
+static void unpublishable(sy_run *r, int err)
+{
+    char why[300];
+    snprintf(why, sizeof why, "the result (%zu bytes) could not be produced to %s: %s",
+             r->result.len, r->task->output_topic, rd_kafka_err2str((rd_kafka_resp_err_t)err));
+    sy_warn("key '%s': %s; dead-lettered", r->job.idempotency_key, why);
+    if (!r->dedup) run_note_state(r, SY_STATE_PUBLISHED, -1, -1);
+    r->dead_letter_pending = false; /* this dead letter says why */
+    dead_letter(r, SY_ERR_UNPUBLISHABLE, why);
+}
+
 /* The result itself, once the changelog holds its PUBLISHING record. */
 static void produce_result(sy_run *r)
 {
@@ -165,9 +181,12 @@ static void produce_result(sy_run *r)
     rd_kafka_header_add(h, "switchyard.source", -1, source, -1);
     r->produce_pending = false;
     r->pending_deliveries++;
-    if (sy_kafka_produce(w->producer, r->task->output_topic, r->job.idempotency_key,
-                         strlen(r->job.idempotency_key), r->result.data, r->result.len, h, r) != 0)
+    int err = sy_kafka_produce(w->producer, r->task->output_topic, r->job.idempotency_key,
+                               strlen(r->job.idempotency_key), r->result.data, r->result.len, h, r);
+    if (err) {
         r->pending_deliveries--;
+        unpublishable(r, err);
+    }
     if (r->dead_letter_pending) {
         r->dead_letter_pending = false;
         dead_letter(r, r->last.error, r->last.message);
@@ -208,12 +227,34 @@ void publish_committed(sy_run *r)
     if (r->pending_deliveries == 0) run_free(r);
 }
 
+/* Errors a broker gives a message for good: producing it again would fail
+ * again (and loop). */
+static bool refused_for_good(rd_kafka_resp_err_t e)
+{
+    return e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ||
+           e == RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE || e == RD_KAFKA_RESP_ERR_INVALID_RECORD ||
+           e == RD_KAFKA_RESP_ERR_INVALID_MSG || e == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED;
+}
+
+/* One of the run's messages is settled; the last one frees it. */
+static void settled(worker *w, sy_run *r, bool release_offset)
+{
+    if (--r->pending_deliveries > 0) return;
+    if (release_offset) sy_offsets_done(w->offsets, r->off);
+    run_free(r);
+}
+
 void publish_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     worker *w = opaque;
     sy_run *r = m->_private;
     if (w->txn && rk == w->producer) {
         txn_on_delivery(w, m); /* noted PUBLISHED when its transaction commits */
+        return;
+    }
+    if (m->err && r && refused_for_good(m->err) && publish_is_result(r, m)) {
+        unpublishable(r, (int)m->err); /* the job ends as a dead letter instead */
+        settled(w, r, true);
         return;
     }
     if (m->err) {
@@ -232,7 +273,5 @@ void publish_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaq
     } else if (!m->err && publish_is_result(r, m)) {
         note_published(r, m->partition, m->offset);
     }
-    if (--r->pending_deliveries > 0) return;
-    if (!m->err) sy_offsets_done(w->offsets, r->off);
-    run_free(r);
+    settled(w, r, !m->err);
 }

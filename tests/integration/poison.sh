@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Poison messages of every kind, written with kcat straight onto a tier
 # topic (the worker decodes them; the scheduler never saw them) and onto the
-# jobs topic (the scheduler catches them), between good jobs. Asserts: each
+# jobs topic (the scheduler catches them), between good jobs, and a good job
+# whose 1.2 MB result the Kafka client refuses. Asserts: each
 # poison reaches the dead-letter topic once, with its original key and value,
 # the error class and a message that says what is wrong, the stage and the
 # source topic; every good job around them succeeds; the worker and the
@@ -36,6 +37,8 @@ put("unknown-task", '{"id": "p-11", "task": "translate", "vars": {}}')
 put("deep-json", "[" * 100000 + "]" * 100000)
 put("bad-utf8", b'{"id": "p-13", "task": "echo", "vars": {"word": "\xff\xfe", "n": 1}}')
 put("missing-var", '{"id": "p-15", "task": "echo", "vars": {"word": "only"}}')
+# a good job whose answer (1.2 MB) makes a result the Kafka client refuses
+put("huge-result", '{"id": "p-16", "task": "long-echo", "vars": {"word": "[[size:1200000]]"}}')
 with open(os.path.join(d, "..", "good.jsonl"), "w") as f:
     for i in range(100):
         f.write(json.dumps({"id": f"g-{i}", "task": "echo", "vars": {"word": f"w{i}", "n": i}}) + "\n")
@@ -48,12 +51,12 @@ for name in bad-msgpack oversize unknown-task; do   # the scheduler's turn
     kc -t switchyard.jobs -k "sched-$name" "$T/poison/$name"
 done
 tail -n 50 "$T/good.jsonl" | kc -t "$TIER" -l /dev/stdin
-ok "sent 100 good jobs, 14 poison messages to $TIER and 3 to switchyard.jobs"
+ok "sent 100 good jobs, 15 poison messages to $TIER and 3 to switchyard.jobs"
 
 "$SY_BIN" results --topic switchyard.results.echo --count 101 --timeout-ms 60000 >"$T/results.jsonl" \
     || fail "expected 100 good results + 1 failed (missing var), got $(wc -l <"$T/results.jsonl")"
-"$SY_BIN" results --topic switchyard.dlq --headers --count 17 --timeout-ms 60000 >"$T/dlq.jsonl" \
-    || fail "expected 17 dead letters, got $(wc -l <"$T/dlq.jsonl")"
+"$SY_BIN" results --topic switchyard.dlq --headers --count 18 --timeout-ms 60000 >"$T/dlq.jsonl" \
+    || fail "expected 18 dead letters, got $(wc -l <"$T/dlq.jsonl")"
 sleep 2
 "$SY_BIN" results --topic switchyard.dlq --headers --timeout-ms 2000 >"$T/dlq.jsonl" || true
 kcat -C -b "$BROKERS" -t switchyard.dlq -e -q -f '%k %S\n' >"$T/dlq-sizes.txt" 2>>"$T/kcat.log"
@@ -78,6 +81,7 @@ want = {  # key: (class, words the message must contain)
     "unknown-task": ("unknown_task", "translate"), "deep-json": ("invalid_job", "JSON"),
     "bad-utf8": ("invalid_job", "JSON"),
     "missing-var": ("render_error", "'n'"),
+    "huge-result": ("result_unpublishable", "bytes"),
 }
 for key, (cls, words) in want.items():
     h = dlq[key]
@@ -88,12 +92,13 @@ for key, (cls, words) in want.items():
 for key in ("sched-bad-msgpack", "sched-oversize", "sched-unknown-task"):
     h = dlq[key]
     assert h["switchyard.stage"] == "scheduler" and h["switchyard.source.topic"] == "switchyard.jobs", (key, h)
-assert len(dlq) == 17, sorted(dlq)
+assert len(dlq) == 18, sorted(dlq)
+assert "p-16" not in res, res.get("p-16")
 sizes = dict(l.split() for l in open(f"{t}/dlq-sizes.txt") if l.strip())
 for key in want:
     assert int(sizes[key]) == os.path.getsize(f"{t}/poison/{key}"), (key, sizes[key])
 assert res["p-15"]["status"] == "failed" and res["p-15"]["error"]["class"] == "render_error"
-print("ok - 17 dead letters with class, reason, stage and source; original values kept byte for byte")
+print("ok - 18 dead letters with class, reason, stage and source; original values kept byte for byte")
 for key in sorted(want): print(f"     {key:18} {dlq[key]['switchyard.error.class']:14} {dlq[key]['switchyard.error.message'][:70]}")
 PY
 kill -0 "$LAST_PID" || fail "the worker died"

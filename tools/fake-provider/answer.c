@@ -4,7 +4,8 @@
  * U is the text of the last user message. A request that asks for JSON (a
  * response_format, or "JSON" in the system prompt or in U) gets
  * {"label":L,"echo":E} with L picked by the hash of U and E the first 40
- * bytes of U; any other request gets "ECHO " + U. Token counts follow a
+ * bytes of U; any other request gets "ECHO " + U (the [[size:N]] marker
+ * makes it "ECHO " and 'x's, N bytes in all). Token counts follow a
  * fixed rule: a message costs ceil(bytes/4) + 3, a reply ceil(bytes/4). */
 #include "fake.h"
 #include "util.h"
@@ -142,10 +143,15 @@ static void json_reply(const fp_prompt *p, sy_buf *out)
     sy_buf_putc(out, '}');
 }
 
-void fp_answer_compute(const fp_prompt *p, fp_answer *a)
+void fp_answer_compute(const fp_prompt *p, int64_t size, fp_answer *a)
 {
     sy_buf_reset(&a->text);
-    if (p->want_json || mentions_json(p)) {
+    if (size > 5) {
+        sy_buf_puts(&a->text, "ECHO ");
+        sy_buf_reserve(&a->text, (size_t)size);
+        memset(a->text.data + 5, 'x', (size_t)size - 5);
+        a->text.len = (size_t)size;
+    } else if (p->want_json || mentions_json(p)) {
         json_reply(p, &a->text);
     } else {
         sy_buf_puts(&a->text, "ECHO ");

@@ -378,8 +378,8 @@ static void decide(call *c)
 {
     if (check_request(c)) return;
     c->tokens_in = c->prompt.prompt_tokens;
-    fp_answer_compute(&c->prompt, &c->answer);
     fp_markers_parse(c->prompt.user.data, c->prompt.user.len, &c->markers);
+    fp_answer_compute(&c->prompt, c->markers.size, &c->answer);
     if (c->markers.latency_ms >= 0) c->rp->delay_ms = c->markers.latency_ms;
     if (check_rate_limit(c)) return;
     if (apply_markers(c)) return;

@@ -113,7 +113,8 @@ void fp_prompt_init(fp_prompt *p);
 void fp_prompt_free(fp_prompt *p);
 /* Read the request body; returns NULL or a message for a 400. */
 const char *fp_prompt_read(fp_api api, json_t *root, fp_prompt *p);
-void fp_answer_compute(const fp_prompt *p, fp_answer *a);
+/* size > 0 ([[size:N]]): the answer is "ECHO " padded with 'x' to N bytes. */
+void fp_answer_compute(const fp_prompt *p, int64_t size, fp_answer *a);
 size_t fp_utf8_cut(const char *s, size_t n, size_t max);
 
 /* ---- faults.c: markers and random failures ---- */
@@ -124,6 +125,7 @@ typedef struct fp_markers {
     fp_slice fail_model;    /* [[fail-model:NAME]] */
     int hang, malformed;
     int64_t latency_ms;     /* [[latency:MS]], -1 = none */
+    int64_t size;           /* [[size:N]]: answer of N bytes, 0 = none */
 } fp_markers;
 
 typedef enum fp_fault {
