@@ -334,7 +334,7 @@ void run_attempt(sy_run *r)
     }
     if (!choose_usable_model(r)) return;
     r->model = sy_route_model(&r->route, r->tier);
-    if (!sy_engine_has_room(w->engine)) {
+    if (w->stopping || !sy_engine_has_room(w->engine)) { /* stopping: parked for good */
         sy_waitq_push(&w->ready, r->task->index, run_priority(r), r);
         return;
     }

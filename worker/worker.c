@@ -214,9 +214,12 @@ static void report(worker *w)
 static void turn(worker *w, bool accept_input, int64_t *last_commit)
 {
     bool more = accept_input ? intake(w) : (rd_kafka_consumer_poll(w->consumer, 0), false);
-    fire_timers(w);
-    dispatch_ready(w);
-    int64_t paced_us = run_release_paced(w);
+    int64_t paced_us = -1;
+    if (!w->stopping) { /* stopping: no new call starts (run.c parks them) */
+        fire_timers(w);
+        dispatch_ready(w);
+        paced_us = run_release_paced(w);
+    }
     int64_t now = sy_mono_us();
     if (now - w->last_purge_us > 1000000) {
         sy_store_purge(w->store, sy_now_ms(), 2000);
@@ -244,16 +247,32 @@ static void run_loop(worker *w)
     }
 }
 
-/* Stop taking jobs; let held jobs finish within the grace period. */
+/* Jobs held that have no call out: waiting for an engine slot, for room
+ * under an account's limits, or for a retry. */
+static int idle_jobs(const worker *w)
+{
+    size_t n = w->ready.n + w->timers.n;
+    for (size_t i = 0; i < w->cfg.nproviders; i++) n += w->paced[i].waiting.n;
+    return (int)n;
+}
+
+/* Stop taking jobs and starting calls; let the calls out finish and their
+ * results go out within the grace period. Jobs that had no call out are
+ * left for the next owner (their offsets are not committed). */
 static void drain(worker *w)
 {
-    sy_info("stopping: %d job(s) held, grace %d ms", w->held, w->opt.grace_ms);
+    w->stopping = true;
+    sy_info("stopping: %d job(s) held, %d with a call out, grace %d ms", w->held,
+            w->held - idle_jobs(w), w->opt.grace_ms);
     sy_flow_pause_all(w);
     int64_t until = sy_mono_us() + (int64_t)w->opt.grace_ms * 1000, last_commit = 0;
-    while (w->held > 0 && sy_mono_us() < until) turn(w, false, &last_commit);
-    if (w->held > 0)
+    while (w->held > idle_jobs(w) && sy_mono_us() < until) turn(w, false, &last_commit);
+    if (w->held > idle_jobs(w))
         sy_warn("%d job(s) unfinished at the end of the grace period; they will be redone",
-                w->held);
+                w->held - idle_jobs(w));
+    if (idle_jobs(w) > 0)
+        sy_info("%d job(s) were waiting (for a slot, a rate limit or a retry); they will be "
+                "done on restart", idle_jobs(w));
     flush_producers(w);
     sy_store_commit(w->store);
     commit_offsets(w, false);
@@ -261,6 +280,7 @@ static void drain(worker *w)
         flush_producers(w);
         sy_store_commit(w->store);
     }
+    w->drained = true;
 }
 
 static size_t unfinished_in(worker *w, const rd_kafka_topic_partition_list_t *parts)
@@ -294,7 +314,10 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
     worker *w = opaque;
-    if (e == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+    /* After drain() the worker is exiting: it has waited, flushed and
+     * committed once; waiting again for jobs that could not finish (the
+     * broker gone, say) would only delay the exit. */
+    if (e == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS && !w->drained) {
         finish_revoked(w, parts);
         flush_producers(w);
         sy_store_commit(w->store); /* acknowledgements first, then the offsets */

@@ -156,6 +156,8 @@ struct worker {
     sy_run *runs;                    /* live runs */
     int held;                        /* how many */
     sy_flow flow;                    /* paused partitions (flow.c) */
+    bool stopping;                   /* shutting down: no new call starts */
+    bool drained;                    /* ... and drain() has waited, flushed, committed */
     int64_t last_purge_us;
     int wake_fd[2];
     uint64_t rng;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Crash test: 20,000 jobs with provider latency; the worker is killed with
-# SIGKILL at random moments 5 times and restarted each time. Then:
+# SIGKILL 5 times, each at a random moment 1-4 s after it got its partitions
+# (not during a group join), and restarted each time. Then:
 #   - every job has exactly one result on the output topic (none lost, no
 #     duplicate), and
 #   - the fake provider's call log shows no second successful call for any
@@ -26,7 +27,10 @@ ok "submitted $N jobs"
 worker_args=(-p "$P" --max-inflight 256 --state-dir "$T/state")
 start_worker worker-0 "${worker_args[@]}"
 for k in $(seq 1 "$KILLS"); do
-    sleep "$(python3 -c 'import random; print(round(random.uniform(3, 8), 1))')"
+    # A kill during the group join would hit a worker with nothing in work:
+    # wait until this one owns partitions, then kill it at a random moment.
+    for _ in $(seq 300); do grep -q "rebalance: assigned" "$T/worker-$((k - 1)).log" && break; sleep 0.1; done
+    sleep "$(python3 -c 'import random; print(round(random.uniform(1, 4), 1))')"
     kill -9 "$LAST_PID"; wait "$LAST_PID" 2>/dev/null || true
     done_now=$("$SY_BIN" results --topic switchyard.results.echo --timeout-ms 1500 | wc -l)
     echo "   kill -9 #$k: $done_now results so far"
