@@ -159,7 +159,7 @@ void publish_stored(sy_run *r, const sy_job_record *rec, bool dedup)
  * dead letter with the reason, and its record is closed (PUBLISHED with no
  * output offset), so neither a redelivery nor a restart tries again; a
  * resubmission of its key meets the same refusal and the same end. */
-static void unpublishable(sy_run *r, int err)
+void publish_unpublishable(sy_run *r, int err)
 {
     char why[300];
     snprintf(why, sizeof why, "the result (%zu bytes) could not be produced to %s: %s",
@@ -185,7 +185,7 @@ static void produce_result(sy_run *r)
                                strlen(r->job.idempotency_key), r->result.data, r->result.len, h, r);
     if (err) {
         r->pending_deliveries--;
-        unpublishable(r, err);
+        publish_unpublishable(r, err);
     }
     if (r->dead_letter_pending) {
         r->dead_letter_pending = false;
@@ -227,13 +227,16 @@ void publish_committed(sy_run *r)
     if (r->pending_deliveries == 0) run_free(r);
 }
 
-/* Errors a broker gives a message for good: producing it again would fail
+/* A result the broker refused for good: producing it again would fail
  * again (and loop). */
-static bool refused_for_good(rd_kafka_resp_err_t e)
+bool publish_refused_for_good(const sy_run *r, const rd_kafka_message_t *m)
 {
-    return e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ||
-           e == RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE || e == RD_KAFKA_RESP_ERR_INVALID_RECORD ||
-           e == RD_KAFKA_RESP_ERR_INVALID_MSG || e == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED;
+    rd_kafka_resp_err_t e = m->err;
+    bool for_good = e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ||
+                    e == RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE ||
+                    e == RD_KAFKA_RESP_ERR_INVALID_RECORD || e == RD_KAFKA_RESP_ERR_INVALID_MSG ||
+                    e == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED;
+    return for_good && r && publish_is_result(r, m);
 }
 
 /* One of the run's messages is settled; the last one frees it. */
@@ -252,8 +255,8 @@ void publish_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaq
         txn_on_delivery(w, m); /* noted PUBLISHED when its transaction commits */
         return;
     }
-    if (m->err && r && refused_for_good(m->err) && publish_is_result(r, m)) {
-        unpublishable(r, (int)m->err); /* the job ends as a dead letter instead */
+    if (publish_refused_for_good(r, m)) {
+        publish_unpublishable(r, (int)m->err); /* the job ends as a dead letter instead */
         settled(w, r, true);
         return;
     }

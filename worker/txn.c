@@ -165,10 +165,10 @@ static void free_kept(kept *msgs, size_t n)
     free(msgs);
 }
 
-void txn_on_delivery(worker *w, const rd_kafka_message_t *m)
+/* Keep an acknowledged (or failed) message of the open transaction and
+ * note what it means for its run; false while the run has more to come. */
+static bool kept_delivery(sy_txn *t, const rd_kafka_message_t *m, sy_run *r)
 {
-    sy_txn *t = w->txn;
-    sy_run *r = m->_private;
     keep(t, m);
     if (m->err) {
         sy_warn("transactions: delivery to %s failed (%s); the transaction will be aborted "
@@ -176,14 +176,28 @@ void txn_on_delivery(worker *w, const rd_kafka_message_t *m)
                 rd_kafka_err2str(m->err));
         t->failed = true;
     }
-    if (!r) return;
+    if (!r) return false;
     if (m->err) r->txn_failed = true;
     else if (publish_is_result(r, m)) {
         r->txn_has_out = true;
         r->txn_out_partition = m->partition;
         r->txn_out_offset = m->offset;
     }
-    if (--r->pending_deliveries > 0) return;
+    return --r->pending_deliveries == 0;
+}
+
+void txn_on_delivery(worker *w, const rd_kafka_message_t *m)
+{
+    sy_txn *t = w->txn;
+    sy_run *r = m->_private;
+    if (publish_refused_for_good(r, m)) {
+        /* aborting and producing it again would fail again: a dead letter,
+         * in this transaction, says why instead */
+        publish_unpublishable(r, (int)m->err);
+        if (--r->pending_deliveries > 0) return;
+    } else if (!kept_delivery(t, m, r)) {
+        return;
+    }
     if (!r->txn_failed) sy_offsets_done(w->offsets, r->off);
     r->next_held = t->held;
     t->held = r;

@@ -184,6 +184,10 @@ void publish_stored(sy_run *r, const sy_job_record *rec, bool dedup);
 void publish_deferred(sy_run *r);
 void publish_dead_letter_only(sy_run *r, sy_err_class c, const char *why);
 void publish_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);
+/* A result the Kafka client or broker refuses for good (too large, ...):
+ * the job ends as a dead letter (result_unpublishable), its record closed. */
+bool publish_refused_for_good(const sy_run *r, const rd_kafka_message_t *m);
+void publish_unpublishable(sy_run *r, int err);
 bool publish_is_result(const sy_run *r, const rd_kafka_message_t *m);
 /* --transactions: the transaction holding the run's messages committed. */
 void publish_committed(sy_run *r);

@@ -6,7 +6,9 @@
 #     its success was stored (exactly_once.py, as in crash.sh), and
 #   - the mode really ran: every worker started its transactional producer
 #     with a transactional.id that survives a restart (kept in the state
-#     directory), and the last worker committed transactions (count > 0).
+#     directory), and the last worker committed transactions (count > 0);
+#   - a job whose result is too large for Kafka (refused by the client) ends
+#     as a dead letter, in this mode too.
 # The embedded broker accepts transactions without enforcing them, so this
 # shows that the mode runs and keeps the guarantee the store gives, not what
 # transactions add on a real Kafka (see README, Durability).
@@ -40,8 +42,15 @@ for k in $(seq 1 "$KILLS"); do
     echo "   kill -9 #$k after $(calls_made) calls"
     start_worker "worker-$k" "${worker_args[@]}"
 done
+# A result the Kafka client refuses for good (1.2 MB): a dead letter, not an
+# abort that produces it again forever.
+echo '{"id": "x-big", "task": "long-echo", "vars": {"word": "[[size:1200000]]"}}' >"$T/big.jsonl"
+"$SY_BIN" submit --quiet "$T/big.jsonl" >/dev/null || fail "submit"
 "$SY_BIN" results --topic switchyard.results.echo --count "$N" --timeout-ms 240000 >"$T/results.jsonl" \
     || fail "only $(wc -l <"$T/results.jsonl") of $N results"
+"$SY_BIN" results --topic switchyard.dlq --headers --count 1 --timeout-ms 30000 >"$T/dlq.jsonl" \
+    || fail "no dead letter for the job whose result is too large"
+grep -q '"switchyard.error.class":"result_unpublishable"' "$T/dlq.jsonl" || fail "dead letter: $(head -c 600 "$T/dlq.jsonl")"
 sleep 3
 kill -TERM "$LAST_PID"; wait "$LAST_PID" || fail "the last worker did not stop cleanly"
 "$SY_BIN" results --topic switchyard.results.echo --timeout-ms 3000 >"$T/results.jsonl" || true
