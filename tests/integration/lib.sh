@@ -46,6 +46,17 @@ start_broker() { # pipeline files... (env BROKER_PARTITIONS: per topic, default 
     export SWITCHYARD_BROKERS=$BROKERS
 }
 
+# echo_jobs N PREFIX > file.jsonl: N jobs of the e2e pipeline's echo task,
+# PREFIX0..PREFIX(N-1), word wI and number I (exactly_once.py checks the echo).
+echo_jobs() {
+    python3 -c "
+import json, sys
+n, prefix = int(sys.argv[1]), sys.argv[2]
+for i in range(n):
+    print(json.dumps({'id': '%s%d' % (prefix, i), 'task': 'echo', 'vars': {'word': 'w%d' % i, 'n': i}}))
+" "$1" "$2"
+}
+
 start_scheduler() { # pipeline files...
     local args=()
     for p in "$@"; do args+=(-p "$p"); done

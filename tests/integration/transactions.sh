@@ -20,11 +20,7 @@ KILLS=${TXN_KILLS:-2}
 start_fake --latency-ms 100 --jitter-ms 100
 start_broker "$P"
 start_scheduler "$P"
-python3 -c "
-import json
-for i in range($N):
-    print(json.dumps({'id': 't-%d' % i, 'task': 'echo', 'vars': {'word': 'w%d' % i, 'n': i}}))
-" >"$T/jobs.jsonl"
+echo_jobs "$N" t- >"$T/jobs.jsonl"
 "$SY_BIN" submit --quiet "$T/jobs.jsonl" >/dev/null || fail "submit"
 ok "submitted $N jobs"
 

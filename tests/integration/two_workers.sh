@@ -15,11 +15,7 @@ N=${TWO_WORKERS_JOBS:-4000}
 start_fake --latency-ms 200 --jitter-ms 200
 start_broker "$P"
 start_scheduler "$P"
-python3 -c "
-import json
-for i in range($N):
-    print(json.dumps({'id': 't-%d' % i, 'task': 'echo', 'vars': {'word': 'w%d' % i, 'n': i}}))
-" >"$T/jobs.jsonl"
+echo_jobs "$N" t- >"$T/jobs.jsonl"
 
 start_worker worker-a -p "$P" --tiers echo-tier --max-inflight 32 --state-dir "$T/state-a"
 start_worker worker-b -p "$P" --tiers echo-tier --max-inflight 32 --state-dir "$T/state-b"
