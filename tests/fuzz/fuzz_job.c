@@ -4,12 +4,14 @@
  * feeds the same bytes to sy_msgpack_to_json (what `results` runs on any
  * topic) and, as a provider's answer body, to the JSON reader (jscan): what
  * it accepts jansson must accept too (but for numbers out of a double's
- * or an int64's range, which jscan does not range-check, and lone UTF-16
+ * or an int64's range, which jscan does not range-check; lone UTF-16
  * surrogates in \u escapes, which jscan reads as U+FFFD on purpose: some
- * encoders emit them and an answer should not be lost for one character),
+ * encoders emit them and an answer should not be lost for one character;
+ * and \u0000 in object keys, valid JSON that jansson does not support),
  * and every value it can reach must decode. Run by tests/integration/fuzz.sh for a bounded time. */
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,8 +39,12 @@ static void check_jscan(const uint8_t *data, size_t size, sy_buf *b)
     if (!sy_js_parse((const char *)data, size, &root)) return;
     json_error_t je;
     json_t *v = json_loadb((const char *)data, size, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
-    bool tolerated = !v && (strstr(je.text, "overflow") || strstr(je.text, "too big") ||
-                            strstr(je.text, "invalid Unicode"));
+    char why[JSON_ERROR_TEXT_LENGTH];
+    snprintf(why, sizeof why, "%s", je.text);
+    char *near = strstr(why, " near ");
+    if (near) *near = '\0'; /* the error, without the input it quotes */
+    bool tolerated = !v && (strstr(why, "overflow") || strstr(why, "too big") ||
+                            strstr(why, "invalid Unicode") || strstr(why, "NUL byte in object key"));
     if (!v && !tolerated) abort(); /* jscan accepted what jansson rejects */
     json_decref(v);
     walk(root, b);

@@ -13,6 +13,7 @@ mkdir -p "$T/corpus"
 printf '{"id":"a","task":"t","vars":{"x":1},"metadata":{"m":"v"}}' >"$T/corpus/json"
 printf '{"choices":[{"message":{"content":"hi\\u00e9"}}],"usage":{"prompt_tokens":3}}' >"$T/corpus/answer"
 printf '"a\\uDFFFb\\uD800"' >"$T/corpus/surrogate"
+printf '{"k\\u0000":{"m":"v"}}' >"$T/corpus/nul-key"
 printf '\x83\xa2id\xa1a\xa4task\xa1t\xa4vars\x81\xa1x\x01' >"$T/corpus/msgpack"
 "$T/fuzz_job" -max_total_time="${FUZZ_SECONDS:-30}" -max_len=4096 -print_final_stats=1 \
     "$T/corpus" 2>"$T/log" || { tail -40 "$T/log"; echo "FAIL: the fuzzer found a crash"; exit 1; }

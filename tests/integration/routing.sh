@@ -78,7 +78,7 @@ submit "$T/br1.jsonl"; results breaker 6
 submit "$T/br2.jsonl"; results breaker 16
 "$SY_FAKE" --port "$FLAKY_PORT" --latency-ms 300 --call-log "$T/flaky-calls.jsonl" >"$T/fake-flaky.log" 2>&1 &
 PIDS+=($!)
-sleep 3.2 # past the breaker's 3 s cool-down
+sleep 8.2 # past the breaker's 8 s cool-down
 submit "$T/br3.jsonl"; results breaker 26
 submit "$T/br4.jsonl"; results breaker 36
 
