@@ -197,6 +197,15 @@ void sy_kafka_apply_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
     sy_info("rebalance: %s %d partition(s)", assign ? "assigned" : "revoked", parts->cnt);
 }
 
+char *sy_kafka_copy_key_value(const rd_kafka_message_t *m)
+{
+    char *kv = sy_xmalloc(m->key_len + m->len + 1);
+    if (m->key_len) memcpy(kv, m->key, m->key_len);
+    if (m->len) memcpy(kv + m->key_len, m->payload, m->len);
+    kv[m->key_len + m->len] = '\0';
+    return kv;
+}
+
 int sy_kafka_produce(rd_kafka_t *rk, const char *topic, const void *key, size_t keylen,
                      const void *value, size_t len, rd_kafka_headers_t *hdrs, void *msg_opaque)
 {

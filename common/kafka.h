@@ -55,6 +55,10 @@ int sy_kafka_subscribe(rd_kafka_t *rk, const char *const *topics, size_t n);
 void sy_kafka_apply_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
                               rd_kafka_topic_partition_list_t *parts);
 
+/* A message's key then value in one allocation (for keeping it past
+ * rd_kafka_message_destroy); NUL-terminated after the value. */
+char *sy_kafka_copy_key_value(const rd_kafka_message_t *m);
+
 /* Produce one message (copying key and value), with optional headers (may
  * be NULL; ownership passes to librdkafka on success). Retries while the
  * local queue is full by serving delivery reports. Returns 0, or the

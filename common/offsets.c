@@ -108,6 +108,12 @@ static const part_state *lookup(const sy_offsets *o, const char *topic, int32_t 
     return NULL;
 }
 
+size_t sy_offsets_window_of(const sy_offsets *o, sy_offset_handle h)
+{
+    if (h.part >= o->nparts) return 0;
+    return (size_t)(o->parts[h.part].tail - o->parts[h.part].head);
+}
+
 size_t sy_offsets_window(const sy_offsets *o, const char *topic, int32_t partition)
 {
     const part_state *p = lookup(o, topic, partition);

@@ -38,6 +38,8 @@ void sy_offsets_done(sy_offsets *o, sy_offset_handle h);
 /* A partition's window: offsets tracked from its oldest unfinished one on
  * (done ones above it are held until the prefix reaches them). */
 size_t sy_offsets_window(const sy_offsets *o, const char *topic, int32_t partition);
+/* The same for the partition of h (O(1), for the hot path). */
+size_t sy_offsets_window_of(const sy_offsets *o, sy_offset_handle h);
 /* Jobs in work in total. */
 size_t sy_offsets_pending_total(const sy_offsets *o);
 

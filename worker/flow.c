@@ -82,10 +82,10 @@ void sy_flow_check(worker *w)
     }
 }
 
-void sy_flow_taken(worker *w, const char *topic, int32_t partition)
+void sy_flow_taken(worker *w, const char *topic, int32_t partition, sy_offset_handle h)
 {
     sy_flow *f = &w->flow;
-    size_t window = sy_offsets_window(w->offsets, topic, partition);
+    size_t window = sy_offsets_window_of(w->offsets, h);
     if (window < (size_t)w->opt.max_jobs_per_partition || find(f, topic, partition) >= 0) return;
     sy_debug("flow: %s [%d] paused, %zu offsets since its oldest unfinished job", topic,
              (int)partition, window);

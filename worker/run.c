@@ -31,9 +31,7 @@ static sy_run *run_new(worker *w, const rd_kafka_message_t *m)
     r->offset = m->offset;
     r->keylen = m->key_len;
     r->len = m->len;
-    r->raw = sy_xmalloc(m->key_len + m->len + 1);
-    if (m->key_len) memcpy(r->raw, m->key, m->key_len);
-    if (m->len) memcpy(r->raw + m->key_len, m->payload, m->len);
+    r->raw = sy_kafka_copy_key_value(m);
     r->timer_pos = SY_TIMER_NONE;
     r->next = w->runs;
     if (w->runs) w->runs->prev = r;
@@ -170,6 +168,7 @@ void run_start(worker *w, const rd_kafka_message_t *m)
     const sy_tier *topic_tier = sy_config_tier_by_topic(&w->cfg, r->src_topic);
     if (topic_tier) r->src_topic = topic_tier->topic; /* config-owned, outlives the message */
     r->off = sy_offsets_track(w->offsets, r->src_topic, m->partition, m->offset);
+    sy_flow_taken(w, r->src_topic, m->partition, r->off);
     w->consumed++;
 
     char err[512];

@@ -147,9 +147,7 @@ static void keep(sy_txn *t, const rd_kafka_message_t *m)
     k->partition = m->partition;
     k->keylen = m->key_len;
     k->len = m->len;
-    k->key = sy_xmalloc(m->key_len + m->len + 1);
-    if (m->key_len) memcpy(k->key, m->key, m->key_len);
-    if (m->len) memcpy(k->key + m->key_len, m->payload, m->len);
+    k->key = sy_kafka_copy_key_value(m);
     rd_kafka_headers_t *h = NULL;
     k->hdrs = rd_kafka_message_headers(m, &h) == 0 ? rd_kafka_headers_copy(h) : NULL;
     k->r = m->_private;

@@ -215,7 +215,8 @@ void recover_set_free(recover_set *u);
 
 /* flow.c: pause the intake over --max-jobs or a partition's window */
 void sy_flow_check(worker *w);                                  /* each turn */
-void sy_flow_taken(worker *w, const char *topic, int32_t partition); /* a job was taken */
+/* a job was taken (h: its offset) */
+void sy_flow_taken(worker *w, const char *topic, int32_t partition, sy_offset_handle h);
 void sy_flow_pause_all(worker *w);                              /* shutting down */
 void sy_flow_assigned(worker *w, rd_kafka_topic_partition_list_t *parts);
 void sy_flow_revoked(worker *w, const rd_kafka_topic_partition_list_t *parts);

@@ -25,6 +25,7 @@ static void test_offsets_prefix(void **state)
     assert_int_equal(sy_offsets_pending_total(o), 200);
     for (int i = 199; i >= 1; i--) sy_offsets_done(o, h[i]); /* all but the first */
     assert_int_equal(sy_offsets_window(o, "t", 0), 200);        /* prefix held by #0 */
+    assert_int_equal(sy_offsets_window_of(o, h[0]), 200);      /* the same, by handle */
     sy_offsets_done(o, h[0]);
     assert_int_equal(sy_offsets_window(o, "t", 0), 0);
     assert_int_equal(sy_offsets_pending_total(o), 0);
