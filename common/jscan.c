@@ -46,11 +46,22 @@ static int utf8_len(const unsigned char *p, const unsigned char *end)
     return n;
 }
 
+/* Plain ASCII that needs no check inside a string: not a quote, not a
+ * backslash, not a control character. */
+static bool plain_ascii(unsigned char c)
+{
+    return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+}
+
 /* Past a string starting at its opening quote, or NULL. */
 static const char *skip_string(const char *p, const char *end)
 {
     for (p++; p < end;) {
         unsigned char c = (unsigned char)*p;
+        if (plain_ascii(c)) {
+            p++;
+            continue;
+        }
         if (c == '"') return p + 1;
         if (c < 0x20) return NULL;
         if (c == '\\') {
@@ -148,27 +159,62 @@ bool sy_js_parse(const char *text, size_t len, sy_jspan *root)
     return true;
 }
 
-/* Values inside a validated document: skipping cannot fail. */
-static const char *next(const char *p, const char *end)
+/* Values inside a document sy_js_parse has checked: no need to validate
+ * again, only to find where a value ends, so lookups cost a quick scan. */
+static const char *next_string(const char *p, const char *end)
 {
-    return skip_value(p, end, 0);
+    for (p++; p < end; p++) {
+        if (*p == '\\') p++;
+        else if (*p == '"') return p + 1;
+    }
+    return end;
 }
 
-sy_jspan sy_js_get(sy_jspan obj, const char *key)
+static const char *next(const char *p, const char *end)
 {
-    sy_jspan found = {0};
-    if (!sy_js_is_object(obj)) return found;
+    if (*p == '"') return next_string(p, end);
+    if (*p != '{' && *p != '[') {
+        while (p < end && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\t' &&
+               *p != '\n' && *p != '\r')
+            p++;
+        return p;
+    }
+    int depth = 0;
+    while (p < end) {
+        char c = *p;
+        if (c == '"') {
+            p = next_string(p, end);
+            continue;
+        }
+        if (c == '{' || c == '[') depth++;
+        else if ((c == '}' || c == ']') && --depth == 0) return p + 1;
+        p++;
+    }
+    return end;
+}
+
+void sy_js_get_many(sy_jspan obj, const char *const *keys, sy_jspan *found, size_t n)
+{
+    for (size_t i = 0; i < n; i++) found[i] = (sy_jspan){0};
+    if (!sy_js_is_object(obj)) return;
     const char *p = blanks(obj.p + 1, obj.end);
     while (p < obj.end && *p == '"') {
         const char *k = p, *kend = next(p, obj.end);
         p = blanks(blanks(kend, obj.end) + 1, obj.end); /* past ':' */
         const char *v = p;
         p = next(p, obj.end);
-        if (sy_js_string_is((sy_jspan){k, kend}, key)) found = (sy_jspan){v, p};
+        for (size_t i = 0; i < n; i++)
+            if (sy_js_string_is((sy_jspan){k, kend}, keys[i])) found[i] = (sy_jspan){v, p};
         p = blanks(p, obj.end);
         if (*p != ',') break;
         p = blanks(p + 1, obj.end);
     }
+}
+
+sy_jspan sy_js_get(sy_jspan obj, const char *key)
+{
+    sy_jspan found;
+    sy_js_get_many(obj, &key, &found, 1);
     return found;
 }
 

@@ -30,6 +30,8 @@ bool sy_js_parse(const char *text, size_t len, sy_jspan *root);
 /* Member `key` of an object span (absent if not an object or no such key;
  * the last one wins when a key repeats, as in jansson). */
 sy_jspan sy_js_get(sy_jspan obj, const char *key);
+/* Several members in one walk of the object: found[i] is member keys[i]. */
+void sy_js_get_many(sy_jspan obj, const char *const *keys, sy_jspan *found, size_t n);
 /* Element i of an array span. */
 sy_jspan sy_js_at(sy_jspan arr, size_t i);
 /* Number of elements of an array span (0 if not an array). */

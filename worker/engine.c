@@ -166,6 +166,7 @@ sy_engine *sy_engine_new(int max_inflight, sy_transfer_done_fn done, void *ctx)
         sy_request_init(&t->req);
         sy_buf_init(&t->headers);
         sy_buf_init(&t->body);
+        sy_buf_init(&t->hlist_of);
         t->next_free = e->free_list;
         e->free_list = t;
     }
@@ -182,6 +183,7 @@ void sy_engine_free(sy_engine *e)
             curl_easy_cleanup(t->easy);
         }
         curl_slist_free_all(t->hlist);
+        sy_buf_free(&t->hlist_of);
         sy_request_free(&t->req);
         sy_buf_free(&t->headers);
         sy_buf_free(&t->body);
@@ -210,9 +212,16 @@ void sy_engine_release(sy_engine *e, sy_transfer *t)
     e->free_list = t;
 }
 
-/* Rebuild libcurl's header list from the request's NUL-separated lines. */
+/* libcurl's header list from the request's NUL-separated lines. A transfer
+ * mostly carries calls to the same provider, whose header lines do not
+ * change from call to call: the list is rebuilt only when they do. */
 static void set_headers(sy_transfer *t)
 {
+    const sy_buf *h = &t->req.headers;
+    if (t->hlist && t->hlist_of.len == h->len && (!h->len || !memcmp(t->hlist_of.data, h->data, h->len)))
+        return;
+    sy_buf_reset(&t->hlist_of);
+    sy_buf_append(&t->hlist_of, h->data, h->len);
     curl_slist_free_all(t->hlist);
     t->hlist = NULL;
     const char *p = t->req.headers.data;

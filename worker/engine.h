@@ -27,6 +27,7 @@ typedef struct sy_transfer {
     /* internal */
     CURL *easy;
     struct curl_slist *hlist;
+    sy_buf hlist_of;       /* the request header lines hlist was built from */
     void *opaque;
     int shard;             /* the libcurl multi handle it belongs to */
     struct sy_transfer *next_free;

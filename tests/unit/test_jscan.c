@@ -91,6 +91,16 @@ static void test_lookup(void **state)
     assert_int_equal(sy_js_len(sy_js_get(root, "choices")), 2);
     assert_non_null(sy_js_get(usage, "prompt_tokens").p);
     sy_buf_free(&b);
+
+    /* Lookups skip values quickly: brackets and quotes inside strings, an
+     * escaped backslash before a closing quote, blanks around scalars. */
+    const char *tricky = "{\"x\":\"]}[{\\\\\",\"y\":[[\"}\"],{\"z\":\"\\\"]\"}] ,\"w\": 7 ,"
+                         "\"v\":true}";
+    assert_true(sy_js_parse(tricky, strlen(tricky), &root));
+    assert_int_equal(sy_js_int(sy_js_get(root, "w")), 7);
+    assert_true(sy_js_get(root, "v").p && *sy_js_get(root, "v").p == 't');
+    assert_true(sy_js_string_is(sy_js_get(sy_js_at(sy_js_get(root, "y"), 1), "z"), "\"]"));
+    assert_int_equal(sy_js_len(sy_js_get(root, "y")), 2);
 }
 
 static void test_string_decoding(void **state)

@@ -176,7 +176,8 @@ static void test_retry_and_limit_headers(void **state)
 {
     (void)state;
     const char *h = "HTTP/1.1 100 Continue\r\n\r\n"
-                    "HTTP/1.1 429 Too Many Requests\r\nretry-after-ms: 1500.5\r\nRetry-After: 9\r\n"
+                    "HTTP/1.1 429 Too Many Requests\r\nX-RateLimit-Limit-Requests: 400\r\n"
+                    "retry-after-ms: 1500.5\r\nRetry-After: 9\r\n"
                     "x-should-retry: false\r\nx-ratelimit-limit-requests: 500\r\n"
                     "x-ratelimit-remaining-requests: 0\r\nx-ratelimit-reset-requests: 1m2.5s\r\n"
                     "x-ratelimit-limit-tokens: 200000\r\nx-ratelimit-remaining-tokens: 1234\r\n"

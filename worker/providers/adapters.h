@@ -8,17 +8,24 @@
 
 void sy_openai_build(const sy_call *call, sy_request *req);
 void sy_openai_parse(int status, const char *body, size_t len, sy_outcome *out);
-void sy_openai_limits(const char *headers, size_t len, sy_ratelimit_info *rl);
+void sy_openai_limits(const sy_headers *h, sy_ratelimit_info *rl);
 
 void sy_anthropic_build(const sy_call *call, sy_request *req);
 void sy_anthropic_parse(int status, const char *body, size_t len, sy_outcome *out);
-void sy_anthropic_limits(const char *headers, size_t len, sy_ratelimit_info *rl);
+void sy_anthropic_limits(const sy_headers *h, sy_ratelimit_info *rl);
 
 /* Header value as a non-negative integer, -1 when absent or not a number. */
-int64_t sy_header_int(const char *headers, size_t len, const char *name);
+int64_t sy_header_int(const sy_headers *h, const char *name);
 /* Reset times in ms from now, -1 when absent or malformed. */
-int64_t sy_reset_from_rfc3339(const char *headers, size_t len, const char *name);
-int64_t sy_reset_from_go(const char *headers, size_t len, const char *name);
+int64_t sy_reset_from_rfc3339(const sy_headers *h, const char *name);
+int64_t sy_reset_from_go(const sy_headers *h, const char *name);
+/* The names of a provider's rate-limit headers, and how its resets read. */
+typedef struct {
+    const char *limit_requests, *remaining_requests, *reset_requests;
+    const char *limit_tokens, *remaining_tokens, *reset_tokens;
+    int64_t (*reset_ms)(const sy_headers *h, const char *name);
+} sy_limit_headers;
+void sy_read_limits(const sy_headers *h, const sy_limit_headers *names, sy_ratelimit_info *rl);
 /* HTTP status and the provider's error type/code/message -> error class. */
 sy_err_class sy_status_class(int status, const char *type, const char *code, const char *message);
 /* Fill o->error and o->message (redacted) for a failed call. */

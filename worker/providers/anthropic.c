@@ -36,31 +36,35 @@ void sy_anthropic_build(const sy_call *call, sy_request *req)
     sy_buf_putc(b, '}');
 }
 
-void sy_anthropic_limits(const char *h, size_t len, sy_ratelimit_info *rl)
+void sy_anthropic_limits(const sy_headers *h, sy_ratelimit_info *rl)
 {
-    rl->limit_requests = sy_header_int(h, len, "anthropic-ratelimit-requests-limit");
-    rl->remaining_requests = sy_header_int(h, len, "anthropic-ratelimit-requests-remaining");
-    rl->reset_requests_ms = sy_reset_from_rfc3339(h, len, "anthropic-ratelimit-requests-reset");
-    rl->limit_tokens = sy_header_int(h, len, "anthropic-ratelimit-tokens-limit");
-    rl->remaining_tokens = sy_header_int(h, len, "anthropic-ratelimit-tokens-remaining");
-    rl->reset_tokens_ms = sy_reset_from_rfc3339(h, len, "anthropic-ratelimit-tokens-reset");
+    static const sy_limit_headers names = {
+        "anthropic-ratelimit-requests-limit", "anthropic-ratelimit-requests-remaining",
+        "anthropic-ratelimit-requests-reset", "anthropic-ratelimit-tokens-limit",
+        "anthropic-ratelimit-tokens-remaining", "anthropic-ratelimit-tokens-reset",
+        sy_reset_from_rfc3339};
+    sy_read_limits(h, &names, rl);
 }
 
+/* Each object is walked once for all the members read from it. */
 static void read_success(sy_jspan root, sy_outcome *out)
 {
-    sy_jspan content = sy_js_get(root, "content"), usage = sy_js_get(root, "usage");
-    out->tokens_in = sy_js_int(sy_js_get(usage, "input_tokens"));
-    out->tokens_out = sy_js_int(sy_js_get(usage, "output_tokens"));
-    if (!sy_js_is_array(content)) return sy_outcome_malformed(out, "no content array");
+    static const char *const root_keys[] = {"content", "usage", "stop_reason"};
+    static const char *const usage_keys[] = {"input_tokens", "output_tokens"};
+    static const char *const block_keys[] = {"type", "text"};
+    sy_jspan top[3], usage[2], block[2], b;
+    sy_js_get_many(root, root_keys, top, 3);
+    sy_js_get_many(top[1], usage_keys, usage, 2);
+    out->tokens_in = sy_js_int(usage[0]);
+    out->tokens_out = sy_js_int(usage[1]);
+    if (!sy_js_is_array(top[0])) return sy_outcome_malformed(out, "no content array");
     sy_buf text;
     sy_buf_init(&text);
-    sy_jspan block;
-    for (size_t i = 0; (block = sy_js_at(content, i)).p; i++) {
-        sy_jspan t = sy_js_get(block, "text");
-        if (sy_js_string_is(sy_js_get(block, "type"), "text") && sy_js_is_string(t))
-            sy_js_string(t, &text);
+    for (size_t i = 0; (b = sy_js_at(top[0], i)).p; i++) {
+        sy_js_get_many(b, block_keys, block, 2);
+        if (sy_js_string_is(block[0], "text") && sy_js_is_string(block[1])) sy_js_string(block[1], &text);
     }
-    if (sy_js_string_is(sy_js_get(root, "stop_reason"), "refusal")) {
+    if (sy_js_string_is(top[2], "refusal")) {
         out->error = SY_ERR_REFUSED;
         snprintf(out->message, sizeof out->message, "refused (stop_reason refusal)");
     } else {

@@ -79,18 +79,20 @@ void sy_provider_parse(const sy_provider *p, int status, const char *headers, si
                        const char *body, size_t blen, sy_outcome *out)
 {
     outcome_init(out, status);
+    sy_headers h;
+    sy_headers_index(&h, headers, hlen);
     char v[256];
-    if (sy_header_get(headers, hlen, "x-should-retry", v, sizeof v))
+    if (sy_headers_find(&h, "x-should-retry", v, sizeof v))
         out->should_retry = !strcasecmp(v, "true") ? 1 : !strcasecmp(v, "false") ? 0 : -1;
     char ms[64] = "", secs[128] = "";
-    int has_ms = sy_header_get(headers, hlen, "retry-after-ms", ms, sizeof ms);
-    int has_s = sy_header_get(headers, hlen, "retry-after", secs, sizeof secs);
+    int has_ms = sy_headers_find(&h, "retry-after-ms", ms, sizeof ms);
+    int has_s = sy_headers_find(&h, "retry-after", secs, sizeof secs);
     out->retry_after_ms = sy_parse_retry_after_ms(has_ms ? ms : NULL, has_s ? secs : NULL, sy_now_ms());
     if (p->kind == SY_PROVIDER_ANTHROPIC) {
-        sy_anthropic_limits(headers, hlen, &out->rl);
+        sy_anthropic_limits(&h, &out->rl);
         sy_anthropic_parse(status, body, blen, out);
     } else {
-        sy_openai_limits(headers, hlen, &out->rl);
+        sy_openai_limits(&h, &out->rl);
         sy_openai_parse(status, body, blen, out);
     }
 }
@@ -114,35 +116,57 @@ static const char *last_block(const char *h, size_t len, const char **end)
     return start;
 }
 
-int sy_header_get(const char *headers, size_t len, const char *name, char *val, size_t vallen)
+void sy_headers_index(sy_headers *h, const char *block, size_t len)
 {
-    if (!headers || !vallen) return 0;
-    const char *end, *p = last_block(headers, len, &end);
-    size_t nlen = strlen(name);
-    int found = 0;
-    while (p < end) {
+    h->n = 0;
+    if (!block) return;
+    const char *end, *p = last_block(block, len, &end);
+    while (p < end && h->n < SY_MAX_HEADERS) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
-        const char *eol = nl ? nl : end;
-        if ((size_t)(eol - p) > nlen && p[nlen] == ':' && !strncasecmp(p, name, nlen)) {
-            const char *v = p + nlen + 1, *ve = eol;
+        const char *eol = nl ? nl : end, *colon = memchr(p, ':', (size_t)(eol - p));
+        if (colon && colon > p) {
+            const char *v = colon + 1, *ve = eol;
             while (v < ve && (*v == ' ' || *v == '\t')) v++;
             while (ve > v && isspace((unsigned char)ve[-1])) ve--;
-            size_t n = (size_t)(ve - v) < vallen - 1 ? (size_t)(ve - v) : vallen - 1;
-            memcpy(val, v, n);
-            val[n] = '\0';
-            found = 1; /* the last occurrence wins */
+            h->line[h->n].name = p;
+            h->line[h->n].nlen = (size_t)(colon - p);
+            h->line[h->n].value = v;
+            h->line[h->n].vlen = (size_t)(ve - v);
+            h->n++;
         }
         p = eol + 1;
     }
-    return found;
 }
 
-int64_t sy_header_int(const char *headers, size_t len, const char *name)
+int sy_headers_find(const sy_headers *h, const char *name, char *val, size_t vallen)
+{
+    size_t nlen = strlen(name);
+    for (int i = h->n - 1; i >= 0 && vallen; i--) { /* the last occurrence wins */
+        if (h->line[i].nlen != nlen || strncasecmp(h->line[i].name, name, nlen)) continue;
+        size_t n = h->line[i].vlen < vallen - 1 ? h->line[i].vlen : vallen - 1;
+        memcpy(val, h->line[i].value, n);
+        val[n] = '\0';
+        return 1;
+    }
+    return 0;
+}
+
+int64_t sy_header_int(const sy_headers *h, const char *name)
 {
     char v[64], *end;
-    if (!sy_header_get(headers, len, name, v, sizeof v)) return -1;
+    if (!sy_headers_find(h, name, v, sizeof v)) return -1;
     long long x = strtoll(v, &end, 10);
     return end == v || x < 0 ? -1 : (int64_t)x;
+}
+
+void sy_read_limits(const sy_headers *h, const sy_limit_headers *names, sy_ratelimit_info *rl)
+{
+    rl->limit_requests = sy_header_int(h, names->limit_requests);
+    rl->remaining_requests = sy_header_int(h, names->remaining_requests);
+    rl->reset_requests_ms = names->reset_ms(h, names->reset_requests);
+    rl->limit_tokens = sy_header_int(h, names->limit_tokens);
+    rl->remaining_tokens = sy_header_int(h, names->remaining_tokens);
+    rl->reset_tokens_ms = names->reset_ms(h, names->reset_tokens);
 }
 
 /* ---- time values ---- */
@@ -188,18 +212,18 @@ int64_t sy_parse_retry_after_ms(const char *retry_after_ms, const char *retry_af
     return at > now_ms ? at - now_ms : 0;
 }
 
-int64_t sy_reset_from_rfc3339(const char *headers, size_t len, const char *name)
+int64_t sy_reset_from_rfc3339(const sy_headers *h, const char *name)
 {
     char v[64];
-    if (!sy_header_get(headers, len, name, v, sizeof v)) return -1;
+    if (!sy_headers_find(h, name, v, sizeof v)) return -1;
     int64_t at = sy_parse_rfc3339_ms(v), now = sy_now_ms();
     return at < 0 ? -1 : at > now ? at - now : 0;
 }
 
-int64_t sy_reset_from_go(const char *headers, size_t len, const char *name)
+int64_t sy_reset_from_go(const sy_headers *h, const char *name)
 {
     char v[64];
-    if (!sy_header_get(headers, len, name, v, sizeof v)) return -1;
+    if (!sy_headers_find(h, name, v, sizeof v)) return -1;
     return sy_parse_go_duration_ms(v);
 }
 

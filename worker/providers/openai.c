@@ -34,14 +34,13 @@ void sy_openai_build(const sy_call *call, sy_request *req)
     sy_buf_putc(b, '}');
 }
 
-void sy_openai_limits(const char *h, size_t len, sy_ratelimit_info *rl)
+void sy_openai_limits(const sy_headers *h, sy_ratelimit_info *rl)
 {
-    rl->limit_requests = sy_header_int(h, len, "x-ratelimit-limit-requests");
-    rl->remaining_requests = sy_header_int(h, len, "x-ratelimit-remaining-requests");
-    rl->reset_requests_ms = sy_reset_from_go(h, len, "x-ratelimit-reset-requests");
-    rl->limit_tokens = sy_header_int(h, len, "x-ratelimit-limit-tokens");
-    rl->remaining_tokens = sy_header_int(h, len, "x-ratelimit-remaining-tokens");
-    rl->reset_tokens_ms = sy_reset_from_go(h, len, "x-ratelimit-reset-tokens");
+    static const sy_limit_headers names = {
+        "x-ratelimit-limit-requests", "x-ratelimit-remaining-requests", "x-ratelimit-reset-requests",
+        "x-ratelimit-limit-tokens",   "x-ratelimit-remaining-tokens",   "x-ratelimit-reset-tokens",
+        sy_reset_from_go};
+    sy_read_limits(h, &names, rl);
 }
 
 static void refused(sy_jspan refusal, sy_outcome *out)
@@ -52,15 +51,23 @@ static void refused(sy_jspan refusal, sy_outcome *out)
     free(why);
 }
 
+/* Each object is walked once for all the members read from it. */
 static void read_success(sy_jspan root, sy_outcome *out)
 {
-    sy_jspan choice = sy_js_at(sy_js_get(root, "choices"), 0);
-    sy_jspan msg = sy_js_get(choice, "message"), usage = sy_js_get(root, "usage");
-    sy_jspan content = sy_js_get(msg, "content"), refusal = sy_js_get(msg, "refusal");
-    out->tokens_in = sy_js_int(sy_js_get(usage, "prompt_tokens"));
-    out->tokens_out = sy_js_int(sy_js_get(usage, "completion_tokens"));
-    if (!sy_js_is_object(msg)) return sy_outcome_malformed(out, "no choices[0].message");
-    if (sy_js_is_string(refusal) || sy_js_string_is(sy_js_get(choice, "finish_reason"), "content_filter"))
+    static const char *const root_keys[] = {"choices", "usage"};
+    static const char *const choice_keys[] = {"message", "finish_reason"};
+    static const char *const msg_keys[] = {"content", "refusal"};
+    static const char *const usage_keys[] = {"prompt_tokens", "completion_tokens"};
+    sy_jspan top[2], choice[2], msg[2], usage[2];
+    sy_js_get_many(root, root_keys, top, 2);
+    sy_js_get_many(sy_js_at(top[0], 0), choice_keys, choice, 2);
+    sy_js_get_many(choice[0], msg_keys, msg, 2);
+    sy_js_get_many(top[1], usage_keys, usage, 2);
+    out->tokens_in = sy_js_int(usage[0]);
+    out->tokens_out = sy_js_int(usage[1]);
+    sy_jspan content = msg[0], refusal = msg[1];
+    if (!sy_js_is_object(choice[0])) return sy_outcome_malformed(out, "no choices[0].message");
+    if (sy_js_is_string(refusal) || sy_js_string_is(choice[1], "content_filter"))
         return refused(refusal, out);
     if (!sy_js_is_string(content)) return sy_outcome_malformed(out, "choices[0].message.content is not a string");
     out->output = sy_js_strdup(content);

@@ -82,8 +82,18 @@ void sy_outcome_free(sy_outcome *o);
 int64_t sy_parse_go_duration_ms(const char *s);   /* "6m0s" -> 360000; -1 bad */
 int64_t sy_parse_retry_after_ms(const char *retry_after_ms, const char *retry_after,
                                 int64_t now_ms); /* -1 absent/bad */
-/* Find header `name` (case-insensitive) in a raw header block; copies its
+/* The lines of a response's header block, found in one pass so that the
+ * dozen lookups a response needs (retry hints, rate limits) do not each
+ * scan the block again. Only the last block counts (after a redirect or a
+ * 100 Continue); lines past SY_MAX_HEADERS are ignored. */
+#define SY_MAX_HEADERS 64
+typedef struct {
+    struct { const char *name, *value; size_t nlen, vlen; } line[SY_MAX_HEADERS];
+    int n;
+} sy_headers;
+void sy_headers_index(sy_headers *h, const char *block, size_t len);
+/* Header `name` (case-insensitive; the last occurrence wins): copies its
  * trimmed value into val (NUL-terminated) and returns 1, or 0 if absent. */
-int sy_header_get(const char *headers, size_t len, const char *name, char *val, size_t vallen);
+int sy_headers_find(const sy_headers *h, const char *name, char *val, size_t vallen);
 
 #endif

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Instructions per job of the worker, counted by valgrind's callgrind:
+# repeatable (the same binary and input give the same count whatever else
+# the machine is doing), and with a full call graph of where they go.
+#
+#   bench/callgrind.sh [JOBS=5000] [INFLIGHT=256]
+#
+# Loads JOBS jobs, lets the scheduler route them, then runs one worker
+# under callgrind until the last result is on the output topic. Prints the
+# worker's instructions per job (start-up included; run with two JOBS
+# values to take it out) and the functions that cost the most, inclusive.
+# The profile stays in $T/callgrind.out (KEEP_TMP=1) for callgrind_annotate
+# or kcachegrind.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+JOBS=${1:-5000}; INFLIGHT=${2:-256}
+BENCH=callgrind source bench/lib.sh
+command -v valgrind >/dev/null || { echo "needs valgrind (apt-get install valgrind)" >&2; exit 1; }
+
+start_fake "$T" --latency-ms 5 --rpm 100000000 --tpm 100000000000
+export OPENAI_API_KEY=bench-key
+start_broker "$T" bench/bench.yaml 12
+make_jobs "$JOBS" c bench >"$T/jobs.jsonl"
+$SY submit --quiet "$T/jobs.jsonl" >/dev/null
+$SY scheduler -p bench/bench.yaml >"$T/scheduler.log" 2>&1 & PIDS+=($!)
+
+valgrind --tool=callgrind --callgrind-out-file="$T/callgrind.out" ${CALLGRIND_ARGS:-} \
+    $SY worker -p bench/bench.yaml --max-inflight "$INFLIGHT" ${WORKER_ARGS:-} \
+    --state-dir "$T/state" >"$T/worker.log" 2>&1 & PIDS+=($!); WORKER_PID=$!
+$SY results --topic switchyard.results.bench --count "$JOBS" --timeout-ms 600000 >"$T/results.jsonl"
+kill "$WORKER_PID"; wait "$WORKER_PID" 2>/dev/null || true
+PIDS=("${PIDS[@]:0:${#PIDS[@]}-1}")
+
+callgrind_annotate --inclusive=yes "$T/callgrind.out" >"$T/annotate.txt" 2>/dev/null
+total=$(awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}' "$T/annotate.txt")
+echo "jobs $JOBS  in-flight $INFLIGHT"
+echo "worker instructions: $total total, $(( total / JOBS )) per job"
+grep -E '^ *[0-9,]+ ' "$T/annotate.txt" | sed -n "2,${TOP:-40}p" |
+    awk -v n="$JOBS" '{c=$1; gsub(",", "", c); $1=""; $2=""; sub(/ \[.*\]$/, ""); printf "%10d /job %s\n", c / n, $0}'
