@@ -16,8 +16,16 @@ void sy_keymap_init(sy_keymap *m)
 
 void sy_keymap_free(sy_keymap *m)
 {
-    for (size_t i = 0; i < m->cap; i++)
-        if (m->slots[i].key && m->slots[i].key != TOMB) free(m->slots[i].key);
+    sy_keymap_free_with(m, NULL);
+}
+
+void sy_keymap_free_with(sy_keymap *m, void (*free_value)(void *))
+{
+    for (size_t i = 0; i < m->cap; i++) {
+        if (!m->slots[i].key || m->slots[i].key == TOMB) continue;
+        free(m->slots[i].key);
+        if (free_value) free_value(m->slots[i].value);
+    }
     free(m->slots);
     sy_keymap_init(m);
 }

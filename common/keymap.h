@@ -21,6 +21,8 @@ typedef struct sy_keymap {
 
 void sy_keymap_init(sy_keymap *m);
 void sy_keymap_free(sy_keymap *m);
+/* The same, passing each value to free_value. */
+void sy_keymap_free_with(sy_keymap *m, void (*free_value)(void *));
 void *sy_keymap_get(const sy_keymap *m, const char *key);
 /* Insert or replace. */
 void sy_keymap_put(sy_keymap *m, const char *key, void *value);

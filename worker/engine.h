@@ -28,6 +28,9 @@ typedef struct sy_transfer {
     CURL *easy;
     struct curl_slist *hlist;
     sy_buf hlist_of;       /* the request header lines hlist was built from */
+    bool hlist_big;        /* ... for a body over libcurl's Expect threshold */
+    CURLU *url;            /* the request URL, parsed */
+    sy_buf url_of;         /* the text it was parsed from */
     void *opaque;
     int shard;             /* the libcurl multi handle it belongs to */
     struct sy_transfer *next_free;

@@ -9,6 +9,7 @@
  * One write transaction is kept open while changes are staged; commit
  * makes them durable with a single fsync (LMDB's default durability). */
 #include "store.h"
+#include "keymap.h"
 #include "log.h"
 #include "util.h"
 
@@ -27,6 +28,7 @@ struct sy_store {
     size_t staged;
     sy_buf enc;        /* record encoding scratch */
     sy_buf purge_from; /* where the incremental purge resumes */
+    sy_keymap noted;   /* "topic/partition" -> int64_t *: outputs, as stored */
 };
 
 typedef struct rec_head {
@@ -101,6 +103,7 @@ void sy_store_close(sy_store *s)
     mdb_env_close(s->env);
     sy_buf_free(&s->enc);
     sy_buf_free(&s->purge_from);
+    sy_keymap_free_with(&s->noted, free);
     free(s);
 }
 
@@ -228,24 +231,41 @@ static MDB_val output_key(char *buf, size_t len, const char *topic, int32_t part
     return val_of(buf, (size_t)n);
 }
 
+/* The highest output offset noted for a partition, read from the store
+ * once and then kept in memory (only this process writes it): noting one
+ * per result costs a hash lookup, not a read transaction. */
+static int64_t *noted_output(sy_store *s, const char *topic, int32_t partition, char *kb, size_t kblen,
+                             MDB_val *key)
+{
+    *key = output_key(kb, kblen, topic, partition);
+    int64_t *off = sy_keymap_get(&s->noted, kb);
+    if (off) return off;
+    off = sy_xmalloc(sizeof *off);
+    *off = -1;
+    MDB_txn *txn = read_txn(s);
+    MDB_val v;
+    if (txn && mdb_get(txn, s->outputs, key, &v) == 0 && v.mv_size == sizeof *off)
+        memcpy(off, v.mv_data, sizeof *off);
+    if (txn) read_done(s, txn);
+    sy_keymap_put(&s->noted, kb, off);
+    return off;
+}
+
 void sy_store_note_output(sy_store *s, const char *topic, int32_t partition, int64_t offset)
 {
-    if (offset <= sy_store_output_noted(s, topic, partition)) return;
     char kb[300];
-    MDB_val k = output_key(kb, sizeof kb, topic, partition), v = val_of(&offset, sizeof offset);
+    MDB_val k, v = val_of(&offset, sizeof offset);
+    int64_t *noted = noted_output(s, topic, partition, kb, sizeof kb, &k);
+    if (offset <= *noted) return;
+    *noted = offset;
     put_or_die(s, s->outputs, &k, &v);
 }
 
 int64_t sy_store_output_noted(sy_store *s, const char *topic, int32_t partition)
 {
     char kb[300];
-    MDB_val k = output_key(kb, sizeof kb, topic, partition), v;
-    MDB_txn *txn = read_txn(s);
-    int64_t off = -1;
-    if (txn && mdb_get(txn, s->outputs, &k, &v) == 0 && v.mv_size == sizeof off)
-        memcpy(&off, v.mv_data, sizeof off);
-    if (txn) read_done(s, txn);
-    return off;
+    MDB_val k;
+    return *noted_output(s, topic, partition, kb, sizeof kb, &k);
 }
 
 int sy_store_commit(sy_store *s)

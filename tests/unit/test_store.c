@@ -122,6 +122,11 @@ static void test_output_noted_is_monotonic(void **state)
     assert_int_equal(sy_store_output_noted(s, "out", 2), 10);
     assert_int_equal(sy_store_output_noted(s, "out", 3), 1);
     sy_store_close(s);
+    s = open_store(); /* what was noted is in the store, not only in memory */
+    assert_int_equal(sy_store_output_noted(s, "out", 2), 10);
+    assert_int_equal(sy_store_output_noted(s, "out", 3), 1);
+    assert_int_equal(sy_store_output_noted(s, "out", 4), -1);
+    sy_store_close(s);
 }
 
 static void test_purge_expired(void **state)
