@@ -1,13 +1,24 @@
 /* store.c -- see store.h.
  *
  * Three LMDB databases in one environment:
- *   jobs        idempotency key -> record (fixed header, then src topic,
- *               model, out topic and result bytes)
- *   unfinished  idempotency key -> "" for records IN_FLIGHT or PUBLISHING,
- *               so start-up reads only those, however many keys are kept
+ *   jobs        idempotency key -> PUBLISHED record (fixed header, then src
+ *               topic, model, out topic and result bytes)
+ *   pending     sequence number -> key and record, for records IN_FLIGHT or
+ *               PUBLISHING; start-up reads only these, however many keys
+ *               are kept
  *   outputs     "topic/partition" -> highest acknowledged offset noted
  * One write transaction is kept open while changes are staged; commit
- * makes them durable with a single fsync (LMDB's default durability). */
+ * makes them durable with a single fsync (LMDB's default durability).
+ *
+ * Why two places for a record: what a commit costs is the pages it dirties
+ * (each written out and synced), and keys are random. Written by key, a
+ * job's three states would dirty three random pages of a large tree in
+ * three commits. Unfinished records instead take a sequence number when
+ * their job starts, so the jobs started together share a few pages at the
+ * end of a small tree, and are updated and removed there together; the
+ * record reaches the keyed tree once, as PUBLISHED. A key's newest record
+ * is its pending one if it has one (the map `seq_of`, rebuilt from
+ * `pending` at open), else its record in jobs. */
 #include "store.h"
 #include "keymap.h"
 #include "log.h"
@@ -22,13 +33,16 @@
 
 struct sy_store {
     MDB_env *env;
-    MDB_dbi jobs, unfinished, outputs;
+    MDB_dbi jobs, pending, outputs;
     MDB_txn *txn;      /* open write transaction, or NULL */
     MDB_txn *rtxn;     /* reusable read transaction (reset when idle) */
     size_t staged;
     sy_buf enc;        /* record encoding scratch */
+    sy_buf pend;       /* pending value scratch */
     sy_buf purge_from; /* where the incremental purge resumes */
     sy_keymap noted;   /* "topic/partition" -> int64_t *: outputs, as stored */
+    sy_keymap seq_of;  /* key -> uint64_t *: its record's place in pending */
+    uint64_t next_seq;
 };
 
 typedef struct rec_head {
@@ -55,16 +69,111 @@ static int fail(const char *what, int rc, char *err, size_t errlen)
     return -1;
 }
 
+/* ---- pending records: sequence number -> key length, key, record ---- */
+
+_Static_assert(sizeof(void *) >= sizeof(uint64_t), "sequence numbers are kept in map values");
+
+static MDB_val seq_key(uint64_t seq, unsigned char b[8])
+{
+    for (int i = 0; i < 8; i++) b[i] = (unsigned char)(seq >> (56 - 8 * i)); /* big-endian: sorts */
+    return val_of(b, 8);
+}
+
+static uint64_t seq_of_key(MDB_val k)
+{
+    uint64_t seq = 0;
+    for (size_t i = 0; i < 8 && i < k.mv_size; i++) seq = seq << 8 | ((unsigned char *)k.mv_data)[i];
+    return seq;
+}
+
+/* A pending value's key and record bytes, or -1 when malformed. */
+static int pending_parts(MDB_val v, MDB_val *key, MDB_val *rec)
+{
+    uint16_t klen;
+    if (v.mv_size < sizeof klen) return -1;
+    memcpy(&klen, v.mv_data, sizeof klen);
+    if (v.mv_size < sizeof klen + klen) return -1;
+    *key = val_of((char *)v.mv_data + sizeof klen, klen);
+    *rec = val_of((char *)v.mv_data + sizeof klen + klen, v.mv_size - sizeof klen - klen);
+    return 0;
+}
+
+static int put_pending(sy_store *s, MDB_txn *txn, uint64_t seq, MDB_val key, const sy_buf *rec)
+{
+    uint16_t klen = (uint16_t)key.mv_size;
+    sy_buf_reset(&s->pend);
+    sy_buf_append(&s->pend, &klen, sizeof klen);
+    sy_buf_append(&s->pend, key.mv_data, klen);
+    sy_buf_append(&s->pend, rec->data, rec->len);
+    unsigned char kb[8];
+    MDB_val k = seq_key(seq, kb), v = val_of(s->pend.data, s->pend.len);
+    return mdb_put(txn, s->pending, &k, &v, 0);
+}
+
+/* Stores written before the pending table kept their unfinished keys in a
+ * table "unfinished" (key -> "") and the records in jobs: move them. */
+static int migrate_unfinished(sy_store *s, MDB_txn *txn)
+{
+    MDB_dbi old;
+    MDB_cursor *c;
+    int rc = mdb_dbi_open(txn, "unfinished", 0, &old);
+    if (rc == MDB_NOTFOUND) return 0;
+    if (rc || (rc = mdb_cursor_open(txn, old, &c))) return rc;
+    MDB_val k, v, rec;
+    uint64_t seq = 1;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        if (mdb_get(txn, s->jobs, &k, &rec) || k.mv_size > UINT16_MAX) continue;
+        sy_buf_reset(&s->enc);
+        sy_buf_append(&s->enc, rec.mv_data, rec.mv_size);
+        if ((rc = put_pending(s, txn, seq++, k, &s->enc)) || (rc = mdb_del(txn, s->jobs, &k, NULL))) break;
+    }
+    mdb_cursor_close(c);
+    if (rc && rc != MDB_NOTFOUND) return rc;
+    return mdb_drop(txn, old, 1);
+}
+
+/* Rebuild the map of pending keys; the next sequence number follows the last. */
+static int load_pending(sy_store *s)
+{
+    MDB_txn *txn;
+    MDB_cursor *c;
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (rc || (rc = mdb_cursor_open(txn, s->pending, &c))) {
+        if (!rc) mdb_txn_abort(txn);
+        return rc;
+    }
+    s->next_seq = 1;
+    sy_buf key;
+    sy_buf_init(&key);
+    MDB_val k, v, kpart, rec;
+    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        uint64_t seq = seq_of_key(k);
+        s->next_seq = seq + 1;
+        if (pending_parts(v, &kpart, &rec)) continue;
+        sy_buf_reset(&key);
+        sy_buf_append(&key, kpart.mv_data, kpart.mv_size);
+        sy_keymap_put(&s->seq_of, sy_buf_cstr(&key), (void *)(uintptr_t)seq);
+    }
+    sy_buf_free(&key);
+    mdb_cursor_close(c);
+    mdb_txn_abort(txn);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 static int open_dbs(sy_store *s, char *err, size_t errlen)
 {
     MDB_txn *txn;
     int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
     if (rc) return fail("begin", rc, err, errlen);
     if ((rc = mdb_dbi_open(txn, "jobs", MDB_CREATE, &s->jobs)) ||
-        (rc = mdb_dbi_open(txn, "unfinished", MDB_CREATE, &s->unfinished)) ||
+        (rc = mdb_dbi_open(txn, "pending", MDB_CREATE, &s->pending)) ||
         (rc = mdb_dbi_open(txn, "outputs", MDB_CREATE, &s->outputs))) {
         mdb_txn_abort(txn);
         return fail("open databases", rc, err, errlen);
+    }
+    if ((rc = migrate_unfinished(s, txn))) {
+        mdb_txn_abort(txn);
+        return fail("move unfinished records to the pending table", rc, err, errlen);
     }
     rc = mdb_txn_commit(txn);
     return rc ? fail("commit", rc, err, errlen) : 0;
@@ -81,8 +190,11 @@ sy_store *sy_store_open(const char *dir, size_t map_mb, char *err, size_t errlen
     if (!rc) rc = mdb_env_set_maxdbs(s->env, 4);
     if (!rc) rc = mdb_env_set_mapsize(s->env, map_mb * 1024 * 1024);
     if (!rc) rc = mdb_env_open(s->env, dir, MDB_NOTLS, 0600);
-    if (rc || open_dbs(s, err, errlen) != 0) {
+    if (rc || open_dbs(s, err, errlen) != 0 || (rc = load_pending(s))) {
         if (rc) fail(dir, rc, err, errlen);
+        sy_keymap_free(&s->seq_of);
+        sy_buf_free(&s->pend);
+        sy_buf_free(&s->enc);
         mdb_env_close(s->env);
         free(s);
         return NULL;
@@ -104,6 +216,8 @@ void sy_store_close(sy_store *s)
     sy_buf_free(&s->enc);
     sy_buf_free(&s->purge_from);
     sy_keymap_free_with(&s->noted, free);
+    sy_keymap_free(&s->seq_of);
+    sy_buf_free(&s->pend);
     free(s);
 }
 
@@ -136,13 +250,11 @@ static MDB_txn *write_txn(sy_store *s)
     return s->txn;
 }
 
+static void die_unless(int rc);
+
 static void put_or_die(sy_store *s, MDB_dbi dbi, MDB_val *k, MDB_val *v)
 {
-    int rc = mdb_put(write_txn(s), dbi, k, v, 0);
-    if (rc) {
-        sy_error("store: write failed: %s (raise --state-map-mb?)", mdb_strerror(rc));
-        abort();
-    }
+    die_unless(mdb_put(write_txn(s), dbi, k, v, 0));
     s->staged++;
 }
 
@@ -193,12 +305,30 @@ int sy_record_decode(const void *data, size_t len, sy_job_record *r)
     return 0;
 }
 
+static uint64_t pending_seq(const sy_store *s, const char *key)
+{
+    return (uint64_t)(uintptr_t)sy_keymap_get(&s->seq_of, key);
+}
+
+/* The key's newest record bytes: its pending one, else its one in jobs. */
+static int newest(sy_store *s, MDB_txn *txn, const char *key, MDB_val *rec)
+{
+    uint64_t seq = pending_seq(s, key);
+    if (seq) {
+        unsigned char kb[8];
+        MDB_val k = seq_key(seq, kb), v, kpart;
+        if (mdb_get(txn, s->pending, &k, &v) == 0 && pending_parts(v, &kpart, rec) == 0) return 1;
+    }
+    MDB_val k = key_of(key);
+    return mdb_get(txn, s->jobs, &k, rec) == 0;
+}
+
 int sy_store_get(sy_store *s, const char *key, sy_job_record *rec, sy_buf *storage)
 {
     MDB_txn *txn = read_txn(s);
     if (!txn) return 0;
-    MDB_val k = key_of(key), v;
-    int found = mdb_get(txn, s->jobs, &k, &v) == 0;
+    MDB_val v;
+    int found = newest(s, txn, key, &v);
     if (found) {
         sy_buf_reset(storage);
         sy_buf_append(storage, v.mv_data, v.mv_size);
@@ -216,13 +346,36 @@ static bool unfinished(sy_job_state st)
     return st == SY_STATE_IN_FLIGHT || st == SY_STATE_PUBLISHING;
 }
 
+static void die_unless(int rc)
+{
+    if (rc) {
+        sy_error("store: write failed: %s (raise --state-map-mb?)", mdb_strerror(rc));
+        abort();
+    }
+}
+
 void sy_store_put(sy_store *s, const char *key, const sy_job_record *rec)
 {
     sy_record_encode(&s->enc, rec);
-    MDB_val k = key_of(key), v = val_of(s->enc.data, s->enc.len), empty = val_of("", 0);
-    put_or_die(s, s->jobs, &k, &v);
-    if (unfinished(rec->state)) put_or_die(s, s->unfinished, &k, &empty);
-    else mdb_del(write_txn(s), s->unfinished, &k, NULL);
+    MDB_val k = key_of(key), v = val_of(s->enc.data, s->enc.len);
+    uint64_t seq = pending_seq(s, key);
+    if (unfinished(rec->state)) {
+        if (k.mv_size > UINT16_MAX) die_unless(MDB_BAD_VALSIZE);
+        if (!seq) {
+            seq = s->next_seq++;
+            sy_keymap_put(&s->seq_of, key, (void *)(uintptr_t)seq);
+        }
+        die_unless(put_pending(s, write_txn(s), seq, k, &s->enc));
+        s->staged++;
+    } else {
+        put_or_die(s, s->jobs, &k, &v);
+        if (seq) {
+            unsigned char kb[8];
+            MDB_val sk = seq_key(seq, kb);
+            mdb_del(write_txn(s), s->pending, &sk, NULL);
+            sy_keymap_del(&s->seq_of, key);
+        }
+    }
 }
 
 static MDB_val output_key(char *buf, size_t len, const char *topic, int32_t partition)
@@ -292,23 +445,22 @@ size_t sy_store_each_unfinished(sy_store *s,
 {
     MDB_txn *txn = read_txn(s);
     MDB_cursor *c;
-    if (!txn || mdb_cursor_open(txn, s->unfinished, &c)) return 0;
+    if (!txn || mdb_cursor_open(txn, s->pending, &c)) return 0;
     size_t n = 0;
     sy_buf key, storage;
     sy_buf_init(&key);
     sy_buf_init(&storage);
-    MDB_val k, v;
+    MDB_val k, v, kpart, rec;
     for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        MDB_val rv;
-        if (mdb_get(txn, s->jobs, &k, &rv)) continue;
+        if (pending_parts(v, &kpart, &rec)) continue;
         sy_buf_reset(&key);
-        sy_buf_append(&key, k.mv_data, k.mv_size);
+        sy_buf_append(&key, kpart.mv_data, kpart.mv_size);
         sy_buf_reset(&storage);
-        sy_buf_append(&storage, rv.mv_data, rv.mv_size);
-        sy_job_record rec;
-        if (sy_record_decode(storage.data, storage.len, &rec) == 0 && unfinished(rec.state)) {
-            fn(ctx, sy_buf_cstr(&key), &rec);
+        sy_buf_append(&storage, rec.mv_data, rec.mv_size);
+        sy_job_record r;
+        if (sy_record_decode(storage.data, storage.len, &r) == 0 && unfinished(r.state)) {
+            fn(ctx, sy_buf_cstr(&key), &r);
             n++;
         }
     }
@@ -343,15 +495,23 @@ size_t sy_store_purge(sy_store *s, int64_t now_ms, size_t max)
     return purged;
 }
 
+/* Keys in jobs, and pending keys that have no record there yet. */
 size_t sy_store_count(sy_store *s)
 {
     MDB_txn *txn = read_txn(s);
     MDB_stat st = {0};
-    if (txn) {
-        mdb_stat(txn, s->jobs, &st);
-        read_done(s, txn);
+    MDB_cursor *c;
+    if (!txn) return 0;
+    mdb_stat(txn, s->jobs, &st);
+    size_t n = st.ms_entries;
+    if (mdb_cursor_open(txn, s->pending, &c) == 0) {
+        MDB_val k, v, kpart, rec;
+        for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+            if (pending_parts(v, &kpart, &rec) == 0 && mdb_get(txn, s->jobs, &kpart, &rec) != 0) n++;
+        mdb_cursor_close(c);
     }
-    return st.ms_entries;
+    read_done(s, txn);
+    return n;
 }
 
 const char *sy_job_state_name(sy_job_state st)
