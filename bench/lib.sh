@@ -27,6 +27,9 @@ wait_file() { for _ in $(seq 100); do [ -s "$1" ] && return 0; sleep 0.1; done; 
 cpu_us() { # pid -> user+system CPU in microseconds
     awk -v tck="$(getconf CLK_TCK)" '{print int(($14 + $15) * 1000000 / tck)}' "/proc/$1/stat"
 }
+sys_us() { # pid -> system (kernel) CPU in microseconds
+    awk -v tck="$(getconf CLK_TCK)" '{print int($15 * 1000000 / tck)}' "/proc/$1/stat"
+}
 
 # start_fake DIR [fake-provider options...]: sets OPENAI_BASE_URL, FAKE_PID
 start_fake() {

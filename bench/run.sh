@@ -22,16 +22,16 @@ $SY submit --quiet "$T/jobs.jsonl" >/dev/null
 b0=$(cpu_us $BROKER_PID); f0=$(cpu_us $FAKE_PID)
 t0=$(date +%s%N)
 $SY scheduler -p bench/bench.yaml >"$T/scheduler.log" 2>&1 & PIDS+=($!); SCHED_PID=$!
-$SY worker -p bench/bench.yaml --max-inflight "$INFLIGHT" ${WORKER_ARGS:-} --state-dir "$T/state" >"$T/worker.log" 2>&1 & PIDS+=($!); WORKER_PID=$!
+${WORKER_WRAP:-} $SY worker -p bench/bench.yaml --max-inflight "$INFLIGHT" ${WORKER_ARGS:-} --state-dir "$T/state" >"$T/worker.log" 2>&1 & PIDS+=($!); WORKER_PID=$!
 $SY results --topic switchyard.results.bench --count "$JOBS" --timeout-ms 300000 >"$T/results.jsonl"
 t1=$(date +%s%N)
-s=$(cpu_us $SCHED_PID); w=$(cpu_us $WORKER_PID); b=$(( $(cpu_us $BROKER_PID) - b0 )); f=$(( $(cpu_us $FAKE_PID) - f0 ))
+s=$(cpu_us $SCHED_PID); w=$(cpu_us $WORKER_PID); wk=$(sys_us $WORKER_PID); b=$(( $(cpu_us $BROKER_PID) - b0 )); f=$(( $(cpu_us $FAKE_PID) - f0 ))
 check_broker_kept_up || true
 
-python3 - "$JOBS" "$INFLIGHT" "$LATENCY" "$t0" "$t1" "$s" "$w" "$b" "$f" "$T/results.jsonl" <<'PY'
+python3 - "$JOBS" "$INFLIGHT" "$LATENCY" "$t0" "$t1" "$s" "$w" "$b" "$f" "$wk" "$T/results.jsonl" <<'PY'
 import json, sys
-jobs, inflight, lat, t0, t1, s, w, b, f = map(int, sys.argv[1:10])
-done = sorted(json.loads(l)["finished_ms"] for l in open(sys.argv[10]) if l.strip())
+jobs, inflight, lat, t0, t1, s, w, b, f, wk = map(int, sys.argv[1:11])
+done = sorted(json.loads(l)["finished_ms"] for l in open(sys.argv[11]) if l.strip())
 secs = (t1 - t0) / 1e9
 ideal = inflight / (lat / 1000)
 # Steady state: the middle 80% of results (the group join, the ramp-up and
@@ -42,4 +42,5 @@ print(f"jobs {jobs}  in-flight {inflight}  provider latency {lat} ms")
 print(f"elapsed {secs:.2f} s (first result after {(done[0] - t0 / 1e6) / 1000:.1f} s)   overall {jobs/secs:,.0f} jobs/s")
 print(f"steady {steady:,.0f} jobs/s   ideal {ideal:,.0f} jobs/s   ({100*steady/ideal:.0f}% of ideal)")
 print(f"CPU us/job: scheduler {s/jobs:.1f}  worker {w/jobs:.1f}  together {(s+w)/jobs:.1f}   | broker {b/jobs:.1f}  fake provider {f/jobs:.1f}")
+print(f"worker CPU us/job in the kernel {wk/jobs:.1f}, in user space {(w-wk)/jobs:.1f}")
 PY
