@@ -8,24 +8,36 @@
 # start and the clock runs until the last result is on the output topic.
 # Prints jobs/s, the ideal (in-flight limit / latency), and the CPU
 # microseconds per job of each process (from /proc/PID/stat).
+#
+# FALLBACK=1: every job's first call goes to a second fake provider that
+# answers 500, and the job falls back to the working model
+# (bench/fallback.yaml): two calls per job, the fallback path's cost.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 JOBS=${1:-50000}; INFLIGHT=${2:-1000}; LATENCY=${3:-200}
 BENCH=bench source bench/lib.sh
 
+PIPELINE=bench/bench.yaml
+if [ "${FALLBACK:-0}" = 1 ]; then
+    mkdir -p "$T/failing"
+    start_fake "$T/failing" --error-rate 1 --rpm 100000000 --tpm 100000000000
+    export FAILING_BASE_URL=$OPENAI_BASE_URL; FAILING_PID=$FAKE_PID
+    PIPELINE=bench/fallback.yaml
+fi
 start_fake "$T" --latency-ms "$LATENCY" ${FAKE_ARGS:---rpm 100000000 --tpm 100000000000}
 export OPENAI_API_KEY=bench-key
-start_broker "$T" bench/bench.yaml 12
+start_broker "$T" "$PIPELINE" 12
 make_jobs "$JOBS" b bench >"$T/jobs.jsonl"
 $SY submit --quiet "$T/jobs.jsonl" >/dev/null
 
-b0=$(cpu_us $BROKER_PID); f0=$(cpu_us $FAKE_PID)
+b0=$(cpu_us $BROKER_PID); f0=$(cpu_us $FAKE_PID); g0=$(cpu_us ${FAILING_PID:-$FAKE_PID})
 t0=$(date +%s%N)
-$SY scheduler -p bench/bench.yaml >"$T/scheduler.log" 2>&1 & PIDS+=($!); SCHED_PID=$!
-${WORKER_WRAP:-} $SY worker -p bench/bench.yaml --max-inflight "$INFLIGHT" ${WORKER_ARGS:-} --state-dir "$T/state" >"$T/worker.log" 2>&1 & PIDS+=($!); WORKER_PID=$!
+$SY scheduler -p "$PIPELINE" >"$T/scheduler.log" 2>&1 & PIDS+=($!); SCHED_PID=$!
+${WORKER_WRAP:-} $SY worker -p "$PIPELINE" --max-inflight "$INFLIGHT" ${WORKER_ARGS:-} --state-dir "$T/state" >"$T/worker.log" 2>&1 & PIDS+=($!); WORKER_PID=$!
 $SY results --topic switchyard.results.bench --count "$JOBS" --timeout-ms 300000 >"$T/results.jsonl"
 t1=$(date +%s%N)
 s=$(cpu_us $SCHED_PID); w=$(cpu_us $WORKER_PID); wk=$(sys_us $WORKER_PID); b=$(( $(cpu_us $BROKER_PID) - b0 )); f=$(( $(cpu_us $FAKE_PID) - f0 ))
+[ -n "${FAILING_PID:-}" ] && f=$(( f + $(cpu_us $FAILING_PID) - g0 )) # both fakes
 check_broker_kept_up || true
 
 python3 - "$JOBS" "$INFLIGHT" "$LATENCY" "$t0" "$t1" "$s" "$w" "$b" "$f" "$wk" "$T/results.jsonl" <<'PY'

@@ -145,7 +145,11 @@ static void shard_init(sy_engine *e, shard *sh, uint32_t index)
     curl_multi_setopt(sh->multi, CURLMOPT_SOCKETDATA, sh);
     curl_multi_setopt(sh->multi, CURLMOPT_TIMERFUNCTION, on_timer);
     curl_multi_setopt(sh->multi, CURLMOPT_TIMERDATA, sh);
-    curl_multi_setopt(sh->multi, CURLMOPT_MAXCONNECTS, (long)SHARD_SIZE);
+    /* Idle connections kept per shard: one per transfer for each of a few
+     * providers. At SHARD_SIZE, a tier falling back from one provider to
+     * another made libcurl close a kept connection for every call (half
+     * the worker's CPU went to connecting). */
+    curl_multi_setopt(sh->multi, CURLMOPT_MAXCONNECTS, (long)SHARD_SIZE * 4);
     curl_multi_setopt(sh->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
 }
 
