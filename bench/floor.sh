@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The floor under a job's cost: provider calls alone through the worker's
+# HTTP engine and adapter (bench/tools/http_floor.c), against the same fake
+# provider as bench/run.sh, with no Kafka, store or routing. bench/run.sh's
+# CPU per job minus this is what the rest of a job costs.
+#
+#   bench/floor.sh [CALLS=50000] [INFLIGHT=1000] [LATENCY_MS=200]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CALLS=${1:-50000}; INFLIGHT=${2:-1000}; LATENCY=${3:-200}
+BENCH=floor source bench/lib.sh
+start_fake "$T" --latency-ms "$LATENCY" --rpm 100000000 --tpm 100000000000
+f0=$(cpu_us $FAKE_PID)
+$BUILD/http-floor "$OPENAI_BASE_URL" "$CALLS" "$INFLIGHT"
+echo "fake provider CPU us/call $(( ($(cpu_us $FAKE_PID) - f0) / (CALLS + INFLIGHT) ))"

@@ -1,0 +1,89 @@
+/* http_floor.c -- bench/floor.sh's helper: the cost of the provider call
+ * alone, through the worker's own HTTP engine (engine.c) and adapter
+ * (providers/), with nothing else of a job around it: no Kafka, no store,
+ * no routing. What a job costs beyond this is switchyard's own doing.
+ *
+ *   http-floor BASE_URL CALLS INFLIGHT
+ *
+ * Keeps INFLIGHT chat-completion calls going until CALLS have been
+ * answered, each with a body like the bench's jobs, reads every answer as
+ * the worker does (status, rate-limit headers, JSON), and prints the CPU
+ * (user and system, getrusage) per call. The first INFLIGHT calls open the
+ * connections and are not counted. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "engine.h"
+#include "util.h"
+
+typedef struct floor_run {
+    sy_engine *engine;
+    sy_provider provider;
+    long launched, answered, failed, calls, warm;
+    int64_t user0_us, sys0_us, t0_us;
+} floor_run;
+
+static void cpu_us(int64_t *user_us, int64_t *sys_us)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    *user_us = ru.ru_utime.tv_sec * 1000000LL + ru.ru_utime.tv_usec;
+    *sys_us = ru.ru_stime.tv_sec * 1000000LL + ru.ru_stime.tv_usec;
+}
+
+static void launch(floor_run *f)
+{
+    sy_transfer *t = sy_engine_acquire(f->engine);
+    if (!t) return;
+    sy_buf_printf(&t->req.url, "%s/chat/completions", f->provider.base_url);
+    sy_request_add_header(&t->req, "Authorization: Bearer bench-key");
+    sy_request_add_header(&t->req, "Content-Type: application/json");
+    sy_buf_printf(&t->req.body,
+                  "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":"
+                  "\"Classify item %ld: the printer on floor %ld jams every morning\"}],"
+                  "\"max_completion_tokens\":32,\"temperature\":0}",
+                  f->launched, f->launched % 97);
+    f->launched++;
+    sy_engine_launch(f->engine, t, 30000, NULL);
+}
+
+static void on_done(void *ctx, sy_transfer *t, void *opaque)
+{
+    (void)opaque;
+    floor_run *f = ctx;
+    sy_outcome out;
+    sy_provider_parse(&f->provider, (int)t->http_status, t->headers.data, t->headers.len,
+                      t->body.data, t->body.len, &out);
+    if (t->curl_code != CURLE_OK || out.error || !out.output) f->failed++;
+    sy_outcome_free(&out);
+    if (++f->answered == f->warm) {
+        cpu_us(&f->user0_us, &f->sys0_us);
+        f->t0_us = sy_mono_us();
+    }
+    if (f->launched < f->calls + f->warm) launch(f);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 4) {
+        fprintf(stderr, "usage: http-floor BASE_URL CALLS INFLIGHT\n");
+        return 2;
+    }
+    int inflight = atoi(argv[3]);
+    floor_run f = {.calls = atol(argv[2]), .warm = inflight};
+    f.provider = (sy_provider){.name = "floor", .kind = SY_PROVIDER_OPENAI, .base_url = argv[1]};
+    f.engine = sy_engine_new(inflight, on_done, &f);
+    for (int i = 0; i < inflight; i++) launch(&f);
+    while (f.answered < f.calls + f.warm) sy_engine_step(f.engine, 100, -1);
+    int64_t user, sys;
+    cpu_us(&user, &sys);
+    double secs = (double)(sy_mono_us() - f.t0_us) / 1e6, n = (double)f.calls;
+    printf("calls %ld  in flight %d  failed %ld  %.0f calls/s\n", f.calls, inflight, f.failed, n / secs);
+    printf("CPU us/call %.1f: in the kernel %.1f, in user space %.1f (the first %ld calls not counted)\n",
+           (double)(user - f.user0_us + sys - f.sys0_us) / n, (double)(sys - f.sys0_us) / n,
+           (double)(user - f.user0_us) / n, f.warm);
+    sy_engine_free(f.engine);
+    return f.failed ? 1 : 0;
+}
