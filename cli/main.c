@@ -31,6 +31,12 @@ static void usage(FILE *out)
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].what);
 }
 
+/* jemalloc's settings when the binary is linked with it (CMakeLists.txt;
+ * MALLOC_CONF in the environment still overrides): one arena, as the work
+ * is on one thread, and freed pages given back within a second, so that a
+ * worker's memory follows its calls in flight (bench/README.md). */
+const char *malloc_conf = "narenas:1,dirty_decay_ms:1000,muzzy_decay_ms:0";
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {

@@ -28,7 +28,7 @@ void sy_buf_reserve(sy_buf *b, size_t extra)
 {
     size_t need = b->len + extra + 1; /* room for a NUL */
     if (need <= b->cap) return;
-    size_t cap = b->cap ? b->cap : 256;
+    size_t cap = b->cap ? b->cap : 64;
     while (cap < need) cap *= 2;
     b->data = sy_xrealloc(b->data, cap);
     b->cap = cap;
