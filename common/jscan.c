@@ -5,6 +5,20 @@
 
 #define MAX_DEPTH 128
 
+/* Byte classes, as tables so that the scanning loops test one byte with
+ * one load: a string's run of plain characters stops at a quote, a
+ * backslash, a control character or a non-ASCII byte (checked as UTF-8);
+ * skipping a value already checked stops at quotes, backslashes and
+ * brackets only. */
+#define BYTES4(F, b) F(b), F(b + 1), F(b + 2), F(b + 3)
+#define BYTES16(F, b) BYTES4(F, b), BYTES4(F, b + 4), BYTES4(F, b + 8), BYTES4(F, b + 12)
+#define BYTES64(F, b) BYTES16(F, b), BYTES16(F, b + 16), BYTES16(F, b + 32), BYTES16(F, b + 48)
+#define BYTES256(F) BYTES64(F, 0), BYTES64(F, 64), BYTES64(F, 128), BYTES64(F, 192)
+#define STRING_STOP(c) ((c) < 0x20 || (c) == '"' || (c) == '\\' || (c) >= 0x80)
+#define SKIP_STOP(c) ((c) == '"' || (c) == '\\' || (c) == '{' || (c) == '[' || (c) == '}' || (c) == ']')
+static const bool string_stop[256] = {BYTES256(STRING_STOP)};
+static const bool skip_stop[256] = {BYTES256(SKIP_STOP)};
+
 static const char *blanks(const char *p, const char *end)
 {
     while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
@@ -46,22 +60,13 @@ static int utf8_len(const unsigned char *p, const unsigned char *end)
     return n;
 }
 
-/* Plain ASCII that needs no check inside a string: not a quote, not a
- * backslash, not a control character. */
-static bool plain_ascii(unsigned char c)
-{
-    return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
-}
-
 /* Past a string starting at its opening quote, or NULL. */
 static const char *skip_string(const char *p, const char *end)
 {
     for (p++; p < end;) {
+        while (p < end && !string_stop[(unsigned char)*p]) p++;
+        if (p >= end) return NULL;
         unsigned char c = (unsigned char)*p;
-        if (plain_ascii(c)) {
-            p++;
-            continue;
-        }
         if (c == '"') return p + 1;
         if (c < 0x20) return NULL;
         if (c == '\\') {
@@ -164,6 +169,8 @@ bool sy_js_parse(const char *text, size_t len, sy_jspan *root)
 static const char *next_string(const char *p, const char *end)
 {
     for (p++; p < end; p++) {
+        while (p < end && !skip_stop[(unsigned char)*p]) p++;
+        if (p >= end) break;
         if (*p == '\\') p++;
         else if (*p == '"') return p + 1;
     }
@@ -181,6 +188,8 @@ static const char *next(const char *p, const char *end)
     }
     int depth = 0;
     while (p < end) {
+        while (p < end && !skip_stop[(unsigned char)*p]) p++;
+        if (p >= end) break;
         char c = *p;
         if (c == '"') {
             p = next_string(p, end);
