@@ -10,22 +10,23 @@
 # worker's instructions per job (start-up included; run with two JOBS
 # values to take it out) and the functions that cost the most, inclusive.
 # The profile stays in $T/callgrind.out (KEEP_TMP=1) for callgrind_annotate
-# or kcachegrind.
+# or kcachegrind. FALLBACK=1: every job falls back once (as in run.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 JOBS=${1:-5000}; INFLIGHT=${2:-256}
 BENCH=callgrind source bench/lib.sh
 command -v valgrind >/dev/null || { echo "needs valgrind (apt-get install valgrind)" >&2; exit 1; }
 
+bench_pipeline "$T"
 start_fake "$T" --latency-ms 5 --rpm 100000000 --tpm 100000000000
 export OPENAI_API_KEY=bench-key
-start_broker "$T" bench/bench.yaml 12
+start_broker "$T" "$PIPELINE" 12
 make_jobs "$JOBS" c bench >"$T/jobs.jsonl"
 $SY submit --quiet "$T/jobs.jsonl" >/dev/null
-$SY scheduler -p bench/bench.yaml >"$T/scheduler.log" 2>&1 & PIDS+=($!)
+$SY scheduler -p "$PIPELINE" >"$T/scheduler.log" 2>&1 & PIDS+=($!)
 
 valgrind --tool=callgrind --callgrind-out-file="$T/callgrind.out" ${CALLGRIND_ARGS:-} \
-    $SY worker -p bench/bench.yaml --max-inflight "$INFLIGHT" ${WORKER_ARGS:-} \
+    $SY worker -p "$PIPELINE" --max-inflight "$INFLIGHT" ${WORKER_ARGS:-} \
     --state-dir "$T/state" >"$T/worker.log" 2>&1 & PIDS+=($!); WORKER_PID=$!
 $SY results --topic switchyard.results.bench --count "$JOBS" --timeout-ms 600000 >"$T/results.jsonl"
 kill "$WORKER_PID"; wait "$WORKER_PID" 2>/dev/null || true

@@ -17,13 +17,7 @@ cd "$(dirname "$0")/.."
 JOBS=${1:-50000}; INFLIGHT=${2:-1000}; LATENCY=${3:-200}
 BENCH=bench source bench/lib.sh
 
-PIPELINE=bench/bench.yaml
-if [ "${FALLBACK:-0}" = 1 ]; then
-    mkdir -p "$T/failing"
-    start_fake "$T/failing" --error-rate 1 --rpm 100000000 --tpm 100000000000
-    export FAILING_BASE_URL=$OPENAI_BASE_URL; FAILING_PID=$FAKE_PID
-    PIPELINE=bench/fallback.yaml
-fi
+bench_pipeline "$T"
 start_fake "$T" --latency-ms "$LATENCY" ${FAKE_ARGS:---rpm 100000000 --tpm 100000000000}
 export OPENAI_API_KEY=bench-key
 start_broker "$T" "$PIPELINE" 12

@@ -158,7 +158,12 @@ static void test_status_classes(void **state)
         assert_int_equal(o.http_status, table[i].status);
     }
     sy_outcome o = parse(&openai, 503, NULL, "{\"object\":\"error\",\"message\":\"busy\",\"type\":\"x\",\"code\":503}");
-    assert_non_null(strstr(o.message, "busy")); /* flat shape read */
+    assert_non_null(strstr(o.message, "HTTP 503 503: busy")); /* flat shape, integer code */
+    o = parse(&openai, 502, NULL, "<html>bad gateway</html>");
+    assert_int_equal(o.error, SY_ERR_SERVER);
+    assert_non_null(strstr(o.message, "(no JSON error body)"));
+    o = parse(&anthropic, 400, NULL, "{\"error\":{\"type\":\"invalid_request_error\",\"message\":\"a \\\"quoted\\\" word\"}}");
+    assert_non_null(strstr(o.message, "HTTP 400 invalid_request_error: a \"quoted\" word"));
 }
 
 static void test_key_redaction(void **state)

@@ -14,8 +14,6 @@
 #include <strings.h>
 #include <time.h>
 
-#include <jansson.h>
-
 #include "adapters.h"
 
 void sy_request_init(sy_request *r)
@@ -311,28 +309,32 @@ void sy_write_turns(sy_buf *b, const char *system, const sy_msg *msgs, size_t n)
     sy_buf_putc(b, ']');
 }
 
-static const char *jstr(json_t *o, const char *k, char *tmp, size_t tmplen)
+/* A member as text: a string decoded, or an integer as written; NULL if
+ * it is neither (or absent). */
+static char *member_text(sy_jspan v, bool integer_too)
 {
-    json_t *v = json_object_get(o, k);
-    if (json_is_string(v)) return json_string_value(v);
-    if (json_is_integer(v)) {
-        snprintf(tmp, tmplen, "%lld", (long long)json_integer_value(v));
-        return tmp;
-    }
-    return NULL;
+    if (sy_js_is_string(v)) return sy_js_strdup(v);
+    if (!integer_too || !v.p) return NULL;
+    const char *p = v.p + (*v.p == '-');
+    if (p == v.end) return NULL;
+    for (const char *q = p; q < v.end; q++)
+        if (!isdigit((unsigned char)*q)) return NULL;
+    return sy_xstrndup(v.p, (size_t)(v.end - v.p));
 }
 
 void sy_parse_error_body(int status, const char *body, size_t len, sy_outcome *out)
 {
-    json_t *root = body && len ? json_loadb(body, len, 0, NULL) : NULL;
-    json_t *e = json_object_get(root, "error");
-    if (!json_is_object(e)) e = root; /* flat shape (vLLM, Mistral) */
-    char code_tmp[32];
-    const char *type = jstr(e, "type", NULL, 0), *message = jstr(e, "message", NULL, 0);
-    const char *code = jstr(e, "code", code_tmp, sizeof code_tmp);
-    if (!message && !root) message = "(no JSON error body)";
-    sy_outcome_error(out, status, type, code, message);
-    json_decref(root);
+    static const char *const keys[] = {"type", "message", "code"};
+    sy_jspan root = {0}, f[3];
+    bool parsed = body && len && sy_js_parse(body, len, &root) && (sy_js_is_object(root) || sy_js_is_array(root));
+    sy_jspan e = sy_js_get(root, "error");
+    if (!sy_js_is_object(e)) e = root; /* flat shape (vLLM, Mistral) */
+    sy_js_get_many(e, keys, f, 3);
+    char *type = member_text(f[0], false), *message = member_text(f[1], false), *code = member_text(f[2], true);
+    sy_outcome_error(out, status, type, code, message ? message : parsed ? NULL : "(no JSON error body)");
+    free(type);
+    free(message);
+    free(code);
 }
 
 void sy_outcome_malformed(sy_outcome *out, const char *what)
