@@ -233,9 +233,7 @@ void changelog_restore(worker *w, const rd_kafka_topic_partition_list_t *parts)
     sy_info("changelog: restored %zu of %zu record(s) for %d partition(s) in %" PRId64 " ms; "
             "%zu result(s) were being published, %zu of them found on the output topics",
             st.applied, st.read, parts->cnt, (sy_mono_us() - t0) / 1000, pending, found);
-    for (size_t i = 0; i < st.owner_of.cap; i++)
-        if (st.owner_of.slots[i].key) free(st.owner_of.slots[i].value);
-    sy_keymap_free(&st.owner_of);
+    sy_keymap_free_with(&st.owner_of, free);
     recover_set_free(&st.pending);
     for (size_t i = 0; i < st.nnotes; i++) free(st.notes[i].topic);
     free(st.notes);

@@ -35,9 +35,7 @@ void recover_want(recover_set *u, const char *key, const sy_job_record *rec)
 
 void recover_set_free(recover_set *u)
 {
-    for (size_t i = 0; i < u->publishing.cap; i++)
-        if (u->publishing.slots[i].key) free(u->publishing.slots[i].value);
-    sy_keymap_free(&u->publishing);
+    sy_keymap_free_with(&u->publishing, free);
     for (size_t i = 0; i < u->nout; i++) free(u->out_topics[i]);
     free(u->out_topics);
     memset(u, 0, sizeof *u);

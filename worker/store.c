@@ -250,7 +250,13 @@ static MDB_txn *write_txn(sy_store *s)
     return s->txn;
 }
 
-static void die_unless(int rc);
+static void die_unless(int rc)
+{
+    if (rc) {
+        sy_error("store: write failed: %s (raise --state-map-mb?)", mdb_strerror(rc));
+        abort();
+    }
+}
 
 static void put_or_die(sy_store *s, MDB_dbi dbi, MDB_val *k, MDB_val *v)
 {
@@ -344,14 +350,6 @@ int sy_store_get(sy_store *s, const char *key, sy_job_record *rec, sy_buf *stora
 static bool unfinished(sy_job_state st)
 {
     return st == SY_STATE_IN_FLIGHT || st == SY_STATE_PUBLISHING;
-}
-
-static void die_unless(int rc)
-{
-    if (rc) {
-        sy_error("store: write failed: %s (raise --state-map-mb?)", mdb_strerror(rc));
-        abort();
-    }
 }
 
 void sy_store_put(sy_store *s, const char *key, const sy_job_record *rec)

@@ -6,13 +6,12 @@
  *   http-floor BASE_URL CALLS INFLIGHT
  *
  * Keeps INFLIGHT chat-completion calls going until CALLS have been
- * answered, each with a body like the bench's jobs, reads every answer as
- * the worker does (status, rate-limit headers, JSON), and prints the CPU
- * (user and system, getrusage) per call. The first INFLIGHT calls open the
- * connections and are not counted. */
+ * answered, each built by the worker's adapter with a prompt like the
+ * bench's jobs; reads every answer as the worker does (status, rate-limit
+ * headers, JSON) and prints the CPU (user and system, getrusage) per call.
+ * The first INFLIGHT calls open the connections and are not counted. */
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/resource.h>
 
 #include "engine.h"
@@ -21,6 +20,7 @@
 typedef struct floor_run {
     sy_engine *engine;
     sy_provider provider;
+    sy_model model;
     long launched, answered, failed, calls, warm;
     int64_t user0_us, sys0_us, t0_us;
 } floor_run;
@@ -33,18 +33,17 @@ static void cpu_us(int64_t *user_us, int64_t *sys_us)
     *sys_us = ru.ru_stime.tv_sec * 1000000LL + ru.ru_stime.tv_usec;
 }
 
+/* The request is built by the worker's own adapter, as for a job. */
 static void launch(floor_run *f)
 {
     sy_transfer *t = sy_engine_acquire(f->engine);
     if (!t) return;
-    sy_buf_printf(&t->req.url, "%s/chat/completions", f->provider.base_url);
-    sy_request_add_header(&t->req, "Authorization: Bearer bench-key");
-    sy_request_add_header(&t->req, "Content-Type: application/json");
-    sy_buf_printf(&t->req.body,
-                  "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"user\",\"content\":"
-                  "\"Classify item %ld: the printer on floor %ld jams every morning\"}],"
-                  "\"max_completion_tokens\":32,\"temperature\":0}",
-                  f->launched, f->launched % 97);
+    char text[128];
+    snprintf(text, sizeof text, "Classify item %ld: the printer on floor %ld jams every morning",
+             f->launched, f->launched % 97);
+    sy_msg user = {.role = "user", .content = text};
+    sy_call call = {.model = &f->model, .messages = &user, .nmessages = 1, .max_tokens = 32};
+    sy_provider_build(&call, &t->req);
     f->launched++;
     sy_engine_launch(f->engine, t, 30000, NULL);
 }
@@ -73,7 +72,9 @@ int main(int argc, char **argv)
     }
     int inflight = atoi(argv[3]);
     floor_run f = {.calls = atol(argv[2]), .warm = inflight};
-    f.provider = (sy_provider){.name = "floor", .kind = SY_PROVIDER_OPENAI, .base_url = argv[1]};
+    f.provider = (sy_provider){.name = "floor", .kind = SY_PROVIDER_OPENAI, .base_url = argv[1],
+                               .api_key = "bench-key"};
+    f.model = (sy_model){.alias = "floor", .provider = &f.provider, .name = "gpt-4o-mini"};
     f.engine = sy_engine_new(inflight, on_done, &f);
     for (int i = 0; i < inflight; i++) launch(&f);
     while (f.answered < f.calls + f.warm) sy_engine_step(f.engine, 100, -1);
