@@ -132,7 +132,7 @@ static int on_timer(CURLM *multi, long timeout_ms, void *userp)
     return 0;
 }
 
-static void shard_init(sy_engine *e, shard *sh, uint32_t index)
+static void shard_init(sy_engine *e, shard *sh, uint32_t index, int hosts)
 {
     sh->e = e;
     sh->index = index;
@@ -146,15 +146,15 @@ static void shard_init(sy_engine *e, shard *sh, uint32_t index)
     curl_multi_setopt(sh->multi, CURLMOPT_SOCKETDATA, sh);
     curl_multi_setopt(sh->multi, CURLMOPT_TIMERFUNCTION, on_timer);
     curl_multi_setopt(sh->multi, CURLMOPT_TIMERDATA, sh);
-    /* Idle connections kept per shard: one per transfer for each of a few
-     * providers. At SHARD_SIZE, a tier falling back from one provider to
+    /* Idle connections kept per shard: one per transfer for each host.
+     * At one per transfer, a tier falling back from one provider to
      * another made libcurl close a kept connection for every call (338
      * against 221 µs of worker CPU per job, FALLBACK=1 bench/run.sh). */
-    curl_multi_setopt(sh->multi, CURLMOPT_MAXCONNECTS, (long)SHARD_SIZE * 4);
+    curl_multi_setopt(sh->multi, CURLMOPT_MAXCONNECTS, (long)SHARD_SIZE * (hosts > 0 ? hosts : 1));
     curl_multi_setopt(sh->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
 }
 
-sy_engine *sy_engine_new(int max_inflight, sy_transfer_done_fn done, void *ctx)
+sy_engine *sy_engine_new(int max_inflight, int hosts, sy_transfer_done_fn done, void *ctx)
 {
     static int curl_ready;
     if (!curl_ready++) curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -167,7 +167,7 @@ sy_engine *sy_engine_new(int max_inflight, sy_transfer_done_fn done, void *ctx)
     e->wake_fd = -1;
     e->nshards = (max_inflight + SHARD_SIZE - 1) / SHARD_SIZE;
     e->shards = sy_xcalloc((size_t)e->nshards, sizeof *e->shards);
-    for (int i = 0; i < e->nshards; i++) shard_init(e, &e->shards[i], (uint32_t)i);
+    for (int i = 0; i < e->nshards; i++) shard_init(e, &e->shards[i], (uint32_t)i, hosts);
     e->capacity = max_inflight;
     e->done = done;
     e->ctx = ctx;

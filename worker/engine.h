@@ -39,7 +39,9 @@ typedef struct sy_transfer {
 typedef struct sy_engine sy_engine;
 typedef void (*sy_transfer_done_fn)(void *ctx, sy_transfer *t, void *opaque);
 
-sy_engine *sy_engine_new(int max_inflight, sy_transfer_done_fn done, void *ctx);
+/* hosts: how many servers calls go to (the providers of the pipeline):
+ * libcurl keeps an idle connection per transfer slot for each. */
+sy_engine *sy_engine_new(int max_inflight, int hosts, sy_transfer_done_fn done, void *ctx);
 void sy_engine_free(sy_engine *e);
 
 /* A transfer with an empty request, or NULL when max_inflight are running. */

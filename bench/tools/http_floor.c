@@ -75,7 +75,7 @@ int main(int argc, char **argv)
     f.provider = (sy_provider){.name = "floor", .kind = SY_PROVIDER_OPENAI, .base_url = argv[1],
                                .api_key = "bench-key"};
     f.model = (sy_model){.alias = "floor", .provider = &f.provider, .name = "gpt-4o-mini"};
-    f.engine = sy_engine_new(inflight, on_done, &f);
+    f.engine = sy_engine_new(inflight, 1, on_done, &f);
     for (int i = 0; i < inflight; i++) launch(&f);
     while (f.answered < f.calls + f.warm) sy_engine_step(f.engine, 100, -1);
     int64_t user, sys;
