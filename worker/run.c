@@ -389,7 +389,9 @@ static int64_t expire_waiting(sy_waitq *q, int64_t now_ms)
                                       "account's rate limit");
     free(gone);
     int64_t next = sy_waitq_next_deadline(q);
-    return next ? (next - now_ms + 1) * 1000 : -1;
+    if (!next) return -1;
+    int64_t ms = next - now_ms + 1; /* a deadline may be as far as INT64_MAX */
+    return ms < 0 ? 0 : ms > SY_PROVIDER_MAX_WAIT_MS ? SY_PROVIDER_MAX_WAIT_MS * 1000 : ms * 1000;
 }
 
 static void sooner(int64_t *soonest, int64_t us)

@@ -9,7 +9,8 @@
 #                 1e300h, infh, nanms) stop the account (bounded)
 #   deadline      jobs with a short deadline waiting on either account are
 #                 dead-lettered `expired` close to their deadline, instead of
-#                 waiting for ever; jobs on a healthy account still succeed
+#                 waiting for ever (one with deadline INT64_MAX waits, no
+#                 overflow); jobs on a healthy account still succeed
 source "$(dirname "$0")/lib.sh"
 P=tests/pipelines/provider_times.yaml
 
@@ -42,6 +43,7 @@ elif phase == "stop":   # the newest answer, so its stop is the one that counts
 else:
     job("ra-late", "paused", "waits on the paused account", deadline)
     for i in range(3): job(f"rs-late-{i}", "stopped", f"waits on the stopped account {i}", deadline)
+    job("rs-far", "stopped", "waits, with the farthest deadline there is", 2**63 - 1)
     for i in range(5): job(f"ok-{i}", "healthy", f"healthy {i}")
 PY
 }
@@ -90,7 +92,7 @@ calls = {}
 for c in load("calls.jsonl"): calls.setdefault(c["job"], []).append(c["status"])
 for i in range(6):   # each was answered 429 at least once, then waited on the account
     assert 429 in calls.get(f"ra-{i}", []), (i, calls.get(f"ra-{i}"))
-for k in ["ra-late"] + [f"rs-late-{i}" for i in range(3)]:
+for k in ["ra-late", "rs-far"] + [f"rs-late-{i}" for i in range(3)]:
     assert k not in calls, (k, calls[k])   # it never got past the account's pause / stop
 print(f"ok - 10 jobs expired on the paused and stopped accounts, the last {elapsed} ms after "
       f"the late ones went in (deadline 4000 ms); none of the late ones called; 5 healthy jobs ok")
