@@ -39,7 +39,11 @@ static int64_t bucket_wait(const sy_bucket *b, int64_t need, int64_t now_us)
     if (b->limit_per_min <= 0 || b->level >= (double)need) return stop;
     double want = (double)need;
     if (want > b->limit_per_min) want = b->limit_per_min; /* a huge call waits for a full bucket */
-    int64_t refill_us = (int64_t)((want - b->level) * 60e6 / b->limit_per_min) + 1;
+    /* far in debt (calls that used far more than estimated): the wait is
+     * held like a provider's, before it becomes an integer */
+    double us = (want - b->level) * 60e6 / b->limit_per_min;
+    int64_t max_us = SY_PROVIDER_MAX_WAIT_MS * 1000;
+    int64_t refill_us = us < (double)max_us ? (int64_t)us + 1 : max_us;
     return refill_us > stop ? refill_us : stop;
 }
 

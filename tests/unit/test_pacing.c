@@ -160,6 +160,11 @@ static void test_hostile_waits_are_bounded(void **state)
     assert_int_equal(sy_account_reserve(&a, 1, 5 * SEC, NULL), max_us);
     sy_account_pause(&a, INT64_MIN, 5 * SEC); /* nonsense: the default second, no shorter */
     assert_int_equal(sy_account_reserve(&a, 1, 5 * SEC, NULL), max_us);
+
+    /* a token a minute, and calls that each used 10^9 more than estimated */
+    sy_account_init(&a, 0, 1, 1.0, 0);
+    for (int i = 0; i < 1000; i++) sy_account_settle(&a, 0, SY_MAX_USAGE_TOKENS);
+    assert_int_equal(sy_account_reserve(&a, 1, 0, NULL), max_us);
 }
 
 static void test_estimate(void **state)
