@@ -4,7 +4,8 @@
  * it never moves anyone's offsets), converts msgpack values to JSON
  * (JSON values pass through) and prints one line per message, or a table.
  * Stops after --count messages or when nothing new arrives for
- * --timeout-ms; --follow keeps reading until interrupted. */
+ * --timeout-ms; --follow keeps reading until interrupted. The table shows
+ * job-supplied and model-supplied text with control characters escaped. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,23 +102,30 @@ static void print_with_headers(const rd_kafka_message_t *m, sy_buf *b)
     sy_buf_putc(b, '}');
 }
 
+/* A string member for the terminal: control characters escaped (ESC,
+ * CR and the like in a job's id or a model's output would drive the
+ * terminal or overwrite the row), cut to fit buf; `none` if absent. */
+static const char *cell(json_t *obj, const char *name, char *buf, size_t size, const char *none)
+{
+    json_t *v = json_object_get(obj, name);
+    if (!json_is_string(v)) return none;
+    sy_escape_ctl(buf, size, json_string_value(v), json_string_length(v));
+    return buf;
+}
+
 static void print_table_row(const char *json, size_t len)
 {
-    json_t *r = json_loadb(json, len, 0, NULL);
-    const char *out = json_string_value(json_object_get(r, "output"));
+    json_t *r = json_loadb(json, len, JSON_ALLOW_NUL, NULL);
     json_t *tok = json_object_get(r, "tokens"), *err = json_object_get(r, "error");
-    char brief[41];
-    snprintf(brief, sizeof brief, "%s", out ? out : json_string_value(json_object_get(err, "class")) ?: "");
-    for (char *c = brief; *c; c++)
-        if (*c == '\n' || *c == '\t') *c = ' ';
+    char id[17], status[8], model[17], brief[41];
+    const char *b = cell(r, "output", brief, sizeof brief, NULL) ?: cell(err, "class", brief, sizeof brief, "");
     printf("%-16.16s %-7s %-16.16s %6lld %6lld %9.6f %7lld  %s\n",
-           json_string_value(json_object_get(r, "job_id")) ?: "?",
-           json_string_value(json_object_get(r, "status")) ?: "?",
-           json_string_value(json_object_get(r, "model")) ?: "-",
+           cell(r, "job_id", id, sizeof id, "?"), cell(r, "status", status, sizeof status, "?"),
+           cell(r, "model", model, sizeof model, "-"),
            (long long)json_integer_value(json_object_get(tok, "in")),
            (long long)json_integer_value(json_object_get(tok, "out")),
            json_number_value(json_object_get(r, "cost_usd")),
-           (long long)json_integer_value(json_object_get(r, "latency_ms")), brief);
+           (long long)json_integer_value(json_object_get(r, "latency_ms")), b);
     json_decref(r);
 }
 

@@ -73,7 +73,17 @@ static bool key_is(const msgpack_object *k, const char *name)
     return text_of(k, &p, &n) && n == strlen(name) && memcmp(p, name, n) == 0;
 }
 
-/* A required non-empty string of at most max bytes, without NUL bytes. */
+/* The first control character (C0, DEL) in p[0..n), or -1. */
+static long control_at(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f) return (long)i;
+    return -1;
+}
+
+/* A required non-empty string of at most max bytes, without control
+ * characters (NUL, CR, LF, ESC, ...): ids, keys and task names go into
+ * request headers, Kafka keys and log lines. */
 static int get_string(decoder *d, const msgpack_object *o, const char *field, size_t max,
                       char **out)
 {
@@ -83,7 +93,10 @@ static int get_string(decoder *d, const msgpack_object *o, const char *field, si
         return fail(d, "field '%s': expected a string, got %s", field, type_name(o));
     if (n == 0) return fail(d, "field '%s' is empty", field);
     if (n > max) return fail(d, "field '%s' is %zu bytes, above the %zu-byte limit", field, n, max);
-    if (memchr(p, '\0', n)) return fail(d, "field '%s' contains a NUL byte", field);
+    long at = control_at(p, n);
+    if (at >= 0)
+        return fail(d, "field '%s' contains a control character (byte 0x%02x at %ld)", field,
+                    (unsigned char)p[at], at);
     free(*out);
     *out = sy_xstrndup(p, n);
     return 0;

@@ -1,6 +1,9 @@
 /* log.h -- leveled logging to stderr.
  *
  * One line per event: "2026-11-24T19:30:00.123Z worker INFO message".
+ * Control characters in a message (CR, LF, ESC, ... from job fields or
+ * provider answers) are written escaped (sy_escape_ctl), so a message is
+ * always one line and never drives a terminal.
  * Nothing secret goes through here: API keys live only in sy_provider.api_key
  * and in request headers, and no code formats them into a message. */
 #ifndef SY_LOG_H

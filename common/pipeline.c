@@ -934,6 +934,8 @@ const char *sy_tier_strategy_name(sy_tier_strategy s)
 
 double sy_model_cost(const sy_model *m, int64_t tokens_in, int64_t tokens_out)
 {
+    if (tokens_in < 0) tokens_in = 0; /* a cost is never negative */
+    if (tokens_out < 0) tokens_out = 0;
     return (double)tokens_in * m->price_in_per_mtok / 1e6 +
            (double)tokens_out * m->price_out_per_mtok / 1e6;
 }

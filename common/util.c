@@ -2,6 +2,7 @@
 
 #include "util.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,32 +105,96 @@ static int64_t days_from_civil(int64_t y, int m, int d)
     return era * 146097 + doe - 719468;
 }
 
+/* n decimal digits at s (all of them digits, none past the string's end:
+ * the scan stops at the NUL), or -1. */
+static int digits(const char *s, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+static int days_in_month(int y, int m)
+{
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return m == 2 && leap ? 29 : days[m - 1];
+}
+
+/* Strict "YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)": every field has
+ * its exact number of digits and every byte is checked before the next is
+ * read, so no input (cut short anywhere, signs, blanks, any length) reads
+ * past its end. */
 int64_t sy_parse_rfc3339_ms(const char *s)
 {
-    int y, mo, d, h, mi, sec, n = 0;
-    if (!s || sscanf(s, "%4d-%2d-%2d%*1[Tt ]%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 ||
-        n < 19 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
-        return -1;
-    const char *p = s + n;
+    if (!s) return -1;
+    int y = digits(s, 4);
+    if (y < 0 || s[4] != '-') return -1;
+    int mo = digits(s + 5, 2);
+    if (mo < 1 || mo > 12 || s[7] != '-') return -1;
+    int d = digits(s + 8, 2);
+    if (d < 1 || d > days_in_month(y, mo)) return -1;
+    if (s[10] != 'T' && s[10] != 't' && s[10] != ' ') return -1;
+    int h = digits(s + 11, 2);
+    if (h < 0 || h > 23 || s[13] != ':') return -1;
+    int mi = digits(s + 14, 2);
+    if (mi < 0 || mi > 59 || s[16] != ':') return -1;
+    int sec = digits(s + 17, 2);
+    if (sec < 0 || sec > 60) return -1;
+    const char *p = s + 19;
     int64_t ms = 0;
     if (*p == '.') {
-        int digits = 0;
-        for (p++; *p >= '0' && *p <= '9'; p++, digits++)
-            if (digits < 3) ms = ms * 10 + (*p - '0');
-        if (!digits) return -1;
-        for (; digits < 3; digits++) ms *= 10;
+        int n = 0;
+        for (p++; *p >= '0' && *p <= '9'; p++, n++)
+            if (n < 3) ms = ms * 10 + (*p - '0');
+        if (!n) return -1;
+        for (; n < 3; n++) ms *= 10;
     }
     int64_t offset_min = 0;
     if (*p == 'Z' || *p == 'z') p++;
     else if (*p == '+' || *p == '-') {
-        int oh, om;
-        if (sscanf(p + 1, "%2d:%2d", &oh, &om) != 2) return -1;
+        int oh = digits(p + 1, 2);
+        if (oh < 0 || oh > 23 || p[3] != ':') return -1;
+        int om = digits(p + 4, 2);
+        if (om < 0 || om > 59) return -1;
         offset_min = (oh * 60 + om) * (*p == '-' ? -1 : 1);
         p += 6;
     } else return -1;
     if (*p) return -1;
     int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - offset_min * 60;
     return secs * 1000 + ms;
+}
+
+size_t sy_escape_ctl(char *out, size_t outlen, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    if (!outlen) return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        /* C0 controls, DEL, and the C1 controls in their UTF-8 form
+         * (U+0080..U+009F, 0xC2 0x80..0x9F: U+009B is a terminal's CSI) */
+        bool c1 = c == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] >= 0x80 &&
+                  (unsigned char)s[i + 1] <= 0x9f;
+        if (c >= 0x20 && c != 0x7f && !c1) {
+            if (o + 1 >= outlen) break;
+            out[o++] = (char)c;
+            continue;
+        }
+        if (c1) c = (unsigned char)s[++i];
+        const char *pre = c1 ? "\\u00" : "\\x";
+        size_t plen = strlen(pre);
+        if (o + plen + 2 >= outlen) break;
+        memcpy(out + o, pre, plen);
+        o += plen;
+        out[o++] = hex[c >> 4];
+        out[o++] = hex[c & 15];
+    }
+    out[o] = '\0';
+    return o;
 }
 
 int sy_read_first_line(const char *path, char *out, size_t outlen)

@@ -27,8 +27,17 @@ int64_t sy_cpu_us(void);
 uint64_t sy_hash64(const void *data, size_t len);
 
 /* RFC 3339 time ("2025-08-21T12:40:59Z", fractions and offsets allowed)
- * to unix milliseconds; -1 when malformed. */
+ * to unix milliseconds; -1 when malformed (strict: exact digit counts,
+ * real calendar days, offsets +-HH:MM up to 23:59). */
 int64_t sy_parse_rfc3339_ms(const char *s);
+
+/* Copy n bytes of s into out (NUL-terminated, at most outlen bytes with
+ * the NUL), with every control character written as an escape: C0 bytes
+ * and DEL as \xHH, the C1 controls (UTF-8 U+0080..U+009F) as \u00HH. For
+ * anything from outside (job fields, provider answers) on its way to a log
+ * line or a terminal: no raw ESC, CR, LF or CSI gets through. Stops at a
+ * whole escape when out is full; returns the length written. */
+size_t sy_escape_ctl(char *out, size_t outlen, const char *s, size_t n);
 
 /* Is `item` one of the comma-separated words of `list`? */
 int sy_list_contains(const char *list, const char *item);

@@ -39,7 +39,11 @@ static int64_t bucket_wait(const sy_bucket *b, int64_t need, int64_t now_us)
     if (b->limit_per_min <= 0 || b->level >= (double)need) return stop;
     double want = (double)need;
     if (want > b->limit_per_min) want = b->limit_per_min; /* a huge call waits for a full bucket */
-    int64_t refill_us = (int64_t)((want - b->level) * 60e6 / b->limit_per_min) + 1;
+    /* far in debt (calls that used far more than estimated): the wait is
+     * held like a provider's, before it becomes an integer */
+    double us = (want - b->level) * 60e6 / b->limit_per_min;
+    int64_t max_us = SY_PROVIDER_MAX_WAIT_MS * 1000;
+    int64_t refill_us = us < (double)max_us ? (int64_t)us + 1 : max_us;
     return refill_us > stop ? refill_us : stop;
 }
 
@@ -96,12 +100,21 @@ static void learn_limit(sy_bucket *b, double share, int64_t limit)
     b->limit_per_min = mine;
 }
 
+/* Whatever a caller passes, an account never stops for longer than a
+ * provider may make it wait (provider.h), and no sum below overflows. */
+static int64_t bounded(int64_t v, int64_t max)
+{
+    return v > max ? max : v;
+}
+
 /* The provider had `remaining` left when the call reserved at `mark`
  * arrived, and resets in reset_ms (-1: not said). */
 static void learn_remaining(sy_bucket *b, int64_t remaining, int64_t reset_ms, int64_t mark,
                             int64_t now_us)
 {
     if (remaining < 0 || mark < b->news_mark) return; /* nothing said, or overtaken */
+    remaining = bounded(remaining, SY_PROVIDER_MAX_COUNT);
+    reset_ms = bounded(reset_ms, SY_PROVIDER_MAX_WAIT_MS);
     b->news_mark = mark;
     int64_t left = remaining - (b->taken - mark);
     if (left < 0) left = 0;
@@ -124,7 +137,7 @@ void sy_account_learn(sy_account *a, const sy_ratelimit_info *rl, const sy_pace_
 
 void sy_account_pause(sy_account *a, int64_t wait_ms, int64_t now_us)
 {
-    int64_t until = now_us + (wait_ms > 0 ? wait_ms : 1000) * 1000;
+    int64_t until = now_us + (wait_ms > 0 ? bounded(wait_ms, SY_PROVIDER_MAX_WAIT_MS) : 1000) * 1000;
     if (until > a->paused_until_us) a->paused_until_us = until;
     a->throttled++;
 }

@@ -81,7 +81,8 @@ void sy_account_settle_request(sy_account *a);
  * as if nothing was reserved after it). */
 void sy_account_learn(sy_account *a, const sy_ratelimit_info *rl, const sy_pace_mark *mark,
                       int64_t now_us);
-/* The provider said 429: pause until now + wait_ms. */
+/* The provider said 429: pause until now + wait_ms (held at
+ * SY_PROVIDER_MAX_WAIT_MS, as are the resets sy_account_learn reads). */
 void sy_account_pause(sy_account *a, int64_t wait_ms, int64_t now_us);
 
 /* A 401 or insufficient_quota: skip the account for cooldown_ms (jobs fall

@@ -298,6 +298,17 @@ static sy_err_class unusable(const sy_run *r, int i, int64_t *wait_ms)
     return cool > 0 ? SY_ERR_ACCOUNT_COOLDOWN : SY_ERR_CIRCUIT_OPEN;
 }
 
+/* Wait delay_ms on the timer heap, but not past the job's deadline: a job
+ * whose retry (or model) would come after it expires at its deadline. */
+static void wait_timer(sy_run *r, int64_t delay_ms)
+{
+    if (r->deadline_ms) {
+        int64_t left = r->deadline_ms - sy_now_ms() + 1; /* run_attempt expires it then */
+        if (delay_ms > left) delay_ms = left > 0 ? left : 0;
+    }
+    sy_timers_add(&r->w->timers, sy_mono_us() + delay_ms * 1000, r, &r->timer_pos);
+}
+
 /* Move the route to the first model from here on that can take calls,
  * noting the ones skipped. When none can, wait (a timer) for the soonest
  * one and return false. */
@@ -318,7 +329,7 @@ static bool choose_usable_model(sy_run *r)
         }
         if (soonest < 0 || wait < soonest) soonest = wait;
     }
-    sy_timers_add(&r->w->timers, sy_mono_us() + soonest * 1000, r, &r->timer_pos);
+    wait_timer(r, soonest);
     return false;
 }
 
@@ -339,7 +350,8 @@ void run_attempt(sy_run *r)
     }
     size_t acct = r->model->provider->index;
     if (!pace(r, acct)) {
-        sy_waitq_push(&w->paced[acct].waiting, r->task->index, run_priority(r), r);
+        sy_waitq_push_until(&w->paced[acct].waiting, r->task->index, run_priority(r),
+                            r->deadline_ms, r);
         return;
     }
     send_attempt(r);
@@ -365,13 +377,35 @@ static int64_t release_account(worker *w, size_t acct, int64_t now)
     return q->waiting.n ? 1000 : -1; /* engine full: the next turn tries again */
 }
 
+/* Jobs whose deadline passed while they waited on the account (paused
+ * by a 429, stopped until a reset) end now, as expired; microseconds until
+ * the next deadline there (-1: none). */
+static int64_t expire_waiting(sy_waitq *q, int64_t now_ms)
+{
+    void **gone;
+    size_t n = sy_waitq_take_expired(q, now_ms, &gone);
+    for (size_t i = 0; i < n; i++)
+        fail(gone[i], SY_ERR_EXPIRED, "job deadline passed while it waited for its provider "
+                                      "account's rate limit");
+    free(gone);
+    int64_t next = sy_waitq_next_deadline(q);
+    if (!next) return -1;
+    int64_t ms = next - now_ms + 1; /* a deadline may be as far as INT64_MAX */
+    return ms < 0 ? 0 : ms > SY_PROVIDER_MAX_WAIT_MS ? SY_PROVIDER_MAX_WAIT_MS * 1000 : ms * 1000;
+}
+
+static void sooner(int64_t *soonest, int64_t us)
+{
+    if (us >= 0 && (*soonest < 0 || us < *soonest)) *soonest = us;
+}
+
 int64_t run_release_paced(worker *w)
 {
-    int64_t now = sy_mono_us(), soonest = -1;
+    int64_t now = sy_mono_us(), now_ms = sy_now_ms(), soonest = -1;
     for (size_t i = 0; i < w->cfg.nproviders; i++) {
         if (!w->paced[i].waiting.n) continue;
-        int64_t us = release_account(w, i, now);
-        if (us >= 0 && (soonest < 0 || us < soonest)) soonest = us;
+        sooner(&soonest, expire_waiting(&w->paced[i].waiting, now_ms));
+        if (w->paced[i].waiting.n) sooner(&soonest, release_account(w, i, now));
     }
     return soonest;
 }
@@ -400,7 +434,7 @@ static void send_attempt(sy_run *r)
         .want_json = r->task->parse == SY_PARSE_JSON,
     };
     sy_provider_build(&call, &t->req);
-    sy_request_add_header(&t->req, "X-Switchyard-Job: %s", r->job.idempotency_key);
+    sy_request_add_job_header(&t->req, r->job.idempotency_key);
     sy_route_attempt(&r->route);
     r->attempts++;
     run_note_state(r, SY_STATE_IN_FLIGHT, -1, -1); /* the intent, durable before the call */
@@ -452,7 +486,7 @@ static void after_failure(sy_run *r)
     switch (sy_route_after_failure(&r->route, r->tier, &r->last, worker_random(w), &delay_ms)) {
     case SY_ROUTE_RETRY:
         w->retries++;
-        sy_timers_add(&w->timers, sy_mono_us() + delay_ms * 1000, r, &r->timer_pos);
+        wait_timer(r, delay_ms);
         break;
     case SY_ROUTE_FALLBACK:
         w->fallbacks++;

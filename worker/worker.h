@@ -193,8 +193,9 @@ bool publish_is_result(const sy_run *r, const rd_kafka_message_t *m);
 void publish_committed(sy_run *r);
 
 uint64_t worker_random(worker *w);
-/* run.c: let jobs waiting on accounts through as their buckets allow;
- * returns microseconds until the next account has room (-1: none waits). */
+/* run.c: let jobs waiting on accounts through as their buckets allow, and
+ * expire those whose deadline passed; returns microseconds until the next
+ * account has room or the next waiting job's deadline (-1: none waits). */
 int64_t run_release_paced(worker *w);
 
 /* recover.c: start-up, and finding results that may already be out */

@@ -85,6 +85,19 @@ static void test_job_errors(void **state)
     E("{\"id\":\"a\",\"task\":\"t\",\"vars\":[]}", "field 'vars': expected a map");
     E("{\"id\":\"a\",\"task\":\"t\",\"priority\":5000}", "outside -1000..1000");
     E("{\"id\":\"a\",\"task\":\"t\",\"deadline\":\"tomorrow\"}", "RFC 3339");
+    /* ~60 characters ending in a malformed offset: read past its end once */
+    E("{\"id\":\"a\",\"task\":\"t\",\"deadline\":\"2025-08-21T12:40:59.0000000000000000000000000000000000000000+1:2\"}",
+      "RFC 3339");
+    E("{\"id\":\"a\",\"task\":\"t\",\"deadline\":\"2025-08-21T12:40:59.00000000000000000000000000000000000000000-1\"}",
+      "RFC 3339");
+    /* control characters in ids, keys and task names (headers, logs) */
+    E("{\"id\":\"a\\r\\nAuthorization: Bearer x\",\"task\":\"t\"}", "field 'id' contains a control character (byte 0x0d at 1)");
+    E("{\"id\":\"a\",\"idempotency_key\":\"k\\n\",\"task\":\"t\"}", "field 'idempotency_key' contains a control character (byte 0x0a");
+    E("{\"id\":\"\\u001b[2J\",\"task\":\"t\"}", "field 'id' contains a control character (byte 0x1b");
+    E("{\"id\":\"a\\u0000b\",\"task\":\"t\"}", "field 'id' contains a control character (byte 0x00");
+    E("{\"id\":\"a\\u007f\",\"task\":\"t\"}", "field 'id' contains a control character (byte 0x7f");
+    E("{\"id\":\"a\",\"task\":\"t\\t\"}", "field 'task' contains a control character");
+    expect_error("\x82\xa2" "id" "\xa3" "a\rb" "\xa4" "task" "\xa1" "t", 15, "field 'id' contains a control character");
     E("{\"id\":\"a\",\"task\":\"t\",\"messages\":[{\"role\":\"robot\",\"content\":\"x\"}]}", "system, user or assistant");
     E("{\"id\":\"a\",", "not valid JSON");
     E("{\"id\":\"a\",\"id\":\"b\",\"task\":\"t\"}", "not valid JSON");

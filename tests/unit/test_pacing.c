@@ -133,6 +133,40 @@ static void test_pause_after_429(void **state)
     assert_int_equal(a.throttled, 1);
 }
 
+/* Resets, pauses and counts beyond anything a provider means (a reset of
+ * 99999999h, a retry-after of 1e12, INT64_MAX) stop the account for at
+ * most SY_PROVIDER_MAX_WAIT_MS, with no overflow on the way. */
+static void test_hostile_waits_are_bounded(void **state)
+{
+    (void)state;
+    const int64_t max_us = SY_PROVIDER_MAX_WAIT_MS * 1000;
+    sy_account a;
+    sy_account_init(&a, 600, 0, 1.0, 0);
+    sy_pace_mark m;
+    assert_int_equal(sy_account_reserve(&a, 1, SEC, &m), 0);
+    sy_ratelimit_info rl = requests_said(600, 0, INT64_MAX);
+    sy_account_learn(&a, &rl, &m, SEC);
+    assert_int_equal(sy_account_reserve(&a, 1, SEC, NULL), max_us);
+    assert_int_equal(sy_account_reserve(&a, 1, SEC + max_us, NULL), 0);
+
+    sy_account_init(&a, 600, 0, 1.0, 0);
+    assert_int_equal(sy_account_reserve(&a, 1, 0, &m), 0);
+    rl = requests_said(INT64_MAX, INT64_MAX, INT64_MAX); /* mark + remaining would overflow */
+    sy_account_learn(&a, &rl, &m, 0);
+    assert_int_equal(sy_account_reserve(&a, 1, 0, NULL), 0);
+
+    sy_account_init(&a, 1000, 0, 1.0, 0);
+    sy_account_pause(&a, INT64_MAX, 5 * SEC);
+    assert_int_equal(sy_account_reserve(&a, 1, 5 * SEC, NULL), max_us);
+    sy_account_pause(&a, INT64_MIN, 5 * SEC); /* nonsense: the default second, no shorter */
+    assert_int_equal(sy_account_reserve(&a, 1, 5 * SEC, NULL), max_us);
+
+    /* a token a minute, and calls that each used 10^9 more than estimated */
+    sy_account_init(&a, 0, 1, 1.0, 0);
+    for (int i = 0; i < 1000; i++) sy_account_settle(&a, 0, SY_MAX_USAGE_TOKENS);
+    assert_int_equal(sy_account_reserve(&a, 1, 0, NULL), max_us);
+}
+
 static void test_estimate(void **state)
 {
     (void)state;
@@ -151,6 +185,7 @@ int main(void)
         cmocka_unit_test(test_overtaken_answer_ignored),
         cmocka_unit_test(test_no_headers_say_nothing),
         cmocka_unit_test(test_pause_after_429),
+        cmocka_unit_test(test_hostile_waits_are_bounded),
         cmocka_unit_test(test_estimate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

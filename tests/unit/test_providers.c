@@ -226,6 +226,104 @@ static void test_go_durations(void **state)
     assert_int_equal(sy_parse_rfc3339_ms("2025-08-21 12:40"), -1);
 }
 
+/* Provider-supplied waits: bounded, and nothing undefined on the way. */
+static void test_hostile_retry_after(void **state)
+{
+    (void)state;
+    const int64_t max = SY_PROVIDER_MAX_WAIT_MS;
+    static const char *const huge[] = {"1e12", "1e300", "inf", "INF", "infinity", "1e400",
+                                       "99999999999999999999", "18446744073709551616000"};
+    for (size_t i = 0; i < sizeof huge / sizeof *huge; i++) {
+        assert_int_equal(sy_parse_retry_after_ms(NULL, huge[i], 0), max);
+        assert_int_equal(sy_parse_retry_after_ms(huge[i], NULL, 0), max);
+    }
+    static const char *const bad[] = {"nan", "NaN", "-nan", "-1", "-1e300", "-inf", "1s", "", "0x"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        assert_int_equal(sy_parse_retry_after_ms(NULL, bad[i], 0), -1);
+        assert_int_equal(sy_parse_retry_after_ms(bad[i], NULL, 0), -1);
+        assert_int_equal(sy_parse_retry_after_ms(bad[i], "2", 0), 2000); /* the other one counts */
+    }
+    assert_int_equal(sy_parse_retry_after_ms(NULL, "0", 0), 0);
+    assert_int_equal(sy_parse_retry_after_ms("250", NULL, 0), 250);
+    assert_int_equal(sy_parse_retry_after_ms(NULL, "Fri, 31 Dec 9999 23:59:59 GMT", 0), max);
+    /* through a response, with rate-limit headers of every absurd kind */
+    sy_outcome o = parse(&openai, 429, "retry-after: 1e12\r\n"
+                         "x-ratelimit-limit-requests: 99999999999999999999999\r\n"
+                         "x-ratelimit-remaining-requests: 0\r\nx-ratelimit-reset-requests: 99999999h\r\n"
+                         "x-ratelimit-limit-tokens: -5\r\nx-ratelimit-remaining-tokens: 1e9\r\n"
+                         "x-ratelimit-reset-tokens: 1e300h\r\n", "{}");
+    assert_int_equal(o.retry_after_ms, max);
+    assert_int_equal(o.rl.limit_requests, SY_PROVIDER_MAX_COUNT);
+    assert_int_equal(o.rl.remaining_requests, 0);
+    assert_int_equal(o.rl.reset_requests_ms, max);
+    assert_int_equal(o.rl.limit_tokens, -1);
+    assert_int_equal(o.rl.remaining_tokens, -1);
+    assert_int_equal(o.rl.reset_tokens_ms, -1);
+    o = parse(&anthropic, 429, "retry-after: -3\r\nanthropic-ratelimit-requests-remaining: 0\r\n"
+              "anthropic-ratelimit-requests-reset: 9999-12-31T23:59:59Z\r\n"
+              "anthropic-ratelimit-tokens-reset: 2025-08-21T12:40:59.000000000000000000000000000000000000000+1:2\r\n",
+              "{}");
+    assert_int_equal(o.retry_after_ms, -1);
+    assert_int_equal(o.rl.reset_requests_ms, max);
+    assert_int_equal(o.rl.reset_tokens_ms, -1);
+}
+
+static void test_hostile_go_durations(void **state)
+{
+    (void)state;
+    const int64_t max = SY_PROVIDER_MAX_WAIT_MS;
+    assert_int_equal(sy_parse_go_duration_ms("99999999h"), max);
+    assert_int_equal(sy_parse_go_duration_ms("25h"), max);
+    assert_int_equal(sy_parse_go_duration_ms("23h59m59.5s"), max - 500);
+    assert_int_equal(sy_parse_go_duration_ms("999999999999999999999999999999999999999999999999999999999999s"), max);
+    assert_int_equal(sy_parse_go_duration_ms(".5s"), 500);
+    assert_int_equal(sy_parse_go_duration_ms("1.5us"), 0);
+    assert_int_equal(sy_parse_go_duration_ms("2\xc2\xb5s"), 0);
+    assert_int_equal(sy_parse_go_duration_ms("1500us"), 2);
+    static const char *const bad[] = {"1e300h", "infh", "nanms", "-1s", "+1s", "1.5", "s", ".s", "1h-1m",
+                                      "0x10s", " 1s", "1s ", "1m0", "1hh"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        if (sy_parse_go_duration_ms(bad[i]) != -1) fail_msg("accepted '%s'", bad[i]);
+}
+
+/* The usage a successful answer reports, as the adapter reads it. */
+static void expect_usage(const sy_provider *p, const char *usage, int64_t in, int64_t out)
+{
+    char body[512];
+    if (p->kind == SY_PROVIDER_ANTHROPIC)
+        snprintf(body, sizeof body, "{\"content\":[{\"type\":\"text\",\"text\":\"hi\"}],\"usage\":%s}", usage);
+    else
+        snprintf(body, sizeof body, "{\"choices\":[{\"message\":{\"content\":\"x\"},\"finish_reason\":"
+                 "\"stop\"}],\"usage\":%s}", usage);
+    sy_outcome o = parse(p, 200, NULL, body);
+    assert_int_equal(o.error, SY_ERR_NONE);
+    assert_int_equal(o.tokens_in, in);
+    assert_int_equal(o.tokens_out, out);
+    sy_outcome_free(&o);
+}
+
+/* Usage counts held to 0..10^9: no cost of 2.7e13, none negative, no
+ * overflow when they are added up. */
+static void test_absurd_usage(void **state)
+{
+    (void)state;
+    const int64_t max = SY_MAX_USAGE_TOKENS;
+    expect_usage(&openai, "{\"prompt_tokens\":9223372036854775807,\"completion_tokens\":-9223372036854775807}",
+                 max, 0);
+    expect_usage(&openai, "{\"prompt_tokens\":9.2e18,\"completion_tokens\":1000000001}", 0, max);
+    expect_usage(&openai, "{\"prompt_tokens\":\"12\",\"completion_tokens\":null}", 0, 0);
+    expect_usage(&anthropic, "{\"input_tokens\":-5,\"output_tokens\":9200000000000000000}", 0, max);
+    expect_usage(&anthropic, "{\"input_tokens\":99999999999999999999,\"output_tokens\":12}", max, 12);
+    expect_usage(&anthropic, "{\"input_tokens\":1000000000,\"output_tokens\":999999999}", max, max - 1);
+    /* the largest counts, summed over many attempts, cost what they say */
+    sy_model m = {.alias = "m", .price_in_per_mtok = 15, .price_out_per_mtok = 75};
+    int64_t in = 0, out = 0;
+    for (int i = 0; i < 1000; i++) in += SY_MAX_USAGE_TOKENS, out += SY_MAX_USAGE_TOKENS;
+    assert_true(sy_model_cost(&m, SY_MAX_USAGE_TOKENS, SY_MAX_USAGE_TOKENS) == 90000.0);
+    assert_true(sy_model_cost(&m, in, out) == 9e7);
+    assert_true(sy_model_cost(&m, -5, -9223372036854775807LL) == 0.0); /* never negative */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -236,6 +334,9 @@ int main(void)
         cmocka_unit_test(test_key_redaction),
         cmocka_unit_test(test_retry_and_limit_headers),
         cmocka_unit_test(test_go_durations),
+        cmocka_unit_test(test_hostile_retry_after),
+        cmocka_unit_test(test_hostile_go_durations),
+        cmocka_unit_test(test_absurd_usage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

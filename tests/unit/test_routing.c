@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "health.h"
@@ -321,6 +322,39 @@ static void test_waitq_idle_lane_banks_no_credit(void **state)
     sy_waitq_free(&q);
 }
 
+/* Jobs with a deadline leave the queue once it has passed, whatever they
+ * wait for; the others keep their order. */
+static void test_waitq_takes_expired(void **state)
+{
+    (void)state;
+    sy_waitq q;
+    sy_waitq_init(&q, 2, NULL);
+    int items[8];
+    int64_t deadline[8] = {0, 100, 50, 0, 300, 100, 0, 200};
+    for (int i = 0; i < 8; i++) sy_waitq_push_until(&q, (size_t)i % 2, i % 3, deadline[i], &items[i]);
+    assert_int_equal(sy_waitq_next_deadline(&q), 50);
+    void **gone;
+    assert_int_equal(sy_waitq_take_expired(&q, 50, &gone), 0); /* due at 50: not before */
+    assert_null(gone);
+    assert_int_equal(sy_waitq_take_expired(&q, 101, &gone), 3);
+    int seen = 0;
+    for (int i = 0; i < 3; i++) {
+        int k = (int)((int *)gone[i] - items);
+        assert_true(k == 1 || k == 2 || k == 5);
+        seen |= 1 << k;
+    }
+    assert_int_equal(seen, (1 << 1) | (1 << 2) | (1 << 5));
+    free(gone);
+    assert_int_equal(q.n, 5);
+    assert_int_equal(sy_waitq_next_deadline(&q), 200);
+    /* what is left leaves as it would have: by lane share, then priority, then age */
+    int want[5] = {4, 7, 0, 3, 6};
+    for (int i = 0; i < 5; i++) assert_ptr_equal(sy_waitq_pop(&q), &items[want[i]]);
+    assert_int_equal(sy_waitq_next_deadline(&q), 0);
+    assert_int_equal(sy_waitq_take_expired(&q, INT64_MAX, &gone), 0);
+    sy_waitq_free(&q);
+}
+
 /* ---- accounts ---- */
 
 static void test_account_cooldown_and_headroom(void **state)
@@ -355,6 +389,7 @@ int main(void)
         cmocka_unit_test(test_breaker_ratio_in_window),
         cmocka_unit_test(test_latency_average),
         cmocka_unit_test(test_waitq_priority_then_age),
+        cmocka_unit_test(test_waitq_takes_expired),
         cmocka_unit_test(test_waitq_fair_share),
         cmocka_unit_test(test_waitq_idle_lane_banks_no_credit),
         cmocka_unit_test(test_account_cooldown_and_headroom),

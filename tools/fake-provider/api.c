@@ -274,6 +274,21 @@ static void anthropic_limit_headers(const fp_window *w, sy_buf *h)
     sy_buf_puts(h, "\r\n");
 }
 
+/* [[retry-after:V]] and [[reset:V]]: the values as the marker gives them
+ * (1e12, 99999999h, nan, ...), after the real ones (the last one counts). */
+static void hostile_headers(call *c, sy_buf *h)
+{
+    const fp_markers *m = &c->markers;
+    int openai = c->api == FP_API_OPENAI;
+    if (m->retry_after.p && c->rp->status == 429)
+        sy_buf_printf(h, "retry-after: %.*s\r\n", (int)m->retry_after.n, m->retry_after.p);
+    if (m->reset.p)
+        sy_buf_printf(h, "%s: 0\r\n%s: %.*s\r\n",
+                      openai ? "x-ratelimit-remaining-requests" : "anthropic-ratelimit-requests-remaining",
+                      openai ? "x-ratelimit-reset-requests" : "anthropic-ratelimit-requests-reset",
+                      (int)m->reset.n, m->reset.p);
+}
+
 static void add_headers(call *c)
 {
     sy_buf *h = &c->rp->headers;
@@ -288,6 +303,7 @@ static void add_headers(call *c)
     if (c->retry_after_ms >= 0)
         sy_buf_printf(h, "retry-after: %lld\r\nretry-after-ms: %lld\r\n",
                       (long long)((c->retry_after_ms + 999) / 1000), (long long)c->retry_after_ms);
+    hostile_headers(c, h);
 }
 
 /* ---- deciding ---- */
@@ -349,6 +365,8 @@ static int apply_markers(call *c)
         c->rp->status = 0;
     } else if (m->status >= 400) {
         fail_with_status(c, m->status);
+    } else if (m->retry_after.p) {
+        fail(c, 429, E_RATE, "injected error: [[retry-after]] marker");
     } else if (m->fail_model.p && model && slice_is(m->fail_model, model)) {
         fail_server(c, "injected error: [[fail-model]] marker matches this model");
     } else if (m->fail_first >= 0 &&

@@ -126,6 +126,8 @@ typedef struct fp_markers {
     int hang, malformed;
     int64_t latency_ms;     /* [[latency:MS]], -1 = none */
     int64_t size;           /* [[size:N]]: answer of N bytes, 0 = none */
+    fp_slice retry_after;   /* [[retry-after:V]]: 429 with retry-after: V as given */
+    fp_slice reset;         /* [[reset:V]]: requests remaining 0, reset V as given */
 } fp_markers;
 
 typedef enum fp_fault {

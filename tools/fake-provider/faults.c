@@ -81,6 +81,17 @@ static int64_t slice_number(fp_slice a)
     return v;
 }
 
+/* A header value to send as given: 1..64 printable ASCII bytes (the
+ * marker may be hostile to the client, never to the fake's own reply). */
+static fp_slice header_value(fp_slice a)
+{
+    fp_slice none = {NULL, 0};
+    if (!a.p || a.n == 0 || a.n > 64) return none;
+    for (size_t i = 0; i < a.n; i++)
+        if (a.p[i] < 0x20 || a.p[i] > 0x7e) return none;
+    return a;
+}
+
 static void marker_at(const char *s, size_t n, fp_markers *m)
 {
     fp_slice a;
@@ -96,6 +107,10 @@ static void marker_at(const char *s, size_t n, fp_markers *m)
     } else if ((a = marker_arg(s, n, "[[size:")).p) {
         int64_t v = slice_number(a);
         if (v > 0 && v <= 64 * 1024 * 1024) m->size = v;
+    } else if ((a = marker_arg(s, n, "[[retry-after:")).p) {
+        m->retry_after = header_value(a);
+    } else if ((a = marker_arg(s, n, "[[reset:")).p) {
+        m->reset = header_value(a);
     } else if (n >= 8 && memcmp(s, "[[hang]]", 8) == 0) {
         m->hang = 1;
     } else if (n >= 13 && memcmp(s, "[[malformed]]", 13) == 0) {

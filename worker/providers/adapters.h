@@ -14,7 +14,12 @@ void sy_anthropic_build(const sy_call *call, sy_request *req);
 void sy_anthropic_parse(int status, const char *body, size_t len, sy_outcome *out);
 void sy_anthropic_limits(const sy_headers *h, sy_ratelimit_info *rl);
 
-/* Header value as a non-negative integer, -1 when absent or not a number. */
+/* A usage token count: an integer held to 0..SY_MAX_USAGE_TOKENS (any
+ * number of digits), 0 for a negative, a fraction, an exponent or no
+ * number at all. */
+int64_t sy_usage_tokens(sy_jspan v);
+/* Header value as a non-negative integer (held at SY_PROVIDER_MAX_COUNT),
+ * -1 when absent or not a number. */
 int64_t sy_header_int(const sy_headers *h, const char *name);
 /* Reset times in ms from now, -1 when absent or malformed. */
 int64_t sy_reset_from_rfc3339(const sy_headers *h, const char *name);

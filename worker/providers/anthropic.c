@@ -55,8 +55,8 @@ static void read_success(sy_jspan root, sy_outcome *out)
     sy_jspan top[3], usage[2], block[2], b;
     sy_js_get_many(root, root_keys, top, 3);
     sy_js_get_many(top[1], usage_keys, usage, 2);
-    out->tokens_in = sy_js_int(usage[0]);
-    out->tokens_out = sy_js_int(usage[1]);
+    out->tokens_in = sy_usage_tokens(usage[0]);
+    out->tokens_out = sy_usage_tokens(usage[1]);
     if (!sy_js_is_array(top[0])) return sy_outcome_malformed(out, "no content array");
     sy_buf text;
     sy_buf_init(&text);

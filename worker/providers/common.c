@@ -48,8 +48,27 @@ void sy_request_add_header(sy_request *r, const char *fmt, ...)
     int n = vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
     if (n < 0 || (size_t)n >= sizeof line) return;
+    for (int i = 0; i < n; i++) /* a CR or LF would end the header and start another */
+        if ((unsigned char)line[i] < 0x20 && line[i] != '\t') return;
     sy_buf_append(&r->headers, line, (size_t)n + 1); /* keep the NUL separator */
     r->nheaders++;
+}
+
+void sy_request_add_job_header(sy_request *r, const char *key)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char enc[3 * 256 + 1];
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)key; *p && o + 4 <= sizeof enc; p++) {
+        if (isalnum(*p) || strchr("-._~", *p)) enc[o++] = (char)*p;
+        else {
+            enc[o++] = '%';
+            enc[o++] = hex[*p >> 4];
+            enc[o++] = hex[*p & 15];
+        }
+    }
+    enc[o] = '\0';
+    sy_request_add_header(r, "X-Switchyard-Job: %s", enc);
 }
 
 void sy_outcome_free(sy_outcome *o)
@@ -151,10 +170,14 @@ int sy_headers_find(const sy_headers *h, const char *name, char *val, size_t val
 
 int64_t sy_header_int(const sy_headers *h, const char *name)
 {
-    char v[64], *end;
-    if (!sy_headers_find(h, name, v, sizeof v)) return -1;
-    long long x = strtoll(v, &end, 10);
-    return end == v || x < 0 ? -1 : (int64_t)x;
+    char v[64];
+    if (!sy_headers_find(h, name, v, sizeof v) || !isdigit((unsigned char)v[0])) return -1;
+    int64_t x = 0;
+    for (const char *p = v; *p; p++) {
+        if (!isdigit((unsigned char)*p)) return -1;
+        if (x < SY_PROVIDER_MAX_COUNT) x = x * 10 + (*p - '0'); /* then held at the cap */
+    }
+    return x < SY_PROVIDER_MAX_COUNT ? x : SY_PROVIDER_MAX_COUNT;
 }
 
 void sy_read_limits(const sy_headers *h, const sy_limit_headers *names, sy_ratelimit_info *rl)
@@ -169,45 +192,67 @@ void sy_read_limits(const sy_headers *h, const sy_limit_headers *names, sy_ratel
 
 /* ---- time values ---- */
 
+/* A wait in ms from a double the provider sent: -1 for NaN and negatives,
+ * held at SY_PROVIDER_MAX_WAIT_MS (infinity and 1e300 included) before
+ * any conversion to an integer. */
+static int64_t wait_ms(double ms)
+{
+    if (!(ms >= 0)) return -1;
+    return ms < SY_PROVIDER_MAX_WAIT_MS ? (int64_t)ms : SY_PROVIDER_MAX_WAIT_MS;
+}
+
+/* Go's time.Duration.String() form: one or more <number><unit>, number
+ * digits with an optional fraction, unit h m s ms us \xc2\xb5s ns. Read by
+ * hand (no strtod: no signs, exponents, "inf" or "nan"). */
 int64_t sy_parse_go_duration_ms(const char *s)
 {
     if (!s || !*s) return -1;
     double total = 0;
     const char *p = s;
     while (*p) {
-        char *end;
-        double x = strtod(p, &end);
-        if (end == p || x < 0) return -1;
-        p = end;
+        double x = 0, scale = 1;
+        int ndigits = 0;
+        for (; isdigit((unsigned char)*p); p++, ndigits++) x = x * 10 + (*p - '0');
+        if (*p == '.')
+            for (p++; isdigit((unsigned char)*p); p++, ndigits++) x += (*p - '0') * (scale /= 10);
+        if (!ndigits) return -1;
         double unit;
         if (!strncmp(p, "ms", 2)) unit = 1, p += 2;
-        else if (!strncmp(p, "us", 2) || !strncmp(p, "\xc2\xb5s", 3)) unit = 0.001, p += p[0] == 'u' ? 2 : 3;
+        else if (!strncmp(p, "us", 2)) unit = 0.001, p += 2;
+        else if (!strncmp(p, "\xc2\xb5s", 3)) unit = 0.001, p += 3;
         else if (!strncmp(p, "ns", 2)) unit = 1e-6, p += 2;
         else if (*p == 'h') unit = 3600000, p++;
         else if (*p == 'm') unit = 60000, p++;
         else if (*p == 's') unit = 1000, p++;
         else return -1;
-        total += x * unit;
+        total += x * unit; /* at most 63 digits of a 64-byte header: finite */
     }
-    return (int64_t)(total + 0.5);
+    return wait_ms(total + 0.5); /* to the nearest ms */
+}
+
+/* A whole-string decimal number (strtod's forms, "inf" and "nan" among
+ * them: wait_ms sorts those out); 0 when s is not one. */
+static int read_number(const char *s, double *v)
+{
+    char *end;
+    if (!s || !*s) return 0;
+    *v = strtod(s, &end);
+    return end != s && *end == '\0';
 }
 
 int64_t sy_parse_retry_after_ms(const char *retry_after_ms, const char *retry_after, int64_t now_ms)
 {
-    char *end;
-    if (retry_after_ms && *retry_after_ms) {
-        double v = strtod(retry_after_ms, &end);
-        if (end != retry_after_ms) return v > 0 ? (int64_t)v : 0;
-    }
+    double v;
+    int64_t ms;
+    if (read_number(retry_after_ms, &v) && (ms = wait_ms(v)) >= 0) return ms;
     if (!retry_after || !*retry_after) return -1;
-    double secs = strtod(retry_after, &end);
-    if (end != retry_after && *end == '\0') return secs > 0 ? (int64_t)(secs * 1000) : 0;
+    if (read_number(retry_after, &v)) return wait_ms(v * 1000);
     struct tm tm;
     memset(&tm, 0, sizeof tm);
     const char *rest = strptime(retry_after, "%a, %d %b %Y %H:%M:%S GMT", &tm);
     if (!rest || *rest) return -1;
     int64_t at = (int64_t)timegm(&tm) * 1000;
-    return at > now_ms ? at - now_ms : 0;
+    return at > now_ms ? wait_ms((double)(at - now_ms)) : 0;
 }
 
 int64_t sy_reset_from_rfc3339(const sy_headers *h, const char *name)
@@ -215,7 +260,7 @@ int64_t sy_reset_from_rfc3339(const sy_headers *h, const char *name)
     char v[64];
     if (!sy_headers_find(h, name, v, sizeof v)) return -1;
     int64_t at = sy_parse_rfc3339_ms(v), now = sy_now_ms();
-    return at < 0 ? -1 : at > now ? at - now : 0;
+    return at < 0 ? -1 : at > now ? wait_ms((double)(at - now)) : 0;
 }
 
 int64_t sy_reset_from_go(const sy_headers *h, const char *name)
@@ -223,6 +268,17 @@ int64_t sy_reset_from_go(const sy_headers *h, const char *name)
     char v[64];
     if (!sy_headers_find(h, name, v, sizeof v)) return -1;
     return sy_parse_go_duration_ms(v);
+}
+
+int64_t sy_usage_tokens(sy_jspan v)
+{
+    if (!v.p || v.p == v.end || !isdigit((unsigned char)*v.p)) return 0; /* negative, absent, text */
+    int64_t n = 0;
+    const char *p = v.p;
+    for (; p < v.end && isdigit((unsigned char)*p); p++)
+        if (n <= SY_MAX_USAGE_TOKENS) n = n * 10 + (*p - '0'); /* then held: no overflow */
+    if (p != v.end) return 0; /* a fraction or an exponent: not a count */
+    return n < SY_MAX_USAGE_TOKENS ? n : SY_MAX_USAGE_TOKENS;
 }
 
 /* ---- errors ---- */

@@ -63,8 +63,8 @@ static void read_success(sy_jspan root, sy_outcome *out)
     sy_js_get_many(sy_js_at(top[0], 0), choice_keys, choice, 2);
     sy_js_get_many(choice[0], msg_keys, msg, 2);
     sy_js_get_many(top[1], usage_keys, usage, 2);
-    out->tokens_in = sy_js_int(usage[0]);
-    out->tokens_out = sy_js_int(usage[1]);
+    out->tokens_in = sy_usage_tokens(usage[0]);
+    out->tokens_out = sy_usage_tokens(usage[1]);
     sy_jspan content = msg[0], refusal = msg[1];
     if (!sy_js_is_object(choice[0])) return sy_outcome_malformed(out, "no choices[0].message");
     if (sy_js_is_string(refusal) || sy_js_string_is(choice[1], "content_filter"))

@@ -64,8 +64,13 @@ typedef struct sy_outcome {
 void sy_request_init(sy_request *r);
 void sy_request_reset(sy_request *r);
 void sy_request_free(sy_request *r);
+/* A header line; one with a control character (CR, LF, ...) is dropped. */
 void sy_request_add_header(sy_request *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* X-Switchyard-Job: the job's idempotency key, percent-encoded (all but
+ * letters, digits and -._~), so that no byte of a job reaches the provider
+ * raw in a header; cut after 256 bytes of key. */
+void sy_request_add_job_header(sy_request *r, const char *key);
 
 /* Build the request for this call against the model's provider. */
 void sy_provider_build(const sy_call *call, sy_request *req);
@@ -78,10 +83,23 @@ void sy_provider_parse(const sy_provider *p, int http_status, const char *header
                        sy_outcome *out);
 void sy_outcome_free(sy_outcome *o);
 
+/* What a provider says is bounded before anything acts on it:
+ *   waits (retry-after, retry-after-ms, rate-limit resets) at a day (the
+ *     longest window a provider counts in, a daily quota): a retry-after of
+ *     1e12 or a reset of 99999999h would otherwise stop an account for
+ *     ever; jobs with a deadline expire on time whatever the wait (run.c);
+ *   rate-limit counts (limit, remaining) at 10^12;
+ *   usage token counts to 0..10^9 per call (no model's context comes near),
+ *     so sums, costs and the pacing arithmetic never overflow and a cost is
+ *     never negative. */
+#define SY_PROVIDER_MAX_WAIT_MS (24LL * 3600 * 1000)
+#define SY_PROVIDER_MAX_COUNT 1000000000000LL
+#define SY_MAX_USAGE_TOKENS 1000000000LL
+
 /* Helpers shared by the adapters (providers/common.c). */
 int64_t sy_parse_go_duration_ms(const char *s);   /* "6m0s" -> 360000; -1 bad */
 int64_t sy_parse_retry_after_ms(const char *retry_after_ms, const char *retry_after,
-                                int64_t now_ms); /* -1 absent/bad */
+                                int64_t now_ms); /* -1 absent/bad (NaN, negative) */
 /* The lines of a response's header block, found in one pass so that the
  * dozen lookups a response needs (retry hints, rate limits) do not each
  * scan the block again. Only the last block counts (after a redirect or a
