@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The fuzz command: build the libFuzzer targets with clang (tests/fuzz/,
 # CMake option SY_FUZZ) and run each for a bounded time from its seed
-# corpus (tests/fuzz/corpus/<target>/). Fails on the first crash, leak,
-# sanitizer report or timeout, printing the reproducer.
+# corpus (tests/fuzz/corpus/<target>/). Fails if any target found a crash,
+# leak, sanitizer report or timeout, printing each reproducer.
 #   scripts/fuzz.sh [BUILD_DIR] [TARGET...]    (default build-fuzz, every target)
 #   FUZZ_SECONDS=25   time per target
 # Reproduce a crash: BUILD_DIR/tests/fuzz/fuzz_<target> CRASH_FILE
@@ -19,6 +19,7 @@ if [ ${#targets[@]} -eq 0 ]; then
 fi
 T=$(mktemp -d "${TMPDIR:-/tmp}/switchyard-fuzz.XXXXXX")
 trap '[ "${KEEP_TMP:-0}" = 1 ] || rm -rf "$T"' EXIT
+failed=()
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 for t in "${targets[@]}"; do
@@ -35,8 +36,10 @@ for t in "${targets[@]}"; do
             echo
         done
         echo "FAIL: fuzz_$t found a crash"
-        exit 1
+        failed+=("$t")
+        continue
     fi
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$T/$t/log" | grep -o '[0-9]*$')
     echo "ok - fuzz_$t: ${runs:-?} inputs in ${FUZZ_SECONDS:-25} s, no crash"
 done
+[ ${#failed[@]} -eq 0 ] || { echo "FAIL: crashes in: ${failed[*]}"; exit 1; }
