@@ -10,11 +10,14 @@
 #include "yamlnode.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "util.h"
@@ -23,21 +26,46 @@
 
 /* ---- reading the file ----------------------------------------------------- */
 
+static const char *file_kind(mode_t m)
+{
+    return S_ISDIR(m) ? "a directory" : S_ISFIFO(m) ? "a FIFO" : S_ISCHR(m) ? "a character device"
+         : S_ISBLK(m) ? "a block device" : S_ISSOCK(m) ? "a socket" : "not a regular file";
+}
+
+/* The file's bytes, or -1 (reported). Only a regular file of at most
+ * YN_MAX_FILE_BYTES is read: a directory, FIFO or device (/dev/zero) is
+ * refused before a byte is read, a larger file when it is seen to be. */
 static int read_all(yn_doc *d)
 {
-    FILE *f = fopen(d->file, "rb");
-    if (!f) return -1;
+    int fd = open(d->file, O_RDONLY | O_NONBLOCK | O_CLOEXEC); /* a FIFO must not block the open */
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        sy_diags_add(d->diags, d->file, 0, 0, "cannot read: %s", strerror(errno));
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        sy_diags_add(d->diags, d->file, 0, 0, "cannot read: %s, not a regular file", file_kind(st.st_mode));
+        close(fd);
+        return -1;
+    }
     sy_buf b;
     sy_buf_init(&b);
     char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) sy_buf_append(&b, chunk, n);
-    int failed = ferror(f);
+    ssize_t n = 0;
+    while (b.len <= YN_MAX_FILE_BYTES && (n = read(fd, chunk, sizeof chunk)) != 0) {
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) break;
+        sy_buf_append(&b, chunk, (size_t)n);
+    }
     int saved = errno;
-    fclose(f);
-    if (failed) {
+    close(fd);
+    if (n < 0 || b.len > YN_MAX_FILE_BYTES) {
+        if (n < 0) sy_diags_add(d->diags, d->file, 0, 0, "cannot read: %s", strerror(saved));
+        else
+            sy_diags_add(d->diags, d->file, 0, 0, "cannot read: larger than %d MB, the limit of a pipeline file",
+                         YN_MAX_FILE_BYTES / (1024 * 1024));
         sy_buf_free(&b);
-        errno = saved ? saved : EIO;
         return -1;
     }
     sy_buf_cstr(&b);
@@ -111,17 +139,45 @@ static int check_single_document(yn_doc *d, yaml_parser_t *p)
     return root ? -1 : 0;
 }
 
+/* libyaml's loader takes time quadratic in the depth of nesting (40,000
+ * levels, an 80 KB file of '[': 3 s), and a pipeline needs a few levels.
+ * So the events are read once first, cheaply, and a file is refused at its
+ * first collection nested deeper than YN_MAX_DEPTH. Syntax errors are left
+ * to the load, which reports them. */
+static int check_depth(yn_doc *d)
+{
+    yaml_parser_t p;
+    yaml_parser_initialize(&p);
+    yaml_parser_set_input_string(&p, (const unsigned char *)d->text, d->len);
+    int depth = 0, rc = 0;
+    yaml_event_t e;
+    while (rc == 0 && yaml_parser_parse(&p, &e)) {
+        yaml_event_type_t type = e.type;
+        if (type == YAML_SEQUENCE_START_EVENT || type == YAML_MAPPING_START_EVENT) {
+            if (++depth > YN_MAX_DEPTH) {
+                sy_diags_add(d->diags, d->file, (int)e.start_mark.line + 1, (int)e.start_mark.column + 1,
+                             "nested deeper than %d levels", YN_MAX_DEPTH);
+                rc = -1;
+            }
+        } else if (type == YAML_SEQUENCE_END_EVENT || type == YAML_MAPPING_END_EVENT) {
+            depth--;
+        }
+        yaml_event_delete(&e);
+        if (type == YAML_STREAM_END_EVENT) break;
+    }
+    yaml_parser_delete(&p);
+    return rc;
+}
+
 int yn_open(yn_doc *d, const char *file, sy_diags *diags, yaml_node_t **root)
 {
     memset(d, 0, sizeof *d);
     d->file = file;
     d->diags = diags;
     *root = NULL;
-    if (read_all(d) != 0) {
-        sy_diags_add(diags, file, 0, 0, "cannot read: %s", strerror(errno));
-        return -1;
-    }
+    if (read_all(d) != 0) return -1;
     index_lines(d);
+    if (check_depth(d) != 0) return -1;
     yaml_parser_t p;
     yaml_parser_initialize(&p);
     yaml_parser_set_input_string(&p, (const unsigned char *)d->text, d->len);

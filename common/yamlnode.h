@@ -45,7 +45,13 @@ typedef struct yn_map {
     const char *const *known; /* the keys it may have (NULL: any) */
 } yn_map;
 
+/* Limits of a pipeline file: its size, and how deep collections nest. */
+#define YN_MAX_FILE_BYTES (1024 * 1024)
+#define YN_MAX_DEPTH 64
+
 /* Read and parse file; syntax errors and unreadable files are reported.
+ * Only a regular file is read (not a directory, FIFO or device), of at
+ * most YN_MAX_FILE_BYTES, nested at most YN_MAX_DEPTH deep.
  * Returns 0 and the root node in *root, or -1. yn_close in both cases. */
 int yn_open(yn_doc *d, const char *file, sy_diags *diags, yaml_node_t **root);
 void yn_close(yn_doc *d);

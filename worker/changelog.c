@@ -78,6 +78,13 @@ void changelog_mirror(worker *w, const char *key, const sy_job_record *rec, sy_r
 
 /* ---- restore ---- */
 
+int changelog_decode(const void *value, size_t len, uint64_t *owner, sy_job_record *rec)
+{
+    if (!value || len < sizeof *owner) return -1;
+    memcpy(owner, value, sizeof *owner);
+    return sy_record_decode((const char *)value + sizeof *owner, len - sizeof *owner, rec);
+}
+
 /* Highest output offset each writer noted, per output partition. */
 typedef struct noted {
     uint64_t owner;
@@ -126,8 +133,7 @@ static void apply(restore *st, const rd_kafka_message_t *m)
     if (!m->key || m->key_len == 0 || m->key_len >= sizeof key || m->len < sizeof owner) return;
     memcpy(key, m->key, m->key_len);
     key[m->key_len] = '\0';
-    memcpy(&owner, m->payload, sizeof owner);
-    if (sy_record_decode((const char *)m->payload + sizeof owner, m->len - sizeof owner, &rec) != 0) {
+    if (changelog_decode(m->payload, m->len, &owner, &rec) != 0) {
         sy_warn("changelog: unreadable record for key '%s' at %s/%d/%" PRId64 "; skipped", key,
                 rd_kafka_topic_name(m->rkt), (int)m->partition, m->offset);
         return;

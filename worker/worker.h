@@ -229,5 +229,8 @@ void changelog_free(worker *w);
 const char *changelog_topic(worker *w, const char *tier_topic);
 void changelog_mirror(worker *w, const char *key, const sy_job_record *rec, sy_run *r);
 void changelog_restore(worker *w, const rd_kafka_topic_partition_list_t *parts);
+/* A changelog value (writer id, then the store's record bytes), as read
+ * from Kafka: 0, or -1 if malformed. rec points into value. */
+int changelog_decode(const void *value, size_t len, uint64_t *owner, sy_job_record *rec);
 
 #endif

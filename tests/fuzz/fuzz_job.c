@@ -8,7 +8,7 @@
  * surrogates in \u escapes, which jscan reads as U+FFFD on purpose: some
  * encoders emit them and an answer should not be lost for one character;
  * and \u0000 in object keys, valid JSON that jansson does not support),
- * and every value it can reach must decode. Run by tests/integration/fuzz.sh for a bounded time. */
+ * and every value it can reach must decode. Run by scripts/fuzz.sh for a bounded time. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>

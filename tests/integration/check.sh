@@ -7,7 +7,9 @@
 #    the variables without them, pass with --no-keys;
 #  * names are global across files (cross-file references and duplicates);
 #  * the value of a key never appears in any output;
-#  * --help, usage errors and unreadable files.
+#  * --help, usage errors and unreadable files;
+#  * only regular files are read (not a directory, FIFO or /dev/zero), of at
+#    most 1 MB; 40,000 levels of nesting are refused at once at file:line:col.
 set -euo pipefail
 cd "${SY_SRC:-.}"
 SY_BIN=${SY_BIN:-build/switchyard}
@@ -149,3 +151,30 @@ run missing --no-keys "$T/does-not-exist.yaml"
 want_rc 1 "unreadable file" missing
 has missing.err "$T/does-not-exist.yaml: cannot read: No such file or directory"
 ok "--help, usage errors (2), unreadable file (1)"
+
+# ---- only regular files, bounded in size and depth ----------------------------------------------
+mkdir "$T/dir.yaml"
+mkfifo "$T/fifo.yaml"
+for f in "$T/dir.yaml" "$T/fifo.yaml" /dev/zero; do
+    set +e
+    timeout 10 "$SY_BIN" check --no-keys "$f" >"$T/special.out" 2>"$T/special.err"
+    rc=$?
+    set -e
+    want_rc 1 "$f" special
+    grep -q "^$f: cannot read: .*, not a regular file$" "$T/special.err" || fail "$f: $(cat "$T/special.err")"
+done
+ok "a directory, a FIFO (nobody writing) and /dev/zero are refused, naming the file"
+head -c $((1024 * 1024 + 1)) /dev/zero | tr '\0' '#' >"$T/big.yaml"
+run big --no-keys "$T/big.yaml"
+want_rc 1 "a file over 1 MB" big
+has big.err "$T/big.yaml: cannot read: larger than 1 MB, the limit of a pipeline file"
+ok "a file over 1 MB is refused"
+# 40,000 levels of flow lists (80 KB): libyaml's loader alone took 5.6 s
+{ printf 'version: 1\nproviders: '; head -c 40000 /dev/zero | tr '\0' '['; head -c 40000 /dev/zero | tr '\0' ']'; echo; } >"$T/deep.yaml"
+t0=$(date +%s%N)
+run deep --no-keys "$T/deep.yaml"
+ms=$((($(date +%s%N) - t0) / 1000000))
+want_rc 1 "40,000 levels" deep
+has deep.err "$T/deep.yaml:2:75: nested deeper than 64 levels"
+[ "$ms" -lt 1000 ] || fail "40,000 levels took $ms ms"
+ok "40,000 levels of nesting refused at file:2:75 in $ms ms"

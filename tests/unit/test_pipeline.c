@@ -13,9 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "pipeline.h"
+#include "util.h"
 #include "yamlnode.h"
 
 #define OPENAI_SECRET "sk-proj-unit-SECRET-a1b2c3"
@@ -700,6 +702,100 @@ static void test_names_across_files(void **state)
     sy_diags_free(&d);
 }
 
+/* ---- what is read at all ---------------------------------------------------------------- */
+
+/* Loading file fails with one error, not tied to a line, saying msg. */
+static void expect_unreadable(const char *file, const char *msg)
+{
+    sy_config cfg;
+    sy_diags d = {0};
+    const char *files[] = {file};
+    assert_int_equal(sy_config_load(&cfg, files, 1, 0, &d), -1);
+    if (d.n != 1 || strcmp(d.items[0].message, msg)) dump_diags(&d);
+    assert_int_equal(d.n, 1);
+    assert_string_equal(d.items[0].file, file);
+    assert_int_equal(d.items[0].line, 0);
+    assert_string_equal(d.items[0].message, msg);
+    sy_diags_free(&d);
+}
+
+/* A file of exactly n bytes: a comment, then newlines. */
+static const char *write_sized(size_t n, char *path, size_t pathlen)
+{
+    char *text = malloc(n + 1);
+    assert_non_null(text);
+    memset(text, '\n', n);
+    text[0] = '#';
+    text[n] = '\0';
+    write_tmp(text, path, pathlen);
+    free(text);
+    return path;
+}
+
+static void test_only_regular_files(void **state)
+{
+    (void)state;
+    char path[160];
+    snprintf(path, sizeof path, "%s/a-directory.yaml", tmp_dir);
+    assert_int_equal(mkdir(path, 0700), 0);
+    expect_unreadable(path, "cannot read: a directory, not a regular file");
+    rmdir(path);
+
+    /* A FIFO nobody writes to: refused at once, not waited on. */
+    snprintf(path, sizeof path, "%s/a-fifo.yaml", tmp_dir);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    expect_unreadable(path, "cannot read: a FIFO, not a regular file");
+    unlink(path);
+
+    expect_unreadable("/dev/zero", "cannot read: a character device, not a regular file");
+
+    /* The size cap: 1 MB is read, one byte more is not. */
+    sy_config cfg;
+    sy_diags d = {0};
+    const char *at_cap[] = {write_sized(YN_MAX_FILE_BYTES, path, sizeof path)};
+    assert_int_equal(sy_config_load(&cfg, at_cap, 1, 0, &d), -1);
+    assert_int_equal(d.n, 1);
+    assert_non_null(strstr(d.items[0].message, "the file is empty"));
+    sy_diags_free(&d);
+    expect_unreadable(write_sized(YN_MAX_FILE_BYTES + 1, path, sizeof path),
+                      "cannot read: larger than 1 MB, the limit of a pipeline file");
+}
+
+/* "version: 1\nproviders: " then n levels of flow lists. */
+static char *nested(size_t n)
+{
+    const char *head = "version: 1\nproviders: ";
+    size_t h = strlen(head);
+    char *text = malloc(h + 2 * n + 2);
+    assert_non_null(text);
+    memcpy(text, head, h);
+    memset(text + h, '[', n);
+    memset(text + h + n, ']', n);
+    strcpy(text + h + 2 * n, "\n");
+    return text;
+}
+
+static void test_nesting_depth(void **state)
+{
+    (void)state;
+    /* 64 levels (the top mapping and 63 lists) load; the list is then wrong. */
+    char *text = nested(YN_MAX_DEPTH - 1);
+    expect_error(text, 2, 12, "providers must be a mapping, got a list");
+    free(text);
+    /* The 65th level is refused where it opens. */
+    text = nested(YN_MAX_DEPTH);
+    expect_error(text, 2, 12 + YN_MAX_DEPTH - 1, "nested deeper than 64 levels");
+    free(text);
+    /* 40,000 levels (libyaml's loader alone took seconds): refused at once. */
+    text = nested(40000);
+    int64_t t0 = sy_mono_us();
+    expect_error(text, 2, 12 + YN_MAX_DEPTH - 1, "nested deeper than 64 levels");
+    int64_t took = sy_mono_us() - t0;
+    fprintf(stderr, "40,000 levels rejected in %.1f ms\n", (double)took / 1000);
+    assert_true(took < 500000);
+    free(text);
+}
+
 /* ---- API keys -------------------------------------------------------------------------- */
 
 static void test_keys(void **state)
@@ -844,6 +940,8 @@ int main(void)
         cmocka_unit_test(test_template_errors),
         cmocka_unit_test(test_all_errors_collected),
         cmocka_unit_test(test_names_across_files),
+        cmocka_unit_test(test_only_regular_files),
+        cmocka_unit_test(test_nesting_depth),
         cmocka_unit_test(test_keys),
         cmocka_unit_test(test_key_never_in_messages),
         cmocka_unit_test(test_diags_print),
