@@ -238,6 +238,19 @@ static void test_msgpack_to_json_edge_cases(void **state)
     sy_buf_reset(&out);
     assert_int_equal(sy_msgpack_to_json(mp, sizeof mp - 1, &out), -1); /* truncated */
     assert_int_equal(out.len, 0);
+    /* {{1: 2}: 3} prints its key once; 24 levels of maps used as keys print
+     * in a few bytes, not 2^24 (each quoting level doubled the escapes) */
+    const unsigned char mk[] = {0x81, 0x81, 0x01, 0x02, 0x03};
+    sy_buf_reset(&out);
+    assert_int_equal(sy_msgpack_to_json(mk, sizeof mk, &out), 0);
+    assert_string_equal(sy_buf_cstr(&out), "{\"{\\\"1\\\":2}\":3}");
+    unsigned char deep[49]; /* {{{...{1: 3}...: 3}: 3}, 24 maps as keys */
+    memset(deep, 0x81, 24);
+    deep[24] = 0x01;
+    memset(deep + 25, 0x03, 24);
+    sy_buf_reset(&out);
+    assert_int_equal(sy_msgpack_to_json(deep, sizeof deep, &out), 0);
+    assert_true(out.len < 200);
     sy_buf_free(&out);
 }
 
