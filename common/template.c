@@ -77,19 +77,27 @@ static const char *find_var(const sy_job *job, const char *name, size_t len)
 int sy_template_render(const sy_template *t, const sy_job *job, sy_buf *out, char *err,
                        size_t errlen)
 {
+    size_t start = out->len;
     for (size_t i = 0; i < t->nparts; i++) {
         const sy_tpl_part *part = &t->parts[i];
-        if (!part->is_var) {
-            sy_buf_append(out, part->text, part->len);
-            continue;
+        const char *text = part->text;
+        size_t len = part->len;
+        if (part->is_var) {
+            text = find_var(job, part->text, part->len);
+            if (!text) {
+                snprintf(err, errlen, "template variable '%.*s' is not set in the job",
+                         (int)part->len, part->text);
+                return -1;
+            }
+            len = strlen(text);
         }
-        const char *v = find_var(job, part->text, part->len);
-        if (!v) {
-            snprintf(err, errlen, "template variable '%.*s' is not set in the job",
-                     (int)part->len, part->text);
+        if (len > SY_PROMPT_MAX_BYTES - (out->len - start)) {
+            snprintf(err, errlen, "the rendered prompt is larger than %u bytes",
+                     SY_PROMPT_MAX_BYTES);
+            out->len = start;
             return -1;
         }
-        sy_buf_puts(out, v);
+        sy_buf_append(out, text, len);
     }
     return 0;
 }

@@ -272,6 +272,24 @@ static void test_templates(void **state)
     assert_int_equal(sy_template_render(&t, &job, &out, err, sizeof err), -1);
     assert_string_equal(err, "template variable 'name' is not set in the job");
     sy_template_free(&t);
+    /* a template naming a 1 MB variable nine times: over the 8 MB cap, an
+     * error and nothing appended; seven times is fine */
+    char *big = malloc((1u << 20) + 1);
+    memset(big, 'x', 1u << 20);
+    big[1u << 20] = '\0';
+    sy_kv bigvar[] = {{"v", big}};
+    sy_job bigjob = {.id = "j", .task = "t", .vars = bigvar, .nvars = 1};
+    sy_buf_reset(&out);
+    assert_int_equal(sy_template_compile(&t, "{{v}}{{v}}{{v}}{{v}}{{v}}{{v}}{{v}}{{v}}{{v}}", err, sizeof err, &off), 0);
+    assert_int_equal(sy_template_render(&t, &bigjob, &out, err, sizeof err), -1);
+    assert_string_equal(err, "the rendered prompt is larger than 8388608 bytes");
+    assert_int_equal(out.len, 0);
+    sy_template_free(&t);
+    assert_int_equal(sy_template_compile(&t, "{{v}}{{v}}{{v}}{{v}}{{v}}{{v}}{{v}}", err, sizeof err, &off), 0);
+    assert_int_equal(sy_template_render(&t, &bigjob, &out, err, sizeof err), 0);
+    assert_int_equal(out.len, 7u << 20);
+    sy_template_free(&t);
+    free(big);
     assert_int_equal(sy_template_compile(&t, "abc {{ oops", err, sizeof err, &off), -1);
     assert_int_equal(off, 4);
     assert_string_equal(err, "unclosed '{{'");
