@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 #include <string.h>
+#include <time.h>
 
 #include "provider.h"
 
@@ -177,6 +178,52 @@ static void test_key_redaction(void **state)
     assert_non_null(strstr(o.message, "HTTP 401 invalid_api_key"));
 }
 
+static double seconds_since(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* An answer is read in one walk: 200,000 content blocks (which took 44 s
+ * when each block was found by walking the array from its start) and
+ * 100,000 nested brackets read within a bound generous for ASan and a
+ * loaded machine, the blocks' text all there. */
+static void test_large_and_deep_answers(void **state)
+{
+    (void)state;
+    enum { BLOCKS = 200000 };
+    sy_buf b;
+    sy_buf_init(&b);
+    sy_buf_puts(&b, "{\"type\":\"message\",\"content\":[");
+    for (int i = 0; i < BLOCKS; i++) sy_buf_puts(&b, i ? ",{\"type\":\"text\",\"text\":\"ab\"}" : "{\"type\":\"text\",\"text\":\"ab\"}");
+    sy_buf_puts(&b, "],\"stop_reason\":\"end_turn\",\"usage\":{\"input_tokens\":1,\"output_tokens\":2}}");
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    sy_outcome o = parse(&anthropic, 200, NULL, sy_buf_cstr(&b));
+    double secs = seconds_since(&t0);
+    assert_int_equal(o.error, SY_ERR_NONE);
+    assert_int_equal(strlen(o.output), 2 * BLOCKS);
+    assert_int_equal(o.tokens_out, 2);
+    sy_outcome_free(&o);
+    if (secs > 2.0) fail_msg("200,000 content blocks took %.2f s", secs);
+
+    enum { DEEP = 100000 };
+    sy_buf_reset(&b);
+    sy_buf_puts(&b, "{\"content\":");
+    for (int i = 0; i < DEEP; i++) sy_buf_putc(&b, '[');
+    for (int i = 0; i < DEEP; i++) sy_buf_putc(&b, ']');
+    sy_buf_putc(&b, '}');
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    o = parse(&anthropic, 200, NULL, sy_buf_cstr(&b));
+    assert_int_equal(o.error, SY_ERR_MALFORMED);
+    o = parse(&openai, 400, NULL, sy_buf_cstr(&b) + strlen("{\"content\":")); /* an error body too */
+    assert_int_equal(o.error, SY_ERR_BAD_REQUEST);
+    secs = seconds_since(&t0);
+    if (secs > 2.0) fail_msg("100,000 nested brackets took %.2f s", secs);
+    sy_buf_free(&b);
+}
+
 static void test_retry_and_limit_headers(void **state)
 {
     (void)state;
@@ -234,6 +281,7 @@ int main(void)
         cmocka_unit_test(test_success_parsing),
         cmocka_unit_test(test_status_classes),
         cmocka_unit_test(test_key_redaction),
+        cmocka_unit_test(test_large_and_deep_answers),
         cmocka_unit_test(test_retry_and_limit_headers),
         cmocka_unit_test(test_go_durations),
     };
