@@ -74,6 +74,13 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
     return size * n;
 }
 
+/* Free a header list, zeroing its lines first: one carries the API key. */
+static void free_header_list(struct curl_slist *l)
+{
+    for (struct curl_slist *n = l; n; n = n->next) explicit_bzero(n->data, strlen(n->data));
+    curl_slist_free_all(l);
+}
+
 static void setup_easy(sy_transfer *t)
 {
     t->easy = curl_easy_init();
@@ -195,8 +202,8 @@ void sy_engine_free(sy_engine *e)
             curl_multi_remove_handle(e->shards[t->shard].multi, t->easy);
             curl_easy_cleanup(t->easy);
         }
-        curl_slist_free_all(t->hlist);
-        sy_buf_free(&t->hlist_of);
+        free_header_list(t->hlist);
+        sy_buf_wipe(&t->hlist_of);
         curl_url_cleanup(t->url);
         sy_buf_free(&t->url_of);
         sy_request_free(&t->req);
@@ -242,10 +249,11 @@ static void set_headers(sy_transfer *t)
     const sy_buf *h = &t->req.headers;
     bool big = t->req.body.len > 1024 * 1024;
     if (t->hlist && same_text(&t->hlist_of, h) && big == t->hlist_big) return;
+    if (t->hlist_of.data) explicit_bzero(t->hlist_of.data, t->hlist_of.len);
     sy_buf_reset(&t->hlist_of);
     sy_buf_append(&t->hlist_of, h->data, h->len);
     t->hlist_big = big;
-    curl_slist_free_all(t->hlist);
+    free_header_list(t->hlist);
     t->hlist = curl_slist_append(NULL, "User-Agent: switchyard/0.1");
     const char *p = h->data;
     for (int i = 0; i < t->req.nheaders; i++) {

@@ -129,6 +129,9 @@ typedef struct worker_opts {
     bool fsync;         /* fsync each group commit */
     bool changelog;     /* mirror state to <tier topic>.changelog and restore from it */
     bool transactions;  /* results, dead letters and offsets in Kafka transactions */
+    bool core_dumps;    /* allow core dumps (they would hold the API keys) */
+    size_t max_answer_bytes;  /* a call's response body, at most */
+    size_t max_header_bytes;  /* a call's response headers, at most */
 } worker_opts;
 
 struct worker {

@@ -126,6 +126,7 @@ typedef struct fp_markers {
     int hang, malformed;
     int64_t latency_ms;     /* [[latency:MS]], -1 = none */
     int64_t size;           /* [[size:N]]: answer of N bytes, 0 = none */
+    int echo_key;           /* [[echo-key:401]] / [[echo-key:200]]: repeat the key, 0 = none */
 } fp_markers;
 
 typedef enum fp_fault {

@@ -96,6 +96,9 @@ static void marker_at(const char *s, size_t n, fp_markers *m)
     } else if ((a = marker_arg(s, n, "[[size:")).p) {
         int64_t v = slice_number(a);
         if (v > 0 && v <= 64 * 1024 * 1024) m->size = v;
+    } else if ((a = marker_arg(s, n, "[[echo-key:")).p) {
+        int64_t v = slice_number(a);
+        if (v == 200 || v == 401) m->echo_key = (int)v;
     } else if (n >= 8 && memcmp(s, "[[hang]]", 8) == 0) {
         m->hang = 1;
     } else if (n >= 13 && memcmp(s, "[[malformed]]", 13) == 0) {
