@@ -86,19 +86,19 @@ static void release_followers(sy_run *leader)
 {
     sy_run *f = leader->followers;
     leader->followers = NULL;
-    sy_keymap_del(&leader->w->working, leader->job.idempotency_key);
+    sy_keymap_del(&leader->w->working, sy_buf_cstr(&leader->skey));
     leader->leader = false;
     sy_job_record rec = {.ok = leader->result_ok, .result = leader->stored.data,
                          .result_len = leader->stored.len};
     while (f) {
         sy_run *next = f->next_follower;
         if (leader->result_ok) publish_stored(f, &rec, true);
-        else if (!sy_keymap_get(&f->w->working, f->job.idempotency_key)) {
+        else if (!sy_keymap_get(&f->w->working, sy_buf_cstr(&f->skey))) {
             f->leader = true;
-            sy_keymap_put(&f->w->working, f->job.idempotency_key, f);
+            sy_keymap_put(&f->w->working, sy_buf_cstr(&f->skey), f);
             run_begin(f);
         } else {
-            sy_run *l = sy_keymap_get(&f->w->working, f->job.idempotency_key);
+            sy_run *l = sy_keymap_get(&f->w->working, sy_buf_cstr(&f->skey));
             f->next_follower = l->followers;
             l->followers = f;
         }

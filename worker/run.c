@@ -43,7 +43,7 @@ static sy_run *run_new(worker *w, const rd_kafka_message_t *m)
 void run_free(sy_run *r)
 {
     worker *w = r->w;
-    if (r->leader) sy_keymap_del(&w->working, r->job.idempotency_key);
+    if (r->leader) sy_keymap_del(&w->working, sy_buf_cstr(&r->skey));
     if (r->prev) r->prev->next = r->next;
     else w->runs = r->next;
     if (r->next) r->next->prev = r->prev;
@@ -53,6 +53,7 @@ void run_free(sy_run *r)
     sy_buf_free(&r->user);
     sy_buf_free(&r->result);
     sy_buf_free(&r->stored);
+    sy_buf_free(&r->skey);
     sy_outcome_free(&r->last);
     free(r->raw);
     free(r);
@@ -85,13 +86,13 @@ static sy_job_record run_record(const sy_run *r, sy_job_state st, int32_t out_pa
 void run_note_state(sy_run *r, sy_job_state st, int32_t out_partition, int64_t out_offset)
 {
     sy_job_record rec = run_record(r, st, out_partition, out_offset);
-    sy_store_put(r->w->store, r->job.idempotency_key, &rec);
+    sy_store_put(r->w->store, sy_buf_cstr(&r->skey), &rec);
 }
 
 void run_mirror_state(sy_run *r, sy_job_state st, int32_t out_partition, int64_t out_offset)
 {
     sy_job_record rec = run_record(r, st, out_partition, out_offset);
-    changelog_mirror(r->w, r->job.idempotency_key, &rec, r);
+    changelog_mirror(r->w, sy_buf_cstr(&r->skey), &rec, r);
 }
 
 /* Mark the run failed with class c and publish its failed result. */
@@ -127,13 +128,30 @@ static bool same_message(const sy_run *r, const sy_job_record *rec)
            !strcmp(rec->src_topic, r->src_topic);
 }
 
+/* A record of an older store, under the bare idempotency key: it is this
+ * job's if it is about the same message, or if its result is of this task;
+ * then it moves to the job's key. Any other task's record is no answer to
+ * this job (and stays where it is, for that task). */
+static bool older_record(sy_run *r, sy_job_record *rec)
+{
+    worker *w = r->w;
+    const char *bare = r->job.idempotency_key;
+    if (!sy_store_get(w->store, bare, rec, &w->record_scratch)) return false;
+    if (!same_message(r, rec) && !(rec->result && sy_result_task_is(rec->result, rec->result_len, r->task->name)))
+        return false;
+    sy_store_put(w->store, sy_buf_cstr(&r->skey), rec);
+    sy_store_del(w->store, bare);
+    return true;
+}
+
 /* What the store knows of this key. Returns true when the run is answered
  * (or finished) without a call. */
 static bool answer_from_store(sy_run *r)
 {
     worker *w = r->w;
     sy_job_record rec;
-    if (!sy_store_get(w->store, r->job.idempotency_key, &rec, &w->record_scratch)) return false;
+    if (!sy_store_get(w->store, sy_buf_cstr(&r->skey), &rec, &w->record_scratch) && !older_record(r, &rec))
+        return false;
     bool same = same_message(r, &rec);
     if (rec.state == SY_STATE_IN_FLIGHT) {
         if (same) r->attempts = (int)rec.attempts; /* carry on counting */
@@ -154,7 +172,7 @@ static bool answer_from_store(sy_run *r)
 /* Another message with this key is in work: wait for its answer. */
 static bool wait_for_leader(sy_run *r)
 {
-    sy_run *leader = sy_keymap_get(&r->w->working, r->job.idempotency_key);
+    sy_run *leader = sy_keymap_get(&r->w->working, sy_buf_cstr(&r->skey));
     if (!leader) return false;
     r->next_follower = leader->followers;
     leader->followers = r;
@@ -184,9 +202,10 @@ void run_start(worker *w, const rd_kafka_message_t *m)
         return;
     }
     r->tier = r->task->tier;
+    sy_store_key(&r->skey, r->task->name, r->job.idempotency_key);
     if (answer_from_store(r) || wait_for_leader(r)) return;
     r->leader = true;
-    sy_keymap_put(&w->working, r->job.idempotency_key, r);
+    sy_keymap_put(&w->working, sy_buf_cstr(&r->skey), r);
     run_begin(r);
 }
 

@@ -376,6 +376,19 @@ void sy_store_put(sy_store *s, const char *key, const sy_job_record *rec)
     }
 }
 
+void sy_store_del(sy_store *s, const char *key)
+{
+    MDB_val k = key_of(key);
+    uint64_t seq = pending_seq(s, key);
+    if (seq) {
+        unsigned char kb[8];
+        MDB_val sk = seq_key(seq, kb);
+        mdb_del(write_txn(s), s->pending, &sk, NULL);
+        sy_keymap_del(&s->seq_of, key);
+    }
+    if (mdb_del(write_txn(s), s->jobs, &k, NULL) == 0 || seq) s->staged++;
+}
+
 static MDB_val output_key(char *buf, size_t len, const char *topic, int32_t partition)
 {
     int n = snprintf(buf, len, "%s/%d", topic, (int)partition);
@@ -510,6 +523,22 @@ size_t sy_store_count(sy_store *s)
     }
     read_done(s, txn);
     return n;
+}
+
+const char *sy_store_key(sy_buf *out, const char *task, const char *idempotency_key)
+{
+    sy_buf_reset(out);
+    sy_buf_puts(out, task);
+    sy_buf_putc(out, SY_STORE_KEY_SEP);
+    sy_buf_puts(out, idempotency_key);
+    return sy_buf_cstr(out);
+}
+
+const char *sy_store_key_split(const char *skey, size_t *task_len)
+{
+    const char *sep = strchr(skey, SY_STORE_KEY_SEP);
+    *task_len = sep ? (size_t)(sep - skey) : 0;
+    return sep ? sep + 1 : skey;
 }
 
 const char *sy_job_state_name(sy_job_state st)

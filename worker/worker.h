@@ -40,6 +40,8 @@ typedef struct sy_run {
     worker *w;
     sy_job job;
     bool job_ok;               /* job decoded */
+    sy_buf skey;               /* its key in the store, the changelog and `working`:
+                                  task + idempotency key (store.h) */
     const sy_task *task;
     const sy_tier *tier;
     /* where it came from (for the commit and for dead letters) */

@@ -247,6 +247,47 @@ static void test_opens_older_layout(void **state)
     sy_store_close(s);
 }
 
+/* Store keys are task-scoped; a bare key of an older store is read and
+ * removed like any other. */
+static void test_task_scoped_keys(void **state)
+{
+    (void)state;
+    sy_buf k;
+    sy_buf_init(&k);
+    size_t task_len;
+    const char *a = sy_store_key(&k, "classify", "t-1");
+    assert_int_equal(strlen(a), strlen("classify") + 1 + strlen("t-1"));
+    assert_string_equal(sy_store_key_split(a, &task_len), "t-1");
+    assert_int_equal(task_len, strlen("classify"));
+    assert_string_equal(sy_store_key_split("t-1", &task_len), "t-1");
+    assert_int_equal(task_len, 0);
+    sy_store *s = open_store();
+    sy_job_record r = published("\x81\xa2ok\xc3", 0), got;
+    sy_buf storage;
+    sy_buf_init(&storage);
+    sy_store_put(s, sy_store_key(&k, "classify", "t-1"), &r);
+    assert_int_equal(sy_store_get(s, sy_store_key(&k, "summarize", "t-1"), &got, &storage), 0);
+    assert_int_equal(sy_store_get(s, "t-1", &got, &storage), 0);
+    r.state = SY_STATE_IN_FLIGHT; /* an older store's bare keys, one unfinished */
+    sy_store_put(s, "old-1", &r);
+    r.state = SY_STATE_PUBLISHED;
+    sy_store_put(s, "old-2", &r);
+    assert_int_equal(sy_store_commit(s), 0);
+    sy_store_del(s, "old-1");
+    sy_store_del(s, "old-2");
+    sy_store_del(s, "never-there");
+    assert_int_equal(sy_store_commit(s), 0);
+    sy_store_close(s);
+    s = open_store();
+    assert_int_equal(sy_store_get(s, "old-1", &got, &storage), 0);
+    assert_int_equal(sy_store_get(s, "old-2", &got, &storage), 0);
+    assert_int_equal(sy_store_get(s, sy_store_key(&k, "classify", "t-1"), &got, &storage), 1);
+    assert_int_equal(sy_store_count(s), 1);
+    sy_store_close(s);
+    sy_buf_free(&storage);
+    sy_buf_free(&k);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -256,6 +297,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_purge_expired, setup, teardown),
         cmocka_unit_test_setup_teardown(test_newest_record_wins, setup, teardown),
         cmocka_unit_test_setup_teardown(test_opens_older_layout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_task_scoped_keys, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
