@@ -35,6 +35,8 @@ typedef enum sy_err_class {
     SY_ERR_CIRCUIT_OPEN,     /* attempt skipped: the model's breaker is open */
     SY_ERR_ACCOUNT_COOLDOWN, /* attempt skipped: the account is cooling down */
     SY_ERR_UNPUBLISHABLE,    /* the Kafka client refused the result (too large, ...) */
+    SY_ERR_RESPONSE_TOO_LARGE, /* answer over --max-answer-bytes / --max-header-bytes,
+                                  or too large for the state store: not retried */
     SY_ERR_COUNT
 } sy_err_class;
 

@@ -83,10 +83,10 @@ static sy_job_record run_record(const sy_run *r, sy_job_state st, int32_t out_pa
     };
 }
 
-void run_note_state(sy_run *r, sy_job_state st, int32_t out_partition, int64_t out_offset)
+int run_note_state(sy_run *r, sy_job_state st, int32_t out_partition, int64_t out_offset)
 {
     sy_job_record rec = run_record(r, st, out_partition, out_offset);
-    sy_store_put(r->w->store, sy_buf_cstr(&r->skey), &rec);
+    return sy_store_put(r->w->store, sy_buf_cstr(&r->skey), &rec);
 }
 
 void run_mirror_state(sy_run *r, sy_job_state st, int32_t out_partition, int64_t out_offset)
@@ -443,14 +443,24 @@ void run_launch_prepared(sy_run *r)
     sy_engine_launch(w->engine, t, (int)timeout, r);
 }
 
-/* Transport failure -> outcome (the adapter only sees HTTP answers). */
-static void transport_outcome(const sy_transfer *t, sy_outcome *o)
+/* Transport failure -> outcome (the adapter only sees HTTP answers). An
+ * answer cut short at the engine's limits is response_too_large: the same
+ * call would bring it again, so it is not retried (the tier falls back). */
+static void transport_outcome(const worker *w, const sy_transfer *t, sy_outcome *o)
 {
-    o->error = t->curl_code == CURLE_OPERATION_TIMEDOUT ? SY_ERR_TIMEOUT : SY_ERR_CONNECTION;
+    o->error = t->too_large ? SY_ERR_RESPONSE_TOO_LARGE
+               : t->curl_code == CURLE_OPERATION_TIMEDOUT ? SY_ERR_TIMEOUT : SY_ERR_CONNECTION;
+    o->http_status = t->too_large ? (int)t->http_status : 0;
     o->retry_after_ms = -1;
     o->should_retry = -1;
     o->rl = (sy_ratelimit_info){-1, -1, -1, -1, -1, -1}; /* no headers: nothing said */
-    snprintf(o->message, sizeof o->message, "%s", curl_easy_strerror(t->curl_code));
+    if (t->too_large)
+        snprintf(o->message, sizeof o->message,
+                 "response larger than %zu bytes of body or %zu bytes of headers "
+                 "(--max-answer-bytes, --max-header-bytes); cut short",
+                 w->opt.max_answer_bytes, w->opt.max_header_bytes);
+    else
+        snprintf(o->message, sizeof o->message, "%s", curl_easy_strerror(t->curl_code));
 }
 
 /* A task that parses JSON needs an object or array back. */
@@ -527,12 +537,11 @@ static void health_feedback(sy_run *r, int64_t latency_ms)
 
 void run_on_response(worker *w, sy_transfer *t, void *opaque)
 {
-    (void)w;
     sy_run *r = opaque;
     int64_t latency_ms = (sy_mono_us() - r->attempt_sent_us) / 1000;
     sy_outcome_free(&r->last);
     memset(&r->last, 0, sizeof r->last);
-    if (t->curl_code != CURLE_OK) transport_outcome(t, &r->last);
+    if (t->curl_code != CURLE_OK || t->too_large) transport_outcome(w, t, &r->last);
     else
         sy_provider_parse(r->model->provider, (int)t->http_status, t->headers.data,
                           t->headers.len, t->body.data, t->body.len, &r->last);

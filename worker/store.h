@@ -77,8 +77,11 @@ void sy_store_set_fsync(sy_store *s, bool on);
 /* Look a key up (seeing staged changes). Returns 1 and fills rec, whose
  * strings and result point into `storage`; 0 when absent. */
 int sy_store_get(sy_store *s, const char *key, sy_job_record *rec, sy_buf *storage);
-/* Stage a record (replaces the key's record). */
-void sy_store_put(sy_store *s, const char *key, const sy_job_record *rec);
+/* Stage a record (replaces the key's record). Returns 0, or -1 when the
+ * record is larger than an eighth of the map asked for (map_mb): nothing is
+ * staged, and the caller ends that job otherwise. A full map never stops
+ * the store: it grows (see store.c). */
+int sy_store_put(sy_store *s, const char *key, const sy_job_record *rec);
 /* Stage the removal of a key's record. */
 void sy_store_del(sy_store *s, const char *key);
 /* Stage the acknowledgement of output offset `offset` in topic/partition. */

@@ -440,6 +440,7 @@ static int setup(worker *w)
     if (w->changelog_producer != w->producer) wake_on(w, rd_kafka_queue_get_main(w->changelog_producer));
     init_routing(w);
     w->engine = sy_engine_new(w->opt.max_inflight, (int)w->cfg.nproviders, on_transfer_done, w);
+    sy_engine_set_limits(w->engine, w->opt.max_answer_bytes, w->opt.max_header_bytes);
     w->offsets = sy_offsets_new();
     sy_timers_init(&w->timers);
     w->rng = (uint64_t)sy_mono_us() | 1;

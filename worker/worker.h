@@ -178,7 +178,8 @@ void run_on_response(worker *w, sy_transfer *t, void *opaque);
 void run_free(sy_run *r);
 void run_defer(sy_run *r);
 void run_begin(sy_run *r); /* route, render, first attempt */
-void run_note_state(sy_run *r, sy_job_state st, int32_t out_partition, int64_t out_offset);
+/* 0, or -1 when the record is too large for the store (nothing staged). */
+int run_note_state(sy_run *r, sy_job_state st, int32_t out_partition, int64_t out_offset);
 /* The same record, mirrored to the changelog (delivery counted on the run). */
 void run_mirror_state(sy_run *r, sy_job_state st, int32_t out_partition, int64_t out_offset);
 void run_launch_prepared(sy_run *r);

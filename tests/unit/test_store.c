@@ -288,6 +288,64 @@ static void test_task_scoped_keys(void **state)
     sy_buf_free(&k);
 }
 
+/* A 1 MB map and records of up to an eighth of it: the map fills within a
+ * turn (LMDB ends that transaction) and across turns; the store grows it,
+ * keeps every staged write of the turn, and opens again afterwards, even
+ * asked for 1 MB again. A record over an eighth is refused, not staged. */
+static void test_full_map_grows(void **state)
+{
+    (void)state;
+    char err[256];
+    sy_store *s = sy_store_open(dir, 1, err, sizeof err);
+    assert_non_null(s);
+    enum { BIG = 120 * 1024 };
+    char *big = malloc(BIG + 1);
+    memset(big, 'x', BIG);
+    big[BIG] = '\0';
+    sy_job_record small = published("\x81\xa2ok\xc3", 0), got;
+    sy_buf storage, k;
+    sy_buf_init(&storage);
+    sy_buf_init(&k);
+    assert_int_equal(sy_store_put(s, "first-of-turn", &small), 0);
+    for (int turn = 0; turn < 3; turn++) {
+        for (int i = 0; i < 12; i++) { /* 1.4 MB a turn */
+            sy_buf_reset(&k);
+            sy_buf_printf(&k, "big-%d-%d", turn, i);
+            sy_job_record r = published(big, 0);
+            r.state = i % 2 ? SY_STATE_PUBLISHING : SY_STATE_PUBLISHED;
+            assert_int_equal(sy_store_put(s, sy_buf_cstr(&k), &r), 0);
+        }
+        assert_int_equal(sy_store_commit(s), 0);
+    }
+    char *huge = malloc(200 * 1024 + 1);
+    memset(huge, 'y', 200 * 1024);
+    huge[200 * 1024] = '\0';
+    assert_int_equal(sy_store_put(s, "huge", &(sy_job_record){.state = SY_STATE_PUBLISHED, .result = huge,
+                                                              .result_len = 200 * 1024}), -1);
+    assert_int_equal(sy_store_commit(s), 0);
+    sy_store_close(s);
+    s = sy_store_open(dir, 1, err, sizeof err); /* the data is larger than the map asked */
+    assert_non_null(s);
+    assert_int_equal(sy_store_get(s, "first-of-turn", &got, &storage), 1);
+    assert_int_equal(sy_store_get(s, "big-2-11", &got, &storage), 1);
+    assert_int_equal(got.result_len, BIG);
+    assert_int_equal(sy_store_get(s, "huge", &got, &storage), 0);
+    assert_int_equal(sy_store_count(s), 1 + 36);
+    for (int i = 0; i < 12; i++) { /* and it takes more */
+        sy_buf_reset(&k);
+        sy_buf_printf(&k, "after-%d", i);
+        assert_int_equal(sy_store_put(s, sy_buf_cstr(&k), &(sy_job_record){.state = SY_STATE_PUBLISHED,
+                                                                            .result = big, .result_len = BIG}), 0);
+    }
+    assert_int_equal(sy_store_commit(s), 0);
+    assert_int_equal(sy_store_count(s), 1 + 36 + 12);
+    sy_store_close(s);
+    free(big);
+    free(huge);
+    sy_buf_free(&storage);
+    sy_buf_free(&k);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -298,6 +356,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_newest_record_wins, setup, teardown),
         cmocka_unit_test_setup_teardown(test_opens_older_layout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_task_scoped_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_full_map_grows, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
