@@ -55,6 +55,8 @@ typedef struct rec_head {
     int64_t src_offset, updated_ms, expires_ms, out_offset;
 } rec_head;
 
+#define MAX_TASK_IN_KEY 200 /* a longer task name is cut and its hash appended */
+
 static MDB_val val_of(const void *p, size_t n)
 {
     return (MDB_val){.mv_size = n, .mv_data = (void *)p};
@@ -644,7 +646,12 @@ size_t sy_store_count(sy_store *s)
 const char *sy_store_key(sy_buf *out, const char *task, const char *idempotency_key)
 {
     sy_buf_reset(out);
-    sy_buf_puts(out, task);
+    size_t n = strlen(task);
+    if (n > MAX_TASK_IN_KEY) /* LMDB keys end at 511 bytes; job keys at 256 */
+        sy_buf_printf(out, "%.*s#%016llx", MAX_TASK_IN_KEY - 17, task,
+                      (unsigned long long)sy_hash64(task, n));
+    else
+        sy_buf_puts(out, task);
     sy_buf_putc(out, SY_STORE_KEY_SEP);
     sy_buf_puts(out, idempotency_key);
     return sy_buf_cstr(out);

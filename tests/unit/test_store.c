@@ -261,6 +261,16 @@ static void test_task_scoped_keys(void **state)
     assert_int_equal(task_len, strlen("classify"));
     assert_string_equal(sy_store_key_split("t-1", &task_len), "t-1");
     assert_int_equal(task_len, 0);
+    char long_task[1001], key256[257], other[512];
+    memset(long_task, 't', 1000);
+    long_task[1000] = '\0';
+    memset(key256, 'k', 256);
+    key256[256] = '\0';
+    snprintf(other, sizeof other, "%s", sy_store_key(&k, long_task, key256));
+    long_task[999] = 'u'; /* the same start: another task all the same */
+    assert_true(strlen(sy_store_key(&k, long_task, key256)) <= 511);
+    assert_string_not_equal(other, sy_buf_cstr(&k));
+    assert_string_equal(sy_store_key_split(sy_buf_cstr(&k), &task_len), key256);
     sy_store *s = open_store();
     sy_job_record r = published("\x81\xa2ok\xc3", 0), got;
     sy_buf storage;
