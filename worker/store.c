@@ -324,7 +324,9 @@ sy_store *sy_store_open(const char *dir, size_t map_mb, char *err, size_t errlen
         free(s);
         return NULL;
     }
-    s->max_record = map_mb * 1024 * 1024 / 8;
+    MDB_envinfo info;
+    mdb_env_info(s->env, &info); /* map_mb 0: LMDB's default size */
+    s->max_record = (map_mb ? map_mb * 1024 * 1024 : info.me_mapsize) / 8;
     keep_headroom(s); /* a map filled before (or asked smaller than its data) */
     return s;
 }
