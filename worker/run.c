@@ -139,8 +139,7 @@ static bool older_record(sy_run *r, sy_job_record *rec)
     if (!sy_store_get(w->store, bare, rec, &w->record_scratch)) return false;
     if (!same_message(r, rec) && !(rec->result && sy_result_task_is(rec->result, rec->result_len, r->task->name)))
         return false;
-    sy_store_put(w->store, sy_buf_cstr(&r->skey), rec);
-    sy_store_del(w->store, bare);
+    if (sy_store_put(w->store, sy_buf_cstr(&r->skey), rec) == 0) sy_store_del(w->store, bare);
     return true;
 }
 
