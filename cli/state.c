@@ -18,7 +18,7 @@ static const char usage[] =
     "Usage: switchyard state --state-dir DIR [--unfinished]\n"
     "Print how many idempotency keys a worker's store holds and how many jobs it left\n"
     "unfinished; with --unfinished, one line per unfinished job:\n"
-    "  <state> <key> attempts=<n> model=<alias> source=<topic>/<partition>/<offset>\n";
+    "  <state> <key> attempts=<n> model=<alias> source=<topic>/<partition>/<offset> task=<task>\n";
 
 typedef struct tally {
     bool list;
@@ -30,10 +30,12 @@ static void each(void *ctx, const char *key, const sy_job_record *rec)
     tally *t = ctx;
     if (rec->state == SY_STATE_IN_FLIGHT) t->in_flight++;
     else t->publishing++;
+    size_t task_len;
+    const char *idem = sy_store_key_split(key, &task_len);
     if (t->list)
-        printf("%s %s attempts=%u model=%s source=%s/%d/%" PRId64 "\n", sy_job_state_name(rec->state),
-               key, rec->attempts, rec->model && *rec->model ? rec->model : "-", rec->src_topic,
-               (int)rec->src_partition, rec->src_offset);
+        printf("%s %s attempts=%u model=%s source=%s/%d/%" PRId64 " task=%.*s\n", sy_job_state_name(rec->state),
+               idem, rec->attempts, rec->model && *rec->model ? rec->model : "-", rec->src_topic,
+               (int)rec->src_partition, rec->src_offset, (int)task_len, key);
 }
 
 int cmd_state(int argc, char **argv)

@@ -19,6 +19,12 @@ void sy_buf_free(sy_buf *b)
     sy_buf_init(b);
 }
 
+void sy_buf_wipe(sy_buf *b)
+{
+    if (b->data) explicit_bzero(b->data, b->cap);
+    sy_buf_free(b);
+}
+
 void sy_buf_reset(sy_buf *b)
 {
     b->len = 0;

@@ -20,6 +20,8 @@ typedef struct sy_buf {
 void sy_buf_init(sy_buf *b);
 void sy_buf_free(sy_buf *b);
 void sy_buf_reset(sy_buf *b);
+/* Zero the whole allocation (it held a secret), then free it. */
+void sy_buf_wipe(sy_buf *b);
 void sy_buf_reserve(sy_buf *b, size_t extra);
 void sy_buf_append(sy_buf *b, const void *p, size_t n);
 void sy_buf_putc(sy_buf *b, char c);

@@ -227,25 +227,38 @@ sy_jspan sy_js_get(sy_jspan obj, const char *key)
     return found;
 }
 
+sy_jsiter sy_js_iter(sy_jspan arr)
+{
+    if (!sy_js_is_array(arr)) return (sy_jsiter){NULL, NULL};
+    return (sy_jsiter){blanks(arr.p + 1, arr.end), arr.end};
+}
+
+bool sy_js_iter_next(sy_jsiter *it, sy_jspan *v)
+{
+    const char *p = it->p, *end = it->end;
+    if (!p || p >= end || *p == ']') return false;
+    const char *after = next(p, end);
+    *v = (sy_jspan){p, after};
+    p = blanks(after, end);
+    it->p = p < end && *p == ',' ? blanks(p + 1, end) : NULL; /* NULL: that was the last */
+    return true;
+}
+
 sy_jspan sy_js_at(sy_jspan arr, size_t i)
 {
-    if (!sy_js_is_array(arr)) return (sy_jspan){0};
-    const char *p = blanks(arr.p + 1, arr.end);
-    for (size_t n = 0; p < arr.end && *p != ']'; n++) {
-        const char *v = p;
-        p = next(p, arr.end);
-        if (n == i) return (sy_jspan){v, p};
-        p = blanks(p, arr.end);
-        if (*p != ',') break;
-        p = blanks(p + 1, arr.end);
-    }
+    sy_jsiter it = sy_js_iter(arr);
+    sy_jspan v;
+    for (size_t n = 0; sy_js_iter_next(&it, &v); n++)
+        if (n == i) return v;
     return (sy_jspan){0};
 }
 
 size_t sy_js_len(sy_jspan arr)
 {
+    sy_jsiter it = sy_js_iter(arr);
+    sy_jspan v;
     size_t n = 0;
-    while (sy_js_at(arr, n).p) n++;
+    while (sy_js_iter_next(&it, &v)) n++;
     return n;
 }
 

@@ -32,10 +32,20 @@ bool sy_js_parse(const char *text, size_t len, sy_jspan *root);
 sy_jspan sy_js_get(sy_jspan obj, const char *key);
 /* Several members in one walk of the object: found[i] is member keys[i]. */
 void sy_js_get_many(sy_jspan obj, const char *const *keys, sy_jspan *found, size_t n);
-/* Element i of an array span. */
+/* Element i of an array span (walks the array from its start: to visit
+ * every element, use an iterator, which walks it once). */
 sy_jspan sy_js_at(sy_jspan arr, size_t i);
-/* Number of elements of an array span (0 if not an array). */
+/* Number of elements of an array span (0 if not an array); one walk. */
 size_t sy_js_len(sy_jspan arr);
+/* The elements of an array span, in order, in one walk:
+ *   sy_jsiter it = sy_js_iter(arr); sy_jspan v;
+ *   while (sy_js_iter_next(&it, &v)) ...
+ * (no element if arr is not an array). */
+typedef struct sy_jsiter {
+    const char *p, *end;
+} sy_jsiter;
+sy_jsiter sy_js_iter(sy_jspan arr);
+bool sy_js_iter_next(sy_jsiter *it, sy_jspan *v);
 
 bool sy_js_is_string(sy_jspan v);
 bool sy_js_is_object(sy_jspan v);

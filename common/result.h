@@ -35,6 +35,8 @@ typedef enum sy_err_class {
     SY_ERR_CIRCUIT_OPEN,     /* attempt skipped: the model's breaker is open */
     SY_ERR_ACCOUNT_COOLDOWN, /* attempt skipped: the account is cooling down */
     SY_ERR_UNPUBLISHABLE,    /* the Kafka client refused the result (too large, ...) */
+    SY_ERR_RESPONSE_TOO_LARGE, /* answer over --max-answer-bytes / --max-header-bytes,
+                                  or too large for the state store: not retried */
     SY_ERR_COUNT
 } sy_err_class;
 
@@ -95,6 +97,8 @@ int sy_msgpack_to_json(const void *data, size_t len, sy_buf *out);
  * replaced (when not NULL) and, when dedup, `deduplicated: true`; in the
  * given format (appends to out). Returns -1 if the stored bytes are not a
  * msgpack map. See result_restamp.c. */
+/* Is the stored (msgpack) result one of task `task`? false when unreadable. */
+bool sy_result_task_is(const void *stored, size_t len, const char *task);
 int sy_result_restamp(const void *stored, size_t len, const char *job_id, bool dedup,
                       sy_format fmt, sy_buf *out);
 

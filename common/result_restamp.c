@@ -32,6 +32,25 @@ static void pack_str(msgpack_packer *pk, const char *s)
     msgpack_pack_str_body(pk, s, n);
 }
 
+bool sy_result_task_is(const void *stored, size_t len, const char *task)
+{
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    size_t off = 0, n = strlen(task);
+    bool is = false;
+    if (sy_msgpack_check(stored, len) == 0 && msgpack_unpack_next(&u, stored, len, &off) == MSGPACK_UNPACK_SUCCESS &&
+        u.data.type == MSGPACK_OBJECT_MAP) {
+        const msgpack_object_map *m = &u.data.via.map;
+        for (uint32_t i = 0; i < m->size; i++) {
+            const msgpack_object *v = &m->ptr[i].val;
+            if (key_is(&m->ptr[i].key, "task"))
+                is = v->type == MSGPACK_OBJECT_STR && v->via.str.size == n && !memcmp(v->via.str.ptr, task, n);
+        }
+    }
+    msgpack_unpacked_destroy(&u);
+    return is;
+}
+
 int sy_result_restamp(const void *stored, size_t len, const char *job_id, bool dedup,
                       sy_format fmt, sy_buf *out)
 {

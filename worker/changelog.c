@@ -5,7 +5,7 @@
  * know it too, or it would call the provider again for jobs whose results
  * are already out. So every final state is mirrored to a changelog topic,
  * "<tier topic>.changelog", into the same partition number as the input,
- * keyed by idempotency key (compacted on real Kafka, like a Kafka Streams
+ * keyed by the store key, task and idempotency key (compacted on real Kafka, like a Kafka Streams
  * state store; the embedded broker cannot compact, its ring holds a few MB
  * per partition):
  *

@@ -60,18 +60,40 @@ struct sy_engine {
     int busy; /* acquired, launched or not */
     sy_transfer_done_fn done;
     void *ctx;
+    size_t max_body, max_headers; /* SIZE_MAX: unbounded */
 };
+
+/* Append to a response buffer, up to `max` bytes in all: past it the
+ * write callback returns short, which makes libcurl end the transfer
+ * (CURLE_WRITE_ERROR), so an endless or huge answer never costs more than
+ * `max` bytes of memory. */
+static size_t keep(sy_transfer *t, sy_buf *b, const char *p, size_t n, size_t max)
+{
+    if (n > max || b->len > max - n) {
+        t->too_large = true;
+        return 0;
+    }
+    sy_buf_append(b, p, n);
+    return n;
+}
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
 {
-    sy_buf_append(&((sy_transfer *)ud)->body, p, size * n);
-    return size * n;
+    sy_transfer *t = ud;
+    return keep(t, &t->body, p, size * n, t->max_body);
 }
 
 static size_t on_header(char *p, size_t size, size_t n, void *ud)
 {
-    sy_buf_append(&((sy_transfer *)ud)->headers, p, size * n);
-    return size * n;
+    sy_transfer *t = ud;
+    return keep(t, &t->headers, p, size * n, t->max_headers);
+}
+
+/* Free a header list, zeroing its lines first: one carries the API key. */
+static void free_header_list(struct curl_slist *l)
+{
+    for (struct curl_slist *n = l; n; n = n->next) explicit_bzero(n->data, strlen(n->data));
+    curl_slist_free_all(l);
 }
 
 static void setup_easy(sy_transfer *t)
@@ -169,6 +191,7 @@ sy_engine *sy_engine_new(int max_inflight, int hosts, sy_transfer_done_fn done, 
     e->shards = sy_xcalloc((size_t)e->nshards, sizeof *e->shards);
     for (int i = 0; i < e->nshards; i++) shard_init(e, &e->shards[i], (uint32_t)i, hosts);
     e->capacity = max_inflight;
+    e->max_body = e->max_headers = SIZE_MAX;
     e->done = done;
     e->ctx = ctx;
     e->pool = sy_xcalloc((size_t)max_inflight, sizeof(sy_transfer));
@@ -195,8 +218,8 @@ void sy_engine_free(sy_engine *e)
             curl_multi_remove_handle(e->shards[t->shard].multi, t->easy);
             curl_easy_cleanup(t->easy);
         }
-        curl_slist_free_all(t->hlist);
-        sy_buf_free(&t->hlist_of);
+        free_header_list(t->hlist);
+        sy_buf_wipe(&t->hlist_of);
         curl_url_cleanup(t->url);
         sy_buf_free(&t->url_of);
         sy_request_free(&t->req);
@@ -208,6 +231,12 @@ void sy_engine_free(sy_engine *e)
     close(e->epfd);
     free(e->pool);
     free(e);
+}
+
+void sy_engine_set_limits(sy_engine *e, size_t max_body, size_t max_headers)
+{
+    e->max_body = max_body;
+    e->max_headers = max_headers;
 }
 
 sy_transfer *sy_engine_acquire(sy_engine *e)
@@ -242,10 +271,11 @@ static void set_headers(sy_transfer *t)
     const sy_buf *h = &t->req.headers;
     bool big = t->req.body.len > 1024 * 1024;
     if (t->hlist && same_text(&t->hlist_of, h) && big == t->hlist_big) return;
+    if (t->hlist_of.data) explicit_bzero(t->hlist_of.data, t->hlist_of.len);
     sy_buf_reset(&t->hlist_of);
     sy_buf_append(&t->hlist_of, h->data, h->len);
     t->hlist_big = big;
-    curl_slist_free_all(t->hlist);
+    free_header_list(t->hlist);
     t->hlist = curl_slist_append(NULL, "User-Agent: switchyard/0.1");
     const char *p = h->data;
     for (int i = 0; i < t->req.nheaders; i++) {
@@ -278,6 +308,13 @@ void sy_engine_launch(sy_engine *e, sy_transfer *t, int timeout_ms, void *opaque
     if (!t->easy) setup_easy(t);
     sy_buf_reset(&t->headers);
     sy_buf_reset(&t->body);
+    t->too_large = false;
+    t->max_body = e->max_body;
+    t->max_headers = e->max_headers;
+    /* An announced Content-Length over the limit ends the transfer before
+     * the body comes (CURLE_FILESIZE_EXCEEDED). */
+    curl_easy_setopt(t->easy, CURLOPT_MAXFILESIZE_LARGE,
+                     (curl_off_t)(e->max_body == SIZE_MAX ? 0 : e->max_body));
     t->opaque = opaque;
     t->http_status = 0;
     t->curl_code = CURLE_OK;
@@ -296,6 +333,7 @@ static void complete(sy_engine *e, shard *sh, CURLMsg *msg)
     sy_transfer *t = NULL;
     curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
     t->curl_code = msg->data.result;
+    if (t->curl_code == CURLE_FILESIZE_EXCEEDED) t->too_large = true;
     curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->http_status);
     t->finished_us = sy_mono_us();
     curl_multi_remove_handle(sh->multi, t->easy);

@@ -24,7 +24,9 @@ typedef struct sy_transfer {
     sy_buf headers;        /* raw response header block(s) */
     sy_buf body;
     int64_t started_us, finished_us;
+    bool too_large;        /* the response passed the engine's limits: cut short */
     /* internal */
+    size_t max_body, max_headers;
     CURL *easy;
     struct curl_slist *hlist;
     sy_buf hlist_of;       /* the request header lines hlist was built from */
@@ -43,6 +45,11 @@ typedef void (*sy_transfer_done_fn)(void *ctx, sy_transfer *t, void *opaque);
  * libcurl keeps an idle connection per transfer slot for each. */
 sy_engine *sy_engine_new(int max_inflight, int hosts, sy_transfer_done_fn done, void *ctx);
 void sy_engine_free(sy_engine *e);
+
+/* A response whose body passes max_body bytes, or whose headers pass
+ * max_headers, is cut short: its transfer ends with too_large set (and a
+ * libcurl error). Unset, neither is bounded. */
+void sy_engine_set_limits(sy_engine *e, size_t max_body, size_t max_headers);
 
 /* A transfer with an empty request, or NULL when max_inflight are running. */
 sy_transfer *sy_engine_acquire(sy_engine *e);

@@ -86,24 +86,41 @@ static void release_followers(sy_run *leader)
 {
     sy_run *f = leader->followers;
     leader->followers = NULL;
-    sy_keymap_del(&leader->w->working, leader->job.idempotency_key);
+    sy_keymap_del(&leader->w->working, sy_buf_cstr(&leader->skey));
     leader->leader = false;
     sy_job_record rec = {.ok = leader->result_ok, .result = leader->stored.data,
                          .result_len = leader->stored.len};
     while (f) {
         sy_run *next = f->next_follower;
         if (leader->result_ok) publish_stored(f, &rec, true);
-        else if (!sy_keymap_get(&f->w->working, f->job.idempotency_key)) {
+        else if (!sy_keymap_get(&f->w->working, sy_buf_cstr(&f->skey))) {
             f->leader = true;
-            sy_keymap_put(&f->w->working, f->job.idempotency_key, f);
+            sy_keymap_put(&f->w->working, sy_buf_cstr(&f->skey), f);
             run_begin(f);
         } else {
-            sy_run *l = sy_keymap_get(&f->w->working, f->job.idempotency_key);
+            sy_run *l = sy_keymap_get(&f->w->working, sy_buf_cstr(&f->skey));
             f->next_follower = l->followers;
             l->followers = f;
         }
         f = next;
     }
+}
+
+/* The answer makes a result larger than the store keeps (an eighth of
+ * --state-map-mb): kept, it could fill the store. The job fails. */
+static void too_large_to_keep(sy_run *r)
+{
+    char why[256];
+    snprintf(why, sizeof why, "the answer makes a result of %zu bytes, more than the state store keeps "
+             "(an eighth of --state-map-mb)", r->stored.len);
+    sy_warn("key '%s': %s", r->job.idempotency_key, why);
+    int status = r->last.http_status;
+    sy_outcome_free(&r->last);
+    memset(&r->last, 0, sizeof r->last);
+    r->last.error = SY_ERR_RESPONSE_TOO_LARGE;
+    r->last.http_status = status;
+    snprintf(r->last.message, sizeof r->last.message, "%s", why);
+    publish_result(r);
 }
 
 void publish_result(sy_run *r)
@@ -117,7 +134,14 @@ void publish_result(sy_run *r)
     if (r->task->format == SY_FORMAT_MSGPACK) sy_buf_append(&r->result, r->stored.data, r->stored.len);
     else sy_result_encode(&res, SY_FORMAT_JSON, &r->result);
     r->result_ok = res.ok;
-    run_note_state(r, SY_STATE_PUBLISHING, -1, -1);
+    if (run_note_state(r, SY_STATE_PUBLISHING, -1, -1) != 0) {
+        if (res.ok) {
+            too_large_to_keep(r); /* the job fails instead, with a small result */
+            return;
+        }
+        sy_warn("key '%s': its failed result (%zu bytes) is too large for the state store; "
+                "published without a record", r->job.idempotency_key, r->stored.len);
+    }
     r->produce_pending = true;
     r->mirror_first = w->opt.changelog;
     r->dead_letter_pending = !res.ok;

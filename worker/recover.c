@@ -46,8 +46,10 @@ static void collect(void *ctx, const char *key, const sy_job_record *rec)
     recover_set *u = ctx;
     if (rec->state == SY_STATE_IN_FLIGHT) {
         u->in_flight++;
-        sy_info("recovery: call may have been in flight at the last stop: key=%s attempt=%u "
-                "model=%s", key, rec->attempts, rec->model);
+        size_t task_len;
+        const char *idem = sy_store_key_split(key, &task_len);
+        sy_info("recovery: call may have been in flight at the last stop: key=%s task=%.*s attempt=%u "
+                "model=%s", idem, (int)task_len, key, rec->attempts, rec->model);
         return;
     }
     recover_want(u, key, rec);
@@ -62,13 +64,9 @@ static bool header_is(const rd_kafka_message_t *m, const char *name, const char 
     return n == strlen(want) && memcmp(v, want, n) == 0;
 }
 
-/* A result found on the output topic: its key is PUBLISHED there. */
-static int mark_found(worker *w, recover_set *u, const rd_kafka_message_t *m)
+/* A result found on the output topic, under store key `key`: PUBLISHED. */
+static int mark_found_as(worker *w, recover_set *u, const rd_kafka_message_t *m, const char *key)
 {
-    char key[1024];
-    if (!m->key || m->key_len >= sizeof key) return 0;
-    memcpy(key, m->key, m->key_len);
-    key[m->key_len] = '\0';
     char *source = sy_keymap_get(&u->publishing, key);
     if (!source || !header_is(m, "switchyard.source", source)) return 0;
     sy_job_record rec;
@@ -80,6 +78,27 @@ static int mark_found(worker *w, recover_set *u, const rd_kafka_message_t *m)
     changelog_mirror(w, key, &rec, NULL); /* the next owner need not look again */
     free(sy_keymap_del(&u->publishing, key));
     return 1;
+}
+
+/* A result is keyed by its idempotency key; the store knows it under its
+ * task's key (a task writing to this topic), or, from an older store,
+ * under the bare key. */
+static int mark_found(worker *w, recover_set *u, const rd_kafka_message_t *m)
+{
+    char key[1024];
+    if (!m->key || m->key_len >= sizeof key) return 0;
+    memcpy(key, m->key, m->key_len);
+    key[m->key_len] = '\0';
+    if (mark_found_as(w, u, m, key)) return 1;
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    sy_buf skey;
+    sy_buf_init(&skey);
+    int found = 0;
+    for (size_t i = 0; !found && i < w->cfg.ntasks; i++)
+        if (!strcmp(w->cfg.tasks[i]->output_topic, topic))
+            found = mark_found_as(w, u, m, sy_store_key(&skey, w->cfg.tasks[i]->name, key));
+    sy_buf_free(&skey);
+    return found;
 }
 
 typedef struct part_end {

@@ -43,7 +43,7 @@ static sy_run *run_new(worker *w, const rd_kafka_message_t *m)
 void run_free(sy_run *r)
 {
     worker *w = r->w;
-    if (r->leader) sy_keymap_del(&w->working, r->job.idempotency_key);
+    if (r->leader) sy_keymap_del(&w->working, sy_buf_cstr(&r->skey));
     if (r->prev) r->prev->next = r->next;
     else w->runs = r->next;
     if (r->next) r->next->prev = r->prev;
@@ -53,6 +53,7 @@ void run_free(sy_run *r)
     sy_buf_free(&r->user);
     sy_buf_free(&r->result);
     sy_buf_free(&r->stored);
+    sy_buf_free(&r->skey);
     sy_outcome_free(&r->last);
     free(r->raw);
     free(r);
@@ -82,16 +83,16 @@ static sy_job_record run_record(const sy_run *r, sy_job_state st, int32_t out_pa
     };
 }
 
-void run_note_state(sy_run *r, sy_job_state st, int32_t out_partition, int64_t out_offset)
+int run_note_state(sy_run *r, sy_job_state st, int32_t out_partition, int64_t out_offset)
 {
     sy_job_record rec = run_record(r, st, out_partition, out_offset);
-    sy_store_put(r->w->store, r->job.idempotency_key, &rec);
+    return sy_store_put(r->w->store, sy_buf_cstr(&r->skey), &rec);
 }
 
 void run_mirror_state(sy_run *r, sy_job_state st, int32_t out_partition, int64_t out_offset)
 {
     sy_job_record rec = run_record(r, st, out_partition, out_offset);
-    changelog_mirror(r->w, r->job.idempotency_key, &rec, r);
+    changelog_mirror(r->w, sy_buf_cstr(&r->skey), &rec, r);
 }
 
 /* Mark the run failed with class c and publish its failed result. */
@@ -127,13 +128,29 @@ static bool same_message(const sy_run *r, const sy_job_record *rec)
            !strcmp(rec->src_topic, r->src_topic);
 }
 
+/* A record of an older store, under the bare idempotency key: it is this
+ * job's if it is about the same message, or if its result is of this task;
+ * then it moves to the job's key. Any other task's record is no answer to
+ * this job (and stays where it is, for that task). */
+static bool older_record(sy_run *r, sy_job_record *rec)
+{
+    worker *w = r->w;
+    const char *bare = r->job.idempotency_key;
+    if (!sy_store_get(w->store, bare, rec, &w->record_scratch)) return false;
+    if (!same_message(r, rec) && !(rec->result && sy_result_task_is(rec->result, rec->result_len, r->task->name)))
+        return false;
+    if (sy_store_put(w->store, sy_buf_cstr(&r->skey), rec) == 0) sy_store_del(w->store, bare);
+    return true;
+}
+
 /* What the store knows of this key. Returns true when the run is answered
  * (or finished) without a call. */
 static bool answer_from_store(sy_run *r)
 {
     worker *w = r->w;
     sy_job_record rec;
-    if (!sy_store_get(w->store, r->job.idempotency_key, &rec, &w->record_scratch)) return false;
+    if (!sy_store_get(w->store, sy_buf_cstr(&r->skey), &rec, &w->record_scratch) && !older_record(r, &rec))
+        return false;
     bool same = same_message(r, &rec);
     if (rec.state == SY_STATE_IN_FLIGHT) {
         if (same) r->attempts = (int)rec.attempts; /* carry on counting */
@@ -154,7 +171,7 @@ static bool answer_from_store(sy_run *r)
 /* Another message with this key is in work: wait for its answer. */
 static bool wait_for_leader(sy_run *r)
 {
-    sy_run *leader = sy_keymap_get(&r->w->working, r->job.idempotency_key);
+    sy_run *leader = sy_keymap_get(&r->w->working, sy_buf_cstr(&r->skey));
     if (!leader) return false;
     r->next_follower = leader->followers;
     leader->followers = r;
@@ -184,9 +201,10 @@ void run_start(worker *w, const rd_kafka_message_t *m)
         return;
     }
     r->tier = r->task->tier;
+    sy_store_key(&r->skey, r->task->name, r->job.idempotency_key);
     if (answer_from_store(r) || wait_for_leader(r)) return;
     r->leader = true;
-    sy_keymap_put(&w->working, r->job.idempotency_key, r);
+    sy_keymap_put(&w->working, sy_buf_cstr(&r->skey), r);
     run_begin(r);
 }
 
@@ -458,14 +476,24 @@ void run_launch_prepared(sy_run *r)
     sy_engine_launch(w->engine, t, (int)timeout, r);
 }
 
-/* Transport failure -> outcome (the adapter only sees HTTP answers). */
-static void transport_outcome(const sy_transfer *t, sy_outcome *o)
+/* Transport failure -> outcome (the adapter only sees HTTP answers). An
+ * answer cut short at the engine's limits is response_too_large: the same
+ * call would bring it again, so it is not retried (the tier falls back). */
+static void transport_outcome(const worker *w, const sy_transfer *t, sy_outcome *o)
 {
-    o->error = t->curl_code == CURLE_OPERATION_TIMEDOUT ? SY_ERR_TIMEOUT : SY_ERR_CONNECTION;
+    o->error = t->too_large ? SY_ERR_RESPONSE_TOO_LARGE
+               : t->curl_code == CURLE_OPERATION_TIMEDOUT ? SY_ERR_TIMEOUT : SY_ERR_CONNECTION;
+    o->http_status = t->too_large ? (int)t->http_status : 0;
     o->retry_after_ms = -1;
     o->should_retry = -1;
     o->rl = (sy_ratelimit_info){-1, -1, -1, -1, -1, -1}; /* no headers: nothing said */
-    snprintf(o->message, sizeof o->message, "%s", curl_easy_strerror(t->curl_code));
+    if (t->too_large)
+        snprintf(o->message, sizeof o->message,
+                 "response larger than %zu bytes of body or %zu bytes of headers "
+                 "(--max-answer-bytes, --max-header-bytes); cut short",
+                 w->opt.max_answer_bytes, w->opt.max_header_bytes);
+    else
+        snprintf(o->message, sizeof o->message, "%s", curl_easy_strerror(t->curl_code));
 }
 
 /* A task that parses JSON needs an object or array back. */
@@ -542,12 +570,11 @@ static void health_feedback(sy_run *r, int64_t latency_ms)
 
 void run_on_response(worker *w, sy_transfer *t, void *opaque)
 {
-    (void)w;
     sy_run *r = opaque;
     int64_t latency_ms = (sy_mono_us() - r->attempt_sent_us) / 1000;
     sy_outcome_free(&r->last);
     memset(&r->last, 0, sizeof r->last);
-    if (t->curl_code != CURLE_OK) transport_outcome(t, &r->last);
+    if (t->curl_code != CURLE_OK || t->too_large) transport_outcome(w, t, &r->last);
     else
         sy_provider_parse(r->model->provider, (int)t->http_status, t->headers.data,
                           t->headers.len, t->body.data, t->body.len, &r->last);

@@ -43,6 +43,8 @@ struct sy_store {
     sy_keymap noted;   /* "topic/partition" -> int64_t *: outputs, as stored */
     sy_keymap seq_of;  /* key -> uint64_t *: its record's place in pending */
     uint64_t next_seq;
+    sy_buf journal;    /* the open transaction's writes, to apply again (stage) */
+    size_t max_record; /* largest record value kept: an eighth of the map asked for */
 };
 
 typedef struct rec_head {
@@ -52,6 +54,8 @@ typedef struct rec_head {
     int32_t src_partition, out_partition;
     int64_t src_offset, updated_ms, expires_ms, out_offset;
 } rec_head;
+
+#define MAX_TASK_IN_KEY 200 /* a longer task name is cut and its hash appended */
 
 static MDB_val val_of(const void *p, size_t n)
 {
@@ -98,15 +102,21 @@ static int pending_parts(MDB_val v, MDB_val *key, MDB_val *rec)
     return 0;
 }
 
-static int put_pending(sy_store *s, MDB_txn *txn, uint64_t seq, MDB_val key, const sy_buf *rec)
+/* A pending value: key length, key, record bytes (in s->pend). */
+static MDB_val pending_value(sy_store *s, MDB_val key, const sy_buf *rec)
 {
     uint16_t klen = (uint16_t)key.mv_size;
     sy_buf_reset(&s->pend);
     sy_buf_append(&s->pend, &klen, sizeof klen);
     sy_buf_append(&s->pend, key.mv_data, klen);
     sy_buf_append(&s->pend, rec->data, rec->len);
+    return val_of(s->pend.data, s->pend.len);
+}
+
+static int put_pending(sy_store *s, MDB_txn *txn, uint64_t seq, MDB_val key, const sy_buf *rec)
+{
     unsigned char kb[8];
-    MDB_val k = seq_key(seq, kb), v = val_of(s->pend.data, s->pend.len);
+    MDB_val k = seq_key(seq, kb), v = pending_value(s, key, rec);
     return mdb_put(txn, s->pending, &k, &v, 0);
 }
 
@@ -179,6 +189,121 @@ static int open_dbs(sy_store *s, char *err, size_t errlen)
     return rc ? fail("commit", rc, err, errlen) : 0;
 }
 
+static MDB_txn *write_txn(sy_store *s)
+{
+    if (!s->txn) {
+        int rc = mdb_txn_begin(s->env, NULL, 0, &s->txn);
+        if (rc) {
+            sy_error("store: cannot begin a write transaction: %s", mdb_strerror(rc));
+            abort(); /* the store is the record of truth: never run without it */
+        }
+    }
+    return s->txn;
+}
+
+static void die_unless(int rc)
+{
+    if (rc) {
+        sy_error("store: write failed: %s", mdb_strerror(rc));
+        abort();
+    }
+}
+
+/* ---- staged writes ----
+ *
+ * LMDB ends a write transaction that runs out of map (MDB_MAP_FULL, in a
+ * put or in the commit): it can only be aborted, losing the turn's other
+ * staged writes. So each write is also noted in a journal, cleared at each
+ * commit; on a full map the map is grown (doubled) and the journal applied
+ * to a new transaction, and the write (or the commit) done again. Growing
+ * the map only delays the end when a single record could fill it: records
+ * over max_record are refused (sy_store_put returns -1) before any write,
+ * and the job ends with an error instead. */
+
+enum { OP_PUT = 1, OP_DEL = 2 };
+enum { DB_JOBS, DB_PENDING, DB_OUTPUTS };
+
+typedef struct op_head {
+    uint8_t op, db;
+    uint32_t klen, vlen;
+} op_head;
+
+static MDB_dbi dbi_of(const sy_store *s, int db)
+{
+    return db == DB_JOBS ? s->jobs : db == DB_PENDING ? s->pending : s->outputs;
+}
+
+static int apply_op(sy_store *s, MDB_txn *txn, int op, int db, MDB_val *k, MDB_val *v)
+{
+    int rc = op == OP_PUT ? mdb_put(txn, dbi_of(s, db), k, v, 0) : mdb_del(txn, dbi_of(s, db), k, NULL);
+    return op == OP_DEL && rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* A new write transaction holding the journal's writes again. */
+static int replay(sy_store *s)
+{
+    int rc = mdb_txn_begin(s->env, NULL, 0, &s->txn);
+    for (size_t at = 0; !rc && at < s->journal.len;) {
+        op_head h;
+        memcpy(&h, s->journal.data + at, sizeof h);
+        at += sizeof h;
+        MDB_val k = val_of(s->journal.data + at, h.klen), v = val_of(s->journal.data + at + h.klen, h.vlen);
+        at += (size_t)h.klen + h.vlen;
+        rc = apply_op(s, s->txn, h.op, h.db, &k, &v);
+    }
+    if (rc && s->txn) mdb_txn_abort(s->txn);
+    if (rc) s->txn = NULL;
+    return rc;
+}
+
+static int grow(sy_store *s, const char *why)
+{
+    MDB_envinfo info;
+    mdb_env_info(s->env, &info);
+    size_t to = info.me_mapsize * 2;
+    int rc = mdb_env_set_mapsize(s->env, to);
+    if (rc) sy_error("store: cannot grow the map to %zu KB: %s", to >> 10, mdb_strerror(rc));
+    else sy_warn("store: the map %s; grown to %zu KB", why, to >> 10);
+    return rc;
+}
+
+/* Grow the map ahead when what is written reaches three quarters of it,
+ * so that a full map (and its replay) stays rare. */
+static void keep_headroom(sy_store *s)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+    if (mdb_env_info(s->env, &info) || mdb_env_stat(s->env, &st)) return;
+    if ((size_t)(info.me_last_pgno + 1) * st.ms_psize > info.me_mapsize / 4 * 3) grow(s, "is three quarters full");
+}
+
+/* After a full map ended the transaction (already aborted or failed):
+ * grow the map and stage the journal again. */
+static int recover_full_map(sy_store *s)
+{
+    s->txn = NULL;
+    int rc = grow(s, "was full");
+    return rc ? rc : replay(s);
+}
+
+/* Stage one write (v NULL for a delete). */
+static void stage(sy_store *s, int op, int db, MDB_val *k, MDB_val *v)
+{
+    MDB_val none = {0};
+    if (!v) v = &none;
+    int rc = apply_op(s, write_txn(s), op, db, k, v);
+    for (int tries = 0; rc == MDB_MAP_FULL && tries < 16; tries++) {
+        mdb_txn_abort(s->txn);
+        if (!(rc = recover_full_map(s))) rc = apply_op(s, s->txn, op, db, k, v);
+    }
+    die_unless(rc);
+    op_head h = {.op = (uint8_t)op, .db = (uint8_t)db, .klen = (uint32_t)k->mv_size, .vlen = (uint32_t)v->mv_size};
+    sy_buf_append(&s->journal, &h, sizeof h);
+    sy_buf_append(&s->journal, k->mv_data, k->mv_size);
+    if (v->mv_size) sy_buf_append(&s->journal, v->mv_data, v->mv_size);
+    s->staged++;
+}
+
 sy_store *sy_store_open(const char *dir, size_t map_mb, char *err, size_t errlen)
 {
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
@@ -199,6 +324,10 @@ sy_store *sy_store_open(const char *dir, size_t map_mb, char *err, size_t errlen
         free(s);
         return NULL;
     }
+    MDB_envinfo info;
+    mdb_env_info(s->env, &info); /* map_mb 0: LMDB's default size */
+    s->max_record = (map_mb ? map_mb * 1024 * 1024 : info.me_mapsize) / 8;
+    keep_headroom(s); /* a map filled before (or asked smaller than its data) */
     return s;
 }
 
@@ -214,6 +343,7 @@ void sy_store_close(sy_store *s)
     if (s->rtxn) mdb_txn_abort(s->rtxn);
     mdb_env_close(s->env);
     sy_buf_free(&s->enc);
+    sy_buf_free(&s->journal);
     sy_buf_free(&s->purge_from);
     sy_keymap_free_with(&s->noted, free);
     sy_keymap_free(&s->seq_of);
@@ -236,32 +366,6 @@ static MDB_txn *read_txn(sy_store *s)
 static void read_done(sy_store *s, MDB_txn *txn)
 {
     if (txn == s->rtxn) mdb_txn_reset(s->rtxn);
-}
-
-static MDB_txn *write_txn(sy_store *s)
-{
-    if (!s->txn) {
-        int rc = mdb_txn_begin(s->env, NULL, 0, &s->txn);
-        if (rc) {
-            sy_error("store: cannot begin a write transaction: %s", mdb_strerror(rc));
-            abort(); /* the store is the record of truth: never run without it */
-        }
-    }
-    return s->txn;
-}
-
-static void die_unless(int rc)
-{
-    if (rc) {
-        sy_error("store: write failed: %s (raise --state-map-mb?)", mdb_strerror(rc));
-        abort();
-    }
-}
-
-static void put_or_die(sy_store *s, MDB_dbi dbi, MDB_val *k, MDB_val *v)
-{
-    die_unless(mdb_put(write_txn(s), dbi, k, v, 0));
-    s->staged++;
 }
 
 void sy_record_encode(sy_buf *b, const sy_job_record *r)
@@ -352,28 +456,43 @@ static bool unfinished(sy_job_state st)
     return st == SY_STATE_IN_FLIGHT || st == SY_STATE_PUBLISHING;
 }
 
-void sy_store_put(sy_store *s, const char *key, const sy_job_record *rec)
+int sy_store_put(sy_store *s, const char *key, const sy_job_record *rec)
 {
     sy_record_encode(&s->enc, rec);
+    if (s->enc.len > s->max_record) return -1;
     MDB_val k = key_of(key), v = val_of(s->enc.data, s->enc.len);
     uint64_t seq = pending_seq(s, key);
+    unsigned char kb[8];
     if (unfinished(rec->state)) {
         if (k.mv_size > UINT16_MAX) die_unless(MDB_BAD_VALSIZE);
         if (!seq) {
             seq = s->next_seq++;
             sy_keymap_put(&s->seq_of, key, (void *)(uintptr_t)seq);
         }
-        die_unless(put_pending(s, write_txn(s), seq, k, &s->enc));
-        s->staged++;
+        MDB_val sk = seq_key(seq, kb), pv = pending_value(s, k, &s->enc);
+        stage(s, OP_PUT, DB_PENDING, &sk, &pv);
     } else {
-        put_or_die(s, s->jobs, &k, &v);
+        stage(s, OP_PUT, DB_JOBS, &k, &v);
         if (seq) {
-            unsigned char kb[8];
             MDB_val sk = seq_key(seq, kb);
-            mdb_del(write_txn(s), s->pending, &sk, NULL);
+            stage(s, OP_DEL, DB_PENDING, &sk, NULL);
             sy_keymap_del(&s->seq_of, key);
         }
     }
+    return 0;
+}
+
+void sy_store_del(sy_store *s, const char *key)
+{
+    MDB_val k = key_of(key);
+    uint64_t seq = pending_seq(s, key);
+    if (seq) {
+        unsigned char kb[8];
+        MDB_val sk = seq_key(seq, kb);
+        stage(s, OP_DEL, DB_PENDING, &sk, NULL);
+        sy_keymap_del(&s->seq_of, key);
+    }
+    stage(s, OP_DEL, DB_JOBS, &k, NULL);
 }
 
 static MDB_val output_key(char *buf, size_t len, const char *topic, int32_t partition)
@@ -409,7 +528,7 @@ void sy_store_note_output(sy_store *s, const char *topic, int32_t partition, int
     int64_t *noted = noted_output(s, topic, partition, kb, sizeof kb, &k);
     if (offset <= *noted) return;
     *noted = offset;
-    put_or_die(s, s->outputs, &k, &v);
+    stage(s, OP_PUT, DB_OUTPUTS, &k, &v);
 }
 
 int64_t sy_store_output_noted(sy_store *s, const char *topic, int32_t partition)
@@ -422,13 +541,17 @@ int64_t sy_store_output_noted(sy_store *s, const char *topic, int32_t partition)
 int sy_store_commit(sy_store *s)
 {
     if (!s->txn) return 0;
-    int rc = mdb_txn_commit(s->txn);
+    int rc = mdb_txn_commit(s->txn); /* the transaction ends either way */
+    for (int tries = 0; rc == MDB_MAP_FULL && tries < 16; tries++)
+        if (!(rc = recover_full_map(s))) rc = mdb_txn_commit(s->txn);
     s->txn = NULL;
     s->staged = 0;
+    sy_buf_reset(&s->journal);
     if (rc) {
         sy_error("store: commit failed: %s", mdb_strerror(rc));
         return -1;
     }
+    keep_headroom(s);
     return 0;
 }
 
@@ -477,19 +600,29 @@ size_t sy_store_purge(sy_store *s, int64_t now_ms, size_t max)
     int rc = s->purge_from.len ? mdb_cursor_get(c, &k, &v, MDB_SET_RANGE)
                                : mdb_cursor_get(c, &k, &v, MDB_FIRST);
     size_t seen = 0, purged = 0;
+    sy_buf expired; /* key length, key, ...: deleted once the cursor is closed */
+    sy_buf_init(&expired);
     for (; rc == 0 && seen < max; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT), seen++) {
         rec_head h;
         if (v.mv_size < sizeof h) continue;
         memcpy(&h, v.mv_data, sizeof h);
         if (h.state == SY_STATE_PUBLISHED && h.expires_ms && h.expires_ms < now_ms) {
-            mdb_cursor_del(c, 0);
+            sy_buf_append(&expired, &k.mv_size, sizeof k.mv_size);
+            sy_buf_append(&expired, k.mv_data, k.mv_size);
             purged++;
-            s->staged++;
         }
     }
     sy_buf_reset(&s->purge_from); /* resume after the last key seen, or from the start */
     if (rc == 0) sy_buf_append(&s->purge_from, k.mv_data, k.mv_size);
     mdb_cursor_close(c);
+    for (size_t at = 0; at < expired.len;) {
+        MDB_val dk;
+        memcpy(&dk.mv_size, expired.data + at, sizeof dk.mv_size);
+        dk.mv_data = expired.data + at + sizeof dk.mv_size;
+        at += sizeof dk.mv_size + dk.mv_size;
+        stage(s, OP_DEL, DB_JOBS, &dk, NULL);
+    }
+    sy_buf_free(&expired);
     return purged;
 }
 
@@ -510,6 +643,27 @@ size_t sy_store_count(sy_store *s)
     }
     read_done(s, txn);
     return n;
+}
+
+const char *sy_store_key(sy_buf *out, const char *task, const char *idempotency_key)
+{
+    sy_buf_reset(out);
+    size_t n = strlen(task);
+    if (n > MAX_TASK_IN_KEY) /* LMDB keys end at 511 bytes; job keys at 256 */
+        sy_buf_printf(out, "%.*s#%016llx", MAX_TASK_IN_KEY - 17, task,
+                      (unsigned long long)sy_hash64(task, n));
+    else
+        sy_buf_puts(out, task);
+    sy_buf_putc(out, SY_STORE_KEY_SEP);
+    sy_buf_puts(out, idempotency_key);
+    return sy_buf_cstr(out);
+}
+
+const char *sy_store_key_split(const char *skey, size_t *task_len)
+{
+    const char *sep = strchr(skey, SY_STORE_KEY_SEP);
+    *task_len = sep ? (size_t)(sep - skey) : 0;
+    return sep ? sep + 1 : skey;
 }
 
 const char *sy_job_state_name(sy_job_state st)

@@ -1,6 +1,6 @@
 /* store.h -- the worker's durable memory (LMDB): job state and idempotency.
  *
- * One record per idempotency key says how far that job got:
+ * One record per task and idempotency key says how far that job got:
  *
  *   IN_FLIGHT   an attempt was about to be sent (the intent, written and
  *               made durable BEFORE the HTTP call goes out): after a crash,
@@ -54,6 +54,17 @@ typedef struct sy_job_record {
 
 typedef struct sy_store sy_store;
 
+/* The store's key of a job: its task, SY_STORE_KEY_SEP, its idempotency
+ * key. An idempotency key is scoped to its task, so that jobs of two tasks
+ * that happen to share one never answer each other (nor wait for each
+ * other). The changelog is keyed the same way. Stores and changelogs
+ * written before hold bare idempotency keys; run.c still reads those. */
+#define SY_STORE_KEY_SEP '\x1f'
+const char *sy_store_key(sy_buf *out, const char *task, const char *idempotency_key);
+/* The idempotency key inside a store key; *task_len is the length of the
+ * task before it (0 for a bare key of an older store). */
+const char *sy_store_key_split(const char *skey, size_t *task_len);
+
 /* Open (creating) the environment in dir; map_mb bounds its size. */
 sy_store *sy_store_open(const char *dir, size_t map_mb, char *err, size_t errlen);
 void sy_store_close(sy_store *s);
@@ -66,8 +77,13 @@ void sy_store_set_fsync(sy_store *s, bool on);
 /* Look a key up (seeing staged changes). Returns 1 and fills rec, whose
  * strings and result point into `storage`; 0 when absent. */
 int sy_store_get(sy_store *s, const char *key, sy_job_record *rec, sy_buf *storage);
-/* Stage a record (replaces the key's record). */
-void sy_store_put(sy_store *s, const char *key, const sy_job_record *rec);
+/* Stage a record (replaces the key's record). Returns 0, or -1 when the
+ * record is larger than an eighth of the map asked for (map_mb): nothing is
+ * staged, and the caller ends that job otherwise. A full map never stops
+ * the store: it grows (see store.c). */
+int sy_store_put(sy_store *s, const char *key, const sy_job_record *rec);
+/* Stage the removal of a key's record. */
+void sy_store_del(sy_store *s, const char *key);
 /* Stage the acknowledgement of output offset `offset` in topic/partition. */
 void sy_store_note_output(sy_store *s, const char *topic, int32_t partition, int64_t offset);
 /* Highest acknowledged offset noted for topic/partition, or -1. */

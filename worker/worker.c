@@ -18,8 +18,11 @@
  * only once it has committed.
  * The consumer is polled every turn, paused or not, so the group never
  * thinks this worker is dead. See worker.h for the data path. */
+#include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +63,11 @@ static const char *usage =
     "                        does not follow a partition to another worker)\n"
     "      --account-share F share of each provider account's rate limits this worker\n"
     "                        uses when several workers share it (default 1)\n"
+    "      --max-answer-bytes N  a provider response body larger than this ends the\n"
+    "                        call as response_too_large (default 4194304 = 4 MiB)\n"
+    "      --max-header-bytes N  the same for its headers (default 65536)\n"
+    "      --core-dumps      allow core dumps (off by default: a worker's memory holds\n"
+    "                        the API keys); SWITCHYARD_CORE_DUMPS=1 does the same\n"
     "      --log-level L     debug|info|warn|error (default info)\n"
     "  -h, --help            this help\n"
     "API keys come from the environment variables the pipeline names (api_key_env).\n";
@@ -349,6 +357,9 @@ static int parse_opts(worker *w, cli_pipelines *p, int argc, char **argv)
         else if (v && !strcmp(a, "--account-share")) w->opt.account_share = atof(argv[++i]);
         else if (!strcmp(a, "--no-changelog")) w->opt.changelog = false;
         else if (!strcmp(a, "--transactions")) w->opt.transactions = true;
+        else if (!strcmp(a, "--core-dumps")) w->opt.core_dumps = true;
+        else if (v && !strcmp(a, "--max-answer-bytes")) w->opt.max_answer_bytes = (size_t)atoll(argv[++i]);
+        else if (v && !strcmp(a, "--max-header-bytes")) w->opt.max_header_bytes = (size_t)atoll(argv[++i]);
         else if (v && !strcmp(a, "--fsync") && (!strcmp(argv[i + 1], "always") || !strcmp(argv[i + 1], "never")))
             w->opt.fsync = !strcmp(argv[++i], "always");
         else if (v && !strcmp(a, "--key-ttl-s")) w->opt.key_ttl_ms = atoll(argv[++i]) * 1000;
@@ -360,6 +371,12 @@ static int parse_opts(worker *w, cli_pipelines *p, int argc, char **argv)
         fprintf(stderr, "switchyard worker: --max-inflight must be 1..100000\n");
         return 2;
     }
+    if (w->opt.max_answer_bytes < 1024 || w->opt.max_header_bytes < 1024) {
+        fprintf(stderr, "switchyard worker: --max-answer-bytes and --max-header-bytes must be at least 1024\n");
+        return 2;
+    }
+    const char *dumps = getenv("SWITCHYARD_CORE_DUMPS");
+    if (dumps && !strcmp(dumps, "1")) w->opt.core_dumps = true;
     if (w->opt.max_jobs <= 0) w->opt.max_jobs = 8 * w->opt.max_inflight;
     if (w->opt.max_jobs_per_partition <= 0) w->opt.max_jobs_per_partition = 2 * w->opt.max_inflight;
     return 0;
@@ -423,6 +440,7 @@ static int setup(worker *w)
     if (w->changelog_producer != w->producer) wake_on(w, rd_kafka_queue_get_main(w->changelog_producer));
     init_routing(w);
     w->engine = sy_engine_new(w->opt.max_inflight, (int)w->cfg.nproviders, on_transfer_done, w);
+    sy_engine_set_limits(w->engine, w->opt.max_answer_bytes, w->opt.max_header_bytes);
     w->offsets = sy_offsets_new();
     sy_timers_init(&w->timers);
     w->rng = (uint64_t)sy_mono_us() | 1;
@@ -455,15 +473,27 @@ static void teardown(worker *w)
     sy_config_free(&w->cfg);
 }
 
+/* A core dump would hold the API keys (the configuration, the request
+ * buffers in flight): none is written unless asked for. Not dumpable also
+ * keeps other users' processes from reading this one's memory. */
+static void no_core_dumps(void)
+{
+    struct rlimit none = {0, 0};
+    if (setrlimit(RLIMIT_CORE, &none) != 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+        sy_warn("cannot turn core dumps off: %s", strerror(errno));
+}
+
 int cmd_worker(int argc, char **argv)
 {
     worker w = {.opt = {.max_inflight = 1024, .grace_ms = 30000, .revoke_grace_ms = 10000, .group = "switchyard-workers",
                         .dlq_topic = SY_TOPIC_DLQ, .state_dir = "switchyard-state",
-                        .state_map_mb = 4096, .account_share = 1, .changelog = true, .fsync = true, .key_ttl_ms = 7LL * 24 * 3600 * 1000}};
+                        .state_map_mb = 4096, .account_share = 1, .changelog = true, .fsync = true, .key_ttl_ms = 7LL * 24 * 3600 * 1000,
+                        .max_answer_bytes = 4 << 20, .max_header_bytes = 64 << 10}};
     cli_pipelines p = {0};
     sy_log_init("worker", SY_LOG_INFO);
     int rc = parse_opts(&w, &p, argc, argv);
     if (rc) return rc;
+    if (!w.opt.core_dumps) no_core_dumps(); /* before the keys are read */
     if (cli_load_pipelines(&p, SY_LOAD_REQUIRE_KEYS, &w.cfg) != 0) return 1;
     sy_install_stop_signals();
     if (setup(&w) != 0) return 1;

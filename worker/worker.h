@@ -40,6 +40,8 @@ typedef struct sy_run {
     worker *w;
     sy_job job;
     bool job_ok;               /* job decoded */
+    sy_buf skey;               /* its key in the store, the changelog and `working`:
+                                  task + idempotency key (store.h) */
     const sy_task *task;
     const sy_tier *tier;
     /* where it came from (for the commit and for dead letters) */
@@ -129,6 +131,9 @@ typedef struct worker_opts {
     bool fsync;         /* fsync each group commit */
     bool changelog;     /* mirror state to <tier topic>.changelog and restore from it */
     bool transactions;  /* results, dead letters and offsets in Kafka transactions */
+    bool core_dumps;    /* allow core dumps (they would hold the API keys) */
+    size_t max_answer_bytes;  /* a call's response body, at most */
+    size_t max_header_bytes;  /* a call's response headers, at most */
 } worker_opts;
 
 struct worker {
@@ -173,7 +178,8 @@ void run_on_response(worker *w, sy_transfer *t, void *opaque);
 void run_free(sy_run *r);
 void run_defer(sy_run *r);
 void run_begin(sy_run *r); /* route, render, first attempt */
-void run_note_state(sy_run *r, sy_job_state st, int32_t out_partition, int64_t out_offset);
+/* 0, or -1 when the record is too large for the store (nothing staged). */
+int run_note_state(sy_run *r, sy_job_state st, int32_t out_partition, int64_t out_offset);
 /* The same record, mirrored to the changelog (delivery counted on the run). */
 void run_mirror_state(sy_run *r, sy_job_state st, int32_t out_partition, int64_t out_offset);
 void run_launch_prepared(sy_run *r);

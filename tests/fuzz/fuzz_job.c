@@ -29,7 +29,8 @@ static void walk(sy_jspan v, sy_buf *b)
     sy_js_string(v, b);
     sy_js_int(v);
     sy_jspan e;
-    for (size_t i = 0; sy_js_is_array(v) && (e = sy_js_at(v, i)).p; i++) walk(e, b);
+    sy_jsiter it = sy_js_iter(v);
+    while (sy_js_iter_next(&it, &e)) walk(e, b);
     if (sy_js_is_object(v)) walk(sy_js_get(v, "content"), b);
 }
 

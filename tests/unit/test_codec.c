@@ -221,6 +221,11 @@ static void test_restamp_for_a_resubmission(void **state)
     assert_string_equal(json_string_value(json_object_get(a, "model")), "gpt-4o-mini");
     json_decref(a);
     assert_int_equal(sy_result_restamp("\x01", 1, "x", true, SY_FORMAT_JSON, &out), -1);
+    /* Whose answer a stored result is (an older store's bare key). */
+    assert_true(sy_result_task_is(mp.data, mp.len, r.task));
+    assert_false(sy_result_task_is(mp.data, mp.len, "summarize"));
+    assert_false(sy_result_task_is(mp.data, mp.len - 1, r.task));
+    assert_false(sy_result_task_is("\x01", 1, r.task));
     sy_buf_free(&mp);
     sy_buf_free(&out);
 }

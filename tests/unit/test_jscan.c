@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "jscan.h"
 
@@ -118,6 +119,38 @@ static void test_string_decoding(void **state)
     sy_buf_free(&b);
 }
 
+/* Iterating a large array walks it once: sy_js_len and a full iteration of
+ * 200,000 elements stay within a bound that walking from the start for
+ * each element (quadratic: minutes) cannot meet. */
+static void test_large_arrays_walk_once(void **state)
+{
+    (void)state;
+    enum { N = 200000 };
+    size_t len = 2 + (size_t)N * 8;
+    char *doc = malloc(len + 1), *p = doc;
+    *p++ = '[';
+    for (int i = 0; i < N; i++) p += sprintf(p, "%s[\"a\",1]", i ? "," : "");
+    *p++ = ']';
+    sy_jspan root, v;
+    assert_true(sy_js_parse(doc, (size_t)(p - doc), &root));
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(sy_js_len(root), N);
+    sy_jsiter it = sy_js_iter(root);
+    size_t n = 0;
+    while (sy_js_iter_next(&it, &v)) n += sy_js_is_array(v) && sy_js_int(sy_js_at(v, 1)) == 1;
+    assert_int_equal(n, N);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    if (secs > 2.0) fail_msg("walking 200,000 elements took %.2f s", secs);
+    it = sy_js_iter(sy_js_get(root, "x")); /* not an array: nothing */
+    assert_false(sy_js_iter_next(&it, &v));
+    assert_true(sy_js_parse("[]", 2, &root));
+    it = sy_js_iter(root);
+    assert_false(sy_js_iter_next(&it, &v));
+    free(doc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -125,6 +158,7 @@ int main(void)
         cmocka_unit_test(test_agrees_with_jansson),
         cmocka_unit_test(test_lookup),
         cmocka_unit_test(test_string_decoding),
+        cmocka_unit_test(test_large_arrays_walk_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,9 +8,13 @@
 #include <cmocka.h>
 
 #include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "provider.h"
+#include "scrub.h"
 
 static sy_provider openai = {.name = "openai", .kind = SY_PROVIDER_OPENAI,
                              .base_url = "https://api.openai.com/v1", .api_key = "sk-test-SECRET"};
@@ -177,6 +181,134 @@ static void test_key_redaction(void **state)
     assert_non_null(strstr(o.message, "HTTP 401 invalid_api_key"));
 }
 
+static double seconds_since(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* An answer is read in one walk: 200,000 content blocks (which took 44 s
+ * when each block was found by walking the array from its start) and
+ * 100,000 nested brackets read within a bound generous for ASan and a
+ * loaded machine, the blocks' text all there. */
+static void test_large_and_deep_answers(void **state)
+{
+    (void)state;
+    enum { BLOCKS = 200000 };
+    sy_buf b;
+    sy_buf_init(&b);
+    sy_buf_puts(&b, "{\"type\":\"message\",\"content\":[");
+    for (int i = 0; i < BLOCKS; i++) sy_buf_puts(&b, i ? ",{\"type\":\"text\",\"text\":\"ab\"}" : "{\"type\":\"text\",\"text\":\"ab\"}");
+    sy_buf_puts(&b, "],\"stop_reason\":\"end_turn\",\"usage\":{\"input_tokens\":1,\"output_tokens\":2}}");
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    sy_outcome o = parse(&anthropic, 200, NULL, sy_buf_cstr(&b));
+    double secs = seconds_since(&t0);
+    assert_int_equal(o.error, SY_ERR_NONE);
+    assert_int_equal(strlen(o.output), 2 * BLOCKS);
+    assert_int_equal(o.tokens_out, 2);
+    sy_outcome_free(&o);
+    if (secs > 2.0) fail_msg("200,000 content blocks took %.2f s", secs);
+
+    enum { DEEP = 100000 };
+    sy_buf_reset(&b);
+    sy_buf_puts(&b, "{\"content\":");
+    for (int i = 0; i < DEEP; i++) sy_buf_putc(&b, '[');
+    for (int i = 0; i < DEEP; i++) sy_buf_putc(&b, ']');
+    sy_buf_putc(&b, '}');
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    o = parse(&anthropic, 200, NULL, sy_buf_cstr(&b));
+    assert_int_equal(o.error, SY_ERR_MALFORMED);
+    o = parse(&openai, 400, NULL, sy_buf_cstr(&b) + strlen("{\"content\":")); /* an error body too */
+    assert_int_equal(o.error, SY_ERR_BAD_REQUEST);
+    secs = seconds_since(&t0);
+    if (secs > 2.0) fail_msg("100,000 nested brackets took %.2f s", secs);
+    sy_buf_free(&b);
+}
+
+/* Does text still hold 8 bytes in a row of key, or its first 6 or last 4
+ * next to a mask? */
+static bool shows_key(const char *text, const char *key)
+{
+    size_t k = strlen(key);
+    for (size_t i = 0; i + 8 <= k; i++) {
+        char w[9];
+        memcpy(w, key + i, 8);
+        w[8] = '\0';
+        if (strstr(text, w)) return true;
+    }
+    char masked[32];
+    snprintf(masked, sizeof masked, "%.6s***", key);
+    if (strstr(text, masked)) return true;
+    snprintf(masked, sizeof masked, "***%s", key + k - 4);
+    return strstr(text, masked) != NULL;
+}
+
+/* The provider's own key, of any shape, whole or in pieces, leaves no
+ * trace in what the adapter returns; ordinary text is left alone. */
+static void test_key_scrubbing(void **state)
+{
+    (void)state;
+    const char *keys[] = {
+        "sk-proj-Zq3xT9vLmN4pR7sK2wY8bC1dF6gH0jA5",
+        "4f9c2a7e1b3d5f8a0c6e9b2d4f7a1c3e5b8d0f2a",   /* 40 hex */
+        "c0ffee1234567890abcdef0123456789",           /* Azure-like, 32 hex */
+        "AbC+dEf/GhIjK=lMnOpQrStUvWxYz012345+/9==",   /* base64 alphabet */
+        "sk-ant-api03-Xy_9-Qw8Er7Ty6Ui5Op4As3Df2Gh1Jk0Lz_xCvBnM-AA",
+    };
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        const char *key = keys[i];
+        size_t k = strlen(key);
+        char text[1024];
+        snprintf(text, sizeof text,
+                 "Incorrect API key provided: %s. Authorization: Bearer %s; x-api-key: %s; "
+                 "api-key=%s. Masked: %.6s***%s, %.8s...%s and ****%s. Middle: %.12s. "
+                 "The weather is fine.", key, key, key, key, key, key + k - 4, key, key + k - 4,
+                 key + k - 4, key + 10);
+        size_t n;
+        char *clean = sy_scrub_key(text, strlen(text), key, &n);
+        assert_non_null(clean);
+        assert_int_equal(strlen(clean), n);
+        if (shows_key(clean, key)) fail_msg("key %zu shows in: %s", i, clean);
+        assert_non_null(strstr(clean, "[redacted]"));
+        assert_non_null(strstr(clean, "The weather is fine."));
+        assert_non_null(strstr(clean, "Incorrect API key provided: "));
+        free(clean);
+        char small[64];
+        snprintf(small, sizeof small, "key: %s!", key);
+        sy_scrub_key_in(small, sizeof small, key);
+        if (shows_key(small, key)) fail_msg("key %zu shows in: %s", i, small);
+    }
+    const char *plain = "{\"label\":\"billing\",\"echo\":\"printer jams since Monday\"}";
+    assert_null(sy_scrub_key(plain, strlen(plain), keys[0], &(size_t){0}));
+    assert_null(sy_scrub_key(plain, strlen(plain), NULL, &(size_t){0}));
+
+    /* Through the adapters: a 401 body echoing the key after 300 bytes of
+     * text (past the message's cut), escaped, and an answer echoing it. */
+    static char key[] = "0123456789abcdef0123456789abcdef01234567";
+    sy_provider p = {.name = "compat", .kind = SY_PROVIDER_OPENAI_COMPATIBLE,
+                     .base_url = "http://127.0.0.1:1/v1", .api_key = key};
+    char body[1024];
+    snprintf(body, sizeof body, "{\"error\":{\"message\":\"%0300d key %s or \\u0030123456789abcdef0 (%.6s***%s)\","
+             "\"code\":\"invalid_api_key\"}}", 0, key, key, key + 36);
+    sy_outcome o = parse(&p, 401, NULL, body);
+    assert_int_equal(o.error, SY_ERR_AUTH);
+    if (shows_key(o.message, key)) fail_msg("key shows in: %s", o.message);
+    snprintf(body, sizeof body, "{\"choices\":[{\"message\":{\"content\":\"your key is %s, i.e. %.6s***%s\"}}]}",
+             key, key, key + 36);
+    o = parse(&p, 200, NULL, body);
+    assert_int_equal(o.error, SY_ERR_NONE);
+    if (shows_key(o.output, key)) fail_msg("key shows in: %s", o.output);
+    assert_non_null(strstr(o.output, "your key is [redacted]"));
+    sy_outcome_free(&o);
+    sy_provider a = anthropic;
+    snprintf(body, sizeof body, "{\"content\":[{\"type\":\"text\",\"text\":\"x-api-key: %s\"}]}", a.api_key);
+    o = parse(&a, 200, NULL, body);
+    assert_null(strstr(o.output, a.api_key));
+    sy_outcome_free(&o);
+}
+
 static void test_retry_and_limit_headers(void **state)
 {
     (void)state;
@@ -332,6 +464,8 @@ int main(void)
         cmocka_unit_test(test_success_parsing),
         cmocka_unit_test(test_status_classes),
         cmocka_unit_test(test_key_redaction),
+        cmocka_unit_test(test_key_scrubbing),
+        cmocka_unit_test(test_large_and_deep_answers),
         cmocka_unit_test(test_retry_and_limit_headers),
         cmocka_unit_test(test_go_durations),
         cmocka_unit_test(test_hostile_retry_after),

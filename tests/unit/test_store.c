@@ -247,6 +247,115 @@ static void test_opens_older_layout(void **state)
     sy_store_close(s);
 }
 
+/* Store keys are task-scoped; a bare key of an older store is read and
+ * removed like any other. */
+static void test_task_scoped_keys(void **state)
+{
+    (void)state;
+    sy_buf k;
+    sy_buf_init(&k);
+    size_t task_len;
+    const char *a = sy_store_key(&k, "classify", "t-1");
+    assert_int_equal(strlen(a), strlen("classify") + 1 + strlen("t-1"));
+    assert_string_equal(sy_store_key_split(a, &task_len), "t-1");
+    assert_int_equal(task_len, strlen("classify"));
+    assert_string_equal(sy_store_key_split("t-1", &task_len), "t-1");
+    assert_int_equal(task_len, 0);
+    char long_task[1001], key256[257], other[512];
+    memset(long_task, 't', 1000);
+    long_task[1000] = '\0';
+    memset(key256, 'k', 256);
+    key256[256] = '\0';
+    snprintf(other, sizeof other, "%s", sy_store_key(&k, long_task, key256));
+    long_task[999] = 'u'; /* the same start: another task all the same */
+    assert_true(strlen(sy_store_key(&k, long_task, key256)) <= 511);
+    assert_string_not_equal(other, sy_buf_cstr(&k));
+    assert_string_equal(sy_store_key_split(sy_buf_cstr(&k), &task_len), key256);
+    sy_store *s = open_store();
+    sy_job_record r = published("\x81\xa2ok\xc3", 0), got;
+    sy_buf storage;
+    sy_buf_init(&storage);
+    sy_store_put(s, sy_store_key(&k, "classify", "t-1"), &r);
+    assert_int_equal(sy_store_get(s, sy_store_key(&k, "summarize", "t-1"), &got, &storage), 0);
+    assert_int_equal(sy_store_get(s, "t-1", &got, &storage), 0);
+    r.state = SY_STATE_IN_FLIGHT; /* an older store's bare keys, one unfinished */
+    sy_store_put(s, "old-1", &r);
+    r.state = SY_STATE_PUBLISHED;
+    sy_store_put(s, "old-2", &r);
+    assert_int_equal(sy_store_commit(s), 0);
+    sy_store_del(s, "old-1");
+    sy_store_del(s, "old-2");
+    sy_store_del(s, "never-there");
+    assert_int_equal(sy_store_commit(s), 0);
+    sy_store_close(s);
+    s = open_store();
+    assert_int_equal(sy_store_get(s, "old-1", &got, &storage), 0);
+    assert_int_equal(sy_store_get(s, "old-2", &got, &storage), 0);
+    assert_int_equal(sy_store_get(s, sy_store_key(&k, "classify", "t-1"), &got, &storage), 1);
+    assert_int_equal(sy_store_count(s), 1);
+    sy_store_close(s);
+    sy_buf_free(&storage);
+    sy_buf_free(&k);
+}
+
+/* A 1 MB map and records of up to an eighth of it: the map fills within a
+ * turn (LMDB ends that transaction) and across turns; the store grows it,
+ * keeps every staged write of the turn, and opens again afterwards, even
+ * asked for 1 MB again. A record over an eighth is refused, not staged. */
+static void test_full_map_grows(void **state)
+{
+    (void)state;
+    char err[256];
+    sy_store *s = sy_store_open(dir, 1, err, sizeof err);
+    assert_non_null(s);
+    enum { BIG = 120 * 1024 };
+    char *big = malloc(BIG + 1);
+    memset(big, 'x', BIG);
+    big[BIG] = '\0';
+    sy_job_record small = published("\x81\xa2ok\xc3", 0), got;
+    sy_buf storage, k;
+    sy_buf_init(&storage);
+    sy_buf_init(&k);
+    assert_int_equal(sy_store_put(s, "first-of-turn", &small), 0);
+    for (int turn = 0; turn < 3; turn++) {
+        for (int i = 0; i < 12; i++) { /* 1.4 MB a turn */
+            sy_buf_reset(&k);
+            sy_buf_printf(&k, "big-%d-%d", turn, i);
+            sy_job_record r = published(big, 0);
+            r.state = i % 2 ? SY_STATE_PUBLISHING : SY_STATE_PUBLISHED;
+            assert_int_equal(sy_store_put(s, sy_buf_cstr(&k), &r), 0);
+        }
+        assert_int_equal(sy_store_commit(s), 0);
+    }
+    char *huge = malloc(200 * 1024 + 1);
+    memset(huge, 'y', 200 * 1024);
+    huge[200 * 1024] = '\0';
+    assert_int_equal(sy_store_put(s, "huge", &(sy_job_record){.state = SY_STATE_PUBLISHED, .result = huge,
+                                                              .result_len = 200 * 1024}), -1);
+    assert_int_equal(sy_store_commit(s), 0);
+    sy_store_close(s);
+    s = sy_store_open(dir, 1, err, sizeof err); /* the data is larger than the map asked */
+    assert_non_null(s);
+    assert_int_equal(sy_store_get(s, "first-of-turn", &got, &storage), 1);
+    assert_int_equal(sy_store_get(s, "big-2-11", &got, &storage), 1);
+    assert_int_equal(got.result_len, BIG);
+    assert_int_equal(sy_store_get(s, "huge", &got, &storage), 0);
+    assert_int_equal(sy_store_count(s), 1 + 36);
+    for (int i = 0; i < 12; i++) { /* and it takes more */
+        sy_buf_reset(&k);
+        sy_buf_printf(&k, "after-%d", i);
+        assert_int_equal(sy_store_put(s, sy_buf_cstr(&k), &(sy_job_record){.state = SY_STATE_PUBLISHED,
+                                                                            .result = big, .result_len = BIG}), 0);
+    }
+    assert_int_equal(sy_store_commit(s), 0);
+    assert_int_equal(sy_store_count(s), 1 + 36 + 12);
+    sy_store_close(s);
+    free(big);
+    free(huge);
+    sy_buf_free(&storage);
+    sy_buf_free(&k);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -256,6 +365,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_purge_expired, setup, teardown),
         cmocka_unit_test_setup_teardown(test_newest_record_wins, setup, teardown),
         cmocka_unit_test_setup_teardown(test_opens_older_layout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_task_scoped_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_full_map_grows, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -356,6 +356,29 @@ static int check_rate_limit(call *c)
     return -1;
 }
 
+/* [[echo-key:401]] / [[echo-key:200]]: the key as providers repeat it,
+ * whole, in its header forms, and masked (its first 6 and last 4 bytes),
+ * in a 401 message or in the answer text. For tests that the worker keeps
+ * none of it. */
+static void echo_key(call *c, int status)
+{
+    sy_buf t;
+    sy_buf_init(&t);
+    int n = (int)c->key.n, head = n < 6 ? n : 6, tail = n < 4 ? n : 4;
+    sy_buf_printf(&t, "Incorrect API key provided: %.*s. Sent as 'Bearer %.*s' and 'x-api-key: %.*s'. "
+                      "You can find your key (%.*s***%.*s) in your account.",
+                  n, c->key.p, n, c->key.p, n, c->key.p, head, c->key.p, tail, c->key.p + n - tail);
+    if (status == 401) {
+        fail(c, 401, E_AUTH, sy_buf_cstr(&t));
+    } else {
+        sy_buf_reset(&c->answer.text);
+        sy_buf_puts(&c->answer.text, "ECHO ");
+        sy_buf_append(&c->answer.text, t.data, t.len);
+        succeed(c, 0);
+    }
+    sy_buf_free(&t);
+}
+
 /* Scripted faults; returns 0 when no marker decided the outcome. */
 static int apply_markers(call *c)
 {
@@ -374,6 +397,8 @@ static int apply_markers(call *c)
         fail_server(c, "injected error: [[fail-first]] marker");
     } else if (m->malformed) {
         succeed(c, 1);
+    } else if (m->echo_key) {
+        echo_key(c, m->echo_key);
     } else {
         return 0;
     }

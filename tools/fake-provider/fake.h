@@ -128,6 +128,7 @@ typedef struct fp_markers {
     int64_t size;           /* [[size:N]]: answer of N bytes, 0 = none */
     fp_slice retry_after;   /* [[retry-after:V]]: 429 with retry-after: V as given */
     fp_slice reset;         /* [[reset:V]]: requests remaining 0, reset V as given */
+    int echo_key;           /* [[echo-key:401]] / [[echo-key:200]]: repeat the key, 0 = none */
 } fp_markers;
 
 typedef enum fp_fault {

@@ -111,6 +111,9 @@ static void marker_at(const char *s, size_t n, fp_markers *m)
         m->retry_after = header_value(a);
     } else if ((a = marker_arg(s, n, "[[reset:")).p) {
         m->reset = header_value(a);
+    } else if ((a = marker_arg(s, n, "[[echo-key:")).p) {
+        int64_t v = slice_number(a);
+        if (v == 200 || v == 401) m->echo_key = (int)v;
     } else if (n >= 8 && memcmp(s, "[[hang]]", 8) == 0) {
         m->hang = 1;
     } else if (n >= 13 && memcmp(s, "[[malformed]]", 13) == 0) {

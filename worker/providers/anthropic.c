@@ -60,7 +60,8 @@ static void read_success(sy_jspan root, sy_outcome *out)
     if (!sy_js_is_array(top[0])) return sy_outcome_malformed(out, "no content array");
     sy_buf text;
     sy_buf_init(&text);
-    for (size_t i = 0; (b = sy_js_at(top[0], i)).p; i++) {
+    sy_jsiter blocks = sy_js_iter(top[0]);
+    while (sy_js_iter_next(&blocks, &b)) { /* one walk: no restart per element */
         sy_js_get_many(b, block_keys, block, 2);
         if (sy_js_string_is(block[0], "text") && sy_js_is_string(block[1])) sy_js_string(block[1], &text);
     }

@@ -8,6 +8,7 @@
  * so routing can fall back to a model with a larger window. */
 #include <ctype.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include <time.h>
 
 #include "adapters.h"
+#include "scrub.h"
 
 void sy_request_init(sy_request *r)
 {
@@ -35,7 +37,7 @@ void sy_request_reset(sy_request *r)
 void sy_request_free(sy_request *r)
 {
     sy_buf_free(&r->url);
-    sy_buf_free(&r->headers);
+    sy_buf_wipe(&r->headers); /* the key's header line */
     sy_buf_free(&r->body);
     r->nheaders = 0;
 }
@@ -47,11 +49,14 @@ void sy_request_add_header(sy_request *r, const char *fmt, ...)
     va_start(ap, fmt);
     int n = vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof line) return;
-    for (int i = 0; i < n; i++) /* a CR or LF would end the header and start another */
-        if ((unsigned char)line[i] < 0x20 && line[i] != '\t') return;
-    sy_buf_append(&r->headers, line, (size_t)n + 1); /* keep the NUL separator */
-    r->nheaders++;
+    bool ok = n >= 0 && (size_t)n < sizeof line;
+    for (int i = 0; ok && i < n; i++) /* a CR or LF would end the header and start another */
+        if ((unsigned char)line[i] < 0x20 && line[i] != '\t') ok = false;
+    if (ok) {
+        sy_buf_append(&r->headers, line, (size_t)n + 1); /* keep the NUL separator */
+        r->nheaders++;
+    }
+    explicit_bzero(line, sizeof line); /* it may be the key's line */
 }
 
 void sy_request_add_job_header(sy_request *r, const char *key)
@@ -92,6 +97,19 @@ static void outcome_init(sy_outcome *o, int status)
     o->rl = (sy_ratelimit_info){-1, -1, -1, -1, -1, -1};
 }
 
+/* Nothing the worker keeps of an answer holds the key (scrub.h): the
+ * message (decoded, so escaped copies too) and the output text. */
+static void scrub_outcome(sy_outcome *out, const char *key)
+{
+    sy_scrub_key_in(out->message, sizeof out->message, key);
+    if (!out->output) return;
+    size_t n;
+    char *clean = sy_scrub_key(out->output, strlen(out->output), key, &n);
+    if (!clean) return;
+    free(out->output);
+    out->output = clean;
+}
+
 void sy_provider_parse(const sy_provider *p, int status, const char *headers, size_t hlen,
                        const char *body, size_t blen, sy_outcome *out)
 {
@@ -105,6 +123,11 @@ void sy_provider_parse(const sy_provider *p, int status, const char *headers, si
     int has_ms = sy_headers_find(&h, "retry-after-ms", ms, sizeof ms);
     int has_s = sy_headers_find(&h, "retry-after", secs, sizeof secs);
     out->retry_after_ms = sy_parse_retry_after_ms(has_ms ? ms : NULL, has_s ? secs : NULL, sy_now_ms());
+    /* An error body is small: its key copies go before it is read, so that
+     * none survives in a message cut to fit. */
+    size_t clean_len = 0;
+    char *clean = status < 200 || status > 299 ? sy_scrub_key(body, blen, p->api_key, &clean_len) : NULL;
+    if (clean) body = clean, blen = clean_len;
     if (p->kind == SY_PROVIDER_ANTHROPIC) {
         sy_anthropic_limits(&h, &out->rl);
         sy_anthropic_parse(status, body, blen, out);
@@ -112,6 +135,8 @@ void sy_provider_parse(const sy_provider *p, int status, const char *headers, si
         sy_openai_limits(&h, &out->rl);
         sy_openai_parse(status, body, blen, out);
     }
+    free(clean);
+    scrub_outcome(out, p->api_key);
 }
 
 /* ---- headers ---- */

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# API keys never kept: five providers with keys of five shapes (OpenAI
+# project key, 40 hex digits, base64 with + / =, Azure-like 32 hex,
+# Anthropic), random for each run. The fake provider's [[echo-key]] marker
+# repeats the key it received (whole, as "Bearer KEY" and "x-api-key: KEY",
+# and masked as its first 6 and last 4 bytes) in a 200 answer and in a 401
+# message. Neither the key nor any 8 bytes of it nor its masked form may be
+# found in any log, result, dead letter, changelog record or the LMDB
+# store's files; the worker runs without core dumps.
+source "$(dirname "$0")/lib.sh"
+P=tests/pipelines/keys.yaml
+PY=${SY_PYTHON:-/usr/bin/python3}
+start_fake
+eval "$("$PY" - <<'PY'
+import base64, secrets
+b64 = base64.b64encode(secrets.token_bytes(28)).decode().rstrip("=")
+keys = {
+    "KEYS_OPENAI": "sk-proj-" + secrets.token_urlsafe(36),
+    "KEYS_HEX40": secrets.token_hex(20),
+    "KEYS_BASE64": b64[:12] + "+" + b64[12:24] + "/" + b64[24:] + "==",
+    "KEYS_AZURE": secrets.token_hex(16),
+    "KEYS_ANTHROPIC": "sk-ant-api03-" + secrets.token_urlsafe(40) + "-AA",
+}
+for k, v in keys.items(): print(f"export {k}='{v}'")
+PY
+)"
+start_broker "$P"
+start_scheduler "$P"
+start_worker worker -p "$P" --max-inflight 16 --state-dir "$T/state"
+WORKER=$LAST_PID
+for ((i = 0; i < 100; i++)); do grep -q "started:" "$T/worker.log" && break; sleep 0.1; done
+grep -q -E '^Max core file size +0 +0 ' "/proc/$WORKER/limits" || fail "the worker may write core dumps"
+ok "the worker runs with core dumps off"
+
+PROVIDERS="openai hex40 base64 azure anthropic"
+submit() { # status
+    for p in $PROVIDERS; do
+        echo "{\"id\":\"$1-$p\",\"task\":\"k-$p\",\"vars\":{\"text\":\"[[echo-key:$1]] tell me\"}}"
+    done >"$T/jobs-$1.jsonl"
+    "$SY_BIN" submit --quiet "$T/jobs-$1.jsonl" >/dev/null || fail "submit $1"
+}
+# The answers first: a 401 cools its provider's account down.
+submit 200
+for p in $PROVIDERS; do
+    "$SY_BIN" results --topic "switchyard.results.k-$p" --count 1 --timeout-ms 60000 >/dev/null \
+        || fail "no answer on k-$p"
+done
+submit 401
+for p in $PROVIDERS; do
+    "$SY_BIN" results --topic "switchyard.results.k-$p" --headers --count 2 --timeout-ms 60000 \
+        >"$T/results-$p.jsonl" || fail "only $(wc -l <"$T/results-$p.jsonl") of 2 results on k-$p"
+done
+"$SY_BIN" results --topic switchyard.dlq --headers --count 5 --timeout-ms 60000 >"$T/dlq.jsonl" \
+    || fail "only $(wc -l <"$T/dlq.jsonl") of 5 dead letters"
+for p in $PROVIDERS; do
+    kcat -C -b "$BROKERS" -t "switchyard.tier.t-$p.changelog" -e -q -f '%k\t%s\n' \
+        >"$T/changelog-$p.bin" 2>>"$T/kcat.log" || fail "cannot read the changelog of t-$p"
+done
+kill -TERM "$WORKER"
+wait "$WORKER" 2>/dev/null || true
+"$PY" - "$T" $PROVIDERS <<'PY' || fail "key assertions"
+import glob, json, os, sys
+t, providers = sys.argv[1], sys.argv[2:]
+env = {"openai": "KEYS_OPENAI", "hex40": "KEYS_HEX40", "base64": "KEYS_BASE64",
+       "azure": "KEYS_AZURE", "anthropic": "KEYS_ANTHROPIC"}
+# What the echo did get through, scrubbed: the answers and the 401s.
+for p in providers:
+    res = {r["value"]["job_id"]: r["value"] for r in map(json.loads, open(f"{t}/results-{p}.jsonl"))}
+    ok, bad = res[f"200-{p}"], res[f"401-{p}"]
+    assert ok["status"] == "ok" and ok["output"].startswith("ECHO Incorrect API key provided: [redacted]"), ok
+    assert bad["status"] == "failed" and bad["error"]["class"] == "auth_error", bad
+    assert "[redacted]" in bad["error"]["message"], bad
+dlq = [json.loads(l) for l in open(f"{t}/dlq.jsonl")]
+assert all("[redacted]" in d["headers"]["switchyard.error.message"] for d in dlq), dlq
+# Every file of the run: logs, results, dead letters, changelogs, the store.
+files = [f for f in glob.glob(f"{t}/**", recursive=True) if os.path.isfile(f)]
+assert any(f.endswith("data.mdb") for f in files), files
+found = []
+for p in providers:
+    key = os.environ[env[p]].encode()
+    pieces = {key[i:i + 8] for i in range(len(key) - 7)}
+    pieces |= {key[:6] + b"***", b"***" + key[-4:]}
+    for f in files:
+        data = open(f, "rb").read()
+        found += [(p, f, piece) for piece in pieces if piece in data]
+for p, f, piece in found[:20]:
+    print(f"key of {p}: {piece!r} in {f}")
+assert not found, f"{len(found)} pieces of keys found"
+print(f"{len(files)} files searched for 5 keys: none found")
+PY
+ok "no key, whole or in pieces, in logs, results, dead letters, changelogs or the store"
+check_logs
