@@ -4,8 +4,10 @@
 # creates every topic the example pipelines use, and points the switchyard
 # services at pipeline files that exist and pass `switchyard check`.
 set -euo pipefail
+# Debian's python (has python3-yaml); python3 on PATH may be another one.
+PY=${SY_PYTHON:-/usr/bin/python3}
 SY_BIN=${SY_BIN:-build/switchyard}
-python3 - "$SY_BIN" <<'PY'
+"$PY" - "$SY_BIN" <<'PY'
 import re, subprocess, sys, yaml
 doc = yaml.safe_load(open("docker-compose.yml"))
 svc = doc["services"]

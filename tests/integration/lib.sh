@@ -3,6 +3,8 @@
 # Starts real processes on 127.0.0.1: the embedded broker, the fake
 # provider, scheduler and workers; everything is killed on exit.
 set -euo pipefail
+# Debian's python (has python3-yaml); python3 on PATH may be another one.
+PY=${SY_PYTHON:-/usr/bin/python3}
 SY_BIN=${SY_BIN:-build/switchyard}
 SY_FAKE=${SY_FAKE:-build/fake-provider}
 T=$(mktemp -d /tmp/switchyard-it.XXXXXX)
@@ -49,7 +51,7 @@ start_broker() { # pipeline files... (env BROKER_PARTITIONS: per topic, default 
 # echo_jobs N PREFIX > file.jsonl: N jobs of the e2e pipeline's echo task,
 # PREFIX0..PREFIX(N-1), word wI and number I (exactly_once.py checks the echo).
 echo_jobs() {
-    python3 -c "
+    "$PY" -c "
 import json, sys
 n, prefix = int(sys.argv[1]), sys.argv[2]
 for i in range(n):

@@ -17,7 +17,7 @@
 source "$(dirname "$0")/lib.sh"
 P=tests/pipelines/routing.yaml
 
-FLAKY_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+FLAKY_PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 export FLAKY_BASE_URL="http://127.0.0.1:$FLAKY_PORT/v1" LOCKED_API_KEY=bad-key # the fake answers 401 to it
 start_fake --latency-ms 5
 start_broker "$P"
@@ -32,7 +32,7 @@ results() { # task count -> $T/<task>.jsonl
         || fail "expected $2 $1 results, got $(wc -l <"$T/$1.jsonl")"
 }
 
-python3 - "$T" <<'PY'
+"$PY" - "$T" <<'PY'
 import json, sys, time
 t = sys.argv[1]
 def job(f, id, task, text, **kw):
@@ -82,7 +82,7 @@ sleep 8.2 # past the breaker's 8 s cool-down
 submit "$T/br3.jsonl"; results breaker 26
 submit "$T/br4.jsonl"; results breaker 36
 
-python3 - "$T" <<'PY' || fail "routing checks"
+"$PY" - "$T" <<'PY' || fail "routing checks"
 import json, sys, collections
 t = sys.argv[1]
 def load(p): return [json.loads(l) for l in open(p) if l.strip()]
