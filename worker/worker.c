@@ -254,6 +254,28 @@ static int idle_jobs(const worker *w)
     return (int)n;
 }
 
+/* At a clean stop, the IN_FLIGHT intent of each job with no call out
+ * (waiting for a retry, a slot or a rate limit) says so, in the store and
+ * the changelog: the next start does not count it among the calls that
+ * may have been paid twice. Returns how many were marked. */
+static size_t mark_waiting_intents(worker *w)
+{
+    size_t n = 0;
+    for (sy_run *r = w->runs; r; r = r->next) {
+        sy_job_record rec;
+        const char *key = r->job.idempotency_key;
+        if (!r->leader || r->call_out || !key ||
+            !sy_store_get(w->store, key, &rec, &w->record_scratch) ||
+            rec.state != SY_STATE_IN_FLIGHT || rec.no_call_out)
+            continue;
+        rec.no_call_out = true;
+        sy_store_put(w->store, key, &rec);
+        changelog_mirror(w, key, &rec, NULL);
+        n++;
+    }
+    return n;
+}
+
 /* Stop taking jobs and starting calls; let the calls out finish and their
  * results go out within the grace period. Jobs that had no call out are
  * left for the next owner (their offsets are not committed). */
@@ -271,6 +293,8 @@ static void drain(worker *w)
     if (idle_jobs(w) > 0)
         sy_info("%d job(s) were waiting (for a slot, a rate limit or a retry); they will be "
                 "done on restart", idle_jobs(w));
+    size_t marked = mark_waiting_intents(w);
+    if (marked) sy_info("%zu job intent(s) noted as having no call out", marked);
     flush_producers(w);
     sy_store_commit(w->store);
     commit_offsets(w, false);
@@ -354,7 +378,7 @@ static int parse_opts(worker *w, cli_pipelines *p, int argc, char **argv)
         else if (v && !strcmp(a, "--key-ttl-s")) w->opt.key_ttl_ms = atoll(argv[++i]) * 1000;
         else if (v && !strcmp(a, "--log-level") && sy_log_level_parse(argv[i + 1]) >= 0)
             sy_log_set_level(sy_log_level_parse(argv[++i]));
-        else return cli_bad_usage("worker", a, usage);
+        else return cli_bad_kafka_usage("worker", a, usage);
     }
     if (w->opt.max_inflight < 1 || w->opt.max_inflight > 100000) {
         fprintf(stderr, "switchyard worker: --max-inflight must be 1..100000\n");
