@@ -101,4 +101,16 @@ if command -v kcat >/dev/null; then
     [ "$n" -eq 6 ] || fail "kcat counted $n jobs"
     ok "kcat counts 6 jobs"
 fi
+# ---- the embedded broker: a chosen port, --topic naming a topic it already makes ----
+! grep -q CONFWARN "$T/broker.log" || fail "the broker printed a CONFWARN: $(grep CONFWARN "$T/broker.log")"
+PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$SY_BIN" broker --port "$PORT" --topic switchyard.jobs --topic extra:2 >"$T/broker2.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do grep -q "ready at" "$T/broker2.log" && break; sleep 0.1; done
+grep -q "embedded broker ready at 127.0.0.1:$PORT" "$T/broker2.log" || fail "broker --port: $(cat "$T/broker2.log")"
+echo '{"id":"p1","task":"classify","vars":{}}' | "$SY_BIN" submit -q -b "127.0.0.1:$PORT" - || fail "submit via --port"
+"$SY_BIN" results -b "127.0.0.1:$PORT" --topic switchyard.jobs --count 1 --timeout-ms 10000 | grep -q '"p1"' ||
+    fail "read back via --port"
+"$SY_BIN" results -b "127.0.0.1:$PORT" --topic extra --timeout-ms 300 >/dev/null || fail "--topic extra not created"
+ok "broker --port $PORT: bootstrap there, --topic of an existing topic kept, no CONFWARN"
 check_logs
