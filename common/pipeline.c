@@ -316,6 +316,7 @@ static void provider_base_url(const yn_map *m, sy_provider *p, bool has_kind)
     if (rc != 1) return;
     size_t n = strlen(p->base_url);
     while (n > 0 && p->base_url[n - 1] == '/') p->base_url[--n] = '\0';
+    if (m->doc->needs && strstr(p->base_url, "${")) return; /* lint: set at run time */
     if (strncmp(p->base_url, "http://", 7) && strncmp(p->base_url, "https://", 8)) {
         yaml_node_t *v = yn_map_get(m, "base_url");
         char got[80];
@@ -350,6 +351,10 @@ static void provider_key(loader *L, const yn_map *m, sy_provider *p, bool has_ki
     const char *key = getenv(var);
     if (key && *key)
         p->api_key = sy_xstrdup(key);
+    else if (L->flags & SY_LOAD_ENV_OPTIONAL)
+        sy_diags_add(&L->cfg->needs, L->file, (int)v->start_mark.line + 1,
+                     (int)v->start_mark.column + 1, "%s (api key of provider '%s'%s)", var,
+                     p->name, key ? ", set but empty" : "");
     else if (L->flags & SY_LOAD_REQUIRE_KEYS)
         yn_error(L->doc, v, "environment variable %s (api key of provider '%s') is %s", var,
                  p->name, key ? "empty" : "not set");
@@ -781,6 +786,7 @@ static void load_file(loader *L, const char *file)
     }
     L->doc = &d;
     L->file = file;
+    if (L->flags & SY_LOAD_ENV_OPTIONAL) d.needs = &L->cfg->needs;
     yn_map top;
     if (yn_map_open(&top, &d, root, NULL, "", "", top_keys)) {
         int64_t version;
@@ -903,6 +909,7 @@ void sy_config_free(sy_config *cfg)
     free(cfg->tiers);
     free(cfg->tasks);
     free(cfg->files);
+    sy_diags_free(&cfg->needs);
     memset(cfg, 0, sizeof *cfg);
 }
 
