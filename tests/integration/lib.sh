@@ -10,11 +10,25 @@ SY_FAKE=${SY_FAKE:-build/fake-provider}
 T=$(mktemp -d /tmp/switchyard-it.XXXXXX)
 PIDS=()
 
+# Newest first (workers before the broker they commit to), each given 60 s
+# (a worker's grace, flush and last commit) to exit before it is killed: a
+# worker stopping after its broker was gone could block in its last offset
+# commit; that is bounded now, and a hang must fail the test, not time it out.
 cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    local i pid
+    for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+        pid=${PIDS[i]}
+        kill "$pid" 2>/dev/null || continue
+        for _ in $(seq 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        if kill -0 "$pid" 2>/dev/null; then
+            echo "FAIL: process $pid did not exit within 60 s of SIGTERM" >&2
+            kill -9 "$pid" 2>/dev/null || true
+            CLEANUP_FAILED=1
+        fi
+        wait "$pid" 2>/dev/null || true
+    done
     if [ "${KEEP_TMP:-0}" = 1 ]; then echo "kept $T"; else rm -rf "$T"; fi
+    [ -z "${CLEANUP_FAILED:-}" ] || exit 1
 }
 trap cleanup EXIT
 
