@@ -20,6 +20,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "kafka.h"
 #include "util.h"
@@ -911,6 +912,39 @@ void sy_config_free(sy_config *cfg)
     free(cfg->files);
     sy_diags_free(&cfg->needs);
     memset(cfg, 0, sizeof *cfg);
+}
+
+static bool looks_like_real_key(const char *k)
+{
+    if (!strncmp(k, "sk-proj-", 8) || !strncmp(k, "sk-ant-api", 10)) return true;
+    if (strncmp(k, "sk-", 3)) return false;
+    size_t n = strspn(k + 3, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-");
+    return n >= 40 && !k[3 + n];
+}
+
+/* The host of an http(s) URL (without userinfo or port) is local or fake? */
+static bool url_is_local(const char *url)
+{
+    const char *h = strstr(url, "://");
+    if (!h) return false;
+    h += 3;
+    size_t end = strcspn(h, "/?#");
+    const char *at = memchr(h, '@', end);
+    if (at) {
+        end -= (size_t)(at + 1 - h);
+        h = at + 1;
+    }
+    size_t hl = h[0] == '[' ? strcspn(h, "]") + 1 : strcspn(h, ":/?#");
+    if (hl > end) hl = end;
+    static const char *const local[] = {"localhost", "fake-provider", "[::1]"};
+    for (size_t i = 0; i < SY_ARRAY_LEN(local); i++)
+        if (hl == strlen(local[i]) && !strncasecmp(h, local[i], hl)) return true;
+    return hl > 4 && !strncmp(h, "127.", 4) && strspn(h, "0123456789.") >= hl;
+}
+
+bool sy_provider_real_key_to_local(const sy_provider *p)
+{
+    return p->api_key && p->base_url && looks_like_real_key(p->api_key) && url_is_local(p->base_url);
 }
 
 const sy_task *sy_config_task(const sy_config *cfg, const char *name)

@@ -158,6 +158,15 @@ int sy_config_load(sy_config *cfg, const char *const *files, size_t nfiles, int 
                    sy_diags *diags);
 void sy_config_free(sy_config *cfg);
 
+/* Does the provider's key look like a real OpenAI/Anthropic key (sk-proj-,
+ * sk-ant-api, or sk- and 40 or more key characters) while its base_url
+ * points at a local or fake provider (loopback, localhost, the compose
+ * service fake-provider)? Then the worker warns at start-up: a real key
+ * would be sent there, e.g. one exported for other tools that a default
+ * picked up. A local gateway with a real key is legitimate: a warning, not
+ * an error. Never says anything about the key but this. */
+bool sy_provider_real_key_to_local(const sy_provider *p);
+
 const sy_task *sy_config_task(const sy_config *cfg, const char *name);
 const sy_tier *sy_config_tier(const sy_config *cfg, const char *name);
 const sy_tier *sy_config_tier_by_topic(const sy_config *cfg, const char *topic);

@@ -58,8 +58,9 @@ static const char *usage =
     "                        but does not enforce them). Exactly-once results do not need it\n"
     "      --no-changelog    do not mirror job state to <tier topic>.changelog (state then\n"
     "                        does not follow a partition to another worker)\n"
-    "      --account-share F share of each provider account's rate limits this worker\n"
-    "                        uses when several workers share it (default 1)\n"
+    "      --account-share F share (0 < F <= 1) of each provider account's rate limits\n"
+    "                        (configured or learned) this worker uses, when several\n"
+    "                        workers share the accounts: F = 1/N for N workers (default 1)\n"
     "      --log-level L     debug|info|warn|error (default info)\n"
     "  -h, --help            this help\n"
     "API keys come from the environment variables the pipeline names (api_key_env).\n";
@@ -354,6 +355,17 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
     if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) sy_flow_assigned(w, parts);
 }
 
+/* --account-share F: 0 < F <= 1 (the workers sharing an account: F each,
+ * summing to at most 1). */
+static bool share_arg(const char *s, double *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end || !(v > 0 && v <= 1)) return false;
+    *out = v;
+    return true;
+}
+
 static int parse_opts(worker *w, cli_pipelines *p, int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
@@ -370,7 +382,7 @@ static int parse_opts(worker *w, cli_pipelines *p, int argc, char **argv)
         else if (v && !strcmp(a, "--dlq-topic")) w->opt.dlq_topic = argv[++i];
         else if (v && !strcmp(a, "--state-dir")) w->opt.state_dir = argv[++i];
         else if (v && !strcmp(a, "--state-map-mb")) w->opt.state_map_mb = (size_t)atol(argv[++i]);
-        else if (v && !strcmp(a, "--account-share")) w->opt.account_share = atof(argv[++i]);
+        else if (v && !strcmp(a, "--account-share") && share_arg(argv[i + 1], &w->opt.account_share)) i++;
         else if (!strcmp(a, "--no-changelog")) w->opt.changelog = false;
         else if (!strcmp(a, "--transactions")) w->opt.transactions = true;
         else if (v && !strcmp(a, "--fsync") && (!strcmp(argv[i + 1], "always") || !strcmp(argv[i + 1], "never")))
@@ -489,6 +501,11 @@ int cmd_worker(int argc, char **argv)
     int rc = parse_opts(&w, &p, argc, argv);
     if (rc) return rc;
     if (cli_load_pipelines(&p, SY_LOAD_REQUIRE_KEYS, &w.cfg) != 0) return 1;
+    for (size_t i = 0; i < w.cfg.nproviders; i++)
+        if (sy_provider_real_key_to_local(w.cfg.providers[i]))
+            sy_warn("provider '%s': $%s looks like a real API key, but the base_url points at a "
+                    "local or fake provider: the key is sent there (set the base URL, or a fake "
+                    "key)", w.cfg.providers[i]->name, w.cfg.providers[i]->api_key_env);
     sy_install_stop_signals();
     if (setup(&w) != 0) return 1;
     sy_info("started: %d calls in flight at most, %d jobs held at most, %d per partition",

@@ -10,7 +10,7 @@
 #    out. The restart runs with a closed circuit, and every job fails.
 source "$(dirname "$0")/lib.sh"
 DOWN=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-export OPENAI_API_KEY=sk-test-openai-SECRET123
+export OPENAI_API_KEY=sk-proj-looks-real-SECRET123 # a real-looking key to a local URL: warned
 cat >"$T/down.yaml" <<YAML
 version: 1
 providers:
@@ -51,6 +51,9 @@ for _ in $(seq 150); do grep -q "cannot connect" "$T/w1.log" && break; sleep 0.1
 grep -q "provider 'downstream': cannot connect to 127.0.0.1:$DOWN (Connection refused)" "$T/w1.log" ||
     fail "the log does not name the provider's host and port"
 ok "log: provider 'downstream': cannot connect to 127.0.0.1:$DOWN (Connection refused)"
+grep -q "provider 'downstream': \$OPENAI_API_KEY looks like a real API key, but the base_url points at a local or fake provider" "$T/w1.log" ||
+    fail "no warning about a real-looking key going to a local URL"
+ok "warned: a real-looking key configured with a local base_url"
 sleep 1
 kill -TERM "$LAST_PID"; wait "$LAST_PID" || fail "worker exit status $?"
 grep -q "stopping: 20 job(s) held, 0 with a call out" "$T/w1.log" ||

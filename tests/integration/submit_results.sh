@@ -15,6 +15,8 @@ for cmd in submit results worker scheduler; do
     grep -q -- "usage: switchyard $cmd" "$T/usage.err" || fail "$cmd: no usage"
     grep -q -- "-b, --brokers LIST" "$T/usage.err" || fail "$cmd: the usage lacks -b/--brokers"
 done
+set +e; "$SY_BIN" worker --account-share 0 -p x >/dev/null 2>"$T/usage.err"; rc=$?; set -e
+[ "$rc" = 2 ] && grep -q -- "'--account-share'" "$T/usage.err" || fail "--account-share 0 accepted (exit $rc)"
 ok "--version says $want; a mistyped option is named, with the full usage (-b/--brokers too)"
 
 # ---- nobody listening, a host that does not resolve: a quick, clear error ----
