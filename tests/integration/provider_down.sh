@@ -7,7 +7,7 @@
 #  * a clean stop while every job waits (the circuit opened after the first
 #    failure: no call out) leaves no "call may have been in flight" for the
 #    restart to warn about: the stop marks those intents as having no call
-#    out. The restart runs with a closed circuit, and every job fails.
+#    out. The restart runs with the circuit off, and every job fails.
 source "$(dirname "$0")/lib.sh"
 DOWN=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 export OPENAI_API_KEY=sk-proj-looks-real-SECRET123 # a real-looking key to a local URL: warned
@@ -36,7 +36,8 @@ tasks:
     output: {topic: switchyard.results.down, parse: text, format: json}
 YAML
 P=$T/down.yaml
-grep -v 'breaker:' "$P" >"$T/down2.yaml" # the restart: circuit at its defaults
+# the restart: the circuit off, so that every job's second attempt fails at once
+sed 's/breaker: .*/breaker: {consecutive_failures: 0, failure_ratio: 0}/' "$P" >"$T/down2.yaml"
 start_broker "$P"
 BROKER_PID=${PIDS[-1]}
 start_scheduler "$P"
