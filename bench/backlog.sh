@@ -57,7 +57,7 @@ kill $SAMPLER 2>/dev/null || true
 grep -E 'held [0-9]+, in flight' "$T/worker.log" | sed -E 's/.*held ([0-9]+), in flight ([0-9]+).*/\1 \2/' >"$T/held.txt" || true
 kept=ok; check_broker_kept_up || kept="NO: the broker dropped data, the run does not count"
 
-python3 - "$JOBS" "$INFLIGHT" "$LATENCY" "$t0" "$t_load" "$t_loaded" "$t1" "$w" "$s" "$idle_anon" "$idle_file" "$sched_idle" "$T" "$kept" <<'PY'
+"$PY" - "$JOBS" "$INFLIGHT" "$LATENCY" "$t0" "$t_load" "$t_loaded" "$t1" "$w" "$s" "$idle_anon" "$idle_file" "$sched_idle" "$T" "$kept" <<'PY'
 import sys
 jobs, inflight, lat, t0, t_load, t_loaded, t1, w, s, idle_anon, idle_file, sched_idle = map(int, sys.argv[1:13])
 T, kept = sys.argv[13], sys.argv[14]

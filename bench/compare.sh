@@ -12,12 +12,14 @@
 # only; its client, wrk, is not counted; it keeps no state and touches no
 # queue, so the comparison favours it).
 set -euo pipefail
+# Debian's python (has python3-yaml); python3 on PATH may be another one.
+PY=${SY_PYTHON:-/usr/bin/python3}
 cd "$(dirname "$0")/.."
 INFLIGHT=${1:-1000}; LATENCY=${2:-200}; JOBS=${3:-50000}; SECS=${4:-20}
 sy=$(bench/run.sh "$JOBS" "$INFLIGHT" "$LATENCY")
 pk=$(bench/portkey.sh "$SECS" "$INFLIGHT" "$LATENCY")
 printf '%s\n\n%s\n\n' "$sy" "$pk"
-python3 - "$sy" "$pk" <<'PY'
+"$PY" - "$sy" "$pk" <<'PY'
 import re, sys
 sy, pk = sys.argv[1], sys.argv[2]
 sy_cpu = float(re.search(r"together ([\d.]+)", sy)[1])

@@ -2,6 +2,7 @@
 # on 127.0.0.1 -- fake provider, embedded broker, scheduler, worker -- in a
 # temporary directory $T, and stops them newest first on exit.
 BUILD=${BUILD:-build}
+PY=${SY_PYTHON:-/usr/bin/python3} # Debian's python (python3-yaml), not whatever is on PATH
 SY=$BUILD/switchyard; FAKE=$BUILD/fake-provider
 T=$(mktemp -d "/tmp/switchyard-${BENCH:-bench}.XXXXXX")
 PIDS=()
@@ -63,7 +64,7 @@ start_broker() {
 
 # make_jobs N PREFIX TASK > file.jsonl: N classification-sized jobs
 make_jobs() {
-    python3 -c "
+    "$PY" -c "
 import json, sys
 n, prefix, task = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 w = sys.stdout.write

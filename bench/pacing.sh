@@ -75,7 +75,7 @@ case $SCENARIOS in *b*) scenario b learned "$JOBS" ;; esac
 # (c): about 1.2 calls per job (retries), so fewer jobs fill the same windows.
 case $SCENARIOS in *c*) scenario c faults $(( JOBS * 5 / 6 )) --error-rate 0.10 --timeout-rate 0.05 ;; esac
 
-python3 - "$T" "$RPM" "$WINDOW_MS" "$WINDOWS" "$LATENCY" "$JITTER" "$INFLIGHT" <<'PY'
+"$PY" - "$T" "$RPM" "$WINDOW_MS" "$WINDOWS" "$LATENCY" "$JITTER" "$INFLIGHT" <<'PY'
 import json, os, sys
 T = sys.argv[1]
 rpm, window_ms, nwin, latency, jitter, inflight = map(int, sys.argv[2:])

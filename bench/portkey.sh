@@ -12,6 +12,8 @@
 # and x-portkey-custom-host pointing at the fake provider. The first request
 # is checked by hand: it must come back 200 with the fake's answer.
 set -euo pipefail
+# Debian's python (has python3-yaml); python3 on PATH may be another one.
+PY=${SY_PYTHON:-/usr/bin/python3}
 cd "$(dirname "$0")/.."
 SECS=${1:-20}; INFLIGHT=${2:-1000}; LATENCY=${3:-200}
 VERSION=1.15.2
@@ -37,7 +39,7 @@ cpu_tree_us() { # pid -> user+system CPU of the process and its descendants, mic
     for p in $all; do cat "/proc/$p/stat" 2>/dev/null; done |
         awk -v tck="$(getconf CLK_TCK)" '{s += $14 + $15} END {print int(s * 1000000 / tck)}'
 }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 "$FAKE" --port 0 --port-file "$T/fake.port" --latency-ms "$LATENCY" --rpm 100000000 --tpm 100000000000 \
@@ -67,7 +69,7 @@ EOF
 g0=$(cpu_tree_us "$GW_PID"); f0=$(cpu_tree_us "$FAKE_PID")
 wrk -t2 -c"$INFLIGHT" -d"${SECS}s" --timeout 30s -s "$T/post.lua" "http://127.0.0.1:$GW_PORT/v1/chat/completions" >"$T/wrk.txt" 2>&1
 g=$(( $(cpu_tree_us "$GW_PID") - g0 )); f=$(( $(cpu_tree_us "$FAKE_PID") - f0 ))
-python3 - "$T/wrk.txt" "$INFLIGHT" "$LATENCY" "$g" "$f" <<'PY'
+"$PY" - "$T/wrk.txt" "$INFLIGHT" "$LATENCY" "$g" "$f" <<'PY'
 import re, sys
 text = open(sys.argv[1]).read()
 inflight, lat, g, f = map(int, sys.argv[2:])

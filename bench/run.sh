@@ -34,7 +34,7 @@ s=$(cpu_us $SCHED_PID); w=$(cpu_us $WORKER_PID); wk=$(sys_us $WORKER_PID); b=$((
 [ -n "${FAILING_PID:-}" ] && f=$(( f + $(cpu_us $FAILING_PID) - g0 )) # both fakes
 check_broker_kept_up || true
 
-python3 - "$JOBS" "$INFLIGHT" "$LATENCY" "$t0" "$t1" "$s" "$w" "$b" "$f" "$wk" "$T/results.jsonl" <<'PY'
+"$PY" - "$JOBS" "$INFLIGHT" "$LATENCY" "$t0" "$t1" "$s" "$w" "$b" "$f" "$wk" "$T/results.jsonl" <<'PY'
 import json, sys
 jobs, inflight, lat, t0, t1, s, w, b, f, wk = map(int, sys.argv[1:11])
 done = sorted(json.loads(l)["finished_ms"] for l in open(sys.argv[11]) if l.strip())

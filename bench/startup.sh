@@ -21,7 +21,7 @@ cd "$(dirname "$0")/.."
 KEYS=${1:-1000000}
 BENCH=startup source bench/lib.sh
 
-ms_of() { python3 -c "import datetime, sys; print(int(datetime.datetime.fromisoformat(sys.argv[1].replace('Z', '+00:00')).timestamp() * 1000))" "$1"; }
+ms_of() { "$PY" -c "import datetime, sys; print(int(datetime.datetime.fromisoformat(sys.argv[1].replace('Z', '+00:00')).timestamp() * 1000))" "$1"; }
 
 t=$(date +%s%N)
 $BUILD/fill-state "$T/full" "$KEYS" >/dev/null
@@ -48,7 +48,7 @@ one_start() {
         sleep 0.005
     done
     local first ready assigned keys
-    first=$(sed -n "$((calls0 + 1))p" "$T/calls.jsonl" | python3 -c "import json, sys; print(json.load(sys.stdin)['ts_ms'])")
+    first=$(sed -n "$((calls0 + 1))p" "$T/calls.jsonl" | "$PY" -c "import json, sys; print(json.load(sys.stdin)['ts_ms'])")
     ready=$(ms_of "$(grep -m1 'started:' "$T/$name.log" | cut -d' ' -f1)")
     assigned=$(ms_of "$(grep -m1 'rebalance: assigned' "$T/$name.log" | cut -d' ' -f1)")
     keys=$(grep -m1 -o '[0-9]* key(s) in the store' "$T/$name.log" | cut -d' ' -f1)

@@ -8,6 +8,8 @@
 # Configurations (in-flight, latency, jobs): 256 at 200 ms, 1,000 at 200 ms,
 # 10,000 at 1 s. Each run is one bench/run.sh.
 set -euo pipefail
+# Debian's python (has python3-yaml); python3 on PATH may be another one.
+PY=${SY_PYTHON:-/usr/bin/python3}
 cd "$(dirname "$0")/.."
 RUNS=${1:-3}
 CONFIGS=${CONFIGS:-"256:200:20000 1000:200:50000 10000:1000:100000"}
@@ -19,7 +21,7 @@ for c in $CONFIGS; do
         bench/run.sh "$jobs" "$inflight" "$latency" | sed "s/^/$inflight $latency $r | /" | tee -a "$out"
     done
 done
-python3 - "$out" <<'PY'
+"$PY" - "$out" <<'PY'
 import re, statistics, sys, collections
 runs = collections.defaultdict(lambda: collections.defaultdict(list))
 for line in open(sys.argv[1]):

@@ -17,8 +17,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "broker_port.h"
 #include "cli.h"
 #include "kafka.h"
+#include "keymap.h"
 #include "log.h"
 #include "opts.h"
 
@@ -27,9 +29,10 @@ static const char *usage =
     "Run the embedded Kafka broker (librdkafka mock cluster) until SIGINT/SIGTERM.\n\n"
     "  -p, --pipeline FILE      create the tier and output topics of this pipeline (repeatable)\n"
     "      --partitions N       partitions per topic (default 6)\n"
-    "      --topic NAME[:N]     also create this topic (repeatable)\n"
+    "      --topic NAME[:N]     also create this topic (repeatable; one that exists is kept)\n"
     "      --brokers N          number of brokers in the cluster (default 1)\n"
     "      --brokers-file FILE  write the bootstrap list here (atomically)\n"
+    "      --port N             also accept clients on 127.0.0.1:N (bootstrap: 127.0.0.1:N)\n"
     "  -h, --help               this help\n";
 
 #define MAX_EXTRA_TOPICS 64
@@ -41,6 +44,7 @@ typedef struct broker_opts {
     const char *brokers_file;
     const char *extra[MAX_EXTRA_TOPICS];
     int nextra;
+    long port;
 } broker_opts;
 
 static int parse_opts(broker_opts *o, int argc, char **argv)
@@ -55,6 +59,7 @@ static int parse_opts(broker_opts *o, int argc, char **argv)
         } else if (has_val && !strcmp(a, "--partitions")) o->partitions = atoi(argv[++i]);
         else if (has_val && !strcmp(a, "--brokers")) o->nbrokers = atoi(argv[++i]);
         else if (has_val && !strcmp(a, "--brokers-file")) o->brokers_file = argv[++i];
+        else if (has_val && !strcmp(a, "--port") && cli_long_arg(argv[i + 1], 1, 65535, &o->port)) i++;
         else if (has_val && !strcmp(a, "--topic") && o->nextra < MAX_EXTRA_TOPICS)
             o->extra[o->nextra++] = argv[++i];
         else return cli_bad_usage("broker", a, usage);
@@ -66,8 +71,20 @@ static int parse_opts(broker_opts *o, int argc, char **argv)
     return 0;
 }
 
+/* The topics created so far: a name given twice (--topic naming a topic a
+ * pipeline or switchyard itself already needs) is kept as it is. */
+static sy_keymap created;
+
 static int create_topic(rd_kafka_mock_cluster_t *mc, const char *name, int partitions)
 {
+    intptr_t had = (intptr_t)sy_keymap_get(&created, name);
+    if (had) {
+        if (had != partitions)
+            sy_warn("topic %s exists with %d partitions; keeping it (not %d)", name, (int)had,
+                    partitions);
+        return 0;
+    }
+    sy_keymap_put(&created, name, (void *)(intptr_t)partitions);
     rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(mc, name, partitions, 1);
     if (e) {
         sy_error("cannot create topic %s: %s", name, rd_kafka_err2str(e));
@@ -117,10 +134,15 @@ int cmd_broker(int argc, char **argv)
     if (rc) return rc;
     sy_log_init("broker", SY_LOG_INFO);
     sy_config cfg = {0};
+    sy_keymap_init(&created);
     if (o.pipelines.n && cli_load_pipelines(&o.pipelines, 0, &cfg) != 0) return 1;
 
     char err[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    /* This handle only hosts the mock cluster: it connects nowhere, and
+     * librdkafka's notice that it has no bootstrap.servers (CONFWARN,
+     * level 5) would only alarm. Warnings and errors still show. */
+    rd_kafka_conf_set(conf, "log_level", "4", err, sizeof err);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
     if (!rk) {
         sy_error("cannot start: %s", err);
@@ -132,6 +154,15 @@ int cmd_broker(int argc, char **argv)
         return 1;
     }
     const char *bootstrap = rd_kafka_mock_cluster_bootstraps(mc);
+    char fixed[64];
+    if (o.port) {
+        if (broker_port_start((int)o.port, bootstrap, err, sizeof err) != 0) {
+            sy_error("%s", err);
+            return 1;
+        }
+        snprintf(fixed, sizeof fixed, "127.0.0.1:%ld", o.port);
+        bootstrap = fixed;
+    }
     printf("bootstrap=%s\n", bootstrap);
     fflush(stdout);
     char line[1100];
@@ -150,5 +181,6 @@ int cmd_broker(int argc, char **argv)
     rd_kafka_mock_cluster_destroy(mc);
     rd_kafka_destroy(rk);
     sy_config_free(&cfg);
+    sy_keymap_free(&created);
     return 0;
 }

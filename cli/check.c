@@ -5,8 +5,9 @@
  * file:line:column: message on stderr, and on success a short summary of
  * what was loaded on stdout: counts, the providers (base URL and which key
  * variable, never the key), and for each task its route, tier -> models ->
- * output topic. By default the providers' API key variables must be set, as
- * the worker requires; --no-keys checks a file on a machine without keys. */
+ * output topic. By default every variable a run reads must be set, as the
+ * worker requires at start-up; --lint (for CI, where no key is set) checks
+ * everything else and lists the variables a run will need as warnings. */
 #include <stdio.h>
 #include <string.h>
 
@@ -15,15 +16,23 @@
 #include "pipeline.h"
 
 static const char usage[] =
-    "usage: switchyard check [--no-keys] FILE...\n"
+    "usage: switchyard check [--lint] FILE...\n"
     "\n"
     "Validate pipeline files, loaded together (names are global across the\n"
     "files; a task may use a tier defined in another file). Every error goes\n"
     "to stderr as file:line:column: message; when the files are valid, a\n"
     "summary of what they define goes to stdout.\n"
     "\n"
+    "By default every environment variable a run reads must be set: the API\n"
+    "key variables and every ${NAME} without a default (the worker checks the\n"
+    "same at start-up).\n"
+    "\n"
     "options:\n"
-    "  --no-keys   do not require the providers' API key variables to be set\n"
+    "  --lint      for CI, where no key is set: check everything else; the\n"
+    "              unset variables a run will need are warnings (stderr), the\n"
+    "              exit status says only whether the files are valid\n"
+    "  --no-keys   only the API key variables need not be set (every other\n"
+    "              variable must)\n"
     "  -h, --help  show this help\n"
     "\n"
     "exit status: 0 valid, 1 invalid, 2 usage error\n";
@@ -88,6 +97,8 @@ int cmd_check(int argc, char **argv)
         if (!only_files && cli_is_help(a)) {
             fputs(usage, stdout);
             return 0;
+        } else if (!only_files && !strcmp(a, "--lint")) {
+            flags = SY_LOAD_ENV_OPTIONAL;
         } else if (!only_files && !strcmp(a, "--no-keys")) {
             flags &= ~SY_LOAD_REQUIRE_KEYS;
         } else if (!only_files && !strcmp(a, "--")) {
@@ -110,6 +121,11 @@ int cmd_check(int argc, char **argv)
         fprintf(stderr, "switchyard check: %zu error%s\n", diags.n, diags.n == 1 ? "" : "s");
     else
         print_summary(&cfg);
+    if (rc == 0 && cfg.needs.n) {
+        fprintf(stderr, "switchyard check: warning: %zu use%s of environment variables not set "
+                "here; a run will need them:\n", cfg.needs.n, cfg.needs.n == 1 ? "" : "s");
+        sy_diags_print(&cfg.needs, stderr);
+    }
     sy_diags_free(&diags);
     sy_config_free(&cfg);
     return rc == 0 ? 0 : 1;

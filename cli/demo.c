@@ -7,7 +7,11 @@
  * latency p50/p99, tokens, cost by team) and stops everything cleanly.
  * With --real it skips the fake provider and uses the providers' real URLs
  * and the API keys from the environment. Logs go to files in a temporary
- * directory, named at the end. */
+ * directory, removed at the end unless something failed (or --keep).
+ * It runs from any directory: the pipelines and examples are found next to
+ * the binary (a build directory in the source tree) or under the install
+ * prefix (share/switchyard). */
+#include <ftw.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
@@ -27,19 +31,22 @@
 static const char *usage =
     "usage: switchyard demo [OPTIONS]\n"
     "Run broker, fake provider, scheduler and worker; submit the examples; summarise.\n\n"
-    "      --pipelines DIR   pipeline directory (default pipelines)\n"
-    "      --examples DIR    example data directory (default examples)\n"
+    "      --pipelines DIR   pipeline directory (default: ./pipelines, else the one\n"
+    "                        of the source tree or install prefix of this binary)\n"
+    "      --examples DIR    example data directory (default: found the same way)\n"
     "      --latency-ms N    fake provider latency (default 150, plus up to 300 jitter)\n"
     "      --real            call the real providers (needs OPENAI_API_KEY and\n"
     "                        ANTHROPIC_API_KEY; costs money)\n"
     "      --timeout-s N     give up waiting for results after N s (default 300)\n"
+    "      --keep            keep the temporary directory (logs, state) at the end\n"
     "  -h, --help            this help\n";
 
 typedef struct demo {
     const char *pipelines_dir, *examples_dir;
     int latency_ms, timeout_s;
-    bool real;
+    bool real, keep;
     char tmp[256], self[1024], brokers_file[300], port_file[300];
+    char pipelines_found[1100], examples_found[1100];
     char pipe_a[512], pipe_b[512];
     pid_t fake, broker, scheduler, worker;
     sy_config cfg;
@@ -125,8 +132,14 @@ static double percentile(summary *s, double p)
     return s->latency[i];
 }
 
+static int cmp_tally(const void *a, const void *b)
+{
+    return strcmp(((const tally *)a)->name, ((const tally *)b)->name);
+}
+
 static void print_tallies(const char *title, tally *rows, int n)
 {
+    qsort(rows, (size_t)n, sizeof *rows, cmp_tally);
     printf("\n  %-52s %7s %10s %10s %10s\n", title, "jobs", "tok in", "tok out", "cost $");
     for (int i = 0; i < n; i++)
         printf("  %-52s %7ld %10ld %10ld %10.4f\n", rows[i].name, rows[i].jobs,
@@ -162,6 +175,8 @@ static int start_fake_provider(demo *d)
 {
     char bin[1100], lat[16], log[300];
     snprintf(bin, sizeof bin, "%s/fake-provider", d->self);
+    if (access(bin, X_OK) != 0) /* installed: PREFIX/libexec/switchyard */
+        snprintf(bin, sizeof bin, "%s/../libexec/switchyard/fake-provider", d->self);
     if (getenv("SWITCHYARD_FAKE_PROVIDER")) snprintf(bin, sizeof bin, "%s", getenv("SWITCHYARD_FAKE_PROVIDER"));
     snprintf(lat, sizeof lat, "%d", d->latency_ms);
     snprintf(log, sizeof log, "%s/fake-provider.log", d->tmp);
@@ -240,6 +255,7 @@ static int submit_examples(demo *d)
     char *b[] = {bin, "submit", "--brokers-file", d->brokers_file, "--task", "summarize",
                  "--meta-columns", "team", "--metadata", "workflow=doc-digest", csv, NULL};
     printf("\n");
+    fflush(stdout); /* the children write to the same stdout */
     int rc = proc_run(a);
     if (rc == 0) rc = proc_run(b);
     return rc;
@@ -351,9 +367,39 @@ static int parse_opts(demo *d, int argc, char **argv)
         else if (v && !strcmp(a, "--latency-ms")) d->latency_ms = atoi(argv[++i]);
         else if (v && !strcmp(a, "--timeout-s")) d->timeout_s = atoi(argv[++i]);
         else if (!strcmp(a, "--real")) d->real = true;
+        else if (!strcmp(a, "--keep")) d->keep = true;
         else return cli_bad_usage("demo", a, usage);
     }
     return 0;
+}
+
+/* dir/file exists? */
+static bool has_file(const char *dir, const char *file)
+{
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    return access(path, R_OK) == 0;
+}
+
+/* Where the demo's data directory `name` (holding `probe`) is: ./name,
+ * else SELF/../name (the binary in a build directory of the source tree),
+ * else SELF/../share/switchyard/name (installed). */
+static const char *find_data_dir(const demo *d, const char *name, const char *probe, char *out,
+                                 size_t outlen)
+{
+    const char *where[] = {"%s/../%s", "%s/../share/switchyard/%s"};
+    if (has_file(name, probe)) return name;
+    for (size_t i = 0; i < SY_ARRAY_LEN(where); i++) {
+        snprintf(out, outlen, where[i], d->self, name);
+        if (has_file(out, probe)) return out;
+    }
+    return name; /* not found: the error names ./name */
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
 }
 
 static int prepare(demo *d)
@@ -361,6 +407,12 @@ static int prepare(demo *d)
     snprintf(d->tmp, sizeof d->tmp, "/tmp/switchyard-demo.XXXXXX");
     if (!mkdtemp(d->tmp)) return -1;
     proc_self_dir(d->self, sizeof d->self);
+    if (!d->pipelines_dir)
+        d->pipelines_dir = find_data_dir(d, "pipelines", "support-tickets.yaml",
+                                         d->pipelines_found, sizeof d->pipelines_found);
+    if (!d->examples_dir)
+        d->examples_dir = find_data_dir(d, "examples", "tickets.jsonl", d->examples_found,
+                                        sizeof d->examples_found);
     snprintf(d->brokers_file, sizeof d->brokers_file, "%s/brokers", d->tmp);
     snprintf(d->port_file, sizeof d->port_file, "%s/fake.port", d->tmp);
     snprintf(d->pipe_a, sizeof d->pipe_a, "%s/support-tickets.yaml", d->pipelines_dir);
@@ -375,10 +427,10 @@ static int prepare(demo *d)
 
 int cmd_demo(int argc, char **argv)
 {
-    demo d = {.pipelines_dir = "pipelines", .examples_dir = "examples", .latency_ms = 150,
-              .timeout_s = 300};
+    demo d = {.latency_ms = 150, .timeout_s = 300};
     int rc = parse_opts(&d, argc, argv);
     if (rc) return rc;
+    setvbuf(stdout, NULL, _IOLBF, 0); /* in order with the children's output, piped too */
     sy_log_init("demo", SY_LOG_WARN);
     sy_install_stop_signals();
     summary s = {0};
@@ -397,7 +449,10 @@ int cmd_demo(int argc, char **argv)
         rd_kafka_destroy(rk);
     }
     stop_all(&d);
-    printf("\n  stopped; logs in %s\n", d.tmp);
+    if (rc == 0 && !d.keep && d.tmp[0] && nftw(d.tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS) == 0)
+        printf("\n  stopped; removed %s\n", d.tmp);
+    else
+        printf("\n  stopped; logs in %s\n", d.tmp);
     free(s.latency);
     sy_config_free(&d.cfg);
     return rc;

@@ -25,7 +25,8 @@ static const struct {
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: switchyard COMMAND [OPTIONS]   (switchyard COMMAND --help)\n\n"
+    fprintf(out, "usage: switchyard COMMAND [OPTIONS]   (switchyard COMMAND --help)\n"
+                 "       switchyard --version\n\n"
                  "commands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].what);
@@ -42,6 +43,10 @@ int main(int argc, char **argv)
     if (argc < 2) {
         usage(stderr);
         return 2;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("switchyard %s\n", SY_VERSION);
+        return 0;
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         usage(stdout);

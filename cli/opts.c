@@ -1,6 +1,7 @@
 /* opts.c -- see opts.h. */
 #include "opts.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,6 +48,23 @@ int cli_bad_usage(const char *cmd, const char *arg, const char *usage)
 {
     fprintf(stderr, "switchyard %s: unknown or incomplete option '%s'\n%s", cmd, arg, usage);
     return 2;
+}
+
+int cli_bad_kafka_usage(const char *cmd, const char *arg, const char *usage)
+{
+    cli_bad_usage(cmd, arg, usage);
+    fputs(sy_kafka_opts_usage, stderr);
+    return 2;
+}
+
+bool cli_long_arg(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end || errno || v < lo || v > hi) return false;
+    *out = v;
+    return true;
 }
 
 int cli_write_file_atomic(const char *path, const char *text)

@@ -27,6 +27,11 @@ int cli_kafka_cmd_opt(sy_kafka_opts *k, const char *usage, int argc, char **argv
 bool cli_is_help(const char *arg);
 /* Print "switchyard CMD: unknown option X" and the usage; returns 2. */
 int cli_bad_usage(const char *cmd, const char *arg, const char *usage);
+/* The same for a Kafka-connected subcommand: the usage then includes the
+ * connection options (-b/--brokers, --brokers-file, -X). */
+int cli_bad_kafka_usage(const char *cmd, const char *arg, const char *usage);
+/* Is s a whole decimal number in lo..hi? Then *out is set. */
+bool cli_long_arg(const char *s, long lo, long hi, long *out);
 /* Write text to path atomically (tmp file + rename). 0 or -1. */
 int cli_write_file_atomic(const char *path, const char *text);
 

@@ -7,6 +7,7 @@
  * --timeout-ms; --follow keeps reading until interrupted. The table shows
  * job-supplied and model-supplied text with control characters escaped. */
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,9 @@ static const char *usage =
     "      --table           print a table of results instead of JSON\n"
     "  -h, --help            this help\n";
 
+/* How long Kafka has to answer the first metadata request. */
+#define KAFKA_ANSWER_MS 5000
+
 typedef struct results_opts {
     sy_kafka_opts kafka;
     const char *topic;
@@ -40,21 +44,27 @@ typedef struct results_opts {
 
 static int parse_opts(results_opts *o, int argc, char **argv)
 {
+    long n;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         bool v = i + 1 < argc;
         if (cli_kafka_cmd_opt(&o->kafka, usage, argc, argv, &i)) {
         } else if (v && (!strcmp(a, "--topic") || !strcmp(a, "-t"))) o->topic = argv[++i];
-        else if (v && (!strcmp(a, "--count") || !strcmp(a, "-c"))) o->count = atol(argv[++i]);
-        else if (v && !strcmp(a, "--timeout-ms")) o->timeout_ms = atoi(argv[++i]);
+        else if (v && (!strcmp(a, "--count") || !strcmp(a, "-c")) &&
+                 cli_long_arg(argv[i + 1], 1, LONG_MAX, &o->count))
+            i++;
+        else if (v && !strcmp(a, "--timeout-ms") && cli_long_arg(argv[i + 1], 1, INT_MAX, &n)) {
+            o->timeout_ms = (int)n;
+            i++;
+        }
         else if (!strcmp(a, "--follow") || !strcmp(a, "-f")) o->follow = true;
         else if (!strcmp(a, "--from-end")) o->from_end = true;
         else if (!strcmp(a, "--from-beginning")) o->from_end = false;
         else if (!strcmp(a, "--headers")) o->headers = true;
         else if (!strcmp(a, "--table")) o->table = true;
-        else return cli_bad_usage("results", a, usage);
+        else return cli_bad_kafka_usage("results", a, usage);
     }
-    if (!o->topic) return cli_bad_usage("results", "(missing --topic)", usage);
+    if (!o->topic) return cli_bad_kafka_usage("results", "(missing --topic)", usage);
     return 0;
 }
 
@@ -141,24 +151,26 @@ static void print_message(const results_opts *o, const rd_kafka_message_t *m, sy
     }
 }
 
+/* Assign every partition of the topic. The topic is looked up in the list
+ * of all topics, not by name: a metadata request naming a topic may create
+ * it (the embedded broker always does), and a mistyped name is an error. */
 static int assign_all(rd_kafka_t *rk, const results_opts *o)
 {
-    const rd_kafka_metadata_t *md = NULL;
-    rd_kafka_topic_t *t = rd_kafka_topic_new(rk, o->topic, NULL);
-    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, t, &md, 10000);
-    rd_kafka_topic_destroy(t);
-    if (e || md->topic_cnt != 1 || md->topics[0].err) {
-        fprintf(stderr, "switchyard results: cannot read topic %s: %s\n", o->topic,
-                rd_kafka_err2str(e ? e : md->topics[0].err));
+    char err[1400];
+    const rd_kafka_metadata_t *md = sy_kafka_reach(rk, &o->kafka, KAFKA_ANSWER_MS, err, sizeof err);
+    const rd_kafka_metadata_topic_t *t = md ? sy_kafka_md_topic(md, o->topic) : NULL;
+    if (md && !t) sy_kafka_no_topic(md, &o->kafka, o->topic, err, sizeof err);
+    if (!t) {
+        fprintf(stderr, "switchyard results: %s\n", err);
         if (md) rd_kafka_metadata_destroy(md);
         return -1;
     }
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt);
-    for (int p = 0; p < md->topics[0].partition_cnt; p++)
-        rd_kafka_topic_partition_list_add(l, o->topic, md->topics[0].partitions[p].id)->offset =
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(t->partition_cnt);
+    for (int p = 0; p < t->partition_cnt; p++)
+        rd_kafka_topic_partition_list_add(l, o->topic, t->partitions[p].id)->offset =
             o->from_end ? RD_KAFKA_OFFSET_END : RD_KAFKA_OFFSET_BEGINNING;
     rd_kafka_metadata_destroy(md);
-    e = rd_kafka_assign(rk, l);
+    rd_kafka_resp_err_t e = rd_kafka_assign(rk, l);
     rd_kafka_topic_partition_list_destroy(l);
     return e ? -1 : 0;
 }
@@ -178,7 +190,8 @@ int cmd_results(int argc, char **argv)
         return 1;
     }
     long seen = 0;
-    if (assign_all(rk, &o) == 0) {
+    rc = assign_all(rk, &o);
+    if (rc == 0) {
         if (o.table) printf("%-16s %-7s %-16s %6s %6s %9s %7s  %s\n", "job", "status", "model",
                             "in", "out", "cost $", "ms", "output");
         sy_buf b;
@@ -199,5 +212,5 @@ int cmd_results(int argc, char **argv)
     }
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
-    return o.count > 0 && seen < o.count ? 1 : 0;
+    return rc || (o.count > 0 && seen < o.count) ? 1 : 0;
 }

@@ -36,6 +36,8 @@ static const char *usage =
     "  -h, --help             this help\n";
 
 #define MAX_META_OPTS 32
+/* How long Kafka has to answer before submit gives up on it. */
+#define KAFKA_ANSWER_MS 5000
 
 typedef struct submit {
     sy_kafka_opts kafka;
@@ -57,8 +59,10 @@ static void draw(submit *s, bool final)
     if (s->quiet || (!final && now - s->last_draw_us < (s->tty ? 100000 : 5000000))) return;
     s->last_draw_us = now;
     double secs = (double)(now - s->started_us) / 1e6, rate = secs > 0 ? (double)s->acked / secs : 0;
-    if (!s->tty) {
-        fprintf(stderr, "submit: %ld acknowledged, %ld rejected, %.0f jobs/s\n", s->acked, s->rejected, rate);
+    if (!s->tty) { /* a progress line now and then; the summary says the rest */
+        if (!final)
+            fprintf(stderr, "submit: %ld acknowledged, %ld rejected, %ld failed so far, %.0f jobs/s\n",
+                    s->acked, s->rejected, s->failed, rate);
         return;
     }
     int width = 30, fill = s->total > 0 ? (int)(s->acked * width / s->total) : 0;
@@ -136,25 +140,41 @@ static int parse_opts(submit *s, int argc, char **argv)
         else if (!strcmp(a, "--json")) s->json = true;
         else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) s->quiet = true;
         else if (a[0] != '-' || !strcmp(a, "-")) s->in.file = a;
-        else return cli_bad_usage("submit", a, usage);
+        else return cli_bad_kafka_usage("submit", a, usage);
     }
     if (!s->format) {
         size_t n = strlen(s->in.file);
         s->format = n > 4 && !strcmp(s->in.file + n - 4, ".csv") ? "csv" : "jsonl";
     }
     if (strcmp(s->format, "csv") && strcmp(s->format, "jsonl"))
-        return cli_bad_usage("submit", s->format, usage);
+        return cli_bad_kafka_usage("submit", s->format, usage);
     return 0;
 }
 
+/* Printed once, after the flush: acknowledged (Kafka has the job), rejected
+ * (bad input, reported by line), failed (handed to Kafka but not
+ * acknowledged: delivery error or still queued at the flush timeout). */
 static void summary(submit *s)
 {
     double secs = (double)(sy_mono_us() - s->started_us) / 1e6;
-    draw(s, true);
+    draw(s, true); /* the terminal's progress bar ends its line */
     if (!s->quiet)
-        printf("submitted %ld jobs (%ld acknowledged, %ld rejected, %ld failed) to %s in %.1f s "
-               "(%.0f jobs/s)\n", s->sent, s->acked, s->rejected, s->failed, s->topic, secs,
+        printf("submit: %ld acknowledged, %ld rejected, %ld failed; topic %s, %.1f s, %.0f jobs/s\n",
+               s->acked, s->rejected, s->failed, s->topic, secs,
                secs > 0 ? (double)s->acked / secs : 0.0);
+}
+
+/* Kafka answers and has the topic, or the command stops here (instead of
+ * queueing every job and failing them all at the flush timeout). */
+static int check_kafka(submit *s)
+{
+    char err[1400];
+    const rd_kafka_metadata_t *md = sy_kafka_reach(s->rk, &s->kafka, KAFKA_ANSWER_MS, err, sizeof err);
+    if (md && !sy_kafka_md_topic(md, s->topic)) sy_kafka_no_topic(md, &s->kafka, s->topic, err, sizeof err);
+    bool ok = md && sy_kafka_md_topic(md, s->topic);
+    if (md) rd_kafka_metadata_destroy(md);
+    if (!ok) fprintf(stderr, "switchyard submit: %s\n", err);
+    return ok ? 0 : -1;
 }
 
 int cmd_submit(int argc, char **argv)
@@ -174,8 +194,10 @@ int cmd_submit(int argc, char **argv)
     }
     char err[512];
     s.rk = sy_kafka_producer(&s.kafka, on_delivery, &s, err, sizeof err);
-    if (!s.rk) {
-        fprintf(stderr, "switchyard submit: %s\n", err);
+    if (!s.rk || check_kafka(&s) != 0) {
+        if (!s.rk) fprintf(stderr, "switchyard submit: %s\n", err);
+        else rd_kafka_destroy(s.rk);
+        if (in != stdin) fclose(in);
         return 1;
     }
     s.tty = isatty(2);

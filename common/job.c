@@ -215,7 +215,7 @@ static int get_deadline(decoder *d, const msgpack_object *o)
 static int decode_field(decoder *d, const msgpack_object *k, const msgpack_object *v)
 {
     sy_job *j = d->job;
-    int64_t prio;
+    int64_t prio = 0;
     if (key_is(k, "id")) return get_string(d, v, "id", MAX_ID, &j->id);
     if (key_is(k, "task")) return get_string(d, v, "task", MAX_TASK, &j->task);
     if (key_is(k, "idempotency_key"))

@@ -8,6 +8,7 @@
 #include "kafka.h"
 #include "log.h"
 #include "util.h"
+#include "yamlnode.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -231,6 +232,50 @@ int sy_kafka_produce_to(rd_kafka_t *rk, const char *topic, int32_t partition, co
         }
         rd_kafka_poll(rk, 10); /* queue full: let delivery reports drain it */
     }
+}
+
+/* The bootstrap list for messages (already resolved once: no waiting). */
+static void bootstrap_for_msg(const sy_kafka_opts *o, char *out, size_t outlen)
+{
+    char err[256];
+    if (sy_kafka_bootstrap(o, 0, out, outlen, err, sizeof err) != 0) snprintf(out, outlen, "?");
+}
+
+const rd_kafka_metadata_t *sy_kafka_reach(rd_kafka_t *rk, const sy_kafka_opts *o, int timeout_ms,
+                                          char *err, size_t errlen)
+{
+    const rd_kafka_metadata_t *md = NULL;
+    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 1, NULL, &md, timeout_ms);
+    if (!e) return md;
+    char where[1024];
+    bootstrap_for_msg(o, where, sizeof where);
+    snprintf(err, errlen, "cannot reach Kafka at %s (%s within %d s)", where,
+             e == RD_KAFKA_RESP_ERR__TRANSPORT || e == RD_KAFKA_RESP_ERR__TIMED_OUT
+                 ? "no answer" : rd_kafka_err2str(e),
+             timeout_ms / 1000);
+    return NULL;
+}
+
+const rd_kafka_metadata_topic_t *sy_kafka_md_topic(const rd_kafka_metadata_t *md,
+                                                   const char *topic)
+{
+    for (int i = 0; i < md->topic_cnt; i++)
+        if (!strcmp(md->topics[i].topic, topic) && !md->topics[i].err) return &md->topics[i];
+    return NULL;
+}
+
+void sy_kafka_no_topic(const rd_kafka_metadata_t *md, const sy_kafka_opts *o, const char *topic,
+                       char *err, size_t errlen)
+{
+    const char *names[256];
+    size_t n = 0;
+    for (int i = 0; i < md->topic_cnt && n < 256; i++)
+        if (strncmp(md->topics[i].topic, "__", 2)) names[n++] = md->topics[i].topic;
+    const char *close = yn_closest(topic, names, n);
+    char where[1024];
+    bootstrap_for_msg(o, where, sizeof where);
+    snprintf(err, errlen, "topic %s does not exist on %s%s%s%s", topic, where,
+             close ? " (did you mean " : "", close ? close : "", close ? "?)" : "");
 }
 
 int sy_kafka_flush(rd_kafka_t *rk, int timeout_ms)

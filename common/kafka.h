@@ -70,6 +70,21 @@ int sy_kafka_produce_to(rd_kafka_t *rk, const char *topic, int32_t partition, co
                         size_t keylen, const void *value, size_t len, rd_kafka_headers_t *hdrs,
                         void *msg_opaque);
 
+/* Does Kafka answer? One metadata request for every topic, waiting at most
+ * timeout_ms, so that a command facing a wrong address or a broker that is
+ * down says so at once instead of waiting out its own timeouts. Returns the
+ * metadata (free with rd_kafka_metadata_destroy), or NULL with "cannot
+ * reach Kafka at LIST (reason)" in err. */
+const rd_kafka_metadata_t *sy_kafka_reach(rd_kafka_t *rk, const sy_kafka_opts *o, int timeout_ms,
+                                          char *err, size_t errlen);
+/* The entry of topic in md, or NULL when the cluster has no such topic. */
+const rd_kafka_metadata_topic_t *sy_kafka_md_topic(const rd_kafka_metadata_t *md,
+                                                   const char *topic);
+/* "topic T does not exist on LIST" and, when one is close, "(did you mean
+ * U?)", into err. */
+void sy_kafka_no_topic(const rd_kafka_metadata_t *md, const sy_kafka_opts *o, const char *topic,
+                       char *err, size_t errlen);
+
 /* Flush the producer for up to timeout_ms; returns the number of messages
  * still undelivered. */
 int sy_kafka_flush(rd_kafka_t *rk, int timeout_ms);

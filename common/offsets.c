@@ -151,12 +151,33 @@ void sy_offsets_untake(sy_offsets *o)
     for (size_t i = 0; i < o->nparts; i++) o->parts[i].committed = -1;
 }
 
+/* rd_kafka_commit(..., sync) waits for the group coordinator without a
+ * limit: with the broker gone, a stopping worker never exited. So the
+ * answer is awaited on a queue of our own, for at most timeout_ms. */
+static rd_kafka_resp_err_t commit_waiting(rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *l,
+                                          int timeout_ms)
+{
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_resp_err_t e = rd_kafka_commit_queue(rk, l, q, NULL, NULL);
+    int64_t until = sy_mono_us() + (int64_t)timeout_ms * 1000;
+    if (!e) e = RD_KAFKA_RESP_ERR__TIMED_OUT;
+    while (e == RD_KAFKA_RESP_ERR__TIMED_OUT && sy_mono_us() < until) {
+        rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 100);
+        if (ev && rd_kafka_event_type(ev) == RD_KAFKA_EVENT_OFFSET_COMMIT)
+            e = rd_kafka_event_error(ev) ? rd_kafka_event_error(ev) : RD_KAFKA_RESP_ERR_NO_ERROR;
+        if (ev) rd_kafka_event_destroy(ev);
+    }
+    rd_kafka_queue_destroy(q);
+    return e;
+}
+
 int sy_offsets_commit(sy_offsets *o, rd_kafka_t *consumer, bool async)
 {
     rd_kafka_topic_partition_list_t *l = sy_offsets_take(o);
     if (!l) return 0;
     int n = l->cnt;
-    rd_kafka_resp_err_t e = rd_kafka_commit(consumer, l, async ? 1 : 0);
+    rd_kafka_resp_err_t e = async ? rd_kafka_commit(consumer, l, 1)
+                                  : commit_waiting(consumer, l, SY_OFFSETS_SYNC_MS);
     rd_kafka_topic_partition_list_destroy(l);
     if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET) {
         sy_warn("offset commit failed: %s", rd_kafka_err2str(e));

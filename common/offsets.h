@@ -47,8 +47,11 @@ size_t sy_offsets_pending_total(const sy_offsets *o);
 size_t sy_offsets_unfinished(const sy_offsets *o, const char *topic, int32_t partition);
 
 /* Commit every partition whose committable position moved. async: fire and
- * forget (the next commit supersedes a lost one). Returns the number of
- * partitions committed, or -1 on a synchronous commit error. */
+ * forget (the next commit supersedes a lost one); else wait for the answer,
+ * at most SY_OFFSETS_SYNC_MS (Kafka gone: a stopping process still exits).
+ * Returns the number of partitions committed, or -1 on a synchronous commit
+ * error or timeout. */
+#define SY_OFFSETS_SYNC_MS 10000
 int sy_offsets_commit(sy_offsets *o, rd_kafka_t *consumer, bool async);
 /* The positions that moved since the last take, as a list to commit some
  * other way (the worker's Kafka transactions), noted as committed; NULL

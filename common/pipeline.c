@@ -20,6 +20,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "kafka.h"
 #include "util.h"
@@ -316,6 +317,7 @@ static void provider_base_url(const yn_map *m, sy_provider *p, bool has_kind)
     if (rc != 1) return;
     size_t n = strlen(p->base_url);
     while (n > 0 && p->base_url[n - 1] == '/') p->base_url[--n] = '\0';
+    if (m->doc->needs && strstr(p->base_url, "${")) return; /* lint: set at run time */
     if (strncmp(p->base_url, "http://", 7) && strncmp(p->base_url, "https://", 8)) {
         yaml_node_t *v = yn_map_get(m, "base_url");
         char got[80];
@@ -350,6 +352,10 @@ static void provider_key(loader *L, const yn_map *m, sy_provider *p, bool has_ki
     const char *key = getenv(var);
     if (key && *key)
         p->api_key = sy_xstrdup(key);
+    else if (L->flags & SY_LOAD_ENV_OPTIONAL)
+        sy_diags_add(&L->cfg->needs, L->file, (int)v->start_mark.line + 1,
+                     (int)v->start_mark.column + 1, "%s (api key of provider '%s'%s)", var,
+                     p->name, key ? ", set but empty" : "");
     else if (L->flags & SY_LOAD_REQUIRE_KEYS)
         yn_error(L->doc, v, "environment variable %s (api key of provider '%s') is %s", var,
                  p->name, key ? "empty" : "not set");
@@ -781,6 +787,7 @@ static void load_file(loader *L, const char *file)
     }
     L->doc = &d;
     L->file = file;
+    if (L->flags & SY_LOAD_ENV_OPTIONAL) d.needs = &L->cfg->needs;
     yn_map top;
     if (yn_map_open(&top, &d, root, NULL, "", "", top_keys)) {
         int64_t version;
@@ -903,7 +910,41 @@ void sy_config_free(sy_config *cfg)
     free(cfg->tiers);
     free(cfg->tasks);
     free(cfg->files);
+    sy_diags_free(&cfg->needs);
     memset(cfg, 0, sizeof *cfg);
+}
+
+static bool looks_like_real_key(const char *k)
+{
+    if (!strncmp(k, "sk-proj-", 8) || !strncmp(k, "sk-ant-api", 10)) return true;
+    if (strncmp(k, "sk-", 3)) return false;
+    size_t n = strspn(k + 3, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-");
+    return n >= 40 && !k[3 + n];
+}
+
+/* The host of an http(s) URL (without userinfo or port) is local or fake? */
+static bool url_is_local(const char *url)
+{
+    const char *h = strstr(url, "://");
+    if (!h) return false;
+    h += 3;
+    size_t end = strcspn(h, "/?#");
+    const char *at = memchr(h, '@', end);
+    if (at) {
+        end -= (size_t)(at + 1 - h);
+        h = at + 1;
+    }
+    size_t hl = h[0] == '[' ? strcspn(h, "]") + 1 : strcspn(h, ":/?#");
+    if (hl > end) hl = end;
+    static const char *const local[] = {"localhost", "fake-provider", "[::1]"};
+    for (size_t i = 0; i < SY_ARRAY_LEN(local); i++)
+        if (hl == strlen(local[i]) && !strncasecmp(h, local[i], hl)) return true;
+    return hl > 4 && !strncmp(h, "127.", 4) && strspn(h, "0123456789.") >= hl;
+}
+
+bool sy_provider_real_key_to_local(const sy_provider *p)
+{
+    return p->api_key && p->base_url && looks_like_real_key(p->api_key) && url_is_local(p->base_url);
 }
 
 const sy_task *sy_config_task(const sy_config *cfg, const char *name)

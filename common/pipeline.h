@@ -123,14 +123,6 @@ typedef struct sy_task {
     size_t index;         /* place in sy_config.tasks */
 } sy_task;
 
-typedef struct sy_config {
-    sy_provider **providers; size_t nproviders;
-    sy_model **models;       size_t nmodels;
-    sy_tier **tiers;         size_t ntiers;
-    sy_task **tasks;         size_t ntasks;
-    char **files;            size_t nfiles; /* loaded file names (owned) */
-} sy_config;
-
 /* One diagnostic: "file:line:column: message". */
 typedef struct sy_diag {
     char *file;
@@ -143,8 +135,20 @@ typedef struct sy_diags {
     size_t n, cap;
 } sy_diags;
 
+typedef struct sy_config {
+    sy_provider **providers; size_t nproviders;
+    sy_model **models;       size_t nmodels;
+    sy_tier **tiers;         size_t ntiers;
+    sy_task **tasks;         size_t ntasks;
+    char **files;            size_t nfiles; /* loaded file names (owned) */
+    sy_diags needs;          /* SY_LOAD_ENV_OPTIONAL: "VAR (where used)" for each unset
+                              * variable a run will need */
+} sy_config;
+
 enum {
     SY_LOAD_REQUIRE_KEYS = 1 << 0, /* a missing API key variable is an error */
+    SY_LOAD_ENV_OPTIONAL = 1 << 1, /* lint: unset variables (keys, ${NAME} without a
+                                    * default) go to cfg->needs, not errors */
 };
 
 /* Load and validate files into cfg. Returns 0 when there were no errors;
@@ -153,6 +157,15 @@ enum {
 int sy_config_load(sy_config *cfg, const char *const *files, size_t nfiles, int flags,
                    sy_diags *diags);
 void sy_config_free(sy_config *cfg);
+
+/* Does the provider's key look like a real OpenAI/Anthropic key (sk-proj-,
+ * sk-ant-api, or sk- and 40 or more key characters) while its base_url
+ * points at a local or fake provider (loopback, localhost, the compose
+ * service fake-provider)? Then the worker warns at start-up: a real key
+ * would be sent there, e.g. one exported for other tools that a default
+ * picked up. A local gateway with a real key is legitimate: a warning, not
+ * an error. Never says anything about the key but this. */
+bool sy_provider_real_key_to_local(const sy_provider *p);
 
 const sy_task *sy_config_task(const sy_config *cfg, const char *name);
 const sy_tier *sy_config_tier(const sy_config *cfg, const char *name);

@@ -673,6 +673,10 @@ int yn_get_int(const yn_map *m, const char *key, bool required, int64_t lo, int6
     int_expected(lo, hi, expected, sizeof expected);
     char *s = number_text(m, key, v, expected);
     if (!s) return -1;
+    if (m->doc->needs && strstr(s, "${")) { /* lint: the variable is not set here */
+        free(s);
+        return 0;
+    }
     int64_t x;
     bool ok = yn_parse_int(s, &x) && x >= lo && x <= hi;
     free(s);
@@ -704,6 +708,10 @@ int yn_get_num(const yn_map *m, const char *key, bool required, double lo, bool 
     num_expected(lo, lo_open, hi, expected, sizeof expected);
     char *s = number_text(m, key, v, expected);
     if (!s) return -1;
+    if (m->doc->needs && strstr(s, "${")) { /* lint: the variable is not set here */
+        free(s);
+        return 0;
+    }
     double x;
     bool ok = yn_parse_num(s, &x) && (lo_open ? x > lo : x >= lo) && x <= hi;
     free(s);
@@ -837,6 +845,11 @@ static size_t expand_ref(yn_doc *d, const yaml_node_t *n, size_t at, const char 
             sy_buf_append(out, sep + 2, (size_t)(close - (sep + 2)));
     } else if (val) {
         sy_buf_puts(out, val);
+    } else if (d->needs) {
+        int line, col;
+        if (!yn_scalar_pos(d, n, at, &line, &col)) line = col = 0;
+        sy_diags_add(d->needs, d->file, line, col, "%s (used in %s)", name, what);
+        sy_buf_append(out, s + at, end + 1 - at);
     } else {
         yn_error_in(d, n, at, "environment variable %s is not set (used in %s; write "
                     "${%s:-default} to give a default)", name, what, name);

@@ -32,6 +32,9 @@ typedef struct yn_doc {
     yaml_document_t doc;
     bool loaded;           /* doc must be deleted */
     sy_diags *diags;
+    sy_diags *needs;       /* non-NULL (lint): an unset ${NAME} is noted here and
+                            * left unexpanded, not an error; numbers holding
+                            * one count as absent */
 } yn_doc;
 
 /* One mapping being read: the keys checked against a known list, the

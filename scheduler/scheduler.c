@@ -146,7 +146,7 @@ static int parse_opts(scheduler *s, cli_pipelines *p, int argc, char **argv)
         else if (v && !strcmp(a, "--group")) s->group = argv[++i];
         else if (v && !strcmp(a, "--log-level") && sy_log_level_parse(argv[i + 1]) >= 0)
             sy_log_set_level(sy_log_level_parse(argv[++i]));
-        else return cli_bad_usage("scheduler", a, usage);
+        else return cli_bad_kafka_usage("scheduler", a, usage);
     }
     return 0;
 }

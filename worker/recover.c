@@ -3,7 +3,8 @@
  * The store lists the keys left unfinished:
  *   IN_FLIGHT   a call may have been in flight at the crash. It is logged
  *               (these are the only calls that can be paid twice) and the
- *               job runs again when Kafka redelivers it.
+ *               job runs again when Kafka redelivers it. An intent a clean
+ *               stop marked no_call_out was only waiting: counted apart.
  *   PUBLISHING  the result was known and may or may not have reached the
  *               output topic. The output partitions are read from the
  *               highest acknowledged offset the store noted; a result found
@@ -44,6 +45,11 @@ void recover_set_free(recover_set *u)
 static void collect(void *ctx, const char *key, const sy_job_record *rec)
 {
     recover_set *u = ctx;
+    if (rec->state == SY_STATE_IN_FLIGHT && rec->no_call_out) {
+        u->waiting++;
+        sy_debug("recovery: job was waiting at the last stop, no call out: key=%s", key);
+        return;
+    }
     if (rec->state == SY_STATE_IN_FLIGHT) {
         u->in_flight++;
         size_t task_len;
@@ -207,9 +213,10 @@ int recover_unfinished(worker *w)
     if (publishing) found = recover_scan(w, &u);
     if (sy_store_commit(w->store) != 0) return -1;
     w->maybe_paid_twice = u.in_flight;
-    sy_info("recovery: %zu call(s) may have been in flight; %zu result(s) were being "
-            "published, %zu of them found on the output topics; %zu key(s) in the store",
-            u.in_flight, publishing, found, sy_store_count(w->store));
+    sy_info("recovery: %zu call(s) may have been in flight; %zu job(s) were waiting with no "
+            "call out; %zu result(s) were being published, %zu of them found on the output "
+            "topics; %zu key(s) in the store",
+            u.in_flight, u.waiting, publishing, found, sy_store_count(w->store));
     recover_set_free(&u);
     return 0;
 }

@@ -466,6 +466,7 @@ void run_launch_prepared(sy_run *r)
     sy_transfer *t = r->prepared;
     r->prepared = NULL;
     w->calls++;
+    r->call_out = true;
     r->attempt_sent_us = sy_mono_us();
     if (!r->first_sent_us) r->first_sent_us = r->attempt_sent_us;
     int64_t timeout = r->tier->retry.timeout_ms;
@@ -474,6 +475,33 @@ void run_launch_prepared(sy_run *r)
         if (left < timeout) timeout = left > 1 ? left : 1;
     }
     sy_engine_launch(w->engine, t, (int)timeout, r);
+}
+
+/* What went wrong and where: "cannot connect to 127.0.0.1:9 (Connection
+ * refused)". The host and port come from the parsed request URL, never its
+ * userinfo, path or query; the reason from the OS when it gave one. */
+static void transport_message(const sy_transfer *t, char *out, size_t len)
+{
+    char *host = NULL, *port = NULL;
+    long os_errno = 0;
+    if (t->url) {
+        curl_url_get(t->url, CURLUPART_HOST, &host, 0);
+        curl_url_get(t->url, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT);
+    }
+    curl_easy_getinfo(t->easy, CURLINFO_OS_ERRNO, &os_errno);
+    const char *where_h = host ? host : "?", *where_p = port ? port : "?";
+    const char *why = curl_easy_strerror(t->curl_code);
+    if (t->curl_code == CURLE_COULDNT_CONNECT)
+        snprintf(out, len, "cannot connect to %s:%s (%s)", where_h, where_p,
+                 os_errno ? strerror((int)os_errno) : why);
+    else if (t->curl_code == CURLE_COULDNT_RESOLVE_HOST)
+        snprintf(out, len, "cannot resolve host %s (%s)", where_h, why);
+    else if (t->curl_code == CURLE_OPERATION_TIMEDOUT)
+        snprintf(out, len, "no answer from %s:%s in time (%s)", where_h, where_p, why);
+    else
+        snprintf(out, len, "call to %s:%s failed (%s)", where_h, where_p, why);
+    curl_free(host);
+    curl_free(port);
 }
 
 /* Transport failure -> outcome (the adapter only sees HTTP answers). An
@@ -493,7 +521,18 @@ static void transport_outcome(const worker *w, const sy_transfer *t, sy_outcome 
                  "(--max-answer-bytes, --max-header-bytes); cut short",
                  w->opt.max_answer_bytes, w->opt.max_header_bytes);
     else
-        snprintf(o->message, sizeof o->message, "%s", curl_easy_strerror(t->curl_code));
+        transport_message(t, o->message, sizeof o->message);
+}
+
+/* A provider that cannot be reached is said in the log, at most every 10 s
+ * per provider (each job's result and dead letter say it too). */
+static void log_transport(sy_run *r)
+{
+    pace_queue *q = &r->w->paced[r->model->provider->index];
+    int64_t now = sy_mono_us();
+    if (q->transport_warned_us && now - q->transport_warned_us < 10000000) return;
+    q->transport_warned_us = now;
+    sy_warn("provider '%s': %s", r->model->provider->name, r->last.message);
 }
 
 /* A task that parses JSON needs an object or array back. */
@@ -572,10 +611,13 @@ void run_on_response(worker *w, sy_transfer *t, void *opaque)
 {
     sy_run *r = opaque;
     int64_t latency_ms = (sy_mono_us() - r->attempt_sent_us) / 1000;
+    r->call_out = false;
     sy_outcome_free(&r->last);
     memset(&r->last, 0, sizeof r->last);
-    if (t->curl_code != CURLE_OK || t->too_large) transport_outcome(w, t, &r->last);
-    else
+    if (t->curl_code != CURLE_OK || t->too_large) {
+        transport_outcome(w, t, &r->last);
+        if (!t->too_large) log_transport(r);
+    } else
         sy_provider_parse(r->model->provider, (int)t->http_status, t->headers.data,
                           t->headers.len, t->body.data, t->body.len, &r->last);
     pace_feedback(r);

@@ -48,12 +48,13 @@ struct sy_store {
 };
 
 typedef struct rec_head {
-    uint8_t version, state, ok, pad;
+    uint8_t version, state, ok, flags; /* flags: REC_NO_CALL_OUT (0 in older records) */
     uint16_t src_topic_len, model_len, out_topic_len;
     uint32_t attempts, result_len;
     int32_t src_partition, out_partition;
     int64_t src_offset, updated_ms, expires_ms, out_offset;
 } rec_head;
+#define REC_NO_CALL_OUT 1
 
 #define MAX_TASK_IN_KEY 200 /* a longer task name is cut and its hash appended */
 
@@ -373,7 +374,8 @@ void sy_record_encode(sy_buf *b, const sy_job_record *r)
     const char *st = r->src_topic ? r->src_topic : "", *m = r->model ? r->model : "";
     const char *ot = r->out_topic ? r->out_topic : "";
     rec_head h = {
-        .version = 1, .state = (uint8_t)r->state, .ok = r->ok, .src_topic_len = (uint16_t)strlen(st),
+        .version = 1, .state = (uint8_t)r->state, .ok = r->ok,
+        .flags = r->no_call_out ? REC_NO_CALL_OUT : 0, .src_topic_len = (uint16_t)strlen(st),
         .model_len = (uint16_t)strlen(m), .out_topic_len = (uint16_t)strlen(ot),
         .attempts = r->attempts, .result_len = (uint32_t)r->result_len,
         .src_partition = r->src_partition, .out_partition = r->out_partition,
@@ -400,7 +402,8 @@ int sy_record_decode(const void *data, size_t len, sy_job_record *r)
         p[h.src_topic_len + h.model_len + 2 + h.out_topic_len])
         return -1; /* strings must end where the head says */
     *r = (sy_job_record){
-        .state = h.state, .ok = h.ok, .attempts = h.attempts, .src_partition = h.src_partition,
+        .state = h.state, .ok = h.ok, .no_call_out = (h.flags & REC_NO_CALL_OUT) != 0,
+        .attempts = h.attempts, .src_partition = h.src_partition,
         .src_offset = h.src_offset, .updated_ms = h.updated_ms, .expires_ms = h.expires_ms,
         .out_partition = h.out_partition, .out_offset = h.out_offset,
     };

@@ -4,7 +4,9 @@
  *
  *   IN_FLIGHT   an attempt was about to be sent (the intent, written and
  *               made durable BEFORE the HTTP call goes out): after a crash,
- *               only jobs in this state can have been paid for twice
+ *               only jobs in this state can have been paid for twice. A
+ *               clean stop marks the intents of jobs that had no call out
+ *               (waiting for a retry, a slot, a rate limit): no_call_out
  *   PUBLISHING  the final result is known and stored here (written durably
  *               BEFORE it is produced): a redelivered job is answered from
  *               here, never by a second call
@@ -38,6 +40,7 @@ typedef enum sy_job_state {
 typedef struct sy_job_record {
     sy_job_state state;
     bool ok;                  /* PUBLISHING/PUBLISHED: the result's status */
+    bool no_call_out;         /* IN_FLIGHT: a clean stop saw no call of it out */
     uint32_t attempts;        /* calls made so far (all models) */
     int32_t src_partition;    /* the input message this record is about */
     int64_t src_offset;

@@ -61,8 +61,9 @@ static const char *usage =
     "                        but does not enforce them). Exactly-once results do not need it\n"
     "      --no-changelog    do not mirror job state to <tier topic>.changelog (state then\n"
     "                        does not follow a partition to another worker)\n"
-    "      --account-share F share of each provider account's rate limits this worker\n"
-    "                        uses when several workers share it (default 1)\n"
+    "      --account-share F share (0 < F <= 1) of each provider account's rate limits\n"
+    "                        (configured or learned) this worker uses, when several\n"
+    "                        workers share the accounts: F = 1/N for N workers (default 1)\n"
     "      --max-answer-bytes N  a provider response body larger than this ends the\n"
     "                        call as response_too_large (default 4194304 = 4 MiB)\n"
     "      --max-header-bytes N  the same for its headers (default 65536)\n"
@@ -262,6 +263,28 @@ static int idle_jobs(const worker *w)
     return (int)n;
 }
 
+/* At a clean stop, the IN_FLIGHT intent of each job with no call out
+ * (waiting for a retry, a slot or a rate limit) says so, in the store and
+ * the changelog: the next start does not count it among the calls that
+ * may have been paid twice. Returns how many were marked. */
+static size_t mark_waiting_intents(worker *w)
+{
+    size_t n = 0;
+    for (sy_run *r = w->runs; r; r = r->next) {
+        sy_job_record rec;
+        const char *key = r->job.idempotency_key;
+        if (!r->leader || r->call_out || !key ||
+            !sy_store_get(w->store, key, &rec, &w->record_scratch) ||
+            rec.state != SY_STATE_IN_FLIGHT || rec.no_call_out)
+            continue;
+        rec.no_call_out = true;
+        sy_store_put(w->store, key, &rec);
+        changelog_mirror(w, key, &rec, NULL);
+        n++;
+    }
+    return n;
+}
+
 /* Stop taking jobs and starting calls; let the calls out finish and their
  * results go out within the grace period. Jobs that had no call out are
  * left for the next owner (their offsets are not committed). */
@@ -279,6 +302,8 @@ static void drain(worker *w)
     if (idle_jobs(w) > 0)
         sy_info("%d job(s) were waiting (for a slot, a rate limit or a retry); they will be "
                 "done on restart", idle_jobs(w));
+    size_t marked = mark_waiting_intents(w);
+    if (marked) sy_info("%zu job intent(s) noted as having no call out", marked);
     flush_producers(w);
     sy_store_commit(w->store);
     commit_offsets(w, false);
@@ -338,6 +363,17 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
     if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) sy_flow_assigned(w, parts);
 }
 
+/* --account-share F: 0 < F <= 1 (the workers sharing an account: F each,
+ * summing to at most 1). */
+static bool share_arg(const char *s, double *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end || !(v > 0 && v <= 1)) return false;
+    *out = v;
+    return true;
+}
+
 static int parse_opts(worker *w, cli_pipelines *p, int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
@@ -354,7 +390,7 @@ static int parse_opts(worker *w, cli_pipelines *p, int argc, char **argv)
         else if (v && !strcmp(a, "--dlq-topic")) w->opt.dlq_topic = argv[++i];
         else if (v && !strcmp(a, "--state-dir")) w->opt.state_dir = argv[++i];
         else if (v && !strcmp(a, "--state-map-mb")) w->opt.state_map_mb = (size_t)atol(argv[++i]);
-        else if (v && !strcmp(a, "--account-share")) w->opt.account_share = atof(argv[++i]);
+        else if (v && !strcmp(a, "--account-share") && share_arg(argv[i + 1], &w->opt.account_share)) i++;
         else if (!strcmp(a, "--no-changelog")) w->opt.changelog = false;
         else if (!strcmp(a, "--transactions")) w->opt.transactions = true;
         else if (!strcmp(a, "--core-dumps")) w->opt.core_dumps = true;
@@ -365,7 +401,7 @@ static int parse_opts(worker *w, cli_pipelines *p, int argc, char **argv)
         else if (v && !strcmp(a, "--key-ttl-s")) w->opt.key_ttl_ms = atoll(argv[++i]) * 1000;
         else if (v && !strcmp(a, "--log-level") && sy_log_level_parse(argv[i + 1]) >= 0)
             sy_log_set_level(sy_log_level_parse(argv[++i]));
-        else return cli_bad_usage("worker", a, usage);
+        else return cli_bad_kafka_usage("worker", a, usage);
     }
     if (w->opt.max_inflight < 1 || w->opt.max_inflight > 100000) {
         fprintf(stderr, "switchyard worker: --max-inflight must be 1..100000\n");
@@ -495,6 +531,11 @@ int cmd_worker(int argc, char **argv)
     if (rc) return rc;
     if (!w.opt.core_dumps) no_core_dumps(); /* before the keys are read */
     if (cli_load_pipelines(&p, SY_LOAD_REQUIRE_KEYS, &w.cfg) != 0) return 1;
+    for (size_t i = 0; i < w.cfg.nproviders; i++)
+        if (sy_provider_real_key_to_local(w.cfg.providers[i]))
+            sy_warn("provider '%s': $%s looks like a real API key, but the base_url points at a "
+                    "local or fake provider: the key is sent there (set the base URL, or a fake "
+                    "key)", w.cfg.providers[i]->name, w.cfg.providers[i]->api_key_env);
     sy_install_stop_signals();
     if (setup(&w) != 0) return 1;
     sy_info("started: %d calls in flight at most, %d jobs held at most, %d per partition",

@@ -61,6 +61,7 @@ typedef struct sy_run {
     sy_pace_mark pace_mark;    /* where its reservation stands in the account's totals */
     int64_t first_sent_us;
     int64_t attempt_sent_us;   /* the attempt in flight */
+    bool call_out;             /* launched and not yet answered */
     int64_t deadline_ms;
     int64_t tokens_in, tokens_out;
     double cost_usd;
@@ -101,6 +102,7 @@ typedef struct sy_run {
 typedef struct pace_queue {
     sy_waitq waiting;
     int64_t next_try_us; /* when the account's buckets will have room */
+    int64_t transport_warned_us; /* last "cannot connect" warning (run.c) */
 } pace_queue;
 
 /* flow.c: partitions paused on their own window, and whether all are. */
@@ -210,6 +212,7 @@ typedef struct recover_set {
     char **out_topics;    /* their output topics */
     size_t nout;
     size_t in_flight;
+    size_t waiting; /* IN_FLIGHT intents a clean stop marked no_call_out */
     /* where to start reading an output partition (below its start: from the start) */
     int64_t (*scan_from)(void *ctx, const char *topic, int32_t partition);
     void *ctx;

@@ -4,7 +4,9 @@
 #  * every tests/pipelines/bad/*.yaml exits 1 and prints exactly the errors
 #    its "# expect: LINE:COL: substring" lines name, as file:LINE:COL: ...;
 #  * the example pipelines pass with the API key variables set, fail naming
-#    the variables without them, pass with --no-keys;
+#    the variables without them, pass with --lint (CI: no keys), which lists
+#    every unset variable a run needs (keys, ${NAME} without default) as a
+#    warning with its place, and still fails on every other error;
 #  * names are global across files (cross-file references and duplicates);
 #  * the value of a key never appears in any output;
 #  * --help, usage errors and unreadable files;
@@ -116,6 +118,35 @@ want_rc 0 "--no-keys" nocheck
 has nocheck.out "key \$OPENAI_API_KEY (not set)"
 ok "--no-keys skips the key check"
 
+# --lint: no key and no base URL set (CI); e2e.yaml has ${OPENAI_BASE_URL} without default
+run strict tests/pipelines/e2e.yaml
+want_rc 1 "e2e.yaml, strict, nothing set" strict
+has strict.err "tests/pipelines/e2e.yaml:7:15: environment variable OPENAI_BASE_URL is not set"
+run lint --lint tests/pipelines/e2e.yaml
+want_rc 0 "--lint with nothing set" lint
+has lint.out "ok: 1 file"
+has lint.err "switchyard check: warning: 4 uses of environment variables not set here; a run will need them:"
+has lint.err "tests/pipelines/e2e.yaml:7:15: OPENAI_BASE_URL (used in base_url of provider 'openai')"
+has lint.err "tests/pipelines/e2e.yaml:8:18: OPENAI_API_KEY (api key of provider 'openai')"
+has lint.err "tests/pipelines/e2e.yaml:11:15: ANTHROPIC_BASE_URL (used in base_url of provider 'anthropic')"
+run lintgood --lint "${GOOD[@]}"
+want_rc 0 "--lint, example pipelines" lintgood
+has lintgood.err "pipelines/support-tickets.yaml:20:18: ANTHROPIC_API_KEY (api key of provider 'anthropic')"
+cat >"$T/lintbad.yaml" <<'EOF'
+version: 1
+providers:
+  p:
+    kind: openai
+    base_url: ${SOME_URL}
+    api_key_env: SOME_KEY
+    limits: {requests_per_minute: "${RPM}", tokens_per_minute: -5}
+EOF
+run lintbad --lint "$T/lintbad.yaml"
+want_rc 1 "--lint still checks the rest" lintbad
+has lintbad.err "$T/lintbad.yaml:7:64: limits.tokens_per_minute of provider 'p' must be"
+grep -q "RPM\|SOME_URL" "$T/lintbad.err" && fail "an invalid file listed its variables as errors: $(cat "$T/lintbad.err")"
+ok "--lint: valid without keys or base URLs, lists what a run needs as warnings, fails on real errors"
+
 # ---- names are global across files ------------------------------------------------------
 run alone --no-keys pipelines/summarize.yaml
 want_rc 1 "summarize.yaml alone" alone
@@ -142,7 +173,7 @@ ok "no key value in any output"
 # ---- usage --------------------------------------------------------------------------------
 run help --help
 want_rc 0 "--help" help
-has help.out "usage: switchyard check [--no-keys] FILE..."
+has help.out "usage: switchyard check [--lint] FILE..."
 run nofiles
 want_rc 2 "no files" nofiles
 run badopt --frobnicate pipelines/summarize.yaml

@@ -2,10 +2,16 @@
 # docker-compose.yml cannot run here (no Docker engine), so check what can
 # be checked: it parses, names the services, runs Kafka in KRaft mode,
 # creates every topic the example pipelines use, and points the switchyard
-# services at pipeline files that exist and pass `switchyard check`.
+# services at pipeline files that exist and pass `switchyard check`; Kafka
+# is published to the host with a listener advertised there (and the README
+# shows it); the workers' --account-share add up to at most 1; no key from
+# the host's usual variables goes to the fake provider by default; the
+# image's build context leaves out build directories (.dockerignore).
 set -euo pipefail
+# Debian's python (has python3-yaml); python3 on PATH may be another one.
+PY=${SY_PYTHON:-/usr/bin/python3}
 SY_BIN=${SY_BIN:-build/switchyard}
-python3 - "$SY_BIN" <<'PY'
+"$PY" - "$SY_BIN" <<'PY'
 import re, subprocess, sys, yaml
 doc = yaml.safe_load(open("docker-compose.yml"))
 svc = doc["services"]
@@ -36,4 +42,49 @@ for name in ("scheduler", "worker-1", "worker-2"):
 import os
 assert os.path.exists("Dockerfile"), "no Dockerfile"
 print("ok - docker-compose.yml: services, KRaft, topics, pipelines, Dockerfile")
+
+# Kafka for clients on the host: a published port with a listener advertised
+# on localhost at that port, mapped to a protocol
+ports = [str(p) for p in svc["kafka"].get("ports", [])]
+assert ports, "kafka publishes no port"
+host_port = ports[0].split(":")[-2] if ports[0].count(":") >= 1 else ports[0]
+adv = dict(l.split("://") for l in env["KAFKA_ADVERTISED_LISTENERS"].split(","))
+host_listener = [n for n, a in adv.items() if a == "localhost:" + host_port]
+assert host_listener, f"no listener advertised as localhost:{host_port}: {adv}"
+name = host_listener[0]
+assert name + "://" in env["KAFKA_LISTENERS"], env["KAFKA_LISTENERS"]
+assert name + ":" in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"], env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"]
+assert adv.get("PLAINTEXT") == "kafka:9092", "the containers' listener moved"
+readme = open("README.md").read()
+assert f"-b localhost:{host_port}" in readme, "README does not show submitting from the host"
+print(f"ok - Kafka published on localhost:{host_port} (listener {name}), README shows it")
+
+# the workers pace together within each account's limits
+shares = []
+for name in ("worker-1", "worker-2"):
+    cmd = svc[name]["command"]
+    assert "--account-share" in cmd, f"{name} has no --account-share"
+    shares.append(float(cmd[cmd.index("--account-share") + 1]))
+assert 0 < sum(shares) <= 1.0 + 1e-9, shares
+print(f"ok - two workers, account shares {shares} (sum {sum(shares)})")
+
+# keys: the defaults are fake, and a key exported in the host's usual
+# variables (OPENAI_API_KEY, ANTHROPIC_API_KEY) is not picked up for them
+wenv = svc["worker-1"]["environment"]
+for var in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
+    val = wenv[var]
+    m = re.fullmatch(r"\$\{(\w+):-([^}]*)\}", val)
+    assert m, f"{var}: {val}"
+    assert m.group(1) != var and m.group(1).startswith("SWITCHYARD_"), f"{var} comes from ${{{m.group(1)}}}"
+    assert "fake" in m.group(2), f"{var} defaults to {m.group(2)}"
+    url = wenv[var.replace("API_KEY", "BASE_URL")]
+    assert "fake-provider" in url and "SWITCHYARD_" in url, url
+print("ok - keys: fake by default, real ones only through SWITCHYARD_* variables")
+
+# the build context: no host build directory (its CMakeCache.txt breaks the
+# image's CMake step), no .git
+ignore = [l.strip() for l in open(".dockerignore") if l.strip() and not l.startswith("#")]
+for want in ("build", "build-*", ".git"):
+    assert want in ignore, f".dockerignore lacks {want}"
+print("ok - .dockerignore: build directories and .git stay out of the image")
 PY

@@ -26,7 +26,7 @@ for k in $(seq 1 "$KILLS"); do
     # A kill during the group join would hit a worker with nothing in work:
     # wait until this one owns partitions, then kill it at a random moment.
     for _ in $(seq 300); do grep -q "rebalance: assigned" "$T/worker-$((k - 1)).log" && break; sleep 0.1; done
-    sleep "$(python3 -c 'import random; print(round(random.uniform(1, 4), 1))')"
+    sleep "$("$PY" -c 'import random; print(round(random.uniform(1, 4), 1))')"
     kill -9 "$LAST_PID"; wait "$LAST_PID" 2>/dev/null || true
     done_now=$("$SY_BIN" results --topic switchyard.results.echo --timeout-ms 1500 | wc -l)
     echo "   kill -9 #$k: $done_now results so far"
@@ -38,7 +38,7 @@ sleep 3
 "$SY_BIN" results --topic switchyard.results.echo --timeout-ms 3000 >"$T/results.jsonl" || true
 
 grep -h "call may have been in flight" "$T"/worker-*.log | sed 's/.*key=\([^ ]*\).*/\1/' | sort -u >"$T/maybe-twice.txt" || true
-python3 tests/integration/exactly_once.py "$T/results.jsonl" "$T/calls.jsonl" "$T/maybe-twice.txt" "$N" c- \
+"$PY" tests/integration/exactly_once.py "$T/results.jsonl" "$T/calls.jsonl" "$T/maybe-twice.txt" "$N" c- \
     || fail "crash test assertions"
 ok "exactly one result per job across $KILLS kill -9; no call repeated after its success was stored"
 check_logs

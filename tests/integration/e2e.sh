@@ -16,7 +16,7 @@ start_worker worker -p "$P" --max-inflight 64 --state-dir "$T/state"
 ok "processes started (broker $BROKERS, provider $FAKE_URL)"
 
 # 150 echo jobs + 100 label jobs via `switchyard submit` (msgpack on the wire)
-python3 - "$T" <<'PY'
+"$PY" - "$T" <<'PY'
 import json, sys
 t = sys.argv[1]
 with open(f"{t}/jobs.jsonl", "w") as f:
@@ -58,7 +58,7 @@ sleep 2 # anything extra (a duplicate) would arrive now
 [ "$(wc -l <"$T/echo-all.jsonl")" -eq 204 ] || fail "echo topic holds $(wc -l <"$T/echo-all.jsonl") results, expected exactly 204"
 ok "result counts: 204 echo, 100 label, 5 dead letters"
 
-python3 - "$T" <<'PY' || fail "result content check"
+"$PY" - "$T" <<'PY' || fail "result content check"
 import json, sys
 t = sys.argv[1]
 def load(p): return [json.loads(l) for l in open(p) if l.strip()]

@@ -6,6 +6,8 @@
 #
 #   SY_FAKE=build/fake-provider bash tests/integration/fake_provider.sh
 set -euo pipefail
+# Debian's python (has python3-yaml); python3 on PATH may be another one.
+PY=${SY_PYTHON:-/usr/bin/python3}
 SY_FAKE=${SY_FAKE:-build/fake-provider}
 T=$(mktemp -d /tmp/fake-provider-test.XXXXXX)
 PIDS=()
@@ -67,7 +69,7 @@ expect_code() { # expected description
 # Run python assertions with b = parsed body (None if not JSON), raw = body
 # text, h = response headers (lower-case names).
 check() { # description python-code
-    python3 - "$T/body" "$T/hdr" "$2" <<'PY' || fail "$1"
+    "$PY" - "$T/body" "$T/hdr" "$2" <<'PY' || fail "$1"
 import json, re, sys
 raw = open(sys.argv[1], encoding="utf-8").read()
 h = {}
@@ -266,16 +268,16 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Transfer-Encoding: chunked' -H
 ok "request without Content-Length: 411"
 [ "$(curl -s "$URL/health")" = ok ] || fail "GET /health: expected ok"
 ok "GET /health: ok"
-before=$(curl -s "$URL/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["connections_total"])')
+before=$(curl -s "$URL/stats" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["connections_total"])')
 out=$(curl -s -w ' %{num_connects}\n' -H "Authorization: Bearer $KEY" \
     --data-binary '{"model":"m","messages":[{"role":"user","content":"keep alive"}]}' \
     "$URL/v1/chat/completions" "$URL/v1/chat/completions" "$URL/v1/chat/completions" "$URL/v1/chat/completions")
 CALLS=$((CALLS + 4))
-after=$(curl -s "$URL/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["connections_total"])')
+after=$(curl -s "$URL/stats" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["connections_total"])')
 [ "$(grep -c '"content":"ECHO keep alive"' <<<"$out")" = 4 ] || fail "keep-alive: expected 4 answers, got: $out"
 [ $((after - before)) = 2 ] || fail "keep-alive: 4 requests in one curl opened $((after - before - 1)) connections, expected 1"
 ok "keep-alive: 4 requests over one connection"
-python3 - "$(cat "$T/main.port")" "$KEY" <<'PY' || fail "pipelining: two requests in one write, a third split in pieces"
+"$PY" - "$(cat "$T/main.port")" "$KEY" <<'PY' || fail "pipelining: two requests in one write, a third split in pieces"
 import json, socket, sys, time
 port, key = int(sys.argv[1]), sys.argv[2]
 def req(text):
@@ -300,7 +302,7 @@ CALLS=$((CALLS + 3))
 ok "pipelining and partial reads: 3 answers in order on one connection"
 
 # ---- call log ----
-python3 - "$T/main.calls" "$CALLS" <<'PY' || fail "call log"
+"$PY" - "$T/main.calls" "$CALLS" <<'PY' || fail "call log"
 import json, sys
 lines = open(sys.argv[1]).read().splitlines()
 calls = [json.loads(l) for l in lines]
@@ -353,7 +355,7 @@ ok "--rpm 180 --window-ms 1000: 3 per window, limit stated per minute; 429 withi
 start slow --latency-ms 200
 t=$(curl -s -o /dev/null -w '%{time_total}' -H "Authorization: Bearer $KEY" \
     --data-binary '{"model":"m","messages":[{"role":"user","content":"slow"}]}' "$URL/v1/chat/completions")
-python3 -c "import sys; t = float(sys.argv[1]); assert 0.19 <= t < 2, t" "$t" || fail "--latency-ms 200: took ${t}s"
+"$PY" -c "import sys; t = float(sys.argv[1]); assert 0.19 <= t < 2, t" "$t" || fail "--latency-ms 200: took ${t}s"
 ok "--latency-ms 200: request took ${t}s"
 
 # ---- exit: every server stops cleanly on SIGTERM ----

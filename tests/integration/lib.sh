@@ -3,16 +3,32 @@
 # Starts real processes on 127.0.0.1: the embedded broker, the fake
 # provider, scheduler and workers; everything is killed on exit.
 set -euo pipefail
+# Debian's python (has python3-yaml); python3 on PATH may be another one.
+PY=${SY_PYTHON:-/usr/bin/python3}
 SY_BIN=${SY_BIN:-build/switchyard}
 SY_FAKE=${SY_FAKE:-build/fake-provider}
 T=$(mktemp -d /tmp/switchyard-it.XXXXXX)
 PIDS=()
 
+# Newest first (workers before the broker they commit to), each given 60 s
+# (a worker's grace, flush and last commit) to exit before it is killed: a
+# worker stopping after its broker was gone could block in its last offset
+# commit; that is bounded now, and a hang must fail the test, not time it out.
 cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    local i pid
+    for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+        pid=${PIDS[i]}
+        kill "$pid" 2>/dev/null || continue
+        for _ in $(seq 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        if kill -0 "$pid" 2>/dev/null; then
+            echo "FAIL: process $pid did not exit within 60 s of SIGTERM" >&2
+            kill -9 "$pid" 2>/dev/null || true
+            CLEANUP_FAILED=1
+        fi
+        wait "$pid" 2>/dev/null || true
+    done
     if [ "${KEEP_TMP:-0}" = 1 ]; then echo "kept $T"; else rm -rf "$T"; fi
+    [ -z "${CLEANUP_FAILED:-}" ] || exit 1
 }
 trap cleanup EXIT
 
@@ -49,7 +65,7 @@ start_broker() { # pipeline files... (env BROKER_PARTITIONS: per topic, default 
 # echo_jobs N PREFIX > file.jsonl: N jobs of the e2e pipeline's echo task,
 # PREFIX0..PREFIX(N-1), word wI and number I (exactly_once.py checks the echo).
 echo_jobs() {
-    python3 -c "
+    "$PY" -c "
 import json, sys
 n, prefix = int(sys.argv[1]), sys.argv[2]
 for i in range(n):

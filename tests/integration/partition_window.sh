@@ -13,7 +13,7 @@ BROKER_PARTITIONS=1 start_broker "$P"
 start_scheduler "$P"
 start_worker worker -p "$P" --max-inflight 20 --max-jobs-per-partition 40 --state-dir "$T/state" \
     --log-level debug
-python3 -c "
+"$PY" -c "
 import json
 print(json.dumps({'id': 'slow', 'task': 'echo', 'vars': {'word': '[[latency:4000]]', 'n': 0}}))
 for i in range(1, 401):
@@ -35,7 +35,7 @@ grep -q 'flow: .* paused' "$T/worker.log" || fail "no partition pause in the wor
 "$SY_BIN" results --topic switchyard.results.echo --count 401 --timeout-ms 60000 >"$T/results.jsonl" \
     || fail "only $(wc -l <"$T/results.jsonl") of 401 results"
 grep -q 'flow: .* resumed' "$T/worker.log" || fail "the partition was not resumed"
-python3 - "$T" <<'PY' || fail "results"
+"$PY" - "$T" <<'PY' || fail "results"
 import collections, json, sys
 t = sys.argv[1]
 ids = collections.Counter(json.loads(l)["job_id"] for l in open(f"{t}/results.jsonl") if l.strip())

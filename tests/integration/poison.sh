@@ -17,7 +17,7 @@ start_scheduler "$P"
 start_worker worker -p "$P" --max-inflight 32 --state-dir "$T/state"
 
 mkdir -p "$T/poison"
-python3 - "$T/poison" <<'PY'
+"$PY" - "$T/poison" <<'PY'
 import json, os, sys
 d = sys.argv[1]
 def put(name, data):
@@ -61,7 +61,7 @@ sleep 2
 "$SY_BIN" results --topic switchyard.dlq --headers --timeout-ms 2000 >"$T/dlq.jsonl" || true
 kcat -C -b "$BROKERS" -t switchyard.dlq -e -q -f '%k %S\n' >"$T/dlq-sizes.txt" 2>>"$T/kcat.log"
 
-python3 - "$T" <<'PY' || fail "poison checks"
+"$PY" - "$T" <<'PY' || fail "poison checks"
 import json, os, sys
 t = sys.argv[1]
 load = lambda p: [json.loads(l) for l in open(p) if l.strip()]

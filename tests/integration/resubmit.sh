@@ -10,7 +10,7 @@ start_broker "$P"
 start_scheduler "$P"
 start_worker worker -p "$P" --max-inflight 256 --state-dir "$T/state"
 for round in 1 2; do
-    python3 -c "
+    "$PY" -c "
 import json
 for i in range(1000):
     print(json.dumps({'id': 'r$round-%d' % i, 'idempotency_key': 'key-%d' % i, 'task': 'echo', 'vars': {'word': 'w%d' % i, 'n': i}}))
@@ -20,7 +20,7 @@ done
 "$SY_BIN" results --topic switchyard.results.echo --count 2000 --timeout-ms 120000 >"$T/results.jsonl" \
     || fail "only $(wc -l <"$T/results.jsonl") of 2000 results"
 sleep 2
-python3 - "$T" <<'PY' || fail "resubmission assertions"
+"$PY" - "$T" <<'PY' || fail "resubmission assertions"
 import collections, json, sys
 t = sys.argv[1]
 res = {r["job_id"]: r for r in (json.loads(l) for l in open(f"{t}/results.jsonl") if l.strip())}

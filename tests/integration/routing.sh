@@ -17,7 +17,7 @@
 source "$(dirname "$0")/lib.sh"
 P=tests/pipelines/routing.yaml
 
-FLAKY_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+FLAKY_PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 export FLAKY_BASE_URL="http://127.0.0.1:$FLAKY_PORT/v1" LOCKED_API_KEY=bad-key # the fake answers 401 to it
 start_fake --latency-ms 5
 start_broker "$P"
@@ -32,7 +32,7 @@ results() { # task count -> $T/<task>.jsonl
         || fail "expected $2 $1 results, got $(wc -l <"$T/$1.jsonl")"
 }
 
-python3 - "$T" <<'PY'
+"$PY" - "$T" <<'PY'
 import json, sys, time
 t = sys.argv[1]
 def job(f, id, task, text, **kw):
@@ -73,16 +73,29 @@ ok "main batch: 11 single, 1 deadline, 2 chain, 400 split, 2 cheap results; 13 d
 submit "$T/acct1.jsonl"; results account 1
 submit "$T/acct2.jsonl"; results account 6
 
-# breaker: down (waves 1-2), back up (waves 3-4)
+# breaker: down (waves 1-2), back up (waves 3-4). It opens in wave 1; wave 2
+# must come within its cool-down (20 s: wave 2 takes ~2 s on an idle machine,
+# and took more than the former 8 s on a loaded one) and wave 3 after it, so
+# the wait for wave 3 counts from the moment it opened (the worker's log).
+opened_at() { # unix seconds of the last "circuit open" of m-flaky
+    sed -n "s/^\([0-9T:.-]*Z\) worker WARN model 'm-flaky' of tier 'breaker': circuit open.*/\1/p" \
+        "$T/worker.log" | tail -n 1 |
+        "$PY" -c 'import datetime, sys; print(datetime.datetime.fromisoformat(sys.stdin.read().strip().replace("Z", "+00:00")).timestamp())'
+}
 submit "$T/br1.jsonl"; results breaker 6
 submit "$T/br2.jsonl"; results breaker 16
+t_open=$(opened_at) || fail "no 'circuit open' of m-flaky in the worker log"
+since=$("$PY" -c 'import sys, time; print(round(time.time() - float(sys.argv[1]), 1))' "$t_open")
+"$PY" -c 'import sys; sys.exit(float(sys.argv[1]) >= 19.5)' "$since" ||
+    fail "wave 2 ended ${since} s after the breaker opened: not within its 20 s cool-down"
 "$SY_FAKE" --port "$FLAKY_PORT" --latency-ms 300 --call-log "$T/flaky-calls.jsonl" >"$T/fake-flaky.log" 2>&1 &
 PIDS+=($!)
-sleep 8.2 # past the breaker's 8 s cool-down
+sleep "$("$PY" -c 'import sys, time; print(max(0.0, float(sys.argv[1]) + 20.3 - time.time()))' "$(opened_at)")"
+ok "breaker: wave 2 ended ${since} s after it opened; wave 3 comes past the 20 s cool-down"
 submit "$T/br3.jsonl"; results breaker 26
 submit "$T/br4.jsonl"; results breaker 36
 
-python3 - "$T" <<'PY' || fail "routing checks"
+"$PY" - "$T" <<'PY' || fail "routing checks"
 import json, sys, collections
 t = sys.argv[1]
 def load(p): return [json.loads(l) for l in open(p) if l.strip()]

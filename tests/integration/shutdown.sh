@@ -13,7 +13,7 @@ start_fake --latency-ms 1500
 start_broker "$P"
 BROKER_PID=${PIDS[-1]}
 start_scheduler "$P"
-python3 -c "
+"$PY" -c "
 import json
 for i in range(300): print(json.dumps({'id': 's-%d' % i, 'task': 'echo', 'vars': {'word': 'w', 'n': i}}))" >"$T/jobs.jsonl"
 "$SY_BIN" submit --quiet "$T/jobs.jsonl" >/dev/null || fail "submit"
@@ -43,7 +43,7 @@ start_worker w2 -p "$P" --max-inflight 64 --state-dir "$T/state"
     || fail "only $(wc -l <"$T/results.jsonl") of 300 results"
 sleep 2
 "$SY_BIN" results --topic switchyard.results.echo --timeout-ms 2000 >"$T/results.jsonl" || true
-python3 - "$T/results.jsonl" <<'PY' || fail "results after the restart"
+"$PY" - "$T/results.jsonl" <<'PY' || fail "results after the restart"
 import collections, json, sys
 ids = collections.Counter(json.loads(l)["job_id"] for l in open(sys.argv[1]) if l.strip())
 assert ids == collections.Counter(f"s-{i}" for i in range(300)), (len(ids), ids.most_common(3))
@@ -51,7 +51,7 @@ PY
 ok "restarted worker finished the rest: 300 jobs, one result each"
 
 # 3. a second signal exits at once (w2 has nothing left; give it work that hangs)
-python3 -c "
+"$PY" -c "
 import json
 for i in range(20): print(json.dumps({'id': 'h-%d' % i, 'task': 'echo', 'vars': {'word': '[[hang]]', 'n': i}}))" >"$T/hang.jsonl"
 "$SY_BIN" submit --quiet "$T/hang.jsonl" >/dev/null || fail "submit"

@@ -33,7 +33,7 @@ start_worker worker-0 "${worker_args[@]}"
 for k in $(seq 1 "$KILLS"); do
     want=$((N * k / (KILLS + 2)))
     for ((i = 0; i < 120; i++)); do [ "$(calls_made)" -ge "$want" ] && break; sleep 0.5; done
-    sleep "$(python3 -c 'import random; print(round(random.uniform(0, 1.5), 1))')"
+    sleep "$("$PY" -c 'import random; print(round(random.uniform(0, 1.5), 1))')"
     kill -9 "$LAST_PID"; wait "$LAST_PID" 2>/dev/null || true
     echo "   kill -9 #$k after $(calls_made) calls"
     start_worker "worker-$k" "${worker_args[@]}"
@@ -52,7 +52,7 @@ kill -TERM "$LAST_PID"; wait "$LAST_PID" || fail "the last worker did not stop c
 "$SY_BIN" results --topic switchyard.results.echo --timeout-ms 3000 >"$T/results.jsonl" || true
 
 grep -h "call may have been in flight" "$T"/worker-*.log | sed 's/.*key=\([^ ]*\).*/\1/' | sort -u >"$T/maybe-twice.txt" || true
-python3 tests/integration/exactly_once.py "$T/results.jsonl" "$T/calls.jsonl" "$T/maybe-twice.txt" "$N" t- \
+"$PY" tests/integration/exactly_once.py "$T/results.jsonl" "$T/calls.jsonl" "$T/maybe-twice.txt" "$N" t- \
     || fail "transactions test assertions"
 ok "exactly one result per job across $KILLS kill -9 in transactions mode"
 

@@ -46,7 +46,7 @@ echo "   killed worker's store: $(cat "$T/state-b.txt")"
 grep -h "changelog: restored" "$T/worker-a.log" | sed 's/^/   worker-a: /'
 grep -q "changelog: restored [1-9]" "$T/worker-a.log" || fail "worker-a restored no state from the changelog"
 
-python3 tests/integration/exactly_once.py "$T/results.jsonl" "$T/calls.jsonl" "$T/maybe-twice.txt" "$N" t- \
+"$PY" tests/integration/exactly_once.py "$T/results.jsonl" "$T/calls.jsonl" "$T/maybe-twice.txt" "$N" t- \
     || fail "two-worker assertions"
 ok "exactly one result per job after losing a worker; no call repeated after its success was stored"
 check_logs

@@ -798,6 +798,34 @@ static void test_nesting_depth(void **state)
 
 /* ---- API keys -------------------------------------------------------------------------- */
 
+/* A key that looks real going to a local or fake provider is flagged; test
+ * keys, real providers and other hosts are not. */
+static void test_real_key_to_local(void **state)
+{
+    (void)state;
+    char real[] = "sk-proj-abcdefghijklmnop", anth[] = "sk-ant-api03-xyz",
+         legacy[] = "sk-0123456789012345678901234567890123456789abcd", fake[] = "fake-openai-key",
+         test[] = "sk-test-openai-SECRET123";
+    struct { char *key; const char *url; bool want; } cases[] = {
+        {real, "http://fake-provider:8080/v1", true},
+        {real, "http://127.0.0.1:9/v1", true},
+        {anth, "http://localhost/v1", true},
+        {legacy, "http://user:pw@LOCALHOST:8080/v1?x=y", true},
+        {real, "http://[::1]:8080/v1", true},
+        {real, "https://api.openai.com/v1", false},
+        {real, "http://fake-provider.example.com/v1", false},
+        {real, "http://127.example.com/v1", false},
+        {real, "http://127.0.0.53/v1", true},
+        {fake, "http://fake-provider:8080/v1", false},
+        {test, "http://127.0.0.1:9/v1", false},
+        {NULL, "http://127.0.0.1:9/v1", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        sy_provider p = {.api_key = cases[i].key, .base_url = (char *)cases[i].url};
+        if (sy_provider_real_key_to_local(&p) != cases[i].want) fail_msg("case %zu", i);
+    }
+}
+
 static void test_keys(void **state)
 {
     (void)state;
@@ -943,6 +971,7 @@ int main(void)
         cmocka_unit_test(test_only_regular_files),
         cmocka_unit_test(test_nesting_depth),
         cmocka_unit_test(test_keys),
+        cmocka_unit_test(test_real_key_to_local),
         cmocka_unit_test(test_key_never_in_messages),
         cmocka_unit_test(test_diags_print),
         cmocka_unit_test(test_yn_helpers),

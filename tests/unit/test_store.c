@@ -356,6 +356,42 @@ static void test_full_map_grows(void **state)
     sy_buf_free(&k);
 }
 
+/* A clean stop marks an intent whose call never left; the mark survives
+ * encoding and the store, and a record without it (every older record: the
+ * byte was padding, always 0) reads as "a call may have been out". */
+static void test_no_call_out_mark(void **state)
+{
+    (void)state;
+    sy_job_record waiting = {.state = SY_STATE_IN_FLIGHT, .attempts = 3, .model = "m",
+                             .src_topic = "t", .no_call_out = true};
+    sy_job_record out = waiting, got;
+    out.no_call_out = false;
+    sy_buf enc, storage;
+    sy_buf_init(&enc);
+    sy_buf_init(&storage);
+    sy_record_encode(&enc, &waiting);
+    assert_int_equal(sy_record_decode(enc.data, enc.len, &got), 0);
+    assert_true(got.no_call_out);
+    assert_int_equal(got.attempts, 3);
+    sy_record_encode(&enc, &out);
+    assert_int_equal(enc.data[3], 0); /* the layout older versions wrote */
+    assert_int_equal(sy_record_decode(enc.data, enc.len, &got), 0);
+    assert_false(got.no_call_out);
+
+    sy_store *s = open_store();
+    sy_store_put(s, "k-wait", &waiting);
+    sy_store_put(s, "k-out", &out);
+    sy_store_close(s);
+    s = open_store();
+    assert_int_equal(sy_store_get(s, "k-wait", &got, &storage), 1);
+    assert_true(got.no_call_out);
+    assert_int_equal(sy_store_get(s, "k-out", &got, &storage), 1);
+    assert_false(got.no_call_out);
+    sy_store_close(s);
+    sy_buf_free(&enc);
+    sy_buf_free(&storage);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -367,6 +403,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_opens_older_layout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_task_scoped_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_map_grows, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_call_out_mark, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -227,7 +227,7 @@ static void go_duration(sy_buf *b, int64_t ms)
     if (frac) {
         char f[8];
         snprintf(f, sizeof f, ".%03d", (int)frac);
-        for (size_t n = strlen(f); f[n - 1] == '0'; n--) f[n - 1] = '\0';
+        for (size_t n = strlen(f); n > 1 && f[n - 1] == '0'; n--) f[n - 1] = '\0';
         sy_buf_puts(b, f);
     }
     sy_buf_putc(b, 's');
