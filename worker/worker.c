@@ -272,8 +272,8 @@ static size_t mark_waiting_intents(worker *w)
     size_t n = 0;
     for (sy_run *r = w->runs; r; r = r->next) {
         sy_job_record rec;
-        const char *key = r->job.idempotency_key;
-        if (!r->leader || r->call_out || !key ||
+        const char *key = sy_buf_cstr(&r->skey); /* task-scoped, as stored */
+        if (!r->leader || r->call_out || !r->job.idempotency_key ||
             !sy_store_get(w->store, key, &rec, &w->record_scratch) ||
             rec.state != SY_STATE_IN_FLIGHT || rec.no_call_out)
             continue;

@@ -28,7 +28,7 @@ start_worker worker -p "$P" --max-inflight 16 --state-dir "$T/state" --log-level
 WORKER=$LAST_PID
 
 BAD_DEADLINE="2025-08-21T12:40:59.0000000000000000000000000000000000000000+1:2"
-python3 - "$T" "$BAD_DEADLINE" <<'PY'
+"$PY" - "$T" "$BAD_DEADLINE" <<'PY'
 import json, sys
 t, bad_deadline = sys.argv[1], sys.argv[2]
 def line(f, **j):
@@ -63,7 +63,7 @@ kcat -P -b "$BROKERS" -t switchyard.results.forged "$T/forged.json" 2>>"$T/kcat.
     || fail "results --table of the forged result"
 sleep 1
 
-python3 - "$T" "$BAD_DEADLINE" <<'PY' || fail "dead letters, results, calls or table"
+"$PY" - "$T" "$BAD_DEADLINE" <<'PY' || fail "dead letters, results, calls or table"
 import json, sys
 t, bad_deadline = sys.argv[1], sys.argv[2]
 load = lambda f: [json.loads(l) for l in open(f"{t}/{f}")]

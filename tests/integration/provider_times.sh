@@ -25,7 +25,7 @@ submit() { # jsonl file
     "$SY_BIN" submit --quiet "$1" >>"$T/submit.out" 2>&1 || fail "submit $1 failed"
 }
 jobs() { # phase deadline_in_ms > file
-    python3 - "$1" "$2" <<'PY'
+    "$PY" - "$1" "$2" <<'PY'
 import json, sys, time
 phase, dl = sys.argv[1], int(sys.argv[2])
 deadline = int(time.time() * 1000) + dl
@@ -71,7 +71,7 @@ elapsed=$(($(now_ms) - t1))
 "$SY_BIN" results --topic switchyard.results.stopped --count 7 --timeout-ms 10000 >"$T/stopped.jsonl" \
     || fail "expected 4 + 3 results on the stopped account"
 
-python3 - "$T" "$elapsed" <<'PY' || fail "results, dead letters or calls"
+"$PY" - "$T" "$elapsed" <<'PY' || fail "results, dead letters or calls"
 import json, sys
 t, elapsed = sys.argv[1], int(sys.argv[2])
 load = lambda f: [json.loads(l) for l in open(f"{t}/{f}")]
