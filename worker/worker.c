@@ -27,6 +27,7 @@
 
 #include "../cli/cli.h"
 #include "../cli/opts.h"
+#include "fdlimit.h"
 #include "log.h"
 #include "txn.h"
 #include "util.h"
@@ -404,9 +405,23 @@ static void wake_on(worker *w, rd_kafka_queue_t *q)
     rd_kafka_queue_destroy(q);
 }
 
+/* Enough file descriptors for --max-inflight (fdlimit.h), before anything
+ * is opened. */
+static int check_fd_limit(worker *w)
+{
+    char err[512], bootstrap[1024];
+    int brokers = sy_kafka_bootstrap(&w->kafka, 30000, bootstrap, sizeof bootstrap, err, sizeof err)
+                      ? 1 : sy_fd_count_brokers(bootstrap);
+    long need = sy_fd_need(sy_engine_max_fds(w->opt.max_inflight, (int)w->cfg.nproviders), brokers);
+    if (sy_fd_ensure(need, w->opt.max_inflight, err, sizeof err) == 0) return 0;
+    sy_error("%s", err);
+    return -1;
+}
+
 static int setup(worker *w)
 {
     char err[512];
+    if (check_fd_limit(w) != 0) return -1;
     w->store = sy_store_open(w->opt.state_dir, w->opt.state_map_mb, err, sizeof err);
     if (!w->store) {
         sy_error("cannot open the state store: %s", err);
