@@ -233,6 +233,43 @@ int sy_kafka_produce_to(rd_kafka_t *rk, const char *topic, int32_t partition, co
     }
 }
 
+int sy_kafka_err_retriable(rd_kafka_resp_err_t e)
+{
+    switch (e) {
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE:
+    case RD_KAFKA_RESP_ERR_INVALID_MSG:
+    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+    case RD_KAFKA_RESP_ERR_INVALID_TIMESTAMP:
+    case RD_KAFKA_RESP_ERR_INVALID_REQUIRED_ACKS:
+    case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED:
+    case RD_KAFKA_RESP_ERR_POLICY_VIOLATION:
+    case RD_KAFKA_RESP_ERR_UNSUPPORTED_VERSION:
+    case RD_KAFKA_RESP_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+    case RD_KAFKA_RESP_ERR__INVALID_ARG:
+    case RD_KAFKA_RESP_ERR__FATAL:
+        return 0;
+    default:
+        return 1;
+    }
+}
+
+int sy_kafka_first_failure(const char *topic)
+{
+    static char *seen[64];
+    static size_t nseen;
+    for (size_t i = 0; i < nseen; i++)
+        if (!strcmp(seen[i], topic)) return 0;
+    if (nseen < SY_ARRAY_LEN(seen)) seen[nseen++] = sy_xstrdup(topic); /* kept for the process */
+    return 1;
+}
+
 int sy_kafka_flush(rd_kafka_t *rk, int timeout_ms)
 {
     rd_kafka_flush(rk, timeout_ms);

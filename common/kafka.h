@@ -70,6 +70,19 @@ int sy_kafka_produce_to(rd_kafka_t *rk, const char *topic, int32_t partition, co
                         size_t keylen, const void *value, size_t len, rd_kafka_headers_t *hdrs,
                         void *msg_opaque);
 
+/* Is a produce error worth producing the message again? False for the
+ * errors that would recur whatever the wait (too large, invalid record,
+ * not authorised, no such partition, a fatal producer error, ...); true
+ * for the others (timeouts, leader changes, broker down). Retriable ones
+ * are still produced again at most SY_PRODUCE_RETRIES times per message:
+ * librdkafka has already retried each within delivery.timeout.ms. */
+int sy_kafka_err_retriable(rd_kafka_resp_err_t e);
+#define SY_PRODUCE_RETRIES 3
+
+/* 1 the first time a topic is named here, then 0: a failure that repeats
+ * for every message of a topic is logged once. */
+int sy_kafka_first_failure(const char *topic);
+
 /* Flush the producer for up to timeout_ms; returns the number of messages
  * still undelivered. */
 int sy_kafka_flush(rd_kafka_t *rk, int timeout_ms);

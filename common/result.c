@@ -35,6 +35,7 @@ static const char *class_names[SY_ERR_COUNT] = {
     [SY_ERR_CIRCUIT_OPEN] = "circuit_open",
     [SY_ERR_ACCOUNT_COOLDOWN] = "account_cooling_down",
     [SY_ERR_UNPUBLISHABLE] = "result_unpublishable",
+    [SY_ERR_UNROUTABLE] = "unroutable",
 };
 
 const char *sy_err_class_name(sy_err_class c)

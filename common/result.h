@@ -35,6 +35,7 @@ typedef enum sy_err_class {
     SY_ERR_CIRCUIT_OPEN,     /* attempt skipped: the model's breaker is open */
     SY_ERR_ACCOUNT_COOLDOWN, /* attempt skipped: the account is cooling down */
     SY_ERR_UNPUBLISHABLE,    /* the Kafka client refused the result (too large, ...) */
+    SY_ERR_UNROUTABLE,       /* the Kafka client refused the job on its tier topic */
     SY_ERR_COUNT
 } sy_err_class;
 

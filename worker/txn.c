@@ -188,11 +188,11 @@ void txn_on_delivery(worker *w, const rd_kafka_message_t *m)
 {
     sy_txn *t = w->txn;
     sy_run *r = m->_private;
-    if (publish_refused_for_good(r, m)) {
-        /* aborting and producing it again would fail again: a dead letter,
-         * in this transaction, says why instead */
-        publish_unpublishable(r, (int)m->err);
-        if (--r->pending_deliveries > 0) return;
+    if (m->err && !sy_kafka_err_retriable(m->err)) {
+        /* aborting and producing it again would fail again: its substitute
+         * (a truncated dead letter, or a dead letter saying why the result
+         * could not go out) goes in its place, and it is not kept */
+        if (publish_substitute(w, r, w->producer, m) || !r || --r->pending_deliveries > 0) return;
     } else if (!kept_delivery(t, m, r)) {
         return;
     }

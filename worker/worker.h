@@ -86,6 +86,7 @@ typedef struct sy_run {
     struct sy_run *next_deferred;
     struct sy_run *prev, *next; /* all live runs (freed at exit if unfinished) */
     int pending_deliveries;
+    int produce_retries;       /* failed deliveries produced again (bounded) */
     /* with --transactions (txn.c): waiting for the transaction to commit */
     bool txn_failed;           /* a delivery failed: produced again after the abort */
     bool txn_has_out;          /* its result was acknowledged at: */
@@ -184,9 +185,12 @@ void publish_stored(sy_run *r, const sy_job_record *rec, bool dedup);
 void publish_deferred(sy_run *r);
 void publish_dead_letter_only(sy_run *r, sy_err_class c, const char *why);
 void publish_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);
-/* A result the Kafka client or broker refuses for good (too large, ...):
- * the job ends as a dead letter (result_unpublishable), its record closed. */
-bool publish_refused_for_good(const sy_run *r, const rd_kafka_message_t *m);
+/* A message the Kafka client or broker refuses for good (too large, not
+ * authorised, ...) or that failed past its retries: a dead letter goes out
+ * truncated, a result becomes a dead letter (publish_unpublishable: its
+ * record closed), a changelog record is done without. True when a
+ * substitute is in flight in its place. */
+bool publish_substitute(worker *w, sy_run *r, rd_kafka_t *rk, const rd_kafka_message_t *m);
 void publish_unpublishable(sy_run *r, int err);
 bool publish_is_result(const sy_run *r, const rd_kafka_message_t *m);
 /* --transactions: the transaction holding the run's messages committed. */
