@@ -102,7 +102,8 @@ static void release_followers(sy_run *leader)
                          .result_len = leader->stored.len};
     while (f) {
         sy_run *next = f->next_follower;
-        if (leader->result_ok) publish_stored(f, &rec, true);
+        if (run_same_origin(f, leader->origin)) run_release_rerouted(f); /* the same job, again */
+        else if (leader->result_ok) publish_stored(f, &rec, true);
         else if (!sy_keymap_get(&f->w->working, f->job.idempotency_key)) {
             f->leader = true;
             sy_keymap_put(&f->w->working, f->job.idempotency_key, f);

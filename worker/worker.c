@@ -202,11 +202,12 @@ static void report(worker *w)
     sy_info("held %d, in flight %d, consumed %" PRIu64 ", ok %" PRIu64 ", failed %" PRIu64
             ", dead-lettered %" PRIu64 ", calls %" PRIu64 ", retries %" PRIu64
             ", fallbacks %" PRIu64 ", deduplicated %" PRIu64 ", replayed %" PRIu64
-            ", skipped %" PRIu64 ", models skipped (breaker/cooldown) %" PRIu64
+            ", skipped %" PRIu64 ", routed again %" PRIu64
+            ", models skipped (breaker/cooldown) %" PRIu64
             ", partition pauses %" PRIu64 ", resumes %" PRIu64 ", paused now %d",
             w->held, sy_engine_inflight(w->engine), w->consumed, w->succeeded, w->failed,
             w->dead, w->calls, w->retries, w->fallbacks, w->deduplicated, w->replayed, w->skipped,
-            w->breaker_skips, w->flow.pauses, w->flow.resumes, w->flow.n);
+            w->rerouted, w->breaker_skips, w->flow.pauses, w->flow.resumes, w->flow.n);
     txn_report(w);
 }
 

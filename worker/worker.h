@@ -48,6 +48,7 @@ typedef struct sy_run {
     int64_t offset;
     sy_offset_handle off;
     char *raw;                 /* key then value, one allocation */
+    char *origin;              /* its jobs-topic coordinates (origin.h), or NULL */
     size_t keylen, len;
     /* the prompt */
     sy_buf system, user;
@@ -165,6 +166,7 @@ struct worker {
     /* counters */
     uint64_t consumed, succeeded, failed, dead, calls, retries, fallbacks;
     uint64_t deduplicated, replayed, skipped, maybe_paid_twice, breaker_skips;
+    uint64_t rerouted; /* copies routed again by a restarted scheduler, released */
 };
 
 /* run.c: a job's life */
@@ -178,6 +180,11 @@ void run_note_state(sy_run *r, sy_job_state st, int32_t out_partition, int64_t o
 /* The same record, mirrored to the changelog (delivery counted on the run). */
 void run_mirror_state(sy_run *r, sy_job_state st, int32_t out_partition, int64_t out_offset);
 void run_launch_prepared(sy_run *r);
+/* Did r enter the pipeline at this origin (a record's, or another run's)? */
+bool run_same_origin(const sy_run *r, const char *origin);
+/* r is a copy the scheduler routed again of a job answered under the same
+ * origin: its offset is released, no second result goes out. */
+void run_release_rerouted(sy_run *r);
 
 /* publish.c: results and dead letters */
 void publish_result(sy_run *r);

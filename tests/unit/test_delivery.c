@@ -1,7 +1,8 @@
 /* test_delivery.c -- decisions on the edges of delivery: enough file
  * descriptors for the worker (fdlimit.h), which produce errors are worth
  * producing again (kafka.h), the truncated dead letter's headers
- * (deadletter.h), and a job's origin carried in headers (origin.h). */
+ * (deadletter.h), and a job's origin carried in headers (origin.h) and
+ * kept in its store record (store.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +17,7 @@
 #include "fdlimit.h"
 #include "kafka.h"
 #include "origin.h"
+#include "store.h"
 
 /* ---- file descriptors ---- */
 
@@ -142,6 +144,42 @@ static void test_origin(void **state)
     assert_false(sy_origin_parse("/1/2", topic, &p, &off));
 }
 
+static sy_job_record sample_record(const char *origin)
+{
+    return (sy_job_record){
+        .state = SY_STATE_PUBLISHED, .ok = true, .attempts = 2, .src_topic = "switchyard.tier.t",
+        .src_partition = 3, .src_offset = 41, .updated_ms = 1000, .out_topic = "out",
+        .out_partition = 1, .out_offset = 7, .model = "m", .result = "\x81\xa1" "a\x01",
+        .result_len = 4, .origin = origin,
+    };
+}
+
+static void test_record_origin(void **state)
+{
+    (void)state;
+    sy_buf b;
+    sy_buf_init(&b);
+    sy_job_record in = sample_record("switchyard.jobs/2/99"), out;
+    sy_record_encode(&b, &in);
+    assert_int_equal(sy_record_decode(b.data, b.len, &out), 0);
+    assert_string_equal(out.origin, "switchyard.jobs/2/99");
+    assert_int_equal(out.result_len, 4);
+    assert_memory_equal(out.result, in.result, 4);
+    assert_int_equal(out.src_offset, 41);
+    /* a cut or unterminated origin is malformed */
+    assert_int_equal(sy_record_decode(b.data, b.len - 1, &out), -1);
+    ((char *)b.data)[b.len - 1] = 'x';
+    assert_int_equal(sy_record_decode(b.data, b.len, &out), -1);
+    /* no origin: the version-1 layout, as written before origins existed */
+    sy_job_record old = sample_record(NULL);
+    sy_record_encode(&b, &old);
+    assert_int_equal(((const unsigned char *)b.data)[0], 1);
+    assert_int_equal(sy_record_decode(b.data, b.len, &out), 0);
+    assert_null(out.origin);
+    assert_int_equal(out.result_len, 4);
+    sy_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -150,6 +188,7 @@ int main(void)
         cmocka_unit_test(test_kafka_err_retriable),
         cmocka_unit_test(test_dead_letter_truncation_headers),
         cmocka_unit_test(test_origin),
+        cmocka_unit_test(test_record_origin),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
