@@ -137,6 +137,32 @@ rd_kafka_t *sy_kafka_producer(const sy_kafka_opts *o,
     return rk;
 }
 
+rd_kafka_t *sy_kafka_txn_producer(const sy_kafka_opts *o, const char *idprop,
+                                  void (*dr_cb)(rd_kafka_t *, const rd_kafka_message_t *, void *),
+                                  void *opaque, char *id_out, size_t idlen, char *err,
+                                  size_t errlen)
+{
+    sy_kafka_opts with = *o; /* ours first, then the user's -X */
+    with.props[0] = idprop;
+    with.props[1] = "enable.idempotence=true";
+    with.nprops = 2;
+    for (int i = 0; i < o->nprops && with.nprops < SY_MAX_PROPS; i++)
+        with.props[with.nprops++] = o->props[i];
+    rd_kafka_t *rk = sy_kafka_producer(&with, dr_cb, opaque, err, errlen);
+    if (!rk) return NULL;
+    rd_kafka_conf_get(rd_kafka_conf(rk), "transactional.id", id_out, &idlen);
+    rd_kafka_error_t *e = rd_kafka_init_transactions(rk, 30000);
+    if (!e) e = rd_kafka_begin_transaction(rk);
+    if (e) {
+        snprintf(err, errlen, "transactions (transactional.id %s) cannot start: %s", id_out,
+                 rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+        rd_kafka_destroy(rk);
+        return NULL;
+    }
+    return rk;
+}
+
 rd_kafka_t *sy_kafka_consumer(const sy_kafka_opts *o, const char *group,
                               void (*rebalance_cb)(rd_kafka_t *, rd_kafka_resp_err_t,
                                                    rd_kafka_topic_partition_list_t *, void *),

@@ -40,6 +40,15 @@ rd_kafka_t *sy_kafka_producer(const sy_kafka_opts *o,
                               void (*dr_cb)(rd_kafka_t *, const rd_kafka_message_t *, void *),
                               void *opaque, char *err, size_t errlen);
 
+/* A transactional producer: sy_kafka_producer with the property idprop
+ * ("transactional.id=...") before the user's -X (which may override it),
+ * transactions initialised and the first one begun. The id in force goes
+ * to id_out. NULL with a reason in err. */
+rd_kafka_t *sy_kafka_txn_producer(const sy_kafka_opts *o, const char *idprop,
+                                  void (*dr_cb)(rd_kafka_t *, const rd_kafka_message_t *, void *),
+                                  void *opaque, char *id_out, size_t idlen, char *err,
+                                  size_t errlen);
+
 /* A group consumer with manual offset storage and commits (auto commit off,
  * cooperative-sticky assignment). rebalance_cb may be NULL. */
 rd_kafka_t *sy_kafka_consumer(const sy_kafka_opts *o, const char *group,

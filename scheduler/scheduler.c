@@ -24,6 +24,7 @@
 #include "offsets.h"
 #include "origin.h"
 #include "pipeline.h"
+#include "scheduler.h"
 #include "util.h"
 
 static const char *usage =
@@ -33,17 +34,10 @@ static const char *usage =
     "      --jobs-topic T    input topic (default " SY_TOPIC_JOBS ")\n"
     "      --dlq-topic T     dead-letter topic (default " SY_TOPIC_DLQ ")\n"
     "      --group G         consumer group (default switchyard-scheduler)\n"
+    "      --transactions    route in Kafka transactions (for real Kafka: the tier\n"
+    "                        messages and the jobs-topic offsets commit together)\n"
     "      --log-level L     debug|info|warn|error (default info)\n"
     "  -h, --help            this help\n";
-
-typedef struct scheduler {
-    sy_config cfg;
-    sy_kafka_opts kafka;
-    const char *jobs_topic, *dlq_topic, *group;
-    rd_kafka_t *consumer, *producer;
-    sy_offsets *offsets;
-    uint64_t routed, dead, failed_deliveries;
-} scheduler;
 
 /* A produce's opaque carries the input offset's handle and how many times
  * the message was produced again: part (20 bits), retries (4), seq (40). */
@@ -128,6 +122,10 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
         return;
     }
     s->failed_deliveries++;
+    if (s->txn) {
+        sched_txn_on_failure(s, m);
+        return;
+    }
     const char *topic = rd_kafka_topic_name(m->rkt);
     int tries = opaque_retries(m->_private);
     if (sy_kafka_err_retriable(m->err) && tries < SY_PRODUCE_RETRIES) {
@@ -185,8 +183,11 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
     scheduler *s = opaque;
     if (e == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
         /* Finish what we routed for these partitions, then commit it. */
-        sy_kafka_flush(s->producer, 10000);
-        sy_offsets_commit(s->offsets, rk, false);
+        if (s->txn) sched_txn_commit(s);
+        else {
+            sy_kafka_flush(s->producer, 10000);
+            sy_offsets_commit(s->offsets, rk, false);
+        }
         for (int i = 0; i < parts->cnt; i++)
             sy_offsets_revoke(s->offsets, parts->elems[i].topic, parts->elems[i].partition);
     }
@@ -202,6 +203,7 @@ static int parse_opts(scheduler *s, cli_pipelines *p, int argc, char **argv)
         } else if (v && !strcmp(a, "--jobs-topic")) s->jobs_topic = argv[++i];
         else if (v && !strcmp(a, "--dlq-topic")) s->dlq_topic = argv[++i];
         else if (v && !strcmp(a, "--group")) s->group = argv[++i];
+        else if (!strcmp(a, "--transactions")) s->transactions = true;
         else if (v && !strcmp(a, "--log-level") && sy_log_level_parse(argv[i + 1]) >= 0)
             sy_log_set_level(sy_log_level_parse(argv[++i]));
         else return cli_bad_usage("scheduler", a, usage);
@@ -212,7 +214,8 @@ static int parse_opts(scheduler *s, cli_pipelines *p, int argc, char **argv)
 static int connect_kafka(scheduler *s)
 {
     char err[512];
-    s->producer = sy_kafka_producer(&s->kafka, on_delivery, s, err, sizeof err);
+    s->producer = s->transactions ? sched_txn_producer(s, on_delivery, err, sizeof err)
+                                  : sy_kafka_producer(&s->kafka, on_delivery, s, err, sizeof err);
     if (s->producer)
         s->consumer = sy_kafka_consumer(&s->kafka, s->group, on_rebalance, s, err, sizeof err);
     if (!s->producer || !s->consumer) {
@@ -235,7 +238,8 @@ static void run_loop(scheduler *s)
         rd_kafka_poll(s->producer, 0);
         int64_t now = sy_mono_us();
         if (now - last_commit > 100000) {
-            sy_offsets_commit(s->offsets, s->consumer, true);
+            if (s->txn) sched_txn_commit(s);
+            else sy_offsets_commit(s->offsets, s->consumer, true);
             last_commit = now;
         }
         if (now - last_report > 10000000) {
@@ -248,12 +252,17 @@ static void run_loop(scheduler *s)
 static void shutdown_cleanly(scheduler *s)
 {
     sy_info("stopping: flushing and committing");
-    int left = sy_kafka_flush(s->producer, 30000);
-    if (left) sy_warn("%d message(s) undelivered; their jobs will be routed again", left);
-    sy_offsets_commit(s->offsets, s->consumer, false);
+    if (s->txn) {
+        sched_txn_commit(s);
+    } else {
+        int left = sy_kafka_flush(s->producer, 30000);
+        if (left) sy_warn("%d message(s) undelivered; their jobs will be routed again", left);
+        sy_offsets_commit(s->offsets, s->consumer, false);
+    }
     rd_kafka_consumer_close(s->consumer);
     rd_kafka_destroy(s->consumer);
     rd_kafka_destroy(s->producer);
+    sched_txn_free(s);
     sy_info("routed %" PRIu64 ", dead-lettered %" PRIu64 ", cpu %" PRId64 " us", s->routed,
             s->dead, sy_cpu_us());
 }
