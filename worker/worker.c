@@ -422,7 +422,6 @@ static int check_fd_limit(worker *w)
 static int setup(worker *w)
 {
     char err[512];
-    if (check_fd_limit(w) != 0) return -1;
     w->store = sy_store_open(w->opt.state_dir, w->opt.state_map_mb, err, sizeof err);
     if (!w->store) {
         sy_error("cannot open the state store: %s", err);
@@ -481,6 +480,10 @@ int cmd_worker(int argc, char **argv)
     int rc = parse_opts(&w, &p, argc, argv);
     if (rc) return rc;
     if (cli_load_pipelines(&p, SY_LOAD_REQUIRE_KEYS, &w.cfg) != 0) return 1;
+    if (check_fd_limit(&w) != 0) {
+        sy_config_free(&w.cfg);
+        return 1;
+    }
     sy_install_stop_signals();
     if (setup(&w) != 0) return 1;
     sy_info("started: %d calls in flight at most, %d jobs held at most, %d per partition",
