@@ -9,7 +9,13 @@
  * worker's idempotency store sufficient). Jobs that cannot be routed
  * (undecodable, unknown task) go to the dead-letter topic with the reason.
  * An input offset is committed only once its output (tier or dead-letter
- * message) is acknowledged by the broker: a crash re-routes, never loses. */
+ * message) is acknowledged by the broker: a crash re-routes, never loses.
+ * Each tier message carries the job's jobs-topic coordinates (origin.h),
+ * so the worker can release a copy routed again after such a crash; with
+ * --transactions (route_txn.c) the copies do not arise on a real Kafka.
+ * A job the Kafka client or broker refuses for good on its tier topic (too
+ * large, not authorised) is dead-lettered as unroutable; produce errors that
+ * may pass are retried a bounded number of times. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
