@@ -30,6 +30,8 @@ static const char *usage =
     "      --topic NAME[:N]     also create this topic (repeatable)\n"
     "      --brokers N          number of brokers in the cluster (default 1)\n"
     "      --brokers-file FILE  write the bootstrap list here (atomically)\n"
+    "      --deny-topic NAME    answer metadata for NAME with TOPIC_AUTHORIZATION_FAILED\n"
+    "                           (tests: a topic the clients may not write; repeatable)\n"
     "  -h, --help               this help\n";
 
 #define MAX_EXTRA_TOPICS 64
@@ -41,6 +43,8 @@ typedef struct broker_opts {
     const char *brokers_file;
     const char *extra[MAX_EXTRA_TOPICS];
     int nextra;
+    const char *denied[MAX_EXTRA_TOPICS];
+    int ndenied;
 } broker_opts;
 
 static int parse_opts(broker_opts *o, int argc, char **argv)
@@ -57,6 +61,8 @@ static int parse_opts(broker_opts *o, int argc, char **argv)
         else if (has_val && !strcmp(a, "--brokers-file")) o->brokers_file = argv[++i];
         else if (has_val && !strcmp(a, "--topic") && o->nextra < MAX_EXTRA_TOPICS)
             o->extra[o->nextra++] = argv[++i];
+        else if (has_val && !strcmp(a, "--deny-topic") && o->ndenied < MAX_EXTRA_TOPICS)
+            o->denied[o->ndenied++] = argv[++i];
         else return cli_bad_usage("broker", a, usage);
     }
     if (o->partitions < 1 || o->partitions > 1000 || o->nbrokers < 1 || o->nbrokers > 9) {
@@ -131,6 +137,8 @@ int cmd_broker(int argc, char **argv)
         sy_error("cannot start the mock cluster");
         return 1;
     }
+    for (int i = 0; i < o.ndenied; i++)
+        rd_kafka_mock_topic_set_error(mc, o.denied[i], RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
     const char *bootstrap = rd_kafka_mock_cluster_bootstraps(mc);
     printf("bootstrap=%s\n", bootstrap);
     fflush(stdout);
