@@ -33,6 +33,8 @@ static const char *usage =
     "      --brokers N          number of brokers in the cluster (default 1)\n"
     "      --brokers-file FILE  write the bootstrap list here (atomically)\n"
     "      --port N             also accept clients on 127.0.0.1:N (bootstrap: 127.0.0.1:N)\n"
+    "      --deny-topic NAME    answer metadata for NAME with TOPIC_AUTHORIZATION_FAILED\n"
+    "                           (tests: a topic the clients may not write; repeatable)\n"
     "  -h, --help               this help\n";
 
 #define MAX_EXTRA_TOPICS 64
@@ -45,6 +47,8 @@ typedef struct broker_opts {
     const char *extra[MAX_EXTRA_TOPICS];
     int nextra;
     long port;
+    const char *denied[MAX_EXTRA_TOPICS];
+    int ndenied;
 } broker_opts;
 
 static int parse_opts(broker_opts *o, int argc, char **argv)
@@ -62,6 +66,8 @@ static int parse_opts(broker_opts *o, int argc, char **argv)
         else if (has_val && !strcmp(a, "--port") && cli_long_arg(argv[i + 1], 1, 65535, &o->port)) i++;
         else if (has_val && !strcmp(a, "--topic") && o->nextra < MAX_EXTRA_TOPICS)
             o->extra[o->nextra++] = argv[++i];
+        else if (has_val && !strcmp(a, "--deny-topic") && o->ndenied < MAX_EXTRA_TOPICS)
+            o->denied[o->ndenied++] = argv[++i];
         else return cli_bad_usage("broker", a, usage);
     }
     if (o->partitions < 1 || o->partitions > 1000 || o->nbrokers < 1 || o->nbrokers > 9) {
@@ -153,6 +159,8 @@ int cmd_broker(int argc, char **argv)
         sy_error("cannot start the mock cluster");
         return 1;
     }
+    for (int i = 0; i < o.ndenied; i++)
+        rd_kafka_mock_topic_set_error(mc, o.denied[i], RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
     const char *bootstrap = rd_kafka_mock_cluster_bootstraps(mc);
     char fixed[64];
     if (o.port) {

@@ -138,6 +138,32 @@ rd_kafka_t *sy_kafka_producer(const sy_kafka_opts *o,
     return rk;
 }
 
+rd_kafka_t *sy_kafka_txn_producer(const sy_kafka_opts *o, const char *idprop,
+                                  void (*dr_cb)(rd_kafka_t *, const rd_kafka_message_t *, void *),
+                                  void *opaque, char *id_out, size_t idlen, char *err,
+                                  size_t errlen)
+{
+    sy_kafka_opts with = *o; /* ours first, then the user's -X */
+    with.props[0] = idprop;
+    with.props[1] = "enable.idempotence=true";
+    with.nprops = 2;
+    for (int i = 0; i < o->nprops && with.nprops < SY_MAX_PROPS; i++)
+        with.props[with.nprops++] = o->props[i];
+    rd_kafka_t *rk = sy_kafka_producer(&with, dr_cb, opaque, err, errlen);
+    if (!rk) return NULL;
+    rd_kafka_conf_get(rd_kafka_conf(rk), "transactional.id", id_out, &idlen);
+    rd_kafka_error_t *e = rd_kafka_init_transactions(rk, 30000);
+    if (!e) e = rd_kafka_begin_transaction(rk);
+    if (e) {
+        snprintf(err, errlen, "transactions (transactional.id %s) cannot start: %s", id_out,
+                 rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+        rd_kafka_destroy(rk);
+        return NULL;
+    }
+    return rk;
+}
+
 rd_kafka_t *sy_kafka_consumer(const sy_kafka_opts *o, const char *group,
                               void (*rebalance_cb)(rd_kafka_t *, rd_kafka_resp_err_t,
                                                    rd_kafka_topic_partition_list_t *, void *),
@@ -276,6 +302,43 @@ void sy_kafka_no_topic(const rd_kafka_metadata_t *md, const sy_kafka_opts *o, co
     bootstrap_for_msg(o, where, sizeof where);
     snprintf(err, errlen, "topic %s does not exist on %s%s%s%s", topic, where,
              close ? " (did you mean " : "", close ? close : "", close ? "?)" : "");
+}
+
+int sy_kafka_err_retriable(rd_kafka_resp_err_t e)
+{
+    switch (e) {
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE:
+    case RD_KAFKA_RESP_ERR_INVALID_MSG:
+    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+    case RD_KAFKA_RESP_ERR_INVALID_TIMESTAMP:
+    case RD_KAFKA_RESP_ERR_INVALID_REQUIRED_ACKS:
+    case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED:
+    case RD_KAFKA_RESP_ERR_POLICY_VIOLATION:
+    case RD_KAFKA_RESP_ERR_UNSUPPORTED_VERSION:
+    case RD_KAFKA_RESP_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+    case RD_KAFKA_RESP_ERR__INVALID_ARG:
+    case RD_KAFKA_RESP_ERR__FATAL:
+        return 0;
+    default:
+        return 1;
+    }
+}
+
+int sy_kafka_first_failure(const char *topic)
+{
+    static char *seen[64];
+    static size_t nseen;
+    for (size_t i = 0; i < nseen; i++)
+        if (!strcmp(seen[i], topic)) return 0;
+    if (nseen < SY_ARRAY_LEN(seen)) seen[nseen++] = sy_xstrdup(topic); /* kept for the process */
+    return 1;
 }
 
 int sy_kafka_flush(rd_kafka_t *rk, int timeout_ms)

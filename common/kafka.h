@@ -40,6 +40,15 @@ rd_kafka_t *sy_kafka_producer(const sy_kafka_opts *o,
                               void (*dr_cb)(rd_kafka_t *, const rd_kafka_message_t *, void *),
                               void *opaque, char *err, size_t errlen);
 
+/* A transactional producer: sy_kafka_producer with the property idprop
+ * ("transactional.id=...") before the user's -X (which may override it),
+ * transactions initialised and the first one begun. The id in force goes
+ * to id_out. NULL with a reason in err. */
+rd_kafka_t *sy_kafka_txn_producer(const sy_kafka_opts *o, const char *idprop,
+                                  void (*dr_cb)(rd_kafka_t *, const rd_kafka_message_t *, void *),
+                                  void *opaque, char *id_out, size_t idlen, char *err,
+                                  size_t errlen);
+
 /* A group consumer with manual offset storage and commits (auto commit off,
  * cooperative-sticky assignment). rebalance_cb may be NULL. */
 rd_kafka_t *sy_kafka_consumer(const sy_kafka_opts *o, const char *group,
@@ -84,6 +93,19 @@ const rd_kafka_metadata_topic_t *sy_kafka_md_topic(const rd_kafka_metadata_t *md
  * U?)", into err. */
 void sy_kafka_no_topic(const rd_kafka_metadata_t *md, const sy_kafka_opts *o, const char *topic,
                        char *err, size_t errlen);
+
+/* Is a produce error worth producing the message again? False for the
+ * errors that would recur whatever the wait (too large, invalid record,
+ * not authorised, no such partition, a fatal producer error, ...); true
+ * for the others (timeouts, leader changes, broker down). Retriable ones
+ * are still produced again at most SY_PRODUCE_RETRIES times per message:
+ * librdkafka has already retried each within delivery.timeout.ms. */
+int sy_kafka_err_retriable(rd_kafka_resp_err_t e);
+#define SY_PRODUCE_RETRIES 3
+
+/* 1 the first time a topic is named here, then 0: a failure that repeats
+ * for every message of a topic is logged once. */
+int sy_kafka_first_failure(const char *topic);
 
 /* Flush the producer for up to timeout_ms; returns the number of messages
  * still undelivered. */

@@ -36,6 +36,7 @@ static const char *class_names[SY_ERR_COUNT] = {
     [SY_ERR_ACCOUNT_COOLDOWN] = "account_cooling_down",
     [SY_ERR_UNPUBLISHABLE] = "result_unpublishable",
     [SY_ERR_RESPONSE_TOO_LARGE] = "response_too_large",
+    [SY_ERR_UNROUTABLE] = "unroutable",
 };
 
 const char *sy_err_class_name(sy_err_class c)

@@ -9,7 +9,13 @@
  * worker's idempotency store sufficient). Jobs that cannot be routed
  * (undecodable, unknown task) go to the dead-letter topic with the reason.
  * An input offset is committed only once its output (tier or dead-letter
- * message) is acknowledged by the broker: a crash re-routes, never loses. */
+ * message) is acknowledged by the broker: a crash re-routes, never loses.
+ * Each tier message carries the job's jobs-topic coordinates (origin.h),
+ * so the worker can release a copy routed again after such a crash; with
+ * --transactions (route_txn.c) the copies do not arise on a real Kafka.
+ * A job the Kafka client or broker refuses for good on its tier topic (too
+ * large, not authorised) is dead-lettered as unroutable; produce errors that
+ * may pass are retried a bounded number of times. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +28,9 @@
 #include "kafka.h"
 #include "log.h"
 #include "offsets.h"
+#include "origin.h"
 #include "pipeline.h"
+#include "scheduler.h"
 #include "util.h"
 
 static const char *usage =
@@ -32,67 +40,118 @@ static const char *usage =
     "      --jobs-topic T    input topic (default " SY_TOPIC_JOBS ")\n"
     "      --dlq-topic T     dead-letter topic (default " SY_TOPIC_DLQ ")\n"
     "      --group G         consumer group (default switchyard-scheduler)\n"
+    "      --transactions    route in Kafka transactions (for real Kafka: the tier\n"
+    "                        messages and the jobs-topic offsets commit together)\n"
     "      --log-level L     debug|info|warn|error (default info)\n"
     "  -h, --help            this help\n";
 
-typedef struct scheduler {
-    sy_config cfg;
-    sy_kafka_opts kafka;
-    const char *jobs_topic, *dlq_topic, *group;
-    rd_kafka_t *consumer, *producer;
-    sy_offsets *offsets;
-    uint64_t routed, dead, failed_deliveries;
-} scheduler;
-
-/* A produce's opaque carries the input offset's handle. */
-static void *handle_to_opaque(sy_offset_handle h)
+/* A produce's opaque carries the input offset's handle and how many times
+ * the message was produced again: part (20 bits), retries (4), seq (40). */
+static void *handle_to_opaque(sy_offset_handle h, int retries)
 {
-    return (void *)(uintptr_t)(((uint64_t)h.part << 40) | h.seq);
+    return (void *)(uintptr_t)(((uint64_t)h.part << 44) | ((uint64_t)retries << 40) | h.seq);
 }
 
 static sy_offset_handle opaque_to_handle(void *p)
 {
     uint64_t v = (uint64_t)(uintptr_t)p;
-    return (sy_offset_handle){.part = (uint32_t)(v >> 40), .seq = v & ((1ULL << 40) - 1)};
+    return (sy_offset_handle){.part = (uint32_t)(v >> 44), .seq = v & ((1ULL << 40) - 1)};
 }
 
-/* Delivery report: done, or send again (the input offset stays uncommitted
- * until it is). */
-static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+static int opaque_retries(void *p)
 {
-    scheduler *s = opaque;
-    if (!m->err) {
-        sy_offsets_done(s->offsets, opaque_to_handle(m->_private));
-        return;
-    }
-    s->failed_deliveries++;
-    sy_warn("delivery to %s failed (%s); producing again", rd_kafka_topic_name(m->rkt),
-            rd_kafka_err2str(m->err));
-    rd_kafka_headers_t *h = NULL;
-    if (rd_kafka_message_headers(m, &h) == 0) h = rd_kafka_headers_copy(h);
-    sy_kafka_produce(rk, rd_kafka_topic_name(m->rkt), m->key, m->key_len, m->payload, m->len,
-                     h, m->_private);
+    return (int)(((uint64_t)(uintptr_t)p >> 40) & 15);
+}
+
+static void dead_letter_at(scheduler *s, const char *topic, int32_t partition, int64_t offset,
+                           const void *key, size_t keylen, const void *value, size_t len,
+                           sy_err_class c, const char *why, void *opaque)
+{
+    sy_dead_letter d = {
+        .stage = "scheduler", .src_topic = topic, .src_partition = partition,
+        .src_offset = offset, .key = key, .keylen = keylen, .value = value, .len = len,
+        .error_class = c, .message = why,
+    };
+    sy_debug("dead letter %s[%" PRId32 "]@%" PRId64 ": %s", topic, partition, offset, why);
+    s->dead++;
+    if (sy_dead_letter_produce(s->producer, s->dlq_topic, &d, opaque) != 0)
+        sy_offsets_done(s->offsets, opaque_to_handle(opaque)); /* lost (logged): never stuck */
 }
 
 static void dead_letter(scheduler *s, const rd_kafka_message_t *m, sy_err_class c,
                         const char *why, void *opaque)
 {
-    sy_dead_letter d = {
-        .stage = "scheduler", .src_topic = rd_kafka_topic_name(m->rkt),
-        .src_partition = m->partition, .src_offset = m->offset, .key = m->key,
-        .keylen = m->key_len, .value = m->payload, .len = m->len, .error_class = c,
-        .message = why,
-    };
-    sy_debug("dead letter %s[%" PRId32 "]@%" PRId64 ": %s", d.src_topic, m->partition, m->offset, why);
-    s->dead++;
-    sy_dead_letter_produce(s->producer, s->dlq_topic, &d, opaque);
+    dead_letter_at(s, rd_kafka_topic_name(m->rkt), m->partition, m->offset, m->key, m->key_len,
+                   m->payload, m->len, c, why, opaque);
+}
+
+/* The client or broker refused a routed job for good (larger than
+ * message.max.bytes, not authorised on the tier topic, ...): it goes to
+ * the dead-letter topic instead, under its jobs-topic coordinates. */
+static void unroutable(scheduler *s, const char *tier_topic, const char *src_topic,
+                       int32_t partition, int64_t offset, const void *key, size_t keylen,
+                       const void *value, size_t len, int err, void *opaque)
+{
+    char why[400];
+    snprintf(why, sizeof why, "the job (%zu bytes) could not be routed to %s: %s", len, tier_topic,
+             rd_kafka_err2str((rd_kafka_resp_err_t)err));
+    sy_warn("%s[%" PRId32 "]@%" PRId64 ": %s; dead-lettered", src_topic, partition, offset, why);
+    dead_letter_at(s, src_topic, partition, offset, key, keylen, value, len, SY_ERR_UNROUTABLE,
+                   why, opaque);
+}
+
+/* A tier message's delivery failed for good: its job, from the origin
+ * headers the message carries. */
+static void unroutable_report(scheduler *s, const rd_kafka_message_t *m)
+{
+    rd_kafka_headers_t *h = NULL;
+    char origin[SY_ORIGIN_MAX], topic[SY_ORIGIN_MAX] = "?";
+    int32_t partition = -1;
+    int64_t offset = -1;
+    if (rd_kafka_message_headers(m, &h) == 0 && sy_origin_of(h, origin))
+        sy_origin_parse(origin, topic, &partition, &offset);
+    unroutable(s, rd_kafka_topic_name(m->rkt), topic, partition, offset, m->key, m->key_len,
+               m->payload, m->len, (int)m->err, m->_private);
+}
+
+/* Delivery report: done; or produce again while the error may pass (a
+ * bounded number of times); or, refused for good, its substitute: a
+ * routed job becomes a dead letter, a dead letter goes out truncated, and
+ * if even that fails the offset is released all the same (deadletter.c
+ * says why). */
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    scheduler *s = opaque;
+    sy_offset_handle h = opaque_to_handle(m->_private);
+    if (!m->err) {
+        sy_offsets_done(s->offsets, h);
+        return;
+    }
+    s->failed_deliveries++;
+    if (s->txn) {
+        sched_txn_on_failure(s, m);
+        return;
+    }
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    int tries = opaque_retries(m->_private);
+    if (sy_kafka_err_retriable(m->err) && tries < SY_PRODUCE_RETRIES) {
+        sy_warn("delivery to %s failed (%s); producing again (%d of %d)", topic,
+                rd_kafka_err2str(m->err), tries + 1, SY_PRODUCE_RETRIES);
+        rd_kafka_headers_t *hd = NULL;
+        if (rd_kafka_message_headers(m, &hd) == 0) hd = rd_kafka_headers_copy(hd);
+        if (sy_kafka_produce(rk, topic, m->key, m->key_len, m->payload, m->len, hd,
+                             handle_to_opaque(h, tries + 1)) == 0)
+            return;
+    }
+    if (strcmp(topic, s->dlq_topic) != 0) unroutable_report(s, m);
+    else if (sy_dead_letter_truncate(rk, m) != 0) sy_offsets_done(s->offsets, h);
 }
 
 static void route(scheduler *s, const rd_kafka_message_t *m)
 {
-    sy_offset_handle h = sy_offsets_track(s->offsets, rd_kafka_topic_name(m->rkt), m->partition,
-                                          m->offset);
-    void *opaque = handle_to_opaque(h);
+    const char *src = rd_kafka_topic_name(m->rkt);
+    sy_offset_handle h = sy_offsets_track(s->offsets, src, m->partition, m->offset);
+    void *opaque = handle_to_opaque(h, 0);
     sy_job job;
     char err[512];
     if (sy_job_decode(m->payload, m->len, &job, err, sizeof err) != 0) {
@@ -104,11 +163,14 @@ static void route(scheduler *s, const rd_kafka_message_t *m)
         snprintf(err, sizeof err, "unknown task '%.200s'", job.task);
         dead_letter(s, m, SY_ERR_UNKNOWN_TASK, err, opaque);
     } else {
-        rd_kafka_headers_t *hd = rd_kafka_headers_new(1);
+        rd_kafka_headers_t *hd = rd_kafka_headers_new(4);
         rd_kafka_header_add(hd, "switchyard.task", -1, job.task, -1);
-        sy_kafka_produce(s->producer, task->tier->topic, job.idempotency_key,
-                         strlen(job.idempotency_key), m->payload, m->len, hd, opaque);
-        s->routed++;
+        sy_origin_add_headers(hd, src, m->partition, m->offset);
+        int e = sy_kafka_produce(s->producer, task->tier->topic, job.idempotency_key,
+                                 strlen(job.idempotency_key), m->payload, m->len, hd, opaque);
+        if (e) unroutable(s, task->tier->topic, src, m->partition, m->offset, m->key, m->key_len,
+                          m->payload, m->len, e, opaque);
+        else s->routed++;
     }
     sy_job_free(&job);
 }
@@ -127,8 +189,11 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
     scheduler *s = opaque;
     if (e == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
         /* Finish what we routed for these partitions, then commit it. */
-        sy_kafka_flush(s->producer, 10000);
-        sy_offsets_commit(s->offsets, rk, false);
+        if (s->txn) sched_txn_commit(s);
+        else {
+            sy_kafka_flush(s->producer, 10000);
+            sy_offsets_commit(s->offsets, rk, false);
+        }
         for (int i = 0; i < parts->cnt; i++)
             sy_offsets_revoke(s->offsets, parts->elems[i].topic, parts->elems[i].partition);
     }
@@ -144,6 +209,7 @@ static int parse_opts(scheduler *s, cli_pipelines *p, int argc, char **argv)
         } else if (v && !strcmp(a, "--jobs-topic")) s->jobs_topic = argv[++i];
         else if (v && !strcmp(a, "--dlq-topic")) s->dlq_topic = argv[++i];
         else if (v && !strcmp(a, "--group")) s->group = argv[++i];
+        else if (!strcmp(a, "--transactions")) s->transactions = true;
         else if (v && !strcmp(a, "--log-level") && sy_log_level_parse(argv[i + 1]) >= 0)
             sy_log_set_level(sy_log_level_parse(argv[++i]));
         else return cli_bad_kafka_usage("scheduler", a, usage);
@@ -154,7 +220,8 @@ static int parse_opts(scheduler *s, cli_pipelines *p, int argc, char **argv)
 static int connect_kafka(scheduler *s)
 {
     char err[512];
-    s->producer = sy_kafka_producer(&s->kafka, on_delivery, s, err, sizeof err);
+    s->producer = s->transactions ? sched_txn_producer(s, on_delivery, err, sizeof err)
+                                  : sy_kafka_producer(&s->kafka, on_delivery, s, err, sizeof err);
     if (s->producer)
         s->consumer = sy_kafka_consumer(&s->kafka, s->group, on_rebalance, s, err, sizeof err);
     if (!s->producer || !s->consumer) {
@@ -177,7 +244,8 @@ static void run_loop(scheduler *s)
         rd_kafka_poll(s->producer, 0);
         int64_t now = sy_mono_us();
         if (now - last_commit > 100000) {
-            sy_offsets_commit(s->offsets, s->consumer, true);
+            if (s->txn) sched_txn_commit(s);
+            else sy_offsets_commit(s->offsets, s->consumer, true);
             last_commit = now;
         }
         if (now - last_report > 10000000) {
@@ -190,12 +258,17 @@ static void run_loop(scheduler *s)
 static void shutdown_cleanly(scheduler *s)
 {
     sy_info("stopping: flushing and committing");
-    int left = sy_kafka_flush(s->producer, 30000);
-    if (left) sy_warn("%d message(s) undelivered; their jobs will be routed again", left);
-    sy_offsets_commit(s->offsets, s->consumer, false);
+    if (s->txn) {
+        sched_txn_commit(s);
+    } else {
+        int left = sy_kafka_flush(s->producer, 30000);
+        if (left) sy_warn("%d message(s) undelivered; their jobs will be routed again", left);
+        sy_offsets_commit(s->offsets, s->consumer, false);
+    }
     rd_kafka_consumer_close(s->consumer);
     rd_kafka_destroy(s->consumer);
     rd_kafka_destroy(s->producer);
+    sched_txn_free(s);
     sy_info("routed %" PRIu64 ", dead-lettered %" PRIu64 ", cpu %" PRId64 " us", s->routed,
             s->dead, sy_cpu_us());
 }

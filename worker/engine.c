@@ -176,6 +176,13 @@ static void shard_init(sy_engine *e, shard *sh, uint32_t index, int hosts)
     curl_multi_setopt(sh->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
 }
 
+long sy_engine_max_fds(int max_inflight, int hosts)
+{
+    long shards = (max_inflight + SHARD_SIZE - 1) / SHARD_SIZE;
+    /* a multi handle may hold a wake-up socket pair of its own */
+    return shards * ((long)SHARD_SIZE * (hosts > 0 ? hosts : 1) + 2) + 1; /* + the epoll fd */
+}
+
 sy_engine *sy_engine_new(int max_inflight, int hosts, sy_transfer_done_fn done, void *ctx)
 {
     static int curl_ready;

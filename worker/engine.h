@@ -44,6 +44,9 @@ typedef void (*sy_transfer_done_fn)(void *ctx, sy_transfer *t, void *opaque);
 /* hosts: how many servers calls go to (the providers of the pipeline):
  * libcurl keeps an idle connection per transfer slot for each. */
 sy_engine *sy_engine_new(int max_inflight, int hosts, sy_transfer_done_fn done, void *ctx);
+/* File descriptors an engine of that size may hold at once: the sockets of
+ * its shards' connection caches (in use and idle) and each shard's own. */
+long sy_engine_max_fds(int max_inflight, int hosts);
 void sy_engine_free(sy_engine *e);
 
 /* A response whose body passes max_body bytes, or whose headers pass

@@ -14,7 +14,10 @@
  *
  * A result is produced only after its PUBLISHING record is durable, so a
  * crash can never leave a result on the output topic that the store does
- * not know about. A delivery that fails is produced again with the same run. */
+ * not know about. A delivery that fails is produced again with the same run
+ * while its error may pass (a bounded number of times); one refused for
+ * good is replaced (publish_substitute), so the input offset is always
+ * released in the end. */
 #include <stdio.h>
 #include <string.h>
 
@@ -74,10 +77,17 @@ static void dead_letter(sy_run *r, sy_err_class c, const char *why)
         r->pending_deliveries--;
 }
 
+/* Nothing of the run is in flight: its offset is released and it ends. */
+static void run_end_now(sy_run *r)
+{
+    sy_offsets_done(r->w->offsets, r->off);
+    run_free(r);
+}
+
 void publish_dead_letter_only(sy_run *r, sy_err_class c, const char *why)
 {
     dead_letter(r, c, why);
-    if (r->pending_deliveries == 0) run_free(r); /* produce refused: redelivered after restart */
+    if (r->pending_deliveries == 0) run_end_now(r); /* not even truncated: lost, logged */
 }
 
 /* The other messages carrying this key get the leader's answer; after a
@@ -92,7 +102,8 @@ static void release_followers(sy_run *leader)
                          .result_len = leader->stored.len};
     while (f) {
         sy_run *next = f->next_follower;
-        if (leader->result_ok) publish_stored(f, &rec, true);
+        if (run_same_origin(f, leader->origin)) run_release_rerouted(f); /* the same job, again */
+        else if (leader->result_ok) publish_stored(f, &rec, true);
         else if (!sy_keymap_get(&f->w->working, sy_buf_cstr(&f->skey))) {
             f->leader = true;
             sy_keymap_put(&f->w->working, sy_buf_cstr(&f->skey), f);
@@ -215,7 +226,7 @@ static void produce_result(sy_run *r)
         r->dead_letter_pending = false;
         dead_letter(r, r->last.error, r->last.message);
     }
-    if (r->pending_deliveries == 0) run_free(r);
+    if (r->pending_deliveries == 0) run_end_now(r);
 }
 
 void publish_deferred(sy_run *r)
@@ -251,16 +262,43 @@ void publish_committed(sy_run *r)
     if (r->pending_deliveries == 0) run_free(r);
 }
 
-/* A result the broker refused for good: producing it again would fail
- * again (and loop). */
-bool publish_refused_for_good(const sy_run *r, const rd_kafka_message_t *m)
+/* A message the client or broker refused for good, or still failed after
+ * SY_PRODUCE_RETRIES: what takes its place. A dead letter goes out
+ * truncated (deadletter.h); a result becomes a dead letter saying why
+ * (publish_unpublishable); a changelog record is done without: the result
+ * still goes out and the local store holds the state, only a partition
+ * that moves before the key expires may call again for it. Returns true
+ * when a substitute now stands in the message's place (the run waits for
+ * it), false when the message counts as settled. */
+bool publish_substitute(worker *w, sy_run *r, rd_kafka_t *rk, const rd_kafka_message_t *m)
 {
-    rd_kafka_resp_err_t e = m->err;
-    bool for_good = e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ||
-                    e == RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE ||
-                    e == RD_KAFKA_RESP_ERR_INVALID_RECORD || e == RD_KAFKA_RESP_ERR_INVALID_MSG ||
-                    e == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED;
-    return for_good && r && publish_is_result(r, m);
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    if (!strcmp(topic, w->opt.dlq_topic)) return sy_dead_letter_truncate(rk, m) == 0;
+    if (r && r->task && !strcmp(topic, r->task->output_topic)) {
+        publish_unpublishable(r, (int)m->err);
+        return false;
+    }
+    if (sy_kafka_first_failure(topic))
+        sy_error("records to %s cannot be produced (%s); going on without them (a partition "
+                 "that moves may call again for their jobs; later failures here are not logged)",
+                 topic, rd_kafka_err2str(m->err));
+    return false;
+}
+
+/* Produce a failed message again while its error may pass, at most
+ * SY_PRODUCE_RETRIES times per run (librdkafka already retried it for
+ * delivery.timeout.ms). */
+static bool produce_again(sy_run *r, rd_kafka_t *rk, const rd_kafka_message_t *m)
+{
+    if (!r || !sy_kafka_err_retriable(m->err) || r->produce_retries >= SY_PRODUCE_RETRIES)
+        return false;
+    r->produce_retries++;
+    sy_warn("delivery to %s failed (%s); producing again (%d of %d)", rd_kafka_topic_name(m->rkt),
+            rd_kafka_err2str(m->err), r->produce_retries, SY_PRODUCE_RETRIES);
+    rd_kafka_headers_t *h = NULL;
+    if (rd_kafka_message_headers(m, &h) == 0) h = rd_kafka_headers_copy(h);
+    return sy_kafka_produce_to(rk, rd_kafka_topic_name(m->rkt), m->partition, m->key, m->key_len,
+                               m->payload, m->len, h, r) == 0;
 }
 
 /* One of the run's messages is settled; the last one frees it. */
@@ -279,26 +317,13 @@ void publish_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaq
         txn_on_delivery(w, m); /* noted PUBLISHED when its transaction commits */
         return;
     }
-    if (publish_refused_for_good(r, m)) {
-        publish_unpublishable(r, (int)m->err); /* the job ends as a dead letter instead */
-        settled(w, r, true);
-        return;
-    }
-    if (m->err) {
-        sy_warn("delivery to %s failed (%s); producing again", rd_kafka_topic_name(m->rkt),
-                rd_kafka_err2str(m->err));
-        rd_kafka_headers_t *h = NULL;
-        if (rd_kafka_message_headers(m, &h) == 0) h = rd_kafka_headers_copy(h);
-        if (sy_kafka_produce_to(rk, rd_kafka_topic_name(m->rkt), m->partition, m->key, m->key_len,
-                                m->payload, m->len, h, r) == 0)
-            return;
-    }
+    if (m->err && (produce_again(r, rk, m) || publish_substitute(w, r, rk, m))) return;
     if (!r) return; /* a mirror with no job behind it (recovery) */
-    if (!m->err && r->awaiting_mirror) {
+    if (r->awaiting_mirror) { /* acknowledged, or done without (publish_substitute) */
         r->awaiting_mirror = false;
         produce_result(r);
     } else if (!m->err && publish_is_result(r, m)) {
         note_published(r, m->partition, m->offset);
     }
-    settled(w, r, !m->err);
+    settled(w, r, true); /* whatever became of it: the partition never waits for good */
 }

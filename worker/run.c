@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "origin.h"
 #include "util.h"
 #include "worker.h"
 
@@ -32,6 +33,9 @@ static sy_run *run_new(worker *w, const rd_kafka_message_t *m)
     r->keylen = m->key_len;
     r->len = m->len;
     r->raw = sy_kafka_copy_key_value(m);
+    rd_kafka_headers_t *h = NULL;
+    char origin[SY_ORIGIN_MAX];
+    if (rd_kafka_message_headers(m, &h) == 0 && sy_origin_of(h, origin)) r->origin = sy_xstrdup(origin);
     r->timer_pos = SY_TIMER_NONE;
     r->next = w->runs;
     if (w->runs) w->runs->prev = r;
@@ -56,6 +60,7 @@ void run_free(sy_run *r)
     sy_buf_free(&r->skey);
     sy_outcome_free(&r->last);
     free(r->raw);
+    free(r->origin);
     free(r);
 }
 
@@ -80,6 +85,7 @@ static sy_job_record run_record(const sy_run *r, sy_job_state st, int32_t out_pa
         .model = r->model ? r->model->alias : NULL, .out_topic = r->task->output_topic,
         .out_partition = out_partition, .out_offset = out_offset,
         .result = final ? r->stored.data : NULL, .result_len = final ? r->stored.len : 0,
+        .origin = r->origin,
     };
 }
 
@@ -143,6 +149,22 @@ static bool older_record(sy_run *r, sy_job_record *rec)
     return true;
 }
 
+bool run_same_origin(const sy_run *r, const char *origin)
+{
+    return r->origin && origin && !strcmp(r->origin, origin);
+}
+
+/* A copy of a job the scheduler routed again (it crashed before committing
+ * its jobs-topic offset): the job is answered already, or being answered,
+ * under the same origin. It is released without a second result. */
+void run_release_rerouted(sy_run *r)
+{
+    sy_debug("key '%s': routed again from %s; already answered", r->job.idempotency_key, r->origin);
+    r->w->rerouted++;
+    sy_offsets_done(r->w->offsets, r->off);
+    run_free(r);
+}
+
 /* What the store knows of this key. Returns true when the run is answered
  * (or finished) without a call. */
 static bool answer_from_store(sy_run *r)
@@ -152,6 +174,10 @@ static bool answer_from_store(sy_run *r)
     if (!sy_store_get(w->store, sy_buf_cstr(&r->skey), &rec, &w->record_scratch) && !older_record(r, &rec))
         return false;
     bool same = same_message(r, &rec);
+    if (!same && rec.state != SY_STATE_IN_FLIGHT && run_same_origin(r, rec.origin)) {
+        run_release_rerouted(r); /* its PUBLISHING result goes out with the first copy */
+        return true;
+    }
     if (rec.state == SY_STATE_IN_FLIGHT) {
         if (same) r->attempts = (int)rec.attempts; /* carry on counting */
         return false;

@@ -373,8 +373,9 @@ void sy_record_encode(sy_buf *b, const sy_job_record *r)
 {
     const char *st = r->src_topic ? r->src_topic : "", *m = r->model ? r->model : "";
     const char *ot = r->out_topic ? r->out_topic : "";
+    bool origin = r->origin && *r->origin; /* version 2: the origin follows the result */
     rec_head h = {
-        .version = 1, .state = (uint8_t)r->state, .ok = r->ok,
+        .version = origin ? 2 : 1, .state = (uint8_t)r->state, .ok = r->ok,
         .flags = r->no_call_out ? REC_NO_CALL_OUT : 0, .src_topic_len = (uint16_t)strlen(st),
         .model_len = (uint16_t)strlen(m), .out_topic_len = (uint16_t)strlen(ot),
         .attempts = r->attempts, .result_len = (uint32_t)r->result_len,
@@ -388,6 +389,7 @@ void sy_record_encode(sy_buf *b, const sy_job_record *r)
     sy_buf_append(b, m, h.model_len + 1u);
     sy_buf_append(b, ot, h.out_topic_len + 1u);
     if (r->result_len) sy_buf_append(b, r->result, r->result_len);
+    if (origin) sy_buf_append(b, r->origin, strlen(r->origin) + 1);
 }
 
 int sy_record_decode(const void *data, size_t len, sy_job_record *r)
@@ -396,8 +398,13 @@ int sy_record_decode(const void *data, size_t len, sy_job_record *r)
     if (len < sizeof h) return -1;
     memcpy(&h, data, sizeof h);
     size_t need = sizeof h + h.src_topic_len + h.model_len + h.out_topic_len + 3u + h.result_len;
-    if (h.version != 1 || len != need || h.state > SY_STATE_PUBLISHED) return -1;
-    const char *p = (const char *)data + sizeof h;
+    const char *p = (const char *)data + sizeof h, *origin = NULL;
+    if (h.version == 2 && len > need && len - need <= SY_RECORD_ORIGIN_MAX) {
+        origin = (const char *)data + need; /* one string, ending the record */
+        if (memchr(origin, '\0', len - need) != (const void *)((const char *)data + len - 1)) return -1;
+        need = len;
+    }
+    if ((h.version != 1 && !origin) || len != need || h.state > SY_STATE_PUBLISHED) return -1;
     if (p[h.src_topic_len] || p[h.src_topic_len + 1 + h.model_len] ||
         p[h.src_topic_len + h.model_len + 2 + h.out_topic_len])
         return -1; /* strings must end where the head says */
@@ -415,6 +422,7 @@ int sy_record_decode(const void *data, size_t len, sy_job_record *r)
     p += h.out_topic_len + 1;
     r->result = h.result_len ? p : NULL;
     r->result_len = h.result_len;
+    r->origin = origin;
     return 0;
 }
 

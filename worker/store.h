@@ -53,7 +53,11 @@ typedef struct sy_job_record {
     const char *out_topic;    /* PUBLISHING/PUBLISHED: the task's output topic */
     const void *result;       /* PUBLISHING/PUBLISHED: the result (msgpack) */
     size_t result_len;
+    const char *origin;       /* where the job entered (origin.h), or NULL; records
+                                 without one keep the version-1 layout */
 } sy_job_record;
+
+#define SY_RECORD_ORIGIN_MAX 300 /* bytes of an origin, with its NUL */
 
 typedef struct sy_store sy_store;
 

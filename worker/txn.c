@@ -94,20 +94,6 @@ static int worker_id(const char *dir, char *out, size_t outlen)
     return bad || rename(tmp, path) != 0 ? -1 : 0;
 }
 
-/* Ours first, then the user's -X (which may override transactional.id). */
-static rd_kafka_t *new_producer(worker *w, const char *wid, char *err, size_t errlen)
-{
-    char idprop[600];
-    snprintf(idprop, sizeof idprop, "transactional.id=switchyard-%s-%s", w->opt.group, wid);
-    sy_kafka_opts o = w->kafka;
-    o.props[0] = idprop;
-    o.props[1] = "enable.idempotence=true";
-    o.nprops = 2;
-    for (int i = 0; i < w->kafka.nprops && o.nprops < SY_MAX_PROPS; i++)
-        o.props[o.nprops++] = w->kafka.props[i];
-    return sy_kafka_producer(&o, publish_on_delivery, w, err, errlen);
-}
-
 rd_kafka_t *txn_producer(worker *w, char *err, size_t errlen)
 {
     char wid[64];
@@ -116,18 +102,12 @@ rd_kafka_t *txn_producer(worker *w, char *err, size_t errlen)
                  strerror(errno));
         return NULL;
     }
-    rd_kafka_t *rk = new_producer(w, wid, err, errlen);
-    if (!rk) return NULL;
+    char idprop[600];
+    snprintf(idprop, sizeof idprop, "transactional.id=switchyard-%s-%s", w->opt.group, wid);
     sy_txn *t = sy_xcalloc(1, sizeof *t);
-    size_t idlen = sizeof t->id;
-    rd_kafka_conf_get(rd_kafka_conf(rk), "transactional.id", t->id, &idlen);
-    rd_kafka_error_t *e = rd_kafka_init_transactions(rk, TXN_TIMEOUT_MS);
-    if (!e) e = rd_kafka_begin_transaction(rk);
-    if (e) {
-        snprintf(err, errlen, "transactions (transactional.id %s) cannot start: %s", t->id,
-                 rd_kafka_error_string(e));
-        rd_kafka_error_destroy(e);
-        rd_kafka_destroy(rk);
+    rd_kafka_t *rk = sy_kafka_txn_producer(&w->kafka, idprop, publish_on_delivery, w, t->id,
+                                           sizeof t->id, err, errlen);
+    if (!rk) {
         free(t);
         return NULL;
     }
@@ -188,11 +168,11 @@ void txn_on_delivery(worker *w, const rd_kafka_message_t *m)
 {
     sy_txn *t = w->txn;
     sy_run *r = m->_private;
-    if (publish_refused_for_good(r, m)) {
-        /* aborting and producing it again would fail again: a dead letter,
-         * in this transaction, says why instead */
-        publish_unpublishable(r, (int)m->err);
-        if (--r->pending_deliveries > 0) return;
+    if (m->err && !sy_kafka_err_retriable(m->err)) {
+        /* aborting and producing it again would fail again: its substitute
+         * (a truncated dead letter, or a dead letter saying why the result
+         * could not go out) goes in its place, and it is not kept */
+        if (publish_substitute(w, r, w->producer, m) || !r || --r->pending_deliveries > 0) return;
     } else if (!kept_delivery(t, m, r)) {
         return;
     }

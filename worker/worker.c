@@ -30,6 +30,7 @@
 
 #include "../cli/cli.h"
 #include "../cli/opts.h"
+#include "fdlimit.h"
 #include "log.h"
 #include "txn.h"
 #include "util.h"
@@ -210,11 +211,12 @@ static void report(worker *w)
     sy_info("held %d, in flight %d, consumed %" PRIu64 ", ok %" PRIu64 ", failed %" PRIu64
             ", dead-lettered %" PRIu64 ", calls %" PRIu64 ", retries %" PRIu64
             ", fallbacks %" PRIu64 ", deduplicated %" PRIu64 ", replayed %" PRIu64
-            ", skipped %" PRIu64 ", models skipped (breaker/cooldown) %" PRIu64
+            ", skipped %" PRIu64 ", routed again %" PRIu64
+            ", models skipped (breaker/cooldown) %" PRIu64
             ", partition pauses %" PRIu64 ", resumes %" PRIu64 ", paused now %d",
             w->held, sy_engine_inflight(w->engine), w->consumed, w->succeeded, w->failed,
             w->dead, w->calls, w->retries, w->fallbacks, w->deduplicated, w->replayed, w->skipped,
-            w->breaker_skips, w->flow.pauses, w->flow.resumes, w->flow.n);
+            w->rerouted, w->breaker_skips, w->flow.pauses, w->flow.resumes, w->flow.n);
     txn_report(w);
 }
 
@@ -457,6 +459,19 @@ static void wake_on(worker *w, rd_kafka_queue_t *q)
     rd_kafka_queue_destroy(q);
 }
 
+/* Enough file descriptors for --max-inflight (fdlimit.h), before anything
+ * is opened. */
+static int check_fd_limit(worker *w)
+{
+    char err[512], bootstrap[1024];
+    int brokers = sy_kafka_bootstrap(&w->kafka, 30000, bootstrap, sizeof bootstrap, err, sizeof err)
+                      ? 1 : sy_fd_count_brokers(bootstrap);
+    long need = sy_fd_need(sy_engine_max_fds(w->opt.max_inflight, (int)w->cfg.nproviders), brokers);
+    if (sy_fd_ensure(need, w->opt.max_inflight, err, sizeof err) == 0) return 0;
+    sy_error("%s", err);
+    return -1;
+}
+
 static int setup(worker *w)
 {
     char err[512];
@@ -536,6 +551,10 @@ int cmd_worker(int argc, char **argv)
             sy_warn("provider '%s': $%s looks like a real API key, but the base_url points at a "
                     "local or fake provider: the key is sent there (set the base URL, or a fake "
                     "key)", w.cfg.providers[i]->name, w.cfg.providers[i]->api_key_env);
+    if (check_fd_limit(&w) != 0) {
+        sy_config_free(&w.cfg);
+        return 1;
+    }
     sy_install_stop_signals();
     if (setup(&w) != 0) return 1;
     sy_info("started: %d calls in flight at most, %d jobs held at most, %d per partition",

@@ -50,6 +50,7 @@ typedef struct sy_run {
     int64_t offset;
     sy_offset_handle off;
     char *raw;                 /* key then value, one allocation */
+    char *origin;              /* its jobs-topic coordinates (origin.h), or NULL */
     size_t keylen, len;
     /* the prompt */
     sy_buf system, user;
@@ -89,6 +90,7 @@ typedef struct sy_run {
     struct sy_run *next_deferred;
     struct sy_run *prev, *next; /* all live runs (freed at exit if unfinished) */
     int pending_deliveries;
+    int produce_retries;       /* failed deliveries produced again (bounded) */
     /* with --transactions (txn.c): waiting for the transaction to commit */
     bool txn_failed;           /* a delivery failed: produced again after the abort */
     bool txn_has_out;          /* its result was acknowledged at: */
@@ -171,6 +173,7 @@ struct worker {
     /* counters */
     uint64_t consumed, succeeded, failed, dead, calls, retries, fallbacks;
     uint64_t deduplicated, replayed, skipped, maybe_paid_twice, breaker_skips;
+    uint64_t rerouted; /* copies routed again by a restarted scheduler, released */
 };
 
 /* run.c: a job's life */
@@ -185,6 +188,11 @@ int run_note_state(sy_run *r, sy_job_state st, int32_t out_partition, int64_t ou
 /* The same record, mirrored to the changelog (delivery counted on the run). */
 void run_mirror_state(sy_run *r, sy_job_state st, int32_t out_partition, int64_t out_offset);
 void run_launch_prepared(sy_run *r);
+/* Did r enter the pipeline at this origin (a record's, or another run's)? */
+bool run_same_origin(const sy_run *r, const char *origin);
+/* r is a copy the scheduler routed again of a job answered under the same
+ * origin: its offset is released, no second result goes out. */
+void run_release_rerouted(sy_run *r);
 
 /* publish.c: results and dead letters */
 void publish_result(sy_run *r);
@@ -192,9 +200,12 @@ void publish_stored(sy_run *r, const sy_job_record *rec, bool dedup);
 void publish_deferred(sy_run *r);
 void publish_dead_letter_only(sy_run *r, sy_err_class c, const char *why);
 void publish_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);
-/* A result the Kafka client or broker refuses for good (too large, ...):
- * the job ends as a dead letter (result_unpublishable), its record closed. */
-bool publish_refused_for_good(const sy_run *r, const rd_kafka_message_t *m);
+/* A message the Kafka client or broker refuses for good (too large, not
+ * authorised, ...) or that failed past its retries: a dead letter goes out
+ * truncated, a result becomes a dead letter (publish_unpublishable: its
+ * record closed), a changelog record is done without. True when a
+ * substitute is in flight in its place. */
+bool publish_substitute(worker *w, sy_run *r, rd_kafka_t *rk, const rd_kafka_message_t *m);
 void publish_unpublishable(sy_run *r, int err);
 bool publish_is_result(const sy_run *r, const rd_kafka_message_t *m);
 /* --transactions: the transaction holding the run's messages committed. */

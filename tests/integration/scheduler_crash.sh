@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# The scheduler is killed with SIGKILL 7 times while it routes 4,000 jobs
+# streamed onto the jobs topic (~100/s), each time at a random moment soon
+# after it got its partitions, and restarted. A killed scheduler has routed
+# jobs whose jobs-topic offsets it had not committed yet: its successor routes
+# them again. Asserts: the tier topic did receive such second copies, and
+# still every job has exactly one result (the worker tells a copy routed
+# again, same origin, from a producer's resubmission, another origin), and
+# no job was called twice. SCHED_ARGS adds scheduler options
+# (scheduler_txn.sh: --transactions).
+source "$(dirname "$0")/lib.sh"
+P=tests/pipelines/e2e.yaml
+PY=${SY_PYTHON:-/usr/bin/python3}
+N=${SCHED_CRASH_JOBS:-4000}
+KILLS=${SCHED_CRASH_KILLS:-7}
+
+start_fake --latency-ms 20 --jitter-ms 20
+start_broker "$P"
+start_worker worker -p "$P" --max-inflight 256 --state-dir "$T/state"
+WORKER_PID=$LAST_PID
+sched() { # n
+    "$SY_BIN" scheduler -p "$P" ${SCHED_ARGS:-} >"$T/scheduler-$1.log" 2>&1 &
+    PIDS+=($!)
+    SCHED_PID=$!
+}
+sched 0
+echo_jobs "$N" s- >"$T/jobs.jsonl"
+"$PY" -c '
+import sys, time
+lines = open(sys.argv[1]).readlines()
+for i, l in enumerate(lines):
+    sys.stdout.write(l)
+    if i % 8 == 7:
+        sys.stdout.flush()
+        time.sleep(0.1)
+' "$T/jobs.jsonl" | "$SY_BIN" submit --quiet --format jsonl - >"$T/submit.out" 2>&1 &
+SUBMIT_PID=$!
+PIDS+=($SUBMIT_PID)
+
+for k in $(seq 1 "$KILLS"); do
+    for _ in $(seq 300); do grep -q "rebalance: assigned" "$T/scheduler-$((k - 1)).log" && break; sleep 0.1; done
+    sleep "$("$PY" -c 'import random; print(round(random.uniform(0.2, 1.5), 2))')"
+    kill -9 "$SCHED_PID"; wait "$SCHED_PID" 2>/dev/null || true
+    echo "   kill -9 #$k of the scheduler: $(cat "$T/calls.jsonl" 2>/dev/null | wc -l) calls so far"
+    sched "$k"
+done
+wait "$SUBMIT_PID" || fail "submit: $(cat "$T/submit.out")"
+# 20 more jobs once the last scheduler has its partitions (librdkafka 2.0's
+# cooperative-sticky assignor asserts when a consumer is closed before its
+# first assignment), so that it routes (and commits) some for sure.
+for _ in $(seq 300); do grep -q "rebalance: assigned" "$T/scheduler-$KILLS.log" && break; sleep 0.1; done
+echo_jobs $((N + 20)) s- | tail -n 20 >"$T/extra.jsonl" # s-N .. s-(N+19)
+"$SY_BIN" submit --quiet "$T/extra.jsonl" >/dev/null || fail "submit"
+"$SY_BIN" results --topic switchyard.results.echo --count $((N + 20)) --timeout-ms 240000 >"$T/results.jsonl" \
+    || fail "only $(wc -l <"$T/results.jsonl") of $((N + 20)) results"
+sleep 3
+"$SY_BIN" results --topic switchyard.results.echo --timeout-ms 3000 >"$T/results.jsonl" || true
+routed=$(kcat -C -b "$BROKERS" -t switchyard.tier.echo-tier -e -q -f '%k\n' 2>>"$T/kcat.log" | grep -c .)
+echo "   $routed messages on the tier topic for $N jobs"
+[ "$routed" -gt $((N + 20)) ] || fail "no job was routed twice: the kills did not test anything"
+: >"$T/maybe-twice.txt"
+"$PY" tests/integration/exactly_once.py "$T/results.jsonl" "$T/calls.jsonl" "$T/maybe-twice.txt" $((N + 20)) s- \
+    || fail "exactly one result per job"
+kill "$WORKER_PID"; wait "$WORKER_PID" || true
+kill "$SCHED_PID"; wait "$SCHED_PID" || fail "the last scheduler did not stop cleanly"
+grep -o 'routed again [0-9]*' "$T/worker.log" | tail -1
+ok "$KILLS kill -9 of the scheduler, $((routed - N - 20)) job(s) routed twice: exactly one result per job"
+check_logs
