@@ -6,12 +6,13 @@
  * paid twice) and PUBLISHING (the result was known; it is published from
  * the store, never by a second call). Read-only use of the environment;
  * run it while the worker is stopped or running (LMDB readers do not block
- * the writer). */
+ * the writer). Text from the store is escaped before it is printed. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
+#include "util.h"
 #include "../worker/store.h"
 
 static const char usage[] =
@@ -32,10 +33,17 @@ static void each(void *ctx, const char *key, const sy_job_record *rec)
     else t->publishing++;
     size_t task_len;
     const char *idem = sy_store_key_split(key, &task_len);
-    if (t->list)
-        printf("%s %s attempts=%u model=%s source=%s/%d/%" PRId64 " task=%.*s\n", sy_job_state_name(rec->state),
-               idem, rec->attempts, rec->model && *rec->model ? rec->model : "-", rec->src_topic,
-               (int)rec->src_partition, rec->src_offset, (int)task_len, key);
+    if (!t->list) return;
+    /* keys, topics and models come from Kafka records (the changelog
+     * included): escaped before they reach a terminal */
+    char k[1024], task[1024], model[512], topic[1024];
+    sy_escape_ctl(k, sizeof k, idem, strlen(idem));
+    sy_escape_ctl(task, sizeof task, key, task_len);
+    const char *m = rec->model && *rec->model ? rec->model : "-";
+    sy_escape_ctl(model, sizeof model, m, strlen(m));
+    sy_escape_ctl(topic, sizeof topic, rec->src_topic, strlen(rec->src_topic));
+    printf("%s %s attempts=%u model=%s source=%s/%d/%" PRId64 " task=%s\n", sy_job_state_name(rec->state),
+           k, rec->attempts, model, topic, (int)rec->src_partition, rec->src_offset, task);
 }
 
 int cmd_state(int argc, char **argv)
