@@ -27,6 +27,7 @@
 
 #include "../cli/cli.h"
 #include "../cli/opts.h"
+#include "kafka_admin.h"
 #include "log.h"
 #include "txn.h"
 #include "util.h"
@@ -397,6 +398,18 @@ static int connect_kafka(worker *w, char *err, size_t errlen)
     return w->consumer ? 0 : -1;
 }
 
+/* The topics this worker reads and writes exist and fit (kafka_admin.h):
+ * changelogs compacted, with their tier topic's partition count. */
+static int check_topics(worker *w)
+{
+    sy_topic_plan plan;
+    int mask = SY_TK_TIER | SY_TK_DLQ | SY_TK_RESULTS | (w->opt.changelog ? SY_TK_CHANGELOG : 0);
+    sy_topic_plan_build(&w->cfg, mask, SY_TOPIC_JOBS, w->opt.dlq_topic, &plan);
+    int rc = sy_cluster_verify(w->producer, &plan, "worker");
+    sy_topic_plan_free(&plan);
+    return rc;
+}
+
 /* Events on q wake the loop's poll. */
 static void wake_on(worker *w, rd_kafka_queue_t *q)
 {
@@ -417,6 +430,7 @@ static int setup(worker *w)
         sy_error("cannot connect to Kafka: %s", err);
         return -1;
     }
+    if (check_topics(w) != 0) return -1;
     if (pipe2(w->wake_fd, O_NONBLOCK | O_CLOEXEC) != 0) return -1;
     wake_on(w, rd_kafka_queue_get_consumer(w->consumer));
     wake_on(w, rd_kafka_queue_get_main(w->producer));
