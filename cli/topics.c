@@ -28,7 +28,8 @@ static const char *usage =
     "      --partitions N       partitions of a created topic (default 6)\n"
     "      --replication R      replication factor of a created topic (default: 3, or the\n"
     "                           number of brokers when fewer)\n"
-    "      --config KEY=VALUE   topic config for every created topic (repeatable)\n"
+    "      --config [TOPIC:]KEY=VALUE  topic config of every created topic, or of TOPIC\n"
+    "                           (repeatable), e.g. --config retention.ms=604800000\n"
     "      --jobs-topic NAME    default switchyard.jobs\n"
     "      --dlq-topic NAME     default switchyard.dlq\n"
     "      --timeout-ms MS      for each admin request (default 30000)\n"
@@ -79,14 +80,17 @@ static void print_problem(bool warn, const char *msg, void *arg)
 
 static void print_table(const sy_topic_plan *p, const sy_cluster_view *v)
 {
-    printf("%-48s %-12s %10s  %s\n", "TOPIC", "KIND", "PARTITIONS", "COMPACTED");
+    printf("%-48s %-12s %10s  %-9s  %s\n", "TOPIC", "KIND", "PARTITIONS", "COMPACTED",
+           "MAX MESSAGE BYTES");
     for (size_t i = 0; i < p->n; i++) {
         const sy_topic_seen *s = &v->seen[i];
         char parts[16];
         if (s->partitions < 0) snprintf(parts, sizeof parts, "missing");
         else snprintf(parts, sizeof parts, "%d", s->partitions);
-        printf("%-48s %-12s %10s  %s\n", p->v[i].name, sy_topic_kind_name(p->v[i].kind), parts,
-               s->compact < 0 ? "?" : s->compact ? "yes" : "no");
+        char maxb[24] = "?";
+        if (s->max_message_bytes >= 0) snprintf(maxb, sizeof maxb, "%lld", s->max_message_bytes);
+        printf("%-48s %-12s %10s  %-9s  %s\n", p->v[i].name, sy_topic_kind_name(p->v[i].kind),
+               parts, s->compact < 0 ? "?" : s->compact ? "yes" : "no", maxb);
     }
     if (!v->admin)
         printf("(this broker does not serve DescribeConfigs: compaction and auto-creation "

@@ -38,7 +38,8 @@ static rd_kafka_AdminOptions_t *admin_options(rd_kafka_t *rk, rd_kafka_admin_op_
     return o;
 }
 
-/* cleanup.policy of the compacted topics and the broker's auto-creation.
+/* cleanup.policy and max.message.bytes of the topics that exist, and the
+ * broker's auto-creation.
  * 0, or -1 when the cluster does not serve DescribeConfigs. */
 static int describe_configs(rd_kafka_t *rk, const sy_topic_plan *p, int32_t broker_id,
                             int timeout_ms, sy_cluster_view *v)
@@ -50,7 +51,7 @@ static int describe_configs(rd_kafka_t *rk, const sy_topic_plan *p, int32_t brok
     res[n] = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_BROKER, bid);
     idx[n++] = -1;
     for (size_t i = 0; i < p->n && n < 257; i++) {
-        if (!p->v[i].compact || v->seen[i].partitions < 0) continue;
+        if (v->seen[i].partitions < 0) continue;
         res[n] = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, p->v[i].name);
         idx[n++] = (int)i;
     }
@@ -79,6 +80,8 @@ static int describe_configs(rd_kafka_t *rk, const sy_topic_plan *p, int32_t brok
                     v->auto_create = !strcmp(val, "true");
                 if (at >= 0 && !strcmp(k, "cleanup.policy"))
                     v->seen[at].compact = strstr(val, "compact") != NULL;
+                if (at >= 0 && !strcmp(k, "max.message.bytes"))
+                    v->seen[at].max_message_bytes = strtoll(val, NULL, 10);
             }
         }
         rc = 0;
@@ -105,7 +108,7 @@ int sy_cluster_observe(rd_kafka_t *rk, const sy_topic_plan *p, int timeout_ms, s
         return -1;
     }
     for (size_t i = 0; i < p->n; i++)
-        v->seen[i] = (sy_topic_seen){seen_partitions(md, p->v[i].name), -1};
+        v->seen[i] = (sy_topic_seen){seen_partitions(md, p->v[i].name), -1, -1};
     v->nbrokers = md->broker_cnt;
     int32_t broker_id = md->broker_cnt ? md->brokers[0].id : 0;
     rd_kafka_metadata_destroy(md);
@@ -117,6 +120,26 @@ void sy_cluster_view_free(sy_cluster_view *v)
 {
     free(v->seen);
     v->seen = NULL;
+}
+
+/* "KEY=VALUE" (every topic) or "TOPIC:KEY=VALUE" (that topic): 1 with *k,
+ * *v pointing into buf when it applies to topic. */
+static int config_for(const char *spec, const char *topic, char *buf, size_t len, const char **k,
+                      const char **v)
+{
+    snprintf(buf, len, "%s", spec);
+    char *eq = strchr(buf, '=');
+    if (!eq) return 0; /* checked by the caller */
+    *eq = '\0';
+    *v = eq + 1;
+    char *colon = strchr(buf, ':');
+    if (!colon) {
+        *k = buf;
+        return 1;
+    }
+    *colon = '\0';
+    *k = colon + 1;
+    return !strcmp(buf, topic);
 }
 
 int sy_cluster_create(rd_kafka_t *rk, const sy_topic_plan *p, const sy_cluster_view *v,
@@ -141,12 +164,10 @@ int sy_cluster_create(rd_kafka_t *rk, const sy_topic_plan *p, const sy_cluster_v
         }
         if (t->compact) rd_kafka_NewTopic_set_config(x, "cleanup.policy", "compact");
         for (int c = 0; c < nconfigs; c++) {
+            const char *k, *val;
             char kv[512];
-            snprintf(kv, sizeof kv, "%s", configs[c]);
-            char *eq = strchr(kv, '=');
-            if (!eq) continue; /* checked by the caller */
-            *eq = '\0';
-            rd_kafka_NewTopic_set_config(x, kv, eq + 1);
+            if (config_for(configs[c], t->name, kv, sizeof kv, &k, &val))
+                rd_kafka_NewTopic_set_config(x, k, val);
         }
         nt[n++] = x;
     }
@@ -191,8 +212,10 @@ static void log_problem(bool warn, const char *msg, void *arg)
     else sy_error("%s", msg);
 }
 
-int sy_cluster_verify(rd_kafka_t *rk, const sy_topic_plan *p, const char *who)
+int sy_cluster_verify(rd_kafka_t *rk, const sy_topic_plan *p, const char *who,
+                      long long *max_message_bytes)
 {
+    for (size_t i = 0; max_message_bytes && i < p->n; i++) max_message_bytes[i] = -1;
     char err[512];
     sy_cluster_view v;
     if (sy_cluster_observe(rk, p, 15000, &v, err, sizeof err) != 0) {
@@ -204,6 +227,8 @@ int sy_cluster_verify(rd_kafka_t *rk, const sy_topic_plan *p, const char *who)
         sy_debug("%s: the broker does not serve DescribeConfigs (embedded broker?): "
                  "changelog compaction and auto-creation not checked", who);
     int errors = sy_topic_plan_check(p, v.seen, v.auto_create, log_problem, NULL);
+    for (size_t i = 0; max_message_bytes && i < p->n; i++)
+        max_message_bytes[i] = v.seen[i].max_message_bytes;
     sy_cluster_view_free(&v);
     if (errors) sy_error("%s: %d topic problem(s) above; `switchyard topics -p PIPELINE` lists them", who, errors);
     return errors ? -1 : 0;

@@ -30,14 +30,17 @@ void sy_cluster_view_free(sy_cluster_view *v);
 /* Create the plan's topics that v shows missing: partitions each (a
  * changelog takes its tier topic's count when the tier topic exists),
  * replication rf, changelogs with cleanup.policy=compact, and every
- * "key=value" of configs. Logs each topic made; returns the number that
+ * "key=value" of configs ("topic:key=value": for that topic only). Logs each topic made; returns the number that
  * failed. */
 int sy_cluster_create(rd_kafka_t *rk, const sy_topic_plan *p, const sy_cluster_view *v,
                       int partitions, int rf, const char *const *configs, int nconfigs,
                       int timeout_ms);
 
 /* The start-time check of a scheduler or worker: observe, check, log every
- * problem (errors as errors). Returns 0 when the topics fit, -1 otherwise. */
-int sy_cluster_verify(rd_kafka_t *rk, const sy_topic_plan *p, const char *who);
+ * problem (errors as errors). max_message_bytes (may be NULL; one per plan
+ * topic) receives each topic's max.message.bytes, -1 where unknown. Returns
+ * 0 when the topics fit, -1 otherwise. */
+int sy_cluster_verify(rd_kafka_t *rk, const sy_topic_plan *p, const char *who,
+                      long long *max_message_bytes);
 
 #endif

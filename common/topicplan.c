@@ -63,6 +63,11 @@ const char *sy_topic_kind_name(sy_topic_kind k)
     return "?";
 }
 
+bool sy_batch_too_large(long long limit, long long batch_size)
+{
+    return limit > 0 && batch_size > 0 && batch_size > limit;
+}
+
 int sy_topic_plan_check(const sy_topic_plan *p, const sy_topic_seen *seen, int auto_create,
                         sy_topic_report_fn *report, void *arg)
 {

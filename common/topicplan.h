@@ -40,6 +40,7 @@ typedef struct sy_topic_plan {
 typedef struct sy_topic_seen {
     int partitions; /* -1: the topic does not exist */
     int compact;    /* 1: cleanup.policy contains compact, 0: not, -1: unknown */
+    long long max_message_bytes; /* the topic's max.message.bytes, -1: unknown */
 } sy_topic_seen;
 
 /* The topics of cfg of the kinds in mask (SY_TK_*), jobs/dlq named as given. */
@@ -57,5 +58,11 @@ const char *sy_topic_kind_name(sy_topic_kind k);
 typedef void sy_topic_report_fn(bool warn, const char *msg, void *arg);
 int sy_topic_plan_check(const sy_topic_plan *p, const sy_topic_seen *seen, int auto_create,
                         sy_topic_report_fn *report, void *arg);
+
+/* The broker refuses a whole record batch over the topic's max.message.bytes
+ * (limit; <= 0 unknown) and librdkafka then fails every message of it: true
+ * when the producer's batch.size (<= 0 unknown) allows such batches, so that
+ * small messages would be refused too. */
+bool sy_batch_too_large(long long limit, long long batch_size);
 
 #endif

@@ -171,7 +171,7 @@ static int check_topics(scheduler *s)
     sy_topic_plan plan;
     sy_topic_plan_build(&s->cfg, SY_TK_JOBS | SY_TK_DLQ | SY_TK_TIER, s->jobs_topic, s->dlq_topic,
                         &plan);
-    int rc = sy_cluster_verify(s->producer, &plan, "scheduler");
+    int rc = sy_cluster_verify(s->producer, &plan, "scheduler", NULL);
     sy_topic_plan_free(&plan);
     return rc;
 }

@@ -3,7 +3,7 @@
 # trying switchyard on real Kafka and for the realkafka tests.
 #
 #   scripts/kafka.sh start  [--nodes N] [--dir D] [--port P] [--brokers-file F] [--config K=V]...
-#   scripts/kafka.sh stop   [--dir D]
+#   scripts/kafka.sh stop   [--dir D] [--now]   (--now: SIGKILL, for throwaway folders)
 #   scripts/kafka.sh status [--dir D]
 #   scripts/kafka.sh kill   NODE [--dir D]     (SIGKILL one node; `start --dir D` brings it back)
 #   scripts/kafka.sh leader TOPIC PARTITION [--dir D]   (node id of a partition's leader)
@@ -210,10 +210,11 @@ free_port_block() { # nodes -> a base port with 2*nodes free ports after it
     die "no block of $((2 * n)) free ports found"
 }
 
-cmd_stop() {
-    local i pid pids=()
+cmd_stop() { # --now: SIGKILL at once (throwaway test folders)
+    local i pid pids=() sig=TERM
+    [ "$now" = 1 ] && sig=KILL
     for i in $(nodes_of); do
-        pid=$(node_pid "$i") && { kill -TERM "$pid" 2>/dev/null || true; pids+=("$pid"); }
+        pid=$(node_pid "$i") && { kill -$sig "$pid" 2>/dev/null || true; pids+=("$pid"); }
     done
     local deadline=$(($(date +%s) + 60))
     for pid in "${pids[@]+"${pids[@]}"}"; do
@@ -266,7 +267,8 @@ sys.exit(1)' "$2"
 
 [ $# -ge 1 ] || die "usage: kafka.sh start|stop|status|kill|leader [--nodes N] [--dir D] [--port P] [--brokers-file F] [--config K=V]"
 cmd=$1; shift
-nodes=1 dir=${SY_KAFKA_DIR:-$cache/run} port="" brokers_file="" configs=() args=()
+case $cmd in -h|--help) set -- --help ;; esac
+nodes=1 now=0 dir=${SY_KAFKA_DIR:-$cache/run} port="" brokers_file="" configs=() args=()
 while [ $# -gt 0 ]; do
     case $1 in
         --nodes) nodes=$2; shift 2 ;;
@@ -274,6 +276,7 @@ while [ $# -gt 0 ]; do
         --port) port=$2; shift 2 ;;
         --brokers-file) brokers_file=$2; shift 2 ;;
         --config) configs+=("$2"); shift 2 ;;
+        --now) now=1; shift ;;
         -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) args+=("$1"); shift ;;
     esac

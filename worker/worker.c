@@ -405,7 +405,24 @@ static int check_topics(worker *w)
     sy_topic_plan plan;
     int mask = SY_TK_TIER | SY_TK_DLQ | SY_TK_RESULTS | (w->opt.changelog ? SY_TK_CHANGELOG : 0);
     sy_topic_plan_build(&w->cfg, mask, SY_TOPIC_JOBS, w->opt.dlq_topic, &plan);
-    int rc = sy_cluster_verify(w->producer, &plan, "worker");
+    long long *limit = sy_xcalloc(plan.n ? plan.n : 1, sizeof *limit);
+    int rc = sy_cluster_verify(w->producer, &plan, "worker", limit);
+    /* The broker refuses a whole batch over a topic's max.message.bytes, and
+     * librdkafka fails every message of it: with batches larger than that,
+     * small results would end as dead letters too. */
+    char bs[32];
+    size_t bslen = sizeof bs;
+    long long batch = -1;
+    if (rd_kafka_conf_get(rd_kafka_conf(w->producer), "batch.size", bs, &bslen) == RD_KAFKA_CONF_OK)
+        batch = strtoll(bs, NULL, 10);
+    for (size_t i = 0; i < plan.n; i++) {
+        if (plan.v[i].kind == SY_TK_TIER || !sy_batch_too_large(limit[i], batch)) continue;
+        sy_error("topic %s takes messages of %lld bytes at most (max.message.bytes), the "
+                 "producer makes batches of up to %lld: fix: -X batch.size=%lld, or raise "
+                 "the topic's max.message.bytes", plan.v[i].name, limit[i], batch, limit[i] - 1024);
+        rc = -1;
+    }
+    free(limit);
     sy_topic_plan_free(&plan);
     return rc;
 }

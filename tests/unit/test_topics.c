@@ -1,6 +1,6 @@
 /* test_topics.c -- the topic plan of a pipeline (names, changelogs compacted
  * with their tier's partition count, shared outputs once) and what
- * sy_topic_plan_check calls wrong. */
+ * sy_topic_plan_check calls wrong; batch sizes that topics refuse. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -86,7 +86,7 @@ static void test_check(void **state)
     sy_topic_plan p;
     sy_topic_plan_build(&f.cfg, SY_TK_ALL, "switchyard.jobs", "switchyard.dlq", &p);
     sy_topic_seen seen[8];
-    for (size_t i = 0; i < p.n; i++) seen[i] = (sy_topic_seen){6, p.v[i].compact ? 1 : 0};
+    for (size_t i = 0; i < p.n; i++) seen[i] = (sy_topic_seen){6, p.v[i].compact ? 1 : 0, -1};
 
     reports r = {0};
     assert_int_equal(sy_topic_plan_check(&p, seen, 0, collect, &r), 0);
@@ -137,11 +137,24 @@ static void test_check(void **state)
     sy_topic_plan_free(&p);
 }
 
+/* batches over a topic's max.message.bytes are refused whole */
+static void test_batch_size(void **state)
+{
+    (void)state;
+    assert_true(sy_batch_too_large(20000, 1000000));   /* librdkafka's default batch.size */
+    assert_false(sy_batch_too_large(20000, 16384));
+    assert_false(sy_batch_too_large(20000, 20000));
+    assert_false(sy_batch_too_large(1048588, 1000000)); /* Kafka's defaults fit */
+    assert_false(sy_batch_too_large(-1, 1000000));      /* unknown: embedded broker */
+    assert_false(sy_batch_too_large(20000, -1));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plan_names),
         cmocka_unit_test(test_check),
+        cmocka_unit_test(test_batch_size),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
