@@ -143,6 +143,8 @@ start_node() { # node
     local i=$1
     local nd=$dir/node-$i
     node_pid "$i" >/dev/null && return 0
+    # wait_node looks for this start's "Kafka Server started" line
+    if [ -f "$nd/server.log" ]; then mv "$nd/server.log" "$nd/server.log.prev"; fi
     java_run -Dkafka.node.log="$nd/server.log" kafka.Kafka "$nd/server.properties" \
         >"$nd/stdout.log" 2>&1 </dev/null &
     echo $! >"$nd/pid"

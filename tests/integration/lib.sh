@@ -97,6 +97,25 @@ start_worker() { # name, then worker args
     LAST_PID=$!
 }
 
+# After a broker failure (tests/realkafka): the same scheduler and worker
+# finish the run; every echo job PREFIX0..N-1 has exactly one result and,
+# since no worker died, no call was made twice; both then stop cleanly.
+check_rode_through() { # N PREFIX scheduler_pid worker_pid
+    local n=$1 prefix=$2 sched=$3 worker=$4
+    "$SY_BIN" results --topic switchyard.results.echo --count "$n" --timeout-ms 400000 >"$T/results.jsonl" \
+        || fail "only $(wc -l <"$T/results.jsonl") of $n results"
+    sleep 3
+    "$SY_BIN" results --topic switchyard.results.echo --timeout-ms 5000 >"$T/results.jsonl" || true
+    kill -0 "$sched" && kill -0 "$worker" || fail "the scheduler or the worker died with the broker"
+    : >"$T/maybe-twice.txt"
+    python3 tests/integration/exactly_once.py "$T/results.jsonl" "$T/calls.jsonl" "$T/maybe-twice.txt" "$n" "$prefix" \
+        || fail "exactly-once assertions"
+    ok "the same scheduler and worker finished: exactly one result per job, none lost, no call twice"
+    kill -TERM "$worker" "$sched"
+    wait "$worker" || fail "the worker did not stop cleanly"
+    wait "$sched" || fail "the scheduler did not stop cleanly"
+}
+
 # No sanitizer report, no lost data, no secret in any log.
 check_logs() {
     if grep -l -E 'ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer' "$T"/*.log; then
