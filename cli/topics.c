@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "kafka.h"
@@ -18,6 +19,7 @@
 #include "log.h"
 #include "opts.h"
 #include "topicplan.h"
+#include "util.h"
 
 static const char *usage =
     "usage: switchyard topics -p PIPELINE... [OPTIONS]\n"
@@ -97,6 +99,27 @@ static void print_table(const sy_topic_plan *p, const sy_cluster_view *v)
                "not checked)\n");
 }
 
+static bool any_missing(const sy_topic_plan *p, const sy_cluster_view *v)
+{
+    for (size_t i = 0; i < p->n; i++)
+        if (v->seen[i].partitions < 0) return true;
+    return false;
+}
+
+/* A created topic reaches every broker's metadata a little after
+ * CreateTopics answers: look again until all are there, or timeout_ms. */
+static int observe_created(rd_kafka_t *rk, const sy_topic_plan *p, int timeout_ms,
+                           sy_cluster_view *v, char *err, size_t errlen)
+{
+    int64_t until = sy_mono_us() + (int64_t)timeout_ms * 1000;
+    for (;;) {
+        if (sy_cluster_observe(rk, p, timeout_ms, v, err, errlen) != 0) return -1;
+        if (!any_missing(p, v) || sy_mono_us() >= until) return 0;
+        sy_cluster_view_free(v);
+        usleep(200 * 1000);
+    }
+}
+
 int cmd_topics(int argc, char **argv)
 {
     topics_opts o = {.partitions = 6, .timeout_ms = 30000, .jobs_topic = SY_TOPIC_JOBS,
@@ -124,7 +147,7 @@ int cmd_topics(int argc, char **argv)
             failed = sy_cluster_create(rk, &plan, &v, o.partitions, rf, o.configs, o.nconfigs,
                                        o.timeout_ms);
             sy_cluster_view_free(&v);
-            if (sy_cluster_observe(rk, &plan, o.timeout_ms, &v, err, sizeof err) != 0) {
+            if (observe_created(rk, &plan, o.timeout_ms, &v, err, sizeof err) != 0) {
                 sy_error("%s", err);
                 failed++;
             }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int seen_partitions(const rd_kafka_metadata_t *md, const char *name)
 {
@@ -212,16 +213,30 @@ static void log_problem(bool warn, const char *msg, void *arg)
     else sy_error("%s", msg);
 }
 
+static void ignore_problem(bool warn, const char *msg, void *arg)
+{
+    (void)warn, (void)msg, (void)arg;
+}
+
 int sy_cluster_verify(rd_kafka_t *rk, const sy_topic_plan *p, const char *who,
                       long long *max_message_bytes)
 {
     for (size_t i = 0; max_message_bytes && i < p->n; i++) max_message_bytes[i] = -1;
     char err[512];
     sy_cluster_view v;
-    if (sy_cluster_observe(rk, p, 15000, &v, err, sizeof err) != 0) {
-        sy_warn("%s: topic check skipped: %s", who, err); /* the client retries on its own */
+    /* a topic created a moment ago may not be in every broker's metadata
+     * yet: look again for a few seconds before calling it missing */
+    int64_t until = sy_mono_us() + 10 * 1000000LL;
+    for (;;) {
+        if (sy_cluster_observe(rk, p, 15000, &v, err, sizeof err) != 0) {
+            sy_warn("%s: topic check skipped: %s", who, err); /* the client retries on its own */
+            return 0;
+        }
+        if (!sy_topic_plan_check(p, v.seen, v.auto_create, ignore_problem, NULL) ||
+            sy_mono_us() >= until)
+            break;
         sy_cluster_view_free(&v);
-        return 0;
+        usleep(500 * 1000);
     }
     if (!v.admin)
         sy_debug("%s: the broker does not serve DescribeConfigs (embedded broker?): "

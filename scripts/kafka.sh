@@ -66,8 +66,9 @@ cluster_id() { # 16 random bytes, base64url without padding, as Kafka's Uuid
     head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n' | cut -c1-22
 }
 
-java_run() { # class args...  (log4j config and heap of this folder)
-    java -Xms128m -Xmx"$heap" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+java_run() { # class args...  (log4j config and heap of this folder; run as `java_run ... &`:
+    # exec, so that $! is the JVM itself, which stop and kill signal)
+    exec java -Xms128m -Xmx"$heap" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
         -Djava.awt.headless=true -Dlog4j2.configurationFile="$dir/log4j2.properties" \
         -Dkafka.logs.dir="$dir" -cp "$libs/*" "$@"
 }

@@ -21,7 +21,7 @@ TOPICS_ARGS="--config $CL:segment.ms=1000 --config $CL:min.cleanable.dirty.ratio
 
 start_fake --latency-ms 20 --jitter-ms 20
 start_broker "$P"
-grep -q "^$CL .* yes$" "$T/topics.out" || fail "$CL not listed as compacted: $(cat "$T/topics.out")"
+grep -q "^$CL .* yes " "$T/topics.out" || fail "$CL not listed as compacted: $(cat "$T/topics.out")"
 start_scheduler "$P"
 keyed_jobs() { # round count offset
     python3 -c "

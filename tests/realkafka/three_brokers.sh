@@ -37,7 +37,7 @@ calls_made() { wc -l <"$T/calls.jsonl"; }
 for ((i = 0; i < 1500; i++)); do [ "$(calls_made)" -ge $((N / 3)) ] && break; sleep 0.2; done
 "$KAFKA_SH" kill "$busiest" --dir "$T/kafka"
 ok "broker $busiest (leads the most tier and result partitions) killed after $(calls_made) calls"
-for ((i = 0; i < 1500; i++)); do [ "$(calls_made)" -ge $((2 * N / 3)) ] && break; sleep 0.2; done
+for ((i = 0; i < 1500; i++)); do [ "$(calls_made)" -ge $((N / 2)) ] && break; sleep 0.2; done
 "$KAFKA_SH" start --dir "$T/kafka" >>"$T/kafka-start.out" 2>&1 || fail "broker $busiest did not start again"
 ok "broker $busiest started again after $(calls_made) calls"
 
