@@ -108,7 +108,7 @@ check_rode_through() { # N PREFIX scheduler_pid worker_pid
     "$SY_BIN" results --topic switchyard.results.echo --timeout-ms 5000 >"$T/results.jsonl" || true
     kill -0 "$sched" && kill -0 "$worker" || fail "the scheduler or the worker died with the broker"
     : >"$T/maybe-twice.txt"
-    python3 tests/integration/exactly_once.py "$T/results.jsonl" "$T/calls.jsonl" "$T/maybe-twice.txt" "$n" "$prefix" \
+    "${SY_PYTHON:-/usr/bin/python3}" tests/integration/exactly_once.py "$T/results.jsonl" "$T/calls.jsonl" "$T/maybe-twice.txt" "$n" "$prefix" \
         || fail "exactly-once assertions"
     ok "the same scheduler and worker finished: exactly one result per job, none lost, no call twice"
     kill -TERM "$worker" "$sched"

@@ -24,7 +24,7 @@ start_broker "$P"
 grep -q "^$CL .* yes " "$T/topics.out" || fail "$CL not listed as compacted: $(cat "$T/topics.out")"
 start_scheduler "$P"
 keyed_jobs() { # round count offset
-    python3 -c "
+    "${SY_PYTHON:-/usr/bin/python3}" -c "
 import json, sys
 r, n, o = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 for i in range(o, o + n):
@@ -67,7 +67,7 @@ keyed_jobs r2 "$N" 0 >"$T/r2.jsonl"
 sleep 3
 "$SY_BIN" results --topic switchyard.results.echo --timeout-ms 5000 >"$T/results.jsonl" || true
 grep -h "changelog: restored" "$T/b.log" | head -n 3
-python3 - "$T" "$N" "$calls_before" <<'PY' || fail "restore after compaction assertions"
+"${SY_PYTHON:-/usr/bin/python3}" - "$T" "$N" "$calls_before" <<'PY' || fail "restore after compaction assertions"
 import collections, json, sys
 t, n, calls_before = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 res = [json.loads(l) for l in open(f"{t}/results.jsonl") if l.strip()]

@@ -23,7 +23,7 @@ ok "submitted $N jobs to 3 brokers (replication 3, min.insync.replicas 2)"
 start_worker worker -p "$P" --max-inflight 256 --state-dir "$T/state"
 WORKER_PID=$LAST_PID
 
-busiest=$(kcat -b "$BROKERS" -L -J 2>>"$T/kcat.log" | python3 -c '
+busiest=$(kcat -b "$BROKERS" -L -J 2>>"$T/kcat.log" | "${SY_PYTHON:-/usr/bin/python3}" -c '
 import collections, json, sys
 md = json.load(sys.stdin)
 lead = collections.Counter()

@@ -43,7 +43,7 @@ ok "the 100 KB result was refused by the broker and dead-lettered (result_unpubl
 sleep 2
 "$SY_BIN" results --topic switchyard.results.echo --timeout-ms 3000 >"$T/results.jsonl" || true
 "$SY_BIN" results --topic switchyard.dlq --headers --timeout-ms 3000 >"$T/dlq.jsonl" || true
-python3 - "$T" "$N" <<'PY' || fail "too-large assertions"
+"${SY_PYTHON:-/usr/bin/python3}" - "$T" "$N" <<'PY' || fail "too-large assertions"
 import collections, json, sys
 t, n = sys.argv[1], int(sys.argv[2])
 res = collections.Counter(json.loads(l)["job_id"] for l in open(f"{t}/results.jsonl") if l.strip())

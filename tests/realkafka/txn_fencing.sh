@@ -82,9 +82,9 @@ grep -h "call may have been in flight" "$T"/a*.log "$T/b.log" | sed 's/.*key=\([
 "$SY_BIN" state --state-dir "$T/state-a" --unfinished 2>"$T/state-a.txt" >"$T/unfinished-a.txt"
 awk '$1 == "in_flight" || $1 == "publishing" {print $2}' "$T/unfinished-a.txt" >>"$T/maybe-twice.txt"
 echo "   the zombie's store: $(cat "$T/state-a.txt")"
-python3 tests/integration/exactly_once.py "$T/results-f.jsonl" "$T/calls.jsonl" "$T/maybe-twice.txt" "$N" f- \
+"${SY_PYTHON:-/usr/bin/python3}" tests/integration/exactly_once.py "$T/results-f.jsonl" "$T/calls.jsonl" "$T/maybe-twice.txt" "$N" f- \
     || fail "read_committed: exactly one result per job"
-python3 - "$T" "$M" <<'PY' || fail "transactions assertions"
+"${SY_PYTHON:-/usr/bin/python3}" - "$T" "$M" <<'PY' || fail "transactions assertions"
 import collections, json, sys
 t, m = sys.argv[1], int(sys.argv[2])
 committed = [json.loads(l) for l in open(f"{t}/results.jsonl") if l.strip()]
