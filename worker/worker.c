@@ -427,6 +427,19 @@ static int check_topics(worker *w)
     return rc;
 }
 
+/* A start stopped by the topic check: what setup made so far. */
+static void release_start(worker *w)
+{
+    if (w->consumer) rd_kafka_destroy(w->consumer);
+    if (w->changelog_producer && w->changelog_producer != w->producer)
+        rd_kafka_destroy(w->changelog_producer);
+    if (w->producer) rd_kafka_destroy(w->producer);
+    txn_free(w);
+    sy_store_close(w->store);
+    w->consumer = w->changelog_producer = w->producer = NULL;
+    w->store = NULL;
+}
+
 /* Events on q wake the loop's poll. */
 static void wake_on(worker *w, rd_kafka_queue_t *q)
 {
@@ -447,7 +460,10 @@ static int setup(worker *w)
         sy_error("cannot connect to Kafka: %s", err);
         return -1;
     }
-    if (check_topics(w) != 0) return -1;
+    if (check_topics(w) != 0) {
+        release_start(w);
+        return -1;
+    }
     if (pipe2(w->wake_fd, O_NONBLOCK | O_CLOEXEC) != 0) return -1;
     wake_on(w, rd_kafka_queue_get_consumer(w->consumer));
     wake_on(w, rd_kafka_queue_get_main(w->producer));
@@ -497,7 +513,10 @@ int cmd_worker(int argc, char **argv)
     if (rc) return rc;
     if (cli_load_pipelines(&p, SY_LOAD_REQUIRE_KEYS, &w.cfg) != 0) return 1;
     sy_install_stop_signals();
-    if (setup(&w) != 0) return 1;
+    if (setup(&w) != 0) {
+        sy_config_free(&w.cfg);
+        return 1;
+    }
     sy_info("started: %d calls in flight at most, %d jobs held at most, %d per partition",
             w.opt.max_inflight, w.opt.max_jobs, w.opt.max_jobs_per_partition);
     run_loop(&w);
