@@ -223,7 +223,13 @@ int cmd_scheduler(int argc, char **argv)
     if (cli_load_pipelines(&p, 0, &s.cfg) != 0) return 1;
     s.offsets = sy_offsets_new();
     sy_install_stop_signals();
-    if (connect_kafka(&s) != 0 || check_topics(&s) != 0) return 1;
+    if (connect_kafka(&s) != 0 || check_topics(&s) != 0) {
+        if (s.consumer) rd_kafka_destroy(s.consumer);
+        if (s.producer) rd_kafka_destroy(s.producer);
+        sy_offsets_free(s.offsets);
+        sy_config_free(&s.cfg);
+        return 1;
+    }
     sy_info("routing %s -> %zu tier topic(s)", s.jobs_topic, s.cfg.ntiers);
     run_loop(&s);
     shutdown_cleanly(&s);

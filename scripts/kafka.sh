@@ -52,8 +52,9 @@ resolve_jars() { # once per version; a half-done download is never used
     need_tools
     say "resolving Kafka $version with Maven into $libs"
     rm -rf "$libs.tmp"
-    mvn -q -B -f "$pom" dependency:copy-dependencies -DoutputDirectory="$libs.tmp" >&2 ||
-        die "Maven could not resolve org.apache.kafka:kafka_2.13:$version (see above)"
+    mkdir -p "$cache"
+    mvn -q -B -f "$pom" dependency:copy-dependencies -DoutputDirectory="$libs.tmp" >"$cache/mvn.log" 2>&1 ||
+        { cat "$cache/mvn.log" >&2; die "Maven could not resolve org.apache.kafka:kafka_2.13:$version (see above)"; }
     ls "$libs.tmp"/kafka_2.13-"$version".jar >/dev/null || die "kafka_2.13-$version.jar missing after Maven"
     rm -rf "$libs" && mv "$libs.tmp" "$libs" && touch "$libs/.complete"
 }
