@@ -54,8 +54,18 @@ bench_pipeline() {
     PIPELINE=bench/fallback.yaml
 }
 
-# start_broker DIR PIPELINE PARTITIONS: sets SWITCHYARD_BROKERS, BROKER_PID
+# start_broker DIR PIPELINE PARTITIONS: sets SWITCHYARD_BROKERS, BROKER_PID.
+# SY_KAFKA=real: a real Apache Kafka node (scripts/kafka.sh, in DIR/kafka,
+# stopped last) with the pipeline's topics (switchyard topics --create).
 start_broker() {
+    if [ "${SY_KAFKA:-embedded}" = real ]; then
+        scripts/kafka.sh start --dir "$1/kafka" --brokers-file "$1/brokers" >"$1/kafka-start.log" 2>&1 \
+            || { cat "$1/kafka-start.log" >&2; exit 1; }
+        BROKER_PID=$(cat "$1/kafka/node-1/pid"); PIDS+=("$BROKER_PID")
+        export SWITCHYARD_BROKERS; SWITCHYARD_BROKERS=$(cat "$1/brokers")
+        $SY topics -p "$2" --create --partitions "$3" >"$1/topics.log" 2>&1 || { cat "$1/topics.log" >&2; exit 1; }
+        return
+    fi
     $SY broker -p "$2" --partitions "$3" --brokers-file "$1/brokers" >"$1/broker.log" 2>&1 &
     PIDS+=($!); BROKER_PID=$!
     wait_file "$1/brokers"

@@ -9,6 +9,9 @@
 # Prints jobs/s, the ideal (in-flight limit / latency), and the CPU
 # microseconds per job of each process (from /proc/PID/stat).
 #
+# SY_KAFKA=real: on a real Apache Kafka node (scripts/kafka.sh) instead of
+# the embedded broker; "broker" CPU is then the Kafka JVM's.
+#
 # FALLBACK=1: every job's first call goes to a second fake provider that
 # answers 500, and the job falls back to the working model
 # (bench/fallback.yaml): two calls per job, the fallback path's cost.

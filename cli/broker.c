@@ -23,6 +23,7 @@
 #include "keymap.h"
 #include "log.h"
 #include "opts.h"
+#include "topicplan.h"
 
 static const char *usage =
     "usage: switchyard broker [OPTIONS]\n"
@@ -113,22 +114,15 @@ static int create_extra_topic(rd_kafka_mock_cluster_t *mc, const char *spec, int
     return create_topic(mc, name, partitions > 0 ? partitions : 1);
 }
 
+/* Every topic of the pipelines (topicplan.h: changelogs with their tier
+ * topic's partition count, which is the same here), then the extra ones. */
 static int create_topics(rd_kafka_mock_cluster_t *mc, const broker_opts *o, const sy_config *cfg)
 {
-    int bad = create_topic(mc, SY_TOPIC_JOBS, o->partitions);
-    bad |= create_topic(mc, SY_TOPIC_DLQ, o->partitions);
-    for (size_t i = 0; i < cfg->ntiers; i++) {
-        char changelog[300];
-        snprintf(changelog, sizeof changelog, "%s.changelog", cfg->tiers[i]->topic);
-        bad |= create_topic(mc, cfg->tiers[i]->topic, o->partitions);
-        bad |= create_topic(mc, changelog, o->partitions); /* same partitions as its tier */
-    }
-    for (size_t i = 0; i < cfg->ntasks; i++) {
-        bool seen = false; /* tasks may share an output topic */
-        for (size_t j = 0; j < i; j++)
-            seen |= !strcmp(cfg->tasks[j]->output_topic, cfg->tasks[i]->output_topic);
-        if (!seen) bad |= create_topic(mc, cfg->tasks[i]->output_topic, o->partitions);
-    }
+    sy_topic_plan plan;
+    sy_topic_plan_build(cfg, SY_TK_ALL, SY_TOPIC_JOBS, SY_TOPIC_DLQ, &plan);
+    int bad = 0;
+    for (size_t i = 0; i < plan.n; i++) bad |= create_topic(mc, plan.v[i].name, o->partitions);
+    sy_topic_plan_free(&plan);
     for (int i = 0; i < o->nextra; i++) bad |= create_extra_topic(mc, o->extra[i], o->partitions);
     return bad ? -1 : 0;
 }

@@ -14,5 +14,6 @@ int cmd_results(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_state(int argc, char **argv);
+int cmd_topics(int argc, char **argv);
 
 #endif

@@ -18,6 +18,7 @@ static const struct {
     {"worker", cmd_worker, "execute jobs of tier topics against the providers"},
     {"submit", cmd_submit, "submit jobs from JSONL or CSV"},
     {"results", cmd_results, "read results from an output topic"},
+    {"topics", cmd_topics, "list, check and create the Kafka topics of pipelines"},
     {"check", cmd_check, "validate pipeline files"},
     {"demo", cmd_demo, "run the whole pipeline on the embedded defaults"},
     {"state", cmd_state, "inspect a worker's job state (unfinished jobs, keys)"},

@@ -164,6 +164,16 @@ rd_kafka_t *sy_kafka_txn_producer(const sy_kafka_opts *o, const char *idprop,
     return rk;
 }
 
+rd_kafka_t *sy_kafka_admin_client(const sy_kafka_opts *o, char *err, size_t errlen)
+{
+    static const char *const defaults[] = {NULL};
+    rd_kafka_conf_t *conf = conf_new(o, defaults, err, errlen);
+    if (!conf) return NULL;
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, errlen);
+    if (!rk) rd_kafka_conf_destroy(conf);
+    return rk;
+}
+
 rd_kafka_t *sy_kafka_consumer(const sy_kafka_opts *o, const char *group,
                               void (*rebalance_cb)(rd_kafka_t *, rd_kafka_resp_err_t,
                                                    rd_kafka_topic_partition_list_t *, void *),

@@ -49,6 +49,9 @@ rd_kafka_t *sy_kafka_txn_producer(const sy_kafka_opts *o, const char *idprop,
                                   void *opaque, char *id_out, size_t idlen, char *err,
                                   size_t errlen);
 
+/* A plain client for metadata and Admin API requests (switchyard topics). */
+rd_kafka_t *sy_kafka_admin_client(const sy_kafka_opts *o, char *err, size_t errlen);
+
 /* A group consumer with manual offset storage and commits (auto commit off,
  * cooperative-sticky assignment). rebalance_cb may be NULL. */
 rd_kafka_t *sy_kafka_consumer(const sy_kafka_opts *o, const char *group,

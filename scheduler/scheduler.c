@@ -26,6 +26,7 @@
 #include "deadletter.h"
 #include "job.h"
 #include "kafka.h"
+#include "kafka_admin.h"
 #include "log.h"
 #include "offsets.h"
 #include "origin.h"
@@ -231,6 +232,17 @@ static int connect_kafka(scheduler *s)
     return sy_kafka_subscribe(s->consumer, &s->jobs_topic, 1);
 }
 
+/* The topics this scheduler reads and writes exist and fit (kafka_admin.h). */
+static int check_topics(scheduler *s)
+{
+    sy_topic_plan plan;
+    sy_topic_plan_build(&s->cfg, SY_TK_JOBS | SY_TK_DLQ | SY_TK_TIER, s->jobs_topic, s->dlq_topic,
+                        &plan);
+    int rc = sy_cluster_verify(s->producer, &plan, "scheduler", NULL);
+    sy_topic_plan_free(&plan);
+    return rc;
+}
+
 static void run_loop(scheduler *s)
 {
     int64_t last_commit = 0, last_report = sy_mono_us();
@@ -284,7 +296,13 @@ int cmd_scheduler(int argc, char **argv)
     if (cli_load_pipelines(&p, 0, &s.cfg) != 0) return 1;
     s.offsets = sy_offsets_new();
     sy_install_stop_signals();
-    if (connect_kafka(&s) != 0) return 1;
+    if (connect_kafka(&s) != 0 || check_topics(&s) != 0) {
+        if (s.consumer) rd_kafka_destroy(s.consumer);
+        if (s.producer) rd_kafka_destroy(s.producer);
+        sy_offsets_free(s.offsets);
+        sy_config_free(&s.cfg);
+        return 1;
+    }
     sy_info("routing %s -> %zu tier topic(s)", s.jobs_topic, s.cfg.ntiers);
     run_loop(&s);
     shutdown_cleanly(&s);

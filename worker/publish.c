@@ -19,6 +19,7 @@
  * good is replaced (publish_substitute), so the input offset is always
  * released in the end. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "deadletter.h"
@@ -218,6 +219,18 @@ static void produce_result(sy_run *r)
     r->pending_deliveries++;
     int err = sy_kafka_produce(w->producer, r->task->output_topic, r->job.idempotency_key,
                                strlen(r->job.idempotency_key), r->result.data, r->result.len, h, r);
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        /* The producer is dead (fenced by a newer instance with its
+         * transactional.id, or an idempotence failure): nothing it produces
+         * gets out, and noting this result as dead-lettered would close its
+         * record with no result anywhere. Stop as txn.c does: the store
+         * keeps the result and the next owner publishes it. */
+        char why[512];
+        rd_kafka_fatal_error(w->producer, why, sizeof why);
+        sy_error("the producer failed fatally (%s); stopping (the store keeps every result: a "
+                 "restart publishes what is left)", why);
+        exit(1);
+    }
     if (err) {
         r->pending_deliveries--;
         publish_unpublishable(r, err);

@@ -165,8 +165,26 @@ void run_release_rerouted(sy_run *r)
     run_free(r);
 }
 
+/* Is the first run of this very message still publishing its result? A
+ * rebalance can hand the partition back while the broker has not answered
+ * (it was down): the message comes again with its record PUBLISHING, and
+ * producing the stored result now would put it out twice once the first
+ * copy is acknowledged. Rare (redeliveries of a PUBLISHING record only), so
+ * the live runs are searched. */
+static bool first_copy_publishing(const sy_run *r)
+{
+    for (const sy_run *o = r->w->runs; o; o = o->next)
+        if (o != r && (o->pending_deliveries > 0 || o->produce_pending || o->awaiting_mirror) &&
+            o->partition == r->partition && o->offset == r->offset && o->src_topic &&
+            !strcmp(o->src_topic, r->src_topic))
+            return true;
+    return false;
+}
+
+#define RECHECK_MS 50
+
 /* What the store knows of this key. Returns true when the run is answered
- * (or finished) without a call. */
+ * (or finished, or waiting for its first copy) without a call. */
 static bool answer_from_store(sy_run *r)
 {
     worker *w = r->w;
@@ -190,6 +208,11 @@ static bool answer_from_store(sy_run *r)
         return true;
     }
     if (!same && !rec.ok) return false; /* a failure is not an answer to a resubmission */
+    if (same && rec.state == SY_STATE_PUBLISHING && first_copy_publishing(r)) {
+        r->recheck = true; /* look again once the first copy is acknowledged */
+        sy_timers_add(&w->timers, sy_mono_us() + RECHECK_MS * 1000, r, &r->timer_pos);
+        return true;
+    }
     publish_stored(r, &rec, !same);
     return true;
 }
@@ -202,6 +225,16 @@ static bool wait_for_leader(sy_run *r)
     r->next_follower = leader->followers;
     leader->followers = r;
     return true;
+}
+
+/* Answered from the store, waiting for another message with its key, or
+ * run: the leader of its key. */
+static void run_route(sy_run *r)
+{
+    if (answer_from_store(r) || wait_for_leader(r)) return;
+    r->leader = true;
+    sy_keymap_put(&r->w->working, sy_buf_cstr(&r->skey), r);
+    run_begin(r);
 }
 
 void run_start(worker *w, const rd_kafka_message_t *m)
@@ -228,10 +261,7 @@ void run_start(worker *w, const rd_kafka_message_t *m)
     }
     r->tier = r->task->tier;
     sy_store_key(&r->skey, r->task->name, r->job.idempotency_key);
-    if (answer_from_store(r) || wait_for_leader(r)) return;
-    r->leader = true;
-    sy_keymap_put(&w->working, sy_buf_cstr(&r->skey), r);
-    run_begin(r);
+    run_route(r);
 }
 
 static int64_t estimate_input_tokens(const sy_run *r)
@@ -382,6 +412,11 @@ static void send_attempt(sy_run *r);
 void run_attempt(sy_run *r)
 {
     worker *w = r->w;
+    if (r->recheck) { /* a redelivered copy waiting for its first one (answer_from_store) */
+        r->recheck = false;
+        run_route(r);
+        return;
+    }
     if (r->deadline_ms && sy_now_ms() > r->deadline_ms) {
         fail(r, SY_ERR_EXPIRED, "job deadline passed before it could run");
         return;

@@ -31,6 +31,7 @@
 #include "../cli/cli.h"
 #include "../cli/opts.h"
 #include "fdlimit.h"
+#include "kafka_admin.h"
 #include "log.h"
 #include "txn.h"
 #include "util.h"
@@ -452,6 +453,48 @@ static int connect_kafka(worker *w, char *err, size_t errlen)
     return w->consumer ? 0 : -1;
 }
 
+/* The topics this worker reads and writes exist and fit (kafka_admin.h):
+ * changelogs compacted, with their tier topic's partition count. */
+static int check_topics(worker *w)
+{
+    sy_topic_plan plan;
+    int mask = SY_TK_TIER | SY_TK_DLQ | SY_TK_RESULTS | (w->opt.changelog ? SY_TK_CHANGELOG : 0);
+    sy_topic_plan_build(&w->cfg, mask, SY_TOPIC_JOBS, w->opt.dlq_topic, &plan);
+    long long *limit = sy_xcalloc(plan.n ? plan.n : 1, sizeof *limit);
+    int rc = sy_cluster_verify(w->producer, &plan, "worker", limit);
+    /* The broker refuses a whole batch over a topic's max.message.bytes, and
+     * librdkafka fails every message of it: with batches larger than that,
+     * small results would end as dead letters too. */
+    char bs[32];
+    size_t bslen = sizeof bs;
+    long long batch = -1;
+    if (rd_kafka_conf_get(rd_kafka_conf(w->producer), "batch.size", bs, &bslen) == RD_KAFKA_CONF_OK)
+        batch = strtoll(bs, NULL, 10);
+    for (size_t i = 0; i < plan.n; i++) {
+        if (plan.v[i].kind == SY_TK_TIER || !sy_batch_too_large(limit[i], batch)) continue;
+        sy_error("topic %s takes messages of %lld bytes at most (max.message.bytes), the "
+                 "producer makes batches of up to %lld: fix: -X batch.size=%lld, or raise "
+                 "the topic's max.message.bytes", plan.v[i].name, limit[i], batch, limit[i] - 1024);
+        rc = -1;
+    }
+    free(limit);
+    sy_topic_plan_free(&plan);
+    return rc;
+}
+
+/* A start stopped by the topic check: what setup made so far. */
+static void release_start(worker *w)
+{
+    if (w->consumer) rd_kafka_destroy(w->consumer);
+    if (w->changelog_producer && w->changelog_producer != w->producer)
+        rd_kafka_destroy(w->changelog_producer);
+    if (w->producer) rd_kafka_destroy(w->producer);
+    txn_free(w);
+    sy_store_close(w->store);
+    w->consumer = w->changelog_producer = w->producer = NULL;
+    w->store = NULL;
+}
+
 /* Events on q wake the loop's poll. */
 static void wake_on(worker *w, rd_kafka_queue_t *q)
 {
@@ -483,6 +526,10 @@ static int setup(worker *w)
     sy_store_set_fsync(w->store, w->opt.fsync);
     if (connect_kafka(w, err, sizeof err) != 0) {
         sy_error("cannot connect to Kafka: %s", err);
+        return -1;
+    }
+    if (check_topics(w) != 0) {
+        release_start(w);
         return -1;
     }
     if (pipe2(w->wake_fd, O_NONBLOCK | O_CLOEXEC) != 0) return -1;
@@ -556,7 +603,10 @@ int cmd_worker(int argc, char **argv)
         return 1;
     }
     sy_install_stop_signals();
-    if (setup(&w) != 0) return 1;
+    if (setup(&w) != 0) {
+        sy_config_free(&w.cfg);
+        return 1;
+    }
     sy_info("started: %d calls in flight at most, %d jobs held at most, %d per partition",
             w.opt.max_inflight, w.opt.max_jobs, w.opt.max_jobs_per_partition);
     run_loop(&w);

@@ -85,6 +85,7 @@ typedef struct sy_run {
     bool result_ok;            /* status of the result being published */
     bool leader;               /* owns its key in worker.working */
     bool in_deferred;
+    bool recheck;              /* timer: look at the store again (run.c, first_copy_publishing) */
     struct sy_run *followers;  /* other messages with this key, waiting */
     struct sy_run *next_follower;
     struct sy_run *next_deferred;

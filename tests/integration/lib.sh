@@ -1,6 +1,8 @@
 # Shared helpers for the integration tests (sourced, not run by ctest:
 # ctest runs only the *.sh files that do not start with "lib").
-# Starts real processes on 127.0.0.1: the embedded broker, the fake
+# Starts real processes on 127.0.0.1: the embedded broker (or, with
+# SY_KAFKA=real, a fresh real Kafka node of scripts/kafka.sh in the test's
+# own folder, with the topics made by `switchyard topics --create`), the fake
 # provider, scheduler and workers; everything is killed on exit.
 set -euo pipefail
 # Debian's python (has python3-yaml); python3 on PATH may be another one.
@@ -9,6 +11,9 @@ SY_BIN=${SY_BIN:-build/switchyard}
 SY_FAKE=${SY_FAKE:-build/fake-provider}
 T=$(mktemp -d /tmp/switchyard-it.XXXXXX)
 PIDS=()
+
+SY_SRC=${SY_SRC:-.}
+KAFKA_SH="$SY_SRC/scripts/kafka.sh"
 
 # Newest first (workers before the broker they commit to), each given 60 s
 # (a worker's grace, flush and last commit) to exit before it is killed: a
@@ -27,6 +32,7 @@ cleanup() {
         fi
         wait "$pid" 2>/dev/null || true
     done
+    if [ -d "$T/kafka" ]; then "$KAFKA_SH" stop --now --dir "$T/kafka" >/dev/null 2>&1 || true; fi
     if [ "${KEEP_TMP:-0}" = 1 ]; then echo "kept $T"; else rm -rf "$T"; fi
     [ -z "${CLEANUP_FAILED:-}" ] || exit 1
 }
@@ -52,14 +58,34 @@ start_fake() { # extra args...
 }
 
 start_broker() { # pipeline files... (env BROKER_PARTITIONS: per topic, default 6)
+    if [ "${SY_KAFKA:-embedded}" = real ]; then start_real_kafka "$@"; return; fi
     local args=()
     for p in "$@"; do args+=(-p "$p"); done
     "$SY_BIN" broker "${args[@]}" --partitions "${BROKER_PARTITIONS:-6}" --brokers-file "$T/brokers" \
         >"$T/broker.log" 2>&1 &
     PIDS+=($!)
+    BROKER_PID=$!
     wait_file "$T/brokers" 10
     BROKERS=$(cat "$T/brokers")
     export SWITCHYARD_BROKERS=$BROKERS
+}
+
+# A real Kafka for this test alone (scripts/kafka.sh, own folder and ports;
+# env KAFKA_NODES 1 or 3, KAFKA_CONFIG: broker settings "k=v k=v"), then
+# its topics. BROKER_PID: the (first) node's JVM.
+is_real_kafka() { [ "${SY_KAFKA:-embedded}" = real ]; }
+start_real_kafka() { # pipeline files...
+    local args=() kv cfg=()
+    for p in "$@"; do args+=(-p "$p"); done
+    for kv in ${KAFKA_CONFIG:-}; do cfg+=(--config "$kv"); done
+    "$KAFKA_SH" start --nodes "${KAFKA_NODES:-1}" --dir "$T/kafka" --brokers-file "$T/brokers" \
+        "${cfg[@]+"${cfg[@]}"}" >"$T/kafka-start.out" 2>&1 || { cat "$T/kafka-start.out" >&2; fail "real Kafka did not start"; }
+    BROKERS=$(cat "$T/brokers")
+    export SWITCHYARD_BROKERS=$BROKERS
+    BROKER_PID=$(cat "$T/kafka/node-1/pid")
+    "$SY_BIN" topics "${args[@]}" --create --partitions "${BROKER_PARTITIONS:-6}" ${TOPICS_ARGS:-} \
+        >"$T/topics.out" 2>"$T/topics.err" || { cat "$T/topics.out" "$T/topics.err" >&2; fail "switchyard topics --create"; }
+    ok "real Kafka: $(grep -o 'Kafka [0-9.]* ready.*' "$T/kafka-start.out")"
 }
 
 # echo_jobs N PREFIX > file.jsonl: N jobs of the e2e pipeline's echo task,
@@ -85,6 +111,25 @@ start_worker() { # name, then worker args
     "$SY_BIN" worker "$@" >"$T/$name.log" 2>&1 &
     PIDS+=($!)
     LAST_PID=$!
+}
+
+# After a broker failure (tests/realkafka): the same scheduler and worker
+# finish the run; every echo job PREFIX0..N-1 has exactly one result and,
+# since no worker died, no call was made twice; both then stop cleanly.
+check_rode_through() { # N PREFIX scheduler_pid worker_pid
+    local n=$1 prefix=$2 sched=$3 worker=$4
+    "$SY_BIN" results --topic switchyard.results.echo --count "$n" --timeout-ms 400000 >"$T/results.jsonl" \
+        || fail "only $(wc -l <"$T/results.jsonl") of $n results"
+    sleep 3
+    "$SY_BIN" results --topic switchyard.results.echo --timeout-ms 5000 >"$T/results.jsonl" || true
+    kill -0 "$sched" && kill -0 "$worker" || fail "the scheduler or the worker died with the broker"
+    : >"$T/maybe-twice.txt"
+    "${SY_PYTHON:-/usr/bin/python3}" tests/integration/exactly_once.py "$T/results.jsonl" "$T/calls.jsonl" "$T/maybe-twice.txt" "$n" "$prefix" \
+        || fail "exactly-once assertions"
+    ok "the same scheduler and worker finished: exactly one result per job, none lost, no call twice"
+    kill -TERM "$worker" "$sched"
+    wait "$worker" || fail "the worker did not stop cleanly"
+    wait "$sched" || fail "the scheduler did not stop cleanly"
 }
 
 # No sanitizer report, no lost data, no secret in any log.

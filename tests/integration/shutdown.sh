@@ -11,7 +11,6 @@ source "$(dirname "$0")/lib.sh"
 P=tests/pipelines/e2e.yaml
 start_fake --latency-ms 1500
 start_broker "$P"
-BROKER_PID=${PIDS[-1]}
 start_scheduler "$P"
 "$PY" -c "
 import json
