@@ -68,7 +68,7 @@ static const char *usage =
     "                        workers share the accounts: F = 1/N for N workers (default 1)\n"
     "      --max-answer-bytes N  a provider response body larger than this ends the\n"
     "                        call as response_too_large (default 4194304 = 4 MiB)\n"
-    "      --max-header-bytes N  the same for its headers (default 65536)\n"
+    "      --max-header-bytes N  the same for its headers (default 65536); both 1024..2^30\n"
     "      --core-dumps      allow core dumps (off by default: a worker's memory holds\n"
     "                        the API keys); SWITCHYARD_CORE_DUMPS=1 does the same\n"
     "      --log-level L     debug|info|warn|error (default info)\n"
@@ -377,6 +377,16 @@ static bool share_arg(const char *s, double *out)
     return true;
 }
 
+/* A byte limit given on the command line: a whole number in lo..hi (a
+ * negative or garbled one no longer wraps to "no limit"). */
+static bool bytes_arg(const char *s, long lo, long hi, size_t *out)
+{
+    long v;
+    if (!cli_long_arg(s, lo, hi, &v)) return false;
+    *out = (size_t)v;
+    return true;
+}
+
 static int parse_opts(worker *w, cli_pipelines *p, int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
@@ -397,8 +407,8 @@ static int parse_opts(worker *w, cli_pipelines *p, int argc, char **argv)
         else if (!strcmp(a, "--no-changelog")) w->opt.changelog = false;
         else if (!strcmp(a, "--transactions")) w->opt.transactions = true;
         else if (!strcmp(a, "--core-dumps")) w->opt.core_dumps = true;
-        else if (v && !strcmp(a, "--max-answer-bytes")) w->opt.max_answer_bytes = (size_t)atoll(argv[++i]);
-        else if (v && !strcmp(a, "--max-header-bytes")) w->opt.max_header_bytes = (size_t)atoll(argv[++i]);
+        else if (v && !strcmp(a, "--max-answer-bytes") && bytes_arg(argv[i + 1], 1024, 1L << 30, &w->opt.max_answer_bytes)) i++;
+        else if (v && !strcmp(a, "--max-header-bytes") && bytes_arg(argv[i + 1], 1024, 1L << 30, &w->opt.max_header_bytes)) i++;
         else if (v && !strcmp(a, "--fsync") && (!strcmp(argv[i + 1], "always") || !strcmp(argv[i + 1], "never")))
             w->opt.fsync = !strcmp(argv[++i], "always");
         else if (v && !strcmp(a, "--key-ttl-s")) w->opt.key_ttl_ms = atoll(argv[++i]) * 1000;
@@ -408,10 +418,6 @@ static int parse_opts(worker *w, cli_pipelines *p, int argc, char **argv)
     }
     if (w->opt.max_inflight < 1 || w->opt.max_inflight > 100000) {
         fprintf(stderr, "switchyard worker: --max-inflight must be 1..100000\n");
-        return 2;
-    }
-    if (w->opt.max_answer_bytes < 1024 || w->opt.max_header_bytes < 1024) {
-        fprintf(stderr, "switchyard worker: --max-answer-bytes and --max-header-bytes must be at least 1024\n");
         return 2;
     }
     const char *dumps = getenv("SWITCHYARD_CORE_DUMPS");
