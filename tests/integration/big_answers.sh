@@ -8,7 +8,6 @@
 # store, still asked for a 1 MB map.
 source "$(dirname "$0")/lib.sh"
 P=tests/pipelines/e2e.yaml
-PY=${SY_PYTHON:-/usr/bin/python3}
 start_fake --tpm 1000000000 --rpm 100000 # room for jobs of max_tokens 1,000,000
 start_broker "$P"
 start_scheduler "$P"

@@ -6,7 +6,6 @@
 # "Couldn't connect" later.
 source "$(dirname "$0")/lib.sh"
 P=tests/pipelines/e2e.yaml
-PY=${SY_PYTHON:-/usr/bin/python3}
 start_fake --latency-ms 5
 start_broker "$P"
 start_scheduler "$P"

@@ -9,7 +9,6 @@
 # store's files; the worker runs without core dumps.
 source "$(dirname "$0")/lib.sh"
 P=tests/pipelines/keys.yaml
-PY=${SY_PYTHON:-/usr/bin/python3}
 start_fake
 eval "$("$PY" - <<'PY'
 import base64, secrets

@@ -12,7 +12,6 @@
 # restart of scheduler and worker, nothing is routed or answered twice.
 source "$(dirname "$0")/lib.sh"
 P=tests/pipelines/e2e.yaml
-PY=${SY_PYTHON:-/usr/bin/python3}
 TIER=switchyard.tier.echo-tier
 
 start_fake --latency-ms 5

@@ -12,7 +12,6 @@
 # sees one message per job and the worker releases no copy.
 source "$(dirname "$0")/lib.sh"
 P=tests/pipelines/e2e.yaml
-PY=${SY_PYTHON:-/usr/bin/python3}
 N=${SCHED_CRASH_JOBS:-4000}
 KILLS=${SCHED_CRASH_KILLS:-7}
 

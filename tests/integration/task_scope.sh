@@ -7,7 +7,6 @@
 # answered from the store, deduplicated.
 source "$(dirname "$0")/lib.sh"
 P=tests/pipelines/e2e.yaml
-PY=${SY_PYTHON:-/usr/bin/python3}
 start_fake --latency-ms 300
 start_broker "$P"
 start_scheduler "$P"
