@@ -2,6 +2,7 @@
 #include "deadletter.h"
 #include "kafka.h"
 #include "log.h"
+#include "util.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -34,21 +35,11 @@ static rd_kafka_headers_t *headers_of(const sy_dead_letter *d)
     return h;
 }
 
-/* 64-bit FNV-1a with the standard offset basis, so that anyone can check a
- * dead letter against its source message (sy_hash64's basis differs). */
-static uint64_t fnv1a64(const void *data, size_t len)
-{
-    const unsigned char *p = data;
-    uint64_t h = 14695981039346656037ULL;
-    for (size_t i = 0; i < len; i++) h = (h ^ p[i]) * 1099511628211ULL;
-    return h;
-}
-
 void sy_dead_letter_truncation_headers(rd_kafka_headers_t *h, size_t keylen, const void *value,
                                        size_t len, const char *reason)
 {
     char hex[20];
-    snprintf(hex, sizeof hex, "%016" PRIx64, fnv1a64(value, len));
+    snprintf(hex, sizeof hex, "%016" PRIx64, sy_fnv1a64(SY_FNV1A64_BASIS, value, len));
     add_header(h, "switchyard.truncated", "1");
     add_header(h, "switchyard.truncated.reason", reason);
     add_int_header(h, "switchyard.original.key_size", (long long)keylen);

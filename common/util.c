@@ -71,15 +71,17 @@ int64_t sy_cpu_us(void)
            ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
 }
 
-uint64_t sy_hash64(const void *data, size_t len)
+uint64_t sy_fnv1a64(uint64_t basis, const void *data, size_t len)
 {
     const unsigned char *p = data;
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= 1099511628211ULL;
-    }
+    uint64_t h = basis;
+    for (size_t i = 0; i < len; i++) h = (h ^ p[i]) * 1099511628211ULL;
     return h;
+}
+
+uint64_t sy_hash64(const void *data, size_t len)
+{
+    return sy_fnv1a64(1469598103934665603ULL, data, len);
 }
 
 int sy_list_contains(const char *list, const char *item)

@@ -22,8 +22,14 @@ int64_t sy_mono_us(void);
 /* CPU time (user+system) of this process in microseconds. */
 int64_t sy_cpu_us(void);
 
-/* 64-bit FNV-1a hash; stable across runs and machines (used for sticky
- * choices and by the fake provider's deterministic answers). */
+/* 64-bit FNV-1a from a given offset basis; SY_FNV1A64_BASIS is the
+ * standard one (what others can recompute: dead letters' value hash). */
+#define SY_FNV1A64_BASIS 14695981039346656037ULL
+uint64_t sy_fnv1a64(uint64_t basis, const void *data, size_t len);
+/* sy_fnv1a64 from switchyard's own basis (a digit short of the standard
+ * one); stable across runs and machines. Kept as it is: sticky weighted
+ * arms, hashed long store keys (in LMDB) and the fake provider's
+ * deterministic answers depend on its values. */
 uint64_t sy_hash64(const void *data, size_t len);
 
 /* RFC 3339 time ("2025-08-21T12:40:59Z", fractions and offsets allowed)
