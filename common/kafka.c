@@ -11,6 +11,7 @@
 #include "yamlnode.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
@@ -372,4 +373,72 @@ void sy_install_stop_signals(void)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+}
+
+/* sy_kafka_close_consumer: the closing thread and the caller share this;
+ * whoever comes second frees it (an abandoned close may never come). */
+typedef struct closing {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    rd_kafka_t *rk;
+    bool done, abandoned;
+} closing;
+
+static void closing_free(closing *c)
+{
+    pthread_mutex_destroy(&c->mu);
+    pthread_cond_destroy(&c->cv);
+    free(c);
+}
+
+static void *close_thread(void *arg)
+{
+    closing *c = arg;
+    rd_kafka_consumer_close(c->rk);
+    pthread_mutex_lock(&c->mu);
+    bool abandoned = c->abandoned;
+    c->done = true;
+    pthread_cond_signal(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    if (abandoned) closing_free(c); /* the caller gave up on rk: leave it be */
+    return NULL;
+}
+
+int sy_kafka_close_consumer(rd_kafka_t *rk, int timeout_ms)
+{
+    closing *c = sy_xcalloc(1, sizeof *c);
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    c->rk = rk;
+    pthread_t th;
+    if (pthread_create(&th, NULL, close_thread, c) != 0) { /* no thread: close here */
+        closing_free(c);
+        rd_kafka_consumer_close(rk);
+        rd_kafka_destroy(rk);
+        return 0;
+    }
+    pthread_detach(th);
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
+    pthread_mutex_lock(&c->mu);
+    while (!c->done && pthread_cond_timedwait(&c->cv, &c->mu, &until) == 0) {}
+    bool done = c->done;
+    if (!done) c->abandoned = true;
+    pthread_mutex_unlock(&c->mu);
+    if (!done) {
+        sy_warn("the Kafka consumer did not leave its group within %d ms (broker unreachable?): "
+                "exiting without it; the group drops this member at its session timeout",
+                timeout_ms);
+        return -1;
+    }
+    closing_free(c);
+    rd_kafka_destroy(rk);
+    return 0;
 }

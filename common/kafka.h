@@ -34,6 +34,17 @@ extern const char *sy_kafka_opts_usage;
 int sy_kafka_bootstrap(const sy_kafka_opts *o, int wait_ms, char *out, size_t outlen,
                        char *err, size_t errlen);
 
+/* Leave the group and destroy the consumer rk, waiting at most timeout_ms.
+ * librdkafka 2.0's rd_kafka_consumer_close waits without a limit for its
+ * group coordinator: with the broker gone, forever (seen in
+ * tests/integration/provider_down.sh). The close runs on its own thread;
+ * past timeout_ms rk is abandoned, neither closed nor destroyed (the
+ * process is exiting; the group drops the member at its session timeout),
+ * and -1 is returned. Whatever the caller made durable before stays so:
+ * offsets not committed are delivered again to the next owner. */
+int sy_kafka_close_consumer(rd_kafka_t *rk, int timeout_ms);
+#define SY_KAFKA_CLOSE_MS 5000 /* what the worker and the scheduler allow */
+
 /* A producer tuned for throughput with acks=all and idempotence. dr_cb (may
  * be NULL) receives delivery reports; opaque goes to rd_kafka_conf_set_opaque. */
 rd_kafka_t *sy_kafka_producer(const sy_kafka_opts *o,

@@ -277,8 +277,7 @@ static void shutdown_cleanly(scheduler *s)
         if (left) sy_warn("%d message(s) undelivered; their jobs will be routed again", left);
         sy_offsets_commit(s->offsets, s->consumer, false);
     }
-    rd_kafka_consumer_close(s->consumer);
-    rd_kafka_destroy(s->consumer);
+    sy_kafka_close_consumer(s->consumer, SY_KAFKA_CLOSE_MS);
     rd_kafka_destroy(s->producer);
     sched_txn_free(s);
     sy_info("routed %" PRIu64 ", dead-lettered %" PRIu64 ", cpu %" PRId64 " us", s->routed,

@@ -556,8 +556,7 @@ static int setup(worker *w)
 
 static void teardown(worker *w)
 {
-    rd_kafka_consumer_close(w->consumer);
-    rd_kafka_destroy(w->consumer);
+    sy_kafka_close_consumer(w->consumer, SY_KAFKA_CLOSE_MS);
     if (w->changelog_producer != w->producer) rd_kafka_destroy(w->changelog_producer);
     rd_kafka_destroy(w->producer);
     txn_free(w);
