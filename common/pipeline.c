@@ -13,7 +13,12 @@
  *
  * Topic clashes (two tiers on one topic, a task writing its results to a
  * tier or jobs topic) are checked as definitions arrive. Nothing here ever
- * puts the value of an environment variable into a message. */
+ * puts the value of an environment variable into a message.
+ *
+ * The name tables below (keys, strategies, parse and format names) are the
+ * only spelling of those names: check and the results use them through
+ * sy_tier_strategy_name and friends. Provider kinds are the caller's list
+ * (pipeline.h), read through their descriptors. */
 #include "pipeline.h"
 
 #include <math.h>

@@ -10,7 +10,12 @@
  * String values may reference environment variables as ${NAME} or
  * ${NAME:-default} (used for base URLs, so the demo can point a pipeline at
  * the fake provider). API keys are never stored in the file: a provider names
- * the environment variable that holds its key (api_key_env). */
+ * the environment variable that holds its key (api_key_env).
+ *
+ * Which provider kinds exist is not known here: the caller hands the loader
+ * the list (sy_provider_kind descriptors, below; the product's list is in
+ * worker/providers/kinds.c), and a provider's kind-specific settings
+ * (`options:`) are checked against its descriptor. */
 #ifndef SY_PIPELINE_H
 #define SY_PIPELINE_H
 
