@@ -7,16 +7,20 @@
  * variable, never the key), and for each task its route, tier -> models ->
  * output topic. By default every variable a run reads must be set, as the
  * worker requires at start-up; --lint (for CI, where no key is set) checks
- * everything else and lists the variables a run will need as warnings. */
+ * everything else and lists the variables a run will need as warnings.
+ * Names (provider kinds, strategies, parse and format) come from the
+ * loader's and the provider modules' own tables; --kinds lists the kinds. */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
 #include "opts.h"
 #include "pipeline.h"
+#include "provider.h"
 
 static const char usage[] =
     "usage: switchyard check [--lint] FILE...\n"
+    "       switchyard check --kinds\n"
     "\n"
     "Validate pipeline files, loaded together (names are global across the\n"
     "files; a task may use a tier defined in another file). Every error goes\n"
@@ -33,16 +37,27 @@ static const char usage[] =
     "              exit status says only whether the files are valid\n"
     "  --no-keys   only the API key variables need not be set (every other\n"
     "              variable must)\n"
+    "  --kinds     list the provider kinds a pipeline may use: default\n"
+    "              base_url, whether a key is required, accepted options\n"
     "  -h, --help  show this help\n"
     "\n"
     "exit status: 0 valid, 1 invalid, 2 usage error\n";
 
-static const char *kind_name(sy_provider_kind k)
+/* The kinds of sy_provider_kinds, one a line after a header line; the
+ * first column is the name (tests read it). */
+static void print_kinds(void)
 {
-    switch (k) {
-    case SY_PROVIDER_OPENAI: return "openai";
-    case SY_PROVIDER_ANTHROPIC: return "anthropic";
-    default: return "openai-compatible";
+    printf("%-18s %-30s %-9s %s\n", "kind", "base_url (default)", "key", "options");
+    for (const sy_provider_kind *const *k = sy_provider_kinds; *k; k++) {
+        const sy_provider_kind *d = *k;
+        printf("%-18s %-30s %-9s", d->name, d->default_base_url ? d->default_base_url : "(required)",
+               d->key_required ? "required" : "optional");
+        const sy_kind_option *o = d->options;
+        if (!o || !o->key) printf(" -");
+        for (; o && o->key; o++)
+            printf("%s%s (%s)", o == d->options ? " " : ", ", o->key,
+                   o->type == SY_OPTION_INT ? "integer" : "token");
+        printf("\n");
     }
 }
 
@@ -51,8 +66,10 @@ static void print_providers(const sy_config *cfg)
     printf("providers:\n");
     for (size_t i = 0; i < cfg->nproviders; i++) {
         const sy_provider *p = cfg->providers[i];
-        printf("  %-12s %-17s %s", p->name, kind_name(p->kind), p->base_url);
+        printf("  %-12s %-17s %s", p->name, p->kind->name, p->base_url);
         if (p->api_key_env) printf("  key $%s (%s)", p->api_key_env, p->api_key ? "set" : "not set");
+        for (size_t j = 0; j < p->noptions; j++)
+            printf("%s%s=%s", j ? ", " : "  options ", p->options[j].spec->key, p->options[j].text);
         printf("\n");
     }
 }
@@ -71,10 +88,10 @@ static void print_tasks(const sy_config *cfg)
     for (size_t i = 0; i < cfg->ntasks; i++) {
         const sy_task *t = cfg->tasks[i];
         printf("  %s -> %s (%s) -> ", t->name, t->tier->name,
-               t->tier->strategy == SY_TIER_WEIGHTED ? "weighted" : "ordered");
+               sy_tier_strategy_name(t->tier->strategy));
         print_tier_models(t->tier);
-        printf("; output %s (%s, %s)\n", t->output_topic, t->parse == SY_PARSE_JSON ? "json" : "text",
-               t->format == SY_FORMAT_JSON ? "json" : "msgpack");
+        printf("; output %s (%s, %s)\n", t->output_topic, sy_output_parse_name(t->parse),
+               sy_output_format_name(t->format));
     }
 }
 
@@ -99,6 +116,9 @@ int cmd_check(int argc, char **argv)
             return 0;
         } else if (!only_files && !strcmp(a, "--lint")) {
             flags = SY_LOAD_ENV_OPTIONAL;
+        } else if (!only_files && !strcmp(a, "--kinds")) {
+            print_kinds();
+            return 0;
         } else if (!only_files && !strcmp(a, "--no-keys")) {
             flags &= ~SY_LOAD_REQUIRE_KEYS;
         } else if (!only_files && !strcmp(a, "--")) {
@@ -115,7 +135,7 @@ int cmd_check(int argc, char **argv)
     }
     sy_config cfg;
     sy_diags diags = {0};
-    int rc = sy_config_load(&cfg, files, nfiles, flags, &diags);
+    int rc = sy_config_load(&cfg, sy_provider_kinds, files, nfiles, flags, &diags);
     sy_diags_print(&diags, stderr);
     if (rc != 0)
         fprintf(stderr, "switchyard check: %zu error%s\n", diags.n, diags.n == 1 ? "" : "s");

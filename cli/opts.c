@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "provider.h" /* sy_provider_kinds: the kinds a pipeline may use */
+
 int cli_pipeline_opt(cli_pipelines *p, int argc, char **argv, int *i)
 {
     const char *a = argv[*i];
@@ -24,7 +26,7 @@ int cli_load_pipelines(const cli_pipelines *p, int flags, sy_config *cfg)
         return -1;
     }
     sy_diags diags = {0};
-    int rc = sy_config_load(cfg, p->files, p->n, flags, &diags);
+    int rc = sy_config_load(cfg, sy_provider_kinds, p->files, p->n, flags, &diags);
     if (rc != 0) sy_diags_print(&diags, stderr);
     sy_diags_free(&diags);
     return rc;

@@ -13,7 +13,12 @@
  *
  * Topic clashes (two tiers on one topic, a task writing its results to a
  * tier or jobs topic) are checked as definitions arrive. Nothing here ever
- * puts the value of an environment variable into a message. */
+ * puts the value of an environment variable into a message.
+ *
+ * The name tables below (keys, strategies, parse and format names) are the
+ * only spelling of those names: check and the results use them through
+ * sy_tier_strategy_name and friends. Provider kinds are the caller's list
+ * (pipeline.h), read through their descriptors. */
 #include "pipeline.h"
 
 #include <math.h>
@@ -71,6 +76,8 @@ typedef struct loader {
     sy_config *cfg;
     sy_diags *diags;
     int flags;
+    const sy_provider_kind *const *kinds; /* the kinds a provider may be */
+    const char *kind_names[SY_MAX_KINDS + 1]; /* their names, for yn_get_enum */
     yn_doc *doc;      /* file being read */
     const char *file; /* its name, owned by cfg->files */
     bool unparsed;    /* a file could not be parsed: its names are unknown */
@@ -82,9 +89,8 @@ typedef struct loader {
 
 static const char *const top_keys[] = {"version", "providers", "models", "tiers", "tasks", NULL};
 static const char *const provider_keys[] = {"kind", "base_url", "api_key_env", "limits",
-                                            "cooldown_s", NULL};
+                                            "cooldown_s", "options", NULL};
 static const char *const limits_keys[] = {"requests_per_minute", "tokens_per_minute", NULL};
-static const char *const provider_kinds[] = {"openai", "anthropic", "openai-compatible", NULL};
 static const char *const model_keys[] = {"provider", "name", "price_per_mtok", "context_window",
                                          NULL};
 static const char *const price_keys[] = {"input", "output", NULL};
@@ -103,6 +109,9 @@ static const char *const prompt_keys[] = {"id", "version", "system", "user", NUL
 static const char *const output_keys[] = {"topic", "parse", "format", NULL};
 static const char *const parse_names[] = {"text", "json", NULL};
 static const char *const format_names[] = {"msgpack", "json", NULL};
+_Static_assert(SY_ARRAY_LEN(strategies) == SY_TIER_MOST_HEADROOM + 2, "a name per strategy");
+_Static_assert(SY_ARRAY_LEN(parse_names) == SY_PARSE_JSON + 2, "a name per parse mode");
+_Static_assert(SY_ARRAY_LEN(format_names) == SY_FORMAT_JSON + 2, "a name per format");
 
 /* ---- diagnostics ------------------------------------------------------------ */
 
@@ -301,19 +310,21 @@ static void provider_free(sy_provider *p)
         explicit_bzero(p->api_key, strlen(p->api_key));
         free(p->api_key);
     }
+    for (size_t i = 0; i < p->noptions; i++) free(p->options[i].text);
+    free(p->options);
     free(p->name);
     free(p->base_url);
     free(p->api_key_env);
     free(p);
 }
 
-static void provider_base_url(const yn_map *m, sy_provider *p, bool has_kind)
+/* p->kind is NULL when the kind was not valid (reported): then nothing is
+ * known to be required. */
+static void provider_base_url(const yn_map *m, sy_provider *p)
 {
-    bool needed = has_kind && p->kind == SY_PROVIDER_OPENAI_COMPATIBLE;
+    bool needed = p->kind && !p->kind->default_base_url;
     int rc = yn_get_str(m, "base_url", needed, &p->base_url);
-    if (rc == 0 && has_kind && !needed)
-        p->base_url = sy_xstrdup(p->kind == SY_PROVIDER_OPENAI ? "https://api.openai.com/v1"
-                                                               : "https://api.anthropic.com/v1");
+    if (rc == 0 && p->kind && !needed) p->base_url = sy_xstrdup(p->kind->default_base_url);
     if (rc != 1) return;
     size_t n = strlen(p->base_url);
     while (n > 0 && p->base_url[n - 1] == '/') p->base_url[--n] = '\0';
@@ -333,9 +344,9 @@ static void provider_base_url(const yn_map *m, sy_provider *p, bool has_kind)
 
 /* api_key_env names a variable; the key itself is read here and kept only
  * in p->api_key. Messages name the variable, never its value. */
-static void provider_key(loader *L, const yn_map *m, sy_provider *p, bool has_kind)
+static void provider_key(loader *L, const yn_map *m, sy_provider *p)
 {
-    bool needed = has_kind && p->kind != SY_PROVIDER_OPENAI_COMPATIBLE;
+    bool needed = p->kind && p->kind->key_required;
     yaml_node_t *v;
     if (yn_get_text(m, "api_key_env", needed, &v) != 1) return;
     char what[OWNER_MAX + 32];
@@ -370,6 +381,66 @@ static void provider_limits(const yn_map *m, sy_provider *p)
     yn_get_int(&l, "tokens_per_minute", false, 1, INT64_MAX, &p->tokens_per_minute);
 }
 
+/* A token: what a header value or a URL segment can carry as is. */
+static bool option_token(const char *s)
+{
+    size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-");
+    return n && n <= SY_OPTION_TOKEN_MAX && !s[n];
+}
+
+static void option_read(const yn_map *o, const sy_kind_option *spec, sy_option_value *v)
+{
+    v->spec = spec;
+    if (spec->type == SY_OPTION_INT) {
+        if (yn_get_int(o, spec->key, false, spec->min, spec->max, &v->num) == 1)
+            v->text = xprintf("%lld", (long long)v->num);
+        return;
+    }
+    if (yn_get_str(o, spec->key, false, &v->text) != 1) return;
+    if (o->doc->needs && strstr(v->text, "${")) return; /* lint: set at run time */
+    if (option_token(v->text)) return;
+    yaml_node_t *at = yn_map_get(o, spec->key);
+    char got[80];
+    yn_describe(at, got, sizeof got);
+    yn_error(o->doc, at, "options.%s of %s must be 1 to %d letters, digits, '.', '_', ':' or "
+             "'-'%s, got %s", spec->key, o->owner, SY_OPTION_TOKEN_MAX,
+             strstr(yn_str(at), "${") ? " (after expanding ${...})" : "", got);
+    free(v->text);
+    v->text = NULL;
+}
+
+/* options: the extra settings of the provider's kind; a key the kind does
+ * not accept is an error that names the kind. Unknown kind: not checked. */
+static void provider_options(const yn_map *m, sy_provider *p)
+{
+    if (!p->kind || !yn_map_get(m, "options")) return;
+    const char *known[SY_MAX_KIND_OPTIONS + 1];
+    size_t n = 0;
+    for (const sy_kind_option *o = p->kind->options; o && o->key && n < SY_MAX_KIND_OPTIONS; o++)
+        known[n++] = o->key;
+    known[n] = NULL;
+    char owner[OWNER_MAX + 64], path[16];
+    snprintf(owner, sizeof owner, "%s (kind %s)", m->owner, p->kind->name);
+    yn_map om = *m;
+    om.owner = owner;
+    yn_map o;
+    if (yn_map_sub(&om, "options", known, path, sizeof path, &o) != 1) return;
+    p->options = sy_xcalloc(n ? n : 1, sizeof *p->options);
+    for (size_t i = 0; i < n; i++) {
+        if (!yn_map_get(&o, known[i])) continue;
+        sy_option_value *v = &p->options[p->noptions];
+        option_read(&o, &p->kind->options[i], v);
+        if (v->text) p->noptions++;
+    }
+}
+
+const sy_option_value *sy_provider_option(const sy_provider *p, const char *key)
+{
+    for (size_t i = 0; i < p->noptions; i++)
+        if (!strcmp(p->options[i].spec->key, key)) return &p->options[i];
+    return NULL;
+}
+
 static void *provider_load(loader *L, yaml_node_t *key, yaml_node_t *val)
 {
     sy_provider *p = sy_xcalloc(1, sizeof *p);
@@ -381,14 +452,14 @@ static void *provider_load(loader *L, yaml_node_t *key, yaml_node_t *val)
     yn_map m;
     if (!yn_map_open(&m, L->doc, val, key, owner, "", provider_keys)) return p;
     int kind = 0;
-    bool has_kind = yn_get_enum(&m, "kind", true, provider_kinds, &kind) == 1;
-    p->kind = (sy_provider_kind)kind;
-    provider_base_url(&m, p, has_kind);
+    if (yn_get_enum(&m, "kind", true, L->kind_names, &kind) == 1) p->kind = L->kinds[kind];
+    provider_base_url(&m, p);
     double cool = 60;
     yn_get_num(&m, "cooldown_s", false, 0, false, 86400, &cool);
     p->cooldown_ms = (int64_t)ceil(cool * 1000);
-    provider_key(L, &m, p, has_kind);
+    provider_key(L, &m, p);
     provider_limits(&m, p);
+    provider_options(&m, p);
     return p;
 }
 
@@ -875,14 +946,15 @@ static void loader_free(loader *L)
 
 /* ---- the API ------------------------------------------------------------------------------ */
 
-int sy_config_load(sy_config *cfg, const char *const *files, size_t nfiles, int flags,
-                   sy_diags *diags)
+int sy_config_load(sy_config *cfg, const sy_provider_kind *const *kinds,
+                   const char *const *files, size_t nfiles, int flags, sy_diags *diags)
 {
     sy_diags local = {0};
     if (!diags) diags = &local;
     memset(cfg, 0, sizeof *cfg);
     size_t first = diags->n;
-    loader L = {.cfg = cfg, .diags = diags, .flags = flags};
+    loader L = {.cfg = cfg, .diags = diags, .flags = flags, .kinds = kinds};
+    for (size_t i = 0; kinds && kinds[i] && i < SY_MAX_KINDS; i++) L.kind_names[i] = kinds[i]->name;
     cfg->files = sy_xcalloc(nfiles, sizeof *cfg->files);
     for (size_t i = 0; i < nfiles; i++) {
         cfg->files[cfg->nfiles] = sy_xstrdup(files[i]);
@@ -971,6 +1043,16 @@ const sy_tier *sy_config_tier_by_topic(const sy_config *cfg, const char *topic)
 const char *sy_tier_strategy_name(sy_tier_strategy s)
 {
     return s <= SY_TIER_MOST_HEADROOM ? strategies[s] : "?";
+}
+
+const char *sy_output_parse_name(sy_output_parse p)
+{
+    return p <= SY_PARSE_JSON ? parse_names[p] : "?";
+}
+
+const char *sy_output_format_name(sy_format f)
+{
+    return f <= SY_FORMAT_JSON ? format_names[f] : "?";
 }
 
 double sy_model_cost(const sy_model *m, int64_t tokens_in, int64_t tokens_out)

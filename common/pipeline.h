@@ -10,7 +10,12 @@
  * String values may reference environment variables as ${NAME} or
  * ${NAME:-default} (used for base URLs, so the demo can point a pipeline at
  * the fake provider). API keys are never stored in the file: a provider names
- * the environment variable that holds its key (api_key_env). */
+ * the environment variable that holds its key (api_key_env).
+ *
+ * Which provider kinds exist is not known here: the caller hands the loader
+ * the list (sy_provider_kind descriptors, below; the product's list is in
+ * worker/providers/kinds.c), and a provider's kind-specific settings
+ * (`options:`) are checked against its descriptor. */
 #ifndef SY_PIPELINE_H
 #define SY_PIPELINE_H
 
@@ -22,18 +27,58 @@
 #include "result.h"
 #include "template.h"
 
-typedef enum sy_provider_kind {
-    SY_PROVIDER_OPENAI = 0,        /* POST {base_url}/chat/completions, Bearer key */
-    SY_PROVIDER_ANTHROPIC,         /* POST {base_url}/messages, x-api-key */
-    SY_PROVIDER_OPENAI_COMPATIBLE, /* OpenAI wire format, key optional */
+/* ---- provider kinds ----
+ * A provider kind is a module (worker/providers/provider.h tells the whole
+ * story). The config layer sees only this descriptor: the kind's name, its
+ * default base URL, whether it needs a key, and the extra settings it
+ * accepts under `options:`. The wire functions hang off `ops`, a type this
+ * layer never completes. The loader is handed the list of kinds by its
+ * caller (the one list is sy_provider_kinds, worker/providers/kinds.c), so
+ * nothing here depends on an adapter. */
+
+typedef enum sy_option_type {
+    SY_OPTION_TOKEN, /* 1..SY_OPTION_TOKEN_MAX of [A-Za-z0-9._:-]: safe in a header or a URL */
+    SY_OPTION_INT,   /* an integer in [min, max] */
+} sy_option_type;
+
+#define SY_OPTION_TOKEN_MAX 128
+
+/* One key a kind accepts under a provider's `options:`. */
+typedef struct sy_kind_option {
+    const char *key;
+    sy_option_type type;
+    int64_t min, max; /* SY_OPTION_INT */
+} sy_kind_option;
+
+struct sy_provider_ops; /* the adapter's functions: worker/providers/provider.h */
+
+typedef struct sy_provider_kind {
+    const char *name;               /* the value of `kind:` */
+    const char *default_base_url;   /* NULL: base_url is required */
+    bool key_required;              /* api_key_env is required (else optional) */
+    const sy_kind_option *options;  /* accepted under `options:`, ended by {NULL}; NULL: none */
+    const struct sy_provider_ops *ops;
 } sy_provider_kind;
+
+/* At most this many kinds in a list, and options of one kind. */
+#define SY_MAX_KINDS 32
+#define SY_MAX_KIND_OPTIONS 16
+
+/* A value given under `options:`, checked against its kind's spec. */
+typedef struct sy_option_value {
+    const sy_kind_option *spec;
+    char *text;  /* as read (env-expanded) */
+    int64_t num; /* SY_OPTION_INT */
+} sy_option_value;
 
 typedef struct sy_provider {
     char *name;
-    sy_provider_kind kind;
+    const sy_provider_kind *kind;
     char *base_url;      /* env-expanded, no trailing slash, e.g. https://api.openai.com/v1 */
-    char *api_key_env;   /* name of the variable; NULL allowed for openai-compatible */
+    char *api_key_env;   /* name of the variable; NULL allowed when the kind needs no key */
     char *api_key;       /* resolved at load (NULL if unset); NEVER logged or echoed */
+    sy_option_value *options; /* the kind's extra settings given in the file */
+    size_t noptions;
     int64_t requests_per_minute; /* 0 = unknown (learned from headers) */
     int64_t tokens_per_minute;   /* 0 = unknown */
     int64_t cooldown_ms; /* account not used after a 401 or insufficient_quota; default 60 s */
@@ -41,6 +86,9 @@ typedef struct sy_provider {
     const char *file;    /* where it was defined (for messages) */
     int line;
 } sy_provider;
+
+/* The option `key` of p as given in the file, or NULL when not given. */
+const sy_option_value *sy_provider_option(const sy_provider *p, const char *key);
 
 typedef struct sy_model {
     char *alias;          /* the name pipelines use */
@@ -59,6 +107,7 @@ typedef enum sy_tier_strategy {
     SY_TIER_MOST_HEADROOM, /* the account with the most pacing capacity left first */
 } sy_tier_strategy;
 
+/* The names pipeline files use, from the loader's own tables (one place). */
 const char *sy_tier_strategy_name(sy_tier_strategy s); /* "ordered", ... */
 
 /* Circuit breaker of each model of a tier: open after `consecutive`
@@ -103,6 +152,9 @@ typedef struct sy_tier {
 } sy_tier;
 
 typedef enum sy_output_parse { SY_PARSE_TEXT = 0, SY_PARSE_JSON } sy_output_parse;
+
+const char *sy_output_parse_name(sy_output_parse p);  /* "text", "json" */
+const char *sy_output_format_name(sy_format f);       /* "msgpack", "json" */
 
 typedef struct sy_task {
     char *name;
@@ -151,11 +203,12 @@ enum {
                                     * default) go to cfg->needs, not errors */
 };
 
-/* Load and validate files into cfg. Returns 0 when there were no errors;
- * otherwise -1 with every error found (not just the first) in diags. On
- * error cfg is freed and empty. */
-int sy_config_load(sy_config *cfg, const char *const *files, size_t nfiles, int flags,
-                   sy_diags *diags);
+/* Load and validate files into cfg, accepting the provider kinds of `kinds`
+ * (NULL-terminated; the product's list is sy_provider_kinds). Returns 0
+ * when there were no errors; otherwise -1 with every error found (not just
+ * the first) in diags. On error cfg is freed and empty. */
+int sy_config_load(sy_config *cfg, const sy_provider_kind *const *kinds,
+                   const char *const *files, size_t nfiles, int flags, sy_diags *diags);
 void sy_config_free(sy_config *cfg);
 
 /* Does the provider's key look like a real OpenAI/Anthropic key (sk-proj-,

@@ -72,7 +72,7 @@ int main(int argc, char **argv)
     }
     int inflight = atoi(argv[3]);
     floor_run f = {.calls = atol(argv[2]), .warm = inflight};
-    f.provider = (sy_provider){.name = "floor", .kind = SY_PROVIDER_OPENAI, .base_url = argv[1],
+    f.provider = (sy_provider){.name = "floor", .kind = sy_provider_kind_named("openai"), .base_url = argv[1],
                                .api_key = "bench-key"};
     f.model = (sy_model){.alias = "floor", .provider = &f.provider, .name = "gpt-4o-mini"};
     f.engine = sy_engine_new(inflight, 1, on_done, &f);

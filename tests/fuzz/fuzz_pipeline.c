@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "pipeline.h"
+#include "provider.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -27,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *files[] = {path};
     sy_config cfg;
     sy_diags diags = {0};
-    if (sy_config_load(&cfg, files, 1, 0, &diags) != 0) {
+    if (sy_config_load(&cfg, sy_provider_kinds, files, 1, 0, &diags) != 0) {
         if (diags.n == 0) abort();
         for (size_t i = 0; i < diags.n; i++)
             if (!diags.items[i].message || diags.items[i].line < 0 || diags.items[i].column < 0) abort();

@@ -1,7 +1,7 @@
 /* fuzz_provider.c -- libFuzzer target for providers' answers: status,
- * response headers and body through each wire adapter (sy_provider_parse:
- * OpenAI, openai-compatible and Anthropic), and the time values a header
- * can carry (retry-after, Go durations, RFC 3339 reset times) read alone.
+ * response headers and body through each provider module of the kind list
+ * (sy_provider_parse: OpenAI, openai-compatible and Anthropic), and the
+ * time values a header can carry (retry-after, Go durations, RFC 3339 reset times) read alone.
  *
  * Input: byte 0 picks the provider kind, bytes 1-2 the HTTP status (mod
  * 1000), then the raw header block up to the first NUL, then the body.
@@ -39,10 +39,10 @@ static void time_values(const char *text)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const sy_provider_kind kinds[] = {SY_PROVIDER_OPENAI, SY_PROVIDER_ANTHROPIC,
-                                             SY_PROVIDER_OPENAI_COMPATIBLE};
+    static size_t nkinds;
+    while (sy_provider_kinds[nkinds]) nkinds++;
     if (size < 3) return 0;
-    sy_provider p = {.name = "fuzz", .kind = kinds[data[0] % 3]};
+    sy_provider p = {.name = "fuzz", .kind = sy_provider_kinds[data[0] % nkinds]};
     int status = (data[1] << 8 | data[2]) % 1000;
     const char *rest = (const char *)data + 3;
     size_t left = size - 3;

@@ -8,6 +8,8 @@
 #    every unset variable a run needs (keys, ${NAME} without default) as a
 #    warning with its place, and still fails on every other error;
 #  * names are global across files (cross-file references and duplicates);
+#  * the summary names strategies as written; provider options per kind;
+#    --kinds lists the provider kinds;
 #  * the value of a key never appears in any output;
 #  * --help, usage errors and unreadable files;
 #  * only regular files are read (not a directory, FIFO or /dev/zero), of at
@@ -80,6 +82,51 @@ OPENAI_BASE_URL=http://127.0.0.1:9/v1 ANTHROPIC_BASE_URL=http://127.0.0.1:9/v1 \
     run e2e tests/pipelines/e2e.yaml
 want_rc 0 "tests/pipelines/e2e.yaml" e2e
 ok "the e2e test pipeline is valid"
+
+# Names come from the loader's tables: every strategy as written (check
+# printed "ordered" for anything not weighted).
+OPENAI_BASE_URL=http://127.0.0.1:9/v1 FLAKY_BASE_URL=http://127.0.0.1:9/v1 \
+    run routing --no-keys tests/pipelines/routing.yaml
+want_rc 0 "tests/pipelines/routing.yaml" routing
+has routing.out "  cheap -> cheap (cheapest) -> m-a, m-c, m-tiny, m-b; output"
+has routing.out "  single -> single (ordered) -> m-a; output"
+ok "check names a tier's strategy as the pipeline does (cheapest)"
+
+# Provider options: given ones are shown; a key the kind does not accept
+# is an error at its place, naming the kind.
+cat >"$T/options.yaml" <<'EOF'
+version: 1
+providers:
+  a:
+    kind: anthropic
+    api_key_env: ANTHROPIC_API_KEY
+    options: {api_version: 2024-10-22}
+  o:
+    kind: openai
+    api_key_env: OPENAI_API_KEY
+    options:
+      organization: org-abc
+      api_version: 2024-10-22
+EOF
+run options --no-keys "$T/options.yaml"
+want_rc 1 "an option of another kind" options
+has options.err "$T/options.yaml:12:7: unknown key 'api_version' in options of provider 'o' (kind openai)"
+[ "$(grep -c "^$T/options.yaml:" "$T/options.err")" = 1 ] || fail "options: not exactly one error: $(cat "$T/options.err")"
+sed -i '/^      api_version: 2024-10-22$/d' "$T/options.yaml"
+run options2 --no-keys "$T/options.yaml"
+want_rc 0 "accepted options" options2
+has options2.out "  a            anthropic         https://api.anthropic.com/v1  key \$ANTHROPIC_API_KEY (set)  options api_version=2024-10-22"
+has options2.out "  o            openai            https://api.openai.com/v1  key \$OPENAI_API_KEY (set)  options organization=org-abc"
+ok "provider options: shown when accepted, rejected at file:line:col when of another kind"
+
+# --kinds: the product's list of provider kinds (worker/providers/kinds.c)
+run kinds --kinds
+want_rc 0 "--kinds" kinds
+[ "$(awk 'NR > 1 {print $1}' "$T/kinds.out" | tr '\n' ' ')" = "openai anthropic openai-compatible " ] ||
+    fail "--kinds: $(cat "$T/kinds.out")"
+has kinds.out "anthropic          https://api.anthropic.com/v1   required  api_version (token)"
+has kinds.out "openai-compatible  (required)                     optional  -"
+ok "--kinds lists the provider kinds, their defaults and options"
 
 # A key variable used where it does not belong is still never echoed.
 cat >"$T/leak.yaml" <<'EOF'

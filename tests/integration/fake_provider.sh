@@ -2,7 +2,8 @@
 # The fake provider on its own, over real HTTP with curl: response shapes of
 # both APIs, deterministic answers and token counts, JSON mode, auth errors,
 # magic markers, rate-limit headers and windows, the call log, keep-alive,
-# pipelining, latency and the exit summary.
+# pipelining, latency, every provider kind of the product (kind-probe) and
+# the exit summary.
 #
 #   SY_FAKE=build/fake-provider bash tests/integration/fake_provider.sh
 set -euo pipefail
@@ -357,6 +358,19 @@ t=$(curl -s -o /dev/null -w '%{time_total}' -H "Authorization: Bearer $KEY" \
     --data-binary '{"model":"m","messages":[{"role":"user","content":"slow"}]}' "$URL/v1/chat/completions")
 "$PY" -c "import sys; t = float(sys.argv[1]); assert 0.19 <= t < 2, t" "$t" || fail "--latency-ms 200: took ${t}s"
 ok "--latency-ms 200: request took ${t}s"
+
+# ---- every provider kind of the product is served ----
+# kind-probe walks the product's list of kinds (worker/providers/kinds.c):
+# each module builds its own request and reads the fake's answer, so a kind
+# the fake cannot stand in for fails here.
+SY_KIND_PROBE=${SY_KIND_PROBE:-build/tests/kind-probe}
+start kinds --rpm 600000 --tpm 100000000
+"$SY_KIND_PROBE" "$URL/v1" "$KEY" >"$T/probe.out" 2>"$T/probe.err" ||
+    fail "kind-probe: $(cat "$T/probe.out" "$T/probe.err")"
+nkinds=$("${SY_BIN:-build/switchyard}" check --kinds | awk 'NR > 1' | wc -l)
+[ "$nkinds" -ge 3 ] && [ "$(grep -c '^[a-z-]* ok HTTP 200 ' "$T/probe.out")" = "$nkinds" ] ||
+    fail "kind-probe: expected $nkinds kinds ok: $(cat "$T/probe.out")"
+ok "every provider kind ($nkinds) is served by the fake: $(awk '{printf "%s%s", sep, $1; sep=", "}' "$T/probe.out")"
 
 # ---- exit: every server stops cleanly on SIGTERM ----
 for pid in "${PIDS[@]}"; do kill -TERM "$pid"; done

@@ -15,9 +15,12 @@ bare=$(grep -n -E '(^|[[:space:](|;&])python3([[:space:]]|$)' tests/integration/
 ok "tests, bench and scripts call \$PY, not python3"
 
 # ---- pipelines/README.md documents every key the loader accepts ----------------
-# The loader's lists (common/pipeline.c: *_keys[], strategies, kinds, parse and
-# format names), the JSON schema (schemas/pipeline.schema.json) and the README
-# must agree, so that neither the docs nor the schema drift from the code.
+# The loader's lists (common/pipeline.c: *_keys[], strategies, parse and format
+# names), the JSON schema (schemas/pipeline.schema.json) and the README must
+# agree, so that neither the docs nor the schema drift from the code. The
+# provider kinds and their options are one list in worker/providers/kinds.c:
+# tests/unit/test_providers.c checks the schema against it, and below the
+# README is checked against `switchyard check --kinds`.
 "$PY" - <<'PY' || fail "pipeline keys: loader, schema and pipelines/README.md disagree"
 import json, re, sys
 src = open("common/pipeline.c").read()
@@ -36,7 +39,6 @@ pairs = {  # loader list -> the schema's keys or values for the same place
     "prompt_keys": props(d["task"]["properties"]["prompt"]),
     "output_keys": props(d["task"]["properties"]["output"]),
     "strategies": set(d["tier"]["properties"]["strategy"]["enum"]),
-    "provider_kinds": set(d["provider"]["properties"]["kind"]["enum"]),
     "parse_names": set(d["task"]["properties"]["output"]["properties"]["parse"]["enum"]),
     "format_names": set(d["task"]["properties"]["output"]["properties"]["format"]["enum"]),
 }
@@ -60,3 +62,20 @@ for b in bad:
 sys.exit(1 if bad else 0)
 PY
 ok "every loader key is in the schema and documented in pipelines/README.md"
+
+kinds=$("${SY_BIN:-build/switchyard}" check --kinds) || fail "switchyard check --kinds"
+KINDS=$kinds "$PY" - <<'PY' || fail "provider kinds: pipelines/README.md does not document them all"
+import os, re, sys
+readme = open("pipelines/README.md").read()
+bad = []
+for line in os.environ["KINDS"].splitlines()[1:]:
+    kind = line.split()[0]
+    words = [kind] + re.findall(r"([\w-]+) \((?:token|integer)\)", line)
+    for w in words:
+        if not re.search(r"`%s`" % re.escape(w), readme):
+            bad.append(f"pipelines/README.md does not document `{w}` (kind {kind})")
+for b in bad:
+    print(b, file=sys.stderr)
+sys.exit(1 if bad else 0)
+PY
+ok "every provider kind and option (switchyard check --kinds) is documented in pipelines/README.md"

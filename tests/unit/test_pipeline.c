@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "pipeline.h"
+#include "provider.h"
 #include "util.h"
 #include "yamlnode.h"
 
@@ -42,7 +43,7 @@ static int load_one(const char *text, int flags, sy_config *cfg, sy_diags *d, ch
                     size_t pathlen)
 {
     const char *files[] = {write_tmp(text, path, pathlen)};
-    return sy_config_load(cfg, files, 1, flags, d);
+    return sy_config_load(cfg, sy_provider_kinds, files, 1, flags, d);
 }
 
 static void dump_diags(const sy_diags *d)
@@ -120,7 +121,7 @@ static const char *const examples[] = {"pipelines/support-tickets.yaml", "pipeli
 static void load_examples(sy_config *cfg)
 {
     sy_diags d = {0};
-    int rc = sy_config_load(cfg, examples, 2, SY_LOAD_REQUIRE_KEYS, &d);
+    int rc = sy_config_load(cfg, sy_provider_kinds, examples, 2, SY_LOAD_REQUIRE_KEYS, &d);
     if (rc) dump_diags(&d);
     assert_int_equal(rc, 0);
     assert_int_equal(d.n, 0);
@@ -166,7 +167,7 @@ static void test_examples_structure(void **state)
     assert_int_equal(mini->context_window, 128000);
     const sy_provider *openai = mini->provider;
     assert_string_equal(openai->name, "openai");
-    assert_int_equal(openai->kind, SY_PROVIDER_OPENAI);
+    assert_string_equal(openai->kind->name, "openai");
     assert_string_equal(openai->base_url, "https://api.openai.com/v1");
     assert_string_equal(openai->api_key_env, "OPENAI_API_KEY");
     assert_string_equal(openai->api_key, OPENAI_SECRET);
@@ -175,7 +176,7 @@ static void test_examples_structure(void **state)
     assert_string_equal(openai->file, "pipelines/support-tickets.yaml");
     assert_int_equal(openai->line, 12);
     const sy_provider *anthropic = c->tier->models[1].model->provider;
-    assert_int_equal(anthropic->kind, SY_PROVIDER_ANTHROPIC);
+    assert_string_equal(anthropic->kind->name, "anthropic");
     assert_string_equal(anthropic->base_url, "https://api.anthropic.com/v1");
     assert_string_equal(anthropic->api_key, ANTHROPIC_SECRET);
 
@@ -358,6 +359,111 @@ static void test_env_expansion(void **state)
     /* Prompts are sent as written: no ${} expansion there. */
     assert_string_equal(cfg.tasks[0]->user.source, "costs ${SY_TEST_UNSET_VAR} {{n}}");
     sy_config_free(&cfg);
+    sy_diags_free(&d);
+}
+
+/* ---- provider kinds and their options ----------------------------------------------------- */
+
+/* Options: a key one kind accepts is an error under another, at its
+ * place and naming the kind; values are tokens. */
+static void test_provider_options(void **state)
+{
+    (void)state;
+    sy_config cfg;
+    sy_diags d = {0};
+    char path[128];
+    setenv("SY_TEST_ORG", "org-from-env", 1);
+    int rc = load_one("version: 1\n"
+                      "providers:\n"
+                      "  a: {kind: anthropic, api_key_env: K, options: {api_version: 2024-10-22}}\n"
+                      "  o:\n"
+                      "    kind: openai\n"
+                      "    api_key_env: K\n"
+                      "    options: {organization: '${SY_TEST_ORG}', project: proj_1}\n"
+                      "  c: {kind: openai-compatible, base_url: http://x, options: {}}\n",
+                      0, &cfg, &d, path, sizeof path);
+    if (rc) dump_diags(&d);
+    assert_int_equal(rc, 0);
+    assert_int_equal(cfg.providers[0]->noptions, 1);
+    assert_string_equal(sy_provider_option(cfg.providers[0], "api_version")->text, "2024-10-22");
+    assert_null(sy_provider_option(cfg.providers[0], "organization"));
+    assert_string_equal(sy_provider_option(cfg.providers[1], "organization")->text, "org-from-env");
+    assert_string_equal(sy_provider_option(cfg.providers[1], "project")->text, "proj_1");
+    assert_int_equal(cfg.providers[2]->noptions, 0);
+    sy_config_free(&cfg);
+    sy_diags_free(&d);
+
+    expect_error("version: 1\nproviders:\n  p:\n    kind: openai\n    api_key_env: K\n"
+                 "    options: {api_version: 2024-10-22}\n",
+                 6, 15, "unknown key 'api_version' in options of provider 'p' (kind openai)");
+    expect_error("version: 1\nproviders:\n  p:\n    kind: openai-compatible\n    base_url: http://x\n"
+                 "    options:\n      organization: org-1\n",
+                 7, 7, "unknown key 'organization' in options of provider 'p' (kind openai-compatible)");
+    expect_error("version: 1\nproviders:\n  p: {kind: anthropic, api_key_env: K, options: {api_vesion: x}}\n",
+                 3, 50, "unknown key 'api_vesion' in options of provider 'p' (kind anthropic) (did you "
+                 "mean 'api_version'?)");
+    expect_error("version: 1\nproviders:\n  p: {kind: anthropic, api_key_env: K, options: {api_version: 'a b'}}\n",
+                 3, 63, "options.api_version of provider 'p' (kind anthropic) must be 1 to 128 letters, "
+                 "digits, '.', '_', ':' or '-', got the string 'a b'");
+    expect_error("version: 1\nproviders:\n  p: {kind: anthropic, api_key_env: K, options: {api_version: \"x\\r\\nX-Evil: 1\"}}\n",
+                 3, 63, "options.api_version of provider 'p' (kind anthropic) must be 1 to 128");
+    expect_error("version: 1\nproviders:\n  p: {kind: anthropic, api_key_env: K, options: [api_version]}\n",
+                 3, 49, "options of provider 'p' (kind anthropic) must be a mapping, got a list");
+    expect_error("version: 1\nproviders:\n  p: {kind: anthropic, api_key_env: K, options: {api_version: }}\n",
+                 3, 63, "options.api_version of provider 'p' (kind anthropic) has no value");
+}
+
+/* A kind the loader was not built with: registered by its descriptor
+ * alone (a test-only list), with no other edit anywhere, it is accepted
+ * with its defaults and options, and the product's kinds are not. */
+static const sy_kind_option test_kind_options[] = {
+    {.key = "deployment", .type = SY_OPTION_TOKEN},
+    {.key = "batch", .type = SY_OPTION_INT, .min = 1, .max = 100},
+    {0},
+};
+static const sy_provider_kind test_kind = {
+    .name = "test-kind", .default_base_url = "https://test.example/v9", .key_required = false,
+    .options = test_kind_options};
+static const sy_provider_kind *const test_kinds[] = {&test_kind, NULL};
+
+static void test_registered_kind(void **state)
+{
+    (void)state;
+    char path[128];
+    const char *files[] = {write_tmp("version: 1\n"
+                                     "providers:\n"
+                                     "  t: {kind: test-kind, options: {deployment: d-1, batch: 7}}\n"
+                                     "  u: {kind: test-kind, api_key_env: SY_TEST_UNSET_VAR}\n",
+                                     path, sizeof path)};
+    sy_config cfg;
+    sy_diags d = {0};
+    unsetenv("SY_TEST_UNSET_VAR");
+    int rc = sy_config_load(&cfg, test_kinds, files, 1, 0, &d);
+    if (rc) dump_diags(&d);
+    assert_int_equal(rc, 0);
+    assert_ptr_equal(cfg.providers[0]->kind, &test_kind);
+    assert_string_equal(cfg.providers[0]->base_url, "https://test.example/v9");
+    assert_null(cfg.providers[0]->api_key_env); /* not required by this kind */
+    assert_string_equal(sy_provider_option(cfg.providers[0], "deployment")->text, "d-1");
+    assert_int_equal(sy_provider_option(cfg.providers[0], "batch")->num, 7);
+    assert_string_equal(sy_provider_option(cfg.providers[0], "batch")->text, "7");
+    assert_string_equal(cfg.providers[1]->api_key_env, "SY_TEST_UNSET_VAR");
+    sy_config_free(&cfg);
+    sy_diags_free(&d);
+
+    files[0] = write_tmp("version: 1\nproviders:\n"
+                         "  o: {kind: openai, api_key_env: K}\n"
+                         "  t: {kind: test-kind, options: {batch: 101, region: eu}}\n",
+                         path, sizeof path);
+    assert_int_equal(sy_config_load(&cfg, test_kinds, files, 1, 0, &d), -1);
+    if (d.n != 3) dump_diags(&d);
+    assert_int_equal(d.n, 3);
+    assert_string_equal(d.items[0].message, "kind of provider 'o' must be test-kind, got 'openai'");
+    assert_int_equal(d.items[0].line, 3);
+    assert_non_null(strstr(d.items[1].message, "options.batch of provider 't' (kind test-kind) must "
+                                               "be an integer from 1 to 100, got '101'"));
+    assert_non_null(strstr(d.items[2].message, "unknown key 'region' in options of provider 't' "
+                                               "(kind test-kind)"));
     sy_diags_free(&d);
 }
 
@@ -659,7 +765,7 @@ static void test_names_across_files(void **state)
     const char *files[] = {pa, pb};
     sy_config cfg;
     sy_diags d = {0};
-    int rc = sy_config_load(&cfg, files, 2, 0, &d);
+    int rc = sy_config_load(&cfg, sy_provider_kinds, files, 2, 0, &d);
     if (rc) dump_diags(&d);
     assert_int_equal(rc, 0);
     assert_string_equal(sy_config_task(&cfg, "t")->tier->name, "remote");
@@ -670,7 +776,7 @@ static void test_names_across_files(void **state)
     write_tmp("version: 1\n\ntasks:\n  t: {tier: remote, prompt: {id: t2, version: 1}}\n", pc,
               sizeof pc);
     const char *three[] = {pa, pb, pc};
-    rc = sy_config_load(&cfg, three, 3, 0, &d);
+    rc = sy_config_load(&cfg, sy_provider_kinds, three, 3, 0, &d);
     assert_int_equal(rc, -1);
     if (d.n != 1) dump_diags(&d);
     assert_int_equal(d.n, 1);
@@ -684,7 +790,7 @@ static void test_names_across_files(void **state)
 
     /* Loading the examples twice: every name is a duplicate. */
     const char *twice[] = {examples[0], examples[1], examples[0]};
-    rc = sy_config_load(&cfg, twice, 3, 0, &d);
+    rc = sy_config_load(&cfg, sy_provider_kinds, twice, 3, 0, &d);
     assert_int_equal(rc, -1);
     assert_int_equal(d.n, 2 + 4 + 2 + 2); /* providers, models, tiers, tasks */
     const sy_diag *g = find_diag(&d, "duplicate model 'gpt-4o'");
@@ -694,7 +800,7 @@ static void test_names_across_files(void **state)
 
     /* An unreadable file. */
     const char *none[] = {"/nonexistent/dir/p.yaml"};
-    rc = sy_config_load(&cfg, none, 1, 0, &d);
+    rc = sy_config_load(&cfg, sy_provider_kinds, none, 1, 0, &d);
     assert_int_equal(rc, -1);
     assert_int_equal(d.n, 1);
     assert_int_equal(d.items[0].line, 0);
@@ -710,7 +816,7 @@ static void expect_unreadable(const char *file, const char *msg)
     sy_config cfg;
     sy_diags d = {0};
     const char *files[] = {file};
-    assert_int_equal(sy_config_load(&cfg, files, 1, 0, &d), -1);
+    assert_int_equal(sy_config_load(&cfg, sy_provider_kinds, files, 1, 0, &d), -1);
     if (d.n != 1 || strcmp(d.items[0].message, msg)) dump_diags(&d);
     assert_int_equal(d.n, 1);
     assert_string_equal(d.items[0].file, file);
@@ -753,7 +859,7 @@ static void test_only_regular_files(void **state)
     sy_config cfg;
     sy_diags d = {0};
     const char *at_cap[] = {write_sized(YN_MAX_FILE_BYTES, path, sizeof path)};
-    assert_int_equal(sy_config_load(&cfg, at_cap, 1, 0, &d), -1);
+    assert_int_equal(sy_config_load(&cfg, sy_provider_kinds, at_cap, 1, 0, &d), -1);
     assert_int_equal(d.n, 1);
     assert_non_null(strstr(d.items[0].message, "the file is empty"));
     sy_diags_free(&d);
@@ -959,6 +1065,8 @@ int main(void)
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_prompt_without_user),
         cmocka_unit_test(test_env_expansion),
+        cmocka_unit_test(test_provider_options),
+        cmocka_unit_test(test_registered_kind),
         cmocka_unit_test(test_errors_top_level),
         cmocka_unit_test(test_errors_syntax),
         cmocka_unit_test(test_errors_providers),

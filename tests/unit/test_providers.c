@@ -1,6 +1,8 @@
-/* test_providers.c -- the OpenAI and Anthropic wire adapters: request
- * bodies and headers, success parsing, status -> error class, error body
- * shapes, retry-after, rate-limit headers, key redaction. */
+/* test_providers.c -- the provider modules (OpenAI, openai-compatible,
+ * Anthropic): the list of kinds against the JSON schema, each module's
+ * table, request bodies and headers (options included), success parsing,
+ * status -> error class, error body shapes, retry-after, rate-limit
+ * headers, key redaction. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,11 +18,13 @@
 #include "provider.h"
 #include "scrub.h"
 
-static sy_provider openai = {.name = "openai", .kind = SY_PROVIDER_OPENAI,
+extern const sy_provider_kind sy_openai, sy_anthropic, sy_openai_compatible;
+
+static sy_provider openai = {.name = "openai", .kind = &sy_openai,
                              .base_url = "https://api.openai.com/v1", .api_key = "sk-test-SECRET"};
-static sy_provider anthropic = {.name = "anthropic", .kind = SY_PROVIDER_ANTHROPIC,
+static sy_provider anthropic = {.name = "anthropic", .kind = &sy_anthropic,
                                 .base_url = "https://api.anthropic.com/v1", .api_key = "ant-SECRET"};
-static sy_provider local = {.name = "vllm", .kind = SY_PROVIDER_OPENAI_COMPATIBLE,
+static sy_provider local = {.name = "vllm", .kind = &sy_openai_compatible,
                             .base_url = "http://127.0.0.1:8000/v1"};
 
 static bool has_header(const sy_request *r, const char *line)
@@ -89,6 +93,154 @@ static void test_anthropic_request(void **state)
     assert_true(json_number_value(json_object_get(b, "temperature")) == 1.0); /* clamped */
     json_decref(b);
     sy_request_free(&req);
+}
+
+/* Options go into the requests of their kind. */
+static void test_options_in_requests(void **state)
+{
+    (void)state;
+    sy_kind_option anth_version = {.key = "api_version", .type = SY_OPTION_TOKEN};
+    sy_option_value v = {.spec = &anth_version, .text = "2024-10-22"};
+    sy_provider a = anthropic;
+    a.options = &v;
+    a.noptions = 1;
+    sy_request req;
+    json_t *b = build(&a, NULL, false, 0, &req);
+    assert_true(has_header(&req, "anthropic-version: 2024-10-22"));
+    assert_false(has_header(&req, "anthropic-version: 2023-06-01"));
+    assert_true(has_header(&req, "x-api-key: ant-SECRET"));
+    json_decref(b);
+    sy_request_free(&req);
+
+    sy_kind_option org = {.key = "organization"}, project = {.key = "project"};
+    sy_option_value ov[] = {{.spec = &org, .text = "org-1"}, {.spec = &project, .text = "proj_2"}};
+    sy_provider o = openai;
+    o.options = ov;
+    o.noptions = 2;
+    b = build(&o, NULL, false, 0, &req);
+    assert_true(has_header(&req, "OpenAI-Organization: org-1"));
+    assert_true(has_header(&req, "OpenAI-Project: proj_2"));
+    assert_true(has_header(&req, "Authorization: Bearer sk-test-SECRET"));
+    json_decref(b);
+    sy_request_free(&req);
+    b = build(&openai, NULL, false, 0, &req); /* none given: no such header */
+    for (const char *h = req.headers.data; h < req.headers.data + req.headers.len; h += strlen(h) + 1)
+        assert_null(strstr(h, "OpenAI-"));
+    json_decref(b);
+    sy_request_free(&req);
+}
+
+/* ---- the list of kinds ---- */
+
+static size_t count_options(const sy_provider_kind *k)
+{
+    size_t n = 0;
+    while (k->options && k->options[n].key) n++;
+    return n;
+}
+
+static bool in_array(const json_t *a, const char *s)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(a, i, v) if (json_is_string(v) && !strcmp(json_string_value(v), s)) return true;
+    return false;
+}
+
+/* The allOf entry of the provider schema whose `if` names kind, or NULL. */
+static json_t *schema_kind_rule(json_t *provider, const char *kind)
+{
+    size_t i;
+    json_t *rule;
+    json_array_foreach(json_object_get(provider, "allOf"), i, rule) {
+        json_t *c = json_object_get(json_object_get(json_object_get(json_object_get(rule, "if"),
+                                    "properties"), "kind"), "const");
+        if (json_is_string(c) && !strcmp(json_string_value(c), kind)) return rule;
+    }
+    return NULL;
+}
+
+/* schemas/pipeline.schema.json follows sy_provider_kinds: the enum of
+ * kinds in the list's order, and per kind what it requires (api_key_env
+ * when a key is required, base_url when there is no default) and exactly
+ * the options it accepts. A kind added to the list without its schema,
+ * or a schema kind without a module, fails here. */
+static void test_schema_follows_kinds(void **state)
+{
+    (void)state;
+    json_error_t err;
+    json_t *schema = json_load_file("schemas/pipeline.schema.json", 0, &err);
+    if (!schema) fail_msg("schemas/pipeline.schema.json: %s (line %d)", err.text, err.line);
+    json_t *defs = json_object_get(schema, "$defs");
+    json_t *provider = json_object_get(defs, "provider");
+    json_t *kinds = json_object_get(json_object_get(json_object_get(provider, "properties"), "kind"), "enum");
+    assert_true(json_is_array(kinds));
+    size_t n = 0;
+    for (; sy_provider_kinds[n]; n++) {
+        const sy_provider_kind *k = sy_provider_kinds[n];
+        const char *in_schema = json_string_value(json_array_get(kinds, n));
+        if (!in_schema || strcmp(in_schema, k->name))
+            fail_msg("kind %zu is '%s' in kinds.c but '%s' in the schema's enum", n, k->name,
+                     in_schema ? in_schema : "(none)");
+        json_t *rule = schema_kind_rule(provider, k->name);
+        if (!rule) fail_msg("the schema has no allOf rule for kind '%s'", k->name);
+        json_t *then = json_object_get(rule, "then");
+        json_t *required = json_object_get(then, "required");
+        if (in_array(required, "api_key_env") != k->key_required)
+            fail_msg("kind '%s': api_key_env %s in the schema", k->name,
+                     k->key_required ? "not required" : "required");
+        if (in_array(required, "base_url") != !k->default_base_url)
+            fail_msg("kind '%s': base_url %s in the schema", k->name,
+                     k->default_base_url ? "required" : "not required");
+        const char *ref = json_string_value(json_object_get(json_object_get(json_object_get(then,
+                                            "properties"), "options"), "$ref"));
+        if (!ref || strncmp(ref, "#/$defs/", 8))
+            fail_msg("kind '%s': its rule has no options $ref into $defs", k->name);
+        json_t *opts = json_object_get(defs, ref + 8);
+        if (!json_is_false(json_object_get(opts, "additionalProperties")))
+            fail_msg("kind '%s': %s does not forbid other keys", k->name, ref);
+        json_t *props = json_object_get(opts, "properties");
+        size_t nopt = count_options(k);
+        if (json_object_size(props) != nopt)
+            fail_msg("kind '%s': %zu options in the module, %zu in %s", k->name, nopt,
+                     json_object_size(props), ref);
+        for (size_t i = 0; i < nopt; i++) {
+            json_t *o = json_object_get(props, k->options[i].key);
+            if (!o) fail_msg("kind '%s': option '%s' is not in %s", k->name, k->options[i].key, ref);
+            const char *want = k->options[i].type == SY_OPTION_INT ? "integer" : "#/$defs/optionToken";
+            const char *got = json_string_value(json_object_get(o, k->options[i].type == SY_OPTION_INT
+                                                                    ? "type" : "$ref"));
+            if (!got || strcmp(got, want))
+                fail_msg("kind '%s': option '%s' is not %s in the schema", k->name, k->options[i].key, want);
+        }
+    }
+    assert_int_equal(json_array_size(kinds), n);
+    assert_int_equal(json_array_size(json_object_get(provider, "allOf")), n);
+    json_decref(schema);
+}
+
+/* Every kind of the list is a whole module, and its name finds it. */
+static void test_kind_tables(void **state)
+{
+    (void)state;
+    size_t n = 0;
+    for (; sy_provider_kinds[n]; n++) {
+        const sy_provider_kind *k = sy_provider_kinds[n];
+        const sy_provider_ops *ops = k->ops;
+        assert_non_null(ops);
+        assert_non_null(ops->auth_name);
+        assert_non_null(ops->auth_prefix);
+        assert_non_null(ops->build);
+        assert_non_null(ops->limits);
+        assert_non_null(ops->read_answer);
+        assert_non_null(ops->classify);
+        assert_true(count_options(k) < SY_MAX_KIND_OPTIONS);
+        assert_true(!k->default_base_url || !strncmp(k->default_base_url, "https://", 8));
+        assert_ptr_equal(sy_provider_kind_named(k->name), k);
+        for (size_t j = 0; j < n; j++) assert_string_not_equal(sy_provider_kinds[j]->name, k->name);
+    }
+    assert_true(n >= 1 && n <= SY_MAX_KINDS);
+    assert_null(sy_provider_kind_named("gemini"));
 }
 
 static sy_outcome parse(const sy_provider *p, int status, const char *headers, const char *body)
@@ -287,7 +439,7 @@ static void test_key_scrubbing(void **state)
     /* Through the adapters: a 401 body echoing the key after 300 bytes of
      * text (past the message's cut), escaped, and an answer echoing it. */
     static char key[] = "0123456789abcdef0123456789abcdef01234567";
-    sy_provider p = {.name = "compat", .kind = SY_PROVIDER_OPENAI_COMPATIBLE,
+    sy_provider p = {.name = "compat", .kind = &sy_openai_compatible,
                      .base_url = "http://127.0.0.1:1/v1", .api_key = key};
     char body[1024];
     snprintf(body, sizeof body, "{\"error\":{\"message\":\"%0300d key %s or \\u0030123456789abcdef0 (%.6s***%s)\","
@@ -422,7 +574,7 @@ static void test_hostile_go_durations(void **state)
 static void expect_usage(const sy_provider *p, const char *usage, int64_t in, int64_t out)
 {
     char body[512];
-    if (p->kind == SY_PROVIDER_ANTHROPIC)
+    if (p->kind == &sy_anthropic)
         snprintf(body, sizeof body, "{\"content\":[{\"type\":\"text\",\"text\":\"hi\"}],\"usage\":%s}", usage);
     else
         snprintf(body, sizeof body, "{\"choices\":[{\"message\":{\"content\":\"x\"},\"finish_reason\":"
@@ -461,6 +613,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_openai_request),
         cmocka_unit_test(test_anthropic_request),
+        cmocka_unit_test(test_options_in_requests),
+        cmocka_unit_test(test_schema_follows_kinds),
+        cmocka_unit_test(test_kind_tables),
         cmocka_unit_test(test_success_parsing),
         cmocka_unit_test(test_status_classes),
         cmocka_unit_test(test_key_redaction),

@@ -1,18 +1,12 @@
-/* adapters.h -- internal interface between the shared adapter code
- * (common.c) and the per-provider wire formats (openai.c, anthropic.c). */
+/* adapters.h -- what the provider modules (openai.c, anthropic.c) share
+ * from common.c: header and JSON readers, the request body's turns, and
+ * the provider-independent reading of error statuses. The modules are
+ * reached only through their tables (provider.h, kinds.c), never by name. */
 #ifndef SY_ADAPTERS_H
 #define SY_ADAPTERS_H
 
 #include "../../common/jscan.h"
 #include "provider.h"
-
-void sy_openai_build(const sy_call *call, sy_request *req);
-void sy_openai_parse(int status, const char *body, size_t len, sy_outcome *out);
-void sy_openai_limits(const sy_headers *h, sy_ratelimit_info *rl);
-
-void sy_anthropic_build(const sy_call *call, sy_request *req);
-void sy_anthropic_parse(int status, const char *body, size_t len, sy_outcome *out);
-void sy_anthropic_limits(const sy_headers *h, sy_ratelimit_info *rl);
 
 /* A usage token count: an integer held to 0..SY_MAX_USAGE_TOKENS (any
  * number of digits), 0 for a negative, a fraction, an exponent or no
@@ -31,24 +25,15 @@ typedef struct {
     int64_t (*reset_ms)(const sy_headers *h, const char *name);
 } sy_limit_headers;
 void sy_read_limits(const sy_headers *h, const sy_limit_headers *names, sy_ratelimit_info *rl);
-/* HTTP status and the provider's error type/code/message -> error class. */
+/* HTTP status and the provider's error type/code/message -> error class,
+ * as the OpenAI and Anthropic SDKs read them (a module's .classify). */
 sy_err_class sy_status_class(int status, const char *type, const char *code, const char *message);
-/* Fill o->error and o->message (redacted) for a failed call. */
-void sy_outcome_error(sy_outcome *o, int status, const char *type, const char *code,
-                      const char *message);
 /* Write the "messages" array of chat turns (shared JSON shape), led by a
  * system turn when system is not NULL. */
 void sy_write_turns(sy_buf *b, const char *system, const sy_msg *msgs, size_t n);
-/* Parse a response: errors through sy_parse_error_body, a 2xx JSON object
- * through read_success (the document checked whole, read with jscan),
- * anything else as a malformed response. */
-void sy_parse_response(int status, const char *body, size_t len, sy_outcome *out,
-                       void (*read_success)(sy_jspan root, sy_outcome *out));
 /* A string value as a new malloc'd text (NULL if not a string). */
 char *sy_js_strdup(sy_jspan v);
 /* Mark the outcome malformed, saying what was wrong. */
 void sy_outcome_malformed(sy_outcome *out, const char *what);
-/* Read an error body of any of the known shapes. */
-void sy_parse_error_body(int status, const char *body, size_t len, sy_outcome *out);
 
 #endif

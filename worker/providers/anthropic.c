@@ -1,7 +1,8 @@
-/* anthropic.c -- the Anthropic messages wire format.
+/* anthropic.c -- provider module `anthropic`: the Anthropic messages wire
+ * format (provider.h says what a module is).
  *
  *   POST {base_url}/messages
- *   x-api-key: KEY, anthropic-version: 2023-06-01
+ *   x-api-key: KEY, anthropic-version: 2023-06-01 (options: api_version)
  *   {"model", "max_tokens", "system", "messages", "temperature"}
  *
  * The system prompt is a top-level field, not a turn; temperature is 0..1;
@@ -13,12 +14,14 @@
 
 #include "adapters.h"
 
-void sy_anthropic_build(const sy_call *call, sy_request *req)
+#define DEFAULT_VERSION "2023-06-01"
+
+static void build(const sy_call *call, sy_request *req)
 {
     const sy_provider *p = call->model->provider;
     sy_buf_printf(&req->url, "%s/messages", p->base_url);
-    if (p->api_key && *p->api_key) sy_request_add_header(req, "x-api-key: %s", p->api_key);
-    sy_request_add_header(req, "anthropic-version: 2023-06-01");
+    const sy_option_value *version = sy_provider_option(p, "api_version");
+    sy_request_add_header(req, "anthropic-version: %s", version ? version->text : DEFAULT_VERSION);
     sy_request_add_header(req, "Content-Type: application/json");
     sy_buf *b = &req->body;
     sy_buf_puts(b, "{\"model\":");
@@ -36,7 +39,7 @@ void sy_anthropic_build(const sy_call *call, sy_request *req)
     sy_buf_putc(b, '}');
 }
 
-void sy_anthropic_limits(const sy_headers *h, sy_ratelimit_info *rl)
+static void limits(const sy_headers *h, sy_ratelimit_info *rl)
 {
     static const sy_limit_headers names = {
         "anthropic-ratelimit-requests-limit", "anthropic-ratelimit-requests-remaining",
@@ -47,7 +50,7 @@ void sy_anthropic_limits(const sy_headers *h, sy_ratelimit_info *rl)
 }
 
 /* Each object is walked once for all the members read from it. */
-static void read_success(sy_jspan root, sy_outcome *out)
+static void read_answer(sy_jspan root, sy_outcome *out)
 {
     static const char *const root_keys[] = {"content", "usage", "stop_reason"};
     static const char *const usage_keys[] = {"input_tokens", "output_tokens"};
@@ -74,7 +77,16 @@ static void read_success(sy_jspan root, sy_outcome *out)
     sy_buf_free(&text);
 }
 
-void sy_anthropic_parse(int status, const char *body, size_t len, sy_outcome *out)
-{
-    sy_parse_response(status, body, len, out, read_success);
-}
+static const sy_provider_ops ops = {
+    .auth_name = "x-api-key", .auth_prefix = "", .build = build, .limits = limits,
+    .read_answer = read_answer, .classify = sy_status_class};
+
+/* The API version the requests name (anthropic-version), for a newer one. */
+static const sy_kind_option options[] = {
+    {.key = "api_version", .type = SY_OPTION_TOKEN},
+    {0},
+};
+
+const sy_provider_kind sy_anthropic = {
+    .name = "anthropic", .default_base_url = "https://api.anthropic.com/v1", .key_required = true,
+    .options = options, .ops = &ops};

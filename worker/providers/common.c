@@ -1,6 +1,8 @@
-/* common.c -- what the wire adapters share: the request buffers, header
+/* common.c -- what the provider modules share: the request buffers, header
  * lookup, the provider-independent reading of HTTP statuses, retry-after
- * and rate-limit values, and the dispatch by provider kind.
+ * and rate-limit values, error bodies, and the two entry points that call
+ * a provider's module through its table (sy_provider_build,
+ * sy_provider_parse), where the key is written and scrubbed.
  *
  * Status -> error class follows the providers' SDKs: 408/409/429/5xx are
  * retryable, 400/401/403/404/422 never are, 429 insufficient_quota is a
@@ -84,8 +86,11 @@ void sy_outcome_free(sy_outcome *o)
 
 void sy_provider_build(const sy_call *call, sy_request *req)
 {
-    if (call->model->provider->kind == SY_PROVIDER_ANTHROPIC) sy_anthropic_build(call, req);
-    else sy_openai_build(call, req);
+    const sy_provider *p = call->model->provider;
+    const sy_provider_ops *ops = p->kind->ops;
+    if (p->api_key && *p->api_key)
+        sy_request_add_header(req, "%s: %s%s", ops->auth_name, ops->auth_prefix, p->api_key);
+    ops->build(call, req);
 }
 
 static void outcome_init(sy_outcome *o, int status)
@@ -110,6 +115,9 @@ static void scrub_outcome(sy_outcome *out, const char *key)
     out->output = clean;
 }
 
+static void parse_response(const sy_provider_ops *ops, int status, const char *body, size_t len,
+                           sy_outcome *out);
+
 void sy_provider_parse(const sy_provider *p, int status, const char *headers, size_t hlen,
                        const char *body, size_t blen, sy_outcome *out)
 {
@@ -128,13 +136,9 @@ void sy_provider_parse(const sy_provider *p, int status, const char *headers, si
     size_t clean_len = 0;
     char *clean = status < 200 || status > 299 ? sy_scrub_key(body, blen, p->api_key, &clean_len) : NULL;
     if (clean) body = clean, blen = clean_len;
-    if (p->kind == SY_PROVIDER_ANTHROPIC) {
-        sy_anthropic_limits(&h, &out->rl);
-        sy_anthropic_parse(status, body, blen, out);
-    } else {
-        sy_openai_limits(&h, &out->rl);
-        sy_openai_parse(status, body, blen, out);
-    }
+    const sy_provider_ops *ops = p->kind->ops;
+    ops->limits(&h, &out->rl);
+    parse_response(ops, status, body, blen, out);
     free(clean);
     scrub_outcome(out, p->api_key);
 }
@@ -364,10 +368,10 @@ static void redact(char *s, size_t size)
     s[o] = '\0';
 }
 
-void sy_outcome_error(sy_outcome *o, int status, const char *type, const char *code,
-                      const char *message)
+static void outcome_error(const sy_provider_ops *ops, sy_outcome *o, int status,
+                          const char *type, const char *code, const char *message)
 {
-    o->error = sy_status_class(status, type, code, message);
+    o->error = ops->classify(status, type, code, message);
     snprintf(o->message, sizeof o->message, "HTTP %d %s: %s", status,
              code && *code ? code : type && *type ? type : "error", message ? message : "");
     redact(o->message, sizeof o->message);
@@ -403,7 +407,9 @@ static char *member_text(sy_jspan v, bool integer_too)
     return sy_xstrndup(v.p, (size_t)(v.end - v.p));
 }
 
-void sy_parse_error_body(int status, const char *body, size_t len, sy_outcome *out)
+/* An error body of any of the known shapes: {"error": {...}} or flat. */
+static void parse_error_body(const sy_provider_ops *ops, int status, const char *body, size_t len,
+                             sy_outcome *out)
 {
     static const char *const keys[] = {"type", "message", "code"};
     sy_jspan root = {0}, f[3];
@@ -412,7 +418,7 @@ void sy_parse_error_body(int status, const char *body, size_t len, sy_outcome *o
     if (!sy_js_is_object(e)) e = root; /* flat shape (vLLM, Mistral) */
     sy_js_get_many(e, keys, f, 3);
     char *type = member_text(f[0], false), *message = member_text(f[1], false), *code = member_text(f[2], true);
-    sy_outcome_error(out, status, type, code, message ? message : parsed ? NULL : "(no JSON error body)");
+    outcome_error(ops, out, status, type, code, message ? message : parsed ? NULL : "(no JSON error body)");
     free(type);
     free(message);
     free(code);
@@ -425,18 +431,21 @@ void sy_outcome_malformed(sy_outcome *out, const char *what)
              out->http_status, what);
 }
 
-void sy_parse_response(int status, const char *body, size_t len, sy_outcome *out,
-                       void (*read_success)(sy_jspan root, sy_outcome *out))
+/* A response: errors through parse_error_body, a 2xx JSON object through
+ * the module's read_answer (the document checked whole, read with jscan),
+ * anything else as a malformed response. */
+static void parse_response(const sy_provider_ops *ops, int status, const char *body, size_t len,
+                           sy_outcome *out)
 {
     if (status < 200 || status > 299) {
-        sy_parse_error_body(status, body, len, out);
+        parse_error_body(ops, status, body, len, out);
         return;
     }
     sy_jspan root;
     if (!body || !len) sy_outcome_malformed(out, "empty body");
     else if (!sy_js_parse(body, len, &root)) sy_outcome_malformed(out, "body is not valid JSON");
     else if (!sy_js_is_object(root)) sy_outcome_malformed(out, "body is not a JSON object");
-    else read_success(root, out);
+    else ops->read_answer(root, out);
 }
 
 char *sy_js_strdup(sy_jspan v)

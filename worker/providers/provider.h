@@ -1,14 +1,41 @@
-/* provider.h -- the wire adapters: one chat call in a provider's format.
+/* provider.h -- provider modules: one chat call in a provider's format.
  *
- * The engine (worker/engine.c) owns the HTTP transfer; an adapter only turns
- * a prompt into a request (URL, headers, JSON body) and a response (status,
- * headers, body) into an outcome: the output text and usage, or an error
- * class the routing code can act on (retry, fall back, give up), plus what the
- * provider said about pacing (retry-after, rate-limit headers).
+ * The engine (worker/engine.c) owns the HTTP transfer; a provider module
+ * only turns a prompt into a request (URL, headers, JSON body) and a
+ * response (status, headers, body) into an outcome: the output text and
+ * usage, or an error class the routing code can act on (retry, fall back,
+ * give up), plus what the provider said about pacing (retry-after,
+ * rate-limit headers).
  *
- * Adapters are pure functions over buffers: no I/O, no globals, so they are
- * unit-tested directly. The API key goes only into the request headers;
- * nothing an adapter returns (messages included) ever contains it. */
+ * A module is one table, as nginx's protocol modules are: a kind
+ * descriptor (sy_provider_kind, common/pipeline.h) that the config layer
+ * reads -- the name written after `kind:`, the default base URL, whether a
+ * key is required, the extra keys it accepts under `options:` -- whose
+ * `ops` point to its functions here (sy_provider_ops): the auth header
+ * form, build the request, read the answer, read the rate-limit headers,
+ * classify an error. Which kinds exist is written once, in the list
+ * sy_provider_kinds (kinds.c); the loader is handed that list by its caller
+ * (cli/), so the config layer depends on no adapter, and check, the schema
+ * test (tests/unit/test_providers.c) and the fake provider's test walk the
+ * same list. The descriptor sits in the config layer and the functions
+ * here because the loader runs where no adapter is linked (and must not
+ * depend on one); joining them by a pointer rather than by a second table
+ * keyed by name or index means there is nothing to keep in step.
+ *
+ * Adding a provider: one file (e.g. mistral.c) defining
+ *   static const sy_provider_ops ops = {.auth_name, .auth_prefix, .build,
+ *                                       .limits, .read_answer, .classify};
+ *   const sy_provider_kind sy_mistral = {.name = "mistral", ...,
+ *                                        .ops = &ops};
+ * and one line in kinds.c: &sy_mistral in the list (plus its declaration
+ * there). The schema test then asks for the kind's entry in
+ * schemas/pipeline.schema.json, and pipelines/README.md describes it.
+ *
+ * Modules are pure functions over buffers: no I/O, no globals, so they are
+ * unit-tested directly. The API key goes only into the request headers,
+ * and only here (sy_provider_build writes its line from the module's auth
+ * form); nothing sy_provider_parse returns (messages included) ever
+ * contains it. */
 #ifndef SY_PROVIDER_H
 #define SY_PROVIDER_H
 
@@ -17,6 +44,7 @@
 #include <stdint.h>
 
 #include "../../common/buf.h"
+#include "../../common/jscan.h"
 #include "../../common/job.h"
 #include "../../common/pipeline.h"
 #include "../../common/result.h"
@@ -72,7 +100,9 @@ void sy_request_add_header(sy_request *r, const char *fmt, ...)
  * raw in a header; cut after 256 bytes of key. */
 void sy_request_add_job_header(sy_request *r, const char *key);
 
-/* Build the request for this call against the model's provider. */
+/* Build the request for this call against the model's provider: the key's
+ * header (when the provider has a key), then the module's URL, headers and
+ * body. */
 void sy_provider_build(const sy_call *call, sy_request *req);
 
 /* Interpret a finished HTTP exchange. `headers` holds the raw response header
@@ -105,7 +135,7 @@ int64_t sy_parse_retry_after_ms(const char *retry_after_ms, const char *retry_af
  * scan the block again. Only the last block counts (after a redirect or a
  * 100 Continue); lines past SY_MAX_HEADERS are ignored. */
 #define SY_MAX_HEADERS 64
-typedef struct {
+typedef struct sy_headers {
     struct { const char *name, *value; size_t nlen, vlen; } line[SY_MAX_HEADERS];
     int n;
 } sy_headers;
@@ -113,5 +143,28 @@ void sy_headers_index(sy_headers *h, const char *block, size_t len);
 /* Header `name` (case-insensitive; the last occurrence wins): copies its
  * trimmed value into val (NUL-terminated) and returns 1, or 0 if absent. */
 int sy_headers_find(const sy_headers *h, const char *name, char *val, size_t vallen);
+
+/* ---- the module table ---- */
+
+typedef struct sy_provider_ops {
+    /* The key's header: "<auth_name>: <auth_prefix>KEY" ("Authorization",
+     * "Bearer "); written by sy_provider_build, never by the module. */
+    const char *auth_name, *auth_prefix;
+    /* URL, the kind's own headers (not the key's) and the JSON body. */
+    void (*build)(const sy_call *call, sy_request *req);
+    /* Rate-limit headers into rl (fields absent stay -1). */
+    void (*limits)(const sy_headers *h, sy_ratelimit_info *rl);
+    /* A 2xx answer, already checked to be one whole JSON object: output,
+     * usage, refusal (or sy_outcome_malformed). */
+    void (*read_answer)(sy_jspan root, sy_outcome *out);
+    /* A failed call: HTTP status and the error body's type, code and
+     * message (any may be NULL) -> error class. */
+    sy_err_class (*classify)(int status, const char *type, const char *code, const char *message);
+} sy_provider_ops;
+
+/* The kinds of the product, NULL-terminated (kinds.c): the one list. */
+extern const sy_provider_kind *const sy_provider_kinds[];
+/* The kind named name in the list, or NULL. */
+const sy_provider_kind *sy_provider_kind_named(const char *name);
 
 #endif
