@@ -3,7 +3,7 @@
 #ifndef SY_ADAPTERS_H
 #define SY_ADAPTERS_H
 
-#include "../../common/jscan.h"
+#include "jscan.h"
 #include "provider.h"
 
 void sy_openai_build(const sy_call *call, sy_request *req);

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "spell.h"
 #include "util.h"
 
 #define LABEL_MAX 512
@@ -462,7 +463,7 @@ static void unknown_key(const yn_map *m, const yaml_node_t *k, const char *const
     char at[LABEL_MAX + 4];
     where(m, at, sizeof at);
     const char *key = yn_str(k);
-    const char *near = yn_closest(key, known, count_known(known));
+    const char *near = sy_closest(key, known, count_known(known));
     char hint[160] = "";
     if (near) snprintf(hint, sizeof hint, " (did you mean '%s'?)", near);
     yn_error(m->doc, k, "unknown key '%s' %s%s", key, at, hint);
@@ -557,7 +558,7 @@ static bool misspelt(const yn_map *m, const char *key)
     for (yaml_node_pair_t *p = m->node->data.mapping.pairs.start;
          p < m->node->data.mapping.pairs.top; p++) {
         const char *k = yn_str(yn_node(m->doc, p->key));
-        if (k && !is_known(k, m->known) && yn_closest(k, &key, 1)) return true;
+        if (k && !is_known(k, m->known) && sy_closest(k, &key, 1)) return true;
     }
     return false;
 }
@@ -743,7 +744,7 @@ int yn_get_enum(const yn_map *m, const char *key, bool required, const char *con
         snprintf(list + used, sizeof list - used, "%s%s", i == 0 ? "" : i + 1 == n ? " or " : ", ",
                  names[i]);
     }
-    const char *near = yn_closest(s, names, n);
+    const char *near = sy_closest(s, names, n);
     if (near) snprintf(hint, sizeof hint, " (did you mean '%s'?)", near);
     yaml_node_t *v = yn_map_get(m, key);
     char got[80];
@@ -877,41 +878,4 @@ char *yn_expand(yn_doc *d, const yaml_node_t *n, const char *what)
     }
     sy_buf_cstr(&b);
     return b.data ? b.data : sy_xstrdup("");
-}
-
-/* ---- suggestions ------------------------------------------------------------------ */
-
-size_t yn_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 64 || lb > 64) return (size_t)-1;
-    size_t row[65];
-    for (size_t j = 0; j <= lb; j++) row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j];
-            size_t best = diag + (a[i - 1] != b[j - 1]);
-            if (up + 1 < best) best = up + 1;
-            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[lb];
-}
-
-const char *yn_closest(const char *word, const char *const *candidates, size_t n)
-{
-    const char *best = NULL;
-    size_t best_d = 3, wlen = strlen(word);
-    for (size_t i = 0; i < n; i++) {
-        size_t dist = yn_distance(word, candidates[i]);
-        if (dist < best_d && dist < wlen) {
-            best = candidates[i];
-            best_d = dist;
-        }
-    }
-    return best;
 }

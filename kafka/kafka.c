@@ -7,19 +7,16 @@
  * overridden with -X. */
 #include "kafka.h"
 #include "log.h"
+#include "spell.h"
 #include "util.h"
-#include "yamlnode.h"
 
 #include <errno.h>
 #include <stdbool.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-volatile int sy_stop_requested = 0;
 
 const char *sy_kafka_opts_usage =
     "  -b, --brokers LIST      Kafka bootstrap servers (host:port,...)\n"
@@ -307,7 +304,7 @@ void sy_kafka_no_topic(const rd_kafka_metadata_t *md, const sy_kafka_opts *o, co
     size_t n = 0;
     for (int i = 0; i < md->topic_cnt && n < 256; i++)
         if (strncmp(md->topics[i].topic, "__", 2)) names[n++] = md->topics[i].topic;
-    const char *close = yn_closest(topic, names, n);
+    const char *close = sy_closest(topic, names, n);
     char where[1024];
     bootstrap_for_msg(o, where, sizeof where);
     snprintf(err, errlen, "topic %s does not exist on %s%s%s%s", topic, where,
@@ -355,21 +352,4 @@ int sy_kafka_flush(rd_kafka_t *rk, int timeout_ms)
 {
     rd_kafka_flush(rk, timeout_ms);
     return rd_kafka_outq_len(rk);
-}
-
-static void on_stop_signal(int sig)
-{
-    if (sy_stop_requested) _exit(128 + sig);
-    sy_stop_requested = 1;
-}
-
-void sy_install_stop_signals(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
 }

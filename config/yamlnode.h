@@ -21,7 +21,7 @@
 #include <stdint.h>
 #include <yaml.h>
 
-#include "pipeline.h"
+#include "diag.h"
 
 typedef struct yn_doc {
     const char *file;      /* name used in diagnostics */
@@ -113,10 +113,5 @@ bool yn_parse_num(const char *s, double *out);
  * reported (what names the value in messages). Returns a malloc'd string or
  * NULL on error. */
 char *yn_expand(yn_doc *d, const yaml_node_t *n, const char *what);
-
-/* Closest candidate to word within edit distance 2, or NULL. */
-const char *yn_closest(const char *word, const char *const *candidates, size_t n);
-/* Edit distance (Levenshtein) of two short strings. */
-size_t yn_distance(const char *a, const char *b);
 
 #endif

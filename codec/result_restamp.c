@@ -6,11 +6,13 @@
  * the new job's id and `deduplicated: true`. A redelivery of the same
  * message (after a crash) republishes it unchanged. Either way no provider
  * is called. */
+#include "result_restamp.h"
+
 #include <msgpack.h>
 #include <string.h>
 
 #include "msgpack_check.h"
-#include "result.h"
+#include "msgpack_json.h"
 
 static int write_buf(void *data, const char *p, size_t n)
 {

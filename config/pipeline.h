@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "diag.h"
 #include "result.h"
 #include "template.h"
 
@@ -123,18 +124,6 @@ typedef struct sy_task {
     size_t index;         /* place in sy_config.tasks */
 } sy_task;
 
-/* One diagnostic: "file:line:column: message". */
-typedef struct sy_diag {
-    char *file;
-    int line, column; /* 1-based; 0 when not tied to a place */
-    char *message;
-} sy_diag;
-
-typedef struct sy_diags {
-    sy_diag *items;
-    size_t n, cap;
-} sy_diags;
-
 typedef struct sy_config {
     sy_provider **providers; size_t nproviders;
     sy_model **models;       size_t nmodels;
@@ -173,11 +162,5 @@ const sy_tier *sy_config_tier_by_topic(const sy_config *cfg, const char *topic);
 
 /* Cost in USD of a call with these token counts on model m. */
 double sy_model_cost(const sy_model *m, int64_t tokens_in, int64_t tokens_out);
-
-void sy_diags_print(const sy_diags *d, FILE *out); /* one line each */
-void sy_diags_free(sy_diags *d);
-/* Append one diagnostic (file NULL or line 0 when not tied to a place). */
-void sy_diags_add(sy_diags *d, const char *file, int line, int column, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
 
 #endif

@@ -28,7 +28,7 @@
 
 #include <librdkafka/rdkafka.h>
 
-#include "result.h"
+#include "errclass.h"
 
 #define SY_DEAD_LETTER_KEEP 1024
 

@@ -22,7 +22,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "kafka.h"
+#include "spell.h"
+#include "topic_names.h"
 #include "util.h"
 #include "yamlnode.h"
 
@@ -105,47 +106,6 @@ static const char *const parse_names[] = {"text", "json", NULL};
 static const char *const format_names[] = {"msgpack", "json", NULL};
 
 /* ---- diagnostics ------------------------------------------------------------ */
-
-void sy_diags_add(sy_diags *d, const char *file, int line, int column, const char *fmt, ...)
-{
-    if (d->n == d->cap) {
-        d->cap = d->cap ? d->cap * 2 : 16;
-        d->items = sy_xrealloc(d->items, d->cap * sizeof *d->items);
-    }
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    sy_diag *g = &d->items[d->n++];
-    g->file = file ? sy_xstrdup(file) : NULL;
-    g->line = line;
-    g->column = column;
-    g->message = sy_xstrdup(msg);
-}
-
-void sy_diags_print(const sy_diags *d, FILE *out)
-{
-    for (size_t i = 0; i < d->n; i++) {
-        const sy_diag *g = &d->items[i];
-        if (g->file && g->line)
-            fprintf(out, "%s:%d:%d: %s\n", g->file, g->line, g->column, g->message);
-        else if (g->file)
-            fprintf(out, "%s: %s\n", g->file, g->message);
-        else
-            fprintf(out, "%s\n", g->message);
-    }
-}
-
-void sy_diags_free(sy_diags *d)
-{
-    for (size_t i = 0; i < d->n; i++) {
-        free(d->items[i].file);
-        free(d->items[i].message);
-    }
-    free(d->items);
-    memset(d, 0, sizeof *d);
-}
 
 /* Sorting: file in load order, then line, column, then order of finding. */
 typedef struct diag_key {
@@ -822,7 +782,7 @@ static void unknown_ref(loader *L, const ref *r)
     size_t n = 0;
     for (size_t i = 0; i < L->ndefs; i++)
         if (L->defs[i].kind == r->kind) names[n++] = L->defs[i].name;
-    const char *near = yn_closest(r->name, names, n);
+    const char *near = sy_closest(r->name, names, n);
     char hint[300] = "";
     if (near) snprintf(hint, sizeof hint, " (did you mean '%s'?)", near);
     sy_diags_add(L->diags, r->at.file, r->at.line, r->at.column, "unknown %s '%s' in %s%s",

@@ -8,12 +8,13 @@
  * key, if a map or an array, becomes "?" (each level of quoting doubles the escapes, so nested
  * keys would grow the text exponentially: 30 levels of maps as keys made
  * 50 MB out of 71 bytes, found by fuzz_job). */
+#include "msgpack_json.h"
+
 #include <msgpack.h>
 #include <stdbool.h>
 #include <stdio.h>
 
 #include "msgpack_check.h"
-#include "result.h"
 
 #define MAX_DEPTH 64
 

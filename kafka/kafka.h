@@ -11,8 +11,8 @@
 #include <librdkafka/rdkafka.h>
 #include <stddef.h>
 
-#define SY_TOPIC_JOBS "switchyard.jobs"
-#define SY_TOPIC_DLQ "switchyard.dlq"
+#include "topic_names.h" /* the defaults of every command's topic options */
+
 #define SY_MAX_PROPS 64
 
 typedef struct sy_kafka_opts {
@@ -113,10 +113,5 @@ int sy_kafka_first_failure(const char *topic);
 /* Flush the producer for up to timeout_ms; returns the number of messages
  * still undelivered. */
 int sy_kafka_flush(rd_kafka_t *rk, int timeout_ms);
-
-/* Signal handling shared by the long-running subcommands: the first SIGINT or
- * SIGTERM sets sy_stop_requested; a second one exits at once. */
-extern volatile int sy_stop_requested;
-void sy_install_stop_signals(void);
 
 #endif
