@@ -3,7 +3,9 @@
  * Every encoder in switchyard (results, provider request bodies, JSON lines
  * printed by the CLI) writes into an sy_buf. Buffers are reused across jobs
  * (sy_buf_reset keeps the memory), which keeps the hot path free of
- * per-job allocations once warmed up. */
+ * per-job allocations once warmed up.
+ *
+ * Base layer (base/): uses nothing of switchyard's; every layer above may use it. */
 #ifndef SY_BUF_H
 #define SY_BUF_H
 

@@ -3,7 +3,9 @@
  * Used where a job is found by its idempotency key on the hot path (the
  * worker's table of keys in work, so a second copy of a key waits for the
  * first instead of paying for another call). Keys are copied; values are
- * caller pointers. */
+ * caller pointers.
+ *
+ * Base layer (base/): uses nothing of switchyard's; every layer above may use it. */
 #ifndef SY_KEYMAP_H
 #define SY_KEYMAP_H
 

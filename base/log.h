@@ -5,7 +5,9 @@
  * provider answers) are written escaped (sy_escape_ctl), so a message is
  * always one line and never drives a terminal.
  * Nothing secret goes through here: API keys live only in sy_provider.api_key
- * and in request headers, and no code formats them into a message. */
+ * and in request headers, and no code formats them into a message.
+ *
+ * Base layer (base/): uses nothing of switchyard's; every layer above may use it. */
 #ifndef SY_LOG_H
 #define SY_LOG_H
 

@@ -1,8 +1,16 @@
 /* util.h -- allocation that never returns NULL, clocks, small string and file helpers.
  *
+ * Base layer (base/): everything above may use it; it uses nothing of
+ * switchyard's.
+ *
  * switchyard treats out-of-memory as fatal: every allocation goes through
  * sy_xmalloc & co, which abort with a message instead of returning NULL, so
- * the rest of the code never carries allocation-failure branches. */
+ * the rest of the code never carries allocation-failure branches. This is
+ * the one deliberate exception to the rule that code below cli/ returns
+ * its fatal errors to the command instead of ending the process: a process
+ * that cannot allocate cannot be trusted to unwind either, and sizes taken
+ * from outside are bounded before they reach an allocation, so only a
+ * machine out of memory gets here. */
 #ifndef SY_UTIL_H
 #define SY_UTIL_H
 

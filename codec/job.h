@@ -8,7 +8,9 @@
  * kcat or any Kafka client can submit. sy_job_decode tells them apart by the
  * first non-blank byte ('{' means JSON). schemas/job.schema.json documents it.
  * Decoding never crashes on bad data: it returns -1 and a reason for the
- * dead-letter topic. */
+ * dead-letter topic.
+ *
+ * Codec layer (codec/): wire formats, on base/ only. */
 #ifndef SY_JOB_H
 #define SY_JOB_H
 

@@ -5,7 +5,9 @@
  * entries) make it ask for 128 GB. sy_msgpack_check walks the first object
  * without allocating and rejects any container whose declared count cannot
  * fit in the bytes that remain (every element takes at least one byte), as
- * well as nesting deeper than 64 levels and truncated values. */
+ * well as nesting deeper than 64 levels and truncated values.
+ *
+ * Codec layer (codec/): wire formats, on base/ only. */
 #ifndef SY_MSGPACK_CHECK_H
 #define SY_MSGPACK_CHECK_H
 

@@ -9,7 +9,9 @@
  * released without a second result, while a producer's resubmission of the
  * key (another message on the jobs topic) has another origin and is
  * answered, marked deduplicated. Headers come from Kafka: parsed strictly,
- * anything malformed counts as no origin. */
+ * anything malformed counts as no origin.
+ *
+ * Codec layer (codec/): wire formats, on base/ only. */
 #ifndef SY_ORIGIN_H
 #define SY_ORIGIN_H
 

@@ -10,7 +10,9 @@
  * String values may reference environment variables as ${NAME} or
  * ${NAME:-default} (used for base URLs, so the demo can point a pipeline at
  * the fake provider). API keys are never stored in the file: a provider names
- * the environment variable that holds its key (api_key_env). */
+ * the environment variable that holds its key (api_key_env).
+ *
+ * Config layer (config/): pipeline files, on codec/ and base/. */
 #ifndef SY_PIPELINE_H
 #define SY_PIPELINE_H
 

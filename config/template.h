@@ -7,7 +7,9 @@
  * so is a rendered prompt over SY_PROMPT_MAX_BYTES (a template naming a
  * large variable many times must not size an allocation from job text). Templates are compiled once per
  * pipeline load into a list of literal and variable parts, so rendering a job
- * is a single pass with no parsing. */
+ * is a single pass with no parsing.
+ *
+ * Config layer (config/): pipeline files, on codec/ and base/. */
 #ifndef SY_TEMPLATE_H
 #define SY_TEMPLATE_H
 

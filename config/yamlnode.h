@@ -12,7 +12,9 @@
  * value valid, 0 when the key is absent (an error already reported if it was
  * required), -1 when the value is invalid (error reported). Values shown in
  * messages are the scalar as written in the file, before ${...} expansion,
- * so nothing from the environment (such as a key) is ever echoed. */
+ * so nothing from the environment (such as a key) is ever echoed.
+ *
+ * Config layer (config/): pipeline files, on codec/ and base/. */
 #ifndef SY_YAMLNODE_H
 #define SY_YAMLNODE_H
 

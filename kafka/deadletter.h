@@ -22,7 +22,10 @@
  * and only the first SY_DEAD_LETTER_KEEP bytes of the key and of the value
  * (enough to see the job's id and task; the source coordinates say where
  * the whole message is). Either way the job's input offset is released:
- * one oversized message never freezes its partition. */
+ * one oversized message never freezes its partition.
+ *
+ * Kafka layer (kafka/): on config/, codec/ and base/; used by the
+ * scheduler, the worker and the commands. */
 #ifndef SY_DEADLETTER_H
 #define SY_DEADLETTER_H
 

@@ -4,7 +4,10 @@
  * (--brokers LIST, --brokers-file FILE, -X key=value), for client settings
  * that suit both real Kafka and the embedded broker, and for the topic
  * names the data path uses. The embedded broker publishes its bootstrap
- * list in a file because its ports are random; clients read that file. */
+ * list in a file because its ports are random; clients read that file.
+ *
+ * Kafka layer (kafka/): on config/, codec/ and base/; used by the
+ * scheduler, the worker and the commands. */
 #ifndef SY_KAFKA_H
 #define SY_KAFKA_H
 

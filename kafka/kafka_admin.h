@@ -5,7 +5,10 @@
  * and the worker. Partition counts come from a metadata request for all
  * topics (so nothing is auto-created by asking); cleanup.policy and the
  * broker's auto.create.topics.enable from DescribeConfigs. The embedded
- * broker has no Admin API: there only the partition counts are checked. */
+ * broker has no Admin API: there only the partition counts are checked.
+ *
+ * Kafka layer (kafka/): on config/, codec/ and base/; used by the
+ * scheduler, the worker and the commands. */
 #ifndef SY_KAFKA_ADMIN_H
 #define SY_KAFKA_ADMIN_H
 

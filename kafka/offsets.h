@@ -12,7 +12,10 @@
  * A handle is (partition slot, sequence number). Sequence numbers only grow,
  * and a revoked partition's FIFO is emptied, so a late completion for a
  * revoked partition is simply ignored. Both the scheduler and the worker use
- * this: it is the "commit only what is done" rule in one place. */
+ * this: it is the "commit only what is done" rule in one place.
+ *
+ * Kafka layer (kafka/): on config/, codec/ and base/; used by the
+ * scheduler, the worker and the commands. */
 #ifndef SY_OFFSETS_H
 #define SY_OFFSETS_H
 

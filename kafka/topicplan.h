@@ -6,7 +6,10 @@
  * (kafka_admin.c), and ask sy_topic_plan_check what is wrong. Names:
  * switchyard.jobs, switchyard.dlq (or the --jobs-topic/--dlq-topic given),
  * each tier's topic, "<tier topic>.changelog" (compacted, same partition count
- * as its tier topic) and each task's output topic (shared outputs once). */
+ * as its tier topic) and each task's output topic (shared outputs once).
+ *
+ * Kafka layer (kafka/): on config/, codec/ and base/; used by the
+ * scheduler, the worker and the commands. */
 #ifndef SY_TOPICPLAN_H
 #define SY_TOPICPLAN_H
 

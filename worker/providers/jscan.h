@@ -10,7 +10,10 @@
  * only the strings actually wanted are decoded (escapes, \u surrogates).
  *
  * Spans are [p, end) views into the caller's buffer; nothing is allocated
- * except the decoded string the caller asks for. */
+ * except the decoded string the caller asks for.
+ *
+ * Lives with the provider adapters (worker/providers/), its only user;
+ * uses base/ (buf.h) only. */
 #ifndef SY_JSCAN_H
 #define SY_JSCAN_H
 
