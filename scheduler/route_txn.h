@@ -11,7 +11,7 @@
 #include <librdkafka/rdkafka.h>
 #include <stddef.h>
 
-#include "scheduler.h"
+#include "sched_state.h"
 
 /* The transactional producer (transactional.id
  * "switchyard-scheduler-<group>-<host>" unless -X sets one), transactions

@@ -34,6 +34,7 @@
 #include "origin.h"
 #include "pipeline.h"
 #include "route_txn.h"
+#include "sched_state.h"
 #include "scheduler.h"
 #include "stop.h"
 #include "util.h"

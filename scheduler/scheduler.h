@@ -4,19 +4,13 @@
  * tier); nothing here parses arguments, installs signal handlers or ends
  * the process: `switchyard scheduler` (cli/scheduler_cmd.c) parses the
  * options, loads the pipelines, installs the stop signals, calls
- * sched_run and turns what it returns into the exit code.
- *
- * The state of a running scheduler is shared by scheduler.c (the router)
- * and route_txn.c (its optional Kafka transactions, route_txn.h). */
+ * sched_run and turns what it returns into the exit code. */
 #ifndef SY_SCHEDULER_H
 #define SY_SCHEDULER_H
 
-#include <librdkafka/rdkafka.h>
 #include <stdbool.h>
-#include <stdint.h>
 
 #include "kafka.h"
-#include "offsets.h"
 #include "pipeline.h"
 
 /* What the command line chose. */
@@ -25,19 +19,6 @@ typedef struct sched_opts {
     const char *jobs_topic, *dlq_topic, *group;
     bool transactions;  /* --transactions */
 } sched_opts;
-
-typedef struct sched_txn sched_txn;
-
-typedef struct scheduler {
-    const sy_config *cfg;
-    const sy_kafka_opts *kafka;
-    const char *jobs_topic, *dlq_topic, *group;
-    sched_txn *txn;     /* NULL without --transactions */
-    rd_kafka_t *consumer, *producer;
-    sy_offsets *offsets;
-    uint64_t routed, dead, failed_deliveries;
-    bool fatal;         /* a fatal error (logged): stop without committing more */
-} scheduler;
 
 /* Route until sy_stop_requested (stop.h) is set, then flush and commit what
  * is done. Returns 0 after a clean stop; -1 when it could not start (Kafka

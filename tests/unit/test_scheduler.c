@@ -13,7 +13,7 @@
 
 #include "offsets.h"
 #include "route_txn.h"
-#include "scheduler.h"
+#include "sched_state.h"
 
 static void no_delivery_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
