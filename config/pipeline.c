@@ -105,7 +105,7 @@ static const char *const output_keys[] = {"topic", "parse", "format", NULL};
 static const char *const parse_names[] = {"text", "json", NULL};
 static const char *const format_names[] = {"msgpack", "json", NULL};
 
-/* ---- diagnostics ------------------------------------------------------------ */
+/* ---- diagnostics, in order (the list itself is diag.c) ---------------------- */
 
 /* Sorting: file in load order, then line, column, then order of finding. */
 typedef struct diag_key {
