@@ -23,6 +23,7 @@
 #include "keymap.h"
 #include "log.h"
 #include "opts.h"
+#include "signals.h"
 #include "topicplan.h"
 
 static const char *usage =

@@ -6,6 +6,8 @@
 #ifndef SY_CLI_H
 #define SY_CLI_H
 
+#include "signals.h" /* the long-running ones install the stop signals */
+
 int cmd_broker(int argc, char **argv);
 int cmd_scheduler(int argc, char **argv);
 int cmd_worker(int argc, char **argv);

@@ -23,9 +23,10 @@
 #include "cli.h"
 #include "kafka.h"
 #include "log.h"
+#include "msgpack_json.h"
 #include "opts.h"
 #include "proc.h"
-#include "result.h"
+#include "signals.h"
 #include "util.h"
 
 static const char *usage =

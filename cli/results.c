@@ -15,8 +15,9 @@
 #include "cli.h"
 #include "kafka.h"
 #include "log.h"
+#include "msgpack_json.h"
 #include "opts.h"
-#include "result.h"
+#include "signals.h"
 #include "util.h"
 
 static const char *usage =

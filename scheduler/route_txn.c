@@ -28,7 +28,9 @@
  *             cannot commit past a refused message, and routing it again
  *             would be refused again, so the scheduler stops with the reason
  *             (nothing is lost: offsets move only with committed
- *             transactions). Refusals by the client itself (over
+ *             transactions). The error is returned (s->fatal), not exited
+ *             on: the router stops without committing and the command
+ *             exits 1. Refusals by the client itself (over
  *             message.max.bytes) happen before anything joins the
  *             transaction and are dead-lettered as without the option.
  *
@@ -44,7 +46,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "scheduler.h"
+#include "route_txn.h"
 #include "util.h"
 
 #define TXN_TIMEOUT_MS 30000
@@ -57,7 +59,8 @@ struct sched_txn {
     uint64_t committed, aborted;
 };
 
-static _Noreturn void stop(rd_kafka_error_t *e, const char *what)
+/* A fatal error: log it, note it, return -1. */
+static int stop(scheduler *s, rd_kafka_error_t *e, const char *what)
 {
     sy_error("transactions: %s failed%s: %s; stopping (offsets move only with committed "
              "transactions: a restart routes what is left)", what,
@@ -65,7 +68,8 @@ static _Noreturn void stop(rd_kafka_error_t *e, const char *what)
                                           "transactional.id?)" : "",
              rd_kafka_error_string(e));
     rd_kafka_error_destroy(e);
-    exit(1);
+    s->fatal = true;
+    return -1;
 }
 
 rd_kafka_t *sched_txn_producer(scheduler *s,
@@ -76,7 +80,7 @@ rd_kafka_t *sched_txn_producer(scheduler *s,
     if (gethostname(host, sizeof host - 1) != 0) snprintf(host, sizeof host, "host");
     snprintf(idprop, sizeof idprop, "transactional.id=switchyard-scheduler-%s-%s", s->group, host);
     sched_txn *t = sy_xcalloc(1, sizeof *t);
-    rd_kafka_t *rk = sy_kafka_txn_producer(&s->kafka, idprop, dr_cb, s, t->id, sizeof t->id, err,
+    rd_kafka_t *rk = sy_kafka_txn_producer(s->kafka, idprop, dr_cb, s, t->id, sizeof t->id, err,
                                            errlen);
     if (!rk) {
         free(t);
@@ -94,56 +98,63 @@ void sched_txn_on_failure(scheduler *s, const rd_kafka_message_t *m)
                  "cannot commit past it and routing it again would be refused again (fix the "
                  "topic's permissions or limits, or run without --transactions)",
                  rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
-        exit(1);
+        s->fatal = true;
+        return;
     }
     sy_warn("transactions: delivery to %s failed (%s); the transaction will be aborted and its "
             "jobs routed again", rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
     s->txn->failed = true;
 }
 
-static void begin(scheduler *s)
+static int begin(scheduler *s)
 {
     rd_kafka_error_t *e = rd_kafka_begin_transaction(s->producer);
-    if (e) stop(e, "begin_transaction");
+    return e ? stop(s, e, "begin_transaction") : 0;
 }
 
 /* After an abort: forget the offsets in work and read again from the
  * committed ones. */
-static void rewind_consumer(scheduler *s)
+static int rewind_consumer(scheduler *s)
 {
     rd_kafka_topic_partition_list_t *a = NULL;
-    if (rd_kafka_assignment(s->consumer, &a) != 0 || !a) return;
+    if (rd_kafka_assignment(s->consumer, &a) != 0 || !a) return 0;
+    if (a->cnt == 0) { /* no partition to read again (seeking none is an error) */
+        rd_kafka_topic_partition_list_destroy(a);
+        return 0;
+    }
     for (int i = 0; i < a->cnt; i++) sy_offsets_revoke(s->offsets, a->elems[i].topic, a->elems[i].partition);
     rd_kafka_resp_err_t ce = rd_kafka_committed(s->consumer, a, TXN_TIMEOUT_MS);
     for (int i = 0; i < a->cnt; i++)
         if (ce || a->elems[i].offset < 0) a->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
     rd_kafka_error_t *e = rd_kafka_seek_partitions(s->consumer, a, TXN_TIMEOUT_MS);
-    if (e) stop(e, "seek after an abort");
     rd_kafka_topic_partition_list_destroy(a);
+    return e ? stop(s, e, "seek after an abort") : 0;
 }
 
-static void abort_and_rewind(scheduler *s, rd_kafka_error_t *why)
+static int abort_and_rewind(scheduler *s, rd_kafka_error_t *why)
 {
     sched_txn *t = s->txn;
     sy_warn("transactions: %s; aborting, the jobs of this transaction are routed again",
             rd_kafka_error_string(why));
-    if (++t->aborts_in_row > MAX_ABORTS_IN_ROW) stop(why, "the transaction, again,");
+    if (++t->aborts_in_row > MAX_ABORTS_IN_ROW) return stop(s, why, "the transaction, again,");
     rd_kafka_error_destroy(why);
     rd_kafka_error_t *e = rd_kafka_abort_transaction(s->producer, TXN_TIMEOUT_MS);
-    if (e) stop(e, "abort_transaction");
+    if (e) return stop(s, e, "abort_transaction");
     t->aborted++;
     t->failed = false;
     sy_offsets_untake(s->offsets);
-    rewind_consumer(s);
-    begin(s);
+    if (rewind_consumer(s) != 0) return -1;
+    return begin(s);
 }
 
-void sched_txn_commit(scheduler *s)
+int sched_txn_commit(scheduler *s)
 {
     sched_txn *t = s->txn;
+    if (s->fatal) return -1;
     rd_kafka_flush(s->producer, TXN_TIMEOUT_MS); /* acknowledged: their offsets join */
+    if (s->fatal) return -1; /* a delivery was refused for good meanwhile */
     rd_kafka_topic_partition_list_t *l = sy_offsets_take(s->offsets);
-    if (!l && !t->failed) return; /* nothing done since the last commit */
+    if (!l && !t->failed) return 0; /* nothing done since the last commit */
     rd_kafka_error_t *e = NULL;
     if (t->failed) e = rd_kafka_error_new(RD_KAFKA_RESP_ERR__STATE, "a delivery failed");
     if (!e) {
@@ -153,14 +164,11 @@ void sched_txn_commit(scheduler *s)
     }
     if (!e) e = rd_kafka_commit_transaction(s->producer, TXN_TIMEOUT_MS);
     if (l) rd_kafka_topic_partition_list_destroy(l);
-    if (e && rd_kafka_error_is_fatal(e)) stop(e, "commit");
-    if (e) {
-        abort_and_rewind(s, e);
-        return;
-    }
+    if (e && rd_kafka_error_is_fatal(e)) return stop(s, e, "commit");
+    if (e) return abort_and_rewind(s, e);
     t->committed++;
     t->aborts_in_row = 0;
-    begin(s);
+    return begin(s);
 }
 
 void sched_txn_free(scheduler *s)

@@ -15,14 +15,16 @@
  * --transactions (route_txn.c) the copies do not arise on a real Kafka.
  * A job the Kafka client or broker refuses for good on its tier topic (too
  * large, not authorised) is dead-lettered as unroutable; produce errors that
- * may pass are retried a bounded number of times. */
+ * may pass are retried a bounded number of times.
+ *
+ * Below cli/: sched_run takes parsed options and the loaded pipelines, runs
+ * until the stop flag (stop.h) is set or a fatal error, and returns; the
+ * command (cli/scheduler_cmd.c) owns arguments, signals and the exit code. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../cli/cli.h"
-#include "../cli/opts.h"
 #include "deadletter.h"
 #include "job.h"
 #include "kafka.h"
@@ -31,20 +33,11 @@
 #include "offsets.h"
 #include "origin.h"
 #include "pipeline.h"
+#include "route_txn.h"
+#include "sched_state.h"
 #include "scheduler.h"
+#include "stop.h"
 #include "util.h"
-
-static const char *usage =
-    "usage: switchyard scheduler -p PIPELINE... [OPTIONS]\n"
-    "Consume the jobs topic, route each job to its task's tier topic.\n\n"
-    "  -p, --pipeline FILE   pipeline file (repeatable)\n"
-    "      --jobs-topic T    input topic (default " SY_TOPIC_JOBS ")\n"
-    "      --dlq-topic T     dead-letter topic (default " SY_TOPIC_DLQ ")\n"
-    "      --group G         consumer group (default switchyard-scheduler)\n"
-    "      --transactions    route in Kafka transactions (for real Kafka: the tier\n"
-    "                        messages and the jobs-topic offsets commit together)\n"
-    "      --log-level L     debug|info|warn|error (default info)\n"
-    "  -h, --help            this help\n";
 
 /* A produce's opaque carries the input offset's handle and how many times
  * the message was produced again: part (20 bits), retries (4), seq (40). */
@@ -159,7 +152,7 @@ static void route(scheduler *s, const rd_kafka_message_t *m)
         dead_letter(s, m, SY_ERR_INVALID_JOB, err, opaque);
         return;
     }
-    const sy_task *task = sy_config_task(&s->cfg, job.task);
+    const sy_task *task = sy_config_task(s->cfg, job.task);
     if (!task) {
         snprintf(err, sizeof err, "unknown task '%.200s'", job.task);
         dead_letter(s, m, SY_ERR_UNKNOWN_TASK, err, opaque);
@@ -201,30 +194,13 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
     sy_kafka_apply_rebalance(rk, e, parts);
 }
 
-static int parse_opts(scheduler *s, cli_pipelines *p, int argc, char **argv)
-{
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        bool v = i + 1 < argc;
-        if (cli_pipeline_opt(p, argc, argv, &i) || cli_kafka_cmd_opt(&s->kafka, usage, argc, argv, &i)) {
-        } else if (v && !strcmp(a, "--jobs-topic")) s->jobs_topic = argv[++i];
-        else if (v && !strcmp(a, "--dlq-topic")) s->dlq_topic = argv[++i];
-        else if (v && !strcmp(a, "--group")) s->group = argv[++i];
-        else if (!strcmp(a, "--transactions")) s->transactions = true;
-        else if (v && !strcmp(a, "--log-level") && sy_log_level_parse(argv[i + 1]) >= 0)
-            sy_log_set_level(sy_log_level_parse(argv[++i]));
-        else return cli_bad_kafka_usage("scheduler", a, usage);
-    }
-    return 0;
-}
-
-static int connect_kafka(scheduler *s)
+static int connect_kafka(scheduler *s, bool transactions)
 {
     char err[512];
-    s->producer = s->transactions ? sched_txn_producer(s, on_delivery, err, sizeof err)
-                                  : sy_kafka_producer(&s->kafka, on_delivery, s, err, sizeof err);
+    s->producer = transactions ? sched_txn_producer(s, on_delivery, err, sizeof err)
+                               : sy_kafka_producer(s->kafka, on_delivery, s, err, sizeof err);
     if (s->producer)
-        s->consumer = sy_kafka_consumer(&s->kafka, s->group, on_rebalance, s, err, sizeof err);
+        s->consumer = sy_kafka_consumer(s->kafka, s->group, on_rebalance, s, err, sizeof err);
     if (!s->producer || !s->consumer) {
         sy_error("cannot connect to Kafka: %s", err);
         return -1;
@@ -236,7 +212,7 @@ static int connect_kafka(scheduler *s)
 static int check_topics(scheduler *s)
 {
     sy_topic_plan plan;
-    sy_topic_plan_build(&s->cfg, SY_TK_JOBS | SY_TK_DLQ | SY_TK_TIER, s->jobs_topic, s->dlq_topic,
+    sy_topic_plan_build(s->cfg, SY_TK_JOBS | SY_TK_DLQ | SY_TK_TIER, s->jobs_topic, s->dlq_topic,
                         &plan);
     int rc = sy_cluster_verify(s->producer, &plan, "scheduler", NULL);
     sy_topic_plan_free(&plan);
@@ -246,13 +222,12 @@ static int check_topics(scheduler *s)
 static void run_loop(scheduler *s)
 {
     int64_t last_commit = 0, last_report = sy_mono_us();
-    while (!sy_stop_requested) {
+    while (!sy_stop_requested && !s->fatal) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(s->consumer, 50);
-        for (int n = 0; m && n < 1000; n++) {
+        for (int n = 0; m; n++) {
             consume_one(s, m);
-            m = n + 1 < 1000 ? rd_kafka_consumer_poll(s->consumer, 0) : NULL;
+            m = n + 1 < 1000 && !s->fatal ? rd_kafka_consumer_poll(s->consumer, 0) : NULL;
         }
-        if (m) consume_one(s, m);
         rd_kafka_poll(s->producer, 0);
         int64_t now = sy_mono_us();
         if (now - last_commit > 100000) {
@@ -267,12 +242,17 @@ static void run_loop(scheduler *s)
     }
 }
 
-static void shutdown_cleanly(scheduler *s)
+/* Flush and commit what is done (nothing more after a fatal error), then
+ * leave the group. */
+static void shut_down(scheduler *s)
 {
-    sy_info("stopping: flushing and committing");
-    if (s->txn) {
+    if (s->fatal) {
+        sy_info("stopping after the fatal error: nothing more is committed");
+    } else if (s->txn) {
+        sy_info("stopping: flushing and committing");
         sched_txn_commit(s);
     } else {
+        sy_info("stopping: flushing and committing");
         int left = sy_kafka_flush(s->producer, 30000);
         if (left) sy_warn("%d message(s) undelivered; their jobs will be routed again", left);
         sy_offsets_commit(s->offsets, s->consumer, false);
@@ -284,28 +264,22 @@ static void shutdown_cleanly(scheduler *s)
             s->dead, sy_cpu_us());
 }
 
-int cmd_scheduler(int argc, char **argv)
+int sched_run(const sched_opts *o, const sy_config *cfg)
 {
-    scheduler s = {.jobs_topic = SY_TOPIC_JOBS, .dlq_topic = SY_TOPIC_DLQ,
-                   .group = "switchyard-scheduler"};
-    cli_pipelines p = {0};
-    sy_log_init("scheduler", SY_LOG_INFO);
-    int rc = parse_opts(&s, &p, argc, argv);
-    if (rc) return rc;
-    if (cli_load_pipelines(&p, 0, &s.cfg) != 0) return 1;
+    scheduler s = {.cfg = cfg, .kafka = &o->kafka, .jobs_topic = o->jobs_topic,
+                   .dlq_topic = o->dlq_topic, .group = o->group};
     s.offsets = sy_offsets_new();
-    sy_install_stop_signals();
-    if (connect_kafka(&s) != 0 || check_topics(&s) != 0) {
+    int rc = -1;
+    if (connect_kafka(&s, o->transactions) == 0 && check_topics(&s) == 0) {
+        sy_info("routing %s -> %zu tier topic(s)", s.jobs_topic, cfg->ntiers);
+        run_loop(&s);
+        shut_down(&s); /* its last commit may fail fatally too */
+        rc = s.fatal ? -1 : 0;
+    } else {
         if (s.consumer) rd_kafka_destroy(s.consumer);
         if (s.producer) rd_kafka_destroy(s.producer);
-        sy_offsets_free(s.offsets);
-        sy_config_free(&s.cfg);
-        return 1;
+        sched_txn_free(&s);
     }
-    sy_info("routing %s -> %zu tier topic(s)", s.jobs_topic, s.cfg.ntiers);
-    run_loop(&s);
-    shutdown_cleanly(&s);
     sy_offsets_free(s.offsets);
-    sy_config_free(&s.cfg);
-    return 0;
+    return rc;
 }

@@ -25,6 +25,7 @@
 #include "deadletter.h"
 #include "log.h"
 #include "result.h"
+#include "result_restamp.h"
 #include "txn.h"
 #include "util.h"
 #include "worker.h"

@@ -21,6 +21,7 @@
 
 #include "log.h"
 #include "origin.h"
+#include "result_restamp.h"
 #include "util.h"
 #include "worker.h"
 

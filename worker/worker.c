@@ -33,6 +33,7 @@
 #include "fdlimit.h"
 #include "kafka_admin.h"
 #include "log.h"
+#include "stop.h"
 #include "txn.h"
 #include "util.h"
 #include "worker.h"

@@ -20,7 +20,7 @@
 
 #include "jscan.h"
 #include "job.h"
-#include "result.h"
+#include "msgpack_json.h"
 
 /* Walk every value below v (bounded: the reader's depth bound holds). */
 static void walk(sy_jspan v, sy_buf *b)

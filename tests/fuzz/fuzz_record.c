@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "result_restamp.h"
 #include "store.h"
 #include "worker.h"
 

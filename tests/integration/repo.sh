@@ -15,7 +15,7 @@ bare=$(grep -n -E '(^|[[:space:](|;&])python3([[:space:]]|$)' tests/integration/
 ok "tests, bench and scripts call \$PY, not python3"
 
 # ---- pipelines/README.md documents every key the loader accepts ----------------
-# The loader's lists (common/pipeline.c: *_keys[], strategies, parse and format
+# The loader's lists (config/pipeline.c: *_keys[], strategies, parse and format
 # names), the JSON schema (schemas/pipeline.schema.json) and the README must
 # agree, so that neither the docs nor the schema drift from the code. The
 # provider kinds and their options are one list in worker/providers/kinds.c:
@@ -23,7 +23,7 @@ ok "tests, bench and scripts call \$PY, not python3"
 # README is checked against `switchyard check --kinds`.
 "$PY" - <<'PY' || fail "pipeline keys: loader, schema and pipelines/README.md disagree"
 import json, re, sys
-src = open("common/pipeline.c").read()
+src = open("config/pipeline.c").read()
 lists = {m.group(1): re.findall(r'"([^"]*)"', m.group(2))
          for m in re.finditer(r'static const char \*const (\w+)\[\] = \{(.*?)\};', src, re.S)}
 schema = json.load(open("schemas/pipeline.schema.json"))
@@ -45,7 +45,7 @@ pairs = {  # loader list -> the schema's keys or values for the same place
 bad = []
 missing = set(pairs) - set(lists)
 if missing:
-    bad.append(f"lists not found in common/pipeline.c: {sorted(missing)}")
+    bad.append(f"lists not found in config/pipeline.c: {sorted(missing)}")
 for name, want in pairs.items():
     have = set(lists.get(name, []))
     if have != want:

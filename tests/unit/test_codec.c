@@ -13,7 +13,9 @@
 #include <string.h>
 
 #include "job.h"
+#include "msgpack_json.h"
 #include "result.h"
+#include "result_restamp.h"
 #include "template.h"
 
 static json_t *parse(const sy_buf *b)

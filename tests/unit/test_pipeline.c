@@ -18,6 +18,7 @@
 
 #include "pipeline.h"
 #include "provider.h"
+#include "spell.h"
 #include "util.h"
 #include "yamlnode.h"
 
@@ -1049,12 +1050,12 @@ static void test_yn_helpers(void **state)
     assert_false(yn_parse_num("inf", &x));
     assert_false(yn_parse_num("1e999", &x));
     assert_false(yn_parse_num("1.2.3", &x));
-    assert_int_equal(yn_distance("tmperature", "temperature"), 1);
-    assert_int_equal(yn_distance("kitten", "sitting"), 3);
+    assert_int_equal(sy_edit_distance("tmperature", "temperature"), 1);
+    assert_int_equal(sy_edit_distance("kitten", "sitting"), 3);
     const char *keys[] = {"tier", "temperature", "max_tokens"};
-    assert_string_equal(yn_closest("temprature", keys, 3), "temperature");
-    assert_null(yn_closest("colour", keys, 3));
-    assert_null(yn_closest("x", keys, 3));
+    assert_string_equal(sy_closest("temprature", keys, 3), "temperature");
+    assert_null(sy_closest("colour", keys, 3));
+    assert_null(sy_closest("x", keys, 3));
 }
 
 int main(void)

@@ -5,7 +5,7 @@
 #ifndef SY_ADAPTERS_H
 #define SY_ADAPTERS_H
 
-#include "../../common/jscan.h"
+#include "jscan.h"
 #include "provider.h"
 
 /* A usage token count: an integer held to 0..SY_MAX_USAGE_TOKENS (any

@@ -43,12 +43,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../../common/buf.h"
-#include "../../common/jscan.h"
-#include "../../common/job.h"
-#include "../../common/pipeline.h"
-#include "../../common/result.h"
-#include "../../common/util.h"
+#include "buf.h"
+#include "jscan.h"
+#include "job.h"
+#include "pipeline.h"
+#include "result.h"
+#include "util.h"
 
 /* One rendered prompt, ready to send. */
 typedef struct sy_call {

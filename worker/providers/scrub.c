@@ -22,8 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../common/buf.h"
-#include "../../common/util.h"
+#include "buf.h"
+#include "util.h"
 
 #define GRAM 8
 #define MIN_MASKED 4 /* visible part next to a mask */

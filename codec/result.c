@@ -1,0 +1,230 @@
+/* result.c -- encoding results (see result.h).
+ *
+ * One map, two encodings: msgpack (default, compact, what the worker also
+ * stores for idempotent answers) and JSON (for consumers that want text).
+ * Both are written straight into a reused sy_buf, with no intermediate
+ * tree: building a result costs a few hundred nanoseconds. The one value
+ * that needs parsing is output_json (the model's JSON answer, embedded as a
+ * value rather than a string), which is checked with jansson. */
+#include "result.h"
+#include "util.h"
+
+#include <jansson.h>
+#include <msgpack.h>
+#include <string.h>
+
+/* ---- msgpack ---- */
+
+static int write_buf(void *data, const char *p, size_t n)
+{
+    sy_buf_append(data, p, n);
+    return 0;
+}
+
+static void mp_str(msgpack_packer *pk, const char *s)
+{
+    if (!s) {
+        msgpack_pack_nil(pk);
+        return;
+    }
+    size_t n = strlen(s);
+    msgpack_pack_str(pk, n);
+    msgpack_pack_str_body(pk, s, n);
+}
+
+static void mp_kv_str(msgpack_packer *pk, const char *k, const char *v)
+{
+    mp_str(pk, k);
+    mp_str(pk, v);
+}
+
+static void mp_kv_int(msgpack_packer *pk, const char *k, int64_t v)
+{
+    mp_str(pk, k);
+    msgpack_pack_int64(pk, v);
+}
+
+/* output_json as msgpack, or 0 when it is not valid JSON. */
+static bool valid_json_msgpack(const char *json, sy_buf *out)
+{
+    char err[128];
+    return json && sy_json_to_msgpack(json, strlen(json), out, err, sizeof err) == 0;
+}
+
+static void mp_error_name(msgpack_packer *pk, sy_err_class c)
+{
+    if (c == SY_ERR_NONE) msgpack_pack_nil(pk);
+    else mp_str(pk, sy_err_class_name(c));
+}
+
+static void mp_route(msgpack_packer *pk, const sy_result *r)
+{
+    mp_str(pk, "route");
+    msgpack_pack_map(pk, 2);
+    mp_kv_str(pk, "strategy", r->strategy);
+    mp_kv_str(pk, "reason", r->route_reason);
+    mp_str(pk, "attempt_history");
+    msgpack_pack_array(pk, r->nhistory);
+    for (size_t i = 0; i < r->nhistory; i++) {
+        const sy_attempt_note *a = &r->history[i];
+        msgpack_pack_map(pk, 4);
+        mp_kv_str(pk, "model", a->model);
+        mp_kv_int(pk, "http_status", a->http_status);
+        mp_str(pk, "error");
+        mp_error_name(pk, a->error);
+        mp_kv_int(pk, "latency_ms", a->latency_ms);
+    }
+}
+
+static void encode_msgpack(const sy_result *r, sy_buf *out)
+{
+    sy_buf oj;
+    sy_buf_init(&oj);
+    bool has_json = valid_json_msgpack(r->output_json, &oj);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, out, write_buf);
+    msgpack_pack_map(&pk, 21 + has_json);
+    mp_kv_str(&pk, "job_id", r->job_id);
+    mp_kv_str(&pk, "task", r->task);
+    mp_kv_str(&pk, "idempotency_key", r->idempotency_key);
+    mp_kv_str(&pk, "status", r->ok ? "ok" : "failed");
+    mp_str(&pk, "deduplicated");
+    r->deduplicated ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk);
+    mp_kv_str(&pk, "output", r->output);
+    if (has_json) {
+        mp_str(&pk, "output_json");
+        sy_buf_append(out, oj.data, oj.len);
+    }
+    mp_kv_str(&pk, "provider", r->provider);
+    mp_kv_str(&pk, "model", r->model);
+    mp_kv_str(&pk, "model_name", r->model_name);
+    mp_kv_str(&pk, "tier", r->tier);
+    mp_str(&pk, "prompt");
+    msgpack_pack_map(&pk, 2);
+    mp_kv_str(&pk, "id", r->prompt_id);
+    mp_kv_int(&pk, "version", r->prompt_version);
+    mp_kv_int(&pk, "attempts", r->attempts);
+    mp_str(&pk, "tokens");
+    msgpack_pack_map(&pk, 2);
+    mp_kv_int(&pk, "in", r->tokens_in);
+    mp_kv_int(&pk, "out", r->tokens_out);
+    mp_str(&pk, "cost_usd");
+    msgpack_pack_double(&pk, r->cost_usd);
+    mp_kv_int(&pk, "latency_ms", r->latency_ms);
+    mp_route(&pk, r);
+    mp_str(&pk, "error");
+    if (r->ok) msgpack_pack_nil(&pk);
+    else {
+        msgpack_pack_map(&pk, 3);
+        mp_kv_str(&pk, "class", sy_err_class_name(r->error_class));
+        mp_kv_str(&pk, "message", r->error_message ? r->error_message : "");
+        mp_kv_int(&pk, "http_status", r->http_status);
+    }
+    mp_str(&pk, "metadata");
+    msgpack_pack_map(&pk, r->nmetadata);
+    for (size_t i = 0; i < r->nmetadata; i++) mp_kv_str(&pk, r->metadata[i].key, r->metadata[i].value);
+    mp_kv_int(&pk, "finished_ms", r->finished_ms);
+    mp_kv_str(&pk, "schema", "switchyard.result/1");
+    sy_buf_free(&oj);
+}
+
+/* ---- JSON ---- */
+
+static void js_str(sy_buf *b, const char *k, const char *v)
+{
+    sy_buf_putc(b, ',');
+    sy_buf_json_key(b, k);
+    sy_buf_json_cstr(b, v);
+}
+
+static void js_int(sy_buf *b, const char *k, int64_t v)
+{
+    sy_buf_putc(b, ',');
+    sy_buf_json_key(b, k);
+    sy_buf_json_int(b, v);
+}
+
+static bool valid_json(const char *s)
+{
+    if (!s) return false;
+    json_error_t je;
+    json_t *v = json_loads(s, JSON_DECODE_ANY, &je);
+    json_decref(v);
+    return v != NULL;
+}
+
+static void js_route(sy_buf *b, const sy_result *r)
+{
+    sy_buf_puts(b, ",\"route\":{\"strategy\":");
+    sy_buf_json_cstr(b, r->strategy);
+    js_str(b, "reason", r->route_reason);
+    sy_buf_puts(b, "},\"attempt_history\":[");
+    for (size_t i = 0; i < r->nhistory; i++) {
+        const sy_attempt_note *a = &r->history[i];
+        sy_buf_puts(b, i ? ",{\"model\":" : "{\"model\":");
+        sy_buf_json_cstr(b, a->model);
+        js_int(b, "http_status", a->http_status);
+        if (a->error == SY_ERR_NONE) sy_buf_puts(b, ",\"error\":null");
+        else js_str(b, "error", sy_err_class_name(a->error));
+        js_int(b, "latency_ms", a->latency_ms);
+        sy_buf_putc(b, '}');
+    }
+    sy_buf_putc(b, ']');
+}
+
+static void encode_json(const sy_result *r, sy_buf *b)
+{
+    sy_buf_putc(b, '{');
+    sy_buf_json_key(b, "job_id");
+    sy_buf_json_cstr(b, r->job_id);
+    js_str(b, "task", r->task);
+    js_str(b, "idempotency_key", r->idempotency_key);
+    js_str(b, "status", r->ok ? "ok" : "failed");
+    sy_buf_puts(b, r->deduplicated ? ",\"deduplicated\":true" : ",\"deduplicated\":false");
+    js_str(b, "output", r->output);
+    if (valid_json(r->output_json)) {
+        sy_buf_puts(b, ",\"output_json\":");
+        sy_buf_puts(b, r->output_json);
+    }
+    js_str(b, "provider", r->provider);
+    js_str(b, "model", r->model);
+    js_str(b, "model_name", r->model_name);
+    js_str(b, "tier", r->tier);
+    sy_buf_puts(b, ",\"prompt\":{");
+    sy_buf_json_key(b, "id");
+    sy_buf_json_cstr(b, r->prompt_id);
+    js_int(b, "version", r->prompt_version);
+    sy_buf_putc(b, '}');
+    js_int(b, "attempts", r->attempts);
+    sy_buf_puts(b, ",\"tokens\":{\"in\":");
+    sy_buf_json_int(b, r->tokens_in);
+    js_int(b, "out", r->tokens_out);
+    sy_buf_puts(b, "},\"cost_usd\":");
+    sy_buf_json_double(b, r->cost_usd);
+    js_int(b, "latency_ms", r->latency_ms);
+    js_route(b, r);
+    if (r->ok) sy_buf_puts(b, ",\"error\":null");
+    else {
+        sy_buf_puts(b, ",\"error\":{\"class\":");
+        sy_buf_json_cstr(b, sy_err_class_name(r->error_class));
+        js_str(b, "message", r->error_message ? r->error_message : "");
+        js_int(b, "http_status", r->http_status);
+        sy_buf_putc(b, '}');
+    }
+    sy_buf_puts(b, ",\"metadata\":{");
+    for (size_t i = 0; i < r->nmetadata; i++) {
+        if (i) sy_buf_putc(b, ',');
+        sy_buf_json_key(b, r->metadata[i].key);
+        sy_buf_json_cstr(b, r->metadata[i].value);
+    }
+    sy_buf_putc(b, '}');
+    js_int(b, "finished_ms", r->finished_ms);
+    js_str(b, "schema", "switchyard.result/1");
+    sy_buf_putc(b, '}');
+}
+
+void sy_result_encode(const sy_result *r, sy_format fmt, sy_buf *out)
+{
+    if (fmt == SY_FORMAT_JSON) encode_json(r, out);
+    else encode_msgpack(r, out);
+}

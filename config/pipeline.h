@@ -1,0 +1,221 @@
+/* pipeline.h -- pipeline configuration: providers, models, tiers, tasks.
+ *
+ * Users write YAML pipeline files (see pipelines/, documented in
+ * schemas/pipeline.schema.json). Several files load into one sy_config;
+ * names (providers, models, tiers, tasks) are global across the files and a
+ * second definition is an error. Every error names file:line:column and what
+ * is wrong; unknown keys and unknown references are errors, never silently
+ * defaulted. The scheduler uses task -> tier; the worker uses everything.
+ *
+ * String values may reference environment variables as ${NAME} or
+ * ${NAME:-default} (used for base URLs, so the demo can point a pipeline at
+ * the fake provider). API keys are never stored in the file: a provider names
+ * the environment variable that holds its key (api_key_env).
+ *
+ * Which provider kinds exist is not known here: the caller hands the loader
+ * the list (sy_provider_kind descriptors, below; the product's list is in
+ * worker/providers/kinds.c), and a provider's kind-specific settings
+ * (`options:`) are checked against its descriptor.
+ *
+ * Config layer (config/): pipeline files, on codec/ and base/. */
+#ifndef SY_PIPELINE_H
+#define SY_PIPELINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "diag.h"
+#include "result.h"
+#include "template.h"
+
+/* ---- provider kinds ----
+ * A provider kind is a module (worker/providers/provider.h tells the whole
+ * story). The config layer sees only this descriptor: the kind's name, its
+ * default base URL, whether it needs a key, and the extra settings it
+ * accepts under `options:`. The wire functions hang off `ops`, a type this
+ * layer never completes. The loader is handed the list of kinds by its
+ * caller (the one list is sy_provider_kinds, worker/providers/kinds.c), so
+ * nothing here depends on an adapter. */
+
+typedef enum sy_option_type {
+    SY_OPTION_TOKEN, /* 1..SY_OPTION_TOKEN_MAX of [A-Za-z0-9._:-]: safe in a header or a URL */
+    SY_OPTION_INT,   /* an integer in [min, max] */
+} sy_option_type;
+
+#define SY_OPTION_TOKEN_MAX 128
+
+/* One key a kind accepts under a provider's `options:`. */
+typedef struct sy_kind_option {
+    const char *key;
+    sy_option_type type;
+    int64_t min, max; /* SY_OPTION_INT */
+} sy_kind_option;
+
+struct sy_provider_ops; /* the adapter's functions: worker/providers/provider.h */
+
+typedef struct sy_provider_kind {
+    const char *name;               /* the value of `kind:` */
+    const char *default_base_url;   /* NULL: base_url is required */
+    bool key_required;              /* api_key_env is required (else optional) */
+    const sy_kind_option *options;  /* accepted under `options:`, ended by {NULL}; NULL: none */
+    const struct sy_provider_ops *ops;
+} sy_provider_kind;
+
+/* At most this many kinds in a list, and options of one kind. */
+#define SY_MAX_KINDS 32
+#define SY_MAX_KIND_OPTIONS 16
+
+/* A value given under `options:`, checked against its kind's spec. */
+typedef struct sy_option_value {
+    const sy_kind_option *spec;
+    char *text;  /* as read (env-expanded) */
+    int64_t num; /* SY_OPTION_INT */
+} sy_option_value;
+
+typedef struct sy_provider {
+    char *name;
+    const sy_provider_kind *kind;
+    char *base_url;      /* env-expanded, no trailing slash, e.g. https://api.openai.com/v1 */
+    char *api_key_env;   /* name of the variable; NULL allowed when the kind needs no key */
+    char *api_key;       /* resolved at load (NULL if unset); NEVER logged or echoed */
+    sy_option_value *options; /* the kind's extra settings given in the file */
+    size_t noptions;
+    int64_t requests_per_minute; /* 0 = unknown (learned from headers) */
+    int64_t tokens_per_minute;   /* 0 = unknown */
+    int64_t cooldown_ms; /* account not used after a 401 or insufficient_quota; default 60 s */
+    size_t index;        /* place in sy_config.providers */
+    const char *file;    /* where it was defined (for messages) */
+    int line;
+} sy_provider;
+
+/* The option `key` of p as given in the file, or NULL when not given. */
+const sy_option_value *sy_provider_option(const sy_provider *p, const char *key);
+
+typedef struct sy_model {
+    char *alias;          /* the name pipelines use */
+    sy_provider *provider;
+    char *name;           /* the provider's model name, e.g. gpt-4o-mini */
+    double price_in_per_mtok;  /* USD per million input tokens */
+    double price_out_per_mtok; /* USD per million output tokens */
+    int64_t context_window;    /* tokens; 0 = unknown */
+} sy_model;
+
+typedef enum sy_tier_strategy {
+    SY_TIER_ORDERED = 0,   /* first model, then fall back in order */
+    SY_TIER_WEIGHTED,      /* pick by weight (sticky by idempotency key), then fall back */
+    SY_TIER_CHEAPEST,      /* lowest expected cost for this job first */
+    SY_TIER_FASTEST,       /* lowest observed latency (moving average) first */
+    SY_TIER_MOST_HEADROOM, /* the account with the most pacing capacity left first */
+} sy_tier_strategy;
+
+/* The names pipeline files use, from the loader's own tables (one place). */
+const char *sy_tier_strategy_name(sy_tier_strategy s); /* "ordered", ... */
+
+/* Circuit breaker of each model of a tier: open after `consecutive`
+ * failures in a row, or when at least `min_calls` calls in the last
+ * `window_ms` failed at a share of `ratio` or more (0 disables a trigger);
+ * stay open for `cooldown_ms`, then let `probes` calls through: that many
+ * successes close it, one failure opens it again. */
+typedef struct sy_breaker_policy {
+    int consecutive;  /* default 0 (off): calls sent together time out together */
+    double ratio;     /* default 0.5 */
+    int min_calls;    /* default 20 */
+    int window_ms;    /* default 10000 */
+    int cooldown_ms;  /* default 15000 */
+    int probes;       /* default 3 */
+} sy_breaker_policy;
+
+typedef struct sy_tier_model {
+    sy_model *model;
+    double weight; /* > 0; only meaningful for weighted tiers (default 1) */
+} sy_tier_model;
+
+typedef struct sy_retry_policy {
+    int attempts_per_model; /* default 3 */
+    int base_ms;            /* backoff base, default 500 */
+    int cap_ms;             /* backoff cap, default 8000 */
+    int timeout_ms;         /* per attempt, default 60000 */
+} sy_retry_policy;
+
+typedef struct sy_tier {
+    char *name;
+    char *topic;        /* Kafka topic the scheduler routes to; default "switchyard.tier.<name>" */
+    sy_tier_strategy strategy;
+    sy_tier_model *models;
+    size_t nmodels;
+    sy_retry_policy retry;
+    sy_breaker_policy breaker;
+    int refusal_model;  /* index into models tried at once after a refusal; -1 none */
+    char *refusal_alias; /* as written (checked against models after loading) */
+    int refusal_line, refusal_column;
+    const char *file;
+    size_t index;       /* place in sy_config.tiers */
+} sy_tier;
+
+typedef enum sy_output_parse { SY_PARSE_TEXT = 0, SY_PARSE_JSON } sy_output_parse;
+
+const char *sy_output_parse_name(sy_output_parse p);  /* "text", "json" */
+const char *sy_output_format_name(sy_format f);       /* "msgpack", "json" */
+
+typedef struct sy_task {
+    char *name;
+    sy_tier *tier;
+    char *prompt_id;
+    int prompt_version;
+    sy_template system;   /* may be empty (nparts == 0) */
+    sy_template user;     /* required unless jobs carry messages */
+    bool has_system, has_user;
+    int max_tokens;       /* default 1024 */
+    double temperature;   /* default 0 */
+    char *output_topic;   /* default "switchyard.results.<task>" */
+    sy_output_parse parse;
+    sy_format format;     /* result encoding, default msgpack */
+    int64_t deadline_ms;  /* relative deadline for jobs of this task; 0 = none */
+    int priority;         /* default priority of its jobs (a job may set its own); default 0 */
+    double share;         /* weight in the fair share of waiting capacity; default 1 */
+    size_t index;         /* place in sy_config.tasks */
+} sy_task;
+
+typedef struct sy_config {
+    sy_provider **providers; size_t nproviders;
+    sy_model **models;       size_t nmodels;
+    sy_tier **tiers;         size_t ntiers;
+    sy_task **tasks;         size_t ntasks;
+    char **files;            size_t nfiles; /* loaded file names (owned) */
+    sy_diags needs;          /* SY_LOAD_ENV_OPTIONAL: "VAR (where used)" for each unset
+                              * variable a run will need */
+} sy_config;
+
+enum {
+    SY_LOAD_REQUIRE_KEYS = 1 << 0, /* a missing API key variable is an error */
+    SY_LOAD_ENV_OPTIONAL = 1 << 1, /* lint: unset variables (keys, ${NAME} without a
+                                    * default) go to cfg->needs, not errors */
+};
+
+/* Load and validate files into cfg, accepting the provider kinds of `kinds`
+ * (NULL-terminated; the product's list is sy_provider_kinds). Returns 0
+ * when there were no errors; otherwise -1 with every error found (not just
+ * the first) in diags. On error cfg is freed and empty. */
+int sy_config_load(sy_config *cfg, const sy_provider_kind *const *kinds,
+                   const char *const *files, size_t nfiles, int flags, sy_diags *diags);
+void sy_config_free(sy_config *cfg);
+
+/* Does the provider's key look like a real OpenAI/Anthropic key (sk-proj-,
+ * sk-ant-api, or sk- and 40 or more key characters) while its base_url
+ * points at a local or fake provider (loopback, localhost, the compose
+ * service fake-provider)? Then the worker warns at start-up: a real key
+ * would be sent there, e.g. one exported for other tools that a default
+ * picked up. A local gateway with a real key is legitimate: a warning, not
+ * an error. Never says anything about the key but this. */
+bool sy_provider_real_key_to_local(const sy_provider *p);
+
+const sy_task *sy_config_task(const sy_config *cfg, const char *name);
+const sy_tier *sy_config_tier(const sy_config *cfg, const char *name);
+const sy_tier *sy_config_tier_by_topic(const sy_config *cfg, const char *topic);
+
+/* Cost in USD of a call with these token counts on model m. */
+double sy_model_cost(const sy_model *m, int64_t tokens_in, int64_t tokens_out);
+
+#endif
