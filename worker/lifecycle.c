@@ -4,6 +4,8 @@
 
 #include <stddef.h>
 
+_Static_assert(SY_LS_COUNT <= 32, "states are bits of a uint32_t");
+
 #define S(x) (1u << SY_LS_##x)
 /* Every state in which a job is alive (held by the worker). */
 #define LIVE                                                                                       \
@@ -95,16 +97,44 @@ static bool holds(int when, const sy_life_facts *f)
     }
 }
 
+#define NROWS (sizeof table / sizeof *table)
+
+/* The first row of each (state, event), NROWS where none: built once, so
+ * an event costs a lookup and a scan of the rows that follow with the same
+ * event, not of the whole table. The rows of one (state, event), which
+ * differ by their facts, must stand together (test_lifecycle.c checks
+ * every pair). */
+static uint8_t first[SY_LS_COUNT][SY_EV_COUNT];
+
+static void index_table(void)
+{
+    for (int s = 0; s < SY_LS_COUNT; s++)
+        for (int e = 0; e < SY_EV_COUNT; e++) {
+            first[s][e] = NROWS;
+            for (size_t i = 0; i < NROWS; i++)
+                if (table[i].ev == e && (table[i].from & (1u << s))) {
+                    first[s][e] = (uint8_t)i;
+                    break;
+                }
+        }
+}
+
 sy_life_step sy_life_next(sy_life_state state, sy_life_event ev, const sy_life_facts *facts)
 {
     static const sy_life_facts none;
+    static bool indexed;
     if (!facts) facts = &none;
-    if ((unsigned)state < SY_LS_COUNT && (unsigned)ev < SY_EV_COUNT)
-        for (size_t i = 0; i < sizeof table / sizeof *table; i++) {
-            const row *t = &table[i];
-            if (t->ev == ev && (t->from & (1u << state)) && holds(t->when, facts))
-                return (sy_life_step){t->to == SAME ? state : (sy_life_state)t->to, t->fx};
-        }
+    if ((unsigned)state >= SY_LS_COUNT || (unsigned)ev >= SY_EV_COUNT)
+        return (sy_life_step){state, SY_FX_ERROR};
+    if (!indexed) {
+        index_table();
+        indexed = true;
+    }
+    for (size_t i = first[state][ev]; i < NROWS && table[i].ev == ev; i++) {
+        const row *t = &table[i];
+        if ((t->from & (1u << state)) && holds(t->when, facts))
+            return (sy_life_step){t->to == SAME ? state : (sy_life_state)t->to, t->fx};
+    }
     return (sy_life_step){state, SY_FX_ERROR};
 }
 

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "counters.h"
 #include "lifecycle.h"
 
 #define X -1 /* a fact the transition does not depend on */
@@ -434,6 +435,38 @@ static void test_effect_order(void **state)
     assert_int_equal(SY_FX_FREE, 1u << (SY_FX_COUNT - 1)); /* the last one */
 }
 
+/* The statistics line's figures are sums of the transitions: an ok answer
+ * too large to keep counts as failed, a 429 as a retry. */
+static void test_counters_summary(void **state)
+{
+    (void)state;
+    sy_counters c;
+    memset(&c, 0, sizeof c);
+    c.transitions[SY_LS_NONE][SY_EV_CONSUMED] = 10;
+    c.transitions[SY_LS_CALL_OUT][SY_EV_RESPONSE_OK] = 6;
+    c.transitions[SY_LS_PUBLISH_STAGED][SY_EV_TOO_LARGE_TO_KEEP] = 1;
+    c.transitions[SY_LS_CALL_OUT][SY_EV_PERMANENT] = 1;
+    c.transitions[SY_LS_READY][SY_EV_EXPIRED] = 1;
+    c.transitions[SY_LS_PACED][SY_EV_EXPIRED] = 1;
+    c.transitions[SY_LS_CALL_OUT][SY_EV_RATE_LIMITED] = 2;
+    c.transitions[SY_LS_CALL_OUT][SY_EV_RETRIABLE] = 3;
+    c.transitions[SY_LS_ROUTING][SY_EV_DEDUP] = 4;
+    c.transitions[SY_LS_WAITING_KEY][SY_EV_DEDUP] = 1;
+    c.transitions[SY_LS_WAITING_KEY][SY_EV_REROUTED] = 2;
+    c.effects[__builtin_ctz(SY_FX_LAUNCH_CALL)] = 12;
+    c.dead_letters = 3;
+    sy_counts n = sy_counters_summary(&c);
+    assert_int_equal(n.consumed, 10);
+    assert_int_equal(n.succeeded, 5);
+    assert_int_equal(n.failed, 4);
+    assert_int_equal(n.retries, 5);
+    assert_int_equal(n.deduplicated, 5);
+    assert_int_equal(n.rerouted, 2);
+    assert_int_equal(n.calls, 12);
+    assert_int_equal(n.dead, 3);
+    assert_int_equal(n.skipped, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -452,6 +485,7 @@ int main(void)
         cmocka_unit_test(test_revoke_mid_call),
         cmocka_unit_test(test_shutdown_mid_call),
         cmocka_unit_test(test_effect_order),
+        cmocka_unit_test(test_counters_summary),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
