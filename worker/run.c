@@ -118,9 +118,11 @@ static void settle_if_done(sy_run *r)
     if (r->pending_deliveries == 0) step(r, SY_EV_SETTLED, NULL, NULL);
 }
 
+/* The first fatal error stays in w->error (the loop ends on it), said once. */
 static void fatal(worker *w, const sy_worker_error *e)
 {
-    if (w->error.kind != SY_ERRK_FATAL) w->error = *e;
+    if (w->error.kind == SY_ERRK_FATAL) return;
+    w->error = *e;
     sy_error("%s; stopping (the store keeps every result: a restart publishes what is left)",
              e->what);
 }
