@@ -1,34 +1,34 @@
 /* publish.c -- the end of a job's path: its result and, if it failed, its
- * dead letter.
+ * dead letter (publish.h).
  *
- *   publish_result   the job's outcome is final: encode the result, stage
- *                    it in the store (PUBLISHING) and answer the other
- *                    messages waiting on the same key
- *   publish_stored   answer from a stored result (replay or deduplicated)
- *   publish_deferred after the group commit: produce result (+ dead letter)
- *   on delivery      note PUBLISHED; once everything the run produced is
- *                    acknowledged, release its input offset
- *   publish_committed  with --transactions, deliveries of the result
- *                    producer go to txn.c instead, and PUBLISHED is noted
- *                    here once their transaction has committed
+ *   stage     the job's outcome is final: encode the result, stage its
+ *             PUBLISHING record (or restamp a stored one: replay, dedup)
+ *   produce   after the group commit (and the changelog's ack of
+ *             PUBLISHING): the result, and a failed job's dead letter
+ *   delivered note PUBLISHED (store, changelog); a failed delivery is
+ *             produced again or replaced (publish_substitute)
+ *
+ * Each function is one effect of the job's state machine (lifecycle.h),
+ * called by run.c, which owns the order; nothing here calls back into
+ * run.c or worker.c, and nothing here ends the process: a dead producer is
+ * returned as a fatal error.
  *
  * A result is produced only after its PUBLISHING record is durable, so a
  * crash can never leave a result on the output topic that the store does
- * not know about. A delivery that fails is produced again with the same run
- * while its error may pass (a bounded number of times); one refused for
- * good is replaced (publish_substitute), so the input offset is always
- * released in the end. */
+ * not know about. A delivery that fails is produced again while its error
+ * may pass (a bounded number of times); one refused for good is replaced,
+ * so the input offset is always released in the end. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "deadletter.h"
+#include "jobstate.h"
 #include "log.h"
+#include "publish.h"
 #include "result.h"
 #include "result_restamp.h"
-#include "txn.h"
 #include "util.h"
-#include "worker.h"
 
 static void fill_result(const sy_run *r, sy_result *res)
 {
@@ -64,7 +64,7 @@ static void fill_result(const sy_run *r, sy_result *res)
     res->finished_ms = sy_now_ms();
 }
 
-static void dead_letter(sy_run *r, sy_err_class c, const char *why)
+void publish_dead_letter(sy_run *r, sy_err_class c, const char *why)
 {
     worker *w = r->w;
     sy_dead_letter d = {
@@ -74,54 +74,14 @@ static void dead_letter(sy_run *r, sy_err_class c, const char *why)
         .http_status = r->last.http_status, .models = r->models_tried[0] ? r->models_tried : NULL,
     };
     r->pending_deliveries++;
-    w->dead++;
+    w->counters.dead_letters++;
     if (sy_dead_letter_produce(w->producer, w->opt.dlq_topic, &d, r) != 0)
         r->pending_deliveries--;
 }
 
-/* Nothing of the run is in flight: its offset is released and it ends. */
-static void run_end_now(sy_run *r)
-{
-    sy_offsets_done(r->w->offsets, r->off);
-    run_free(r);
-}
-
-void publish_dead_letter_only(sy_run *r, sy_err_class c, const char *why)
-{
-    dead_letter(r, c, why);
-    if (r->pending_deliveries == 0) run_end_now(r); /* not even truncated: lost, logged */
-}
-
-/* The other messages carrying this key get the leader's answer; after a
- * failure they run on their own (a failure is not an answer). */
-static void release_followers(sy_run *leader)
-{
-    sy_run *f = leader->followers;
-    leader->followers = NULL;
-    sy_keymap_del(&leader->w->working, sy_buf_cstr(&leader->skey));
-    leader->leader = false;
-    sy_job_record rec = {.ok = leader->result_ok, .result = leader->stored.data,
-                         .result_len = leader->stored.len};
-    while (f) {
-        sy_run *next = f->next_follower;
-        if (run_same_origin(f, leader->origin)) run_release_rerouted(f); /* the same job, again */
-        else if (leader->result_ok) publish_stored(f, &rec, true);
-        else if (!sy_keymap_get(&f->w->working, sy_buf_cstr(&f->skey))) {
-            f->leader = true;
-            sy_keymap_put(&f->w->working, sy_buf_cstr(&f->skey), f);
-            run_begin(f);
-        } else {
-            sy_run *l = sy_keymap_get(&f->w->working, sy_buf_cstr(&f->skey));
-            f->next_follower = l->followers;
-            l->followers = f;
-        }
-        f = next;
-    }
-}
-
 /* The answer makes a result larger than the store keeps (an eighth of
  * --state-map-mb): kept, it could fill the store. The job fails. */
-static void too_large_to_keep(sy_run *r)
+void publish_too_large(sy_run *r)
 {
     char why[256];
     snprintf(why, sizeof why, "the answer makes a result of %zu bytes, more than the state store keeps "
@@ -133,12 +93,10 @@ static void too_large_to_keep(sy_run *r)
     r->last.error = SY_ERR_RESPONSE_TOO_LARGE;
     r->last.http_status = status;
     snprintf(r->last.message, sizeof r->last.message, "%s", why);
-    publish_result(r);
 }
 
-void publish_result(sy_run *r)
+int publish_stage_result(sy_run *r)
 {
-    worker *w = r->w;
     sy_result res;
     fill_result(r, &res);
     sy_buf_reset(&r->stored);
@@ -147,68 +105,51 @@ void publish_result(sy_run *r)
     if (r->task->format == SY_FORMAT_MSGPACK) sy_buf_append(&r->result, r->stored.data, r->stored.len);
     else sy_result_encode(&res, SY_FORMAT_JSON, &r->result);
     r->result_ok = res.ok;
-    if (run_note_state(r, SY_STATE_PUBLISHING, -1, -1) != 0) {
-        if (res.ok) {
-            too_large_to_keep(r); /* the job fails instead, with a small result */
-            return;
-        }
+    if (jobstate_put(r, SY_STATE_PUBLISHING, -1, -1) != 0) {
+        if (res.ok) return 1; /* the job fails instead, with a small result */
         sy_warn("key '%s': its failed result (%zu bytes) is too large for the state store; "
                 "published without a record", r->job.idempotency_key, r->stored.len);
     }
-    r->produce_pending = true;
-    r->mirror_first = w->opt.changelog;
-    r->dead_letter_pending = !res.ok;
-    if (res.ok) w->succeeded++;
-    else w->failed++;
-    release_followers(r);
-    run_defer(r);
+    return 0;
 }
 
-void publish_stored(sy_run *r, const sy_job_record *rec, bool dedup)
+int publish_restamp(sy_run *r, const sy_job_record *rec, sy_answer answer)
 {
-    worker *w = r->w;
+    bool dedup = answer == SY_ANSWER_DEDUP;
     sy_buf_reset(&r->result);
     if (sy_result_restamp(rec->result, rec->result_len, dedup ? r->job.id : NULL, dedup,
                           r->task->format, &r->result) != 0) {
         sy_warn("stored result of key '%s' is unreadable; running the job again",
                 r->job.idempotency_key);
-        run_begin(r);
-        return;
+        return -1;
     }
     r->result_ok = rec->ok;
-    r->dedup = dedup;
-    r->replay = !dedup;
-    if (r->replay) { /* the same message again: its result becomes PUBLISHED on ack */
+    r->answer = answer;
+    if (!dedup) { /* the same message again: its result becomes PUBLISHED on ack */
         sy_buf_reset(&r->stored);
         sy_buf_append(&r->stored, rec->result, rec->result_len);
         r->attempts = (int)rec->attempts;
-        r->mirror_first = w->opt.changelog; /* it may have died before its mirror */
-        w->replayed++;
-    } else {
-        w->deduplicated++;
     }
-    r->produce_pending = true;
-    run_defer(r);
+    return 0;
 }
 
 /* The Kafka client refused the result itself (larger than
  * message.max.bytes, say): it can never be published. The job ends as a
- * dead letter with the reason, and its record is closed (PUBLISHED with no
- * output offset), so neither a redelivery nor a restart tries again; a
+ * dead letter with this reason, and its record is closed (PUBLISHED with
+ * no output offset), so neither a redelivery nor a restart tries again; a
  * resubmission of its key meets the same refusal and the same end. */
-void publish_unpublishable(sy_run *r, int err)
+void publish_refused_why(const sy_run *r, int err, char *why, size_t len)
 {
-    char why[300];
-    snprintf(why, sizeof why, "the result (%zu bytes) could not be produced to %s: %s",
-             r->result.len, r->task->output_topic, rd_kafka_err2str((rd_kafka_resp_err_t)err));
-    sy_warn("key '%s': %s; dead-lettered", r->job.idempotency_key, why);
-    if (!r->dedup) run_note_state(r, SY_STATE_PUBLISHED, -1, -1);
-    r->dead_letter_pending = false; /* this dead letter says why */
-    dead_letter(r, SY_ERR_UNPUBLISHABLE, why);
+    snprintf(why, len, "the result (%zu bytes) could not be produced to %s: %s", r->result.len,
+             r->task->output_topic, rd_kafka_err2str((rd_kafka_resp_err_t)err));
 }
 
-/* The result itself, once the changelog holds its PUBLISHING record. */
-static void produce_result(sy_run *r)
+void publish_close_record(sy_run *r)
+{
+    if (r->answer != SY_ANSWER_DEDUP) jobstate_put(r, SY_STATE_PUBLISHED, -1, -1);
+}
+
+int publish_produce_result(sy_run *r, sy_worker_error *e)
 {
     worker *w = r->w;
     char source[300];
@@ -216,64 +157,45 @@ static void produce_result(sy_run *r)
              (long long)r->offset);
     rd_kafka_headers_t *h = rd_kafka_headers_new(1);
     rd_kafka_header_add(h, "switchyard.source", -1, source, -1);
-    r->produce_pending = false;
     r->pending_deliveries++;
     int err = sy_kafka_produce(w->producer, r->task->output_topic, r->job.idempotency_key,
                                strlen(r->job.idempotency_key), r->result.data, r->result.len, h, r);
+    if (err) r->pending_deliveries--;
     if (err == RD_KAFKA_RESP_ERR__FATAL) {
         /* The producer is dead (fenced by a newer instance with its
          * transactional.id, or an idempotence failure): nothing it produces
          * gets out, and noting this result as dead-lettered would close its
-         * record with no result anywhere. Stop as txn.c does: the store
-         * keeps the result and the next owner publishes it. */
-        char why[512];
+         * record with no result anywhere. The worker stops: the store keeps
+         * the result and the next owner publishes it. */
+        char why[400];
         rd_kafka_fatal_error(w->producer, why, sizeof why);
-        sy_error("the producer failed fatally (%s); stopping (the store keeps every result: a "
-                 "restart publishes what is left)", why);
-        exit(1);
+        e->kind = SY_ERRK_FATAL;
+        snprintf(e->what, sizeof e->what, "the producer failed fatally (%s)", why);
+        return err;
     }
-    if (err) {
-        r->pending_deliveries--;
-        publish_unpublishable(r, err);
-    }
-    if (r->dead_letter_pending) {
-        r->dead_letter_pending = false;
-        dead_letter(r, r->last.error, r->last.message);
-    }
-    if (r->pending_deliveries == 0) run_end_now(r);
+    if (err) return err;
+    if (r->answer == SY_ANSWER_RUN && !r->result_ok)
+        publish_dead_letter(r, r->last.error, r->last.message);
+    return 0;
 }
 
-void publish_deferred(sy_run *r)
+bool publish_mirror(sy_run *r)
 {
-    r->produce_pending = false;
-    if (r->mirror_first) {
-        r->mirror_first = false;
-        int before = r->pending_deliveries;
-        run_mirror_state(r, SY_STATE_PUBLISHING, -1, -1);
-        r->awaiting_mirror = r->pending_deliveries > before;
-        if (r->awaiting_mirror) return; /* produce_result on its acknowledgement */
-    }
-    produce_result(r);
+    int before = r->pending_deliveries;
+    jobstate_mirror(r, SY_STATE_PUBLISHING, -1, -1);
+    return r->pending_deliveries > before;
 }
 
 bool publish_is_result(const sy_run *r, const rd_kafka_message_t *m)
 {
-    return r->task && !r->dedup && !strcmp(rd_kafka_topic_name(m->rkt), r->task->output_topic);
+    return r->task && r->answer != SY_ANSWER_DEDUP && !strcmp(rd_kafka_topic_name(m->rkt), r->task->output_topic);
 }
 
-/* The result is on the output topic, at partition/offset. */
-static void note_published(sy_run *r, int32_t partition, int64_t offset)
+void publish_note_published(sy_run *r, int32_t partition, int64_t offset)
 {
-    run_note_state(r, SY_STATE_PUBLISHED, partition, offset);
+    jobstate_put(r, SY_STATE_PUBLISHED, partition, offset);
     sy_store_note_output(r->w->store, r->task->output_topic, partition, offset);
-    run_mirror_state(r, SY_STATE_PUBLISHED, partition, offset);
-}
-
-void publish_committed(sy_run *r)
-{
-    if (r->txn_has_out) note_published(r, r->txn_out_partition, r->txn_out_offset);
-    r->txn_has_out = false;
-    if (r->pending_deliveries == 0) run_free(r);
+    jobstate_mirror(r, SY_STATE_PUBLISHED, partition, offset);
 }
 
 /* A message the client or broker refused for good, or still failed after
@@ -284,25 +206,24 @@ void publish_committed(sy_run *r)
  * that moves before the key expires may call again for it. Returns true
  * when a substitute now stands in the message's place (the run waits for
  * it), false when the message counts as settled. */
-bool publish_substitute(worker *w, sy_run *r, rd_kafka_t *rk, const rd_kafka_message_t *m)
+publish_substitute_kind publish_substitute(worker *w, sy_run *r, rd_kafka_t *rk,
+                                           const rd_kafka_message_t *m)
 {
     const char *topic = rd_kafka_topic_name(m->rkt);
-    if (!strcmp(topic, w->opt.dlq_topic)) return sy_dead_letter_truncate(rk, m) == 0;
-    if (r && r->task && !strcmp(topic, r->task->output_topic)) {
-        publish_unpublishable(r, (int)m->err);
-        return false;
-    }
+    if (!strcmp(topic, w->opt.dlq_topic))
+        return sy_dead_letter_truncate(rk, m) == 0 ? SY_SUB_IN_FLIGHT : SY_SUB_NONE;
+    if (r && r->task && !strcmp(topic, r->task->output_topic)) return SY_SUB_RESULT;
     if (sy_kafka_first_failure(topic))
         sy_error("records to %s cannot be produced (%s); going on without them (a partition "
                  "that moves may call again for their jobs; later failures here are not logged)",
                  topic, rd_kafka_err2str(m->err));
-    return false;
+    return SY_SUB_NONE;
 }
 
 /* Produce a failed message again while its error may pass, at most
  * SY_PRODUCE_RETRIES times per run (librdkafka already retried it for
  * delivery.timeout.ms). */
-static bool produce_again(sy_run *r, rd_kafka_t *rk, const rd_kafka_message_t *m)
+bool publish_produce_again(sy_run *r, rd_kafka_t *rk, const rd_kafka_message_t *m)
 {
     if (!r || !sy_kafka_err_retriable(m->err) || r->produce_retries >= SY_PRODUCE_RETRIES)
         return false;
@@ -313,31 +234,4 @@ static bool produce_again(sy_run *r, rd_kafka_t *rk, const rd_kafka_message_t *m
     if (rd_kafka_message_headers(m, &h) == 0) h = rd_kafka_headers_copy(h);
     return sy_kafka_produce_to(rk, rd_kafka_topic_name(m->rkt), m->partition, m->key, m->key_len,
                                m->payload, m->len, h, r) == 0;
-}
-
-/* One of the run's messages is settled; the last one frees it. */
-static void settled(worker *w, sy_run *r, bool release_offset)
-{
-    if (--r->pending_deliveries > 0) return;
-    if (release_offset) sy_offsets_done(w->offsets, r->off);
-    run_free(r);
-}
-
-void publish_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
-{
-    worker *w = opaque;
-    sy_run *r = m->_private;
-    if (w->txn && rk == w->producer) {
-        txn_on_delivery(w, m); /* noted PUBLISHED when its transaction commits */
-        return;
-    }
-    if (m->err && (produce_again(r, rk, m) || publish_substitute(w, r, rk, m))) return;
-    if (!r) return; /* a mirror with no job behind it (recovery) */
-    if (r->awaiting_mirror) { /* acknowledged, or done without (publish_substitute) */
-        r->awaiting_mirror = false;
-        produce_result(r);
-    } else if (!m->err && publish_is_result(r, m)) {
-        note_published(r, m->partition, m->offset);
-    }
-    settled(w, r, true); /* whatever became of it: the partition never waits for good */
 }

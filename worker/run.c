@@ -1,14 +1,17 @@
-/* run.c -- one job's life in the worker: start, attempts, outcome.
+/* run.c -- one job's life in the worker: the shell around its state
+ * machine (lifecycle.h draws it; run.h lists what worker.c calls).
  *
- *   run_start        decode the job, find its task; ask the store whether
- *                    this key was already answered (redelivery: skip or
- *                    replay; resubmission: answer deduplicated); if another
- *                    message with the key is in work, wait for it
- *   run_begin        choose the first model (route.c), render the prompt
- *   run_attempt      note the intent (IN_FLIGHT) in the store, prepare the
- *                    request; it is launched after the group commit
- *   run_on_response  read the outcome; success -> publish; failure ->
- *                    retry later (timers), fall back now, or give up
+ * Everything that happens to a job arrives here and becomes one event:
+ * the message (run_start), the store's answer and the key's owner (route),
+ * the checks before a call (attempt: deadline, model, engine slot,
+ * account), the group commit, the provider's answer (run_on_response), a
+ * timer, a delivery report (run_on_delivery), a transaction's outcome
+ * (run_txn_commit), a revoke, the exit. step() asks sy_life_next what
+ * follows, counts the transition (counters.h), and carries out its
+ * effects: stage a record (jobstate.h), launch a call (engine), produce
+ * the result or a dead letter (publish.h), hold for a transaction (txn.h),
+ * release the offset, free the run. Calls go down from here only:
+ * publish.c and txn.c return what happened.
  *
  * Bad data never crashes the worker: an undecodable job or unknown task is
  * dead-lettered at once; a missing template variable fails the job with a
@@ -19,16 +22,34 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jobstate.h"
+#include "lifecycle.h"
 #include "log.h"
 #include "origin.h"
+#include "publish.h"
+#include "run.h"
+#include "txn.h"
 #include "result_restamp.h"
 #include "util.h"
-#include "worker.h"
+
+#define RECHECK_MS 50
+
+/* What some effects need besides the run. */
+typedef struct fx_args {
+    int64_t delay_ms;     /* SET_TIMER */
+    sy_err_class dl_class; /* PRODUCE_DEAD_LETTER */
+    const char *dl_why;
+    int32_t out_partition; /* NOTE_PUBLISHED */
+    int64_t out_offset;
+} fx_args;
+
+static void step(sy_run *r, sy_life_event ev, const sy_life_facts *f, const fx_args *a);
 
 static sy_run *run_new(worker *w, const rd_kafka_message_t *m)
 {
     sy_run *r = sy_xcalloc(1, sizeof *r);
     r->w = w;
+    r->state = SY_LS_NONE;
     r->partition = m->partition;
     r->offset = m->offset;
     r->keylen = m->key_len;
@@ -38,6 +59,7 @@ static sy_run *run_new(worker *w, const rd_kafka_message_t *m)
     char origin[SY_ORIGIN_MAX];
     if (rd_kafka_message_headers(m, &h) == 0 && sy_origin_of(h, origin)) r->origin = sy_xstrdup(origin);
     r->timer_pos = SY_TIMER_NONE;
+    r->txn_out_offset = -1;
     r->next = w->runs;
     if (w->runs) w->runs->prev = r;
     w->runs = r;
@@ -45,10 +67,20 @@ static sy_run *run_new(worker *w, const rd_kafka_message_t *m)
     return r;
 }
 
-void run_free(sy_run *r)
+bool run_owns_key(const sy_run *r)
+{
+    return r->skey.len && sy_keymap_get(&r->w->working, sy_buf_cstr((sy_buf *)&r->skey)) == r;
+}
+
+bool run_call_out(const sy_run *r)
+{
+    return r->state == SY_LS_CALL_OUT;
+}
+
+static void run_free(sy_run *r)
 {
     worker *w = r->w;
-    if (r->leader) sy_keymap_del(&w->working, sy_buf_cstr(&r->skey));
+    if (run_owns_key(r)) sy_keymap_del(&w->working, sy_buf_cstr(&r->skey));
     if (r->prev) r->prev->next = r->next;
     else w->runs = r->next;
     if (r->next) r->next->prev = r->prev;
@@ -65,51 +97,35 @@ void run_free(sy_run *r)
     free(r);
 }
 
-void run_defer(sy_run *r)
+static void run_defer(sy_run *r)
 {
-    if (r->in_deferred) return;
-    r->in_deferred = true;
     r->next_deferred = r->w->deferred;
     r->w->deferred = r;
 }
 
-static sy_job_record run_record(const sy_run *r, sy_job_state st, int32_t out_partition,
-                                int64_t out_offset)
-{
-    worker *w = r->w;
-    bool final = st == SY_STATE_PUBLISHING || st == SY_STATE_PUBLISHED;
-    int64_t now = sy_now_ms();
-    return (sy_job_record){
-        .state = st, .ok = r->result_ok, .attempts = (uint32_t)r->attempts,
-        .src_topic = r->src_topic, .src_partition = r->partition, .src_offset = r->offset,
-        .updated_ms = now, .expires_ms = final && w->opt.key_ttl_ms ? now + w->opt.key_ttl_ms : 0,
-        .model = r->model ? r->model->alias : NULL, .out_topic = r->task->output_topic,
-        .out_partition = out_partition, .out_offset = out_offset,
-        .result = final ? r->stored.data : NULL, .result_len = final ? r->stored.len : 0,
-        .origin = r->origin,
-    };
-}
-
-int run_note_state(sy_run *r, sy_job_state st, int32_t out_partition, int64_t out_offset)
-{
-    sy_job_record rec = run_record(r, st, out_partition, out_offset);
-    return sy_store_put(r->w->store, sy_buf_cstr(&r->skey), &rec);
-}
-
-void run_mirror_state(sy_run *r, sy_job_state st, int32_t out_partition, int64_t out_offset)
-{
-    sy_job_record rec = run_record(r, st, out_partition, out_offset);
-    changelog_mirror(r->w, sy_buf_cstr(&r->skey), &rec, r);
-}
-
-/* Mark the run failed with class c and publish its failed result. */
-static void fail(sy_run *r, sy_err_class c, const char *why)
+/* The job failed for good (event ev, class c): its failed result is staged. */
+static void fail(sy_run *r, sy_life_event ev, sy_err_class c, const char *why)
 {
     sy_outcome_free(&r->last);
     memset(&r->last, 0, sizeof r->last);
     r->last.error = c;
     snprintf(r->last.message, sizeof r->last.message, "%.*s", (int)sizeof r->last.message - 1, why);
-    publish_result(r);
+    step(r, ev, NULL, NULL);
+}
+
+/* Everything r produced is settled: it ends. */
+static void settle_if_done(sy_run *r)
+{
+    if (r->pending_deliveries == 0) step(r, SY_EV_SETTLED, NULL, NULL);
+}
+
+/* The first fatal error stays in w->error (the loop ends on it), said once. */
+static void fatal(worker *w, const sy_worker_error *e)
+{
+    if (w->error.kind == SY_ERRK_FATAL) return;
+    w->error = *e;
+    sy_error("%s; stopping (the store keeps every result: a restart publishes what is left)",
+             e->what);
 }
 
 static int render_prompt(sy_run *r, char *err, size_t errlen)
@@ -150,7 +166,7 @@ static bool older_record(sy_run *r, sy_job_record *rec)
     return true;
 }
 
-bool run_same_origin(const sy_run *r, const char *origin)
+static bool run_same_origin(const sy_run *r, const char *origin)
 {
     return r->origin && origin && !strcmp(r->origin, origin);
 }
@@ -158,12 +174,10 @@ bool run_same_origin(const sy_run *r, const char *origin)
 /* A copy of a job the scheduler routed again (it crashed before committing
  * its jobs-topic offset): the job is answered already, or being answered,
  * under the same origin. It is released without a second result. */
-void run_release_rerouted(sy_run *r)
+static void rerouted(sy_run *r)
 {
     sy_debug("key '%s': routed again from %s; already answered", r->job.idempotency_key, r->origin);
-    r->w->rerouted++;
-    sy_offsets_done(r->w->offsets, r->off);
-    run_free(r);
+    step(r, SY_EV_REROUTED, NULL, NULL);
 }
 
 /* Is the first run of this very message still publishing its result? A
@@ -175,17 +189,24 @@ void run_release_rerouted(sy_run *r)
 static bool first_copy_publishing(const sy_run *r)
 {
     for (const sy_run *o = r->w->runs; o; o = o->next)
-        if (o != r && (o->pending_deliveries > 0 || o->produce_pending || o->awaiting_mirror) &&
+        if (o != r &&
+            (o->pending_deliveries > 0 || o->state == SY_LS_PUBLISH_STAGED ||
+             o->state == SY_LS_MIRRORING) &&
             o->partition == r->partition && o->offset == r->offset && o->src_topic &&
             !strcmp(o->src_topic, r->src_topic))
             return true;
     return false;
 }
 
-#define RECHECK_MS 50
+/* A stored answer (replay or dedup), or the job runs after all. */
+static void answer_stored(sy_run *r, const sy_job_record *rec, sy_answer answer)
+{
+    if (publish_restamp(r, rec, answer) != 0) step(r, SY_EV_STORED_UNREADABLE, NULL, NULL);
+    else step(r, answer == SY_ANSWER_DEDUP ? SY_EV_DEDUP : SY_EV_REPLAY, NULL, NULL);
+}
 
-/* What the store knows of this key. Returns true when the run is answered
- * (or finished, or waiting for its first copy) without a call. */
+/* What the store knows of this key. Returns true when it decided the
+ * run's next step. */
 static bool answer_from_store(sy_run *r)
 {
     worker *w = r->w;
@@ -194,7 +215,7 @@ static bool answer_from_store(sy_run *r)
         return false;
     bool same = same_message(r, &rec);
     if (!same && rec.state != SY_STATE_IN_FLIGHT && run_same_origin(r, rec.origin)) {
-        run_release_rerouted(r); /* its PUBLISHING result goes out with the first copy */
+        rerouted(r); /* its PUBLISHING result goes out with the first copy */
         return true;
     }
     if (rec.state == SY_STATE_IN_FLIGHT) {
@@ -203,39 +224,54 @@ static bool answer_from_store(sy_run *r)
     }
     if (rec.expires_ms && rec.expires_ms < sy_now_ms()) return false;
     if (same && rec.state == SY_STATE_PUBLISHED) { /* result already on the output topic */
-        w->skipped++;
-        sy_offsets_done(w->offsets, r->off);
-        run_free(r);
+        step(r, SY_EV_ANSWERED_BEFORE, NULL, NULL);
         return true;
     }
     if (!same && !rec.ok) return false; /* a failure is not an answer to a resubmission */
     if (same && rec.state == SY_STATE_PUBLISHING && first_copy_publishing(r)) {
-        r->recheck = true; /* look again once the first copy is acknowledged */
-        sy_timers_add(&w->timers, sy_mono_us() + RECHECK_MS * 1000, r, &r->timer_pos);
+        /* look again once the first copy is acknowledged */
+        step(r, SY_EV_FIRST_COPY_OUT, NULL, &(fx_args){.delay_ms = RECHECK_MS});
         return true;
     }
-    publish_stored(r, &rec, !same);
+    answer_stored(r, &rec, same ? SY_ANSWER_REPLAY : SY_ANSWER_DEDUP);
     return true;
 }
 
-/* Another message with this key is in work: wait for its answer. */
-static bool wait_for_leader(sy_run *r)
+/* ROUTE: answered from the store, waiting for another message with its
+ * key, or run: the owner of its key. */
+static void route(sy_run *r)
+{
+    if (answer_from_store(r)) return;
+    bool in_work = sy_keymap_get(&r->w->working, sy_buf_cstr(&r->skey)) != NULL;
+    step(r, in_work ? SY_EV_KEY_IN_WORK : SY_EV_NEW_KEY, NULL, NULL);
+}
+
+/* WAKE_WAITERS: the other messages carrying this key get the owner's
+ * answer; after a failure they run on their own (a failure is not an
+ * answer). */
+static void release_followers(sy_run *leader)
+{
+    worker *w = leader->w;
+    sy_run *f = leader->followers;
+    leader->followers = NULL;
+    if (run_owns_key(leader)) sy_keymap_del(&w->working, sy_buf_cstr(&leader->skey));
+    sy_job_record rec = {.ok = leader->result_ok, .result = leader->stored.data,
+                         .result_len = leader->stored.len};
+    while (f) {
+        sy_run *next = f->next_follower;
+        if (run_same_origin(f, leader->origin)) rerouted(f); /* the same job, again */
+        else if (leader->result_ok) answer_stored(f, &rec, SY_ANSWER_DEDUP);
+        else if (!sy_keymap_get(&w->working, sy_buf_cstr(&f->skey))) step(f, SY_EV_NEW_KEY, NULL, NULL);
+        else step(f, SY_EV_KEY_IN_WORK, NULL, NULL);
+        f = next;
+    }
+}
+
+static void join_waiters(sy_run *r)
 {
     sy_run *leader = sy_keymap_get(&r->w->working, sy_buf_cstr(&r->skey));
-    if (!leader) return false;
     r->next_follower = leader->followers;
     leader->followers = r;
-    return true;
-}
-
-/* Answered from the store, waiting for another message with its key, or
- * run: the leader of its key. */
-static void run_route(sy_run *r)
-{
-    if (answer_from_store(r) || wait_for_leader(r)) return;
-    r->leader = true;
-    sy_keymap_put(&r->w->working, sy_buf_cstr(&r->skey), r);
-    run_begin(r);
 }
 
 void run_start(worker *w, const rd_kafka_message_t *m)
@@ -246,23 +282,28 @@ void run_start(worker *w, const rd_kafka_message_t *m)
     if (topic_tier) r->src_topic = topic_tier->topic; /* config-owned, outlives the message */
     r->off = sy_offsets_track(w->offsets, r->src_topic, m->partition, m->offset);
     sy_flow_taken(w, r->src_topic, m->partition, r->off);
-    w->consumed++;
+    step(r, SY_EV_CONSUMED, NULL, NULL);
 
     char err[512];
+    sy_err_class bad = SY_ERR_NONE;
     if (sy_job_decode(m->payload, m->len, &r->job, err, sizeof err) != 0) {
-        publish_dead_letter_only(r, SY_ERR_INVALID_JOB, err);
-        return;
+        bad = SY_ERR_INVALID_JOB;
+    } else {
+        r->job_ok = true;
+        r->task = sy_config_task(&w->cfg, r->job.task);
+        if (!r->task) {
+            snprintf(err, sizeof err, "unknown task '%.200s'", r->job.task);
+            bad = SY_ERR_UNKNOWN_TASK;
+        }
     }
-    r->job_ok = true;
-    r->task = sy_config_task(&w->cfg, r->job.task);
-    if (!r->task) {
-        snprintf(err, sizeof err, "unknown task '%.200s'", r->job.task);
-        publish_dead_letter_only(r, SY_ERR_UNKNOWN_TASK, err);
+    if (bad != SY_ERR_NONE) {
+        step(r, SY_EV_BAD_JOB, NULL, &(fx_args){.dl_class = bad, .dl_why = err});
+        settle_if_done(r); /* not even truncated: lost, logged */
         return;
     }
     r->tier = r->task->tier;
     sy_store_key(&r->skey, r->task->name, r->job.idempotency_key);
-    run_route(r);
+    step(r, SY_EV_DECODED, NULL, NULL);
 }
 
 static int64_t estimate_input_tokens(const sy_run *r)
@@ -306,22 +347,25 @@ static void model_views(const sy_run *r, sy_model_view *v)
     }
 }
 
-void run_begin(sy_run *r)
+static void attempt(sy_run *r);
+
+/* BEGIN: the deadline, the prompt, the route; then the first attempt. */
+static void begin(sy_run *r)
 {
     char err[512];
     r->deadline_ms = r->job.deadline_ms;
     if (!r->deadline_ms && r->task->deadline_ms) r->deadline_ms = sy_now_ms() + r->task->deadline_ms;
     if (render_prompt(r, err, sizeof err) != 0) {
-        fail(r, SY_ERR_RENDER, err);
+        fail(r, SY_EV_NOT_RUNNABLE, SY_ERR_RENDER, err);
         return;
     }
     sy_model_view views[SY_ROUTE_MAX_MODELS];
     model_views(r, views);
     if (sy_route_begin(&r->route, r->tier, &r->job, views) != 0) {
-        fail(r, SY_ERR_CONTEXT_WINDOW, r->route.why);
+        fail(r, SY_EV_NOT_RUNNABLE, SY_ERR_CONTEXT_WINDOW, r->route.why);
         return;
     }
-    run_attempt(r);
+    attempt(r);
 }
 
 static int run_priority(const sy_run *r)
@@ -378,16 +422,16 @@ static sy_err_class unusable(const sy_run *r, int i, int64_t *wait_ms)
 static void wait_timer(sy_run *r, int64_t delay_ms)
 {
     if (r->deadline_ms) {
-        int64_t left = r->deadline_ms - sy_now_ms() + 1; /* run_attempt expires it then */
+        int64_t left = r->deadline_ms - sy_now_ms() + 1; /* attempt() expires it then */
         if (delay_ms > left) delay_ms = left > 0 ? left : 0;
     }
     sy_timers_add(&r->w->timers, sy_mono_us() + delay_ms * 1000, r, &r->timer_pos);
 }
 
 /* Move the route to the first model from here on that can take calls,
- * noting the ones skipped. When none can, wait (a timer) for the soonest
- * one and return false. */
-static bool choose_usable_model(sy_run *r)
+ * noting the ones skipped. When none can, return false with the wait for
+ * the soonest one. */
+static bool choose_usable_model(sy_run *r, int64_t *soonest_ms)
 {
     int64_t soonest = -1;
     for (int i = r->route.pos; i < r->route.n; i++) {
@@ -397,41 +441,40 @@ static bool choose_usable_model(sy_run *r)
             for (int j = r->route.pos; j < i; j++) {
                 r->model = r->tier->models[r->route.order[j]].model;
                 note_attempt(r, unusable(r, j, &wait), 0, 0);
-                r->w->breaker_skips++;
+                r->w->counters.breaker_skips++;
             }
             sy_route_skip_to(&r->route, i);
             return true;
         }
         if (soonest < 0 || wait < soonest) soonest = wait;
     }
-    wait_timer(r, soonest);
+    *soonest_ms = soonest;
     return false;
 }
 
 static void send_attempt(sy_run *r);
 
-void run_attempt(sy_run *r)
+/* ATTEMPT: the deadline, a usable model, an engine slot, room under the
+ * account; then the request. */
+static void attempt(sy_run *r)
 {
     worker *w = r->w;
-    if (r->recheck) { /* a redelivered copy waiting for its first one (answer_from_store) */
-        r->recheck = false;
-        run_route(r);
-        return;
-    }
     if (r->deadline_ms && sy_now_ms() > r->deadline_ms) {
-        fail(r, SY_ERR_EXPIRED, "job deadline passed before it could run");
+        fail(r, SY_EV_EXPIRED, SY_ERR_EXPIRED, "job deadline passed before it could run");
         return;
     }
-    if (!choose_usable_model(r)) return;
+    int64_t wait_ms = 0;
+    if (!choose_usable_model(r, &wait_ms)) {
+        step(r, SY_EV_NO_MODEL, NULL, &(fx_args){.delay_ms = wait_ms});
+        return;
+    }
     r->model = sy_route_model(&r->route, r->tier);
     if (w->stopping || !sy_engine_has_room(w->engine)) { /* stopping: parked for good */
-        sy_waitq_push(&w->ready, r->task->index, run_priority(r), r);
+        step(r, SY_EV_NO_SLOT, NULL, NULL);
         return;
     }
-    size_t acct = r->model->provider->index;
-    if (!pace(r, acct)) {
-        sy_waitq_push_until(&w->paced[acct].waiting, r->task->index, run_priority(r),
-                            r->deadline_ms, r);
+    if (!pace(r, r->model->provider->index)) {
+        step(r, SY_EV_NO_PACE, NULL, NULL);
         return;
     }
     send_attempt(r);
@@ -452,7 +495,7 @@ static int64_t release_account(worker *w, size_t acct, int64_t now)
         }
         sy_waitq_pop(&q->waiting);
         r->reserved_tokens = est;
-        send_attempt(r);
+        step(r, SY_EV_PACE_ROOM, NULL, NULL);
     }
     return q->waiting.n ? 1000 : -1; /* engine full: the next turn tries again */
 }
@@ -465,8 +508,8 @@ static int64_t expire_waiting(sy_waitq *q, int64_t now_ms)
     void **gone;
     size_t n = sy_waitq_take_expired(q, now_ms, &gone);
     for (size_t i = 0; i < n; i++)
-        fail(gone[i], SY_ERR_EXPIRED, "job deadline passed while it waited for its provider "
-                                      "account's rate limit");
+        fail(gone[i], SY_EV_EXPIRED, SY_ERR_EXPIRED, "job deadline passed while it waited for "
+                                                    "its provider account's rate limit");
     free(gone);
     int64_t next = sy_waitq_next_deadline(q);
     if (!next) return -1;
@@ -490,7 +533,8 @@ int64_t run_release_paced(worker *w)
     return soonest;
 }
 
-/* Build the request and note the intent; launched after the group commit. */
+/* SEND: build the request; its intent is staged and it is launched after
+ * the group commit (PREPARED). */
 static void send_attempt(sy_run *r)
 {
     worker *w = r->w;
@@ -499,7 +543,7 @@ static void send_attempt(sy_run *r)
         sy_account_settle(a, r->reserved_tokens, 0);
         sy_account_settle_request(a);
         r->reserved_tokens = 0;
-        run_attempt(r);
+        step(r, SY_EV_BREAKER_OPENED, NULL, NULL);
         return;
     }
     sy_transfer *t = sy_engine_acquire(w->engine);
@@ -517,18 +561,16 @@ static void send_attempt(sy_run *r)
     sy_request_add_job_header(&t->req, r->job.idempotency_key);
     sy_route_attempt(&r->route);
     r->attempts++;
-    run_note_state(r, SY_STATE_IN_FLIGHT, -1, -1); /* the intent, durable before the call */
     r->prepared = t;
-    run_defer(r);
+    step(r, SY_EV_PREPARED, NULL, NULL); /* the intent, durable before the call */
 }
 
-void run_launch_prepared(sy_run *r)
+/* LAUNCH_CALL */
+static void launch_prepared(sy_run *r)
 {
     worker *w = r->w;
     sy_transfer *t = r->prepared;
     r->prepared = NULL;
-    w->calls++;
-    r->call_out = true;
     r->attempt_sent_us = sy_mono_us();
     if (!r->first_sent_us) r->first_sent_us = r->attempt_sent_us;
     int64_t timeout = r->tier->retry.timeout_ms;
@@ -608,21 +650,30 @@ static bool output_parses(const sy_run *r)
     return ok;
 }
 
+/* Retry jitter: xorshift64* over the worker's seed. */
+static uint64_t worker_random(worker *w)
+{
+    uint64_t x = w->rng;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    w->rng = x;
+    return x * 2685821657736338717ULL;
+}
+
 static void after_failure(sy_run *r)
 {
-    worker *w = r->w;
     int64_t delay_ms = 0;
-    switch (sy_route_after_failure(&r->route, r->tier, &r->last, worker_random(w), &delay_ms)) {
+    switch (sy_route_after_failure(&r->route, r->tier, &r->last, worker_random(r->w), &delay_ms)) {
     case SY_ROUTE_RETRY:
-        w->retries++;
-        wait_timer(r, delay_ms);
+        step(r, r->last.error == SY_ERR_RATE_LIMITED ? SY_EV_RATE_LIMITED : SY_EV_RETRIABLE, NULL,
+             &(fx_args){.delay_ms = delay_ms});
         break;
     case SY_ROUTE_FALLBACK:
-        w->fallbacks++;
-        run_attempt(r);
+        step(r, SY_EV_FALLBACK, NULL, NULL);
         break;
     case SY_ROUTE_GIVE_UP:
-        publish_result(r);
+        step(r, SY_EV_PERMANENT, NULL, NULL);
         break;
     }
 }
@@ -673,7 +724,6 @@ void run_on_response(worker *w, sy_transfer *t, void *opaque)
 {
     sy_run *r = opaque;
     int64_t latency_ms = (sy_mono_us() - r->attempt_sent_us) / 1000;
-    r->call_out = false;
     sy_outcome_free(&r->last);
     memset(&r->last, 0, sizeof r->last);
     if (t->curl_code != CURLE_OK || t->too_large) {
@@ -694,6 +744,232 @@ void run_on_response(worker *w, sy_transfer *t, void *opaque)
                  "task '%s' expects JSON; model %s answered text", r->task->name, r->model->alias);
     }
     note_attempt(r, r->last.error, r->last.http_status, latency_ms);
-    if (r->last.error == SY_ERR_NONE) publish_result(r);
+    if (r->last.error == SY_ERR_NONE) step(r, SY_EV_RESPONSE_OK, NULL, NULL);
     else after_failure(r);
+}
+
+void run_on_timer(sy_run *r)
+{
+    step(r, SY_EV_TIMER, NULL, NULL);
+}
+
+void run_on_slot(sy_run *r)
+{
+    step(r, SY_EV_SLOT, NULL, NULL);
+}
+
+void run_after_group_commit(worker *w)
+{
+    sy_run *r = w->deferred;
+    w->deferred = NULL;
+    while (r) {
+        sy_run *next = r->next_deferred;
+        sy_life_facts f = {.mirror = w->opt.changelog && r->answer != SY_ANSWER_DEDUP};
+        step(r, SY_EV_GROUP_COMMITTED, &f, NULL);
+        r = next;
+    }
+}
+
+/* The client or broker refused r's result for good: RESULT_REFUSED, and a
+ * dead letter saying why takes its place (publish.h). */
+static void refused(sy_run *r, int err)
+{
+    char why[300];
+    publish_refused_why(r, err, why, sizeof why);
+    sy_warn("key '%s': %s; dead-lettered", r->job.idempotency_key, why);
+    step(r, SY_EV_RESULT_REFUSED, NULL,
+         &(fx_args){.dl_class = SY_ERR_UNPUBLISHABLE, .dl_why = why});
+}
+
+/* PRODUCE_RESULT */
+static void produce_result(sy_run *r)
+{
+    sy_worker_error e = {0};
+    int err = publish_produce_result(r, &e);
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        fatal(r->w, &e); /* the run stays as it is: the loop ends */
+        return;
+    }
+    if (err) refused(r, err);
+    settle_if_done(r);
+}
+
+/* A delivery failed: produced again, or replaced. True when something is
+ * in flight in its place (the run waits for it). */
+static bool delivery_failed(worker *w, sy_run *r, rd_kafka_t *rk, const rd_kafka_message_t *m)
+{
+    if (publish_produce_again(r, rk, m)) {
+        step(r, SY_EV_DELIVERY_RETRIED, NULL, NULL);
+        return true;
+    }
+    switch (publish_substitute(w, r, rk, m)) {
+    case SY_SUB_IN_FLIGHT: return true;
+    case SY_SUB_RESULT: refused(r, (int)m->err); return false;
+    default: return false;
+    }
+}
+
+/* A delivery report of the transactional producer: kept until the
+ * transaction commits (txn.c); the run is held once all its messages are
+ * acknowledged. */
+static void txn_delivery(worker *w, const rd_kafka_message_t *m, sy_run *r)
+{
+    if (m->err && !sy_kafka_err_retriable(m->err)) {
+        /* aborting and producing it again would fail again: its substitute
+         * (a truncated dead letter, or a dead letter saying why the result
+         * could not go out) goes in its place, and it is not kept */
+        publish_substitute_kind k = publish_substitute(w, r, w->producer, m);
+        if (k == SY_SUB_RESULT) refused(r, (int)m->err);
+        if (k == SY_SUB_IN_FLIGHT || !r || --r->pending_deliveries > 0) return;
+    } else {
+        txn_keep(w->txn, m);
+        if (!r) return;
+        if (m->err) r->txn_failed = true;
+        else if (publish_is_result(r, m)) {
+            r->txn_out_partition = m->partition;
+            r->txn_out_offset = m->offset;
+        }
+        if (--r->pending_deliveries > 0) return;
+    }
+    step(r, SY_EV_TXN_ACKED, &(sy_life_facts){.txn_failed = r->txn_failed}, NULL);
+}
+
+void run_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    worker *w = opaque;
+    sy_run *r = m->_private;
+    if (w->txn && rk == w->producer) {
+        txn_delivery(w, m, r); /* noted PUBLISHED when its transaction commits */
+        return;
+    }
+    if (m->err && delivery_failed(w, r, rk, m)) return;
+    if (!r) return; /* a mirror with no job behind it (recovery) */
+    if (r->state == SY_LS_MIRRORING) /* acknowledged, or done without (publish_substitute) */
+        step(r, SY_EV_MIRRORED, NULL, NULL);
+    else if (!m->err && publish_is_result(r, m))
+        step(r, SY_EV_RESULT_DELIVERED, NULL,
+             &(fx_args){.out_partition = m->partition, .out_offset = m->offset});
+    /* whatever became of it: the partition never waits for good */
+    r->pending_deliveries--;
+    settle_if_done(r);
+}
+
+void run_txn_commit(worker *w)
+{
+    if (w->error.kind == SY_ERRK_FATAL) return; /* the producer is gone: nothing to commit */
+    void **runs;
+    size_t n;
+    sy_worker_error e = {0};
+    switch (txn_commit(w, &runs, &n, &e)) {
+    case SY_TXN_COMMITTED:
+        for (size_t i = 0; i < n; i++) {
+            sy_run *r = runs[i];
+            sy_life_facts f = {.has_out = r->txn_out_offset >= 0};
+            fx_args a = {.out_partition = r->txn_out_partition, .out_offset = r->txn_out_offset};
+            r->txn_out_offset = -1;
+            step(r, SY_EV_TXN_COMMITTED, &f, &a);
+            settle_if_done(r);
+        }
+        break;
+    case SY_TXN_ABORTED: /* every message of the aborted transaction is out again */
+        for (size_t i = 0; i < n; i++)
+            if (runs[i]) {
+                sy_run *r = runs[i];
+                r->txn_failed = false;
+                r->txn_out_offset = -1;
+            }
+        for (size_t i = 0; i < n; i++)
+            if (runs[i]) {
+                sy_run *r = runs[i];
+                r->pending_deliveries++;
+                step(r, SY_EV_TXN_ABORTED, NULL, NULL);
+            }
+        break;
+    case SY_TXN_FATAL:
+        fatal(w, &e);
+        break;
+    case SY_TXN_IDLE:
+        break;
+    }
+}
+
+void run_revoked(worker *w, const rd_kafka_topic_partition_list_t *parts)
+{
+    for (sy_run *r = w->runs; r; r = r->next)
+        for (int i = 0; i < parts->cnt; i++)
+            if (r->partition == parts->elems[i].partition && r->src_topic &&
+                !strcmp(r->src_topic, parts->elems[i].topic)) {
+                step(r, SY_EV_REVOKED, NULL, NULL);
+                break;
+            }
+}
+
+void run_abandon_all(worker *w)
+{
+    while (w->runs) {
+        sy_run *r = w->runs;
+        step(r, SY_EV_SHUTDOWN, NULL, NULL);
+        if (w->runs == r) run_free(r); /* not in the table (cannot be): freed all the same */
+    }
+}
+
+/* One event of r: the transition, counted, then its effects in order
+ * (lifecycle.h). An effect may raise the run's next event itself (the
+ * store's answer, the checks before a call, ...); FREE is always last. */
+static void step(sy_run *r, sy_life_event ev, const sy_life_facts *f, const fx_args *a)
+{
+    static const fx_args none;
+    worker *w = r->w;
+    sy_life_state from = r->state;
+    sy_life_step s = sy_life_next(from, ev, f);
+    if (s.effects & SY_FX_ERROR) {
+        if (w->counters.invalid++ < 20)
+            sy_warn("job at %s/%d/%" PRId64 ": event %s in state %s is not in the lifecycle; "
+                    "ignored", r->src_topic ? r->src_topic : "?", (int)r->partition, r->offset,
+                    sy_life_event_name(ev), sy_life_state_name(from));
+        return;
+    }
+    if (!a) a = &none;
+    w->counters.transitions[from][ev]++;
+    r->state = s.next;
+    for (uint32_t fx = s.effects; fx; fx &= fx - 1) {
+        uint32_t bit = fx & -fx;
+        w->counters.effects[__builtin_ctz(bit)]++;
+        switch (bit) {
+        case SY_FX_ROUTE: route(r); break;
+        case SY_FX_TAKE_KEY: sy_keymap_put(&w->working, sy_buf_cstr(&r->skey), r); break;
+        case SY_FX_JOIN_WAITERS: join_waiters(r); break;
+        case SY_FX_BEGIN: begin(r); break;
+        case SY_FX_ATTEMPT: attempt(r); break;
+        case SY_FX_SEND: send_attempt(r); break;
+        case SY_FX_SET_TIMER: wait_timer(r, a->delay_ms); break;
+        case SY_FX_QUEUE_READY:
+            sy_waitq_push(&w->ready, r->task->index, run_priority(r), r);
+            break;
+        case SY_FX_QUEUE_PACED:
+            sy_waitq_push_until(&w->paced[r->model->provider->index].waiting, r->task->index,
+                                run_priority(r), r->deadline_ms, r);
+            break;
+        case SY_FX_STAGE_INTENT: jobstate_put(r, SY_STATE_IN_FLIGHT, -1, -1); break;
+        case SY_FX_STAGE_RESULT:
+            if (publish_stage_result(r) != 0) { /* ok, but too large to keep: it fails */
+                publish_too_large(r);
+                step(r, SY_EV_TOO_LARGE_TO_KEEP, NULL, NULL);
+            }
+            break;
+        case SY_FX_WAKE_WAITERS: release_followers(r); break;
+        case SY_FX_DEFER: run_defer(r); break;
+        case SY_FX_LAUNCH_CALL: launch_prepared(r); break;
+        case SY_FX_MIRROR:
+            if (!publish_mirror(r)) step(r, SY_EV_MIRRORED, NULL, NULL); /* nothing to await */
+            break;
+        case SY_FX_PRODUCE_RESULT: produce_result(r); break;
+        case SY_FX_NOTE_PUBLISHED: publish_note_published(r, a->out_partition, a->out_offset); break;
+        case SY_FX_CLOSE_RECORD: publish_close_record(r); break;
+        case SY_FX_PRODUCE_DEAD_LETTER: publish_dead_letter(r, a->dl_class, a->dl_why); break;
+        case SY_FX_HOLD: txn_hold(w->txn, r); break;
+        case SY_FX_RELEASE_OFFSET: sy_offsets_done(w->offsets, r->off); break;
+        case SY_FX_FREE: run_free(r); return;
+        }
+    }
 }

@@ -18,21 +18,25 @@
  *             before recovery reads the output topics. A transaction is
  *             always open (begin_transaction is local until a produce).
  *   delivery  an acknowledged result or dead letter is kept (a copy, in
- *             case of an abort) and its run waits here; once all of a run's
- *             messages are acknowledged its input offset counts as done, as
- *             without transactions
+ *             case of an abort); once all of a run's messages are
+ *             acknowledged its input offset counts as done, as without
+ *             transactions, and the run is held here (run.c decides: the
+ *             TXN_ACKED event, lifecycle.h)
  *   commit    where offsets are committed otherwise (every 100 ms, on a
  *             revoke, at shutdown): the contiguous done prefix goes to
  *             send_offsets_to_transaction with the consumer's group
  *             metadata, then commit_transaction. Only then are the runs'
  *             results noted PUBLISHED (until then they are PUBLISHING, which
- *             recovery and the changelog restore already handle)
+ *             recovery and the changelog restore already handle): the held
+ *             runs go back to run.c (TXN_COMMITTED)
  *   abort     on an abortable error: abort, then produce every kept message
  *             again, first thing in the next transaction (before its offsets
- *             are sent), so no committed offset is ahead of its result
+ *             are sent), so no committed offset is ahead of its result; their
+ *             runs go back to run.c (TXN_ABORTED)
  *   fatal     fenced by a newer producer with this id, or another fatal
- *             error: log it and exit 1. The store holds every result; a
- *             restart publishes what is left.
+ *             error: returned (SY_TXN_FATAL); the worker stops with it and
+ *             the command exits 1. The store holds every result; a restart
+ *             publishes what is left.
  *
  * The changelog stays outside the transaction, on a producer of its own
  * (w->changelog_producer): its PUBLISHING record must be acknowledged and
@@ -65,14 +69,20 @@ typedef struct kept { /* a message of the open transaction */
     char *key; /* key then value, one allocation */
     size_t keylen, len;
     rd_kafka_headers_t *hdrs;
-    sy_run *r;
+    void *r; /* its run */
 } kept;
+
+typedef struct ptrs { /* a growing array of opaques */
+    void **v;
+    size_t n, cap;
+} ptrs;
 
 struct sy_txn {
     char id[512];
     kept *msgs;
     size_t n, cap;
-    sy_run *held; /* runs whose messages are all acknowledged */
+    ptrs held;    /* runs whose messages are all acknowledged */
+    ptrs out;     /* what the last txn_commit handed back */
     bool failed;  /* a delivery failed: this transaction must abort */
     uint64_t committed, aborted;
 };
@@ -94,7 +104,17 @@ static int worker_id(const char *dir, char *out, size_t outlen)
     return bad || rename(tmp, path) != 0 ? -1 : 0;
 }
 
-rd_kafka_t *txn_producer(worker *w, char *err, size_t errlen)
+static void push(ptrs *p, void *v)
+{
+    if (p->n == p->cap) {
+        p->cap = p->cap ? 2 * p->cap : 64;
+        p->v = sy_xrealloc(p->v, p->cap * sizeof *p->v);
+    }
+    p->v[p->n++] = v;
+}
+
+rd_kafka_t *txn_producer(worker *w, void (*dr_cb)(rd_kafka_t *, const rd_kafka_message_t *, void *),
+                         char *err, size_t errlen)
 {
     char wid[64];
     if (worker_id(w->opt.state_dir, wid, sizeof wid) != 0) {
@@ -105,7 +125,7 @@ rd_kafka_t *txn_producer(worker *w, char *err, size_t errlen)
     char idprop[600];
     snprintf(idprop, sizeof idprop, "transactional.id=switchyard-%s-%s", w->opt.group, wid);
     sy_txn *t = sy_xcalloc(1, sizeof *t);
-    rd_kafka_t *rk = sy_kafka_txn_producer(&w->kafka, idprop, publish_on_delivery, w, t->id,
+    rd_kafka_t *rk = sy_kafka_txn_producer(&w->kafka, idprop, dr_cb, w, t->id,
                                            sizeof t->id, err, errlen);
     if (!rk) {
         free(t);
@@ -143,9 +163,7 @@ static void free_kept(kept *msgs, size_t n)
     free(msgs);
 }
 
-/* Keep an acknowledged (or failed) message of the open transaction and
- * note what it means for its run; false while the run has more to come. */
-static bool kept_delivery(sy_txn *t, const rd_kafka_message_t *m, sy_run *r)
+void txn_keep(sy_txn *t, const rd_kafka_message_t *m)
 {
     keep(t, m);
     if (m->err) {
@@ -154,48 +172,23 @@ static bool kept_delivery(sy_txn *t, const rd_kafka_message_t *m, sy_run *r)
                 rd_kafka_err2str(m->err));
         t->failed = true;
     }
-    if (!r) return false;
-    if (m->err) r->txn_failed = true;
-    else if (publish_is_result(r, m)) {
-        r->txn_has_out = true;
-        r->txn_out_partition = m->partition;
-        r->txn_out_offset = m->offset;
-    }
-    return --r->pending_deliveries == 0;
 }
 
-void txn_on_delivery(worker *w, const rd_kafka_message_t *m)
+void txn_hold(sy_txn *t, void *run)
 {
-    sy_txn *t = w->txn;
-    sy_run *r = m->_private;
-    if (m->err && !sy_kafka_err_retriable(m->err)) {
-        /* aborting and producing it again would fail again: its substitute
-         * (a truncated dead letter, or a dead letter saying why the result
-         * could not go out) goes in its place, and it is not kept */
-        if (publish_substitute(w, r, w->producer, m) || !r || --r->pending_deliveries > 0) return;
-    } else if (!kept_delivery(t, m, r)) {
-        return;
-    }
-    if (!r->txn_failed) sy_offsets_done(w->offsets, r->off);
-    r->next_held = t->held;
-    t->held = r;
+    push(&t->held, run);
 }
 
-static _Noreturn void stop(rd_kafka_error_t *e, const char *what)
+/* A failed transactional call: *e says what, and whether it is fatal. */
+static sy_txn_outcome failed(rd_kafka_error_t *err, const char *what, sy_worker_error *e)
 {
-    sy_error("transactions: %s failed%s: %s; stopping (the store keeps every result: a "
-             "restart publishes what is left)", what,
-             rd_kafka_error_is_fatal(e) ? " fatally (fenced: another producer took this "
-                                          "transactional.id?)" : "",
-             rd_kafka_error_string(e));
-    rd_kafka_error_destroy(e);
-    exit(1);
-}
-
-static void begin(worker *w)
-{
-    rd_kafka_error_t *e = rd_kafka_begin_transaction(w->producer);
-    if (e) stop(e, "begin_transaction");
+    e->kind = SY_ERRK_FATAL;
+    snprintf(e->what, sizeof e->what, "transactions: %s failed%s: %s", what,
+             rd_kafka_error_is_fatal(err) ? " fatally (fenced: another producer took this "
+                                            "transactional.id?)" : "",
+             rd_kafka_error_string(err));
+    rd_kafka_error_destroy(err);
+    return SY_TXN_FATAL;
 }
 
 /* The done prefix of the input offsets joins the transaction. */
@@ -218,83 +211,84 @@ static rd_kafka_error_t *commit(worker *w)
     return e;
 }
 
-/* Every kept message again, in the transaction just begun. */
-static void produce_again(worker *w)
+/* Every kept message again, in the transaction just begun; their runs
+ * (one per message) in t->out. */
+static int produce_again(worker *w, sy_worker_error *e)
 {
     sy_txn *t = w->txn;
     kept *msgs = t->msgs;
     size_t n = t->n;
     t->msgs = NULL;
     t->n = t->cap = 0;
-    for (size_t i = 0; i < n; i++)
-        if (msgs[i].r) msgs[i].r->txn_failed = msgs[i].r->txn_has_out = false;
+    int rc = 0;
     for (size_t i = 0; i < n; i++) {
         kept *k = &msgs[i];
-        if (k->r) k->r->pending_deliveries++;
+        push(&t->out, k->r);
         rd_kafka_headers_t *h = k->hdrs;
         k->hdrs = NULL; /* sy_kafka_produce_to owns them now */
-        if (sy_kafka_produce_to(w->producer, k->topic, k->partition, k->key, k->keylen,
-                                k->key + k->keylen, k->len, h, k->r) != 0) {
-            sy_error("transactions: cannot produce again after an abort; stopping (the store "
-                     "keeps every result: a restart publishes them)");
-            exit(1);
+        if (!rc && sy_kafka_produce_to(w->producer, k->topic, k->partition, k->key, k->keylen,
+                                       k->key + k->keylen, k->len, h, k->r) != 0) {
+            e->kind = SY_ERRK_FATAL;
+            snprintf(e->what, sizeof e->what, "transactions: cannot produce again after an abort");
+            rc = -1;
+        } else if (rc && h) {
+            rd_kafka_headers_destroy(h);
         }
     }
     free_kept(msgs, n);
+    return rc;
 }
 
-static void abort_and_redo(worker *w, rd_kafka_error_t *why)
+static sy_txn_outcome abort_and_redo(worker *w, rd_kafka_error_t *why, sy_worker_error *e)
 {
     sy_txn *t = w->txn;
     sy_warn("transactions: %s; aborting", rd_kafka_error_string(why));
     rd_kafka_error_destroy(why);
-    rd_kafka_error_t *e = rd_kafka_abort_transaction(w->producer, TXN_TIMEOUT_MS);
-    if (e) stop(e, "abort_transaction");
+    rd_kafka_error_t *err = rd_kafka_abort_transaction(w->producer, TXN_TIMEOUT_MS);
+    if (err) return failed(err, "abort_transaction", e);
     rd_kafka_flush(w->producer, TXN_TIMEOUT_MS); /* reports of purged messages: kept too */
     t->aborted++;
     t->failed = false;
-    t->held = NULL; /* every held run has kept messages: produced again below */
+    t->held.n = 0; /* every held run has kept messages: produced again below */
     sy_offsets_untake(w->offsets);
-    begin(w);
+    if ((err = rd_kafka_begin_transaction(w->producer))) return failed(err, "begin_transaction", e);
     sy_warn("transactions: producing %zu message(s) of the aborted transaction again", t->n);
-    produce_again(w);
+    return produce_again(w, e) ? SY_TXN_FATAL : SY_TXN_ABORTED;
 }
 
-static void finish_committed(worker *w)
+sy_txn_outcome txn_commit(worker *w, void ***runs, size_t *n, sy_worker_error *e)
 {
     sy_txn *t = w->txn;
-    sy_debug("transactions: committed %zu message(s)", t->n);
-    free_kept(t->msgs, t->n);
-    t->msgs = NULL;
-    t->n = t->cap = 0;
-    sy_run *r = t->held;
-    t->held = NULL;
-    while (r) {
-        sy_run *next = r->next_held;
-        publish_committed(r);
-        r = next;
-    }
-    t->committed++;
-}
-
-void txn_commit(worker *w)
-{
-    sy_txn *t = w->txn;
+    t->out.n = 0;
+    *runs = NULL;
+    *n = 0;
     rd_kafka_flush(w->producer, TXN_TIMEOUT_MS); /* acknowledged: their offsets join */
     rd_kafka_topic_partition_list_t *l = sy_offsets_take(w->offsets);
-    if (!l && t->n == 0 && !t->failed) return; /* nothing to commit */
-    rd_kafka_error_t *e = NULL;
-    if (t->failed) e = rd_kafka_error_new(RD_KAFKA_RESP_ERR__STATE, "a delivery failed");
-    if (!e && l) e = send_offsets(w, l);
-    if (!e) e = commit(w);
+    if (!l && t->n == 0 && !t->failed) return SY_TXN_IDLE; /* nothing to commit */
+    rd_kafka_error_t *err = NULL;
+    if (t->failed) err = rd_kafka_error_new(RD_KAFKA_RESP_ERR__STATE, "a delivery failed");
+    if (!err && l) err = send_offsets(w, l);
+    if (!err) err = commit(w);
     if (l) rd_kafka_topic_partition_list_destroy(l);
-    if (e && rd_kafka_error_is_fatal(e)) stop(e, "commit");
-    if (e) {
-        abort_and_redo(w, e);
-        return;
+    sy_txn_outcome o;
+    if (err && rd_kafka_error_is_fatal(err)) o = failed(err, "commit", e);
+    else if (err) o = abort_and_redo(w, err, e);
+    else if ((err = rd_kafka_begin_transaction(w->producer))) o = failed(err, "begin_transaction", e);
+    else {
+        sy_debug("transactions: committed %zu message(s)", t->n);
+        free_kept(t->msgs, t->n);
+        t->msgs = NULL;
+        t->n = t->cap = 0;
+        ptrs held = t->held; /* handed back; the emptied out array collects the next holds */
+        t->held = t->out;
+        t->held.n = 0;
+        t->out = held;
+        t->committed++;
+        o = SY_TXN_COMMITTED;
     }
-    begin(w);
-    finish_committed(w);
+    *runs = t->out.v;
+    *n = t->out.n;
+    return o;
 }
 
 void txn_report(const worker *w)
@@ -308,6 +302,8 @@ void txn_free(worker *w)
 {
     if (!w->txn) return;
     free_kept(w->txn->msgs, w->txn->n);
+    free(w->txn->held.v);
+    free(w->txn->out.v);
     free(w->txn);
     w->txn = NULL;
 }

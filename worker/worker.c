@@ -12,7 +12,8 @@
  *                 partition is committed to Kafka (never ahead of the store)
  *   6. engine     wait for sockets, the consumer or the next timer; run
  *                 completions (run.c decides what each outcome means)
- *   7. deliveries acknowledged results release their offsets (publish.c)
+ *   7. deliveries acknowledged results release their offsets (run.c:
+ *                 run_on_delivery, an event of the job: lifecycle.h)
  * With --transactions (txn.c), step 5's offset commit sends the prefix with
  * the open Kafka transaction and commits it; results are noted PUBLISHED
  * only once it has committed.
@@ -33,6 +34,7 @@
 #include "fdlimit.h"
 #include "kafka_admin.h"
 #include "log.h"
+#include "run.h"
 #include "stop.h"
 #include "txn.h"
 #include "util.h"
@@ -75,16 +77,6 @@ static const char *usage =
     "      --log-level L     debug|info|warn|error (default info)\n"
     "  -h, --help            this help\n"
     "API keys come from the environment variables the pipeline names (api_key_env).\n";
-
-uint64_t worker_random(worker *w)
-{
-    uint64_t x = w->rng; /* xorshift64* */
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    w->rng = x;
-    return x * 2685821657736338717ULL;
-}
 
 /* Pacing per account, waiting queues (fair by task share), and the health
  * of every model of every tier. */
@@ -146,12 +138,12 @@ static void fire_timers(worker *w)
 {
     int64_t now = sy_mono_us();
     sy_run *r;
-    while ((r = sy_timers_pop_due(&w->timers, now))) run_attempt(r);
+    while ((r = sy_timers_pop_due(&w->timers, now))) run_on_timer(r);
 }
 
 static void dispatch_ready(worker *w)
 {
-    while (w->ready.n && sy_engine_has_room(w->engine)) run_attempt(sy_waitq_pop(&w->ready));
+    while (w->ready.n && sy_engine_has_room(w->engine)) run_on_slot(sy_waitq_pop(&w->ready));
 }
 
 static void drain_wake_fd(worker *w)
@@ -177,7 +169,7 @@ static void flush_producers(worker *w)
 /* Input offsets go to the group directly, or with the results' transaction. */
 static void commit_offsets(worker *w, bool async)
 {
-    if (w->txn) txn_commit(w);
+    if (w->txn) run_txn_commit(w);
     else sy_offsets_commit(w->offsets, w->consumer, async);
 }
 
@@ -188,15 +180,7 @@ static void release_deferred(worker *w)
         sy_error("cannot make job state durable; stopping (unfinished jobs are redone on restart)");
         exit(1);
     }
-    sy_run *r = w->deferred;
-    w->deferred = NULL;
-    while (r) {
-        sy_run *next = r->next_deferred;
-        r->in_deferred = false;
-        if (r->prepared) run_launch_prepared(r);
-        else if (r->produce_pending) publish_deferred(r);
-        r = next;
-    }
+    run_after_group_commit(w);
 }
 
 static int wait_ms(worker *w, bool more_input, int64_t paced_us)
@@ -210,15 +194,16 @@ static int wait_ms(worker *w, bool more_input, int64_t paced_us)
 
 static void report(worker *w)
 {
+    sy_counts c = sy_counters_summary(&w->counters);
     sy_info("held %d, in flight %d, consumed %" PRIu64 ", ok %" PRIu64 ", failed %" PRIu64
             ", dead-lettered %" PRIu64 ", calls %" PRIu64 ", retries %" PRIu64
             ", fallbacks %" PRIu64 ", deduplicated %" PRIu64 ", replayed %" PRIu64
             ", skipped %" PRIu64 ", routed again %" PRIu64
             ", models skipped (breaker/cooldown) %" PRIu64
             ", partition pauses %" PRIu64 ", resumes %" PRIu64 ", paused now %d",
-            w->held, sy_engine_inflight(w->engine), w->consumed, w->succeeded, w->failed,
-            w->dead, w->calls, w->retries, w->fallbacks, w->deduplicated, w->replayed, w->skipped,
-            w->rerouted, w->breaker_skips, w->flow.pauses, w->flow.resumes, w->flow.n);
+            w->held, sy_engine_inflight(w->engine), c.consumed, c.succeeded, c.failed, c.dead,
+            c.calls, c.retries, c.fallbacks, c.deduplicated, c.replayed, c.skipped, c.rerouted,
+            c.breaker_skips, w->flow.pauses, w->flow.resumes, w->flow.n);
     txn_report(w);
 }
 
@@ -249,7 +234,7 @@ static void turn(worker *w, bool accept_input, int64_t *last_commit)
 static void run_loop(worker *w)
 {
     int64_t last_commit = 0, last_report = sy_mono_us();
-    while (!sy_stop_requested) {
+    while (!sy_stop_requested && w->error.kind != SY_ERRK_FATAL) {
         turn(w, true, &last_commit);
         if (sy_mono_us() - last_report > 10000000) {
             report(w);
@@ -277,7 +262,7 @@ static size_t mark_waiting_intents(worker *w)
     for (sy_run *r = w->runs; r; r = r->next) {
         sy_job_record rec;
         const char *key = sy_buf_cstr(&r->skey); /* task-scoped, as stored */
-        if (!r->leader || r->call_out || !r->job.idempotency_key ||
+        if (!run_owns_key(r) || run_call_out(r) || !r->job.idempotency_key ||
             !sy_store_get(w->store, key, &rec, &w->record_scratch) ||
             rec.state != SY_STATE_IN_FLIGHT || rec.no_call_out)
             continue;
@@ -353,6 +338,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
      * committed once; waiting again for jobs that could not finish (the
      * broker gone, say) would only delay the exit. */
     if (e == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS && !w->drained) {
+        run_revoked(w, parts);
         finish_revoked(w, parts);
         flush_producers(w);
         sy_store_commit(w->store); /* acknowledgements first, then the offsets */
@@ -450,11 +436,11 @@ static int subscribe(worker *w)
  * its own, outside the transactions (txn.c says why). */
 static int connect_kafka(worker *w, char *err, size_t errlen)
 {
-    w->producer = w->opt.transactions ? txn_producer(w, err, errlen)
-                                      : sy_kafka_producer(&w->kafka, publish_on_delivery, w, err, errlen);
+    w->producer = w->opt.transactions ? txn_producer(w, run_on_delivery, err, errlen)
+                                      : sy_kafka_producer(&w->kafka, run_on_delivery, w, err, errlen);
     w->changelog_producer = w->producer;
     if (w->producer && w->txn && w->opt.changelog)
-        w->changelog_producer = sy_kafka_producer(&w->kafka, publish_on_delivery, w, err, errlen);
+        w->changelog_producer = sy_kafka_producer(&w->kafka, run_on_delivery, w, err, errlen);
     if (w->producer && w->changelog_producer)
         w->consumer = sy_kafka_consumer(&w->kafka, w->opt.group, on_rebalance, w, err, errlen);
     return w->consumer ? 0 : -1;
@@ -562,7 +548,7 @@ static void teardown(worker *w)
     rd_kafka_destroy(w->producer);
     txn_free(w);
     sy_engine_free(w->engine);
-    while (w->runs) run_free(w->runs); /* unfinished: redelivered on restart */
+    run_abandon_all(w); /* unfinished: redelivered on restart */
     sy_offsets_free(w->offsets);
     sy_flow_free(&w->flow);
     sy_timers_free(&w->timers);
@@ -616,9 +602,11 @@ int cmd_worker(int argc, char **argv)
     sy_info("started: %d calls in flight at most, %d jobs held at most, %d per partition",
             w.opt.max_inflight, w.opt.max_jobs, w.opt.max_jobs_per_partition);
     run_loop(&w);
-    drain(&w);
+    bool fatal = w.error.kind == SY_ERRK_FATAL;
+    if (fatal) w.drained = true; /* the producer is dead: no drain, no commit at the revoke */
+    else drain(&w);
     report(&w);
     sy_info("cpu %" PRId64 " us", sy_cpu_us());
     teardown(&w);
-    return 0;
+    return fatal ? 1 : 0;
 }

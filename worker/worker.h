@@ -1,12 +1,16 @@
 /* worker.h -- the worker's state, shared by its modules.
  *
- * Data path inside a worker:
+ * Data path inside a worker (who calls whom: worker.c -> run.c ->
+ * {lifecycle.c, publish.c, txn.c, store, engine}; nothing calls back up):
  *
- *   tier topic --intake--> run_start: decode, find task, render, route
- *                          run_attempt: build request --engine--> provider
- *   engine completion ---> run_on_response: parse, retry / fall back / done
- *                          publish: result -> output topic (+ dead letter)
- *   delivery report -----> offsets done -> commit the contiguous prefix
+ *   tier topic --intake--> run_start: decode, ask the store, route   (run.h)
+ *   timers, engine slots, the group commit, the provider's answer,
+ *   delivery reports, transaction outcomes
+ *                      --> run.c: an event of the job's state machine
+ *                          (lifecycle.h), whose effects run.c carries out:
+ *                          launch a call (engine), stage a record (store),
+ *                          produce a result or dead letter (publish.h),
+ *                          hold for a transaction (txn.h), release the offset
  *
  * A sy_run is one job from the moment it is consumed until its result is
  * acknowledged by the broker; only then is its input offset released for
@@ -19,11 +23,13 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "counters.h"
 #include "engine.h"
 #include "health.h"
 #include "job.h"
 #include "keymap.h"
 #include "kafka.h"
+#include "lifecycle.h"
 #include "offsets.h"
 #include "pacing.h"
 #include "pipeline.h"
@@ -36,10 +42,31 @@
 
 typedef struct worker worker;
 
+/* An error a module returns instead of ending the process, of librdkafka's
+ * kinds: the caller decides what it means. A fatal one ends the loop and
+ * `switchyard worker` returns it as its exit status (1). */
+typedef enum sy_err_kind { SY_ERRK_NONE, SY_ERRK_RETRIABLE, SY_ERRK_ABORTABLE, SY_ERRK_FATAL } sy_err_kind;
+typedef struct sy_worker_error {
+    sy_err_kind kind;
+    char what[512];
+} sy_worker_error;
+
+/* Where a job's result comes from: a fact about the job, set once. */
+typedef enum sy_answer {
+    SY_ANSWER_RUN,    /* its own calls */
+    SY_ANSWER_REPLAY, /* this very message was answered before: the stored result again */
+    SY_ANSWER_DEDUP,  /* a resubmitted key: another job's result, restamped */
+} sy_answer;
+
+/* One job in the worker. Its progress is `state` alone (lifecycle.h draws
+ * the machine, run.c drives it); the other fields are what the job is,
+ * where it came from, and what it holds. The few booleans left are facts
+ * about the job, not steps of its progress (each says why). */
 typedef struct sy_run {
     worker *w;
+    sy_life_state state;
     sy_job job;
-    bool job_ok;               /* job decoded */
+    bool job_ok;               /* fact: the job decoded (job holds memory to free) */
     sy_buf skey;               /* its key in the store, the changelog and `working`:
                                   task + idempotency key (store.h) */
     const sy_task *task;
@@ -62,7 +89,6 @@ typedef struct sy_run {
     sy_pace_mark pace_mark;    /* where its reservation stands in the account's totals */
     int64_t first_sent_us;
     int64_t attempt_sent_us;   /* the attempt in flight */
-    bool call_out;             /* launched and not yet answered */
     int64_t deadline_ms;
     int64_t tokens_in, tokens_out;
     double cost_usd;
@@ -72,32 +98,23 @@ typedef struct sy_run {
     sy_attempt_note history[SY_HISTORY_MAX];
     uint8_t nhistory;
     size_t timer_pos;
-    /* waiting for the store's group commit (see worker.c) */
+    /* what waits for the store's group commit (INTENT_STAGED, PUBLISH_STAGED) */
     sy_transfer *prepared;     /* a call to launch */
     sy_buf result;             /* the result to produce, in the task's format */
     sy_buf stored;             /* the result as stored (msgpack) */
-    bool produce_pending;
-    bool mirror_first;         /* the changelog gets PUBLISHING before the result goes out */
-    bool awaiting_mirror;      /* ... and its acknowledgement is awaited */
-    bool dead_letter_pending;  /* failed: a dead letter goes out with the result */
-    bool replay;               /* redelivered job answered from the store */
-    bool dedup;                /* resubmitted key answered from the store */
-    bool result_ok;            /* status of the result being published */
-    bool leader;               /* owns its key in worker.working */
-    bool in_deferred;
-    bool recheck;              /* timer: look at the store again (run.c, first_copy_publishing) */
-    struct sy_run *followers;  /* other messages with this key, waiting */
+    sy_answer answer;
+    bool result_ok;            /* fact: the status of its result */
+    struct sy_run *followers;  /* other messages with this key, waiting (WAITING_KEY) */
     struct sy_run *next_follower;
     struct sy_run *next_deferred;
     struct sy_run *prev, *next; /* all live runs (freed at exit if unfinished) */
-    int pending_deliveries;
+    int pending_deliveries;    /* messages out and not yet settled */
     int produce_retries;       /* failed deliveries produced again (bounded) */
-    /* with --transactions (txn.c): waiting for the transaction to commit */
-    bool txn_failed;           /* a delivery failed: produced again after the abort */
-    bool txn_has_out;          /* its result was acknowledged at: */
-    int32_t txn_out_partition;
-    int64_t txn_out_offset;
-    struct sy_run *next_held;
+    /* with --transactions (txn.c) */
+    bool txn_failed;           /* fact about the open transaction: one of its messages
+                                  failed there (cleared when they are produced again) */
+    int32_t txn_out_partition; /* its result was acknowledged there, in the open */
+    int64_t txn_out_offset;    /* transaction (-1: not yet) */
 } sy_run;
 
 /* Jobs waiting for room under one account's rate limits (fair between
@@ -171,52 +188,10 @@ struct worker {
     int64_t last_purge_us;
     int wake_fd[2];
     uint64_t rng;
-    /* counters */
-    uint64_t consumed, succeeded, failed, dead, calls, retries, fallbacks;
-    uint64_t deduplicated, replayed, skipped, maybe_paid_twice, breaker_skips;
-    uint64_t rerouted; /* copies routed again by a restarted scheduler, released */
+    sy_counters counters;            /* what happened to the jobs (counters.h) */
+    uint64_t maybe_paid_twice;       /* recovery: calls that may have been in flight */
+    sy_worker_error error;           /* fatal: the loop ends, the command returns it */
 };
-
-/* run.c: a job's life */
-void run_start(worker *w, const rd_kafka_message_t *m);
-void run_attempt(sy_run *r);
-void run_on_response(worker *w, sy_transfer *t, void *opaque);
-void run_free(sy_run *r);
-void run_defer(sy_run *r);
-void run_begin(sy_run *r); /* route, render, first attempt */
-/* 0, or -1 when the record is too large for the store (nothing staged). */
-int run_note_state(sy_run *r, sy_job_state st, int32_t out_partition, int64_t out_offset);
-/* The same record, mirrored to the changelog (delivery counted on the run). */
-void run_mirror_state(sy_run *r, sy_job_state st, int32_t out_partition, int64_t out_offset);
-void run_launch_prepared(sy_run *r);
-/* Did r enter the pipeline at this origin (a record's, or another run's)? */
-bool run_same_origin(const sy_run *r, const char *origin);
-/* r is a copy the scheduler routed again of a job answered under the same
- * origin: its offset is released, no second result goes out. */
-void run_release_rerouted(sy_run *r);
-
-/* publish.c: results and dead letters */
-void publish_result(sy_run *r);
-void publish_stored(sy_run *r, const sy_job_record *rec, bool dedup);
-void publish_deferred(sy_run *r);
-void publish_dead_letter_only(sy_run *r, sy_err_class c, const char *why);
-void publish_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);
-/* A message the Kafka client or broker refuses for good (too large, not
- * authorised, ...) or that failed past its retries: a dead letter goes out
- * truncated, a result becomes a dead letter (publish_unpublishable: its
- * record closed), a changelog record is done without. True when a
- * substitute is in flight in its place. */
-bool publish_substitute(worker *w, sy_run *r, rd_kafka_t *rk, const rd_kafka_message_t *m);
-void publish_unpublishable(sy_run *r, int err);
-bool publish_is_result(const sy_run *r, const rd_kafka_message_t *m);
-/* --transactions: the transaction holding the run's messages committed. */
-void publish_committed(sy_run *r);
-
-uint64_t worker_random(worker *w);
-/* run.c: let jobs waiting on accounts through as their buckets allow, and
- * expire those whose deadline passed; returns microseconds until the next
- * account has room or the next waiting job's deadline (-1: none waits). */
-int64_t run_release_paced(worker *w);
 
 /* recover.c: start-up, and finding results that may already be out */
 typedef struct recover_set {

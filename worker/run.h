@@ -1,0 +1,41 @@
+/* run.h -- a job's life in the worker (run.c): the shell around its state
+ * machine (lifecycle.h). worker.c calls these as things happen; each turns
+ * into an event of the job and its effects. Nothing here calls back into
+ * worker.c; publish.c and txn.c are called from here only.
+ *
+ * A fatal error on the way (a dead producer, a transaction that cannot go
+ * on) is left in w->error (SY_ERRK_FATAL): the loop ends and the command
+ * returns it. */
+#ifndef SY_RUN_H
+#define SY_RUN_H
+
+#include "worker.h"
+
+/* intake: a message of a tier topic (copied; m stays the caller's) */
+void run_start(worker *w, const rd_kafka_message_t *m);
+/* the timer heap: r's timer fired */
+void run_on_timer(sy_run *r);
+/* the ready queue: r got an engine slot */
+void run_on_slot(sy_run *r);
+/* the engine: r's call ended (sy_engine's completion callback) */
+void run_on_response(worker *w, sy_transfer *t, void *opaque);
+/* after the store's group commit: what waited for it (w->deferred) goes */
+void run_after_group_commit(worker *w);
+/* the producers' delivery report callback (opaque: the worker) */
+void run_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);
+/* --transactions: where offsets are committed, commit the transaction and
+ * tell the jobs what became of it */
+void run_txn_commit(worker *w);
+/* let jobs waiting on accounts through as their buckets allow, and expire
+ * those whose deadline passed; returns microseconds until the next account
+ * has room or the next waiting job's deadline (-1: none waits). */
+int64_t run_release_paced(worker *w);
+/* partitions taken away: their jobs finish (their results still go out) */
+void run_revoked(worker *w, const rd_kafka_topic_partition_list_t *parts);
+/* the worker exits: every job left is dropped (redelivered on restart) */
+void run_abandon_all(worker *w);
+/* questions about one run */
+bool run_call_out(const sy_run *r);  /* its call is in flight */
+bool run_owns_key(const sy_run *r);  /* it is the job in work for its key */
+
+#endif
