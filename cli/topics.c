@@ -147,7 +147,8 @@ int cmd_topics(int argc, char **argv)
             failed = sy_cluster_create(rk, &plan, &v, o.partitions, rf, o.configs, o.nconfigs,
                                        o.timeout_ms);
             sy_cluster_view_free(&v);
-            if (observe_created(rk, &plan, o.timeout_ms, &v, err, sizeof err) != 0) {
+            if (observe_created(rk, &plan, o.timeout_ms, &v, err, sizeof err) != 0 ||
+                sy_cluster_await_leaders(rk, &plan, &v, o.timeout_ms, err, sizeof err) != 0) {
                 sy_error("%s", err);
                 failed++;
             }

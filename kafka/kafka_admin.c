@@ -248,3 +248,25 @@ int sy_cluster_verify(rd_kafka_t *rk, const sy_topic_plan *p, const char *who,
     if (errors) sy_error("%s: %d topic problem(s) above; `switchyard topics -p PIPELINE` lists them", who, errors);
     return errors ? -1 : 0;
 }
+
+int sy_cluster_await_leaders(rd_kafka_t *rk, const sy_topic_plan *p, const sy_cluster_view *v,
+                             int timeout_ms, char *err, size_t errlen)
+{
+    int64_t until = sy_mono_us() + (int64_t)timeout_ms * 1000;
+    for (size_t i = 0; i < p->n; i++) {
+        for (int part = 0; part < v->seen[i].partitions; part++) {
+            int64_t lo, hi;
+            rd_kafka_resp_err_t e;
+            while ((e = rd_kafka_query_watermark_offsets(rk, p->v[i].name, part, &lo, &hi, 2000)) !=
+                   RD_KAFKA_RESP_ERR_NO_ERROR) {
+                if (sy_mono_us() >= until) {
+                    snprintf(err, errlen, "%s [%d] is not served by a leader after %d ms (%s)",
+                             p->v[i].name, part, timeout_ms, rd_kafka_err2str(e));
+                    return -1;
+                }
+                usleep(100 * 1000);
+            }
+        }
+    }
+    return 0;
+}

@@ -39,6 +39,20 @@ int sy_cluster_create(rd_kafka_t *rk, const sy_topic_plan *p, const sy_cluster_v
                       int partitions, int rf, const char *const *configs, int nconfigs,
                       int timeout_ms);
 
+/* Wait until every partition of the plan's existing topics (as v saw them)
+ * is served by its leader: the leader answers ListOffsets. A created
+ * topic is in the controller's metadata before its leader has made the
+ * partition's log; a producer that starts in that gap can lose its first
+ * messages while being told they were delivered (librdkafka 2.0's
+ * idempotent producer and a broker that takes a first sequence above 0
+ * from a producer it does not know: confluentinc/confluent-kafka-go#921;
+ * seen here: rk.scheduler_txn, a partition's first batch missing, the
+ * next one at sequence 2). So `topics --create` returns only once its
+ * topics can be written. Returns 0, or -1 with err naming a partition
+ * still not served after timeout_ms. */
+int sy_cluster_await_leaders(rd_kafka_t *rk, const sy_topic_plan *p, const sy_cluster_view *v,
+                             int timeout_ms, char *err, size_t errlen);
+
 /* The start-time check of a scheduler or worker: observe, check, log every
  * problem (errors as errors). max_message_bytes (may be NULL; one per plan
  * topic) receives each topic's max.message.bytes, -1 where unknown. Returns
