@@ -65,6 +65,7 @@ typedef struct sy_run {
     bool call_out;             /* launched and not yet answered */
     int64_t deadline_ms;
     int64_t tokens_in, tokens_out;
+    sy_usage_detail usage; /* cached / reasoning parts, estimated (providers/provider.h) */
     double cost_usd;
     const sy_model *model;     /* model of the current/last attempt */
     sy_outcome last;           /* last attempt's outcome */
