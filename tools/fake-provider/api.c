@@ -192,6 +192,12 @@ static void id_hex(char *out, size_t n)
     snprintf(out, n, "%016llx%08llx", (unsigned long long)a, (unsigned long long)(b >> 32));
 }
 
+/* [[cached:N]]: how many of the prompt tokens came from the cache. */
+static int64_t cached_tokens(const call *c)
+{
+    return c->markers.cached < c->tokens_in ? c->markers.cached : c->tokens_in;
+}
+
 static void openai_success_body(call *c, sy_buf *b)
 {
     char id[32];
@@ -203,12 +209,17 @@ static void openai_success_body(call *c, sy_buf *b)
     sy_buf_json_str(b, c->answer.text.data, c->answer.text.len);
     sy_buf_printf(b, ",\"refusal\":null,\"annotations\":[]},\"logprobs\":null,\"finish_reason\":\"%s\"}],",
                   c->answer.truncated ? "length" : "stop");
+    if (c->markers.no_usage) { /* as some compatible servers answer */
+        sy_buf_puts(b, "\"system_fingerprint\":\"fp_fake\"}");
+        return;
+    }
     sy_buf_printf(b, "\"usage\":{\"prompt_tokens\":%lld,\"completion_tokens\":%lld,\"total_tokens\":%lld,"
-                     "\"prompt_tokens_details\":{\"cached_tokens\":0,\"audio_tokens\":0},"
+                     "\"prompt_tokens_details\":{\"cached_tokens\":%lld,\"audio_tokens\":0},"
                      "\"completion_tokens_details\":{\"reasoning_tokens\":0,\"audio_tokens\":0,"
                      "\"accepted_prediction_tokens\":0,\"rejected_prediction_tokens\":0}},"
                      "\"service_tier\":\"default\",\"system_fingerprint\":\"fp_fake\"}",
-                  (long long)c->tokens_in, (long long)c->tokens_out, (long long)(c->tokens_in + c->tokens_out));
+                  (long long)c->tokens_in, (long long)c->tokens_out, (long long)(c->tokens_in + c->tokens_out),
+                  (long long)cached_tokens(c));
 }
 
 static void anthropic_success_body(call *c, sy_buf *b)
@@ -219,11 +230,16 @@ static void anthropic_success_body(call *c, sy_buf *b)
     sy_buf_json_cstr(b, json_string_value(json_object_get(c->root, "model")));
     sy_buf_puts(b, ",\"content\":[{\"type\":\"text\",\"text\":");
     sy_buf_json_str(b, c->answer.text.data, c->answer.text.len);
-    sy_buf_printf(b, "}],\"stop_reason\":\"%s\",\"stop_sequence\":null,"
-                     "\"usage\":{\"input_tokens\":%lld,\"output_tokens\":%lld,"
-                     "\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":0}}",
-                  c->answer.truncated ? "max_tokens" : "end_turn", (long long)c->tokens_in,
-                  (long long)c->tokens_out);
+    sy_buf_printf(b, "}],\"stop_reason\":\"%s\",\"stop_sequence\":null",
+                  c->answer.truncated ? "max_tokens" : "end_turn");
+    if (c->markers.no_usage) {
+        sy_buf_putc(b, '}');
+        return;
+    }
+    sy_buf_printf(b, ",\"usage\":{\"input_tokens\":%lld,\"output_tokens\":%lld,"
+                     "\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":%lld}}",
+                  (long long)(c->tokens_in - cached_tokens(c)), (long long)c->tokens_out,
+                  (long long)cached_tokens(c));
 }
 
 static void succeed(call *c, int malformed)

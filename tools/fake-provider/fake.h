@@ -131,6 +131,8 @@ typedef struct fp_markers {
     fp_slice retry_after;   /* [[retry-after:V]]: 429 with retry-after: V as given */
     fp_slice reset;         /* [[reset:V]]: requests remaining 0, reset V as given */
     int echo_key;           /* [[echo-key:401]] / [[echo-key:200]]: repeat the key, 0 = none */
+    int no_usage;           /* [[no-usage]]: a success without `usage` */
+    int64_t cached;         /* [[cached:N]]: N prompt tokens (at most all) from the cache */
 } fp_markers;
 
 typedef enum fp_fault {
