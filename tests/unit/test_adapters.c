@@ -177,8 +177,8 @@ static void test_azure_request(void **state)
     assert_true(has_header(&req, "api-key: secret-T"));
     assert_false(header_named(&req, "Authorization"));
     assert_null(json_object_get(b, "model")); /* the deployment picks it */
-    assert_int_equal(json_integer_value(json_object_get(b, "max_tokens")), 1024);
-    assert_null(json_object_get(b, "max_completion_tokens"));
+    assert_int_equal(json_integer_value(json_object_get(b, "max_completion_tokens")), 1024);
+    assert_null(json_object_get(b, "max_tokens"));
     assert_string_equal(json_string_value(json_array_get(json_object_get(b, "stop"), 0)), "STOP");
     assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(b, "messages"), 0),
                                                           "role")), "system");

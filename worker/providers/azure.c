@@ -3,17 +3,18 @@
  *
  *   POST {base_url}/openai/deployments/{deployment}/chat/completions?api-version=V
  *   api-key: KEY
- *   {"messages", "max_tokens", "temperature", "top_p", "seed", "stop",
- *    "response_format"}
+ *   {"messages", "max_completion_tokens", "temperature", "top_p", "seed",
+ *    "stop", "response_format"}
  *
  * base_url is the resource's endpoint (https://RESOURCE.openai.azure.com).
  * The deployment is the model's `name` (an Azure deployment is one model),
  * percent-encoded into its path segment, so a model per deployment is one
  * `models:` entry; the body has no `model` (the deployment picks it).
  * api-version is the provider option api_version (default 2024-10-21, the
- * GA inference spec, whose body reads max_tokens: a reasoning deployment
- * that needs max_completion_tokens takes rename_params: {max_tokens:
- * max_completion_tokens} with a newer api_version).
+ * GA inference spec). max_completion_tokens as that spec has it (max_tokens
+ * is deprecated there and o1-series deployments refuse it); an api_version
+ * older than 2024-09-01-preview reads only max_tokens: rename_params:
+ * {max_completion_tokens: max_tokens}.
  *
  * Answers are OpenAI's (prompt_filter_results and content_filter_results
  * are extra members, ignored; finish_reason content_filter is a refusal).
@@ -52,7 +53,7 @@ static void build(const sy_call *call, sy_request *req)
     sy_buf_printf(&req->url, "/chat/completions?api-version=%s",
                   version ? version->text : DEFAULT_API_VERSION); /* a token: URL-safe */
     sy_request_add_header(req, "Content-Type: application/json");
-    sy_openai_body(call, req, "max_tokens", false);
+    sy_openai_body(call, req, "max_completion_tokens", false);
 }
 
 static void limits(const sy_headers *h, sy_ratelimit_info *rl)
