@@ -10,9 +10,10 @@
  *   providers.P.options.drop_params: [name, ...]
  *   providers.P.options.rename_params: {name: new_name, ...}
  *
- * A json_schema's schema is written in YAML and kept as JSON text; its
- * scalars keep YAML's reading (a plain 3 is a number, a quoted "3" a
- * string). Parameter names are [a-z0-9_]{1,64}; `model` and `messages`
+ * A json_schema's schema is written in YAML and kept as JSON text: a
+ * plain (unquoted) null, true, false or JSON number is that JSON literal,
+ * every other scalar a string (a quoted "3", and YAML-only forms such as
+ * yes, 0x1F or .inf). Parameter names are [a-z0-9_]{1,64}; `model` and `messages`
  * cannot be dropped or renamed (no request works without them). */
 #include "params.h"
 
@@ -29,16 +30,34 @@
 static const char *const rf_keys[] = {"type", "name", "strict", "schema", NULL};
 static const char *const rf_names[] = {"text", "json_object", "json_schema", NULL};
 
+/* A JSON number as RFC 8259 writes it: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+ * (YAML's +5, .5, 0x1F, 1_000 or .inf are not: those stay strings). */
+static bool json_number(const char *s)
+{
+    const char *p = s + (*s == '-');
+    if (*p == '0') p++;
+    else if (*p >= '1' && *p <= '9') while (*p >= '0' && *p <= '9') p++;
+    else return false;
+    if (*p == '.') {
+        if (!(*++p >= '0' && *p <= '9')) return false;
+        while (*p >= '0' && *p <= '9') p++;
+    }
+    if (*p == 'e' || *p == 'E') {
+        p += p[1] == '+' || p[1] == '-' ? 2 : 1;
+        if (!(*p >= '0' && *p <= '9')) return false;
+        while (*p >= '0' && *p <= '9') p++;
+    }
+    return *p == '\0';
+}
+
 /* A YAML node as JSON (the schema of a json_schema response format). */
 static bool to_json(yn_doc *d, yaml_node_t *n, sy_buf *b, int depth)
 {
     if (!n || depth > SCHEMA_MAX_DEPTH) return false;
     if (n->type == YAML_SCALAR_NODE) {
         const char *s = yn_str(n);
-        double num;
         bool plain = n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
-        if (plain && (yn_is_null(n) || !strcmp(s, "true") || !strcmp(s, "false") ||
-                      (yn_parse_num(s, &num) && strspn(s, "0123456789+-.eE") == strlen(s))))
+        if (plain && (yn_is_null(n) || !strcmp(s, "true") || !strcmp(s, "false") || json_number(s)))
             sy_buf_puts(b, yn_is_null(n) ? "null" : s);
         else
             sy_buf_json_cstr(b, s);

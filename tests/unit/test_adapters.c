@@ -149,7 +149,7 @@ static const char *PIPELINE =
     "        type: object\n"
     "        properties:\n"
     "          label: {type: string, enum: [billing, \"3\", other]}\n"
-    "          score: {type: number, minimum: 0.5}\n"
+    "          score: {type: number, minimum: 0.5, maximum: +5, x: 0x1F, y: .5, z: -1e3, w: yes}\n"
     "        required: [label, score]\n"
     "        additionalProperties: false\n"
     "    output: {parse: json}\n"
@@ -278,7 +278,8 @@ static void test_task_params_in_bodies(void **state)
     assert_true(json_is_true(json_object_get(js, "strict")));
     json_t *schema = json_object_get(js, "schema");
     json_t *want = json_loads("{\"type\":\"object\",\"properties\":{\"label\":{\"type\":\"string\","
-        "\"enum\":[\"billing\",\"3\",\"other\"]},\"score\":{\"type\":\"number\",\"minimum\":0.5}},"
+        "\"enum\":[\"billing\",\"3\",\"other\"]},\"score\":{\"type\":\"number\",\"minimum\":0.5,"
+        "\"maximum\":\"+5\",\"x\":\"0x1F\",\"y\":\".5\",\"z\":-1e3,\"w\":\"yes\"}},"
         "\"required\":[\"label\",\"score\"],\"additionalProperties\":false}", 0, NULL);
     assert_true(json_equal(schema, want));
     json_decref(want);
@@ -411,7 +412,16 @@ static void test_usage_priced_apart(void **state)
     c = sy_model_cost_detail(claude, o.tokens_in, o.tokens_out, &o.usage);
     assert_true(fabs(c - (0.3 + 0.24 + 0.375 + 0.15)) < 1e-9);
     sy_outcome_free(&o);
-    /* hostile parts larger than the whole are held to it: never negative */
+    /* absurd counts stay bounded; hostile parts larger than the whole are
+     * held to it: never negative */
+    o = parse(claude->provider, 200, NULL,
+        "{\"content\":[{\"type\":\"text\",\"text\":\"hi\"}],\"usage\":{\"input_tokens\":99999999999,"
+        "\"output_tokens\":1,\"cache_read_input_tokens\":99999999999,\"cache_creation_input_tokens\":1e9}}");
+    assert_int_equal(o.tokens_in, SY_MAX_USAGE_TOKENS);
+    assert_int_equal(o.usage.cache_write_in, 0); /* an exponent is not a count */
+    c = sy_model_cost_detail(claude, o.tokens_in, o.tokens_out, &o.usage);
+    assert_true(c > 0 && c <= sy_model_cost(claude, o.tokens_in, o.tokens_out));
+    sy_outcome_free(&o);
     sy_usage_detail u = {.cached_in = 5000000, .cache_write_in = 5000000};
     assert_true(fabs(sy_model_cost_detail(gpt, 1000000, 0, &u) - 0.5) < 1e-9); /* all cached */
     u = (sy_usage_detail){.cached_in = 10, .cache_write_in = 5000};

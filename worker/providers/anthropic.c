@@ -72,7 +72,8 @@ static void read_answer(sy_jspan root, sy_outcome *out)
     sy_js_get_many(top[1], usage_keys, usage, 4);
     out->usage.cached_in = sy_usage_tokens(usage[2]);
     out->usage.cache_write_in = sy_usage_tokens(usage[3]);
-    out->tokens_in = sy_usage_tokens(usage[0]) + out->usage.cached_in + out->usage.cache_write_in;
+    int64_t in = sy_usage_tokens(usage[0]) + out->usage.cached_in + out->usage.cache_write_in;
+    out->tokens_in = in < SY_MAX_USAGE_TOKENS ? in : SY_MAX_USAGE_TOKENS; /* each part is bounded, not the sum */
     out->tokens_out = sy_usage_tokens(usage[1]);
     out->usage.estimated = !sy_js_is_object(top[1]) || (!usage[0].p && !usage[1].p);
     if (!sy_js_is_array(top[0])) return sy_outcome_malformed(out, "no content array");
