@@ -1,5 +1,5 @@
 /* test_providers.c -- the provider modules (OpenAI, openai-compatible,
- * Anthropic): the list of kinds against the JSON schema, each module's
+ * Anthropic; Azure and the task parameters in test_adapters.c): the list of kinds against the JSON schema, each module's
  * table, request bodies and headers (options included), success parsing,
  * status -> error class, error body shapes, retry-after, rate-limit
  * headers, key redaction. */

@@ -1,6 +1,8 @@
-/* adapters.h -- what the provider modules (openai.c, anthropic.c) share
- * from common.c: header and JSON readers, the request body's turns, and
- * the provider-independent reading of error statuses. The modules are
+/* adapters.h -- what the provider modules (openai.c, anthropic.c,
+ * azure.c) share: from common.c header and JSON readers, the request
+ * body's turns and members (through a provider's parameter mapping), the
+ * provider-independent reading of error statuses; from openai.c the
+ * OpenAI body and answer, which azure.c speaks too. The modules are
  * reached only through their tables (provider.h, kinds.c), never by name. */
 #ifndef SY_ADAPTERS_H
 #define SY_ADAPTERS_H
