@@ -56,7 +56,8 @@ static void print_kinds(void)
         if (!o || !o->key) printf(" -");
         for (; o && o->key; o++)
             printf("%s%s (%s)", o == d->options ? " " : ", ", o->key,
-                   o->type == SY_OPTION_INT ? "integer" : "token");
+                   o->type == SY_OPTION_INT ? "integer" : o->type == SY_OPTION_PARAM_LIST ? "list"
+                   : o->type == SY_OPTION_PARAM_MAP ? "map" : "token");
         printf("\n");
     }
 }

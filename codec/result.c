@@ -105,9 +105,18 @@ static void encode_msgpack(const sy_result *r, sy_buf *out)
     mp_kv_int(&pk, "version", r->prompt_version);
     mp_kv_int(&pk, "attempts", r->attempts);
     mp_str(&pk, "tokens");
-    msgpack_pack_map(&pk, 2);
+    const sy_usage_detail *u = &r->usage;
+    msgpack_pack_map(&pk, 2 + (u->cached_in > 0) + (u->cache_write_in > 0) + (u->reasoning_out > 0) +
+                              u->estimated);
     mp_kv_int(&pk, "in", r->tokens_in);
     mp_kv_int(&pk, "out", r->tokens_out);
+    if (u->cached_in > 0) mp_kv_int(&pk, "cached_in", u->cached_in);
+    if (u->cache_write_in > 0) mp_kv_int(&pk, "cache_write_in", u->cache_write_in);
+    if (u->reasoning_out > 0) mp_kv_int(&pk, "reasoning_out", u->reasoning_out);
+    if (u->estimated) {
+        mp_str(&pk, "estimated");
+        msgpack_pack_true(&pk);
+    }
     mp_str(&pk, "cost_usd");
     msgpack_pack_double(&pk, r->cost_usd);
     mp_kv_int(&pk, "latency_ms", r->latency_ms);
@@ -199,6 +208,10 @@ static void encode_json(const sy_result *r, sy_buf *b)
     sy_buf_puts(b, ",\"tokens\":{\"in\":");
     sy_buf_json_int(b, r->tokens_in);
     js_int(b, "out", r->tokens_out);
+    if (r->usage.cached_in > 0) js_int(b, "cached_in", r->usage.cached_in);
+    if (r->usage.cache_write_in > 0) js_int(b, "cache_write_in", r->usage.cache_write_in);
+    if (r->usage.reasoning_out > 0) js_int(b, "reasoning_out", r->usage.reasoning_out);
+    if (r->usage.estimated) sy_buf_puts(b, ",\"estimated\":true");
     sy_buf_puts(b, "},\"cost_usd\":");
     sy_buf_json_double(b, r->cost_usd);
     js_int(b, "latency_ms", r->latency_ms);
@@ -227,4 +240,13 @@ void sy_result_encode(const sy_result *r, sy_format fmt, sy_buf *out)
 {
     if (fmt == SY_FORMAT_JSON) encode_json(r, out);
     else encode_msgpack(r, out);
+}
+
+void sy_usage_detail_add(sy_usage_detail *a, const sy_usage_detail *b)
+{
+    const int64_t cap = INT64_MAX / 4; /* per call each is at most SY_MAX_USAGE_TOKENS */
+    a->cached_in = a->cached_in < cap - b->cached_in ? a->cached_in + b->cached_in : cap;
+    a->cache_write_in = a->cache_write_in < cap - b->cache_write_in ? a->cache_write_in + b->cache_write_in : cap;
+    a->reasoning_out = a->reasoning_out < cap - b->reasoning_out ? a->reasoning_out + b->reasoning_out : cap;
+    a->estimated = a->estimated || b->estimated;
 }

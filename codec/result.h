@@ -18,6 +18,21 @@
 /* Result format of an output topic. */
 typedef enum sy_format { SY_FORMAT_MSGPACK = 0, SY_FORMAT_JSON = 1 } sy_format;
 
+/* What the usage says beyond the input and output counts (each a part of
+ * them), and whether the counts were estimated locally because the answer
+ * carried no usage (worker/providers/estimate.c says how). In the result
+ * as tokens.cached_in, cache_write_in, reasoning_out (when not 0) and
+ * tokens.estimated (when true). */
+typedef struct sy_usage_detail {
+    int64_t cached_in;      /* of tokens_in: read from the provider's prompt cache */
+    int64_t cache_write_in; /* of tokens_in: written to it (Anthropic) */
+    int64_t reasoning_out;  /* of tokens_out: reasoning tokens */
+    bool estimated;         /* counted locally: no usage in the answer */
+} sy_usage_detail;
+
+/* Add b's counts to a (held at INT64_MAX / 4), estimated if either was. */
+void sy_usage_detail_add(sy_usage_detail *a, const sy_usage_detail *b);
+
 /* One attempt of a job, as the result records it. */
 typedef struct sy_attempt_note {
     const char *model;    /* alias */
@@ -44,6 +59,7 @@ typedef struct sy_result {
     int attempts;
     int64_t tokens_in;
     int64_t tokens_out;
+    sy_usage_detail usage;    /* parts of tokens_in/out, estimated or not */
     double cost_usd;
     int64_t latency_ms;       /* first attempt sent -> final answer */
     sy_err_class error_class; /* when failed */

@@ -29,6 +29,7 @@
 
 #include "spell.h"
 #include "topic_names.h"
+#include "params.h"
 #include "util.h"
 #include "yamlnode.h"
 
@@ -94,7 +95,7 @@ static const char *const provider_keys[] = {"kind", "base_url", "api_key_env", "
 static const char *const limits_keys[] = {"requests_per_minute", "tokens_per_minute", NULL};
 static const char *const model_keys[] = {"provider", "name", "price_per_mtok", "context_window",
                                          NULL};
-static const char *const price_keys[] = {"input", "output", NULL};
+static const char *const price_keys[] = {"input", "output", "cached_input", "cache_write", NULL};
 static const char *const tier_keys[] = {"strategy", "models", "retry", "topic", "breaker",
                                         "on_refusal", NULL};
 static const char *const tier_model_keys[] = {"model", "weight", NULL};
@@ -105,7 +106,8 @@ static const char *const breaker_keys[] = {"consecutive_failures", "failure_rati
 static const char *const retry_keys[] = {"attempts_per_model", "base_ms", "cap_ms", "timeout_ms",
                                          NULL};
 static const char *const task_keys[] = {"tier", "prompt", "max_tokens", "temperature",
-                                        "deadline_s", "output", "priority", "share", NULL};
+                                        "deadline_s", "output", "priority", "share",
+                                        "response_format", "seed", "top_p", "stop", NULL};
 static const char *const prompt_keys[] = {"id", "version", "system", "user", NULL};
 static const char *const output_keys[] = {"topic", "parse", "format", NULL};
 static const char *const parse_names[] = {"text", "json", NULL};
@@ -351,6 +353,10 @@ static bool option_token(const char *s)
 static void option_read(const yn_map *o, const sy_kind_option *spec, sy_option_value *v)
 {
     v->spec = spec;
+    if (spec->type == SY_OPTION_PARAM_LIST || spec->type == SY_OPTION_PARAM_MAP) {
+        v->text = sy_param_option_read(o, spec->key, spec->type == SY_OPTION_PARAM_MAP);
+        return;
+    }
     if (spec->type == SY_OPTION_INT) {
         if (yn_get_int(o, spec->key, false, spec->min, spec->max, &v->num) == 1)
             v->text = xprintf("%lld", (long long)v->num);
@@ -442,6 +448,9 @@ static void model_prices(const yn_map *m, sy_model *model)
     if (rc != 1) return;
     yn_get_num(&pm, "input", true, 0, false, INFINITY, &model->price_in_per_mtok);
     yn_get_num(&pm, "output", true, 0, false, INFINITY, &model->price_out_per_mtok);
+    model->price_cached_in_per_mtok = model->price_cache_write_per_mtok = model->price_in_per_mtok;
+    yn_get_num(&pm, "cached_input", false, 0, false, INFINITY, &model->price_cached_in_per_mtok);
+    yn_get_num(&pm, "cache_write", false, 0, false, INFINITY, &model->price_cache_write_per_mtok);
 }
 
 static void *model_load(loader *L, yaml_node_t *key, yaml_node_t *val)
@@ -623,6 +632,7 @@ static void task_free(sy_task *t)
     free(t->name);
     free(t->prompt_id);
     free(t->output_topic);
+    sy_task_params_free(&t->params);
     free(t);
 }
 
@@ -692,6 +702,7 @@ static void *task_load(loader *L, yaml_node_t *key, yaml_node_t *val)
             t->deadline_ms = (int64_t)ceil(s * 1000);
         if (yn_get_int(&m, "priority", false, -1000, 1000, &v) == 1) t->priority = (int)v;
         yn_get_num(&m, "share", false, 0, true, 1e6, &t->share);
+        sy_task_params_load(&m, &t->params);
         task_output(L, &m, t);
     }
     if (!t->output_topic) t->output_topic = xprintf("switchyard.results.%s", t->name);
@@ -1021,4 +1032,16 @@ double sy_model_cost(const sy_model *m, int64_t tokens_in, int64_t tokens_out)
     if (tokens_out < 0) tokens_out = 0;
     return (double)tokens_in * m->price_in_per_mtok / 1e6 +
            (double)tokens_out * m->price_out_per_mtok / 1e6;
+}
+
+double sy_model_cost_detail(const sy_model *m, int64_t tokens_in, int64_t tokens_out,
+                            const sy_usage_detail *u)
+{
+    if (tokens_in < 0) tokens_in = 0;
+    int64_t cached = u->cached_in < 0 ? 0 : u->cached_in < tokens_in ? u->cached_in : tokens_in;
+    int64_t left = tokens_in - cached;
+    int64_t written = u->cache_write_in < 0 ? 0 : u->cache_write_in < left ? u->cache_write_in : left;
+    return sy_model_cost(m, left - written, tokens_out) +
+           (double)cached * m->price_cached_in_per_mtok / 1e6 +
+           (double)written * m->price_cache_write_per_mtok / 1e6;
 }

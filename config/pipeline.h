@@ -42,6 +42,8 @@
 typedef enum sy_option_type {
     SY_OPTION_TOKEN, /* 1..SY_OPTION_TOKEN_MAX of [A-Za-z0-9._:-]: safe in a header or a URL */
     SY_OPTION_INT,   /* an integer in [min, max] */
+    SY_OPTION_PARAM_LIST, /* request parameter names: text "seed top_p" (params.c) */
+    SY_OPTION_PARAM_MAP,  /* name -> new name: text "max_tokens=max_new_tokens seed=random_seed" */
 } sy_option_type;
 
 #define SY_OPTION_TOKEN_MAX 128
@@ -98,7 +100,9 @@ typedef struct sy_model {
     sy_provider *provider;
     char *name;           /* the provider's model name, e.g. gpt-4o-mini */
     double price_in_per_mtok;  /* USD per million input tokens */
-    double price_out_per_mtok; /* USD per million output tokens */
+    double price_out_per_mtok; /* USD per million output tokens (reasoning ones included) */
+    double price_cached_in_per_mtok;   /* input read from the prompt cache; default: input */
+    double price_cache_write_per_mtok; /* input written to it (Anthropic); default: input */
     int64_t context_window;    /* tokens; 0 = unknown */
 } sy_model;
 
@@ -159,6 +163,26 @@ typedef enum sy_output_parse { SY_PARSE_TEXT = 0, SY_PARSE_JSON } sy_output_pars
 const char *sy_output_parse_name(sy_output_parse p);  /* "text", "json" */
 const char *sy_output_format_name(sy_format f);       /* "msgpack", "json" */
 
+/* A task's request parameters beyond max_tokens and temperature, each
+ * optional (params.c reads them; each provider module writes what its API
+ * takes and its README section says what it drops). */
+typedef enum sy_response_format {
+    SY_RF_DEFAULT = 0, /* json_object when output.parse is json, else nothing */
+    SY_RF_TEXT, SY_RF_JSON_OBJECT, SY_RF_JSON_SCHEMA
+} sy_response_format;
+#define SY_MAX_STOP 4
+typedef struct sy_task_params {
+    sy_response_format response_format;
+    char *schema_name;   /* json_schema: its name */
+    char *schema_json;   /* json_schema: the schema as JSON text */
+    bool strict;         /* json_schema: strict */
+    bool has_seed, has_top_p;
+    int64_t seed;
+    double top_p;
+    char *stop[SY_MAX_STOP];
+    size_t nstop;
+} sy_task_params;
+
 typedef struct sy_task {
     char *name;
     sy_tier *tier;
@@ -169,6 +193,7 @@ typedef struct sy_task {
     bool has_system, has_user;
     int max_tokens;       /* default 1024 */
     double temperature;   /* default 0 */
+    sy_task_params params; /* response_format, seed, top_p, stop */
     char *output_topic;   /* default "switchyard.results.<task>" */
     sy_output_parse parse;
     sy_format format;     /* result encoding, default msgpack */
@@ -217,5 +242,9 @@ const sy_tier *sy_config_tier_by_topic(const sy_config *cfg, const char *topic);
 
 /* Cost in USD of a call with these token counts on model m. */
 double sy_model_cost(const sy_model *m, int64_t tokens_in, int64_t tokens_out);
+/* The same with the parts the usage names priced apart: cached and
+ * cache-write input at their prices (parts held to tokens_in). */
+double sy_model_cost_detail(const sy_model *m, int64_t tokens_in, int64_t tokens_out,
+                            const sy_usage_detail *u);
 
 #endif

@@ -50,6 +50,7 @@ static void fill_result(const sy_run *r, sy_result *res)
     res->attempts = r->attempts;
     res->tokens_in = r->tokens_in;
     res->tokens_out = r->tokens_out;
+    res->usage = r->usage;
     res->cost_usd = r->cost_usd;
     res->latency_ms = r->first_sent_us ? (sy_mono_us() - r->first_sent_us) / 1000 : 0;
     res->error_class = r->last.error;

@@ -556,6 +556,7 @@ static void send_attempt(sy_run *r)
         .max_tokens = r->task->max_tokens,
         .temperature = r->task->temperature,
         .want_json = r->task->parse == SY_PARSE_JSON,
+        .params = &r->task->params,
     };
     sy_provider_build(&call, &t->req);
     sy_request_add_job_header(&t->req, r->job.idempotency_key);
@@ -729,15 +730,18 @@ void run_on_response(worker *w, sy_transfer *t, void *opaque)
     if (t->curl_code != CURLE_OK || t->too_large) {
         transport_outcome(w, t, &r->last);
         if (!t->too_large) log_transport(r);
-    } else
+    } else {
         sy_provider_parse(r->model->provider, (int)t->http_status, t->headers.data,
                           t->headers.len, t->body.data, t->body.len, &r->last);
+        sy_outcome_estimate(&r->last, t->req.body.len); /* no usage: counted locally */
+    }
     pace_feedback(r);
     account_feedback(r);
     health_feedback(r, latency_ms);
     r->tokens_in += r->last.tokens_in;
     r->tokens_out += r->last.tokens_out;
-    r->cost_usd += sy_model_cost(r->model, r->last.tokens_in, r->last.tokens_out);
+    sy_usage_detail_add(&r->usage, &r->last.usage);
+    r->cost_usd += sy_model_cost_detail(r->model, r->last.tokens_in, r->last.tokens_out, &r->last.usage);
     if (r->last.error == SY_ERR_NONE && !output_parses(r)) {
         r->last.error = SY_ERR_OUTPUT_PARSE;
         snprintf(r->last.message, sizeof r->last.message,

@@ -91,6 +91,7 @@ typedef struct sy_run {
     int64_t attempt_sent_us;   /* the attempt in flight */
     int64_t deadline_ms;
     int64_t tokens_in, tokens_out;
+    sy_usage_detail usage; /* cached / reasoning parts, estimated (providers/provider.h) */
     double cost_usd;
     const sy_model *model;     /* model of the current/last attempt */
     sy_outcome last;           /* last attempt's outcome */

@@ -122,10 +122,11 @@ ok "provider options: shown when accepted, rejected at file:line:col when of ano
 # --kinds: the product's list of provider kinds (worker/providers/kinds.c)
 run kinds --kinds
 want_rc 0 "--kinds" kinds
-[ "$(awk 'NR > 1 {print $1}' "$T/kinds.out" | tr '\n' ' ')" = "openai anthropic openai-compatible " ] ||
+[ "$(awk 'NR > 1 {print $1}' "$T/kinds.out" | tr '\n' ' ')" = "openai anthropic openai-compatible azure-openai " ] ||
     fail "--kinds: $(cat "$T/kinds.out")"
-has kinds.out "anthropic          https://api.anthropic.com/v1   required  api_version (token)"
-has kinds.out "openai-compatible  (required)                     optional  -"
+has kinds.out "anthropic          https://api.anthropic.com/v1   required  api_version (token), drop_params (list), rename_params (map)"
+has kinds.out "openai-compatible  (required)                     optional  drop_params (list), rename_params (map)"
+has kinds.out "azure-openai       (required)                     required  api_version (token), drop_params (list), rename_params (map)"
 ok "--kinds lists the provider kinds, their defaults and options"
 
 # A key variable used where it does not belong is still never echoed.

@@ -359,6 +359,44 @@ t=$(curl -s -o /dev/null -w '%{time_total}' -H "Authorization: Bearer $KEY" \
 "$PY" -c "import sys; t = float(sys.argv[1]); assert 0.19 <= t < 2, t" "$t" || fail "--latency-ms 200: took ${t}s"
 ok "--latency-ms 200: request took ${t}s"
 
+# ---- Azure OpenAI: deployment URLs, api-key, api-version, its errors ----
+start azure --rpm 2 --tpm 100000000
+AZ="$URL/openai/deployments/gpt4o/chat/completions"
+azure() { # body url [key]; status in $CODE
+    local key=${3-$KEY} auth=()
+    [ -n "$key" ] && auth=(-H "api-key: $key")
+    CODE=$(curl -s -o "$T/body" -D "$T/hdr" -w '%{http_code}' "${auth[@]}" \
+        -H 'content-type: application/json' --data-binary "$1" "$2")
+}
+azure '{"messages":[{"role":"user","content":"hello azure"}],"max_tokens":20}' "$AZ?api-version=2024-10-21"
+[ "$CODE" = 200 ] || fail "azure: expected 200, got $CODE: $(cat "$T/body")"
+"$PY" - "$T/body" <<'PYEOF' || fail "azure: success body: $(cat "$T/body")"
+import json, sys
+b = json.load(open(sys.argv[1]))
+assert b["object"] == "chat.completion" and b["choices"][0]["message"]["content"], b
+assert b["usage"]["prompt_tokens"] > 0, b
+PYEOF
+grep -qi '^apim-request-id: ' "$T/hdr" || fail "azure: no apim-request-id"
+grep -qi '^x-ratelimit-remaining-requests: 1' "$T/hdr" || fail "azure: no x-ratelimit-remaining-requests: $(cat "$T/hdr")"
+grep -qi '^x-ratelimit-limit-requests' "$T/hdr" && fail "azure: sends a limit header Azure does not send"
+azure '{"messages":[{"role":"user","content":"hello"}]}' "$AZ"
+[ "$CODE" = 404 ] || fail "azure without api-version: expected 404, got $CODE"
+azure '{"messages":[{"role":"user","content":"hello"}]}' "$AZ?api-version=2024-10-21" ""
+[ "$CODE" = 401 ] || fail "azure without api-key: expected 401, got $CODE"
+"$PY" -c 'import json,sys; e=json.load(open(sys.argv[1]))["error"]; assert e["code"]=="invalid_api_key" and e["type"] is None, e' "$T/body" ||
+    fail "azure 401 body: $(cat "$T/body")"
+azure '{"messages":[{"role":"user","content":"hello"}]}' "$AZ?api-version=2024-10-21" "" -H "Authorization: Bearer $KEY"
+[ "$CODE" = 401 ] || fail "azure with a Bearer key instead of api-key: expected 401, got $CODE"
+azure '{"messages":[{"role":"user","content":"third"}],"max_tokens":5}' "$AZ?api-version=2024-10-21"
+azure '{"messages":[{"role":"user","content":"fourth"}],"max_tokens":5}' "$AZ?api-version=2024-10-21"
+[ "$CODE" = 429 ] || fail "azure over --rpm 2: expected 429, got $CODE"
+grep -qi '^retry-after-ms: [0-9]' "$T/hdr" || fail "azure 429: no retry-after-ms"
+"$PY" -c 'import json,sys; e=json.load(open(sys.argv[1]))["error"]; assert e["code"]=="rate_limit_exceeded", e' "$T/body" ||
+    fail "azure 429 body: $(cat "$T/body")"
+curl -s "$URL/stats" | "$PY" -c 'import json,sys; s=json.load(sys.stdin); assert s["by_api"]["azure"] >= 6, s' ||
+    fail "azure: /stats does not count azure calls"
+ok "azure: deployment URL, api-key, 404 without api-version, Azure error bodies, remaining-only limits, retry-after-ms"
+
 # ---- every provider kind of the product is served ----
 # kind-probe walks the product's list of kinds (worker/providers/kinds.c):
 # each module builds its own request and reads the fake's answer, so a kind

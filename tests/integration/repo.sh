@@ -70,7 +70,7 @@ readme = open("pipelines/README.md").read()
 bad = []
 for line in os.environ["KINDS"].splitlines()[1:]:
     kind = line.split()[0]
-    words = [kind] + re.findall(r"([\w-]+) \((?:token|integer)\)", line)
+    words = [kind] + re.findall(r"([\w-]+) \((?:token|integer|list|map)\)", line)
     for w in words:
         if not re.search(r"`%s`" % re.escape(w), readme):
             bad.append(f"pipelines/README.md does not document `{w}` (kind {kind})")

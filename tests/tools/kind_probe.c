@@ -3,7 +3,9 @@
  * the module builds its own request, libcurl sends it, and the module reads
  * the fake's answer. So the fake provider can stand in for every kind the
  * worker speaks, and a new kind without a fake counterpart fails here
- * (tests/integration/fake_provider.sh runs it).
+ * (tests/integration/fake_provider.sh runs it). A kind's rate-limit
+ * headers must be read: a limit, or (Azure, which sends no limits) a
+ * remaining count.
  *
  *   kind-probe BASE_URL KEY    e.g. http://127.0.0.1:PORT/v1 sk-test
  *
@@ -58,11 +60,11 @@ static int probe(CURL *curl, const sy_provider_kind *k, const char *base_url, ch
         sy_outcome o;
         sy_provider_parse(&p, (int)status, hdr.data, hdr.len, body.data, body.len, &o);
         failed = o.error != SY_ERR_NONE || !o.output || !*o.output || o.tokens_in <= 0 ||
-                 o.tokens_out <= 0 || o.rl.limit_requests < 0;
+                 o.tokens_out <= 0 || (o.rl.limit_requests < 0 && o.rl.remaining_requests < 0);
         if (failed)
-            printf("%s FAIL HTTP %ld: %s (tokens %lld/%lld, limit %lld)\n", k->name, status,
-                   o.message, (long long)o.tokens_in, (long long)o.tokens_out,
-                   (long long)o.rl.limit_requests);
+            printf("%s FAIL HTTP %ld: %s (tokens %lld/%lld, limit %lld, remaining %lld)\n", k->name,
+                   status, o.message, (long long)o.tokens_in, (long long)o.tokens_out,
+                   (long long)o.rl.limit_requests, (long long)o.rl.remaining_requests);
         else
             printf("%s ok HTTP %ld tokens %lld/%lld: %.40s\n", k->name, status,
                    (long long)o.tokens_in, (long long)o.tokens_out, o.output);

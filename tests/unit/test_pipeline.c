@@ -504,7 +504,7 @@ static void test_errors_providers(void **state)
 {
     (void)state;
     expect_error("version: 1\nproviders:\n  p: {kind: gemini}\n", 3, 13,
-                 "kind of provider 'p' must be openai, anthropic or openai-compatible, got 'gemini'");
+                 "kind of provider 'p' must be openai, anthropic, openai-compatible or azure-openai, got 'gemini'");
     expect_error("version: 1\nproviders:\n  p: {kind: opnai, api_key_env: K}\n", 3, 13,
                  "got 'opnai' (did you mean 'openai'?)");
     expect_error("version: 1\nproviders:\n  p: {kind: openai}\n", 3, 3,

@@ -1,5 +1,5 @@
 /* test_providers.c -- the provider modules (OpenAI, openai-compatible,
- * Anthropic): the list of kinds against the JSON schema, each module's
+ * Anthropic; Azure and the task parameters in test_adapters.c): the list of kinds against the JSON schema, each module's
  * table, request bodies and headers (options included), success parsing,
  * status -> error class, error body shapes, retry-after, rate-limit
  * headers, key redaction. */
@@ -207,7 +207,9 @@ static void test_schema_follows_kinds(void **state)
         for (size_t i = 0; i < nopt; i++) {
             json_t *o = json_object_get(props, k->options[i].key);
             if (!o) fail_msg("kind '%s': option '%s' is not in %s", k->name, k->options[i].key, ref);
-            const char *want = k->options[i].type == SY_OPTION_INT ? "integer" : "#/$defs/optionToken";
+            sy_option_type t = k->options[i].type;
+            const char *want = t == SY_OPTION_INT ? "integer" : t == SY_OPTION_PARAM_LIST ? "#/$defs/dropParams"
+                             : t == SY_OPTION_PARAM_MAP ? "#/$defs/renameParams" : "#/$defs/optionToken";
             const char *got = json_string_value(json_object_get(o, k->options[i].type == SY_OPTION_INT
                                                                     ? "type" : "$ref"));
             if (!got || strcmp(got, want))

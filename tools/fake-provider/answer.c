@@ -85,7 +85,7 @@ static const char *read_message(json_t *msg, fp_prompt *p, sy_buf *scratch)
 static const char *read_max_tokens(fp_api api, json_t *root, fp_prompt *p)
 {
     json_t *max = NULL;
-    if (api == FP_API_OPENAI) max = json_object_get(root, "max_completion_tokens");
+    if (api != FP_API_ANTHROPIC) max = json_object_get(root, "max_completion_tokens");
     if (!max || json_is_null(max)) max = json_object_get(root, "max_tokens");
     if (!max || json_is_null(max))
         return api == FP_API_ANTHROPIC ? "max_tokens: Field required" : NULL;
@@ -104,7 +104,9 @@ static int asks_for_json(json_t *root)
 const char *fp_prompt_read(fp_api api, json_t *root, fp_prompt *p)
 {
     if (!json_is_object(root)) return "the request body must be a JSON object";
-    if (!json_is_string(json_object_get(root, "model"))) return "model: Field required";
+    json_t *model = json_object_get(root, "model"); /* Azure: the deployment in the URL picks it */
+    if (api != FP_API_AZURE ? !json_is_string(model) : model && !json_is_string(model))
+        return "model: Field required";
     json_t *messages = json_object_get(root, "messages");
     if (!json_is_array(messages) || json_array_size(messages) == 0)
         return "messages: must be a non-empty array";
@@ -123,7 +125,7 @@ const char *fp_prompt_read(fp_api api, json_t *root, fp_prompt *p)
         why = read_message(msg, p, &scratch);
     }
     sy_buf_free(&scratch);
-    p->want_json = api == FP_API_OPENAI && asks_for_json(root);
+    p->want_json = api != FP_API_ANTHROPIC && asks_for_json(root);
     sy_buf_cstr(&p->user);
     sy_buf_cstr(&p->system);
     return why;

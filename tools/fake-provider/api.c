@@ -7,7 +7,11 @@
  * what is left succeeds with the deterministic answer from answer.c. Both
  * APIs share that flow; they differ only in where the key is, the shapes of
  * bodies and errors, and the rate-limit headers, which are kept here side by
- * side so the two stay comparable. */
+ * side so the two stay comparable. Azure OpenAI is OpenAI's bodies at
+ * `/openai/deployments/{deployment}/chat/completions?api-version=...` with
+ * the key in `api-key`, error bodies whose `code` is always a string (the
+ * status when there is no better one), only the remaining-count rate-limit
+ * headers, and `apim-request-id`. */
 #include "fake.h"
 #include "util.h"
 
@@ -120,11 +124,31 @@ static void anthropic_error_body(sy_buf *b, const char *type, const char *msg, c
     sy_buf_putc(b, '}');
 }
 
+/* OpenAI's body and Azure's (same shape; Azure's code is a string such
+ * as "429" or "DeploymentNotFound", and its type is null). */
+static int openai_like(const call *c)
+{
+    return c->api == FP_API_OPENAI || c->api == FP_API_AZURE;
+}
+
+static void azure_error_body(sy_buf *b, int status, const char *code, const char *msg)
+{
+    char num[16];
+    snprintf(num, sizeof num, "%d", status);
+    sy_buf_puts(b, "{\"error\":{\"code\":");
+    sy_buf_json_cstr(b, code ? code : num);
+    sy_buf_puts(b, ",\"message\":");
+    sy_buf_json_cstr(b, msg);
+    sy_buf_puts(b, ",\"param\":null,\"type\":null}}");
+}
+
 static void fail(call *c, int status, err_kind kind, const char *msg)
 {
     c->rp->status = status;
     sy_buf_reset(&c->rp->body);
-    if (c->api == FP_API_OPENAI) {
+    if (c->api == FP_API_AZURE) {
+        azure_error_body(&c->rp->body, status, err_types[kind].openai_code, msg);
+    } else if (c->api == FP_API_OPENAI) {
         const char *type = err_types[kind].openai_type;
         if (kind == E_RATE && c->window.over_tokens) type = "tokens";
         openai_error_body(&c->rp->body, type, err_types[kind].openai_code, msg);
@@ -141,8 +165,8 @@ static void fail_rate_limited(call *c, int64_t retry_after_ms, const char *msg)
 
 static void fail_overloaded(call *c)
 {
-    fail(c, c->api == FP_API_OPENAI ? 503 : 529, E_OVERLOADED,
-         c->api == FP_API_OPENAI ? "The server is overloaded or not ready yet." : "Overloaded");
+    fail(c, openai_like(c) ? 503 : 529, E_OVERLOADED,
+         openai_like(c) ? "The server is overloaded or not ready yet." : "Overloaded");
 }
 
 static void fail_server(call *c, const char *msg)
@@ -168,6 +192,12 @@ static void id_hex(char *out, size_t n)
     snprintf(out, n, "%016llx%08llx", (unsigned long long)a, (unsigned long long)(b >> 32));
 }
 
+/* [[cached:N]]: how many of the prompt tokens came from the cache. */
+static int64_t cached_tokens(const call *c)
+{
+    return c->markers.cached < c->tokens_in ? c->markers.cached : c->tokens_in;
+}
+
 static void openai_success_body(call *c, sy_buf *b)
 {
     char id[32];
@@ -179,12 +209,17 @@ static void openai_success_body(call *c, sy_buf *b)
     sy_buf_json_str(b, c->answer.text.data, c->answer.text.len);
     sy_buf_printf(b, ",\"refusal\":null,\"annotations\":[]},\"logprobs\":null,\"finish_reason\":\"%s\"}],",
                   c->answer.truncated ? "length" : "stop");
+    if (c->markers.no_usage) { /* as some compatible servers answer */
+        sy_buf_puts(b, "\"system_fingerprint\":\"fp_fake\"}");
+        return;
+    }
     sy_buf_printf(b, "\"usage\":{\"prompt_tokens\":%lld,\"completion_tokens\":%lld,\"total_tokens\":%lld,"
-                     "\"prompt_tokens_details\":{\"cached_tokens\":0,\"audio_tokens\":0},"
+                     "\"prompt_tokens_details\":{\"cached_tokens\":%lld,\"audio_tokens\":0},"
                      "\"completion_tokens_details\":{\"reasoning_tokens\":0,\"audio_tokens\":0,"
                      "\"accepted_prediction_tokens\":0,\"rejected_prediction_tokens\":0}},"
                      "\"service_tier\":\"default\",\"system_fingerprint\":\"fp_fake\"}",
-                  (long long)c->tokens_in, (long long)c->tokens_out, (long long)(c->tokens_in + c->tokens_out));
+                  (long long)c->tokens_in, (long long)c->tokens_out, (long long)(c->tokens_in + c->tokens_out),
+                  (long long)cached_tokens(c));
 }
 
 static void anthropic_success_body(call *c, sy_buf *b)
@@ -195,11 +230,16 @@ static void anthropic_success_body(call *c, sy_buf *b)
     sy_buf_json_cstr(b, json_string_value(json_object_get(c->root, "model")));
     sy_buf_puts(b, ",\"content\":[{\"type\":\"text\",\"text\":");
     sy_buf_json_str(b, c->answer.text.data, c->answer.text.len);
-    sy_buf_printf(b, "}],\"stop_reason\":\"%s\",\"stop_sequence\":null,"
-                     "\"usage\":{\"input_tokens\":%lld,\"output_tokens\":%lld,"
-                     "\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":0}}",
-                  c->answer.truncated ? "max_tokens" : "end_turn", (long long)c->tokens_in,
-                  (long long)c->tokens_out);
+    sy_buf_printf(b, "}],\"stop_reason\":\"%s\",\"stop_sequence\":null",
+                  c->answer.truncated ? "max_tokens" : "end_turn");
+    if (c->markers.no_usage) {
+        sy_buf_putc(b, '}');
+        return;
+    }
+    sy_buf_printf(b, ",\"usage\":{\"input_tokens\":%lld,\"output_tokens\":%lld,"
+                     "\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":%lld}}",
+                  (long long)(c->tokens_in - cached_tokens(c)), (long long)c->tokens_out,
+                  (long long)cached_tokens(c));
 }
 
 static void succeed(call *c, int malformed)
@@ -208,7 +248,7 @@ static void succeed(call *c, int malformed)
     c->tokens_out = c->answer.completion_tokens;
     sy_buf *b = &c->rp->body;
     sy_buf_reset(b);
-    if (c->api == FP_API_OPENAI) openai_success_body(c, b);
+    if (openai_like(c)) openai_success_body(c, b);
     else anthropic_success_body(c, b);
     if (malformed) b->len /= 2; /* cut mid-document: never valid JSON */
 }
@@ -279,7 +319,7 @@ static void anthropic_limit_headers(const fp_window *w, sy_buf *h)
 static void hostile_headers(call *c, sy_buf *h)
 {
     const fp_markers *m = &c->markers;
-    int openai = c->api == FP_API_OPENAI;
+    int openai = openai_like(c);
     if (m->retry_after.p && c->rp->status == 429)
         sy_buf_printf(h, "retry-after: %.*s\r\n", (int)m->retry_after.n, m->retry_after.p);
     if (m->reset.p)
@@ -296,6 +336,11 @@ static void add_headers(call *c)
         sy_buf_printf(h, "x-request-id: %s\r\nopenai-version: 2020-10-01\r\nopenai-processing-ms: %lld\r\n",
                       c->request_id, (long long)c->rp->delay_ms);
         if (c->has_window) openai_limit_headers(&c->window, h);
+    } else if (c->api == FP_API_AZURE) {
+        sy_buf_printf(h, "apim-request-id: %s\r\n", c->request_id);
+        if (c->has_window)
+            sy_buf_printf(h, "x-ratelimit-remaining-requests: %lld\r\nx-ratelimit-remaining-tokens: %lld\r\n",
+                          (long long)c->window.remaining_requests, (long long)c->window.remaining_tokens);
     } else {
         sy_buf_printf(h, "request-id: %s\r\n", c->request_id);
         if (c->has_window) anthropic_limit_headers(&c->window, h);
@@ -310,7 +355,7 @@ static void add_headers(call *c)
 
 static int check_key(call *c)
 {
-    int openai = c->api == FP_API_OPENAI;
+    int openai = openai_like(c);
     if (!c->key.p || c->key.n == 0) {
         fail(c, 401, E_AUTH, openai ? "You didn't provide an API key. You need to provide your API key in an "
                                       "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
@@ -326,9 +371,27 @@ static int check_key(call *c)
     return -1;
 }
 
+/* ?api-version=YYYY-MM-DD[-preview]: the one query parameter Azure requires. */
+static int azure_api_version(const fp_request *rq)
+{
+    static const char name[] = "api-version=";
+    const char *end = rq->path.p + rq->path.n, *p = memchr(rq->path.p, '?', rq->path.n);
+    while (p && p < end) { /* p at '?' or '&' */
+        const char *v = p + 1, *amp = memchr(v, '&', (size_t)(end - v));
+        const char *vend = amp ? amp : end;
+        if ((size_t)(vend - v) > sizeof name - 1 && !memcmp(v, name, sizeof name - 1)) return 1;
+        p = amp;
+    }
+    return 0;
+}
+
 static int check_request(call *c)
 {
     if (check_key(c)) return -1;
+    if (c->api == FP_API_AZURE && !azure_api_version(c->rq)) {
+        fail(c, 404, E_NOT_FOUND, "Resource not found"); /* what Azure answers without api-version */
+        return -1;
+    }
     if (c->api == FP_API_ANTHROPIC && !c->rq->anthropic_version.p) {
         fail(c, 400, E_INVALID, "anthropic-version: header is required");
         return -1;
@@ -434,6 +497,7 @@ static void decide(call *c)
 static fp_slice request_key(fp_api api, const fp_request *rq)
 {
     if (api == FP_API_ANTHROPIC) return rq->api_key;
+    if (api == FP_API_AZURE) return rq->azure_key;
     fp_slice k = rq->authorization;
     if (k.p && k.n >= 7 && strncasecmp(k.p, "Bearer ", 7) == 0) {
         k.p += 7;
@@ -469,7 +533,8 @@ static void call_begin(call *c, fp_api api, const fp_request *rq, fp_reply *rp)
 static void call_log_tail(call *c)
 {
     sy_buf *b = &c->rp->call;
-    sy_buf_printf(b, "\"api\":\"%s\",\"model\":", c->api == FP_API_OPENAI ? "openai" : "anthropic");
+    sy_buf_printf(b, "\"api\":\"%s\",\"model\":",
+                  c->api == FP_API_OPENAI ? "openai" : c->api == FP_API_AZURE ? "azure" : "anthropic");
     sy_buf_json_cstr(b, json_string_value(json_object_get(c->root, "model")));
     sy_buf_puts(b, ",\"job\":");
     if (c->rq->job.p) sy_buf_json_str(b, c->rq->job.p, c->rq->job.n);
@@ -520,6 +585,20 @@ static void not_found(const fp_request *rq, fp_reply *rp, int status)
     openai_error_body(&rp->body, "invalid_request_error", status == 405 ? "method_not_allowed" : "unknown_url", msg);
 }
 
+/* [.../]openai/deployments/{deployment}/chat/completions (any prefix, so
+ * that a base URL with a path works), the deployment one path segment. */
+static int azure_path(fp_slice path)
+{
+    static const char head[] = "/openai/deployments/", tail[] = "/chat/completions";
+    const char *end = path.p + path.n, *h = NULL;
+    for (const char *p = path.p; p + sizeof head - 1 <= end; p++)
+        if (!memcmp(p, head, sizeof head - 1)) { h = p + sizeof head - 1; break; }
+    if (!h || (size_t)(end - h) <= sizeof tail - 1 || memcmp(end - (sizeof tail - 1), tail, sizeof tail - 1))
+        return 0;
+    const char *d_end = end - (sizeof tail - 1);
+    return d_end > h && !memchr(h, '/', (size_t)(d_end - h));
+}
+
 void fp_api_handle(const fp_request *rq, fp_reply *rp)
 {
     fp_reply_reset(rp);
@@ -529,6 +608,7 @@ void fp_api_handle(const fp_request *rq, fp_reply *rp)
     int get = slice_is(rq->method, "GET"), post = slice_is(rq->method, "POST");
     fp_api api = slice_is(path, "/v1/chat/completions") ? FP_API_OPENAI
                  : slice_is(path, "/v1/messages")       ? FP_API_ANTHROPIC
+                 : azure_path(path)                     ? FP_API_AZURE
                                                         : FP_API_OTHER;
     fp_record_request(api);
     if (api != FP_API_OTHER && post) provider_call(api, rq, rp);

@@ -47,10 +47,12 @@ typedef struct fp_slice {
 
 typedef struct fp_request {
     fp_slice method, path, body;
-    fp_slice authorization, api_key, anthropic_version, job;
+    fp_slice authorization, api_key, azure_key, anthropic_version, job;
 } fp_request;
 
-typedef enum fp_api { FP_API_OTHER, FP_API_OPENAI, FP_API_ANTHROPIC } fp_api;
+/* FP_API_AZURE: OpenAI's bodies at Azure's deployment URLs, with its key
+ * header, api-version and error and rate-limit forms. */
+typedef enum fp_api { FP_API_OTHER, FP_API_OPENAI, FP_API_ANTHROPIC, FP_API_AZURE } fp_api;
 
 /* What api.c answers. http.c owns the status line, content-length and
  * connection headers; everything else is here. */
@@ -129,6 +131,8 @@ typedef struct fp_markers {
     fp_slice retry_after;   /* [[retry-after:V]]: 429 with retry-after: V as given */
     fp_slice reset;         /* [[reset:V]]: requests remaining 0, reset V as given */
     int echo_key;           /* [[echo-key:401]] / [[echo-key:200]]: repeat the key, 0 = none */
+    int no_usage;           /* [[no-usage]]: a success without `usage` */
+    int64_t cached;         /* [[cached:N]]: N prompt tokens (at most all) from the cache */
 } fp_markers;
 
 typedef enum fp_fault {

@@ -118,6 +118,11 @@ static void marker_at(const char *s, size_t n, fp_markers *m)
         m->hang = 1;
     } else if (n >= 13 && memcmp(s, "[[malformed]]", 13) == 0) {
         m->malformed = 1;
+    } else if (n >= 12 && memcmp(s, "[[no-usage]]", 12) == 0) {
+        m->no_usage = 1;
+    } else if ((a = marker_arg(s, n, "[[cached:")).p) {
+        int64_t v = slice_number(a);
+        if (v > 0) m->cached = v;
     }
 }
 

@@ -123,6 +123,8 @@ static void header_field(head *h, fp_slice name, fp_slice value)
         h->rq.authorization = value;
     } else if (slice_eq(name, "x-api-key")) {
         h->rq.api_key = value;
+    } else if (slice_eq(name, "api-key")) {
+        h->rq.azure_key = value;
     } else if (slice_eq(name, "anthropic-version")) {
         h->rq.anthropic_version = value;
     } else if (slice_eq(name, "x-switchyard-job")) {

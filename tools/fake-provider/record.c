@@ -15,14 +15,15 @@
 #include <unistd.h>
 
 static struct {
-    uint64_t requests, by_api[3], by_status[600], hung;
+    uint64_t requests, by_api[FP_API_AZURE + 1], by_status[600], hung;
     int64_t connections_open;
     uint64_t connections_total;
     int64_t start_ms;
     int call_fd;
 } rec = {.call_fd = -1};
 
-static const char *const api_names[] = {"other", "openai", "anthropic"};
+static const char *const api_names[] = {"other", "openai", "anthropic", "azure"};
+_Static_assert(sizeof api_names / sizeof api_names[0] == FP_API_AZURE + 1, "a name per api");
 
 void fp_record_open(const char *call_log_path)
 {
@@ -72,7 +73,7 @@ void fp_record_stats_json(sy_buf *b)
         sep = ",";
     }
     sy_buf_puts(b, "},\"by_api\":{");
-    for (int a = 0; a < 3; a++)
+    for (int a = 0; a < (int)(sizeof api_names / sizeof api_names[0]); a++)
         sy_buf_printf(b, "%s\"%s\":%llu", a ? "," : "", api_names[a], (unsigned long long)rec.by_api[a]);
     sy_buf_printf(b, "},\"hung\":%llu,\"pending\":%zu,\"connections_open\":%lld,"
                      "\"connections_total\":%llu,\"cpu_us\":%lld,\"uptime_ms\":%lld}\n",

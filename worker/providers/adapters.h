@@ -1,6 +1,8 @@
-/* adapters.h -- what the provider modules (openai.c, anthropic.c) share
- * from common.c: header and JSON readers, the request body's turns, and
- * the provider-independent reading of error statuses. The modules are
+/* adapters.h -- what the provider modules (openai.c, anthropic.c,
+ * azure.c) share: from common.c header and JSON readers, the request
+ * body's turns and members (through a provider's parameter mapping), the
+ * provider-independent reading of error statuses; from openai.c the
+ * OpenAI body and answer, which azure.c speaks too. The modules are
  * reached only through their tables (provider.h, kinds.c), never by name. */
 #ifndef SY_ADAPTERS_H
 #define SY_ADAPTERS_H
@@ -28,9 +30,36 @@ void sy_read_limits(const sy_headers *h, const sy_limit_headers *names, sy_ratel
 /* HTTP status and the provider's error type/code/message -> error class,
  * as the OpenAI and Anthropic SDKs read them (a module's .classify). */
 sy_err_class sy_status_class(int status, const char *type, const char *code, const char *message);
-/* Write the "messages" array of chat turns (shared JSON shape), led by a
- * system turn when system is not NULL. */
+/* Write the array of chat turns (the value of "messages", shared JSON
+ * shape), led by a system turn when system is not NULL. */
 void sy_write_turns(sy_buf *b, const char *system, const sy_msg *msgs, size_t n);
+/* A request body's top-level members, written through the provider's
+ * parameter mapping (options drop_params, rename_params): sy_body_key
+ * writes the member's name (renamed) and returns true, or returns false
+ * (write nothing) when the parameter is dropped. */
+typedef struct sy_body {
+    sy_buf *b;
+    const char *drop, *rename; /* option texts, NULL when not given */
+    bool first;
+} sy_body;
+void sy_body_open(sy_body *w, sy_buf *b, const sy_provider *p);
+bool sy_body_key(sy_body *w, const char *name);
+void sy_body_close(sy_body *w);
+/* The two mapping options, for a kind's options table. */
+#define SY_PARAM_MAPPING_OPTIONS                                 \
+    {.key = "drop_params", .type = SY_OPTION_PARAM_LIST},        \
+    {.key = "rename_params", .type = SY_OPTION_PARAM_MAP}
+/* The OpenAI chat completions body (openai.c), shared by the kinds that
+ * speak it: model (unless with_model is false: Azure's deployment picks
+ * it), messages, the max-tokens member, temperature and the task's
+ * parameters. */
+void sy_openai_body(const sy_call *call, sy_request *req, const char *max_tokens_field,
+                    bool with_model);
+/* Read an OpenAI-shaped answer (openai.c): output, usage with cached and
+ * reasoning parts, refusal and content filter. */
+void sy_openai_read_answer(sy_jspan root, sy_outcome *out);
+/* A JSON array of these strings (stop sequences). */
+void sy_write_strings(sy_buf *b, char *const *s, size_t n);
 /* A string value as a new malloc'd text (NULL if not a string). */
 char *sy_js_strdup(sy_jspan v);
 /* Mark the outcome malformed, saying what was wrong. */

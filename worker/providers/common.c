@@ -388,7 +388,7 @@ static void write_turn(sy_buf *b, bool first, const char *role, const char *cont
 
 void sy_write_turns(sy_buf *b, const char *system, const sy_msg *msgs, size_t n)
 {
-    sy_buf_puts(b, "\"messages\":[");
+    sy_buf_putc(b, '[');
     if (system) write_turn(b, true, "system", system);
     for (size_t i = 0; i < n; i++) write_turn(b, i == 0 && !system, msgs[i].role, msgs[i].content);
     sy_buf_putc(b, ']');
@@ -456,4 +456,58 @@ char *sy_js_strdup(sy_jspan v)
     char *s = sy_xstrndup(b.len ? b.data : "", b.len);
     sy_buf_free(&b);
     return s;
+}
+
+/* ---- request bodies through the parameter mapping ---- */
+
+void sy_body_open(sy_body *w, sy_buf *b, const sy_provider *p)
+{
+    const sy_option_value *drop = sy_provider_option(p, "drop_params");
+    const sy_option_value *rename = sy_provider_option(p, "rename_params");
+    w->b = b;
+    w->drop = drop ? drop->text : NULL;
+    w->rename = rename ? rename->text : NULL;
+    w->first = true;
+    sy_buf_putc(b, '{');
+}
+
+/* The word `name` in a space-separated list (name=value words for a
+ * map): where it starts, or NULL. */
+static const char *word_in(const char *list, const char *name, bool map)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; p && *p; p = strchr(p, ' '), p = p ? p + 1 : NULL)
+        if (!strncmp(p, name, n) && (map ? p[n] == '=' : (p[n] == ' ' || !p[n]))) return p;
+    return NULL;
+}
+
+bool sy_body_key(sy_body *w, const char *name)
+{
+    if (w->drop && word_in(w->drop, name, false)) return false;
+    const char *r = w->rename ? word_in(w->rename, name, true) : NULL;
+    sy_buf_puts(w->b, w->first ? "\"" : ",\"");
+    w->first = false;
+    if (r) {
+        r += strlen(name) + 1;
+        sy_buf_append(w->b, r, strcspn(r, " ")); /* checked [a-z0-9_] at load */
+    } else {
+        sy_buf_puts(w->b, name);
+    }
+    sy_buf_puts(w->b, "\":");
+    return true;
+}
+
+void sy_body_close(sy_body *w)
+{
+    sy_buf_putc(w->b, '}');
+}
+
+void sy_write_strings(sy_buf *b, char *const *s, size_t n)
+{
+    sy_buf_putc(b, '[');
+    for (size_t i = 0; i < n; i++) {
+        if (i) sy_buf_putc(b, ',');
+        sy_buf_json_cstr(b, s[i]);
+    }
+    sy_buf_putc(b, ']');
 }

@@ -8,12 +8,13 @@
 
 #include "provider.h"
 
-extern const sy_provider_kind sy_openai, sy_anthropic, sy_openai_compatible;
+extern const sy_provider_kind sy_openai, sy_anthropic, sy_openai_compatible, sy_azure_openai;
 
 const sy_provider_kind *const sy_provider_kinds[] = {
     &sy_openai,
     &sy_anthropic,
     &sy_openai_compatible,
+    &sy_azure_openai,
     NULL,
 };
 

@@ -59,6 +59,7 @@ typedef struct sy_call {
     int max_tokens;
     double temperature;
     bool want_json;           /* task parses JSON: ask for a JSON object where supported */
+    const sy_task_params *params; /* response_format, seed, top_p, stop; NULL: none */
 } sy_call;
 
 /* The request an adapter builds. Header lines are "Name: value" strings
@@ -83,6 +84,7 @@ typedef struct sy_outcome {
     int http_status;
     char *output;             /* malloc'd text on success */
     int64_t tokens_in, tokens_out;
+    sy_usage_detail usage;    /* cached / cache-write / reasoning parts; estimated */
     char message[256];        /* error message for the result / dead letter */
     int64_t retry_after_ms;   /* server-directed delay, -1 if none */
     int should_retry;         /* x-should-retry: 1 true, 0 false, -1 absent */
@@ -112,6 +114,11 @@ void sy_provider_parse(const sy_provider *p, int http_status, const char *header
                        size_t headers_len, const char *body, size_t body_len,
                        sy_outcome *out);
 void sy_outcome_free(sy_outcome *o);
+
+/* An answer without usage (usage.estimated set by the module) gets its
+ * counts estimated here (estimate.c): input from the request body's bytes,
+ * output from the answer's, so that its cost is never a silent 0. */
+void sy_outcome_estimate(sy_outcome *o, size_t request_body_bytes);
 
 /* What a provider says is bounded before anything acts on it:
  *   waits (retry-after, retry-after-ms, rate-limit resets) at a day (the
