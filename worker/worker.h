@@ -31,6 +31,7 @@
 #include "store.h"
 #include "timers.h"
 #include "waitq.h"
+#include "werr.h"
 
 #define SY_HISTORY_MAX 12 /* attempts a result lists (the first ones) */
 
@@ -170,6 +171,7 @@ struct worker {
     bool drained;                    /* ... and drain() has waited, flushed, committed */
     int64_t last_purge_us;
     int wake_fd[2];
+    sy_werr fatal;                   /* set: the loop stops and sy_worker_run returns it (werr.h) */
     uint64_t rng;
     /* counters */
     uint64_t consumed, succeeded, failed, dead, calls, retries, fallbacks;
