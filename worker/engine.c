@@ -411,11 +411,6 @@ int sy_engine_inflight(const sy_engine *e)
     return e->inflight;
 }
 
-int sy_engine_capacity(const sy_engine *e)
-{
-    return e->capacity;
-}
-
 bool sy_engine_has_room(const sy_engine *e)
 {
     return e->busy < e->capacity;

@@ -66,7 +66,6 @@ void sy_engine_release(sy_engine *e, sy_transfer *t);
 void sy_engine_step(sy_engine *e, int wait_ms, int wake_fd);
 
 int sy_engine_inflight(const sy_engine *e);
-int sy_engine_capacity(const sy_engine *e);
 /* Can a transfer be acquired now? */
 bool sy_engine_has_room(const sy_engine *e);
 

@@ -36,7 +36,6 @@ struct sy_store {
     MDB_dbi jobs, pending, outputs;
     MDB_txn *txn;      /* open write transaction, or NULL */
     MDB_txn *rtxn;     /* reusable read transaction (reset when idle) */
-    size_t staged;
     sy_buf enc;        /* record encoding scratch */
     sy_buf pend;       /* pending value scratch */
     sy_buf purge_from; /* where the incremental purge resumes */
@@ -114,35 +113,6 @@ static MDB_val pending_value(sy_store *s, MDB_val key, const sy_buf *rec)
     return val_of(s->pend.data, s->pend.len);
 }
 
-static int put_pending(sy_store *s, MDB_txn *txn, uint64_t seq, MDB_val key, const sy_buf *rec)
-{
-    unsigned char kb[8];
-    MDB_val k = seq_key(seq, kb), v = pending_value(s, key, rec);
-    return mdb_put(txn, s->pending, &k, &v, 0);
-}
-
-/* Stores written before the pending table kept their unfinished keys in a
- * table "unfinished" (key -> "") and the records in jobs: move them. */
-static int migrate_unfinished(sy_store *s, MDB_txn *txn)
-{
-    MDB_dbi old;
-    MDB_cursor *c;
-    int rc = mdb_dbi_open(txn, "unfinished", 0, &old);
-    if (rc == MDB_NOTFOUND) return 0;
-    if (rc || (rc = mdb_cursor_open(txn, old, &c))) return rc;
-    MDB_val k, v, rec;
-    uint64_t seq = 1;
-    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        if (mdb_get(txn, s->jobs, &k, &rec) || k.mv_size > UINT16_MAX) continue;
-        sy_buf_reset(&s->enc);
-        sy_buf_append(&s->enc, rec.mv_data, rec.mv_size);
-        if ((rc = put_pending(s, txn, seq++, k, &s->enc)) || (rc = mdb_del(txn, s->jobs, &k, NULL))) break;
-    }
-    mdb_cursor_close(c);
-    if (rc && rc != MDB_NOTFOUND) return rc;
-    return mdb_drop(txn, old, 1);
-}
-
 /* Rebuild the map of pending keys; the next sequence number follows the last. */
 static int load_pending(sy_store *s)
 {
@@ -181,10 +151,6 @@ static int open_dbs(sy_store *s, char *err, size_t errlen)
         (rc = mdb_dbi_open(txn, "outputs", MDB_CREATE, &s->outputs))) {
         mdb_txn_abort(txn);
         return fail("open databases", rc, err, errlen);
-    }
-    if ((rc = migrate_unfinished(s, txn))) {
-        mdb_txn_abort(txn);
-        return fail("move unfinished records to the pending table", rc, err, errlen);
     }
     rc = mdb_txn_commit(txn);
     return rc ? fail("commit", rc, err, errlen) : 0;
@@ -302,7 +268,6 @@ static void stage(sy_store *s, int op, int db, MDB_val *k, MDB_val *v)
     sy_buf_append(&s->journal, &h, sizeof h);
     sy_buf_append(&s->journal, k->mv_data, k->mv_size);
     if (v->mv_size) sy_buf_append(&s->journal, v->mv_data, v->mv_size);
-    s->staged++;
 }
 
 sy_store *sy_store_open(const char *dir, size_t map_mb, char *err, size_t errlen)
@@ -556,7 +521,6 @@ int sy_store_commit(sy_store *s)
     for (int tries = 0; rc == MDB_MAP_FULL && tries < 16; tries++)
         if (!(rc = recover_full_map(s))) rc = mdb_txn_commit(s->txn);
     s->txn = NULL;
-    s->staged = 0;
     sy_buf_reset(&s->journal);
     if (rc) {
         sy_error("store: commit failed: %s", mdb_strerror(rc));
@@ -564,11 +528,6 @@ int sy_store_commit(sy_store *s)
     }
     keep_headroom(s);
     return 0;
-}
-
-size_t sy_store_staged(const sy_store *s)
-{
-    return s->staged;
 }
 
 size_t sy_store_each_unfinished(sy_store *s,

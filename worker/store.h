@@ -97,8 +97,6 @@ void sy_store_note_output(sy_store *s, const char *topic, int32_t partition, int
 int64_t sy_store_output_noted(sy_store *s, const char *topic, int32_t partition);
 /* Make every staged change durable. Returns 0, or -1 (logged). */
 int sy_store_commit(sy_store *s);
-/* Changes staged since the last commit. */
-size_t sy_store_staged(const sy_store *s);
 
 /* Call fn for every record in IN_FLIGHT or PUBLISHING state. */
 size_t sy_store_each_unfinished(sy_store *s,
