@@ -343,6 +343,34 @@ static void test_no_call_out_mark(void **state)
     sy_buf_free(&storage);
 }
 
+/* A write LMDB refuses (here a key over its 511-byte limit) no longer
+ * aborts the process: the store fails, the commit returns -1 (the worker
+ * then stops with a fatal error, werr.h), and what was committed before
+ * is still read. */
+static void test_failed_write_is_returned(void **state)
+{
+    (void)state;
+    sy_store *s = open_store();
+    sy_job_record r = published("r", 0), got;
+    sy_buf storage;
+    sy_buf_init(&storage);
+    sy_store_put(s, "kept", &r);
+    assert_int_equal(sy_store_commit(s), 0);
+    char key[600];
+    memset(key, 'k', sizeof key - 1);
+    key[sizeof key - 1] = '\0';
+    sy_store_put(s, "lost", &r);
+    sy_store_put(s, key, &r);
+    sy_store_put(s, "after", &r); /* not staged: the store failed */
+    assert_int_equal(sy_store_commit(s), -1);
+    assert_int_equal(sy_store_get(s, "kept", &got, &storage), 1);
+    assert_int_equal(sy_store_get(s, "lost", &got, &storage), 0);
+    assert_int_equal(sy_store_get(s, "after", &got, &storage), 0);
+    assert_int_equal(sy_store_commit(s), -1); /* it stays failed */
+    sy_buf_free(&storage);
+    sy_store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -354,6 +382,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_task_scoped_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_map_grows, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_call_out_mark, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_write_is_returned, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
