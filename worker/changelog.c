@@ -232,9 +232,10 @@ static int start_reader(restore *st)
 }
 
 /* Apply what the changelog reader has; true when every partition is read. */
-static bool read_some(restore *st)
+static bool read_some(restore *st, bool *more)
 {
-    for (int n = 0; st->todo > 0 && n < RESTORE_BATCH; n++) {
+    int n = 0;
+    for (; st->todo > 0 && n < RESTORE_BATCH; n++) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(st->rk, 0);
         if (!m) return false;
         if (!m->err) apply(st, m);
@@ -248,6 +249,7 @@ static bool read_some(restore *st)
         }
         rd_kafka_message_destroy(m);
     }
+    if (n == RESTORE_BATCH) *more = true;
     return st->todo <= 0;
 }
 
@@ -292,13 +294,14 @@ void changelog_restore_start(worker *w, const rd_kafka_topic_partition_list_t *p
     w->restoring = st;
 }
 
-/* One step of one restore; true when it is done. */
-static bool advance(restore *st)
+/* One step of one restore; true when it is done. *more: it stopped at its
+ * batch limit with records waiting. */
+static bool advance(restore *st, bool *more)
 {
     worker *w = st->w;
     if (st->phase == READING_CHANGELOG) {
         bool timed_out = sy_mono_us() >= st->deadline_us;
-        if (!read_some(st) && !timed_out) return false;
+        if (!read_some(st, more) && !timed_out) return false;
         if (st->todo > 0) sy_warn("changelog: restore timed out with %d partition(s) unread", st->todo);
         close_reader(st);
         if (!st->pending.publishing.count) return true;
@@ -323,9 +326,10 @@ static void finish(restore *st)
 
 int changelog_restore_step(worker *w)
 {
+    bool more = false;
     for (restore **at = &w->restoring; *at;) {
         restore *st = *at;
-        if (!advance(st)) {
+        if (!advance(st, &more)) {
             at = &st->next;
             continue;
         }
@@ -341,7 +345,7 @@ int changelog_restore_step(worker *w)
         sy_flow_release(w, st);
         restore_free(st);
     }
-    return 0;
+    return more ? 1 : 0;
 }
 
 bool changelog_restoring(const worker *w)

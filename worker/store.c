@@ -9,6 +9,8 @@
  *   outputs     "topic/partition" -> highest acknowledged offset noted
  * One write transaction is kept open while changes are staged; commit
  * makes them durable with a single fsync (LMDB's default durability).
+ * A write LMDB refuses fails the store (fail_store): commits return -1 and
+ * the worker stops with a fatal error it returns; nothing here exits.
  *
  * Why two places for a record: what a commit costs is the pages it dirties
  * (each written out and synced), and keys are random. Written by key, a

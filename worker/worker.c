@@ -43,6 +43,8 @@
 #include "util.h"
 #include "worker.h"
 
+enum { RESTORE_POLL_MS = 2 }; /* the longest wait while a restore reads */
+
 enum {
     TURN_INTAKE = 1,   /* take new jobs */
     TURN_CONSUMER = 2, /* poll the consumer (not inside its rebalance callback) */
@@ -210,8 +212,11 @@ static int before_sleep(void *ctx)
     if (due >= 0 && !w->stopping) sy_loop_timer_at(w->loop, &w->jobs_due, now + due);
     else sy_loop_timer_cancel(w->loop, &w->jobs_due);
     if (w->more_input || w->deferred || sy_werr_is_fatal(&w->fatal)) return 0;
-    if (w->paced_us >= 0) return (int)((w->paced_us + 999) / 1000);
-    return -1;
+    /* A restore's reader is polled each turn: librdkafka's wake-up comes
+     * only when its queue turns non-empty, not for every fetch it adds. */
+    int ms = changelog_restoring(w) ? RESTORE_POLL_MS : -1;
+    if (w->paced_us >= 0 && (ms < 0 || w->paced_us < (int64_t)ms * 1000)) ms = (int)((w->paced_us + 999) / 1000);
+    return ms;
 }
 
 static void on_purge(void *ctx)
@@ -253,7 +258,9 @@ static void turn(worker *w, unsigned mode, int max_wait_ms)
         dispatch_ready(w);
         w->paced_us = run_release_paced(w);
     }
-    if (changelog_restore_step(w) != 0) return;
+    int more = changelog_restore_step(w);
+    if (more < 0) return;
+    if (more) w->more_input = true;
     sy_loop_turn(w->loop, max_wait_ms);
     poll_producers(w);
 }
