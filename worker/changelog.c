@@ -199,7 +199,7 @@ static int64_t scan_start(void *ctx, const char *topic, int32_t partition)
     return from == INT64_MAX ? 0 : from;
 }
 
-enum { RESTORE_BATCH = 2000 }; /* records applied per loop turn, at most */
+enum { RESTORE_BATCH = 500 }; /* records applied per loop turn, at most */
 
 /* The changelog partitions of the held input partitions, from their
  * start; their ends are known from their EOF events (no blocking

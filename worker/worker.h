@@ -10,8 +10,9 @@
  *
  * A sy_run is one job from the moment it is consumed until its result is
  * acknowledged by the broker; only then is its input offset released for
- * commit. Everything runs on one thread: no locks, no races between a
- * completion and a rebalance. */
+ * commit. Everything runs on one thread, in one event loop (loop.h, turned
+ * by worker.c): no locks, no races between a completion and a rebalance.
+ * What cli/ sees of the worker is worker_run.h. */
 #ifndef SY_WORKER_H
 #define SY_WORKER_H
 
