@@ -258,8 +258,7 @@ static void close_reader(restore *st)
     if (st->reading) rd_kafka_topic_partition_list_destroy(st->reading);
     st->reading = NULL;
     if (!st->rk) return;
-    rd_kafka_consumer_close(st->rk);
-    rd_kafka_destroy(st->rk);
+    sy_reaper_close(&st->w->reaper, st->rk); /* closing waits on the network */
     st->rk = NULL;
 }
 

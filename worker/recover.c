@@ -227,8 +227,7 @@ size_t recover_scan_end(recover_scan *sc)
     size_t found = sc->found;
     if (sc->rk) {
         sy_info("recovery: read %zu output message(s) in %d partition(s)", sc->read, sc->parts);
-        rd_kafka_consumer_close(sc->rk);
-        rd_kafka_destroy(sc->rk);
+        sy_reaper_close(&sc->w->reaper, sc->rk); /* closing waits on the network */
     }
     free(sc->ends);
     free(sc);

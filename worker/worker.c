@@ -534,6 +534,7 @@ static void teardown(worker *w)
         rd_kafka_destroy(w->consumer);
     }
     changelog_restore_cancel(w);
+    sy_reaper_join(&w->reaper);
     if (w->changelog_producer && w->changelog_producer != w->producer) rd_kafka_destroy(w->changelog_producer);
     if (w->producer) rd_kafka_destroy(w->producer);
     txn_free(w);

@@ -28,6 +28,7 @@
 #include "offsets.h"
 #include "pacing.h"
 #include "pipeline.h"
+#include "reaper.h"
 #include "route.h"
 #include "store.h"
 #include "timers.h"
@@ -159,6 +160,7 @@ struct worker {
     sy_loop_timer jobs_due;          /* the earliest retry in `timers` (worker.c) */
     sy_loop_timer purge_timer, report_timer;
     struct restore *restoring;       /* changelog restores under way (changelog.c) */
+    sy_reaper reaper;                /* their readers, closed off the loop (reaper.h) */
     int64_t last_commit_us;          /* offsets last committed */
     int64_t paced_us;                /* this turn: until an account has room (-1: none waits) */
     bool more_input;                 /* this turn: the consumer may have more right away */
