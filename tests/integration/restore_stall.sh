@@ -25,7 +25,7 @@ source "$(dirname "$0")/lib.sh"
 # e2e.yaml with calls allowed 30 s: they outlast the rebalance (below)
 P=$T/pipeline.yaml
 sed 's/timeout_ms: 5000/timeout_ms: 30000/' tests/pipelines/e2e.yaml >"$P"
-FILL=${RESTORE_FILL:-20000}
+FILL=${RESTORE_FILL:-4000}
 BUSY=${RESTORE_BUSY:-300}
 BOUND_MS=${RESTORE_BOUND_MS:-1000}
 
