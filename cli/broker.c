@@ -37,6 +37,8 @@ static const char *usage =
     "      --port N             also accept clients on 127.0.0.1:N (bootstrap: 127.0.0.1:N)\n"
     "      --deny-topic NAME    answer metadata for NAME with TOPIC_AUTHORIZATION_FAILED\n"
     "                           (tests: a topic the clients may not write; repeatable)\n"
+    "      --rtt-ms N           answer every request N ms late, 0..10000 (tests: a slow\n"
+    "                           network or a loaded cluster)\n"
     "  -h, --help               this help\n";
 
 #define MAX_EXTRA_TOPICS 64
@@ -51,6 +53,7 @@ typedef struct broker_opts {
     long port;
     const char *denied[MAX_EXTRA_TOPICS];
     int ndenied;
+    long rtt_ms;
 } broker_opts;
 
 static int parse_opts(broker_opts *o, int argc, char **argv)
@@ -66,6 +69,7 @@ static int parse_opts(broker_opts *o, int argc, char **argv)
         else if (has_val && !strcmp(a, "--brokers")) o->nbrokers = atoi(argv[++i]);
         else if (has_val && !strcmp(a, "--brokers-file")) o->brokers_file = argv[++i];
         else if (has_val && !strcmp(a, "--port") && cli_long_arg(argv[i + 1], 1, 65535, &o->port)) i++;
+        else if (has_val && !strcmp(a, "--rtt-ms") && cli_long_arg(argv[i + 1], 0, 10000, &o->rtt_ms)) i++;
         else if (has_val && !strcmp(a, "--topic") && o->nextra < MAX_EXTRA_TOPICS)
             o->extra[o->nextra++] = argv[++i];
         else if (has_val && !strcmp(a, "--deny-topic") && o->ndenied < MAX_EXTRA_TOPICS)
@@ -156,6 +160,7 @@ int cmd_broker(int argc, char **argv)
     }
     for (int i = 0; i < o.ndenied; i++)
         rd_kafka_mock_topic_set_error(mc, o.denied[i], RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+    for (int id = 1; o.rtt_ms && id <= o.nbrokers; id++) rd_kafka_mock_broker_set_rtt(mc, id, (int)o.rtt_ms);
     const char *bootstrap = rd_kafka_mock_cluster_bootstraps(mc);
     char fixed[64];
     if (o.port) {

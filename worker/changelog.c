@@ -24,7 +24,20 @@
  * after the highest offset the writing worker had noted there (its results
  * land in order, so an unnoted one comes after), and what is found is marked
  * PUBLISHED. Jobs whose call was in flight on the dead worker run again: as
- * after a crash, those are the only calls that can be paid twice. */
+ * after a crash, those are the only calls that can be paid twice.
+ *
+ * A restore is loop work, not a wait inside the rebalance callback: one
+ * state machine per assignment,
+ *
+ *   READING_CHANGELOG --all EOF--> SCANNING_OUTPUTS --all EOF--> done
+ *                                  (skipped when nothing was PUBLISHING)
+ *
+ * advanced a batch of records per loop turn (changelog_restore_step), its
+ * readers' queues waking the loop. Meanwhile the assigned partitions stay
+ * paused (flow.c holds them) and the calls of the other partitions go on;
+ * when done, the restored state is committed and the partitions released.
+ * Calls changelog.c -> recover.c only (the scan mirrors what it finds
+ * through the hook it is given). */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,13 +106,23 @@ typedef struct noted {
     int64_t offset;
 } noted;
 
+typedef enum restore_phase { READING_CHANGELOG, SCANNING_OUTPUTS } restore_phase;
+
 typedef struct restore {
     worker *w;
+    restore_phase phase;
+    rd_kafka_topic_partition_list_t *inputs; /* the partitions held */
+    rd_kafka_t *rk;       /* the changelog reader */
+    rd_kafka_topic_partition_list_t *reading; /* its partitions; opaque set: at its end */
+    int todo;             /* changelog partitions not yet at their end */
     recover_set pending;  /* keys left PUBLISHING */
+    recover_scan *scan;   /* SCANNING_OUTPUTS */
     sy_keymap owner_of;   /* key -> writer id (malloc'd), for pending keys */
     noted *notes;
     size_t nnotes;
     size_t applied, read;
+    int64_t t0_us, deadline_us;
+    struct restore *next;
 } restore;
 
 static void note(restore *st, uint64_t owner, const sy_job_record *rec)
@@ -176,71 +199,164 @@ static int64_t scan_start(void *ctx, const char *topic, int32_t partition)
     return from == INT64_MAX ? 0 : from;
 }
 
-/* Read the changelog partitions of these input partitions to their ends. */
-static void read_changelogs(restore *st, const rd_kafka_topic_partition_list_t *parts)
+enum { RESTORE_BATCH = 500 }; /* records applied per loop turn, at most */
+
+/* The changelog partitions of the held input partitions, from their
+ * start; their ends are known from their EOF events (no blocking
+ * watermark query). */
+static int start_reader(restore *st)
 {
     worker *w = st->w;
     char err[512];
-    rd_kafka_t *rk = sy_kafka_consumer(&w->kafka, "switchyard-restore", NULL, NULL, err, sizeof err);
-    if (!rk) {
+    sy_kafka_opts o = w->kafka;
+    if (o.nprops < SY_MAX_PROPS) o.props[o.nprops++] = "enable.partition.eof=true";
+    st->rk = sy_kafka_consumer(&o, "switchyard-restore", NULL, NULL, err, sizeof err);
+    if (!st->rk) {
         sy_error("changelog: %s", err);
-        return;
+        return -1;
     }
-    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(parts->cnt);
-    int64_t *ends = sy_xcalloc((size_t)parts->cnt + 1, sizeof *ends);
-    int todo = 0;
-    for (int i = 0; i < parts->cnt; i++) {
-        const char *topic = changelog_topic(w, parts->elems[i].topic);
-        int64_t lo, hi;
-        if (!topic || rd_kafka_query_watermark_offsets(rk, topic, parts->elems[i].partition, &lo,
-                                                       &hi, 10000) || hi <= lo)
-            continue;
-        rd_kafka_topic_partition_list_add(l, topic, parts->elems[i].partition)->offset = lo;
-        ends[l->cnt - 1] = hi;
-        todo++;
+    rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(st->rk);
+    rd_kafka_queue_io_event_enable(q, w->wake_fd[1], "r", 1);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(st->inputs->cnt);
+    for (int i = 0; i < st->inputs->cnt; i++) {
+        const char *topic = changelog_topic(w, st->inputs->elems[i].topic);
+        if (topic)
+            rd_kafka_topic_partition_list_add(l, topic, st->inputs->elems[i].partition)->offset =
+                RD_KAFKA_OFFSET_BEGINNING;
     }
-    rd_kafka_assign(rk, l);
-    int64_t deadline = sy_mono_us() + 60 * 1000000LL;
-    while (todo > 0 && sy_mono_us() < deadline) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
-        if (!m) continue;
-        if (!m->err) {
-            apply(st, m);
-            for (int i = 0; i < l->cnt; i++)
-                if (l->elems[i].partition == m->partition && ends[i] > 0 && m->offset + 1 >= ends[i] &&
-                    !strcmp(l->elems[i].topic, rd_kafka_topic_name(m->rkt))) {
-                    ends[i] = 0;
-                    todo--;
-                }
+    st->todo = l->cnt;
+    rd_kafka_assign(st->rk, l);
+    st->reading = l;
+    return 0;
+}
+
+/* Apply what the changelog reader has; true when every partition is read. */
+static bool read_some(restore *st, bool *more)
+{
+    int n = 0;
+    for (; st->todo > 0 && n < RESTORE_BATCH; n++) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(st->rk, 0);
+        if (!m) return false;
+        if (!m->err) apply(st, m);
+        else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) { /* the first EOF of each counts */
+            rd_kafka_topic_partition_t *p =
+                rd_kafka_topic_partition_list_find(st->reading, rd_kafka_topic_name(m->rkt), m->partition);
+            if (p && !p->opaque) {
+                p->opaque = st;
+                st->todo--;
+            }
         }
         rd_kafka_message_destroy(m);
     }
-    if (todo > 0) sy_warn("changelog: restore timed out with %d partition(s) unread", todo);
-    free(ends);
-    rd_kafka_topic_partition_list_destroy(l);
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
+    if (n == RESTORE_BATCH) *more = true;
+    return st->todo <= 0;
 }
 
-void changelog_restore(worker *w, const rd_kafka_topic_partition_list_t *parts)
+static void close_reader(restore *st)
+{
+    if (st->reading) rd_kafka_topic_partition_list_destroy(st->reading);
+    st->reading = NULL;
+    if (!st->rk) return;
+    sy_reaper_close(&st->w->reaper, st->rk); /* closing waits on the network */
+    st->rk = NULL;
+}
+
+static void restore_free(restore *st)
+{
+    close_reader(st);
+    if (st->scan) recover_scan_end(st->scan);
+    sy_keymap_free_with(&st->owner_of, free);
+    recover_set_free(&st->pending);
+    for (size_t i = 0; i < st->nnotes; i++) free(st->notes[i].topic);
+    free(st->notes);
+    rd_kafka_topic_partition_list_destroy(st->inputs);
+    free(st);
+}
+
+void changelog_restore_start(worker *w, const rd_kafka_topic_partition_list_t *parts)
 {
     if (!w->opt.changelog || parts->cnt == 0) return;
-    int64_t t0 = sy_mono_us();
-    restore st = {.w = w, .pending = {.scan_from = scan_start}};
-    st.pending.ctx = &st;
-    sy_keymap_init(&st.pending.publishing);
-    sy_keymap_init(&st.owner_of);
-    read_changelogs(&st, parts);
-    size_t pending = st.pending.publishing.count, found = pending ? recover_scan(w, &st.pending) : 0;
-    if (sy_store_commit(w->store) != 0) {
-        sy_error("changelog: cannot store the restored state; stopping");
-        exit(1);
+    restore *st = sy_xcalloc(1, sizeof *st);
+    *st = (restore){.w = w, .phase = READING_CHANGELOG, .inputs = rd_kafka_topic_partition_list_copy(parts),
+                    .pending = {.scan_from = scan_start, .found = changelog_mirror},
+                    .t0_us = sy_mono_us(), .deadline_us = sy_mono_us() + 60 * 1000000LL};
+    st->pending.ctx = st;
+    sy_keymap_init(&st->pending.publishing);
+    sy_keymap_init(&st->owner_of);
+    if (start_reader(st) != 0) { /* as before: the partitions run with what the store has */
+        restore_free(st);
+        return;
+    }
+    sy_flow_hold(w, parts, st);
+    st->next = w->restoring;
+    w->restoring = st;
+}
+
+/* One step of one restore; true when it is done. *more: it stopped at its
+ * batch limit with records waiting. */
+static bool advance(restore *st, bool *more)
+{
+    worker *w = st->w;
+    if (st->phase == READING_CHANGELOG) {
+        bool timed_out = sy_mono_us() >= st->deadline_us;
+        if (!read_some(st, more) && !timed_out) return false;
+        if (st->todo > 0) sy_warn("changelog: restore timed out with %d partition(s) unread", st->todo);
+        close_reader(st);
+        if (!st->pending.publishing.count) return true;
+        st->phase = SCANNING_OUTPUTS;
+        st->scan = recover_scan_start(w, &st->pending, w->wake_fd[1]);
+    }
+    return recover_scan_step(st->scan, 0);
+}
+
+static void finish(restore *st)
+{
+    size_t pending = st->pending.publishing.count, found = 0;
+    if (st->scan) {
+        found = recover_scan_end(st->scan);
+        st->scan = NULL;
     }
     sy_info("changelog: restored %zu of %zu record(s) for %d partition(s) in %" PRId64 " ms; "
             "%zu result(s) were being published, %zu of them found on the output topics",
-            st.applied, st.read, parts->cnt, (sy_mono_us() - t0) / 1000, pending, found);
-    sy_keymap_free_with(&st.owner_of, free);
-    recover_set_free(&st.pending);
-    for (size_t i = 0; i < st.nnotes; i++) free(st.notes[i].topic);
-    free(st.notes);
+            st->applied, st->read, st->inputs->cnt, (sy_mono_us() - st->t0_us) / 1000,
+            pending + found, found);
+}
+
+int changelog_restore_step(worker *w)
+{
+    bool more = false;
+    for (restore **at = &w->restoring; *at;) {
+        restore *st = *at;
+        if (!advance(st, &more)) {
+            at = &st->next;
+            continue;
+        }
+        *at = st->next;
+        finish(st);
+        /* the restored state is durable before a job of these partitions is taken */
+        if (sy_store_commit(w->store) != 0) {
+            sy_error("changelog: cannot store the restored state; stopping");
+            sy_werr_set(&w->fatal, SY_WERR_FATAL, 1, "changelog: cannot store the restored state");
+            restore_free(st);
+            return -1;
+        }
+        sy_flow_release(w, st);
+        restore_free(st);
+    }
+    return more ? 1 : 0;
+}
+
+bool changelog_restoring(const worker *w)
+{
+    return w->restoring != NULL;
+}
+
+void changelog_restore_cancel(worker *w)
+{
+    while (w->restoring) {
+        restore *st = w->restoring;
+        w->restoring = st->next;
+        restore_free(st);
+    }
 }

@@ -1,23 +1,27 @@
 /* engine.c -- see engine.h.
  *
  * Sockets are driven with libcurl's event interface: libcurl tells us which
- * sockets it wants watched (socket callback -> epoll_ctl) and when it next
- * needs a timeout (timer callback); sy_engine_step waits in epoll_wait and
- * hands libcurl only the sockets that are ready (curl_multi_socket_action).
- * With thousands of calls in flight this costs per ready socket, not per
- * transfer per turn as curl_multi_poll + curl_multi_perform would.
+ * sockets it wants watched (socket callback) and when it next needs a
+ * timeout (timer callback); both go to the worker's event loop (loop.h):
+ * each socket is watched there with a callback that hands libcurl just
+ * that socket (curl_multi_socket_action), and each shard's timeout is a
+ * loop timer. With thousands of calls in flight this costs per ready
+ * socket, not per transfer per turn as curl_multi_poll + curl_multi_perform
+ * would.
  *
  * Transfers are split into shards of SHARD_SIZE, each with its own libcurl
  * multi handle and so its own connection cache: libcurl looks for a free
  * connection to a host by walking every connection it has to that host,
  * which at 10,000 kept-alive HTTP/1.1 connections to one provider was half
  * of the worker's CPU. A transfer always stays in its shard (its connection
- * lives there). All shards share one epoll set; an event carries its
- * shard's index next to the socket.
+ * lives there). A socket's loop callback carries its shard.
  *
- * Completions are delivered from sy_engine_step, never from inside libcurl
- * callbacks, so the caller may launch new transfers from its done callback.
- * A transfer returns to the free list right after its callback runs.
+ * Completions are delivered from the loop's callbacks (after libcurl
+ * returns), never from inside libcurl callbacks, so the caller may launch
+ * new transfers from its done callback. A transfer returns to the free
+ * list right after its callback runs. A transfer that cannot even be set
+ * up (no memory for an easy handle) completes with CURLE_FAILED_INIT from
+ * a loop timer: the call fails, the worker goes on.
  *
  * Per call, libcurl 7.88 spends ~115,000 instructions (bench/callgrind.sh,
  * and a profile of Debian's libcurl built with symbols), much of it in its
@@ -34,25 +38,22 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <unistd.h>
 
-#define EVENTS_PER_WAIT 512
 #define SHARD_SIZE 64 /* transfers (and so connections) per multi handle */
-#define WAKE_MARK 0xffffffffu
 
 typedef struct shard {
     sy_engine *e;
     CURLM *multi;
     uint32_t index;
-    int64_t timer_due_us; /* libcurl's next timeout for this multi, -1 none */
+    sy_loop_timer timeout; /* libcurl's next timeout for this multi */
 } shard;
 
 struct sy_engine {
     shard *shards;
     int nshards;
-    int epfd;
-    int wake_fd;          /* registered in epfd, or -1 */
+    sy_loop *loop;
+    sy_transfer *failed;  /* could not be set up: completed from `fail_timer` */
+    sy_loop_timer fail_timer;
     sy_transfer *pool;
     sy_transfer *free_list;
     int capacity;
@@ -96,13 +97,10 @@ static void free_header_list(struct curl_slist *l)
     curl_slist_free_all(l);
 }
 
-static void setup_easy(sy_transfer *t)
+static bool setup_easy(sy_transfer *t)
 {
     t->easy = curl_easy_init();
-    if (!t->easy) {
-        sy_error("curl_easy_init failed");
-        abort();
-    }
+    if (!t->easy) return false;
     curl_easy_setopt(t->easy, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(t->easy, CURLOPT_WRITEDATA, t);
     curl_easy_setopt(t->easy, CURLOPT_HEADERFUNCTION, on_header);
@@ -115,33 +113,45 @@ static void setup_easy(sy_transfer *t)
      * holds a typical answer (headers and body) in one or two reads and
      * keeps 10,000 calls in flight from costing 160 MB. */
     curl_easy_setopt(t->easy, CURLOPT_BUFFERSIZE, 2047L);
+    return true;
 }
 
-static uint64_t event_tag(uint32_t shard, int fd)
+static void shard_finish(sy_engine *e, shard *sh);
+
+/* The loop: a socket of the shard is ready. */
+static void on_ready(void *ctx, int fd, unsigned ready)
 {
-    return (uint64_t)shard << 32 | (uint32_t)fd;
+    shard *sh = ctx;
+    int running = 0, flags = 0;
+    if (ready & SY_LOOP_READ) flags |= CURL_CSELECT_IN;
+    if (ready & SY_LOOP_WRITE) flags |= CURL_CSELECT_OUT;
+    if (ready & SY_LOOP_ERROR) flags |= CURL_CSELECT_ERR;
+    curl_multi_socket_action(sh->multi, fd, flags, &running);
+    shard_finish(sh->e, sh);
+}
+
+/* The loop: the shard's libcurl timeout is due. */
+static void on_timeout(void *ctx)
+{
+    shard *sh = ctx;
+    int running = 0;
+    curl_multi_socket_action(sh->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    shard_finish(sh->e, sh);
 }
 
 /* libcurl: watch socket s for `what` (or stop watching it). */
 static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
 {
     (void)easy;
+    (void)socketp;
     shard *sh = userp;
-    sy_engine *e = sh->e;
     if (what == CURL_POLL_REMOVE) {
-        epoll_ctl(e->epfd, EPOLL_CTL_DEL, s, NULL);
-        curl_multi_assign(sh->multi, s, NULL);
+        sy_loop_unwatch(sh->e->loop, s);
         return 0;
     }
-    struct epoll_event ev = {.data.u64 = event_tag(sh->index, s)};
-    if (what & CURL_POLL_IN) ev.events |= EPOLLIN;
-    if (what & CURL_POLL_OUT) ev.events |= EPOLLOUT;
-    int op = socketp ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
-    if (epoll_ctl(e->epfd, op, s, &ev) != 0) {
-        op = errno == EEXIST ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
-        if (epoll_ctl(e->epfd, op, s, &ev) != 0) sy_warn("epoll_ctl: %s", strerror(errno));
-    }
-    curl_multi_assign(sh->multi, s, sh); /* any non-NULL mark: "in epfd" */
+    unsigned events = (what & CURL_POLL_IN ? SY_LOOP_READ : 0) | (what & CURL_POLL_OUT ? SY_LOOP_WRITE : 0);
+    if (sy_loop_watch(sh->e->loop, s, events, on_ready, sh) != 0)
+        sy_warn("cannot watch a socket: %s", strerror(errno));
     return 0;
 }
 
@@ -150,20 +160,18 @@ static int on_timer(CURLM *multi, long timeout_ms, void *userp)
 {
     (void)multi;
     shard *sh = userp;
-    sh->timer_due_us = timeout_ms < 0 ? -1 : sy_mono_us() + (int64_t)timeout_ms * 1000;
+    if (timeout_ms < 0) sy_loop_timer_cancel(sh->e->loop, &sh->timeout);
+    else sy_loop_timer_at(sh->e->loop, &sh->timeout, sy_mono_us() + (int64_t)timeout_ms * 1000);
     return 0;
 }
 
-static void shard_init(sy_engine *e, shard *sh, uint32_t index, int hosts)
+static int shard_init(sy_engine *e, shard *sh, uint32_t index, int hosts)
 {
     sh->e = e;
     sh->index = index;
-    sh->timer_due_us = -1;
+    sy_loop_timer_init(&sh->timeout, on_timeout, sh);
     sh->multi = curl_multi_init();
-    if (!sh->multi) {
-        sy_error("cannot set up the HTTP engine (curl_multi_init)");
-        abort();
-    }
+    if (!sh->multi) return -1;
     curl_multi_setopt(sh->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
     curl_multi_setopt(sh->multi, CURLMOPT_SOCKETDATA, sh);
     curl_multi_setopt(sh->multi, CURLMOPT_TIMERFUNCTION, on_timer);
@@ -174,29 +182,36 @@ static void shard_init(sy_engine *e, shard *sh, uint32_t index, int hosts)
      * against 221 µs of worker CPU per job, FALLBACK=1 bench/run.sh). */
     curl_multi_setopt(sh->multi, CURLMOPT_MAXCONNECTS, (long)SHARD_SIZE * (hosts > 0 ? hosts : 1));
     curl_multi_setopt(sh->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+    return 0;
 }
 
 long sy_engine_max_fds(int max_inflight, int hosts)
 {
     long shards = (max_inflight + SHARD_SIZE - 1) / SHARD_SIZE;
     /* a multi handle may hold a wake-up socket pair of its own */
-    return shards * ((long)SHARD_SIZE * (hosts > 0 ? hosts : 1) + 2) + 1; /* + the epoll fd */
+    return shards * ((long)SHARD_SIZE * (hosts > 0 ? hosts : 1) + 2) + 1; /* + the loop's epoll fd */
 }
 
-sy_engine *sy_engine_new(int max_inflight, int hosts, sy_transfer_done_fn done, void *ctx)
+static void deliver_failed(void *ctx);
+
+sy_engine *sy_engine_new(sy_loop *loop, int max_inflight, int hosts, sy_transfer_done_fn done, void *ctx,
+                         sy_werr *err)
 {
     static int curl_ready;
     if (!curl_ready++) curl_global_init(CURL_GLOBAL_DEFAULT);
     sy_engine *e = sy_xcalloc(1, sizeof *e);
-    e->epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (e->epfd < 0) {
-        sy_error("cannot set up the HTTP engine: %s", strerror(errno));
-        abort();
-    }
-    e->wake_fd = -1;
+    e->loop = loop;
+    sy_loop_timer_init(&e->fail_timer, deliver_failed, e);
     e->nshards = (max_inflight + SHARD_SIZE - 1) / SHARD_SIZE;
     e->shards = sy_xcalloc((size_t)e->nshards, sizeof *e->shards);
-    for (int i = 0; i < e->nshards; i++) shard_init(e, &e->shards[i], (uint32_t)i, hosts);
+    for (int i = 0; i < e->nshards; i++)
+        if (shard_init(e, &e->shards[i], (uint32_t)i, hosts) != 0) {
+            sy_werr_set(err, SY_WERR_FATAL, 1, "cannot set up the HTTP engine (curl_multi_init)");
+            for (int j = 0; j < i; j++) curl_multi_cleanup(e->shards[j].multi);
+            free(e->shards);
+            free(e);
+            return NULL;
+        }
     e->capacity = max_inflight;
     e->max_body = e->max_headers = SIZE_MAX;
     e->done = done;
@@ -233,9 +248,12 @@ void sy_engine_free(sy_engine *e)
         sy_buf_free(&t->headers);
         sy_buf_free(&t->body);
     }
-    for (int i = 0; i < e->nshards; i++) curl_multi_cleanup(e->shards[i].multi);
+    for (int i = 0; i < e->nshards; i++) {
+        sy_loop_timer_cancel(e->loop, &e->shards[i].timeout);
+        curl_multi_cleanup(e->shards[i].multi);
+    }
+    sy_loop_timer_cancel(e->loop, &e->fail_timer);
     free(e->shards);
-    close(e->epfd);
     free(e->pool);
     free(e);
 }
@@ -312,7 +330,18 @@ static void set_url(sy_transfer *t)
 
 void sy_engine_launch(sy_engine *e, sy_transfer *t, int timeout_ms, void *opaque)
 {
-    if (!t->easy) setup_easy(t);
+    e->inflight++;
+    if (!t->easy && !setup_easy(t)) {
+        t->opaque = opaque;
+        t->http_status = 0;
+        t->curl_code = CURLE_FAILED_INIT;
+        t->too_large = false;
+        t->started_us = sy_mono_us();
+        t->next_free = e->failed;
+        e->failed = t;
+        sy_loop_timer_at(e->loop, &e->fail_timer, 0);
+        return;
+    }
     sy_buf_reset(&t->headers);
     sy_buf_reset(&t->body);
     t->too_large = false;
@@ -332,7 +361,6 @@ void sy_engine_launch(sy_engine *e, sy_transfer *t, int timeout_ms, void *opaque
     curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
     t->started_us = sy_mono_us();
     curl_multi_add_handle(e->shards[t->shard].multi, t->easy);
-    e->inflight++;
 }
 
 static void complete(sy_engine *e, shard *sh, CURLMsg *msg)
@@ -349,71 +377,32 @@ static void complete(sy_engine *e, shard *sh, CURLMsg *msg)
     sy_engine_release(e, t);
 }
 
-static void watch_wake_fd(sy_engine *e, int wake_fd)
+/* Deliver the shard's finished transfers. */
+static void shard_finish(sy_engine *e, shard *sh)
 {
-    if (wake_fd == e->wake_fd) return;
-    if (e->wake_fd >= 0) epoll_ctl(e->epfd, EPOLL_CTL_DEL, e->wake_fd, NULL);
-    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = event_tag(WAKE_MARK, wake_fd)};
-    if (wake_fd >= 0 && epoll_ctl(e->epfd, EPOLL_CTL_ADD, wake_fd, &ev) != 0)
-        sy_warn("epoll_ctl(wake fd): %s", strerror(errno));
-    e->wake_fd = wake_fd;
-}
-
-/* Wait no longer than libcurl's own next timeout (of any shard). */
-static int wait_bound(const sy_engine *e, int wait_ms)
-{
-    int64_t now = sy_mono_us();
-    for (int i = 0; i < e->nshards; i++) {
-        int64_t due = e->shards[i].timer_due_us;
-        if (due < 0) continue;
-        if (due <= now) return 0;
-        int ms = (int)((due - now + 999) / 1000);
-        if (ms < wait_ms) wait_ms = ms;
-    }
-    return wait_ms;
-}
-
-/* Run the shard's due timeout, then deliver its finished transfers. */
-static void shard_finish(sy_engine *e, shard *sh, int64_t now)
-{
-    int running = 0, left;
-    if (sh->timer_due_us >= 0 && now >= sh->timer_due_us) {
-        sh->timer_due_us = -1;
-        curl_multi_socket_action(sh->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-    }
+    int left;
     CURLMsg *msg;
     while ((msg = curl_multi_info_read(sh->multi, &left)))
         if (msg->msg == CURLMSG_DONE) complete(e, sh, msg);
 }
 
-void sy_engine_step(sy_engine *e, int wait_ms, int wake_fd)
+/* Transfers that could not be set up end as failed calls. */
+static void deliver_failed(void *ctx)
 {
-    struct epoll_event ev[EVENTS_PER_WAIT];
-    int running = 0;
-    watch_wake_fd(e, wake_fd);
-    int n = epoll_wait(e->epfd, ev, EVENTS_PER_WAIT, wait_bound(e, wait_ms));
-    for (int i = 0; i < n; i++) {
-        uint32_t index = (uint32_t)(ev[i].data.u64 >> 32);
-        int fd = (int)(uint32_t)ev[i].data.u64;
-        if (index == WAKE_MARK || index >= (uint32_t)e->nshards) continue; /* the caller drains */
-        int flags = 0;
-        if (ev[i].events & (EPOLLIN | EPOLLHUP)) flags |= CURL_CSELECT_IN;
-        if (ev[i].events & EPOLLOUT) flags |= CURL_CSELECT_OUT;
-        if (ev[i].events & EPOLLERR) flags |= CURL_CSELECT_ERR;
-        curl_multi_socket_action(e->shards[index].multi, fd, flags, &running);
+    sy_engine *e = ctx;
+    sy_transfer *t;
+    while ((t = e->failed)) {
+        e->failed = t->next_free;
+        t->finished_us = sy_mono_us();
+        e->inflight--;
+        e->done(e->ctx, t, t->opaque);
+        sy_engine_release(e, t);
     }
-    int64_t now = sy_mono_us();
-    for (int i = 0; i < e->nshards; i++) shard_finish(e, &e->shards[i], now);
 }
 
 int sy_engine_inflight(const sy_engine *e)
 {
     return e->inflight;
-}
-
-int sy_engine_capacity(const sy_engine *e)
-{
-    return e->capacity;
 }
 
 bool sy_engine_has_room(const sy_engine *e)

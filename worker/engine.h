@@ -14,7 +14,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "loop.h"
 #include "providers/provider.h"
+#include "werr.h"
 
 typedef struct sy_transfer {
     sy_request req;        /* filled by the caller before launch */
@@ -42,8 +44,11 @@ typedef struct sy_engine sy_engine;
 typedef void (*sy_transfer_done_fn)(void *ctx, sy_transfer *t, void *opaque);
 
 /* hosts: how many servers calls go to (the providers of the pipeline):
- * libcurl keeps an idle connection per transfer slot for each. */
-sy_engine *sy_engine_new(int max_inflight, int hosts, sy_transfer_done_fn done, void *ctx);
+ * libcurl keeps an idle connection per transfer slot for each. The
+ * engine's sockets and timeouts are watched by `loop` (loop.h), whose
+ * turns drive the transfers. NULL on failure (err: fatal). */
+sy_engine *sy_engine_new(sy_loop *loop, int max_inflight, int hosts, sy_transfer_done_fn done, void *ctx,
+                         sy_werr *err);
 /* File descriptors an engine of that size may hold at once: the sockets of
  * its shards' connection caches (in use and idle) and each shard's own. */
 long sy_engine_max_fds(int max_inflight, int hosts);
@@ -56,17 +61,12 @@ void sy_engine_set_limits(sy_engine *e, size_t max_body, size_t max_headers);
 
 /* A transfer with an empty request, or NULL when max_inflight are running. */
 sy_transfer *sy_engine_acquire(sy_engine *e);
-/* Start it; `done` fires exactly once for it (from sy_engine_step). */
+/* Start it; `done` fires exactly once for it (from a later loop turn). */
 void sy_engine_launch(sy_engine *e, sy_transfer *t, int timeout_ms, void *opaque);
 /* Give back a transfer that was acquired but not launched. */
 void sy_engine_release(sy_engine *e, sy_transfer *t);
 
-/* Drive transfers: wait up to wait_ms for socket activity or for wake_fd
- * (-1 for none) to become readable, then run completions. */
-void sy_engine_step(sy_engine *e, int wait_ms, int wake_fd);
-
 int sy_engine_inflight(const sy_engine *e);
-int sy_engine_capacity(const sy_engine *e);
 /* Can a transfer be acquired now? */
 bool sy_engine_has_room(const sy_engine *e);
 

@@ -12,6 +12,11 @@
  * one over its window -- and resumes below 3/4 of the limit, so it does not
  * flap. A slow or stuck job then holds back only its own partition.
  *
+ * A third reason to pause: a partition just assigned is held while its
+ * state is restored from the changelog (changelog.c), so that none of its
+ * jobs is taken before the store knows what was answered. Holds are
+ * tagged by their restore; a revoke drops the partition's holds.
+ *
  * A paused partition's prefetched messages are dropped by librdkafka, which
  * fetches again from the next offset on resume; the consumer is polled
  * every turn, paused or not, so the group never thinks the worker is dead
@@ -46,13 +51,22 @@ static void drop(sy_flow *f, int i)
     f->parts[i] = f->parts[--f->n];
 }
 
-/* All assigned partitions but those paused on their own window. */
+static bool held(const sy_flow *f, const char *topic, int32_t partition)
+{
+    for (int i = 0; i < f->nholds; i++)
+        if (f->holds[i].partition == partition && !strcmp(f->holds[i].topic, topic)) return true;
+    return false;
+}
+
+/* All assigned partitions but those paused on their own window (and, to
+ * resume, but those held). */
 static void set_all_paused(worker *w, bool pause)
 {
     rd_kafka_topic_partition_list_t *parts = NULL;
     if (rd_kafka_assignment(w->consumer, &parts) || !parts) return;
     for (int i = parts->cnt - 1; i >= 0; i--)
-        if (find(&w->flow, parts->elems[i].topic, parts->elems[i].partition) >= 0)
+        if (find(&w->flow, parts->elems[i].topic, parts->elems[i].partition) >= 0 ||
+            (!pause && held(&w->flow, parts->elems[i].topic, parts->elems[i].partition)))
             rd_kafka_topic_partition_list_del_by_idx(parts, i);
     if (pause) rd_kafka_pause_partitions(w->consumer, parts);
     else rd_kafka_resume_partitions(w->consumer, parts);
@@ -76,7 +90,7 @@ void sy_flow_check(worker *w)
         sy_flow_part *p = &f->parts[i];
         if (sy_offsets_window(w->offsets, p->topic, p->partition) >= low) continue;
         sy_debug("flow: %s [%d] resumed", p->topic, (int)p->partition);
-        if (!f->all_paused) apply(w, p->topic, p->partition, false);
+        if (!f->all_paused && !held(f, p->topic, p->partition)) apply(w, p->topic, p->partition, false);
         f->resumes++;
         drop(f, i);
     }
@@ -100,8 +114,15 @@ void sy_flow_taken(worker *w, const char *topic, int32_t partition, sy_offset_ha
  * assigned partition is set explicitly: paused if all are, else running. */
 void sy_flow_assigned(worker *w, rd_kafka_topic_partition_list_t *parts)
 {
-    if (w->flow.all_paused) rd_kafka_pause_partitions(w->consumer, parts);
-    else rd_kafka_resume_partitions(w->consumer, parts);
+    for (int i = 0; i < parts->cnt; i++)
+        apply(w, parts->elems[i].topic, parts->elems[i].partition,
+              w->flow.all_paused || held(&w->flow, parts->elems[i].topic, parts->elems[i].partition));
+}
+
+static void drop_hold(sy_flow *f, int i)
+{
+    free(f->holds[i].topic);
+    f->holds[i] = f->holds[--f->nholds];
 }
 
 void sy_flow_revoked(worker *w, const rd_kafka_topic_partition_list_t *parts)
@@ -109,6 +130,36 @@ void sy_flow_revoked(worker *w, const rd_kafka_topic_partition_list_t *parts)
     for (int i = 0; i < parts->cnt; i++) {
         int at = find(&w->flow, parts->elems[i].topic, parts->elems[i].partition);
         if (at >= 0) drop(&w->flow, at);
+        for (int h = w->flow.nholds - 1; h >= 0; h--)
+            if (w->flow.holds[h].partition == parts->elems[i].partition &&
+                !strcmp(w->flow.holds[h].topic, parts->elems[i].topic))
+                drop_hold(&w->flow, h);
+    }
+}
+
+void sy_flow_hold(worker *w, const rd_kafka_topic_partition_list_t *parts, const void *tag)
+{
+    sy_flow *f = &w->flow;
+    f->holds = sy_xrealloc(f->holds, (size_t)(f->nholds + parts->cnt) * sizeof *f->holds);
+    for (int i = 0; i < parts->cnt; i++) {
+        f->holds[f->nholds++] = (sy_flow_hold_t){sy_xstrdup(parts->elems[i].topic), parts->elems[i].partition, tag};
+        apply(w, parts->elems[i].topic, parts->elems[i].partition, true);
+    }
+}
+
+/* The partitions held by tag run again, unless something else keeps them
+ * paused (all paused, their own window, another hold). */
+void sy_flow_release(worker *w, const void *tag)
+{
+    sy_flow *f = &w->flow;
+    for (int h = f->nholds - 1; h >= 0; h--) {
+        if (f->holds[h].tag != tag) continue;
+        char *topic = f->holds[h].topic;
+        int32_t partition = f->holds[h].partition;
+        f->holds[h] = f->holds[--f->nholds];
+        if (!f->all_paused && !held(f, topic, partition) && find(f, topic, partition) < 0)
+            apply(w, topic, partition, false);
+        free(topic);
     }
 }
 
@@ -116,4 +167,6 @@ void sy_flow_free(sy_flow *f)
 {
     while (f->n) drop(f, f->n - 1);
     free(f->parts);
+    while (f->nholds) drop_hold(f, f->nholds - 1);
+    free(f->holds);
 }

@@ -150,7 +150,7 @@ void publish_close_record(sy_run *r)
     if (r->answer != SY_ANSWER_DEDUP) jobstate_put(r, SY_STATE_PUBLISHED, -1, -1);
 }
 
-int publish_produce_result(sy_run *r, sy_worker_error *e)
+int publish_produce_result(sy_run *r, sy_werr *e)
 {
     worker *w = r->w;
     char source[300];
@@ -170,8 +170,9 @@ int publish_produce_result(sy_run *r, sy_worker_error *e)
          * the result and the next owner publishes it. */
         char why[400];
         rd_kafka_fatal_error(w->producer, why, sizeof why);
-        e->kind = SY_ERRK_FATAL;
-        snprintf(e->what, sizeof e->what, "the producer failed fatally (%s)", why);
+        e->kind = SY_WERR_FATAL;
+        e->exit_code = 1;
+        snprintf(e->msg, sizeof e->msg, "the producer failed fatally (%s)", why);
         return err;
     }
     if (err) return err;

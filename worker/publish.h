@@ -21,7 +21,7 @@ int publish_restamp(sy_run *r, const sy_job_record *rec, sy_answer answer);
  * (the caller reports RESULT_REFUSED; no dead letter went out); or
  * RD_KAFKA_RESP_ERR__FATAL with the reason in *e (nothing went out: the
  * producer is dead, the store keeps the result for the next owner). */
-int publish_produce_result(sy_run *r, sy_worker_error *e);
+int publish_produce_result(sy_run *r, sy_werr *e);
 /* PRODUCE_DEAD_LETTER: one dead letter of the run (pending_deliveries
  * counts it when it went out). */
 void publish_dead_letter(sy_run *r, sy_err_class c, const char *why);

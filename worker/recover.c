@@ -12,7 +12,14 @@
  *               and will not be published again. The others are published
  *               from the store when their job is redelivered.
  * This closes the window between the broker's acknowledgement of a result
- * and the store's note of it, without relying on Kafka transactions. */
+ * and the store's note of it, without relying on Kafka transactions.
+ *
+ * The output scan is a step function (recover_scan_step reads what has
+ * arrived and returns), so that the changelog restore after an assignment
+ * runs it as loop work while calls in flight go on; at start-up, with
+ * nothing in flight yet, recover_unfinished drives it to its end.
+ * A result found is mirrored through the set's `found` hook (the changelog,
+ * given by the caller: this file calls no other module of the shell). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,7 +88,7 @@ static int mark_found_as(worker *w, recover_set *u, const rd_kafka_message_t *m,
     rec.out_partition = m->partition;
     rec.out_offset = m->offset;
     sy_store_put(w->store, key, &rec);
-    changelog_mirror(w, key, &rec, NULL); /* the next owner need not look again */
+    if (u->found) u->found(w, key, &rec, NULL); /* the next owner need not look again */
     free(sy_keymap_del(&u->publishing, key));
     return 1;
 }
@@ -110,12 +117,14 @@ static int mark_found(worker *w, recover_set *u, const rd_kafka_message_t *m)
 typedef struct part_end {
     const char *topic;
     int32_t partition;
-    int64_t end; /* high watermark when the scan started */
-    bool done;
+    bool done; /* its EOF came */
 } part_end;
 
 /* Assign every partition of the output topics from the scan start on;
- * returns how many partitions have something to read. */
+ * returns how many. Their ends are known from their EOF events (no
+ * watermark query: each would be a blocking round trip); a start past the
+ * end (a topic made again) falls back to the earliest offset. The one
+ * metadata request per output topic is the only wait. */
 static int assign_outputs(recover_set *u, rd_kafka_t *rk, part_end *ends, int max)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(16);
@@ -125,13 +134,10 @@ static int assign_outputs(recover_set *u, rd_kafka_t *rk, part_end *ends, int ma
         rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, u->out_topics[t], NULL);
         if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) == 0 && md->topic_cnt == 1) {
             for (int p = 0; p < md->topics[0].partition_cnt && n < max; p++) {
-                int64_t lo, hi, from = u->scan_from(u->ctx, u->out_topics[t], p);
-                if (rd_kafka_query_watermark_offsets(rk, u->out_topics[t], p, &lo, &hi, 10000))
-                    continue;
-                if (from < lo) from = lo;
-                if (from >= hi) continue;
-                rd_kafka_topic_partition_list_add(l, u->out_topics[t], p)->offset = from;
-                ends[n++] = (part_end){.topic = u->out_topics[t], .partition = p, .end = hi};
+                int64_t from = u->scan_from(u->ctx, u->out_topics[t], p);
+                rd_kafka_topic_partition_list_add(l, u->out_topics[t], p)->offset =
+                    from > 0 ? from : RD_KAFKA_OFFSET_BEGINNING;
+                ends[n++] = (part_end){.topic = u->out_topics[t], .partition = p};
             }
         }
         if (md) rd_kafka_metadata_destroy(md);
@@ -142,12 +148,12 @@ static int assign_outputs(recover_set *u, rd_kafka_t *rk, part_end *ends, int ma
     return n;
 }
 
-/* Mark the partition of m read to its end; returns 1 when it was not yet. */
+/* m is an EOF: mark its partition read to its end; returns 1 when it was
+ * not yet. */
 static int part_done(part_end *ends, int parts, const rd_kafka_message_t *m)
 {
     for (int i = 0; i < parts; i++)
         if (!ends[i].done && ends[i].partition == m->partition &&
-            (m->err || m->offset + 1 >= ends[i].end) &&
             !strcmp(ends[i].topic, rd_kafka_topic_name(m->rkt))) {
             ends[i].done = true;
             return 1;
@@ -166,35 +172,65 @@ static rd_kafka_t *scan_consumer(worker *w, char *err, size_t errlen)
     return sy_kafka_consumer(&o, "switchyard-recovery", NULL, NULL, err, errlen);
 }
 
-size_t recover_scan(worker *w, recover_set *u)
+struct recover_scan {
+    worker *w;
+    recover_set *u;
+    rd_kafka_t *rk;
+    part_end *ends;
+    int parts;
+    size_t found, done_parts, read;
+    int64_t deadline_us;
+};
+
+enum { MAX_PARTS = 1024, SCAN_BATCH = 2000 };
+
+recover_scan *recover_scan_start(worker *w, recover_set *u, int wake_fd)
 {
     char err[512];
-    rd_kafka_t *rk = scan_consumer(w, err, sizeof err);
-    if (!rk) {
-        sy_error("recovery: %s", err);
-        return 0;
+    recover_scan *sc = sy_xcalloc(1, sizeof *sc);
+    *sc = (recover_scan){.w = w, .u = u, .deadline_us = sy_mono_us() + 60 * 1000000LL};
+    sc->rk = u->publishing.count ? scan_consumer(w, err, sizeof err) : NULL;
+    if (u->publishing.count && !sc->rk) sy_error("recovery: %s", err);
+    if (!sc->rk) return sc; /* nothing to read */
+    if (wake_fd >= 0) {
+        rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(sc->rk);
+        rd_kafka_queue_io_event_enable(q, wake_fd, "r", 1);
+        rd_kafka_queue_destroy(q);
     }
-    enum { MAX_PARTS = 1024 };
-    part_end *ends = sy_xcalloc(MAX_PARTS, sizeof(part_end));
-    int parts = u->publishing.count ? assign_outputs(u, rk, ends, MAX_PARTS) : 0;
-    size_t found = 0, done_parts = 0, read = 0;
-    int64_t deadline = sy_mono_us() + 60 * 1000000LL;
-    while (done_parts < (size_t)parts && sy_mono_us() < deadline) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
-        if (!m) continue;
-        if (!m->err) {
-            read++;
-            found += (size_t)mark_found(w, u, m);
+    sc->ends = sy_xcalloc(MAX_PARTS, sizeof(part_end));
+    sc->parts = assign_outputs(u, sc->rk, sc->ends, MAX_PARTS);
+    return sc;
+}
+
+bool recover_scan_step(recover_scan *sc, int wait_ms)
+{
+    for (int n = 0; sc->done_parts < (size_t)sc->parts && n < SCAN_BATCH; n++) {
+        if (sy_mono_us() >= sc->deadline_us) {
+            sy_warn("recovery: output scan timed out");
+            return true;
         }
-        if (!m->err || m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
-            done_parts += (size_t)part_done(ends, parts, m);
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(sc->rk, n ? 0 : wait_ms);
+        if (!m) return false;
+        if (!m->err) {
+            sc->read++;
+            sc->found += (size_t)mark_found(sc->w, sc->u, m);
+        }
+        else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            sc->done_parts += (size_t)part_done(sc->ends, sc->parts, m);
         rd_kafka_message_destroy(m);
     }
-    if (done_parts < (size_t)parts) sy_warn("recovery: output scan timed out");
-    sy_info("recovery: read %zu output message(s) in %d partition(s)", read, parts);
-    free(ends);
-    rd_kafka_consumer_close(rk);
-    rd_kafka_destroy(rk);
+    return sc->done_parts >= (size_t)sc->parts;
+}
+
+size_t recover_scan_end(recover_scan *sc)
+{
+    size_t found = sc->found;
+    if (sc->rk) {
+        sy_info("recovery: read %zu output message(s) in %d partition(s)", sc->read, sc->parts);
+        sy_reaper_close(&sc->w->reaper, sc->rk); /* closing waits on the network */
+    }
+    free(sc->ends);
+    free(sc);
     return found;
 }
 
@@ -204,14 +240,22 @@ static int64_t after_noted(void *ctx, const char *topic, int32_t partition)
     return sy_store_output_noted(((worker *)ctx)->store, topic, partition) + 1;
 }
 
-int recover_unfinished(worker *w)
+int recover_unfinished(worker *w, recover_found_fn found_hook)
 {
-    recover_set u = {.scan_from = after_noted, .ctx = w};
+    recover_set u = {.scan_from = after_noted, .ctx = w, .found = found_hook};
     sy_keymap_init(&u.publishing);
     sy_store_each_unfinished(w->store, collect, &u);
     size_t publishing = u.publishing.count, found = 0;
-    if (publishing) found = recover_scan(w, &u);
-    if (sy_store_commit(w->store) != 0) return -1;
+    if (publishing) { /* before the intake: nothing is in flight, waiting blocks nobody */
+        recover_scan *sc = recover_scan_start(w, &u, -1);
+        while (!recover_scan_step(sc, 200)) {
+        }
+        found = recover_scan_end(sc);
+    }
+    if (sy_store_commit(w->store) != 0) {
+        recover_set_free(&u);
+        return -1;
+    }
     w->maybe_paid_twice = u.in_flight;
     sy_info("recovery: %zu call(s) may have been in flight; %zu job(s) were waiting with no "
             "call out; %zu result(s) were being published, %zu of them found on the output "

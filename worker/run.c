@@ -120,12 +120,12 @@ static void settle_if_done(sy_run *r)
 }
 
 /* The first fatal error stays in w->error (the loop ends on it), said once. */
-static void fatal(worker *w, const sy_worker_error *e)
+static void fatal(worker *w, const sy_werr *e)
 {
-    if (w->error.kind == SY_ERRK_FATAL) return;
-    w->error = *e;
+    if (sy_werr_is_fatal(&w->fatal)) return;
+    w->fatal = *e;
     sy_error("%s; stopping (the store keeps every result: a restart publishes what is left)",
-             e->what);
+             e->msg);
 }
 
 static int render_prompt(sy_run *r, char *err, size_t errlen)
@@ -788,7 +788,7 @@ static void refused(sy_run *r, int err)
 /* PRODUCE_RESULT */
 static void produce_result(sy_run *r)
 {
-    sy_worker_error e = {0};
+    sy_werr e = {0};
     int err = publish_produce_result(r, &e);
     if (err == RD_KAFKA_RESP_ERR__FATAL) {
         fatal(r->w, &e); /* the run stays as it is: the loop ends */
@@ -860,10 +860,10 @@ void run_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 
 void run_txn_commit(worker *w)
 {
-    if (w->error.kind == SY_ERRK_FATAL) return; /* the producer is gone: nothing to commit */
+    if (sy_werr_is_fatal(&w->fatal)) return; /* the producer is gone: nothing to commit */
     void **runs;
     size_t n;
-    sy_worker_error e = {0};
+    sy_werr e = {0};
     switch (txn_commit(w, &runs, &n, &e)) {
     case SY_TXN_COMMITTED:
         for (size_t i = 0; i < n; i++) {

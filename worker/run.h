@@ -4,7 +4,7 @@
  * worker.c; publish.c and txn.c are called from here only.
  *
  * A fatal error on the way (a dead producer, a transaction that cannot go
- * on) is left in w->error (SY_ERRK_FATAL): the loop ends and the command
+ * on) is left in w->fatal (werr.h): the loop ends and the command
  * returns it. */
 #ifndef SY_RUN_H
 #define SY_RUN_H

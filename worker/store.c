@@ -9,6 +9,8 @@
  *   outputs     "topic/partition" -> highest acknowledged offset noted
  * One write transaction is kept open while changes are staged; commit
  * makes them durable with a single fsync (LMDB's default durability).
+ * A write LMDB refuses fails the store (fail_store): commits return -1 and
+ * the worker stops with a fatal error it returns; nothing here exits.
  *
  * Why two places for a record: what a commit costs is the pages it dirties
  * (each written out and synced), and keys are random. Written by key, a
@@ -36,7 +38,7 @@ struct sy_store {
     MDB_dbi jobs, pending, outputs;
     MDB_txn *txn;      /* open write transaction, or NULL */
     MDB_txn *rtxn;     /* reusable read transaction (reset when idle) */
-    size_t staged;
+    int failed;        /* a write failed (LMDB's code): see fail_store */
     sy_buf enc;        /* record encoding scratch */
     sy_buf pend;       /* pending value scratch */
     sy_buf purge_from; /* where the incremental purge resumes */
@@ -114,35 +116,6 @@ static MDB_val pending_value(sy_store *s, MDB_val key, const sy_buf *rec)
     return val_of(s->pend.data, s->pend.len);
 }
 
-static int put_pending(sy_store *s, MDB_txn *txn, uint64_t seq, MDB_val key, const sy_buf *rec)
-{
-    unsigned char kb[8];
-    MDB_val k = seq_key(seq, kb), v = pending_value(s, key, rec);
-    return mdb_put(txn, s->pending, &k, &v, 0);
-}
-
-/* Stores written before the pending table kept their unfinished keys in a
- * table "unfinished" (key -> "") and the records in jobs: move them. */
-static int migrate_unfinished(sy_store *s, MDB_txn *txn)
-{
-    MDB_dbi old;
-    MDB_cursor *c;
-    int rc = mdb_dbi_open(txn, "unfinished", 0, &old);
-    if (rc == MDB_NOTFOUND) return 0;
-    if (rc || (rc = mdb_cursor_open(txn, old, &c))) return rc;
-    MDB_val k, v, rec;
-    uint64_t seq = 1;
-    for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-        if (mdb_get(txn, s->jobs, &k, &rec) || k.mv_size > UINT16_MAX) continue;
-        sy_buf_reset(&s->enc);
-        sy_buf_append(&s->enc, rec.mv_data, rec.mv_size);
-        if ((rc = put_pending(s, txn, seq++, k, &s->enc)) || (rc = mdb_del(txn, s->jobs, &k, NULL))) break;
-    }
-    mdb_cursor_close(c);
-    if (rc && rc != MDB_NOTFOUND) return rc;
-    return mdb_drop(txn, old, 1);
-}
-
 /* Rebuild the map of pending keys; the next sequence number follows the last. */
 static int load_pending(sy_store *s)
 {
@@ -182,32 +155,34 @@ static int open_dbs(sy_store *s, char *err, size_t errlen)
         mdb_txn_abort(txn);
         return fail("open databases", rc, err, errlen);
     }
-    if ((rc = migrate_unfinished(s, txn))) {
-        mdb_txn_abort(txn);
-        return fail("move unfinished records to the pending table", rc, err, errlen);
-    }
     rc = mdb_txn_commit(txn);
     return rc ? fail("commit", rc, err, errlen) : 0;
 }
 
+/* A write that failed (not a full map: that one grows) fails the store:
+ * the turn's staged writes are gone, so nothing more is staged and the
+ * next commit returns -1; the worker stops (a fatal error, returned) before
+ * anything that depended on them goes out. The store is the record of
+ * truth: the worker never runs on without it. */
+static void fail_store(sy_store *s, const char *what, int rc)
+{
+    if (s->failed) return;
+    sy_error("store: %s: %s", what, mdb_strerror(rc));
+    s->failed = rc;
+    if (s->txn) mdb_txn_abort(s->txn);
+    s->txn = NULL;
+}
+
 static MDB_txn *write_txn(sy_store *s)
 {
-    if (!s->txn) {
+    if (!s->txn && !s->failed) {
         int rc = mdb_txn_begin(s->env, NULL, 0, &s->txn);
         if (rc) {
-            sy_error("store: cannot begin a write transaction: %s", mdb_strerror(rc));
-            abort(); /* the store is the record of truth: never run without it */
+            s->txn = NULL;
+            fail_store(s, "cannot begin a write transaction", rc);
         }
     }
     return s->txn;
-}
-
-static void die_unless(int rc)
-{
-    if (rc) {
-        sy_error("store: write failed: %s", mdb_strerror(rc));
-        abort();
-    }
 }
 
 /* ---- staged writes ----
@@ -292,17 +267,20 @@ static void stage(sy_store *s, int op, int db, MDB_val *k, MDB_val *v)
 {
     MDB_val none = {0};
     if (!v) v = &none;
-    int rc = apply_op(s, write_txn(s), op, db, k, v);
+    if (!write_txn(s)) return; /* failed: nothing more is staged */
+    int rc = apply_op(s, s->txn, op, db, k, v);
     for (int tries = 0; rc == MDB_MAP_FULL && tries < 16; tries++) {
         mdb_txn_abort(s->txn);
         if (!(rc = recover_full_map(s))) rc = apply_op(s, s->txn, op, db, k, v);
     }
-    die_unless(rc);
+    if (rc) {
+        fail_store(s, "write failed", rc);
+        return;
+    }
     op_head h = {.op = (uint8_t)op, .db = (uint8_t)db, .klen = (uint32_t)k->mv_size, .vlen = (uint32_t)v->mv_size};
     sy_buf_append(&s->journal, &h, sizeof h);
     sy_buf_append(&s->journal, k->mv_data, k->mv_size);
     if (v->mv_size) sy_buf_append(&s->journal, v->mv_data, v->mv_size);
-    s->staged++;
 }
 
 sy_store *sy_store_open(const char *dir, size_t map_mb, char *err, size_t errlen)
@@ -475,7 +453,10 @@ int sy_store_put(sy_store *s, const char *key, const sy_job_record *rec)
     uint64_t seq = pending_seq(s, key);
     unsigned char kb[8];
     if (unfinished(rec->state)) {
-        if (k.mv_size > UINT16_MAX) die_unless(MDB_BAD_VALSIZE);
+        if (k.mv_size > UINT16_MAX) {
+            fail_store(s, "key too long", MDB_BAD_VALSIZE);
+            return -1;
+        }
         if (!seq) {
             seq = s->next_seq++;
             sy_keymap_put(&s->seq_of, key, (void *)(uintptr_t)seq);
@@ -551,12 +532,16 @@ int64_t sy_store_output_noted(sy_store *s, const char *topic, int32_t partition)
 
 int sy_store_commit(sy_store *s)
 {
+    if (s->failed) {
+        sy_buf_reset(&s->journal);
+        sy_error("store: a write failed before this commit (%s)", mdb_strerror(s->failed));
+        return -1;
+    }
     if (!s->txn) return 0;
     int rc = mdb_txn_commit(s->txn); /* the transaction ends either way */
     for (int tries = 0; rc == MDB_MAP_FULL && tries < 16; tries++)
         if (!(rc = recover_full_map(s))) rc = mdb_txn_commit(s->txn);
     s->txn = NULL;
-    s->staged = 0;
     sy_buf_reset(&s->journal);
     if (rc) {
         sy_error("store: commit failed: %s", mdb_strerror(rc));
@@ -564,11 +549,6 @@ int sy_store_commit(sy_store *s)
     }
     keep_headroom(s);
     return 0;
-}
-
-size_t sy_store_staged(const sy_store *s)
-{
-    return s->staged;
 }
 
 size_t sy_store_each_unfinished(sy_store *s,
@@ -606,7 +586,7 @@ size_t sy_store_each_unfinished(sy_store *s,
 size_t sy_store_purge(sy_store *s, int64_t now_ms, size_t max)
 {
     MDB_cursor *c;
-    if (mdb_cursor_open(write_txn(s), s->jobs, &c)) return 0;
+    if (!write_txn(s) || mdb_cursor_open(s->txn, s->jobs, &c)) return 0;
     MDB_val k = val_of(s->purge_from.data, s->purge_from.len), v;
     int rc = s->purge_from.len ? mdb_cursor_get(c, &k, &v, MDB_SET_RANGE)
                                : mdb_cursor_get(c, &k, &v, MDB_FIRST);

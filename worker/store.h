@@ -95,10 +95,11 @@ void sy_store_del(sy_store *s, const char *key);
 void sy_store_note_output(sy_store *s, const char *topic, int32_t partition, int64_t offset);
 /* Highest acknowledged offset noted for topic/partition, or -1. */
 int64_t sy_store_output_noted(sy_store *s, const char *topic, int32_t partition);
-/* Make every staged change durable. Returns 0, or -1 (logged). */
+/* Make every staged change durable. Returns 0, or -1 (logged): the
+ * commit failed, or a write before it did (the store then stays failed:
+ * nothing more is staged, every commit returns -1; the caller stops, see
+ * werr.h). The store never ends the process itself. */
 int sy_store_commit(sy_store *s);
-/* Changes staged since the last commit. */
-size_t sy_store_staged(const sy_store *s);
 
 /* Call fn for every record in IN_FLIGHT or PUBLISHING state. */
 size_t sy_store_each_unfinished(sy_store *s,

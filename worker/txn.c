@@ -180,10 +180,11 @@ void txn_hold(sy_txn *t, void *run)
 }
 
 /* A failed transactional call: *e says what, and whether it is fatal. */
-static sy_txn_outcome failed(rd_kafka_error_t *err, const char *what, sy_worker_error *e)
+static sy_txn_outcome failed(rd_kafka_error_t *err, const char *what, sy_werr *e)
 {
-    e->kind = SY_ERRK_FATAL;
-    snprintf(e->what, sizeof e->what, "transactions: %s failed%s: %s", what,
+    e->kind = SY_WERR_FATAL;
+        e->exit_code = 1;
+    snprintf(e->msg, sizeof e->msg, "transactions: %s failed%s: %s", what,
              rd_kafka_error_is_fatal(err) ? " fatally (fenced: another producer took this "
                                             "transactional.id?)" : "",
              rd_kafka_error_string(err));
@@ -213,7 +214,7 @@ static rd_kafka_error_t *commit(worker *w)
 
 /* Every kept message again, in the transaction just begun; their runs
  * (one per message) in t->out. */
-static int produce_again(worker *w, sy_worker_error *e)
+static int produce_again(worker *w, sy_werr *e)
 {
     sy_txn *t = w->txn;
     kept *msgs = t->msgs;
@@ -228,8 +229,9 @@ static int produce_again(worker *w, sy_worker_error *e)
         k->hdrs = NULL; /* sy_kafka_produce_to owns them now */
         if (!rc && sy_kafka_produce_to(w->producer, k->topic, k->partition, k->key, k->keylen,
                                        k->key + k->keylen, k->len, h, k->r) != 0) {
-            e->kind = SY_ERRK_FATAL;
-            snprintf(e->what, sizeof e->what, "transactions: cannot produce again after an abort");
+            e->kind = SY_WERR_FATAL;
+        e->exit_code = 1;
+            snprintf(e->msg, sizeof e->msg, "transactions: cannot produce again after an abort");
             rc = -1;
         } else if (rc && h) {
             rd_kafka_headers_destroy(h);
@@ -239,7 +241,7 @@ static int produce_again(worker *w, sy_worker_error *e)
     return rc;
 }
 
-static sy_txn_outcome abort_and_redo(worker *w, rd_kafka_error_t *why, sy_worker_error *e)
+static sy_txn_outcome abort_and_redo(worker *w, rd_kafka_error_t *why, sy_werr *e)
 {
     sy_txn *t = w->txn;
     sy_warn("transactions: %s; aborting", rd_kafka_error_string(why));
@@ -256,7 +258,7 @@ static sy_txn_outcome abort_and_redo(worker *w, rd_kafka_error_t *why, sy_worker
     return produce_again(w, e) ? SY_TXN_FATAL : SY_TXN_ABORTED;
 }
 
-sy_txn_outcome txn_commit(worker *w, void ***runs, size_t *n, sy_worker_error *e)
+sy_txn_outcome txn_commit(worker *w, void ***runs, size_t *n, sy_werr *e)
 {
     sy_txn *t = w->txn;
     t->out.n = 0;

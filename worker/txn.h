@@ -42,7 +42,7 @@ typedef enum sy_txn_outcome {
 /* Send the committable input offsets with the open transaction and commit
  * it; on an abortable error abort and produce every kept message again.
  * *runs stays valid until the next call. */
-sy_txn_outcome txn_commit(worker *w, void ***runs, size_t *n, sy_worker_error *e);
+sy_txn_outcome txn_commit(worker *w, void ***runs, size_t *n, sy_werr *e);
 void txn_report(const worker *w);
 void txn_free(worker *w);
 

@@ -1,82 +1,57 @@
-/* worker.c -- `switchyard worker`: consume tier topics, execute jobs.
+/* worker.c -- the worker's shell: the loop turn, start-up and stop.
  *
- * The loop, one thread, each turn:
- *   1. intake     take new jobs; pause the partitions when --max-jobs are
- *                 held, or one partition over its window (flow.c)
- *   2. timers     jobs whose retry is due are attempted again
- *   3. dispatch   jobs waiting for an engine slot get one
- *   4. group commit  the store makes this turn's state changes durable in
- *                 one LMDB transaction (intents, results, acknowledgements)
- *   5. release    only now are the prepared calls launched and the results
- *                 produced; then the contiguous done prefix of each
- *                 partition is committed to Kafka (never ahead of the store)
- *   6. engine     wait for sockets, the consumer or the next timer; run
- *                 completions (run.c decides what each outcome means)
- *   7. deliveries acknowledged results release their offsets (run.c:
+ * One thread, one event loop (loop.h). Each turn (turn(), the same for
+ * normal running, the shutdown drain and a revoke; they differ only by
+ * its mode):
+ *   1. intake     take new jobs (TURN_INTAKE); pause the partitions when
+ *                 --max-jobs are held, or one partition over its window
+ *                 (flow.c)
+ *   2. dispatch   jobs waiting for an engine slot or for room under an
+ *                 account's limits get it (not when stopping)
+ *   3. restores   changelog restores and output scans of new assignments
+ *                 advance by a batch (changelog.c); their partitions stay
+ *                 held until done
+ *   4. loop turn  before sleeping, the group commit (before_sleep): the
+ *                 store makes this turn's state changes durable in one LMDB
+ *                 transaction; only then are the prepared calls launched
+ *                 and the results produced; then the contiguous done prefix
+ *                 of each partition is committed to Kafka (never ahead of
+ *                 the store). Then wait for sockets, the Kafka queues' wake
+ *                 pipe or the next timer; run the engine's completions
+ *                 (run.c decides what each outcome means) and due timers
+ *                 (retries, purge, report)
+ *   5. deliveries acknowledged results release their offsets (run.c:
  *                 run_on_delivery, an event of the job: lifecycle.h)
- * With --transactions (txn.c), step 5's offset commit sends the prefix with
+ * With --transactions (txn.c), step 4's offset commit sends the prefix with
  * the open Kafka transaction and commits it; results are noted PUBLISHED
  * only once it has committed.
- * The consumer is polled every turn, paused or not, so the group never
- * thinks this worker is dead. See worker.h for the data path. */
-#include <errno.h>
+ * The consumer is polled every turn but inside the rebalance callback,
+ * paused or not, so the group never thinks this worker is dead. A fatal
+ * error (werr.h) stops the loop before anything that depended on it goes
+ * out, and sy_worker_run returns it. See worker.h for the data path. */
 #include <fcntl.h>
 #include <inttypes.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "../cli/cli.h"
-#include "../cli/opts.h"
 #include "fdlimit.h"
 #include "kafka_admin.h"
 #include "log.h"
+#include "loop.h"
 #include "run.h"
 #include "stop.h"
 #include "txn.h"
 #include "util.h"
 #include "worker.h"
 
-static const char *usage =
-    "usage: switchyard worker -p PIPELINE... [OPTIONS]\n"
-    "Consume tier topics, call the providers, publish results.\n\n"
-    "  -p, --pipeline FILE   pipeline file (repeatable)\n"
-    "      --tiers A,B       only these tiers (default: all in the pipelines)\n"
-    "      --group G         consumer group (default switchyard-workers)\n"
-    "      --max-inflight N  provider calls in flight at once (default 1024)\n"
-    "      --max-jobs N      jobs held at once, in flight or waiting (default 8 x max-inflight)\n"
-    "      --max-jobs-per-partition N  offsets one partition may hold from its oldest\n"
-    "                        unfinished job on; over it that partition pauses\n"
-    "                        (default 2 x max-inflight)\n"
-    "      --grace-ms N      on shutdown, wait this long for calls in flight (default 30000)\n"
-    "      --revoke-grace-ms N  on a rebalance, wait this long for the jobs of revoked\n"
-    "                        partitions (default 10000)\n"
-    "      --dlq-topic T     dead-letter topic (default " SY_TOPIC_DLQ ")\n"
-    "      --state-dir DIR   LMDB job state and idempotency keys (default switchyard-state)\n"
-    "      --state-map-mb N  largest size of the state (default 4096)\n"
-    "      --key-ttl-s N     how long an idempotency key is kept (default 604800 = 7 days)\n"
-    "      --fsync always|never  fsync each group commit of job state (default always:\n"
-    "                        survives a power loss); never: the OS writes back, which\n"
-    "                        survives a killed or crashed worker, not a power loss\n"
-    "      --transactions    results, dead letters and the input offsets they complete in\n"
-    "                        Kafka transactions (for real Kafka; the embedded broker accepts\n"
-    "                        but does not enforce them). Exactly-once results do not need it\n"
-    "      --no-changelog    do not mirror job state to <tier topic>.changelog (state then\n"
-    "                        does not follow a partition to another worker)\n"
-    "      --account-share F share (0 < F <= 1) of each provider account's rate limits\n"
-    "                        (configured or learned) this worker uses, when several\n"
-    "                        workers share the accounts: F = 1/N for N workers (default 1)\n"
-    "      --max-answer-bytes N  a provider response body larger than this ends the\n"
-    "                        call as response_too_large (default 4194304 = 4 MiB)\n"
-    "      --max-header-bytes N  the same for its headers (default 65536); both 1024..2^30\n"
-    "      --core-dumps      allow core dumps (off by default: a worker's memory holds\n"
-    "                        the API keys); SWITCHYARD_CORE_DUMPS=1 does the same\n"
-    "      --log-level L     debug|info|warn|error (default info)\n"
-    "  -h, --help            this help\n"
-    "API keys come from the environment variables the pipeline names (api_key_env).\n";
+enum { RESTORE_POLL_MS = 2 }; /* the longest wait while a restore reads */
+
+enum {
+    TURN_INTAKE = 1,   /* take new jobs */
+    TURN_CONSUMER = 2, /* poll the consumer (not inside its rebalance callback) */
+};
 
 /* Pacing per account, waiting queues (fair by task share), and the health
  * of every model of every tier. */
@@ -134,8 +109,20 @@ static bool intake(worker *w)
     return true;
 }
 
-static void fire_timers(worker *w)
+/* Kafka events while no job is taken (the partitions are paused): the
+ * group's heartbeat and rebalances. A message that still comes is left
+ * for the next owner (its offset is not committed). */
+static void poll_consumer(worker *w)
 {
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(w->consumer, 0);
+    if (m) rd_kafka_message_destroy(m);
+}
+
+/* The loop: retries are due. */
+static void on_jobs_due(void *ctx)
+{
+    worker *w = ctx;
+    if (w->stopping) return; /* stopping: no new call starts (run.c parks them) */
     int64_t now = sy_mono_us();
     sy_run *r;
     while ((r = sy_timers_pop_due(&w->timers, now))) run_on_timer(r);
@@ -146,10 +133,13 @@ static void dispatch_ready(worker *w)
     while (w->ready.n && sy_engine_has_room(w->engine)) run_on_slot(sy_waitq_pop(&w->ready));
 }
 
-static void drain_wake_fd(worker *w)
+/* The loop: a Kafka queue has events (handled by the polls of the turn). */
+static void on_wake(void *ctx, int fd, unsigned ready)
 {
+    (void)ctx;
+    (void)ready;
     char buf[256];
-    while (read(w->wake_fd[0], buf, sizeof buf) > 0) {
+    while (read(fd, buf, sizeof buf) > 0) {
     }
 }
 
@@ -173,23 +163,52 @@ static void commit_offsets(worker *w, bool async)
     else sy_offsets_commit(w->offsets, w->consumer, async);
 }
 
-/* The group commit, then what waited for it. */
-static void release_deferred(worker *w)
+/* The group commit; -1 (fatal) when the store cannot make it durable. */
+static int commit_store(worker *w)
 {
-    if (sy_store_commit(w->store) != 0) {
-        sy_error("cannot make job state durable; stopping (unfinished jobs are redone on restart)");
-        exit(1);
-    }
-    run_after_group_commit(w);
+    if (sy_store_commit(w->store) == 0) return 0;
+    sy_error("cannot make job state durable; stopping (unfinished jobs are redone on restart)");
+    sy_werr_set(&w->fatal, SY_WERR_FATAL, 1, "cannot make job state durable");
+    return -1;
 }
 
-static int wait_ms(worker *w, bool more_input, int64_t paced_us)
+/* The group commit, then what waited for it. Nothing waits on a failed
+ * commit: the worker stops. */
+static int release_deferred(worker *w)
 {
-    if (more_input || w->deferred) return 0;
-    int64_t us = sy_timers_wait_us(&w->timers, sy_mono_us());
-    if (paced_us >= 0 && (us < 0 || paced_us < us)) us = paced_us;
-    if (us < 0 || us > 100000) return 100;
-    return (int)((us + 999) / 1000);
+    if (commit_store(w) != 0) return -1;
+    run_after_group_commit(w);
+    return 0;
+}
+
+/* The loop's before-sleep hook: the group commit, the launches and
+ * produces it allows, the offsets (at most every 100 ms); the retries'
+ * timer. Returns how long the loop may sleep. */
+static int before_sleep(void *ctx)
+{
+    worker *w = ctx;
+    if (sy_werr_is_fatal(&w->fatal) || release_deferred(w) != 0) return 0;
+    int64_t now = sy_mono_us();
+    if (now - w->last_commit_us > 100000) {
+        commit_offsets(w, true);
+        w->last_commit_us = now;
+    }
+    int64_t due = sy_timers_wait_us(&w->timers, now);
+    if (due >= 0 && !w->stopping) sy_loop_timer_at(w->loop, &w->jobs_due, now + due);
+    else sy_loop_timer_cancel(w->loop, &w->jobs_due);
+    if (w->more_input || w->deferred || sy_werr_is_fatal(&w->fatal)) return 0;
+    /* A restore's reader is polled each turn: librdkafka's wake-up comes
+     * only when its queue turns non-empty, not for every fetch it adds. */
+    int ms = changelog_restoring(w) ? RESTORE_POLL_MS : -1;
+    if (w->paced_us >= 0 && (ms < 0 || w->paced_us < (int64_t)ms * 1000)) ms = (int)((w->paced_us + 999) / 1000);
+    return ms;
+}
+
+static void on_purge(void *ctx)
+{
+    worker *w = ctx;
+    sy_store_purge(w->store, sy_now_ms(), 2000);
+    sy_loop_timer_at(w->loop, &w->purge_timer, sy_mono_us() + 1000000);
 }
 
 static void report(worker *w)
@@ -207,40 +226,34 @@ static void report(worker *w)
     txn_report(w);
 }
 
-static void turn(worker *w, bool accept_input, int64_t *last_commit)
+static void on_report(void *ctx)
 {
-    bool more = accept_input ? intake(w) : (rd_kafka_consumer_poll(w->consumer, 0), false);
-    int64_t paced_us = -1;
-    if (!w->stopping) { /* stopping: no new call starts (run.c parks them) */
-        fire_timers(w);
+    worker *w = ctx;
+    report(w);
+    sy_loop_timer_at(w->loop, &w->report_timer, sy_mono_us() + 10000000);
+}
+
+/* One turn, in every mode (see the top of this file). */
+static void turn(worker *w, unsigned mode, int max_wait_ms)
+{
+    w->more_input = false;
+    if (mode & TURN_INTAKE) w->more_input = intake(w);
+    else if (mode & TURN_CONSUMER) poll_consumer(w);
+    w->paced_us = -1;
+    if (!w->stopping) {
         dispatch_ready(w);
-        paced_us = run_release_paced(w);
+        w->paced_us = run_release_paced(w);
     }
-    int64_t now = sy_mono_us();
-    if (now - w->last_purge_us > 1000000) {
-        sy_store_purge(w->store, sy_now_ms(), 2000);
-        w->last_purge_us = now;
-    }
-    release_deferred(w);
-    if (now - *last_commit > 100000) {
-        commit_offsets(w, true);
-        *last_commit = now;
-    }
-    sy_engine_step(w->engine, wait_ms(w, more, paced_us), w->wake_fd[0]);
-    drain_wake_fd(w);
+    int more = changelog_restore_step(w);
+    if (more < 0) return;
+    if (more) w->more_input = true;
+    sy_loop_turn(w->loop, max_wait_ms);
     poll_producers(w);
 }
 
-static void run_loop(worker *w)
+static bool running(const worker *w)
 {
-    int64_t last_commit = 0, last_report = sy_mono_us();
-    while (!sy_stop_requested && w->error.kind != SY_ERRK_FATAL) {
-        turn(w, true, &last_commit);
-        if (sy_mono_us() - last_report > 10000000) {
-            report(w);
-            last_report = sy_mono_us();
-        }
-    }
+    return !sy_stop_requested && !sy_werr_is_fatal(&w->fatal);
 }
 
 /* Jobs held that have no call out: waiting for an engine slot, for room
@@ -276,15 +289,19 @@ static size_t mark_waiting_intents(worker *w)
 
 /* Stop taking jobs and starting calls; let the calls out finish and their
  * results go out within the grace period. Jobs that had no call out are
- * left for the next owner (their offsets are not committed). */
+ * left for the next owner (their offsets are not committed), and so are
+ * the partitions whose restore had not ended. */
 static void drain(worker *w)
 {
     w->stopping = true;
+    changelog_restore_cancel(w);
     sy_info("stopping: %d job(s) held, %d with a call out, grace %d ms", w->held,
             w->held - idle_jobs(w), w->opt.grace_ms);
     sy_flow_pause_all(w);
-    int64_t until = sy_mono_us() + (int64_t)w->opt.grace_ms * 1000, last_commit = 0;
-    while (w->held > idle_jobs(w) && sy_mono_us() < until) turn(w, false, &last_commit);
+    int64_t until = sy_mono_us() + (int64_t)w->opt.grace_ms * 1000;
+    while (w->held > idle_jobs(w) && sy_mono_us() < until && !sy_werr_is_fatal(&w->fatal))
+        turn(w, TURN_CONSUMER, 100);
+    if (sy_werr_is_fatal(&w->fatal)) return;
     if (w->held > idle_jobs(w))
         sy_warn("%d job(s) unfinished at the end of the grace period; they will be redone",
                 w->held - idle_jobs(w));
@@ -319,13 +336,8 @@ static void finish_revoked(worker *w, const rd_kafka_topic_partition_list_t *par
 {
     int64_t until = sy_mono_us() + (int64_t)w->opt.revoke_grace_ms * 1000;
     size_t left;
-    while ((left = unfinished_in(w, parts)) > 0 && sy_mono_us() < until) {
-        fire_timers(w);
-        dispatch_ready(w);
-        release_deferred(w);
-        sy_engine_step(w->engine, 10, -1);
-        poll_producers(w);
-    }
+    while ((left = unfinished_in(w, parts)) > 0 && sy_mono_us() < until && !sy_werr_is_fatal(&w->fatal))
+        turn(w, 0, 10);
     if (left) sy_warn("revoke: %zu job(s) of the revoked partitions unfinished after %d ms; "
                       "their results will still be published", left, w->opt.revoke_grace_ms);
 }
@@ -336,82 +348,23 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
     worker *w = opaque;
     /* After drain() the worker is exiting: it has waited, flushed and
      * committed once; waiting again for jobs that could not finish (the
-     * broker gone, say) would only delay the exit. */
-    if (e == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS && !w->drained) {
+     * broker gone, say) would only delay the exit. After a fatal error
+     * nothing more goes out. */
+    bool live = !w->drained && !sy_werr_is_fatal(&w->fatal);
+    if (e == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS && live) {
         run_revoked(w, parts);
         finish_revoked(w, parts);
         flush_producers(w);
-        sy_store_commit(w->store); /* acknowledgements first, then the offsets */
-        commit_offsets(w, false);
+        if (commit_store(w) == 0) commit_offsets(w, false); /* acknowledgements first, then the offsets */
         for (int i = 0; i < parts->cnt; i++)
             sy_offsets_revoke(w->offsets, parts->elems[i].topic, parts->elems[i].partition);
         sy_flow_revoked(w, parts);
     }
-    if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
-        changelog_restore(w, parts); /* state first, then the messages */
     sy_kafka_apply_rebalance(rk, e, parts);
-    if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) sy_flow_assigned(w, parts);
-}
-
-/* --account-share F: 0 < F <= 1 (the workers sharing an account: F each,
- * summing to at most 1). */
-static bool share_arg(const char *s, double *out)
-{
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || *end || !(v > 0 && v <= 1)) return false;
-    *out = v;
-    return true;
-}
-
-/* A byte limit given on the command line: a whole number in lo..hi (a
- * negative or garbled one no longer wraps to "no limit"). */
-static bool bytes_arg(const char *s, long lo, long hi, size_t *out)
-{
-    long v;
-    if (!cli_long_arg(s, lo, hi, &v)) return false;
-    *out = (size_t)v;
-    return true;
-}
-
-static int parse_opts(worker *w, cli_pipelines *p, int argc, char **argv)
-{
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        bool v = i + 1 < argc;
-        if (cli_pipeline_opt(p, argc, argv, &i) || cli_kafka_cmd_opt(&w->kafka, usage, argc, argv, &i)) {
-        } else if (v && !strcmp(a, "--tiers")) w->opt.tiers = argv[++i];
-        else if (v && !strcmp(a, "--group")) w->opt.group = argv[++i];
-        else if (v && !strcmp(a, "--max-inflight")) w->opt.max_inflight = atoi(argv[++i]);
-        else if (v && !strcmp(a, "--max-jobs")) w->opt.max_jobs = atoi(argv[++i]);
-        else if (v && !strcmp(a, "--max-jobs-per-partition")) w->opt.max_jobs_per_partition = atoi(argv[++i]);
-        else if (v && !strcmp(a, "--grace-ms")) w->opt.grace_ms = atoi(argv[++i]);
-        else if (v && !strcmp(a, "--revoke-grace-ms")) w->opt.revoke_grace_ms = atoi(argv[++i]);
-        else if (v && !strcmp(a, "--dlq-topic")) w->opt.dlq_topic = argv[++i];
-        else if (v && !strcmp(a, "--state-dir")) w->opt.state_dir = argv[++i];
-        else if (v && !strcmp(a, "--state-map-mb")) w->opt.state_map_mb = (size_t)atol(argv[++i]);
-        else if (v && !strcmp(a, "--account-share") && share_arg(argv[i + 1], &w->opt.account_share)) i++;
-        else if (!strcmp(a, "--no-changelog")) w->opt.changelog = false;
-        else if (!strcmp(a, "--transactions")) w->opt.transactions = true;
-        else if (!strcmp(a, "--core-dumps")) w->opt.core_dumps = true;
-        else if (v && !strcmp(a, "--max-answer-bytes") && bytes_arg(argv[i + 1], 1024, 1L << 30, &w->opt.max_answer_bytes)) i++;
-        else if (v && !strcmp(a, "--max-header-bytes") && bytes_arg(argv[i + 1], 1024, 1L << 30, &w->opt.max_header_bytes)) i++;
-        else if (v && !strcmp(a, "--fsync") && (!strcmp(argv[i + 1], "always") || !strcmp(argv[i + 1], "never")))
-            w->opt.fsync = !strcmp(argv[++i], "always");
-        else if (v && !strcmp(a, "--key-ttl-s")) w->opt.key_ttl_ms = atoll(argv[++i]) * 1000;
-        else if (v && !strcmp(a, "--log-level") && sy_log_level_parse(argv[i + 1]) >= 0)
-            sy_log_set_level(sy_log_level_parse(argv[++i]));
-        else return cli_bad_kafka_usage("worker", a, usage);
+    if (e == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        if (live && !w->stopping) changelog_restore_start(w, parts); /* state first, then the messages */
+        sy_flow_assigned(w, parts);
     }
-    if (w->opt.max_inflight < 1 || w->opt.max_inflight > 100000) {
-        fprintf(stderr, "switchyard worker: --max-inflight must be 1..100000\n");
-        return 2;
-    }
-    const char *dumps = getenv("SWITCHYARD_CORE_DUMPS");
-    if (dumps && !strcmp(dumps, "1")) w->opt.core_dumps = true;
-    if (w->opt.max_jobs <= 0) w->opt.max_jobs = 8 * w->opt.max_inflight;
-    if (w->opt.max_jobs_per_partition <= 0) w->opt.max_jobs_per_partition = 2 * w->opt.max_inflight;
-    return 0;
 }
 
 /* The tier topics this worker consumes. */
@@ -488,7 +441,7 @@ static void release_start(worker *w)
     w->store = NULL;
 }
 
-/* Events on q wake the loop's poll. */
+/* Events on q wake the loop. */
 static void wake_on(worker *w, rd_kafka_queue_t *q)
 {
     rd_kafka_queue_io_event_enable(q, w->wake_fd[1], "k", 1);
@@ -508,44 +461,66 @@ static int check_fd_limit(worker *w)
     return -1;
 }
 
+static int fail(worker *w, const char *what)
+{
+    sy_werr_set(&w->fatal, SY_WERR_FATAL, 1, "%s", what);
+    return -1;
+}
+
 static int setup(worker *w)
 {
     char err[512];
     w->store = sy_store_open(w->opt.state_dir, w->opt.state_map_mb, err, sizeof err);
     if (!w->store) {
         sy_error("cannot open the state store: %s", err);
-        return -1;
+        return fail(w, "cannot open the state store");
     }
     sy_store_set_fsync(w->store, w->opt.fsync);
     if (connect_kafka(w, err, sizeof err) != 0) {
         sy_error("cannot connect to Kafka: %s", err);
-        return -1;
+        return fail(w, "cannot connect to Kafka");
     }
     if (check_topics(w) != 0) {
         release_start(w);
-        return -1;
+        return fail(w, "topics do not fit");
     }
-    if (pipe2(w->wake_fd, O_NONBLOCK | O_CLOEXEC) != 0) return -1;
+    if (pipe2(w->wake_fd, O_NONBLOCK | O_CLOEXEC) != 0) return fail(w, "cannot make the wake pipe");
+    w->loop = sy_loop_new(&w->fatal);
+    if (!w->loop) return -1;
+    sy_loop_set_hook(w->loop, before_sleep, w);
+    if (sy_loop_watch(w->loop, w->wake_fd[0], SY_LOOP_READ, on_wake, w) != 0)
+        return fail(w, "cannot watch the wake pipe");
     wake_on(w, rd_kafka_queue_get_consumer(w->consumer));
     wake_on(w, rd_kafka_queue_get_main(w->producer));
     if (w->changelog_producer != w->producer) wake_on(w, rd_kafka_queue_get_main(w->changelog_producer));
     init_routing(w);
-    w->engine = sy_engine_new(w->opt.max_inflight, (int)w->cfg.nproviders, on_transfer_done, w);
+    w->engine = sy_engine_new(w->loop, w->opt.max_inflight, (int)w->cfg.nproviders, on_transfer_done, w,
+                              &w->fatal);
+    if (!w->engine) return -1;
     sy_engine_set_limits(w->engine, w->opt.max_answer_bytes, w->opt.max_header_bytes);
     w->offsets = sy_offsets_new();
     sy_timers_init(&w->timers);
+    sy_loop_timer_init(&w->jobs_due, on_jobs_due, w);
+    sy_loop_timer_init(&w->purge_timer, on_purge, w);
+    sy_loop_timer_init(&w->report_timer, on_report, w);
+    sy_loop_timer_at(w->loop, &w->purge_timer, sy_mono_us() + 1000000);
+    sy_loop_timer_at(w->loop, &w->report_timer, sy_mono_us() + 10000000);
     w->rng = (uint64_t)sy_mono_us() | 1;
     changelog_init(w);
     sy_keymap_init(&w->working);
-    if (recover_unfinished(w) != 0) return -1;
-    return subscribe(w);
+    if (recover_unfinished(w, changelog_mirror) != 0) return fail(w, "cannot store the recovered state");
+    if (subscribe(w) != 0) return fail(w, "cannot subscribe");
+    return 0;
 }
 
+/* What setup made (all of it, or as far as it got). */
 static void teardown(worker *w)
 {
-    sy_kafka_close_consumer(w->consumer, SY_KAFKA_CLOSE_MS);
-    if (w->changelog_producer != w->producer) rd_kafka_destroy(w->changelog_producer);
-    rd_kafka_destroy(w->producer);
+    if (w->consumer) sy_kafka_close_consumer(w->consumer, SY_KAFKA_CLOSE_MS);
+    changelog_restore_cancel(w);
+    sy_reaper_join(&w->reaper);
+    if (w->changelog_producer && w->changelog_producer != w->producer) rd_kafka_destroy(w->changelog_producer);
+    if (w->producer) rd_kafka_destroy(w->producer);
     txn_free(w);
     sy_engine_free(w->engine);
     run_abandon_all(w); /* unfinished: redelivered on restart */
@@ -556,57 +531,50 @@ static void teardown(worker *w)
     sy_buf_free(&w->changelog_scratch);
     changelog_free(w);
     sy_keymap_free(&w->working);
-    free_routing(w);
+    if (w->accounts) free_routing(w);
     sy_store_close(w->store);
-    close(w->wake_fd[0]);
-    close(w->wake_fd[1]);
-    sy_config_free(&w->cfg);
+    sy_loop_free(w->loop);
+    if (w->wake_fd[0] >= 0) close(w->wake_fd[0]);
+    if (w->wake_fd[1] >= 0) close(w->wake_fd[1]);
 }
 
-/* A core dump would hold the API keys (the configuration, the request
- * buffers in flight): none is written unless asked for. Not dumpable also
- * keeps other users' processes from reading this one's memory. */
-static void no_core_dumps(void)
+static void warn_real_keys(const sy_config *c)
 {
-    struct rlimit none = {0, 0};
-    if (setrlimit(RLIMIT_CORE, &none) != 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
-        sy_warn("cannot turn core dumps off: %s", strerror(errno));
-}
-
-int cmd_worker(int argc, char **argv)
-{
-    worker w = {.opt = {.max_inflight = 1024, .grace_ms = 30000, .revoke_grace_ms = 10000, .group = "switchyard-workers",
-                        .dlq_topic = SY_TOPIC_DLQ, .state_dir = "switchyard-state",
-                        .state_map_mb = 4096, .account_share = 1, .changelog = true, .fsync = true, .key_ttl_ms = 7LL * 24 * 3600 * 1000,
-                        .max_answer_bytes = 4 << 20, .max_header_bytes = 64 << 10}};
-    cli_pipelines p = {0};
-    sy_log_init("worker", SY_LOG_INFO);
-    int rc = parse_opts(&w, &p, argc, argv);
-    if (rc) return rc;
-    if (!w.opt.core_dumps) no_core_dumps(); /* before the keys are read */
-    if (cli_load_pipelines(&p, SY_LOAD_REQUIRE_KEYS, &w.cfg) != 0) return 1;
-    for (size_t i = 0; i < w.cfg.nproviders; i++)
-        if (sy_provider_real_key_to_local(w.cfg.providers[i]))
+    for (size_t i = 0; i < c->nproviders; i++)
+        if (sy_provider_real_key_to_local(c->providers[i]))
             sy_warn("provider '%s': $%s looks like a real API key, but the base_url points at a "
                     "local or fake provider: the key is sent there (set the base URL, or a fake "
-                    "key)", w.cfg.providers[i]->name, w.cfg.providers[i]->api_key_env);
-    if (check_fd_limit(&w) != 0) {
-        sy_config_free(&w.cfg);
+                    "key)", c->providers[i]->name, c->providers[i]->api_key_env);
+}
+
+int sy_worker_run(const worker_opts *opt, const sy_kafka_opts *kafka, const sy_config *cfg, sy_werr *err)
+{
+    worker *w = sy_xcalloc(1, sizeof *w);
+    w->opt = *opt;
+    w->kafka = *kafka;
+    w->cfg = *cfg; /* read only; the caller frees it */
+    w->wake_fd[0] = w->wake_fd[1] = -1;
+    warn_real_keys(&w->cfg);
+    int rc = 0;
+    if (check_fd_limit(w) != 0) {
+        sy_werr_set(&w->fatal, SY_WERR_FATAL, 1, "not enough file descriptors");
+        *err = w->fatal;
+        free(w);
         return 1;
     }
-    sy_install_stop_signals();
-    if (setup(&w) != 0) {
-        sy_config_free(&w.cfg);
-        return 1;
+    if (setup(w) == 0) {
+        sy_info("started: %d calls in flight at most, %d jobs held at most, %d per partition",
+                w->opt.max_inflight, w->opt.max_jobs, w->opt.max_jobs_per_partition);
+        while (running(w)) turn(w, TURN_INTAKE | TURN_CONSUMER, 100);
+        if (!sy_werr_is_fatal(&w->fatal)) drain(w);
+        report(w);
+        sy_info("cpu %" PRId64 " us", sy_cpu_us());
     }
-    sy_info("started: %d calls in flight at most, %d jobs held at most, %d per partition",
-            w.opt.max_inflight, w.opt.max_jobs, w.opt.max_jobs_per_partition);
-    run_loop(&w);
-    bool fatal = w.error.kind == SY_ERRK_FATAL;
-    if (fatal) w.drained = true; /* the producer is dead: no drain, no commit at the revoke */
-    else drain(&w);
-    report(&w);
-    sy_info("cpu %" PRId64 " us", sy_cpu_us());
-    teardown(&w);
-    return fatal ? 1 : 0;
+    if (sy_werr_is_fatal(&w->fatal)) {
+        *err = w->fatal;
+        rc = w->fatal.exit_code ? w->fatal.exit_code : 1;
+    }
+    teardown(w);
+    free(w);
+    return rc;
 }

@@ -14,8 +14,9 @@
  *
  * A sy_run is one job from the moment it is consumed until its result is
  * acknowledged by the broker; only then is its input offset released for
- * commit. Everything runs on one thread: no locks, no races between a
- * completion and a rebalance. */
+ * commit. Everything runs on one thread, in one event loop (loop.h, turned
+ * by worker.c): no locks, no races between a completion and a rebalance.
+ * What cli/ sees of the worker is worker_run.h. */
 #ifndef SY_WORKER_H
 #define SY_WORKER_H
 
@@ -33,23 +34,18 @@
 #include "offsets.h"
 #include "pacing.h"
 #include "pipeline.h"
+#include "reaper.h"
 #include "route.h"
 #include "store.h"
 #include "timers.h"
 #include "waitq.h"
+#include "werr.h"
+#include "worker_run.h"
 
 #define SY_HISTORY_MAX 12 /* attempts a result lists (the first ones) */
 
 typedef struct worker worker;
 
-/* An error a module returns instead of ending the process, of librdkafka's
- * kinds: the caller decides what it means. A fatal one ends the loop and
- * `switchyard worker` returns it as its exit status (1). */
-typedef enum sy_err_kind { SY_ERRK_NONE, SY_ERRK_RETRIABLE, SY_ERRK_ABORTABLE, SY_ERRK_FATAL } sy_err_kind;
-typedef struct sy_worker_error {
-    sy_err_kind kind;
-    char what[512];
-} sy_worker_error;
 
 /* Where a job's result comes from: a fact about the job, set once. */
 typedef enum sy_answer {
@@ -131,33 +127,19 @@ typedef struct sy_flow_part {
     char *topic;
     int32_t partition;
 } sy_flow_part;
+typedef struct sy_flow_hold {
+    char *topic;
+    int32_t partition;
+    const void *tag; /* who holds it (a restore) */
+} sy_flow_hold_t;
 typedef struct sy_flow {
     sy_flow_part *parts;
     int n;
+    sy_flow_hold_t *holds; /* partitions held paused while their state is restored */
+    int nholds;
     bool all_paused;
     uint64_t pauses, resumes; /* of single partitions */
 } sy_flow;
-
-typedef struct worker_opts {
-    int max_inflight;   /* HTTP calls at once */
-    int max_jobs;       /* jobs held (in flight + waiting) */
-    int max_jobs_per_partition; /* a partition's window of offsets */
-    int grace_ms;       /* shutdown grace for held jobs */
-    int revoke_grace_ms; /* rebalance grace for jobs of revoked partitions */
-    const char *group;
-    const char *dlq_topic;
-    const char *tiers;  /* comma list, NULL = all */
-    const char *state_dir;
-    size_t state_map_mb;
-    int64_t key_ttl_ms; /* idempotency key lifetime */
-    double account_share; /* share of each account's rate limits */
-    bool fsync;         /* fsync each group commit */
-    bool changelog;     /* mirror state to <tier topic>.changelog and restore from it */
-    bool transactions;  /* results, dead letters and offsets in Kafka transactions */
-    bool core_dumps;    /* allow core dumps (they would hold the API keys) */
-    size_t max_answer_bytes;  /* a call's response body, at most */
-    size_t max_header_bytes;  /* a call's response headers, at most */
-} worker_opts;
 
 struct worker {
     worker_opts opt;
@@ -184,17 +166,28 @@ struct worker {
     sy_run *runs;                    /* live runs */
     int held;                        /* how many */
     sy_flow flow;                    /* paused partitions (flow.c) */
+    struct sy_loop *loop;            /* the one event loop (loop.h) */
+    sy_loop_timer jobs_due;          /* the earliest retry in `timers` (worker.c) */
+    sy_loop_timer purge_timer, report_timer;
+    struct restore *restoring;       /* changelog restores under way (changelog.c) */
+    sy_reaper reaper;                /* their readers, closed off the loop (reaper.h) */
+    int64_t last_commit_us;          /* offsets last committed */
+    int64_t paced_us;                /* this turn: until an account has room (-1: none waits) */
+    bool more_input;                 /* this turn: the consumer may have more right away */
     bool stopping;                   /* shutting down: no new call starts */
     bool drained;                    /* ... and drain() has waited, flushed, committed */
     int64_t last_purge_us;
     int wake_fd[2];
+    sy_werr fatal;                   /* set: the loop stops and sy_worker_run returns it (werr.h) */
     uint64_t rng;
     sy_counters counters;            /* what happened to the jobs (counters.h) */
     uint64_t maybe_paid_twice;       /* recovery: calls that may have been in flight */
-    sy_worker_error error;           /* fatal: the loop ends, the command returns it */
 };
 
 /* recover.c: start-up, and finding results that may already be out */
+/* A result found on an output topic was noted PUBLISHED: tell the changelog
+ * (changelog_mirror fits; recover.c calls no other module itself). */
+typedef void (*recover_found_fn)(worker *w, const char *key, const sy_job_record *rec, sy_run *r);
 typedef struct recover_set {
     sy_keymap publishing; /* key -> "topic/partition/offset" of its source (malloc'd) */
     char **out_topics;    /* their output topics */
@@ -204,20 +197,34 @@ typedef struct recover_set {
     /* where to start reading an output partition (below its start: from the start) */
     int64_t (*scan_from)(void *ctx, const char *topic, int32_t partition);
     void *ctx;
+    recover_found_fn found; /* or NULL */
 } recover_set;
-int recover_unfinished(worker *w);
+/* Start-up, before the intake (blocks until the scan ends): -1 when the
+ * store cannot commit (fatal). */
+int recover_unfinished(worker *w, recover_found_fn found);
 void recover_want(recover_set *u, const char *key, const sy_job_record *rec);
-/* Read the output partitions; keys found there become PUBLISHED. */
-size_t recover_scan(worker *w, recover_set *u);
+/* Reading the output partitions, one step at a time; keys found there
+ * become PUBLISHED. Events of its consumer write to wake_fd (-1: none). */
+typedef struct recover_scan recover_scan;
+recover_scan *recover_scan_start(worker *w, recover_set *u, int wake_fd);
+/* Read what has arrived (waiting up to wait_ms for the first); true when
+ * every partition was read to its end (or the scan timed out). */
+bool recover_scan_step(recover_scan *sc, int wait_ms);
+/* Ends the scan; returns how many keys were found. */
+size_t recover_scan_end(recover_scan *sc);
 void recover_set_free(recover_set *u);
 
-/* flow.c: pause the intake over --max-jobs or a partition's window */
+/* flow.c: pause the intake over --max-jobs or a partition's window, and
+ * hold partitions whose state is being restored */
 void sy_flow_check(worker *w);                                  /* each turn */
 /* a job was taken (h: its offset) */
 void sy_flow_taken(worker *w, const char *topic, int32_t partition, sy_offset_handle h);
 void sy_flow_pause_all(worker *w);                              /* shutting down */
 void sy_flow_assigned(worker *w, rd_kafka_topic_partition_list_t *parts);
 void sy_flow_revoked(worker *w, const rd_kafka_topic_partition_list_t *parts);
+/* Keep these partitions paused until sy_flow_release(w, tag). */
+void sy_flow_hold(worker *w, const rd_kafka_topic_partition_list_t *parts, const void *tag);
+void sy_flow_release(worker *w, const void *tag);
 void sy_flow_free(sy_flow *f);
 
 /* changelog.c: state follows partitions */
@@ -225,7 +232,17 @@ void changelog_init(worker *w);
 void changelog_free(worker *w);
 const char *changelog_topic(worker *w, const char *tier_topic);
 void changelog_mirror(worker *w, const char *key, const sy_job_record *rec, sy_run *r);
-void changelog_restore(worker *w, const rd_kafka_topic_partition_list_t *parts);
+/* Assigned partitions: hold them (flow.c) and start reading their
+ * changelog partitions, then the output partitions, as loop work. */
+void changelog_restore_start(worker *w, const rd_kafka_topic_partition_list_t *parts);
+/* Each turn: advance the restores; a finished one releases its partitions.
+ * 1 when one stopped at its batch limit (more is waiting: do not sleep), 0,
+ * or -1 when the restored state cannot be made durable (w->fatal set). */
+int changelog_restore_step(worker *w);
+/* Restores under way (their readers' wake-ups are registered). */
+bool changelog_restoring(const worker *w);
+/* Stop them (shutting down): what was read stays, the partitions stay held. */
+void changelog_restore_cancel(worker *w);
 /* A changelog value (writer id, then the store's record bytes), as read
  * from Kafka: 0, or -1 if malformed. rec points into value. */
 int changelog_decode(const void *value, size_t len, uint64_t *owner, sy_job_record *rec);

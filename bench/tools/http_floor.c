@@ -75,9 +75,15 @@ int main(int argc, char **argv)
     f.provider = (sy_provider){.name = "floor", .kind = sy_provider_kind_named("openai"), .base_url = argv[1],
                                .api_key = "bench-key"};
     f.model = (sy_model){.alias = "floor", .provider = &f.provider, .name = "gpt-4o-mini"};
-    f.engine = sy_engine_new(inflight, 1, on_done, &f);
+    sy_werr err = {0};
+    sy_loop *loop = sy_loop_new(&err);
+    f.engine = loop ? sy_engine_new(loop, inflight, 1, on_done, &f, &err) : NULL;
+    if (!f.engine) {
+        fprintf(stderr, "http-floor: %s\n", err.msg);
+        return 1;
+    }
     for (int i = 0; i < inflight; i++) launch(&f);
-    while (f.answered < f.calls + f.warm) sy_engine_step(f.engine, 100, -1);
+    while (f.answered < f.calls + f.warm) sy_loop_turn(loop, 100);
     int64_t user, sys;
     cpu_us(&user, &sys);
     double secs = (double)(sy_mono_us() - f.t0_us) / 1e6, n = (double)f.calls;
@@ -86,5 +92,6 @@ int main(int argc, char **argv)
            (double)(user - f.user0_us + sys - f.sys0_us) / n, (double)(sys - f.sys0_us) / n,
            (double)(user - f.user0_us) / n, f.warm);
     sy_engine_free(f.engine);
+    sy_loop_free(loop);
     return f.failed ? 1 : 0;
 }

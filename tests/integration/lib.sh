@@ -57,11 +57,11 @@ start_fake() { # extra args...
     export OPENAI_API_KEY=sk-test-openai-SECRET123 ANTHROPIC_API_KEY=sk-ant-test-SECRET456
 }
 
-start_broker() { # pipeline files... (env BROKER_PARTITIONS: per topic, default 6)
+start_broker() { # pipeline files... (env BROKER_PARTITIONS: per topic, default 6; BROKER_ARGS: more options)
     if [ "${SY_KAFKA:-embedded}" = real ]; then start_real_kafka "$@"; return; fi
     local args=()
     for p in "$@"; do args+=(-p "$p"); done
-    "$SY_BIN" broker "${args[@]}" --partitions "${BROKER_PARTITIONS:-6}" --brokers-file "$T/brokers" \
+    "$SY_BIN" broker "${args[@]}" --partitions "${BROKER_PARTITIONS:-6}" --brokers-file "$T/brokers" ${BROKER_ARGS:-} \
         >"$T/broker.log" 2>&1 &
     PIDS+=($!)
     BROKER_PID=$!
