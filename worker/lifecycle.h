@@ -41,10 +41,10 @@
  *   every live state --SHUTDOWN--> DONE (freed, offset kept: redone on restart)
  *   every live state --REVOKED--> itself (the job finishes; its result still goes out)
  *
- * A result is produced only after its PUBLISHING record is durable (the
- * group commit), and an input offset is released only once everything the
- * job produced is settled: that is the whole durability story of a job
- * (store.h tells the store's side). A (state, event) pair the table does
+ * Why these states come in this order (an intent durable before its call,
+ * a result before its produce, an offset released only once everything the
+ * job produced is settled): docs/durability.md, the one account of it.
+ * A (state, event) pair the table does
  * not hold gives SY_FX_ERROR and leaves the state as it was: the shell
  * counts it and logs it; nothing undefined happens. */
 #ifndef SY_LIFECYCLE_H

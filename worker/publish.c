@@ -13,11 +13,10 @@
  * run.c or worker.c, and nothing here ends the process: a dead producer is
  * returned as a fatal error.
  *
- * A result is produced only after its PUBLISHING record is durable, so a
- * crash can never leave a result on the output topic that the store does
- * not know about. A delivery that fails is produced again while its error
- * may pass (a bounded number of times); one refused for good is replaced,
- * so the input offset is always released in the end. */
+ * A result is produced only after its PUBLISHING record is durable
+ * (docs/durability.md says why). A delivery that fails is produced again
+ * while its error may pass (a bounded number of times); one refused for
+ * good is replaced, so the input offset is always released in the end. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -20,7 +20,8 @@
  * only then launches the calls and produces the results that depend on it.
  * The store also notes, per output partition, the highest offset whose
  * acknowledgement it has recorded; on start-up the worker reads the output
- * partitions from there to find results that landed just before a crash. */
+ * partitions from there to find results that landed just before a crash.
+ * How these records keep every job and pay no call twice: docs/durability.md. */
 #ifndef SY_STORE_H
 #define SY_STORE_H
 

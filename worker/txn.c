@@ -1,11 +1,8 @@
 /* txn.c -- opt-in Kafka transactions (`switchyard worker --transactions`).
  *
- * Without this option, exactly-once results rest on the worker's LMDB store
- * alone (store.h, publish.c, recover.c, changelog.c): a result is produced
- * after its PUBLISHING record is durable, an input offset is committed after
- * the acknowledgement of its result is noted. That holds on any broker, the
- * embedded one included, and it still holds with this option. What the
- * option adds, on a real Kafka, is one transaction per commit interval
+ * Exactly-once results do not need this option: they rest on the worker's
+ * LMDB store, on any broker (docs/durability.md), and still do with it.
+ * What the option adds, on a real Kafka, is one transaction per commit interval
  * around the results and dead letters produced in it and the input offsets
  * they complete: read_committed consumers of the output topics never see a
  * result of an aborted attempt, and offsets move with their results.
