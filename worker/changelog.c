@@ -45,6 +45,9 @@
 #include "log.h"
 #include "util.h"
 #include "worker.h"
+#include "changelog.h"
+#include "flow.h"
+#include "recover.h"
 
 const char *changelog_topic(worker *w, const char *tier_topic)
 {

@@ -27,6 +27,7 @@
 #include "log.h"
 #include "util.h"
 #include "worker.h"
+#include "flow.h"
 
 static int find(const sy_flow *f, const char *topic, int32_t partition)
 {

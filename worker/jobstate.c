@@ -3,6 +3,7 @@
 #include "jobstate.h"
 
 #include "util.h"
+#include "changelog.h"
 
 static sy_job_record run_record(const sy_run *r, sy_job_state st, int32_t out_partition,
                                 int64_t out_offset)

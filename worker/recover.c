@@ -27,6 +27,7 @@
 #include "log.h"
 #include "util.h"
 #include "worker.h"
+#include "recover.h"
 
 void recover_want(recover_set *u, const char *key, const sy_job_record *rec)
 {

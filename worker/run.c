@@ -31,6 +31,7 @@
 #include "txn.h"
 #include "result_restamp.h"
 #include "util.h"
+#include "flow.h"
 
 #define RECHECK_MS 50
 

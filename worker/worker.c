@@ -45,6 +45,9 @@
 #include "txn.h"
 #include "util.h"
 #include "worker.h"
+#include "changelog.h"
+#include "flow.h"
+#include "recover.h"
 
 enum { RESTORE_POLL_MS = 2 }; /* the longest wait while a restore reads */
 

@@ -11,6 +11,7 @@
 
 #include "result_restamp.h"
 #include "store.h"
+#include "changelog.h"
 #include "worker.h"
 
 static int inside(const void *p, size_t n, const uint8_t *data, size_t size)

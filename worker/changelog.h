@@ -1,0 +1,28 @@
+/* changelog.h -- what changelog.c offers: final job states mirrored to <tier topic>.changelog
+ * and restored, as loop work, when a partition is assigned (state follows
+ * partitions: docs/durability.md) */
+#ifndef SY_CHANGELOG_H
+#define SY_CHANGELOG_H
+
+#include "worker.h"
+
+void changelog_init(worker *w);
+void changelog_free(worker *w);
+const char *changelog_topic(worker *w, const char *tier_topic);
+void changelog_mirror(worker *w, const char *key, const sy_job_record *rec, sy_run *r);
+/* Assigned partitions: hold them (flow.c) and start reading their
+ * changelog partitions, then the output partitions, as loop work. */
+void changelog_restore_start(worker *w, const rd_kafka_topic_partition_list_t *parts);
+/* Each turn: advance the restores; a finished one releases its partitions.
+ * 1 when one stopped at its batch limit (more is waiting: do not sleep), 0,
+ * or -1 when the restored state cannot be made durable (w->fatal set). */
+int changelog_restore_step(worker *w);
+/* Restores under way (their readers' wake-ups are registered). */
+bool changelog_restoring(const worker *w);
+/* Stop them (shutting down): what was read stays, the partitions stay held. */
+void changelog_restore_cancel(worker *w);
+/* A changelog value (writer id, then the store's record bytes), as read
+ * from Kafka: 0, or -1 if malformed. rec points into value. */
+int changelog_decode(const void *value, size_t len, uint64_t *owner, sy_job_record *rec);
+
+#endif
