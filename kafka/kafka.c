@@ -354,16 +354,16 @@ int sy_kafka_flush(rd_kafka_t *rk, int timeout_ms)
     rd_kafka_flush(rk, timeout_ms);
     return rd_kafka_outq_len(rk);
 }
-/* sy_kafka_close_consumer: the closing thread and the caller share this;
- * whoever comes second frees it (an abandoned close may never come). */
-typedef struct closing {
+/* The closing thread and the waiter share this; whoever comes second frees
+ * it (an abandoned close may never come back). */
+struct sy_kafka_closing {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     rd_kafka_t *rk;
-    bool done, abandoned;
-} closing;
+    bool started, done, abandoned;
+};
 
-static void closing_free(closing *c)
+static void closing_free(sy_kafka_closing *c)
 {
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cv);
@@ -372,20 +372,20 @@ static void closing_free(closing *c)
 
 static void *close_thread(void *arg)
 {
-    closing *c = arg;
+    sy_kafka_closing *c = arg;
     rd_kafka_consumer_close(c->rk);
     pthread_mutex_lock(&c->mu);
     bool abandoned = c->abandoned;
     c->done = true;
     pthread_cond_signal(&c->cv);
     pthread_mutex_unlock(&c->mu);
-    if (abandoned) closing_free(c); /* the caller gave up on rk: leave it be */
+    if (abandoned) closing_free(c); /* the waiter gave up on rk: leave it be */
     return NULL;
 }
 
-int sy_kafka_close_consumer(rd_kafka_t *rk, int timeout_ms)
+sy_kafka_closing *sy_kafka_close_start(rd_kafka_t *rk)
 {
-    closing *c = sy_xcalloc(1, sizeof *c);
+    sy_kafka_closing *c = sy_xcalloc(1, sizeof *c);
     pthread_mutex_init(&c->mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -394,30 +394,48 @@ int sy_kafka_close_consumer(rd_kafka_t *rk, int timeout_ms)
     pthread_condattr_destroy(&ca);
     c->rk = rk;
     pthread_t th;
-    if (pthread_create(&th, NULL, close_thread, c) != 0) { /* no thread: close here */
-        closing_free(c);
-        rd_kafka_consumer_close(rk);
-        rd_kafka_destroy(rk);
-        return 0;
+    if (pthread_create(&th, NULL, close_thread, c) == 0) {
+        pthread_detach(th);
+        c->started = true;
     }
-    pthread_detach(th);
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
+    return c;
+}
+
+int sy_kafka_close_wait(sy_kafka_closing *c, int64_t until_us)
+{
+    if (!c->started) { /* no thread: close here, unbounded */
+        rd_kafka_consumer_close(c->rk);
+        c->done = true;
+    }
+    struct timespec until = {.tv_sec = until_us / 1000000, .tv_nsec = (until_us % 1000000) * 1000};
     pthread_mutex_lock(&c->mu);
     while (!c->done && pthread_cond_timedwait(&c->cv, &c->mu, &until) == 0) {}
     bool done = c->done;
     if (!done) c->abandoned = true;
     pthread_mutex_unlock(&c->mu);
     if (!done) {
-        sy_warn("the Kafka consumer did not leave its group within %d ms (broker unreachable?): "
-                "exiting without it; the group drops this member at its session timeout",
-                timeout_ms);
+        sy_warn("a Kafka consumer did not close in time (broker unreachable?): exiting "
+                "without it; its group drops it at its session timeout");
         return -1;
     }
+    rd_kafka_destroy(c->rk);
     closing_free(c);
-    rd_kafka_destroy(rk);
     return 0;
+}
+
+int sy_kafka_close_poll(sy_kafka_closing *c)
+{
+    if (!c->started) return sy_kafka_close_wait(c, 0);
+    pthread_mutex_lock(&c->mu);
+    bool done = c->done;
+    pthread_mutex_unlock(&c->mu);
+    if (!done) return 1;
+    rd_kafka_destroy(c->rk);
+    closing_free(c);
+    return 0;
+}
+
+int sy_kafka_close_consumer(rd_kafka_t *rk, int timeout_ms)
+{
+    return sy_kafka_close_wait(sy_kafka_close_start(rk), sy_mono_us() + (int64_t)timeout_ms * 1000);
 }

@@ -37,14 +37,25 @@ extern const char *sy_kafka_opts_usage;
 int sy_kafka_bootstrap(const sy_kafka_opts *o, int wait_ms, char *out, size_t outlen,
                        char *err, size_t errlen);
 
-/* Leave the group and destroy the consumer rk, waiting at most timeout_ms.
+/* Closing a consumer, off the caller's thread and bounded. Closing waits
+ * on the network (leaving the group, stopping broker threads), and
  * librdkafka 2.0's rd_kafka_consumer_close waits without a limit for its
  * group coordinator: with the broker gone, forever (seen in
- * tests/integration/provider_down.sh). The close runs on its own thread;
- * past timeout_ms rk is abandoned, neither closed nor destroyed (the
- * process is exiting; the group drops the member at its session timeout),
- * and -1 is returned. Whatever the caller made durable before stays so:
- * offsets not committed are delivered again to the next owner. */
+ * tests/integration/provider_down.sh). So the close runs on a thread of its
+ * own; the caller waits for it until a deadline. Past it the handle is
+ * abandoned, neither closed nor destroyed (the process is exiting; the
+ * group drops the member at its session timeout). Whatever the caller made
+ * durable before stays so: offsets not committed are delivered again. */
+typedef struct sy_kafka_closing sy_kafka_closing;
+/* Start closing rk; nothing else may touch rk after this. */
+sy_kafka_closing *sy_kafka_close_start(rd_kafka_t *rk);
+/* Wait for it until until_us (sy_mono_us clock): 0 when closed (rk is then
+ * destroyed), -1 when abandoned (logged). c is released either way. */
+int sy_kafka_close_wait(sy_kafka_closing *c, int64_t until_us);
+/* Without waiting: 0 when closed (rk destroyed, c released), 1 while the
+ * close still runs (c kept). */
+int sy_kafka_close_poll(sy_kafka_closing *c);
+/* Both at once, waiting at most timeout_ms. */
 int sy_kafka_close_consumer(rd_kafka_t *rk, int timeout_ms);
 #define SY_KAFKA_CLOSE_MS 5000 /* what the worker and the scheduler allow */
 
