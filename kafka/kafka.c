@@ -113,6 +113,14 @@ static rd_kafka_conf_t *conf_new(const sy_kafka_opts *o, const char *const *defa
     return conf;
 }
 
+/* rd_kafka_new, which takes conf only when it succeeds. */
+static rd_kafka_t *client_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, char *err, size_t errlen)
+{
+    rd_kafka_t *rk = rd_kafka_new(type, conf, err, errlen);
+    if (!rk) rd_kafka_conf_destroy(conf);
+    return rk;
+}
+
 rd_kafka_t *sy_kafka_producer(const sy_kafka_opts *o,
                               void (*dr_cb)(rd_kafka_t *, const rd_kafka_message_t *, void *),
                               void *opaque, char *err, size_t errlen)
@@ -131,9 +139,7 @@ rd_kafka_t *sy_kafka_producer(const sy_kafka_opts *o,
     if (!conf) return NULL;
     if (dr_cb) rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
     rd_kafka_conf_set_opaque(conf, opaque);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, errlen);
-    if (!rk) rd_kafka_conf_destroy(conf);
-    return rk;
+    return client_new(RD_KAFKA_PRODUCER, conf, err, errlen);
 }
 
 rd_kafka_t *sy_kafka_txn_producer(const sy_kafka_opts *o, const char *idprop,
@@ -166,10 +172,7 @@ rd_kafka_t *sy_kafka_admin_client(const sy_kafka_opts *o, char *err, size_t errl
 {
     static const char *const defaults[] = {NULL};
     rd_kafka_conf_t *conf = conf_new(o, defaults, err, errlen);
-    if (!conf) return NULL;
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, errlen);
-    if (!rk) rd_kafka_conf_destroy(conf);
-    return rk;
+    return conf ? client_new(RD_KAFKA_PRODUCER, conf, err, errlen) : NULL;
 }
 
 rd_kafka_t *sy_kafka_consumer(const sy_kafka_opts *o, const char *group,
@@ -196,11 +199,8 @@ rd_kafka_t *sy_kafka_consumer(const sy_kafka_opts *o, const char *group,
     }
     if (rebalance_cb) rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
     rd_kafka_conf_set_opaque(conf, opaque);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errlen);
-    if (!rk) {
-        rd_kafka_conf_destroy(conf);
-        return NULL;
-    }
+    rd_kafka_t *rk = client_new(RD_KAFKA_CONSUMER, conf, err, errlen);
+    if (!rk) return NULL;
     rd_kafka_poll_set_consumer(rk);
     return rk;
 }
