@@ -257,7 +257,6 @@ int recover_unfinished(worker *w, recover_found_fn found_hook)
         recover_set_free(&u);
         return -1;
     }
-    w->maybe_paid_twice = u.in_flight;
     sy_info("recovery: %zu call(s) may have been in flight; %zu job(s) were waiting with no "
             "call out; %zu result(s) were being published, %zu of them found on the output "
             "topics; %zu key(s) in the store",

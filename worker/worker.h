@@ -181,7 +181,6 @@ struct worker {
     sy_werr fatal;                   /* set: the loop stops and sy_worker_run returns it (werr.h) */
     uint64_t rng;
     sy_counters counters;            /* what happened to the jobs (counters.h) */
-    uint64_t maybe_paid_twice;       /* recovery: calls that may have been in flight */
 };
 
 #endif
