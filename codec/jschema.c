@@ -116,8 +116,11 @@ static int check_keyword(const char *k, const json_t *v, where *w, int depth, ch
         return count_ok(v) ? 0 : fail(err, errlen, w, "%s must be a non-negative integer", k);
     if (in_list(bound_keys, k))
         return json_is_number(v) ? 0 : fail(err, errlen, w, "%s must be a number", k);
-    if (!in_list(schema_keys, k))
-        return fail(err, errlen, w, "keyword '%.40s' is not in the supported subset", k);
+    if (!in_list(schema_keys, k)) {
+        where name = {.n = 0}; /* the keyword as printable ASCII, cut */
+        where_push(&name, "%.40s", k);
+        return fail(err, errlen, w, "keyword '%s' is not in the supported subset", name.p);
+    }
     if (!strcmp(k, "type")) return check_type(v, w, err, errlen);
     if (!strcmp(k, "properties")) return check_properties(v, w, depth, err, errlen);
     if (!strcmp(k, "required")) {

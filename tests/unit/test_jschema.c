@@ -72,6 +72,7 @@ static void test_schema_subset(void **state)
         {"{\"properties\":[]}", "properties must be an object"},
         {"{\"properties\":{\"a\":{\"items\":5}}}", "$.properties.a.items: a schema must be"},
         {"[]", "a schema must be an object"},
+        {"{\"en\u00e9\\u001b\":[1]}", "keyword 'en?" "?" "?' is not"}, /* printable, whatever the name */
     };
     char err[256];
     for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
