@@ -10,10 +10,9 @@
 
 typedef struct sy_batch_record {
     json_t *value;          /* the result as JSON (NULL for a dead letter) */
-    const char *key;        /* the Kafka key: the job's idempotency key */
-    size_t keylen;
-    const char *dl_class;   /* a dead letter's switchyard.error.class; NULL: a result */
-    const char *dl_message; /* its switchyard.error.message */
+    json_t *key;            /* a dead letter's Kafka key: the job's idempotency key */
+    json_t *dl_class;       /* its switchyard.error.class; NULL: a result */
+    json_t *dl_message;     /* its switchyard.error.message (strings, may be NULL) */
     int partition;
     int64_t offset;
 } sy_batch_record;

@@ -44,9 +44,10 @@ json_t *sy_openai_batch_line(const sy_batch_record *rec)
     char id[64];
     snprintf(id, sizeof id, "batch_req_%d_%lld", rec->partition, (long long)rec->offset);
     if (rec->dl_class) /* a dead letter: the job never got a result */
-        return json_pack("{s:s, s:s%, s:n, s:{s:s, s:s}}", "id", id, "custom_id", rec->key, rec->keylen,
-                         "response", "error", "code", rec->dl_class, "message",
-                         rec->dl_message ? rec->dl_message : "");
+        return json_is_string(rec->key)
+                   ? json_pack("{s:s, s:O, s:n, s:{s:O, s:o}}", "id", id, "custom_id", rec->key, "response",
+                               "error", "code", rec->dl_class, "message", str_or_null(rec->dl_message))
+                   : NULL;
     json_t *r = rec->value, *key = json_object_get(r, "idempotency_key");
     if (!json_is_object(r) || !json_is_string(key)) return NULL;
     if (json_is_string(json_object_get(r, "status")) &&

@@ -157,34 +157,44 @@ static void print_table_row(const char *json, size_t len)
     json_decref(r);
 }
 
-/* A header's value as a C string in buf (cut to fit), or NULL. */
-static const char *header(const rd_kafka_message_t *m, const char *name, char *buf, size_t size)
+/* Bytes as a JSON string, cut to max bytes, invalid UTF-8 replaced (what
+ * a Kafka key or header may hold), or NULL. */
+static json_t *text_json(const void *p, size_t n, size_t max, sy_buf *scratch)
+{
+    if (!p) return NULL;
+    sy_buf_reset(scratch);
+    sy_buf_json_str(scratch, p, n < max ? n : max);
+    return json_loadb(scratch->data, scratch->len, JSON_DECODE_ANY, NULL);
+}
+
+static json_t *header_json(const rd_kafka_message_t *m, const char *name, sy_buf *scratch)
 {
     rd_kafka_headers_t *h = NULL;
     const void *v;
     size_t n;
-    if (rd_kafka_message_headers(m, &h) || rd_kafka_header_get_last(h, name, &v, &n) || !v) return NULL;
-    snprintf(buf, size, "%.*s", (int)n, (const char *)v);
-    return buf;
+    if (rd_kafka_message_headers(m, &h) || rd_kafka_header_get_last(h, name, &v, &n)) return NULL;
+    return text_json(v, n, 2048, scratch);
 }
 
 /* --openai-batch-output: the record's line, once per custom_id (and only
  * the wanted ones with --batch-input). */
 static void print_batch_line(results_opts *o, const rd_kafka_message_t *m, sy_buf *b)
 {
-    char cls[64], msg[1024];
-    sy_batch_record rec = {.key = m->key, .keylen = m->key_len, .partition = (int)m->partition,
-                           .offset = m->offset};
+    sy_batch_record rec = {.partition = (int)m->partition, .offset = m->offset};
     if (o->dlq_topic && !strcmp(rd_kafka_topic_name(m->rkt), o->dlq_topic)) {
-        rec.dl_class = header(m, "switchyard.error.class", cls, sizeof cls) ?: "unknown";
-        rec.dl_message = header(m, "switchyard.error.message", msg, sizeof msg);
-        if (!m->key) return;
+        rec.key = text_json(m->key, m->key_len, 1024, b);
+        rec.dl_class = header_json(m, "switchyard.error.class", b);
+        rec.dl_message = header_json(m, "switchyard.error.message", b);
+        if (!rec.dl_class) rec.dl_class = json_string("unknown");
     } else {
         value_json(m, b);
         rec.value = json_loadb(b->data, b->len, 0, NULL);
     }
     json_t *line = sy_openai_batch_line(&rec);
     json_decref(rec.value);
+    json_decref(rec.key);
+    json_decref(rec.dl_class);
+    json_decref(rec.dl_message);
     const char *id = json_string_value(json_object_get(line, "custom_id"));
     if (id && !json_object_get(o->printed, id) && (!o->wanted || json_object_get(o->wanted, id))) {
         json_object_set_new(o->printed, id, json_true());
