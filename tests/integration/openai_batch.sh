@@ -41,6 +41,23 @@ for want in "bad.jsonl:2: custom_id repeats the one of line 1" "bad.jsonl:3: url
     "bad.jsonl:4: not JSON" "3 bad lines in $T/bad.jsonl; nothing submitted"; do
     grep -qF "$want" "$T/bad.err" || fail "submit of bad.jsonl did not say '$want': $(cat "$T/bad.err")"
 done
+# sizes are bounded: a line over 1 MiB, a file over 50,000 requests
+"$PY" - "$T" <<'PY'
+import json, sys
+t = sys.argv[1]
+line = lambda cid, text: json.dumps({"custom_id": cid, "method": "POST", "url": "/v1/chat/completions",
+                                     "body": {"model": "m", "messages": [{"role": "user", "content": text}]}})
+with open(f"{t}/long.jsonl", "w") as f:
+    print(line("short", "x"), file=f)
+    print(line("long", "x" * (1 << 20)), file=f)
+with open(f"{t}/many.jsonl", "w") as f:
+    for i in range(50001):
+        print(line(f"n{i}", "x"), file=f)
+PY
+"$SY_BIN" submit --openai-batch "$T/long.jsonl" -T chat 2>"$T/long.err" && fail "a line over 1 MiB was taken"
+grep -q "long.jsonl:2: line longer than 1048576 bytes" "$T/long.err" || fail "long line: $(cat "$T/long.err")"
+"$SY_BIN" submit --openai-batch "$T/many.jsonl" -T chat 2>"$T/many.err" && fail "50,001 requests were taken"
+grep -q "many.jsonl:50001: the file is over 50000 requests" "$T/many.err" || fail "many: $(cat "$T/many.err")"
 "$SY_BIN" submit --quiet --openai-batch "$T/a.jsonl" -T chat || fail "submit a.jsonl"
 "$SY_BIN" submit --quiet --openai-batch "$T/a.jsonl" -T chat || fail "submit a.jsonl again"
 "$SY_BIN" submit --quiet --openai-batch - <"$T/b.jsonl" || fail "submit b.jsonl from stdin"
