@@ -6,7 +6,8 @@
 # line; `results --openai-batch-output --dlq --batch-input` writes one
 # output line per custom_id (answers as chat.completion bodies, failures
 # and dead letters as error lines), checked line by line by custom_id,
-# also after the same file was submitted twice.
+# also after the same file was submitted twice; a line over 1 MiB and a
+# file over 50,000 requests are refused before anything is sent.
 source "$(dirname "$0")/lib.sh"
 P=tests/pipelines/structured.yaml
 start_fake
