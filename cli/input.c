@@ -25,8 +25,7 @@ static void add_metadata(const sy_input *in, json_t *job)
     }
 }
 
-/* Fill defaults, check with the job decoder, hand over. */
-static void take_job(const sy_input *in, json_t *job, const char *where)
+void sy_input_take(const sy_input *in, json_t *job, const char *where)
 {
     if (in->task && !json_object_get(job, "task")) json_object_set_new(job, "task", json_string(in->task));
     json_t *key = in->key_col ? json_object_get(json_object_get(job, "vars"), in->key_col) : NULL;
@@ -55,7 +54,7 @@ static void jsonl_line(const sy_input *in, const char *line, size_t len, long li
     json_error_t je;
     json_t *job = json_loadb(line, len, 0, &je);
     if (!json_is_object(job)) in->reject(in->ctx, where, job ? "a job must be a JSON object" : je.text);
-    else take_job(in, job, where);
+    else sy_input_take(in, job, where);
     json_decref(job);
 }
 
@@ -164,7 +163,7 @@ void sy_input_csv(const sy_input *in, FILE *f)
             continue;
         }
         json_t *job = csv_job(in, &head, &row, rowno);
-        take_job(in, job, where);
+        sy_input_take(in, job, where);
         json_decref(job);
     }
     row_clear(&head);

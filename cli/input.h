@@ -33,4 +33,17 @@ typedef struct sy_input {
 void sy_input_jsonl(const sy_input *in, FILE *f);
 void sy_input_csv(const sy_input *in, FILE *f);
 
+/* An OpenAI Batch API input file (openai_batch_in.c says how a request
+ * line maps onto a job). The limits are the Batch API's own. */
+#define SY_OPENAI_BATCH_MAX_REQUESTS 50000
+#define SY_OPENAI_BATCH_MAX_BYTES (200 << 20)
+#define SY_OPENAI_BATCH_MAX_LINE (1 << 20)
+void sy_input_openai_batch(const sy_input *in, FILE *f);
+
+/* A job object from any reader: defaults filled (task, key column,
+ * --metadata), checked with the job decoder, handed to in->job or
+ * rejected at `where`. */
+struct json_t;
+void sy_input_take(const sy_input *in, struct json_t *job, const char *where);
+
 #endif

@@ -5,7 +5,9 @@
  * metadata columns); input.c reads them. The job is checked with the same
  * decoder the scheduler uses, so a bad line is reported here as FILE:LINE
  * and skipped (the exit status says so) instead of travelling to the
- * dead-letter topic. Jobs go out as msgpack (or JSON with --json), keyed by
+ * dead-letter topic. An OpenAI Batch API input file (--openai-batch,
+ * openai_batch_in.c) is checked whole first and submitted only when every
+ * line is good. Jobs go out as msgpack (or JSON with --json), keyed by
  * idempotency key; this file does the options, producing and progress. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +27,11 @@ static const char *usage =
     "Submit one job per JSONL line or CSV row.\n\n"
     "      --topic T          jobs topic (default " SY_TOPIC_JOBS ")\n"
     "      --format F         jsonl or csv (default: from the file name)\n"
-    "      --task NAME        task for records that name none\n"
+    "      --openai-batch F   an OpenAI Batch API input file (custom_id, method, url,\n"
+    "                         body per line): checked whole first, submitted only\n"
+    "                         if every line is good\n"
+    "  -T, --task NAME        task for records that name none (--openai-batch:\n"
+    "                         default body.model)\n"
     "      --task-column C    CSV: the task of each row\n"
     "      --id-column C      CSV: the job id (default id; else FILE-ROW)\n"
     "      --key-column C     the variable used as idempotency key\n"
@@ -44,7 +50,7 @@ typedef struct submit {
     const char *topic, *format;
     sy_input in;  /* file, task and column options */
     const char *meta[MAX_META_OPTS];
-    bool json, quiet, tty;
+    bool json, quiet, tty, openai;
     rd_kafka_t *rk;
     long total, sent, acked, failed, rejected;
     int64_t started_us, last_draw_us;
@@ -105,6 +111,48 @@ static void reject_record(void *ctx, const char *where, const char *why)
     s->rejected++;
 }
 
+/* ---- --openai-batch: checked whole, then submitted ---- */
+
+static void count_job(void *ctx, const sy_job *j)
+{
+    (void)j;
+    ((submit *)ctx)->total++;
+}
+
+/* The file (stdin copied to a temporary file, within the Batch API's size
+ * limit) read once to check every line, rewound for the submission. Like
+ * the Batch API, a file with any bad line submits nothing: each bad line
+ * is reported (FILE:LINE: why) and the command exits 1. NULL then. */
+static FILE *openai_checked(submit *s)
+{
+    FILE *f = strcmp(s->in.file, "-") ? fopen(s->in.file, "r") : tmpfile();
+    if (!f) {
+        fprintf(stderr, "switchyard submit: cannot open %s\n", s->in.file);
+        return NULL;
+    }
+    if (!strcmp(s->in.file, "-")) {
+        char chunk[65536];
+        size_t n, total = 0;
+        while ((n = fread(chunk, 1, sizeof chunk, stdin)) > 0 && total <= SY_OPENAI_BATCH_MAX_BYTES) {
+            fwrite(chunk, 1, n, f);
+            total += n;
+        }
+        rewind(f);
+    }
+    sy_input check = s->in;
+    check.job = count_job;
+    sy_input_openai_batch(&check, f);
+    if (s->rejected) {
+        fprintf(stderr, "switchyard submit: %ld bad line%s in %s; nothing submitted (fix them and "
+                "submit again: custom_id is the idempotency key)\n", s->rejected,
+                s->rejected == 1 ? "" : "s", s->in.file);
+        fclose(f);
+        return NULL;
+    }
+    rewind(f);
+    return f;
+}
+
 /* ---- the command ---- */
 
 static long count_lines(const char *path)
@@ -130,7 +178,11 @@ static int parse_opts(submit *s, int argc, char **argv)
         if (cli_kafka_cmd_opt(&s->kafka, usage, argc, argv, &i)) {
         } else if (v && !strcmp(a, "--topic")) s->topic = argv[++i];
         else if (v && !strcmp(a, "--format")) s->format = argv[++i];
-        else if (v && !strcmp(a, "--task")) s->in.task = argv[++i];
+        else if (v && (!strcmp(a, "--task") || !strcmp(a, "-T"))) s->in.task = argv[++i];
+        else if (v && !strcmp(a, "--openai-batch")) {
+            s->openai = true;
+            s->in.file = argv[++i];
+        }
         else if (v && !strcmp(a, "--task-column")) s->in.task_col = argv[++i];
         else if (v && !strcmp(a, "--id-column")) s->in.id_col = argv[++i];
         else if (v && !strcmp(a, "--key-column")) s->in.key_col = argv[++i];
@@ -142,11 +194,12 @@ static int parse_opts(submit *s, int argc, char **argv)
         else if (a[0] != '-' || !strcmp(a, "-")) s->in.file = a;
         else return cli_bad_kafka_usage("submit", a, usage);
     }
+    if (s->openai) s->format = "openai-batch";
     if (!s->format) {
         size_t n = strlen(s->in.file);
         s->format = n > 4 && !strcmp(s->in.file + n - 4, ".csv") ? "csv" : "jsonl";
     }
-    if (strcmp(s->format, "csv") && strcmp(s->format, "jsonl"))
+    if (strcmp(s->format, "csv") && strcmp(s->format, "jsonl") && !s->openai)
         return cli_bad_kafka_usage("submit", s->format, usage);
     return 0;
 }
@@ -187,9 +240,9 @@ int cmd_submit(int argc, char **argv)
     s.in.job = produce_job;
     s.in.reject = reject_record;
     s.in.ctx = &s;
-    FILE *in = strcmp(s.in.file, "-") ? fopen(s.in.file, "r") : stdin;
+    FILE *in = s.openai ? openai_checked(&s) : strcmp(s.in.file, "-") ? fopen(s.in.file, "r") : stdin;
     if (!in) {
-        fprintf(stderr, "switchyard submit: cannot open %s\n", s.in.file);
+        if (!s.openai) fprintf(stderr, "switchyard submit: cannot open %s\n", s.in.file);
         return 1;
     }
     char err[512];
@@ -201,9 +254,10 @@ int cmd_submit(int argc, char **argv)
         return 1;
     }
     s.tty = isatty(2);
-    s.total = in != stdin && !strcmp(s.format, "jsonl") ? count_lines(s.in.file) : 0;
+    if (!s.openai) s.total = in != stdin && !strcmp(s.format, "jsonl") ? count_lines(s.in.file) : 0;
     s.started_us = s.last_draw_us = sy_mono_us();
-    if (!strcmp(s.format, "csv")) sy_input_csv(&s.in, in);
+    if (s.openai) sy_input_openai_batch(&s.in, in);
+    else if (!strcmp(s.format, "csv")) sy_input_csv(&s.in, in);
     else sy_input_jsonl(&s.in, in);
     if (in != stdin) fclose(in);
     int left = sy_kafka_flush(s.rk, 60000);

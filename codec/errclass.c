@@ -26,6 +26,7 @@ static const char *class_names[SY_ERR_COUNT] = {
     [SY_ERR_UNPUBLISHABLE] = "result_unpublishable",
     [SY_ERR_RESPONSE_TOO_LARGE] = "response_too_large",
     [SY_ERR_UNROUTABLE] = "unroutable",
+    [SY_ERR_OUTPUT_INVALID] = "output_invalid",
 };
 
 const char *sy_err_class_name(sy_err_class c)
@@ -42,6 +43,7 @@ bool sy_err_retryable(sy_err_class c)
     case SY_ERR_TIMEOUT:
     case SY_ERR_CONNECTION:
     case SY_ERR_MALFORMED:
+    case SY_ERR_OUTPUT_INVALID: /* a model may answer right the next time */
         return true;
     default:
         return false;

@@ -311,7 +311,7 @@ static int pack_json(msgpack_packer *pk, json_t *v, int depth)
 int sy_json_to_msgpack(const void *json_text, size_t len, sy_buf *out, char *err, size_t errlen)
 {
     json_error_t je;
-    json_t *root = json_loadb(json_text, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
+    json_t *root = json_loadb(json_text, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL | JSON_DECODE_ANY, &je);
     if (!root) {
         snprintf(err, errlen, "not valid JSON: %s at line %d column %d", je.text, je.line, je.column);
         return -1;

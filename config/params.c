@@ -7,6 +7,8 @@
  *                          | {type: json_schema, name, strict, schema}
  *   tasks.T.seed: integer;  tasks.T.top_p: 0..1;
  *   tasks.T.stop: a string or a list of 1..4 strings
+ *   tasks.T.output_schema: a JSON Schema (the subset of codec/jschema.h)
+ *   tasks.T.labels: [a, b, ...] (a closed label set for classification)
  *   providers.P.options.drop_params: [name, ...]
  *   providers.P.options.rename_params: {name: new_name, ...}
  *
@@ -17,15 +19,19 @@
  * cannot be dropped or renamed (no request works without them). */
 #include "params.h"
 
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "buf.h"
+#include "jschema.h"
 #include "util.h"
 
 #define PARAM_NAME_MAX 64
 #define STOP_MAX_BYTES 256
-#define SCHEMA_MAX_DEPTH 32
+#define SCHEMA_MAX_DEPTH SY_JSCHEMA_MAX_DEPTH
+#define SY_MAX_LABELS 256
 
 static const char *const rf_keys[] = {"type", "name", "strict", "schema", NULL};
 static const char *const rf_names[] = {"text", "json_object", "json_schema", NULL};
@@ -86,6 +92,24 @@ static bool to_json(yn_doc *d, yaml_node_t *n, sy_buf *b, int depth)
     return true;
 }
 
+/* A schema written in YAML as JSON text, or NULL (reported). An output
+ * schema may also be true or false. */
+static char *schema_text(const yn_map *task, yaml_node_t *schema, const char *what)
+{
+    sy_buf b;
+    sy_buf_init(&b);
+    char *text = NULL;
+    const char *s = yn_str(schema);
+    bool boolean = s && !strcmp(what, "output_schema") && (!strcmp(s, "true") || !strcmp(s, "false"));
+    if ((schema->type == YAML_MAPPING_NODE || boolean) && to_json(task->doc, schema, &b, 0))
+        text = sy_xstrdup(sy_buf_cstr(&b));
+    else
+        yn_error(task->doc, schema, "%s of %s must be a JSON Schema object (a mapping, at most %d "
+                 "levels deep)", what, task->owner, SCHEMA_MAX_DEPTH);
+    sy_buf_free(&b);
+    return text;
+}
+
 static bool schema_name_ok(const char *s)
 {
     size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-");
@@ -125,14 +149,63 @@ static void response_format(const yn_map *task, sy_task_params *p)
         yn_missing(&m, "schema");
         return;
     }
-    sy_buf b;
-    sy_buf_init(&b);
-    if (schema->type == YAML_MAPPING_NODE && to_json(task->doc, schema, &b, 0))
-        p->schema_json = sy_xstrdup(sy_buf_cstr(&b));
-    else
-        yn_error(task->doc, schema, "response_format.schema of %s must be a JSON Schema object "
-                 "(a mapping, at most %d levels deep)", task->owner, SCHEMA_MAX_DEPTH);
-    sy_buf_free(&b);
+    p->schema_json = schema_text(task, schema, "response_format.schema");
+}
+
+/* The schema the answers are validated against: output_schema, which must
+ * be in the subset jschema.h takes (a keyword the validator does not know
+ * is an error here, never a check silently skipped); else a json_schema
+ * response_format's schema when it is in the subset (when it is not, it
+ * stays the provider's to enforce, as before: README, Structured output). */
+static void output_schema(const yn_map *task, sy_task_params *p)
+{
+    yaml_node_t *v = yn_map_get(task, "output_schema");
+    char *own = v ? schema_text(task, v, "output_schema") : NULL;
+    const char *text = own ? own : v ? NULL : p->schema_json;
+    if (!text) return;
+    json_t *s = json_loads(text, JSON_DECODE_ANY, NULL);
+    char why[256];
+    if (s && sy_jschema_check(s, why, sizeof why) == 0) p->output_schema = s;
+    else {
+        if (v)
+            yn_error(task->doc, v, "output_schema of %s must stay within the JSON Schema subset "
+                     "of README (Structured output): %s", task->owner, s ? why : "not JSON");
+        json_decref(s);
+    }
+    free(own);
+}
+
+/* labels: [a, b, ...]: 1 to SY_MAX_LABELS distinct names of 1 to 64
+ * printable bytes. */
+static void label_set(const yn_map *task, sy_task_params *p)
+{
+    yaml_node_t *v = yn_map_get(task, "labels");
+    if (!v) return;
+    yaml_node_item_t *i = v->type == YAML_SEQUENCE_NODE ? v->data.sequence.items.start : NULL;
+    size_t n = i ? (size_t)(v->data.sequence.items.top - i) : 0;
+    bool ok = n >= 1 && n <= SY_MAX_LABELS && !p->output_schema;
+    for (size_t k = 0; ok && k < n; k++) {
+        yaml_node_t *e = yn_node(task->doc, i[k]);
+        const char *s = e && !yn_is_null(e) ? yn_str(e) : NULL;
+        size_t len = s ? strlen(s) : 0;
+        ok = len >= 1 && len <= 64;
+        for (size_t c = 0; ok && c < len; c++) ok = (unsigned char)s[c] >= 0x20 && s[c] != 0x7f;
+        for (size_t j = 0; ok && j < k; j++) ok = strcasecmp(p->labels[j], s) != 0;
+        if (!ok) break;
+        p->labels = sy_xrealloc(p->labels, (k + 1) * sizeof *p->labels);
+        p->labels_json = sy_xrealloc(p->labels_json, (k + 1) * sizeof *p->labels_json);
+        p->labels[k] = sy_xstrdup(s);
+        sy_buf b;
+        sy_buf_init(&b);
+        sy_buf_json_cstr(&b, s);
+        p->labels_json[k] = sy_xstrdup(sy_buf_cstr(&b));
+        sy_buf_free(&b);
+        p->nlabels = k + 1;
+    }
+    if (!ok)
+        yn_error(task->doc, v, "labels of %s must be a list of 1 to %d distinct labels (ASCII case "
+                 "ignored) of 1 to 64 printable bytes, and not beside an output schema",
+                 task->owner, SY_MAX_LABELS);
 }
 
 static void stop_sequences(const yn_map *task, sy_task_params *p)
@@ -164,6 +237,8 @@ static void stop_sequences(const yn_map *task, sy_task_params *p)
 void sy_task_params_load(const yn_map *task, sy_task_params *p)
 {
     response_format(task, p);
+    output_schema(task, p);
+    label_set(task, p);
     if (yn_get_int(task, "seed", false, INT64_MIN, INT64_MAX, &p->seed) == 1) p->has_seed = true;
     if (yn_get_num(task, "top_p", false, 0, false, 1, &p->top_p) == 1) p->has_top_p = true;
     stop_sequences(task, p);
@@ -174,6 +249,13 @@ void sy_task_params_free(sy_task_params *p)
     free(p->schema_name);
     free(p->schema_json);
     for (size_t i = 0; i < p->nstop; i++) free(p->stop[i]);
+    json_decref(p->output_schema);
+    for (size_t i = 0; i < p->nlabels; i++) {
+        free(p->labels[i]);
+        free(p->labels_json[i]);
+    }
+    free(p->labels);
+    free(p->labels_json);
     memset(p, 0, sizeof *p);
 }
 

@@ -107,7 +107,8 @@ static const char *const retry_keys[] = {"attempts_per_model", "base_ms", "cap_m
                                          NULL};
 static const char *const task_keys[] = {"tier", "prompt", "max_tokens", "temperature",
                                         "deadline_s", "output", "priority", "share",
-                                        "response_format", "seed", "top_p", "stop", NULL};
+                                        "response_format", "seed", "top_p", "stop",
+                                        "output_schema", "labels", NULL};
 static const char *const prompt_keys[] = {"id", "version", "system", "user", NULL};
 static const char *const output_keys[] = {"topic", "parse", "format", NULL};
 static const char *const parse_names[] = {"text", "json", NULL};
@@ -704,6 +705,7 @@ static void *task_load(loader *L, yaml_node_t *key, yaml_node_t *val)
         yn_get_num(&m, "share", false, 0, true, 1e6, &t->share);
         sy_task_params_load(&m, &t->params);
         task_output(L, &m, t);
+        if (t->params.output_schema) t->parse = SY_PARSE_JSON; /* a schema is a JSON answer */
     }
     if (!t->output_topic) t->output_topic = xprintf("switchyard.results.%s", t->name);
     return t;

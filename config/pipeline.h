@@ -181,6 +181,13 @@ typedef struct sy_task_params {
     double top_p;
     char *stop[SY_MAX_STOP];
     size_t nstop;
+    /* Structured output (codec/jschema.h): the answer must validate against
+     * output_schema (the task's output_schema, else its response_format
+     * json_schema's schema; NULL: none) or be one of labels (labels_json[i]
+     * is label i as a JSON string, what the result's output_json carries). */
+    struct json_t *output_schema;
+    char **labels, **labels_json;
+    size_t nlabels;
 } sy_task_params;
 
 typedef struct sy_task {

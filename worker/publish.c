@@ -39,7 +39,8 @@ static void fill_result(const sy_run *r, sy_result *res)
     res->idempotency_key = j->idempotency_key;
     res->ok = ok;
     res->output = ok ? r->last.output : NULL;
-    res->output_json = ok && r->task->parse == SY_PARSE_JSON ? r->last.output : NULL;
+    res->output_json = !ok ? NULL : r->label ? r->task->params.labels_json[r->label - 1]
+                     : r->task->parse == SY_PARSE_JSON ? r->last.output : NULL;
     res->provider = r->model ? r->model->provider->name : NULL;
     res->model = r->model ? r->model->alias : NULL;
     res->model_name = r->model ? r->model->name : NULL;

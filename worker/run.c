@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "jobstate.h"
+#include "jschema.h"
 #include "lifecycle.h"
 #include "log.h"
 #include "origin.h"
@@ -641,15 +642,37 @@ static void log_transport(sy_run *r)
     sy_warn("provider '%s': %s", r->model->provider->name, r->last.message);
 }
 
-/* A task that parses JSON needs an object or array back. */
-static bool output_parses(const sy_run *r)
+/* Does the answer have the shape the task asks for? A task that parses
+ * JSON needs an object or array back (else output_parse, not retried); a
+ * task with an output schema or a label set needs an answer that validates
+ * (else output_invalid: retried, then the fallback, then the dead letter
+ * with the reason, which names no byte of the answer: jschema.h). */
+static void check_output(sy_run *r)
 {
-    if (r->task->parse != SY_PARSE_JSON) return true;
+    const sy_task_params *tp = &r->task->params;
+    const char *out = r->last.output ? r->last.output : "";
+    char why[200] = "";
+    r->label = 0;
+    if (r->task->parse != SY_PARSE_JSON && !tp->nlabels) return;
     json_error_t jerr;
-    json_t *v = json_loads(r->last.output, JSON_DECODE_ANY, &jerr);
-    bool ok = v && (json_is_object(v) || json_is_array(v));
+    json_t *v = r->task->parse == SY_PARSE_JSON ? json_loads(out, JSON_DECODE_ANY, &jerr) : NULL;
+    if (r->task->parse == SY_PARSE_JSON && !tp->output_schema && !(json_is_object(v) || json_is_array(v))) {
+        r->last.error = SY_ERR_OUTPUT_PARSE;
+        snprintf(r->last.message, sizeof r->last.message,
+                 "task '%s' expects JSON; model %s answered text", r->task->name, r->model->alias);
+    } else if (tp->output_schema && !v) {
+        snprintf(why, sizeof why, "not JSON (line %d, column %d)", jerr.line, jerr.column);
+    } else if (tp->output_schema) {
+        sy_jschema_validate(tp->output_schema, v, why, sizeof why);
+    } else if (tp->nlabels) {
+        int k = sy_label_match(out, strlen(out), (const char *const *)tp->labels, tp->nlabels, why, sizeof why);
+        if (k >= 0) r->label = (size_t)k + 1;
+    }
     json_decref(v);
-    return ok;
+    if (!why[0]) return;
+    r->last.error = SY_ERR_OUTPUT_INVALID;
+    snprintf(r->last.message, sizeof r->last.message, "task '%s': model %s: the answer does not "
+             "validate: %s", r->task->name, r->model->alias, why);
 }
 
 /* Retry jitter: xorshift64* over the worker's seed. */
@@ -743,11 +766,7 @@ void run_on_response(worker *w, sy_transfer *t, void *opaque)
     r->tokens_out += r->last.tokens_out;
     sy_usage_detail_add(&r->usage, &r->last.usage);
     r->cost_usd += sy_model_cost_detail(r->model, r->last.tokens_in, r->last.tokens_out, &r->last.usage);
-    if (r->last.error == SY_ERR_NONE && !output_parses(r)) {
-        r->last.error = SY_ERR_OUTPUT_PARSE;
-        snprintf(r->last.message, sizeof r->last.message,
-                 "task '%s' expects JSON; model %s answered text", r->task->name, r->model->alias);
-    }
+    if (r->last.error == SY_ERR_NONE) check_output(r);
     note_attempt(r, r->last.error, r->last.http_status, latency_ms);
     if (r->last.error == SY_ERR_NONE) step(r, SY_EV_RESPONSE_OK, NULL, NULL);
     else after_failure(r);

@@ -91,6 +91,7 @@ typedef struct sy_run {
     double cost_usd;
     const sy_model *model;     /* model of the current/last attempt */
     sy_outcome last;           /* last attempt's outcome */
+    size_t label;              /* a labels task: the answer's label + 1 (0: none) */
     char models_tried[256];
     sy_attempt_note history[SY_HISTORY_MAX];
     uint8_t nhistory;

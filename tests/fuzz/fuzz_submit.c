@@ -1,5 +1,6 @@
-/* fuzz_submit.c -- libFuzzer target for submit's readers (cli/input.c):
- * byte 0 picks CSV or JSONL, the rest is the file. Every record is either
+/* fuzz_submit.c -- libFuzzer target for submit's readers (cli/input.c,
+ * cli/openai_batch_in.c): byte 0 picks CSV, JSONL or an OpenAI Batch API
+ * input file, the rest is the file. Every record is either
  * accepted as a job or rejected with a FILE:LINE place and a reason; an
  * accepted job must go through both wire encodings and decode again (what
  * the scheduler will do with it). */
@@ -43,6 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                    .key_col = "key", .meta_cols = "team,env", .meta = meta, .nmeta = 1,
                    .job = on_job, .reject = on_reject};
     if (data[0] & 1) sy_input_csv(&in, f);
+    else if (data[0] & 2) sy_input_openai_batch(&in, f);
     else sy_input_jsonl(&in, f);
     fclose(f);
     return 0;

@@ -159,20 +159,31 @@ static sy_result sample_result(bool ok)
     };
 }
 
+/* r encoded as JSON, checked equal to its msgpack encoding converted. */
+static json_t *both_formats(const sy_result *r)
+{
+    sy_buf js, mp, conv;
+    sy_buf_init(&js);
+    sy_buf_init(&mp);
+    sy_buf_init(&conv);
+    sy_result_encode(r, SY_FORMAT_JSON, &js);
+    sy_result_encode(r, SY_FORMAT_MSGPACK, &mp);
+    assert_int_equal(sy_msgpack_to_json(mp.data, mp.len, &conv), 0);
+    json_t *a = parse(&js), *b = parse(&conv);
+    assert_true(json_equal(a, b));
+    json_decref(b);
+    sy_buf_free(&js);
+    sy_buf_free(&mp);
+    sy_buf_free(&conv);
+    return a;
+}
+
 static void test_result_formats_carry_the_same_map(void **state)
 {
     (void)state;
     for (int ok = 0; ok <= 1; ok++) {
         sy_result r = sample_result(ok);
-        sy_buf js, mp, conv;
-        sy_buf_init(&js);
-        sy_buf_init(&mp);
-        sy_buf_init(&conv);
-        sy_result_encode(&r, SY_FORMAT_JSON, &js);
-        sy_result_encode(&r, SY_FORMAT_MSGPACK, &mp);
-        assert_int_equal(sy_msgpack_to_json(mp.data, mp.len, &conv), 0);
-        json_t *a = parse(&js), *b = parse(&conv);
-        assert_true(json_equal(a, b));
+        json_t *a = both_formats(&r);
         assert_string_equal(json_string_value(json_object_get(a, "status")), ok ? "ok" : "failed");
         assert_int_equal(json_integer_value(json_object_get(json_object_get(a, "tokens"), "in")), 120);
         assert_true(json_real_value(json_object_get(a, "cost_usd")) == 2.28e-05);
@@ -187,10 +198,6 @@ static void test_result_formats_carry_the_same_map(void **state)
             assert_null(json_object_get(a, "output_json"));
         }
         json_decref(a);
-        json_decref(b);
-        sy_buf_free(&js);
-        sy_buf_free(&mp);
-        sy_buf_free(&conv);
     }
 }
 
@@ -206,6 +213,18 @@ static void test_invalid_output_json_is_omitted(void **state)
     assert_null(json_object_get(a, "output_json"));
     json_decref(a);
     sy_buf_free(&js);
+}
+
+/* A label set's answer is a JSON string: output_json carries it in both
+ * formats, as a value. */
+static void test_output_json_scalar(void **state)
+{
+    (void)state;
+    sy_result r = sample_result(true);
+    r.output_json = "\"billing\"";
+    json_t *a = both_formats(&r);
+    assert_string_equal(json_string_value(json_object_get(a, "output_json")), "billing");
+    json_decref(a);
 }
 
 static void test_restamp_for_a_resubmission(void **state)
@@ -324,6 +343,7 @@ int main(void)
         cmocka_unit_test(test_hostile_inputs_do_not_crash),
         cmocka_unit_test(test_result_formats_carry_the_same_map),
         cmocka_unit_test(test_invalid_output_json_is_omitted),
+        cmocka_unit_test(test_output_json_scalar),
         cmocka_unit_test(test_restamp_for_a_resubmission),
         cmocka_unit_test(test_msgpack_to_json_edge_cases),
         cmocka_unit_test(test_templates),

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -254,6 +255,45 @@ static void test_cost(void **state)
     "  classify:\n"                                                \
     "    tier: fast\n"                                             \
     "    prompt: {id: c, version: 1, user: \"Classify {{text}}\"}\n" /* line 15 */
+
+/* output_schema (checked, parsed once, a JSON answer), a json_schema
+ * response_format used as the output schema, labels with their JSON. */
+static void test_structured_output(void **state)
+{
+    (void)state;
+    sy_config cfg;
+    sy_diags d = {0};
+    char path[128];
+    const char *text = BASE "    output_schema: {type: object, required: [label]}\n"
+                            "  rf:\n    tier: fast\n    prompt: {id: r, version: 1, user: x}\n"
+                            "    response_format: {type: json_schema, name: n, schema: {enum: [1, 2]}}\n"
+                            "  cl:\n    tier: fast\n    prompt: {id: l, version: 1, user: x}\n"
+                            "    labels: [spam, \"not \\\"spam\\\"\"]\n"
+                            "  beyond:\n    tier: fast\n    prompt: {id: b, version: 1, user: x}\n"
+                            "    response_format: {type: json_schema, name: n, schema: {anyOf: []}}\n";
+    int rc = load_one(text, 0, &cfg, &d, path, sizeof path);
+    if (rc) dump_diags(&d);
+    assert_int_equal(rc, 0);
+    const sy_task *t = sy_config_task(&cfg, "classify");
+    assert_non_null(t->params.output_schema);
+    assert_int_equal(t->parse, SY_PARSE_JSON);
+    assert_int_equal(t->params.response_format, SY_RF_DEFAULT);
+    t = sy_config_task(&cfg, "rf");
+    assert_non_null(t->params.output_schema);
+    assert_int_equal(json_array_size(json_object_get(t->params.output_schema, "enum")), 2);
+    t = sy_config_task(&cfg, "cl");
+    assert_null(t->params.output_schema);
+    assert_int_equal(t->parse, SY_PARSE_TEXT);
+    assert_int_equal(t->params.nlabels, 2);
+    assert_string_equal(t->params.labels[1], "not \"spam\"");
+    assert_string_equal(t->params.labels_json[1], "\"not \\\"spam\\\"\"");
+    /* a response_format schema beyond the subset stays the provider's to enforce */
+    t = sy_config_task(&cfg, "beyond");
+    assert_null(t->params.output_schema);
+    assert_non_null(t->params.schema_json);
+    sy_config_free(&cfg);
+    sy_diags_free(&d);
+}
 
 static void test_defaults(void **state)
 {
@@ -672,6 +712,17 @@ static void test_errors_tasks(void **state)
         {"    output: {topic: \"x${1BAD}\"}\n", 16, 23,
          "bad variable reference '${1BAD}' in output.topic of task 'classify'"},
         {"    output: {topic: \"x${OPEN\"}\n", 16, 23, "unterminated '${' in output.topic"},
+        {"    output_schema: {type: object, anyOf: []}\n", 16, 20,
+         "output_schema of task 'classify' must stay within the JSON "
+         "Schema subset of README (Structured output): $: keyword 'anyOf' is not in the supported subset"},
+        {"    output_schema: {properties: {a: {type: text}}}\n", 16, 20,
+         "$.properties.a: type must be one of"},
+        {"    output_schema: [1]\n", 16, 20, "output_schema of task 'classify' must be a JSON Schema object"},
+        {"    labels: [a, b, A]\n", 16, 13, "labels of task 'classify' must be a list of 1 to 256 distinct"},
+        {"    labels: []\n", 16, 13, "labels of task 'classify' must be a list"},
+        {"    labels: a\n", 16, 13, "labels of task 'classify' must be a list"},
+        {"    labels: [\"a\\tb\"]\n", 16, 13, "of 1 to 64 printable bytes"},
+        {"    labels: [a]\n    output_schema: true\n", 16, 13, "not beside an output schema"},
     };
     unsetenv("SY_TEST_UNSET_VAR");
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -1084,6 +1135,7 @@ int main(void)
         cmocka_unit_test(test_key_never_in_messages),
         cmocka_unit_test(test_diags_print),
         cmocka_unit_test(test_yn_helpers),
+        cmocka_unit_test(test_structured_output),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

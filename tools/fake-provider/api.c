@@ -458,6 +458,12 @@ static int apply_markers(call *c)
     } else if (m->fail_first >= 0 &&
                fp_fail_first_count(sy_hash64(c->prompt.user.data, c->prompt.user.len)) <= m->fail_first) {
         fail_server(c, "injected error: [[fail-first]] marker");
+    } else if (m->bad_json_first >= 0 && /* its own count: hash of U flipped */
+               fp_fail_first_count(~sy_hash64(c->prompt.user.data, c->prompt.user.len)) <= m->bad_json_first) {
+        sy_buf_reset(&c->answer.text); /* a model that talks around its JSON */
+        sy_buf_puts(&c->answer.text, "Sure! Here is the JSON: {\"label\": ");
+        c->answer.completion_tokens = 9;
+        succeed(c, 0);
     } else if (m->malformed) {
         succeed(c, 1);
     } else if (m->echo_key) {

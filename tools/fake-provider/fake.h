@@ -124,6 +124,7 @@ size_t fp_utf8_cut(const char *s, size_t n, size_t max);
 typedef struct fp_markers {
     int status;             /* [[status:NNN]], 0 = none */
     int64_t fail_first;     /* [[fail-first:N]], -1 = none */
+    int64_t bad_json_first; /* [[bad-json-first:N]], -1 = none */
     fp_slice fail_model;    /* [[fail-model:NAME]] */
     int hang, malformed;
     int64_t latency_ms;     /* [[latency:MS]], -1 = none */

@@ -100,6 +100,8 @@ static void marker_at(const char *s, size_t n, fp_markers *m)
         if (v >= 100 && v <= 599) m->status = (int)v;
     } else if ((a = marker_arg(s, n, "[[fail-first:")).p) {
         m->fail_first = slice_number(a);
+    } else if ((a = marker_arg(s, n, "[[bad-json-first:")).p) {
+        m->bad_json_first = slice_number(a);
     } else if ((a = marker_arg(s, n, "[[fail-model:")).p) {
         m->fail_model = a;
     } else if ((a = marker_arg(s, n, "[[latency:")).p) {
@@ -130,6 +132,7 @@ void fp_markers_parse(const char *u, size_t n, fp_markers *m)
 {
     memset(m, 0, sizeof *m);
     m->fail_first = -1;
+    m->bad_json_first = -1;
     m->latency_ms = -1;
     const char *p = u, *end = u + n;
     while (p < end && (p = memmem(p, (size_t)(end - p), "[[", 2)) != NULL) {
