@@ -34,6 +34,7 @@
 #include "origin.h"
 #include "pipeline.h"
 #include "route_txn.h"
+#include "sched_metrics.h"
 #include "sched_state.h"
 #include "scheduler.h"
 #include "stop.h"
@@ -68,6 +69,7 @@ static void dead_letter_at(scheduler *s, const char *topic, int32_t partition, i
     };
     sy_debug("dead letter %s[%" PRId32 "]@%" PRId64 ": %s", topic, partition, offset, why);
     s->dead++;
+    if (c >= 0 && c < SY_ERR_COUNT) s->dead_by_class[c]++;
     if (sy_dead_letter_produce(s->producer, s->dlq_topic, &d, opaque) != 0)
         sy_offsets_done(s->offsets, opaque_to_handle(opaque)); /* lost (logged): never stuck */
 }
@@ -164,16 +166,23 @@ static void route(scheduler *s, const rd_kafka_message_t *m)
                                  strlen(job.idempotency_key), m->payload, m->len, hd, opaque);
         if (e) unroutable(s, task->tier->topic, src, m->partition, m->offset, m->key, m->key_len,
                           m->payload, m->len, e, opaque);
-        else s->routed++;
+        else {
+            s->routed++;
+            if (s->routed_by_task) s->routed_by_task[task->index]++;
+        }
     }
     sy_job_free(&job);
 }
 
 static void consume_one(scheduler *s, rd_kafka_message_t *m)
 {
-    if (!m->err) route(s, m);
-    else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+    if (!m->err) {
+        s->kafka_down = false;
+        route(s, m);
+    } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        if (m->err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) s->kafka_down = true;
         sy_warn("consumer: %s", rd_kafka_message_errstr(m));
+    }
     rd_kafka_message_destroy(m);
 }
 
@@ -230,13 +239,16 @@ static void run_loop(scheduler *s)
         }
         rd_kafka_poll(s->producer, 0);
         int64_t now = sy_mono_us();
+        sched_metrics_tick(s, now);
         if (now - last_commit > 100000) {
             if (s->txn) sched_txn_commit(s);
             else sy_offsets_commit(s->offsets, s->consumer, true);
             last_commit = now;
         }
         if (now - last_report > 10000000) {
-            sy_info("routed %" PRIu64 ", dead-lettered %" PRIu64, s->routed, s->dead);
+            char line[100];
+            snprintf(line, sizeof line, "routed %" PRIu64 ", dead-lettered %" PRIu64, s->routed, s->dead);
+            if (sy_log_repeat_due(&s->stats_logged, line, now, SY_LOG_REPEAT_US)) sy_info("%s", line);
             last_report = now;
         }
     }
@@ -270,7 +282,8 @@ int sched_run(const sched_opts *o, const sy_config *cfg)
                    .dlq_topic = o->dlq_topic, .group = o->group};
     s.offsets = sy_offsets_new();
     int rc = -1;
-    if (connect_kafka(&s, o->transactions) == 0 && check_topics(&s) == 0) {
+    s.http_spec = o->http;
+    if (connect_kafka(&s, o->transactions) == 0 && check_topics(&s) == 0 && sched_metrics_start(&s) == 0) {
         sy_info("routing %s -> %zu tier topic(s)", s.jobs_topic, cfg->ntiers);
         run_loop(&s);
         shut_down(&s); /* its last commit may fail fatally too */
@@ -280,6 +293,7 @@ int sched_run(const sched_opts *o, const sy_config *cfg)
         if (s.producer) rd_kafka_destroy(s.producer);
         sched_txn_free(&s);
     }
+    sched_metrics_stop(&s);
     sy_offsets_free(s.offsets);
     return rc;
 }
