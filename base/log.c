@@ -43,10 +43,14 @@ int sy_log_level_parse(const char *s)
     return -1;
 }
 
-static void text_ctl(sy_buf *out, const char *s, size_t n)
+#define MSG_MAX 2048 /* bytes of a line's message, escaped: longer ones are cut */
+
+/* s escaped, at most cap bytes (cut at a whole escape). */
+static void text_ctl(sy_buf *out, const char *s, size_t n, size_t cap)
 {
-    sy_buf_reserve(out, 4 * n + 1); /* \xHH at most per byte */
-    out->len += sy_escape_ctl(out->data + out->len, 4 * n + 1, s, n);
+    if (cap > 4 * n) cap = 4 * n; /* \xHH at most per byte */
+    sy_buf_reserve(out, cap + 1);
+    out->len += sy_escape_ctl(out->data + out->len, cap + 1, s, n);
 }
 
 /* A JSON string with no raw control character at all: JSON's own escapes
@@ -58,6 +62,11 @@ static void json_ctl(sy_buf *out, const char *s, size_t n)
     sy_buf tmp;
     sy_buf_init(&tmp);
     sy_buf_json_str(&tmp, s, n);
+    while (tmp.len > MSG_MAX + 2 && n > 0) { /* too long escaped: cut the input in proportion */
+        n = n * MSG_MAX / tmp.len;
+        sy_buf_reset(&tmp);
+        sy_buf_json_str(&tmp, s, n);
+    }
     const unsigned char *p = (const unsigned char *)tmp.data;
     for (size_t i = 0; i < tmp.len; i++) {
         if (p[i] == 0x7f) sy_buf_puts(out, "\\u007f");
@@ -89,7 +98,7 @@ void sy_log_format(sy_buf *out, bool json, int64_t time_ms, const char *componen
         for (int i = 0; i < 4; i++)
             if (vals[i]) {
                 sy_buf_printf(out, ",\"%s\":", keys[i]);
-                json_ctl(out, vals[i], strlen(vals[i]));
+                json_ctl(out, vals[i], strlen(vals[i]) > 256 ? 256 : strlen(vals[i]));
             }
         if (ctx->attempt > 0) sy_buf_printf(out, ",\"attempt\":%d", ctx->attempt);
         sy_buf_puts(out, ",\"msg\":");
@@ -100,18 +109,18 @@ void sy_log_format(sy_buf *out, bool json, int64_t time_ms, const char *componen
     sy_buf_printf(out, "%s %s %s ", ts, component, tags[level]);
     if (ctx->event) {
         sy_buf_putc(out, '[');
-        text_ctl(out, ctx->event, strlen(ctx->event));
+        text_ctl(out, ctx->event, strlen(ctx->event), 256);
         const char *keys[] = {" job=", " task=", " model="};
         const char *vals[] = {ctx->job, ctx->task, ctx->model};
         for (int i = 0; i < 3; i++)
             if (vals[i]) {
                 sy_buf_puts(out, keys[i]);
-                text_ctl(out, vals[i], strlen(vals[i]));
+                text_ctl(out, vals[i], strlen(vals[i]), 256);
             }
         if (ctx->attempt > 0) sy_buf_printf(out, " attempt=%d", ctx->attempt);
         sy_buf_puts(out, "] ");
     }
-    text_ctl(out, msg, msglen);
+    text_ctl(out, msg, msglen, MSG_MAX);
     sy_buf_putc(out, '\n');
 }
 

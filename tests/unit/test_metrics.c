@@ -123,6 +123,20 @@ static void test_json_log_line(void **state)
     assert_int_equal(json_integer_value(json_object_get(o, "attempt")), 2);
     assert_string_equal(json_string_value(json_object_get(o, "msg")), msg); /* escaped, not lost */
     json_decref(o);
+    /* a long message is cut, still one line of valid JSON */
+    static char big[5000];
+    memset(big, '\x01', sizeof big);
+    sy_buf_reset(&b);
+    sy_log_format(&b, true, 0, "worker", SY_LOG_INFO, NULL, big, sizeof big);
+    assert_true(b.len < 2300);
+    assert_ptr_equal(strchr(text(&b), '\n'), text(&b) + b.len - 1);
+    o = json_loadb(b.data, b.len, 0, &e);
+    assert_non_null(o);
+    json_decref(o);
+    sy_buf_reset(&b);
+    sy_log_format(&b, false, 0, "worker", SY_LOG_INFO, NULL, big, sizeof big);
+    assert_true(b.len < 2300);
+    assert_ptr_equal(strchr(text(&b), '\n'), text(&b) + b.len - 1);
     /* without a context: time, level, component, msg only */
     sy_buf_reset(&b);
     sy_log_format(&b, true, 0, "scheduler", SY_LOG_INFO, NULL, "hi", 2);
