@@ -16,6 +16,8 @@ struct sy_httpd {
     char *token;              /* NULL: no token asked */
     int stuck_ms;
     int port;
+    sy_httpd_probe_fn probe;
+    void *probe_ctx;
     pthread_mutex_t mu;       /* guards page and not_ready (publish / serve) */
     char *page;
     size_t page_len;
@@ -99,6 +101,8 @@ static enum MHD_Result serve_ready(sy_httpd *h, struct MHD_Connection *c)
     int64_t age_ms = beat ? (sy_mono_us() - beat) / 1000 : -1;
     if (!why[0] && age_ms > h->stuck_ms)
         snprintf(why, sizeof why, "loop stuck: last turn %lld ms ago", (long long)age_ms);
+    if (!why[0] && h->probe && !h->probe(h->probe_ctx, why, sizeof why) && !why[0])
+        snprintf(why, sizeof why, "probe failed");
     if (why[0]) {
         char body[600];
         snprintf(body, sizeof body, "not ready: %s\n", why);
@@ -127,7 +131,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return text(c, MHD_HTTP_NOT_FOUND, "not found: /metrics /healthz /readyz\n");
 }
 
-sy_httpd *sy_httpd_start(const char *spec, const char *token, int stuck_ms, char *err, size_t errlen)
+sy_httpd *sy_httpd_start(const char *spec, const char *token, int stuck_ms, sy_httpd_probe_fn probe,
+                         void *probe_ctx, char *err, size_t errlen)
 {
     char host[16];
     int port;
@@ -146,6 +151,8 @@ sy_httpd *sy_httpd_start(const char *spec, const char *token, int stuck_ms, char
     sy_httpd *h = sy_xcalloc(1, sizeof *h);
     h->token = token ? sy_xstrdup(token) : NULL;
     h->stuck_ms = stuck_ms;
+    h->probe = probe;
+    h->probe_ctx = probe_ctx;
     pthread_mutex_init(&h->mu, NULL);
     h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, 0, NULL, NULL,
                             on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,

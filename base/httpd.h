@@ -3,8 +3,9 @@
  *
  *   /metrics  the Prometheus text the process last published
  *   /healthz  200 while the process runs (never asks for a token)
- *   /readyz   200 "ready" when the last published state says ready and
- *             the loop turned within stuck_ms; 503 with the reason if not
+ *   /readyz   200 "ready" when the last published state says ready, the
+ *             loop turned within stuck_ms and the probe (Kafka answers)
+ *             says yes; 503 with the reason if not
  *
  * Why a thread of its own and not the loop: a scrape must be answered
  * even when the loop is stuck (that is what /readyz reports), and the
@@ -39,10 +40,16 @@ bool sy_http_addr_local(const char *host);
  * in the header's length. header may be NULL. */
 bool sy_http_auth_ok(const char *header, const char *token);
 
-/* Start serving on spec; token: NULL or "" for none. NULL with a reason in
- * err when the address is malformed, not local and no token given, or the
- * bind failed. */
-sy_httpd *sy_httpd_start(const char *spec, const char *token, int stuck_ms, char *err, size_t errlen);
+/* /readyz asks this last, on the HTTP thread (so it must be thread-safe;
+ * it may block briefly: a broker round trip): true when ready, else false
+ * with the reason in why. */
+typedef bool (*sy_httpd_probe_fn)(void *ctx, char *why, size_t len);
+
+/* Start serving on spec; token: NULL or "" for none; probe may be NULL.
+ * NULL with a reason in err when the address is malformed, not local and
+ * no token given, or the bind failed. */
+sy_httpd *sy_httpd_start(const char *spec, const char *token, int stuck_ms, sy_httpd_probe_fn probe,
+                         void *probe_ctx, char *err, size_t errlen);
 /* The port bound (for spec port 0). */
 int sy_httpd_port(const sy_httpd *h);
 /* Publish a page and the readiness (not_ready: NULL or "" when ready,

@@ -29,3 +29,13 @@ int sy_kafka_prom_lag(rd_kafka_t *consumer, sy_buf *b)
     sy_prom_sample(b, "switchyard_partitions_assigned", NULL, 0, n);
     return n;
 }
+
+bool sy_kafka_probe(rd_kafka_t *rk, int timeout_ms, char *why, size_t len)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t e = rk ? rd_kafka_metadata(rk, 0, NULL, &md, timeout_ms) : RD_KAFKA_RESP_ERR__STATE;
+    if (md) rd_kafka_metadata_destroy(md);
+    if (!e) return true;
+    snprintf(why, len, "Kafka unreachable: %s", rd_kafka_err2str(e));
+    return false;
+}

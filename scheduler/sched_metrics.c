@@ -10,11 +10,18 @@
 
 #define STUCK_MS 10000
 
+/* /readyz, on the HTTP thread: the producer (made before the endpoint,
+ * destroyed after it) asks the cluster for metadata. */
+static bool kafka_probe(void *ctx, char *why, size_t len)
+{
+    return sy_kafka_probe(((scheduler *)ctx)->producer, 2000, why, len);
+}
+
 int sched_metrics_start(scheduler *s)
 {
     if (!s->http_spec) return 0;
     char err[256];
-    s->http = sy_httpd_start(s->http_spec, getenv(SY_HTTP_TOKEN_ENV), STUCK_MS, err, sizeof err);
+    s->http = sy_httpd_start(s->http_spec, getenv(SY_HTTP_TOKEN_ENV), STUCK_MS, kafka_probe, s, err, sizeof err);
     if (!s->http) {
         sy_error("http: %s", err);
         return -1;
@@ -54,7 +61,7 @@ void sched_metrics_tick(scheduler *s, int64_t now)
     sy_buf_init(&b);
     render(s, &b);
     sy_httpd_publish(s->http, b.data ? b.data : "", b.len,
-                     s->kafka_down ? "Kafka unreachable (all brokers down)" : s->fatal ? "stopping after a fatal error" : NULL);
+                     s->fatal ? "stopping after a fatal error" : NULL);
     sy_buf_free(&b);
 }
 

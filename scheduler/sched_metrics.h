@@ -4,7 +4,8 @@
  * routed per task, dead letters per class: plain increments, one thread);
  * once a second sched_metrics_tick renders the page (base/prom.h) with the
  * consumer's lag (kafka/lag.h) and publishes it to the HTTP thread
- * (base/httpd.h), and each turn stamps the loop's heartbeat for /readyz.
+ * (base/httpd.h), and each turn stamps the loop's heartbeat for /readyz
+ * (which also asks Kafka for metadata: kafka/lag.h).
  *
  * Scheduler layer (scheduler/). */
 #ifndef SY_SCHED_METRICS_H

@@ -32,7 +32,6 @@ typedef struct scheduler {
     uint64_t *routed_by_task;     /* per config task index (with http only) */
     uint64_t dead_by_class[SY_ERR_COUNT];
     int64_t published_us;
-    bool kafka_down;
     sy_log_repeat stats_logged;   /* the statistics line last logged (log.h) */              /* the consumer said all brokers are down */
     bool fatal;         /* a fatal error (logged): stop without committing more */
 } scheduler;

@@ -176,13 +176,9 @@ static void route(scheduler *s, const rd_kafka_message_t *m)
 
 static void consume_one(scheduler *s, rd_kafka_message_t *m)
 {
-    if (!m->err) {
-        s->kafka_down = false;
-        route(s, m);
-    } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-        if (m->err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) s->kafka_down = true;
+    if (!m->err) route(s, m);
+    else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
         sy_warn("consumer: %s", rd_kafka_message_errstr(m));
-    }
     rd_kafka_message_destroy(m);
 }
 
@@ -286,6 +282,7 @@ int sched_run(const sched_opts *o, const sy_config *cfg)
     if (connect_kafka(&s, o->transactions) == 0 && check_topics(&s) == 0 && sched_metrics_start(&s) == 0) {
         sy_info("routing %s -> %zu tier topic(s)", s.jobs_topic, cfg->ntiers);
         run_loop(&s);
+        sched_metrics_stop(&s); /* before the clients it probes go */
         shut_down(&s); /* its last commit may fail fatally too */
         rc = s.fatal ? -1 : 0;
     } else {

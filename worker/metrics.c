@@ -17,6 +17,7 @@
 #define STUCK_MS 10000   /* /readyz: a turn older than this is a stuck loop */
 #define TAG_CAP 50       /* distinct values per metadata tag; the rest are "other" */
 #define MAX_TAGS 8
+#define PROBE_MS 2000    /* /readyz: Kafka must answer a metadata request within this */
 
 typedef struct model_stat {
     uint64_t tokens_in, tokens_out, retries, fallbacks;
@@ -43,7 +44,6 @@ struct sy_wmetrics {
     tag_stat tags[MAX_TAGS];
     size_t ntags;
     uint64_t dead[SY_ERR_COUNT];
-    bool kafka_down;
 };
 
 static size_t model_index(const worker *w, const sy_model *m)
@@ -77,11 +77,18 @@ static void add_tags(struct sy_wmetrics *m, const char *list)
     }
 }
 
+/* /readyz, on the HTTP thread: the consumer (made before the endpoint,
+ * destroyed after it) asks the cluster for metadata. */
+static bool kafka_probe(void *ctx, char *why, size_t len)
+{
+    return sy_kafka_probe(((worker *)ctx)->consumer, PROBE_MS, why, len);
+}
+
 int wmetrics_start(worker *w)
 {
     if (!w->opt.http) return 0;
     char err[256];
-    sy_httpd *h = sy_httpd_start(w->opt.http, getenv(SY_HTTP_TOKEN_ENV), STUCK_MS, err, sizeof err);
+    sy_httpd *h = sy_httpd_start(w->opt.http, getenv(SY_HTTP_TOKEN_ENV), STUCK_MS, kafka_probe, w, err, sizeof err);
     if (!h) {
         sy_error("http: %s", err);
         return -1;
@@ -178,11 +185,6 @@ void wmetrics_event(sy_run *r, sy_life_event ev)
 void wmetrics_dead_letter(worker *w, sy_err_class c)
 {
     if (w->metrics && c >= 0 && c < SY_ERR_COUNT) w->metrics->dead[c]++;
-}
-
-void wmetrics_kafka(worker *w, bool reachable)
-{
-    if (w->metrics) w->metrics->kafka_down = !reachable;
 }
 
 /* ---- the page ---- */
@@ -326,7 +328,6 @@ static void publish(worker *w)
     sy_kafka_prom_lag(w->consumer, b);
     const char *why = !w->store ? "store not open"
                     : !w->cfg.ntasks ? "no pipelines loaded"
-                    : m->kafka_down ? "Kafka unreachable (all brokers down)"
                     : w->stopping ? "stopping"
                     : NULL;
     sy_httpd_publish(m->http, b->data ? b->data : "", b->len, why);

@@ -7,7 +7,7 @@
  * counters.h, the breakers (health.h), the accounts (pacing.h), the
  * consumer's positions and the store, and publishes it with the readiness
  * to the HTTP thread (base/httpd.h); the loop's before-sleep hook stamps
- * each turn for /readyz.
+ * each turn for /readyz, which also asks Kafka for metadata (kafka/lag.h).
  *
  * Worker layer (worker/). */
 #ifndef SY_WMETRICS_H
@@ -38,7 +38,5 @@ void wmetrics_first_send(struct sy_run *r);
 void wmetrics_event(struct sy_run *r, sy_life_event ev);
 /* A dead letter of class c was produced. */
 void wmetrics_dead_letter(worker *w, sy_err_class c);
-/* The consumer said all brokers are down (true) or delivered a message. */
-void wmetrics_kafka(worker *w, bool reachable);
 
 #endif

@@ -104,13 +104,9 @@ static bool intake(worker *w)
     for (; n < 500; n++) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(w->consumer, 0);
         if (!m) return false;
-        if (!m->err) {
-            wmetrics_kafka(w, true);
-            run_start(w, m);
-        } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            if (m->err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) wmetrics_kafka(w, false);
+        if (!m->err) run_start(w, m);
+        else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
             sy_warn("consumer: %s", rd_kafka_message_errstr(m));
-        }
         rd_kafka_message_destroy(m);
         if (w->held >= w->opt.max_jobs) return false;
     }

@@ -170,3 +170,14 @@ for f in sys.argv[1:]:
 print("ok - every log line of the worker and the scheduler is a JSON object")
 PY
 check_logs
+
+# Kafka gone: the worker's /readyz turns 503 and says why; /healthz stays 200.
+kill -9 "$BROKER_PID"; wait "$BROKER_PID" 2>/dev/null || true
+for ((i = 0; i < 100; i++)); do
+    [ "$(code "$W/readyz")" = 503 ] && break
+    sleep 0.2
+done
+curl -s "$W/readyz" >"$T/readyz-down.txt"
+grep -q "Kafka unreachable" "$T/readyz-down.txt" || fail "worker /readyz with the broker gone: $(cat "$T/readyz-down.txt")"
+[ "$(code "$W/healthz")" = 200 ] || fail "worker /healthz with the broker gone"
+ok "broker killed: /readyz 503 ($(cat "$T/readyz-down.txt")), /healthz 200"

@@ -196,7 +196,7 @@ static void test_http_checks(void **state)
     assert_false(sy_http_auth_ok(NULL, "s3cret-token"));
     assert_false(sy_http_auth_ok("Bearer ", ""));
     char err[200];
-    assert_null(sy_httpd_start("0.0.0.0:0", NULL, 1000, err, sizeof err)); /* no token: refused */
+    assert_null(sy_httpd_start("0.0.0.0:0", NULL, 1000, NULL, NULL, err, sizeof err)); /* no token: refused */
     assert_non_null(strstr(err, SY_HTTP_TOKEN_ENV));
 }
 
