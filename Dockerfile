@@ -2,7 +2,7 @@
 FROM debian:bookworm AS build
 RUN apt-get update && apt-get install -y --no-install-recommends \
       build-essential cmake pkg-config librdkafka-dev libcurl4-openssl-dev \
-      libmsgpack-dev liblmdb-dev libyaml-dev libjansson-dev libcmocka-dev libjemalloc-dev \
+      libmsgpack-dev liblmdb-dev libyaml-dev libjansson-dev libcmocka-dev libjemalloc-dev libmicrohttpd-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -11,7 +11,7 @@ RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo && cmake --build build
 
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends \
-      librdkafka1 libcurl4 libmsgpackc2 liblmdb0 libyaml-0-2 libjansson4 libjemalloc2 ca-certificates \
+      librdkafka1 libcurl4 libmsgpackc2 liblmdb0 libyaml-0-2 libjansson4 libjemalloc2 libmicrohttpd12 ca-certificates \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/build/switchyard /src/build/fake-provider /usr/local/bin/
 COPY pipelines /etc/switchyard/pipelines

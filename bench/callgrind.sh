@@ -11,6 +11,7 @@
 # values to take it out) and the functions that cost the most, inclusive.
 # The profile stays in $T/callgrind.out (KEEP_TMP=1) for callgrind_annotate
 # or kcachegrind. FALLBACK=1: every job falls back once (as in run.sh).
+# METRICS=1: the worker serves --http (as in run.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 JOBS=${1:-5000}; INFLIGHT=${2:-256}
@@ -26,7 +27,7 @@ $SY submit --quiet "$T/jobs.jsonl" >/dev/null
 $SY scheduler -p "$PIPELINE" >"$T/scheduler.log" 2>&1 & PIDS+=($!)
 
 valgrind --tool=callgrind --callgrind-out-file="$T/callgrind.out" ${CALLGRIND_ARGS:-} \
-    $SY worker -p "$PIPELINE" --max-inflight "$INFLIGHT" ${WORKER_ARGS:-} \
+    $SY worker -p "$PIPELINE" --max-inflight "$INFLIGHT" ${WORKER_ARGS:-} ${METRICS:+--http 127.0.0.1:0} \
     --state-dir "$T/state" >"$T/worker.log" 2>&1 & PIDS+=($!); WORKER_PID=$!
 $SY results --topic switchyard.results.bench --count "$JOBS" --timeout-ms 600000 >"$T/results.jsonl"
 kill "$WORKER_PID"; wait "$WORKER_PID" 2>/dev/null || true

@@ -12,6 +12,9 @@
 # SY_KAFKA=real: on a real Apache Kafka node (scripts/kafka.sh) instead of
 # the embedded broker; "broker" CPU is then the Kafka JVM's.
 #
+# METRICS=1: the worker serves --http 127.0.0.1:0 (metrics counted and the
+# page rendered once a second; README, Metrics and health).
+#
 # FALLBACK=1: every job's first call goes to a second fake provider that
 # answers 500, and the job falls back to the working model
 # (bench/fallback.yaml): two calls per job, the fallback path's cost.
@@ -29,8 +32,8 @@ $SY submit --quiet "$T/jobs.jsonl" >/dev/null
 
 b0=$(cpu_us $BROKER_PID); f0=$(cpu_us $FAKE_PID); g0=$(cpu_us ${FAILING_PID:-$FAKE_PID})
 t0=$(date +%s%N)
-$SY scheduler -p "$PIPELINE" >"$T/scheduler.log" 2>&1 & PIDS+=($!); SCHED_PID=$!
-${WORKER_WRAP:-} $SY worker -p "$PIPELINE" --max-inflight "$INFLIGHT" ${WORKER_ARGS:-} --state-dir "$T/state" >"$T/worker.log" 2>&1 & PIDS+=($!); WORKER_PID=$!
+$SY scheduler -p "$PIPELINE" ${METRICS:+--http 127.0.0.1:0} >"$T/scheduler.log" 2>&1 & PIDS+=($!); SCHED_PID=$!
+${WORKER_WRAP:-} $SY worker -p "$PIPELINE" --max-inflight "$INFLIGHT" ${WORKER_ARGS:-} ${METRICS:+--http 127.0.0.1:0} --state-dir "$T/state" >"$T/worker.log" 2>&1 & PIDS+=($!); WORKER_PID=$!
 $SY results --topic switchyard.results.bench --count "$JOBS" --timeout-ms 300000 >"$T/results.jsonl"
 t1=$(date +%s%N)
 s=$(cpu_us $SCHED_PID); w=$(cpu_us $WORKER_PID); wk=$(sys_us $WORKER_PID); b=$(( $(cpu_us $BROKER_PID) - b0 )); f=$(( $(cpu_us $FAKE_PID) - f0 ))

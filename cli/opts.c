@@ -2,9 +2,11 @@
 #include "opts.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "httpd.h"
 #include "provider.h" /* sy_provider_kinds: the kinds a pipeline may use */
 
 int cli_pipeline_opt(cli_pipelines *p, int argc, char **argv, int *i)
@@ -78,4 +80,22 @@ int cli_write_file_atomic(const char *path, const char *text)
     fputs(text, f);
     if (fclose(f) != 0) return -1;
     return rename(tmp, path);
+}
+
+int cli_http_check(const char *cmd, const char *spec)
+{
+    char host[16];
+    int port;
+    if (!spec) return 0;
+    if (!sy_http_addr_parse(spec, host, &port)) {
+        fprintf(stderr, "switchyard %s: --http wants IPV4:PORT (e.g. 127.0.0.1:9464)\n", cmd);
+        return 2;
+    }
+    const char *token = getenv(SY_HTTP_TOKEN_ENV);
+    if (!sy_http_addr_local(host) && !(token && *token)) {
+        fprintf(stderr, "switchyard %s: --http %s is not a loopback address: set %s to the bearer "
+                "token scrapers must send (every path but /healthz asks for it)\n", cmd, host, SY_HTTP_TOKEN_ENV);
+        return 2;
+    }
+    return 0;
 }

@@ -32,6 +32,10 @@ int cli_bad_usage(const char *cmd, const char *arg, const char *usage);
 int cli_bad_kafka_usage(const char *cmd, const char *arg, const char *usage);
 /* Is s a whole decimal number in lo..hi? Then *out is set. */
 bool cli_long_arg(const char *s, long lo, long hi, long *out);
+/* --http ADDR:PORT of CMD: well formed, and a non-loopback address only
+ * with $SWITCHYARD_HTTP_TOKEN set (base/httpd.h). NULL spec: off, fine.
+ * 0, or 2 after printing why (a usage error: nothing started). */
+int cli_http_check(const char *cmd, const char *spec);
 /* Write text to path atomically (tmp file + rename). 0 or -1. */
 int cli_write_file_atomic(const char *path, const char *text);
 

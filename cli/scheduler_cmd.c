@@ -22,7 +22,10 @@ static const char *usage =
     "      --group G         consumer group (default switchyard-scheduler)\n"
     "      --transactions    route in Kafka transactions (for real Kafka: the tier\n"
     "                        messages and the jobs-topic offsets commit together)\n"
-    "      --log-level L     debug|info|warn|error (default info)\n"
+    "      --http ADDR:PORT  serve /metrics, /healthz, /readyz there (off by default;\n"
+    "                        a non-loopback address needs $SWITCHYARD_HTTP_TOKEN)\n"
+    "      --log-level L     debug|info|warn|error (default info); JSON lines unless\n"
+    "                        stderr is a terminal (SWITCHYARD_LOG_FORMAT=text|json)\n"
     "  -h, --help            this help\n";
 
 static int parse_opts(sched_opts *o, cli_pipelines *p, int argc, char **argv)
@@ -35,11 +38,12 @@ static int parse_opts(sched_opts *o, cli_pipelines *p, int argc, char **argv)
         else if (v && !strcmp(a, "--dlq-topic")) o->dlq_topic = argv[++i];
         else if (v && !strcmp(a, "--group")) o->group = argv[++i];
         else if (!strcmp(a, "--transactions")) o->transactions = true;
+        else if (v && !strcmp(a, "--http")) o->http = argv[++i];
         else if (v && !strcmp(a, "--log-level") && sy_log_level_parse(argv[i + 1]) >= 0)
             sy_log_set_level(sy_log_level_parse(argv[++i]));
         else return cli_bad_kafka_usage("scheduler", a, usage);
     }
-    return 0;
+    return cli_http_check("scheduler", o->http);
 }
 
 int cmd_scheduler(int argc, char **argv)

@@ -53,7 +53,13 @@ static const char *usage =
     "      --max-header-bytes N  the same for its headers (default 65536); both 1024..2^30\n"
     "      --core-dumps      allow core dumps (off by default: a worker's memory holds\n"
     "                        the API keys); SWITCHYARD_CORE_DUMPS=1 does the same\n"
-    "      --log-level L     debug|info|warn|error (default info)\n"
+    "      --http ADDR:PORT  serve /metrics, /healthz, /readyz there (off by default; e.g.\n"
+    "                        127.0.0.1:9464). A non-loopback address needs the bearer\n"
+    "                        token in $SWITCHYARD_HTTP_TOKEN (README, Metrics and health)\n"
+    "      --metrics-tags A,B  job metadata tags whose values label cost and job counts\n"
+    "                        (default team,workflow; 50 values per tag, the rest: other)\n"
+    "      --log-level L     debug|info|warn|error (default info); logs are JSON lines\n"
+    "                        unless stderr is a terminal (SWITCHYARD_LOG_FORMAT=text|json)\n"
     "  -h, --help            this help\n"
     "API keys come from the environment variables the pipeline names (api_key_env).\n";
 
@@ -92,6 +98,8 @@ static int parse_opts(worker_opts *o, sy_kafka_opts *kafka, cli_pipelines *p, in
         else if (v && !strcmp(a, "--grace-ms")) o->grace_ms = atoi(argv[++i]);
         else if (v && !strcmp(a, "--revoke-grace-ms")) o->revoke_grace_ms = atoi(argv[++i]);
         else if (v && !strcmp(a, "--dlq-topic")) o->dlq_topic = argv[++i];
+        else if (v && !strcmp(a, "--http")) o->http = argv[++i];
+        else if (v && !strcmp(a, "--metrics-tags")) o->metrics_tags = argv[++i];
         else if (v && !strcmp(a, "--state-dir")) o->state_dir = argv[++i];
         else if (v && !strcmp(a, "--state-map-mb")) o->state_map_mb = (size_t)atol(argv[++i]);
         else if (v && !strcmp(a, "--account-share") && share_arg(argv[i + 1], &o->account_share)) i++;
@@ -113,6 +121,7 @@ static int parse_opts(worker_opts *o, sy_kafka_opts *kafka, cli_pipelines *p, in
     }
     const char *dumps = getenv("SWITCHYARD_CORE_DUMPS");
     if (dumps && !strcmp(dumps, "1")) o->core_dumps = true;
+    if (cli_http_check("worker", o->http)) return 2;
     if (o->max_jobs <= 0) o->max_jobs = 8 * o->max_inflight;
     if (o->max_jobs_per_partition <= 0) o->max_jobs_per_partition = 2 * o->max_inflight;
     return 0;
@@ -134,7 +143,8 @@ int cmd_worker(int argc, char **argv)
                        .group = "switchyard-workers", .dlq_topic = SY_TOPIC_DLQ,
                        .state_dir = "switchyard-state", .state_map_mb = 4096, .account_share = 1,
                        .changelog = true, .fsync = true, .key_ttl_ms = 7LL * 24 * 3600 * 1000,
-                       .max_answer_bytes = 4 << 20, .max_header_bytes = 64 << 10};
+                       .max_answer_bytes = 4 << 20, .max_header_bytes = 64 << 10,
+                       .metrics_tags = "team,workflow"};
     sy_kafka_opts kafka = {0};
     cli_pipelines p = {0};
     sy_config cfg = {0};

@@ -10,7 +10,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "errclass.h"
 #include "kafka.h"
+#include "log.h"
 #include "offsets.h"
 #include "pipeline.h"
 
@@ -24,6 +26,13 @@ typedef struct scheduler {
     rd_kafka_t *consumer, *producer;
     sy_offsets *offsets;
     uint64_t routed, dead, failed_deliveries;
+    /* --http (sched_metrics.h) */
+    const char *http_spec;
+    struct sy_httpd *http;        /* NULL: off */
+    uint64_t *routed_by_task;     /* per config task index (with http only) */
+    uint64_t dead_by_class[SY_ERR_COUNT];
+    int64_t published_us;
+    sy_log_repeat stats_logged;   /* the statistics line last logged (log.h) */              /* the consumer said all brokers are down */
     bool fatal;         /* a fatal error (logged): stop without committing more */
 } scheduler;
 

@@ -34,6 +34,7 @@
 #include "origin.h"
 #include "pipeline.h"
 #include "route_txn.h"
+#include "sched_metrics.h"
 #include "sched_state.h"
 #include "scheduler.h"
 #include "stop.h"
@@ -68,6 +69,7 @@ static void dead_letter_at(scheduler *s, const char *topic, int32_t partition, i
     };
     sy_debug("dead letter %s[%" PRId32 "]@%" PRId64 ": %s", topic, partition, offset, why);
     s->dead++;
+    if (c >= 0 && c < SY_ERR_COUNT) s->dead_by_class[c]++;
     if (sy_dead_letter_produce(s->producer, s->dlq_topic, &d, opaque) != 0)
         sy_offsets_done(s->offsets, opaque_to_handle(opaque)); /* lost (logged): never stuck */
 }
@@ -164,7 +166,10 @@ static void route(scheduler *s, const rd_kafka_message_t *m)
                                  strlen(job.idempotency_key), m->payload, m->len, hd, opaque);
         if (e) unroutable(s, task->tier->topic, src, m->partition, m->offset, m->key, m->key_len,
                           m->payload, m->len, e, opaque);
-        else s->routed++;
+        else {
+            s->routed++;
+            if (s->routed_by_task) s->routed_by_task[task->index]++;
+        }
     }
     sy_job_free(&job);
 }
@@ -230,13 +235,16 @@ static void run_loop(scheduler *s)
         }
         rd_kafka_poll(s->producer, 0);
         int64_t now = sy_mono_us();
+        sched_metrics_tick(s, now);
         if (now - last_commit > 100000) {
             if (s->txn) sched_txn_commit(s);
             else sy_offsets_commit(s->offsets, s->consumer, true);
             last_commit = now;
         }
         if (now - last_report > 10000000) {
-            sy_info("routed %" PRIu64 ", dead-lettered %" PRIu64, s->routed, s->dead);
+            char line[100];
+            snprintf(line, sizeof line, "routed %" PRIu64 ", dead-lettered %" PRIu64, s->routed, s->dead);
+            if (sy_log_repeat_due(&s->stats_logged, line, now, SY_LOG_REPEAT_US)) sy_info("%s", line);
             last_report = now;
         }
     }
@@ -270,9 +278,11 @@ int sched_run(const sched_opts *o, const sy_config *cfg)
                    .dlq_topic = o->dlq_topic, .group = o->group};
     s.offsets = sy_offsets_new();
     int rc = -1;
-    if (connect_kafka(&s, o->transactions) == 0 && check_topics(&s) == 0) {
+    s.http_spec = o->http;
+    if (connect_kafka(&s, o->transactions) == 0 && check_topics(&s) == 0 && sched_metrics_start(&s) == 0) {
         sy_info("routing %s -> %zu tier topic(s)", s.jobs_topic, cfg->ntiers);
         run_loop(&s);
+        sched_metrics_stop(&s); /* before the clients it probes go */
         shut_down(&s); /* its last commit may fail fatally too */
         rc = s.fatal ? -1 : 0;
     } else {
@@ -280,6 +290,7 @@ int sched_run(const sched_opts *o, const sy_config *cfg)
         if (s.producer) rd_kafka_destroy(s.producer);
         sched_txn_free(&s);
     }
+    sched_metrics_stop(&s);
     sy_offsets_free(s.offsets);
     return rc;
 }

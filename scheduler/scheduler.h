@@ -18,6 +18,7 @@ typedef struct sched_opts {
     sy_kafka_opts kafka;
     const char *jobs_topic, *dlq_topic, *group;
     bool transactions;  /* --transactions */
+    const char *http;   /* --http ADDR:PORT: metrics and health (sched_metrics.h); NULL off */
 } sched_opts;
 
 /* Route until sy_stop_requested (stop.h) is set, then flush and commit what

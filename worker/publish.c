@@ -25,6 +25,7 @@
 #include "jobstate.h"
 #include "log.h"
 #include "publish.h"
+#include "metrics.h"
 #include "result.h"
 #include "result_restamp.h"
 #include "util.h"
@@ -76,6 +77,7 @@ void publish_dead_letter(sy_run *r, sy_err_class c, const char *why)
     };
     r->pending_deliveries++;
     w->counters.dead_letters++;
+    wmetrics_dead_letter(w, c);
     if (sy_dead_letter_produce(w->producer, w->opt.dlq_topic, &d, r) != 0)
         r->pending_deliveries--;
 }

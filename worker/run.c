@@ -26,6 +26,7 @@
 #include "jschema.h"
 #include "lifecycle.h"
 #include "log.h"
+#include "metrics.h"
 #include "origin.h"
 #include "publish.h"
 #include "run.h"
@@ -47,6 +48,12 @@ typedef struct fx_args {
 
 static void step(sy_run *r, sy_life_event ev, const sy_life_facts *f, const fx_args *a);
 
+/* What a log line about r names (log.h): job id, task, model, attempt. */
+#define run_log_ctx(r, ev)                                                                      \
+    (sy_log_ctx){.event = (ev), .job = (r)->job_ok ? (r)->job.id : NULL,                       \
+                 .task = (r)->task ? (r)->task->name : NULL,                                    \
+                 .model = (r)->model ? (r)->model->alias : NULL, .attempt = (r)->attempts}
+
 static sy_run *run_new(worker *w, const rd_kafka_message_t *m)
 {
     sy_run *r = sy_xcalloc(1, sizeof *r);
@@ -54,6 +61,7 @@ static sy_run *run_new(worker *w, const rd_kafka_message_t *m)
     r->state = SY_LS_NONE;
     r->partition = m->partition;
     r->offset = m->offset;
+    r->queued_ms = rd_kafka_message_timestamp(m, NULL);
     r->keylen = m->key_len;
     r->len = m->len;
     r->raw = sy_kafka_copy_key_value(m);
@@ -575,7 +583,10 @@ static void launch_prepared(sy_run *r)
     sy_transfer *t = r->prepared;
     r->prepared = NULL;
     r->attempt_sent_us = sy_mono_us();
-    if (!r->first_sent_us) r->first_sent_us = r->attempt_sent_us;
+    if (!r->first_sent_us) {
+        r->first_sent_us = r->attempt_sent_us;
+        wmetrics_first_send(r);
+    }
     int64_t timeout = r->tier->retry.timeout_ms;
     if (r->deadline_ms) { /* an attempt never outlives the job's deadline */
         int64_t left = r->deadline_ms - sy_now_ms();
@@ -639,7 +650,8 @@ static void log_transport(sy_run *r)
     int64_t now = sy_mono_us();
     if (q->transport_warned_us && now - q->transport_warned_us < 10000000) return;
     q->transport_warned_us = now;
-    sy_warn("provider '%s': %s", r->model->provider->name, r->last.message);
+    sy_log_ev(SY_LOG_WARN, &run_log_ctx(r, "provider_unreachable"), "provider '%s': %s",
+              r->model->provider->name, r->last.message);
 }
 
 /* Does the answer have the shape the task asks for? A task that parses
@@ -729,8 +741,9 @@ static void account_feedback(sy_run *r)
     int64_t now = sy_mono_us();
     sy_account *a = model_account(r, r->model);
     if (sy_account_cool(a, p->cooldown_ms, now))
-        sy_warn("account of provider '%s': %s (HTTP %d); its models are skipped for %" PRId64
-                " s", p->name, sy_err_class_name(r->last.error), r->last.http_status,
+        sy_log_ev(SY_LOG_WARN, &run_log_ctx(r, "account_cooling"),
+                  "account of provider '%s': %s (HTTP %d); its models are skipped for %" PRId64
+                  " s", p->name, sy_err_class_name(r->last.error), r->last.http_status,
                 p->cooldown_ms / 1000);
     r->last.retry_after_ms = sy_account_cooling_us(a, now) / 1000 + 1;
 }
@@ -740,7 +753,8 @@ static void health_feedback(sy_run *r, int64_t latency_ms)
 {
     sy_health *h = model_health(r, r->route.order[r->route.pos]);
     if (sy_health_record(h, r->last.error, latency_ms, r->last.tokens_out, sy_mono_us() / 1000))
-        sy_warn("model '%s' of tier '%s': circuit open for %d ms after repeated %s",
+        sy_log_ev(SY_LOG_WARN, &run_log_ctx(r, "circuit_open"),
+                  "model '%s' of tier '%s': circuit open for %d ms after repeated %s",
                 r->model->alias, r->tier->name, h->policy->cooldown_ms,
                 sy_err_class_name(r->last.error));
 }
@@ -762,6 +776,7 @@ void run_on_response(worker *w, sy_transfer *t, void *opaque)
     pace_feedback(r);
     account_feedback(r);
     health_feedback(r, latency_ms);
+    wmetrics_call(r, latency_ms, r->last.error);
     r->tokens_in += r->last.tokens_in;
     r->tokens_out += r->last.tokens_out;
     sy_usage_detail_add(&r->usage, &r->last.usage);
@@ -800,7 +815,8 @@ static void refused(sy_run *r, int err)
 {
     char why[300];
     publish_refused_why(r, err, why, sizeof why);
-    sy_warn("key '%s': %s; dead-lettered", r->job.idempotency_key, why);
+    sy_log_ev(SY_LOG_WARN, &run_log_ctx(r, "result_refused"), "key '%s': %s; dead-lettered",
+              r->job.idempotency_key, why);
     step(r, SY_EV_RESULT_REFUSED, NULL,
          &(fx_args){.dl_class = SY_ERR_UNPUBLISHABLE, .dl_why = why});
 }
@@ -815,6 +831,7 @@ static void produce_result(sy_run *r)
         return;
     }
     if (err) refused(r, err);
+    else wmetrics_result(r);
     settle_if_done(r);
 }
 
@@ -955,6 +972,7 @@ static void step(sy_run *r, sy_life_event ev, const sy_life_facts *f, const fx_a
     }
     if (!a) a = &none;
     w->counters.transitions[from][ev]++;
+    if (ev == SY_EV_RETRIABLE || ev == SY_EV_RATE_LIMITED || ev == SY_EV_FALLBACK) wmetrics_event(r, ev);
     r->state = s.next;
     for (uint32_t fx = s.effects; fx; fx &= fx - 1) {
         uint32_t bit = fx & -fx;

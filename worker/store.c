@@ -618,6 +618,14 @@ size_t sy_store_purge(sy_store *s, int64_t now_ms, size_t max)
 }
 
 /* Keys in jobs, and pending keys that have no record there yet. */
+size_t sy_store_bytes(sy_store *s)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+    if (!s || mdb_env_info(s->env, &info) != 0 || mdb_env_stat(s->env, &st) != 0) return 0;
+    return (info.me_last_pgno + 1) * (size_t)st.ms_psize;
+}
+
 size_t sy_store_count(sy_store *s)
 {
     MDB_txn *txn = read_txn(s);

@@ -110,6 +110,8 @@ size_t sy_store_each_unfinished(sy_store *s,
 size_t sy_store_purge(sy_store *s, int64_t now_ms, size_t max);
 /* Number of records. */
 size_t sy_store_count(sy_store *s);
+/* Bytes of the map in use (pages up to the last one written). */
+size_t sy_store_bytes(sy_store *s);
 
 const char *sy_job_state_name(sy_job_state st);
 

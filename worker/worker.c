@@ -39,6 +39,7 @@
 #include "fdlimit.h"
 #include "kafka_admin.h"
 #include "log.h"
+#include "metrics.h"
 #include "loop.h"
 #include "run.h"
 #include "stop.h"
@@ -190,6 +191,7 @@ static int release_deferred(worker *w)
 static int before_sleep(void *ctx)
 {
     worker *w = ctx;
+    wmetrics_beat(w);
     if (sy_werr_is_fatal(&w->fatal) || release_deferred(w) != 0) return 0;
     int64_t now = sy_mono_us();
     if (now - w->last_commit_us > 100000) {
@@ -214,10 +216,14 @@ static void on_purge(void *ctx)
     sy_loop_timer_at(w->loop, &w->purge_timer, sy_mono_us() + 1000000);
 }
 
-static void report(worker *w)
+/* The statistics line: every 10 s when it changed, else every 5 minutes
+ * (log.h sy_log_repeat), and always at the end (final). */
+static void report(worker *w, bool final)
 {
+    static sy_log_repeat last;
     sy_counts c = sy_counters_summary(&w->counters);
-    sy_info("held %d, in flight %d, consumed %" PRIu64 ", ok %" PRIu64 ", failed %" PRIu64
+    char line[600];
+    snprintf(line, sizeof line, "held %d, in flight %d, consumed %" PRIu64 ", ok %" PRIu64 ", failed %" PRIu64
             ", dead-lettered %" PRIu64 ", calls %" PRIu64 ", retries %" PRIu64
             ", fallbacks %" PRIu64 ", deduplicated %" PRIu64 ", replayed %" PRIu64
             ", skipped %" PRIu64 ", routed again %" PRIu64
@@ -226,13 +232,15 @@ static void report(worker *w)
             w->held, sy_engine_inflight(w->engine), c.consumed, c.succeeded, c.failed, c.dead,
             c.calls, c.retries, c.fallbacks, c.deduplicated, c.replayed, c.skipped, c.rerouted,
             c.breaker_skips, w->flow.pauses, w->flow.resumes, w->flow.n);
+    if (!sy_log_repeat_due(&last, line, sy_mono_us(), SY_LOG_REPEAT_US) && !final) return;
+    sy_info("%s", line);
     txn_report(w);
 }
 
 static void on_report(void *ctx)
 {
     worker *w = ctx;
-    report(w);
+    report(w, false);
     sy_loop_timer_at(w->loop, &w->report_timer, sy_mono_us() + 10000000);
 }
 
@@ -513,12 +521,14 @@ static int setup(worker *w)
     sy_keymap_init(&w->working);
     if (recover_unfinished(w, changelog_mirror) != 0) return fail(w, "cannot store the recovered state");
     if (subscribe(w) != 0) return fail(w, "cannot subscribe");
+    if (wmetrics_start(w) != 0) return fail(w, "cannot serve --http");
     return 0;
 }
 
 /* What setup made (all of it, or as far as it got). */
 static void teardown(worker *w)
 {
+    wmetrics_stop(w);
     if (w->consumer) sy_kafka_close_consumer(w->consumer, SY_KAFKA_CLOSE_MS);
     changelog_restore_cancel(w);
     sy_reaper_join(&w->reaper);
@@ -570,7 +580,7 @@ int sy_worker_run(const worker_opts *opt, const sy_kafka_opts *kafka, const sy_c
                 w->opt.max_inflight, w->opt.max_jobs, w->opt.max_jobs_per_partition);
         while (running(w)) turn(w, TURN_INTAKE | TURN_CONSUMER, 100);
         if (!sy_werr_is_fatal(&w->fatal)) drain(w);
-        report(w);
+        report(w, true);
         sy_info("cpu %" PRId64 " us", sy_cpu_us());
     }
     if (sy_werr_is_fatal(&w->fatal)) {

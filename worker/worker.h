@@ -83,6 +83,7 @@ typedef struct sy_run {
     int attempts;
     int64_t reserved_tokens;   /* pacing estimate of the call in flight */
     sy_pace_mark pace_mark;    /* where its reservation stands in the account's totals */
+    int64_t queued_ms;         /* its record's timestamp in the tier topic (metrics.h) */
     int64_t first_sent_us;
     int64_t attempt_sent_us;   /* the attempt in flight */
     int64_t deadline_ms;
@@ -182,6 +183,7 @@ struct worker {
     sy_werr fatal;                   /* set: the loop stops and sy_worker_run returns it (werr.h) */
     uint64_t rng;
     sy_counters counters;            /* what happened to the jobs (counters.h) */
+    struct sy_wmetrics *metrics;     /* --http: the endpoint and its counts (metrics.h); NULL off */
 };
 
 #endif

@@ -34,6 +34,8 @@ typedef struct worker_opts {
     bool core_dumps;    /* allow core dumps (they would hold the API keys) */
     size_t max_answer_bytes;  /* a call's response body, at most */
     size_t max_header_bytes;  /* a call's response headers, at most */
+    const char *http;         /* --http ADDR:PORT: metrics and health (metrics.h); NULL off */
+    const char *metrics_tags; /* job metadata tags counted in metrics (comma list) */
 } worker_opts;
 
 /* Run the worker until a stop is requested (sy_stop_requested, kafka.h) or

@@ -5,8 +5,10 @@
 # repeats the key it received (whole, as "Bearer KEY" and "x-api-key: KEY",
 # and masked as its first 6 and last 4 bytes) in a 200 answer and in a 401
 # message. Neither the key nor any 8 bytes of it nor its masked form may be
-# found in any log, result, dead letter, changelog record or the LMDB
-# store's files; the worker runs without core dumps.
+# found in any log, result, dead letter, changelog record, the LMDB
+# store's files, or the /metrics and /readyz pages of the scheduler and the
+# worker; the worker runs without core dumps. The search itself is checked
+# first on a file where a key is planted.
 source "$(dirname "$0")/lib.sh"
 P=tests/pipelines/keys.yaml
 start_fake
@@ -24,8 +26,9 @@ for k, v in keys.items(): print(f"export {k}='{v}'")
 PY
 )"
 start_broker "$P"
-start_scheduler "$P"
-start_worker worker -p "$P" --max-inflight 16 --state-dir "$T/state"
+"$SY_BIN" scheduler -p "$P" --http 127.0.0.1:0 >"$T/scheduler.log" 2>&1 &
+PIDS+=($!)
+start_worker worker -p "$P" --max-inflight 16 --state-dir "$T/state" --http 127.0.0.1:0
 WORKER=$LAST_PID
 for ((i = 0; i < 100; i++)); do grep -q "started:" "$T/worker.log" && break; sleep 0.1; done
 grep -q -E '^Max core file size +0 +0 ' "/proc/$WORKER/limits" || fail "the worker may write core dumps"
@@ -55,6 +58,17 @@ for p in $PROVIDERS; do
     kcat -C -b "$BROKERS" -t "switchyard.tier.t-$p.changelog" -e -q -f '%k\t%s\n' \
         >"$T/changelog-$p.bin" 2>>"$T/kcat.log" || fail "cannot read the changelog of t-$p"
 done
+# The pages, as a scraper would see them after the run.
+sleep 1.2 # one publication of the page after the last result
+for who in worker scheduler; do
+    port=$(grep -o 'http: serving.*port [0-9]*' "$T/$who.log" | grep -o '[0-9]*$' | head -1)
+    [ -n "$port" ] || fail "no http port in $who.log"
+    for page in metrics readyz; do
+        curl -s "http://127.0.0.1:$port/$page" >"$T/page-$who-$page.txt" || fail "GET /$page of the $who"
+    done
+done
+grep -q '^switchyard_jobs_total{task="k-openai"' "$T/page-worker-metrics.txt" || fail "the worker's /metrics has no jobs"
+grep -q '^switchyard_jobs_routed_total{task="k-openai"' "$T/page-scheduler-metrics.txt" || fail "the scheduler's /metrics has no jobs"
 kill -TERM "$WORKER"
 wait "$WORKER" 2>/dev/null || true
 "$PY" - "$T" $PROVIDERS <<'PY' || fail "key assertions"
@@ -74,18 +88,28 @@ assert all("[redacted]" in d["headers"]["switchyard.error.message"] for d in dlq
 # Every file of the run: logs, results, dead letters, changelogs, the store.
 files = [f for f in glob.glob(f"{t}/**", recursive=True) if os.path.isfile(f)]
 assert any(f.endswith("data.mdb") for f in files), files
-found = []
-for p in providers:
-    key = os.environ[env[p]].encode()
-    pieces = {key[i:i + 8] for i in range(len(key) - 7)}
-    pieces |= {key[:6] + b"***", b"***" + key[-4:]}
-    for f in files:
-        data = open(f, "rb").read()
-        found += [(p, f, piece) for piece in pieces if piece in data]
+assert sum(1 for f in files if "/page-" in f) == 4, files
+def search(files):
+    found = []
+    for p in providers:
+        key = os.environ[env[p]].encode()
+        pieces = {key[i:i + 8] for i in range(len(key) - 7)}
+        pieces |= {key[:6] + b"***", b"***" + key[-4:]}
+        for f in files:
+            data = open(f, "rb").read()
+            found += [(p, f, piece) for piece in pieces if piece in data]
+    return found
+# The search finds a key where one is: planted in a copy of the worker's log.
+planted = f"{t}/planted.txt"
+with open(planted, "wb") as out:
+    out.write(open(f"{t}/worker.log", "rb").read() + b'{"msg":"Bearer ' + os.environ["KEYS_HEX40"].encode() + b'"}\n')
+assert any(p == "hex40" for p, _, _ in search([planted])), "the search misses a planted key"
+os.unlink(planted)
+found = search(files)
 for p, f, piece in found[:20]:
     print(f"key of {p}: {piece!r} in {f}")
 assert not found, f"{len(found)} pieces of keys found"
 print(f"{len(files)} files searched for 5 keys: none found")
 PY
-ok "no key, whole or in pieces, in logs, results, dead letters, changelogs or the store"
+ok "no key, whole or in pieces, in logs, results, dead letters, changelogs, the store or the /metrics and /readyz pages (and the search finds a planted one)"
 check_logs

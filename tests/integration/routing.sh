@@ -77,9 +77,9 @@ submit "$T/acct2.jsonl"; results account 6
 # must come within its cool-down (20 s: wave 2 takes ~2 s on an idle machine,
 # and took more than the former 8 s on a loaded one) and wave 3 after it, so
 # the wait for wave 3 counts from the moment it opened (the worker's log).
-opened_at() { # unix seconds of the last "circuit open" of m-flaky
-    sed -n "s/^\([0-9T:.-]*Z\) worker WARN model 'm-flaky' of tier 'breaker': circuit open.*/\1/p" \
-        "$T/worker.log" | tail -n 1 |
+opened_at() { # unix seconds of the last "circuit open" of m-flaky (JSON log lines)
+    grep "model 'm-flaky' of tier 'breaker': circuit open" "$T/worker.log" |
+        sed -n 's/^{"time":"\([0-9T:.-]*Z\)".*/\1/p' | tail -n 1 |
         "$PY" -c 'import datetime, sys; print(datetime.datetime.fromisoformat(sys.stdin.read().strip().replace("Z", "+00:00")).timestamp())'
 }
 submit "$T/br1.jsonl"; results breaker 6

@@ -10,7 +10,7 @@
 export SCHED_ARGS=--transactions SCHED_CRASH_JOBS=${SCHED_CRASH_JOBS:-1500}
 export SCHED_CRASH_KILLS=${SCHED_CRASH_KILLS:-3}
 source "$(dirname "$0")/scheduler_crash.sh"
-ids=$(grep -h "transactions on: transactional.id " "$T"/scheduler-*.log | sed 's/.*transactional.id //' | sort -u)
+ids=$(grep -h "transactions on: transactional.id " "$T"/scheduler-*.log | sed 's/.*transactional.id \([^" ]*\).*/\1/' | sort -u)
 [ "$(grep -l "transactions on: transactional.id switchyard-scheduler-switchyard-scheduler-" "$T"/scheduler-*.log | wc -l)" = $((SCHED_CRASH_KILLS + 1)) ] \
     || fail "not every scheduler started its transactional producer"
 [ "$(echo "$ids" | wc -l)" = 1 ] || fail "the transactional.id changed across restarts: $ids"

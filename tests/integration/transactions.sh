@@ -56,7 +56,7 @@ grep -h "call may have been in flight" "$T"/worker-*.log | sed 's/.*key=\([^ ]*\
     || fail "transactions test assertions"
 ok "exactly one result per job across $KILLS kill -9 in transactions mode"
 
-ids=$(grep -h "transactions on: transactional.id " "$T"/worker-*.log | sed 's/.*transactional.id //' | sort -u)
+ids=$(grep -h "transactions on: transactional.id " "$T"/worker-*.log | sed 's/.*transactional.id \([^" ]*\).*/\1/' | sort -u)
 [ "$(grep -l "transactions on: transactional.id switchyard-switchyard-workers-" "$T"/worker-*.log | wc -l)" = $((KILLS + 1)) ] \
     || fail "not every worker started its transactional producer"
 [ "$(echo "$ids" | wc -l)" = 1 ] || fail "the transactional.id changed across restarts: $ids"

@@ -48,7 +48,7 @@ for ((try = 1; ; try++)); do
     kill -CONT "$ZOMBIE"; sleep 0.$((RANDOM % 9 + 1))
 done
 ok "worker a1 frozen (SIGSTOP) after $(calls_made) calls, $((u - c)) result(s) in its open transaction"
-tid=$(grep -h "transactions on: transactional.id " "$T/a1.log" | sed 's/.*transactional.id //' | head -n 1)
+tid=$(grep -h "transactions on: transactional.id " "$T/a1.log" | sed 's/.*transactional.id \([^" ]*\).*/\1/' | head -n 1)
 [ -n "$tid" ] || fail "no transactional.id in a1.log"
 start_worker b "${args[@]}" --state-dir "$T/state-b" -X "transactional.id=$tid"
 NEW=$LAST_PID

@@ -114,6 +114,7 @@ static char *logged(const char *fmt, const char *arg)
     int saved = dup(2);
     dup2(fd, 2);
     sy_log_init("test", SY_LOG_DEBUG);
+    sy_log_set_json(false); /* the text form; test_metrics checks the JSON lines */
     sy_warn(fmt, arg);
     fflush(stderr);
     dup2(saved, 2);

@@ -1,0 +1,209 @@
+/* httpd.c -- see httpd.h. */
+#include "httpd.h"
+#include "util.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct sy_httpd {
+    struct MHD_Daemon *d;
+    char *token;              /* NULL: no token asked */
+    int stuck_ms;
+    int port;
+    sy_httpd_probe_fn probe;
+    void *probe_ctx;
+    pthread_mutex_t mu;       /* guards page and not_ready (publish / serve) */
+    char *page;
+    size_t page_len;
+    char *not_ready;          /* NULL until the first publish: "starting" */
+    bool published;
+    _Atomic int64_t beat_us;
+};
+
+bool sy_http_addr_parse(const char *spec, char host[16], int *port)
+{
+    const char *colon = spec ? strrchr(spec, ':') : NULL;
+    if (!colon || colon == spec || (size_t)(colon - spec) >= 16) return false;
+    char h[16];
+    memcpy(h, spec, (size_t)(colon - spec));
+    h[colon - spec] = 0;
+    if (!strcmp(h, "localhost")) strcpy(h, "127.0.0.1");
+    struct in_addr a;
+    if (inet_pton(AF_INET, h, &a) != 1) return false;
+    char *end;
+    long p = strtol(colon + 1, &end, 10);
+    if (end == colon + 1 || *end || p < 0 || p > 65535) return false;
+    strcpy(host, h);
+    *port = (int)p;
+    return true;
+}
+
+bool sy_http_addr_local(const char *host)
+{
+    struct in_addr a;
+    return inet_pton(AF_INET, host, &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
+}
+
+bool sy_http_auth_ok(const char *header, const char *token)
+{
+    static const char pre[] = "Bearer ";
+    if (!header || !token || !*token || strncmp(header, pre, sizeof pre - 1)) return false;
+    const unsigned char *g = (const unsigned char *)header + sizeof pre - 1;
+    const unsigned char *t = (const unsigned char *)token;
+    size_t gl = strlen((const char *)g), tl = strlen(token);
+    unsigned diff = gl != tl;
+    /* every byte of what was given is compared, against the token cycled:
+     * the time depends on the given length, not on where they differ */
+    for (size_t i = 0; i < gl; i++) diff |= (unsigned)(g[i] ^ t[i % tl]);
+    return diff == 0;
+}
+
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *type,
+                             const char *body, size_t len)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (!r) return MHD_NO;
+    MHD_add_response_header(r, "Content-Type", type);
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    if (status == MHD_HTTP_UNAUTHORIZED) MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
+    enum MHD_Result ret = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result text(struct MHD_Connection *c, unsigned status, const char *body)
+{
+    return reply(c, status, "text/plain; charset=utf-8", body, strlen(body));
+}
+
+static enum MHD_Result serve_metrics(sy_httpd *h, struct MHD_Connection *c)
+{
+    pthread_mutex_lock(&h->mu);
+    enum MHD_Result r = reply(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
+                              h->page ? h->page : "", h->page ? h->page_len : 0);
+    pthread_mutex_unlock(&h->mu);
+    return r;
+}
+
+static enum MHD_Result serve_ready(sy_httpd *h, struct MHD_Connection *c)
+{
+    char why[512];
+    pthread_mutex_lock(&h->mu);
+    snprintf(why, sizeof why, "%s", !h->published ? "starting" : h->not_ready ? h->not_ready : "");
+    pthread_mutex_unlock(&h->mu);
+    int64_t beat = atomic_load_explicit(&h->beat_us, memory_order_relaxed);
+    int64_t age_ms = beat ? (sy_mono_us() - beat) / 1000 : -1;
+    if (!why[0] && age_ms > h->stuck_ms)
+        snprintf(why, sizeof why, "loop stuck: last turn %lld ms ago", (long long)age_ms);
+    if (!why[0] && h->probe && !h->probe(h->probe_ctx, why, sizeof why) && !why[0])
+        snprintf(why, sizeof why, "probe failed");
+    if (why[0]) {
+        char body[600];
+        snprintf(body, sizeof body, "not ready: %s\n", why);
+        return text(c, MHD_HTTP_SERVICE_UNAVAILABLE, body);
+    }
+    char body[100];
+    snprintf(body, sizeof body, "ready (last turn %lld ms ago)\n", (long long)age_ms);
+    return text(c, MHD_HTTP_OK, body);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_len, void **state)
+{
+    (void)version, (void)upload, (void)state;
+    sy_httpd *h = cls;
+    if (*upload_len) return MHD_NO; /* no bodies here */
+    if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+        return text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "GET only\n");
+    if (!strcmp(url, "/healthz")) return text(c, MHD_HTTP_OK, "ok\n");
+    if (h->token &&
+        !sy_http_auth_ok(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"), h->token))
+        return text(c, MHD_HTTP_UNAUTHORIZED, "a bearer token is required\n");
+    if (!strcmp(url, "/metrics")) return serve_metrics(h, c);
+    if (!strcmp(url, "/readyz")) return serve_ready(h, c);
+    return text(c, MHD_HTTP_NOT_FOUND, "not found: /metrics /healthz /readyz\n");
+}
+
+sy_httpd *sy_httpd_start(const char *spec, const char *token, int stuck_ms, sy_httpd_probe_fn probe,
+                         void *probe_ctx, char *err, size_t errlen)
+{
+    char host[16];
+    int port;
+    if (!sy_http_addr_parse(spec, host, &port)) {
+        snprintf(err, errlen, "--http wants IPV4:PORT (e.g. 127.0.0.1:9464), not '%.64s'", spec);
+        return NULL;
+    }
+    if (token && !*token) token = NULL;
+    if (!sy_http_addr_local(host) && !token) {
+        snprintf(err, errlen, "--http %s is not a loopback address: set %s to the bearer token "
+                 "scrapers must send", host, SY_HTTP_TOKEN_ENV);
+        return NULL;
+    }
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, host, &sa.sin_addr);
+    sy_httpd *h = sy_xcalloc(1, sizeof *h);
+    h->token = token ? sy_xstrdup(token) : NULL;
+    h->stuck_ms = stuck_ms;
+    h->probe = probe;
+    h->probe_ctx = probe_ctx;
+    pthread_mutex_init(&h->mu, NULL);
+    h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, 0, NULL, NULL,
+                            on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024, MHD_OPTION_END);
+    if (!h->d) {
+        snprintf(err, errlen, "cannot listen on %s:%d (in use, or not an address of this host)", host, port);
+        sy_httpd_stop(h);
+        return NULL;
+    }
+    const union MHD_DaemonInfo *i = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
+    h->port = i ? i->port : port;
+    return h;
+}
+
+int sy_httpd_port(const sy_httpd *h)
+{
+    return h->port;
+}
+
+void sy_httpd_publish(sy_httpd *h, const char *metrics, size_t len, const char *not_ready)
+{
+    char *page = malloc(len + 1);
+    char *why = not_ready && *not_ready ? sy_xstrdup(not_ready) : NULL;
+    if (!page) { free(why); return; } /* the last page stays */
+    memcpy(page, metrics, len);
+    page[len] = 0;
+    pthread_mutex_lock(&h->mu);
+    char *old_page = h->page, *old_why = h->not_ready;
+    h->page = page;
+    h->page_len = len;
+    h->not_ready = why;
+    h->published = true;
+    pthread_mutex_unlock(&h->mu);
+    free(old_page);
+    free(old_why);
+}
+
+void sy_httpd_beat(sy_httpd *h, int64_t mono_us)
+{
+    atomic_store_explicit(&h->beat_us, mono_us, memory_order_relaxed);
+}
+
+void sy_httpd_stop(sy_httpd *h)
+{
+    if (!h) return;
+    if (h->d) MHD_stop_daemon(h->d);
+    pthread_mutex_destroy(&h->mu);
+    free(h->page);
+    free(h->not_ready);
+    free(h->token);
+    free(h);
+}
