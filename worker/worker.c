@@ -46,6 +46,7 @@
 #include "util.h"
 #include "worker.h"
 #include "changelog.h"
+#include "embed.h"
 #include "flow.h"
 #include "recover.h"
 
@@ -226,6 +227,9 @@ static void report(worker *w)
             w->held, sy_engine_inflight(w->engine), c.consumed, c.succeeded, c.failed, c.dead,
             c.calls, c.retries, c.fallbacks, c.deduplicated, c.replayed, c.skipped, c.rerouted,
             c.breaker_skips, w->flow.pauses, w->flow.resumes, w->flow.n);
+    if (w->counters.embed_requests)
+        sy_info("embeddings: %" PRIu64 " inputs in %" PRIu64 " requests",
+                w->counters.embed_inputs, w->counters.embed_requests);
     txn_report(w);
 }
 
@@ -527,6 +531,7 @@ static void teardown(worker *w)
     txn_free(w);
     sy_engine_free(w->engine);
     run_abandon_all(w); /* unfinished: redelivered on restart */
+    embed_free_all(w);
     sy_offsets_free(w->offsets);
     sy_flow_free(&w->flow);
     sy_timers_free(&w->timers);
