@@ -94,6 +94,7 @@ static void flush(sy_embed_group *g)
         g->runs[i]->attempt_sent_us = g->sent_us;
         if (!g->runs[i]->first_sent_us) g->runs[i]->first_sent_us = g->sent_us;
     }
+    sy_loop_timer_cancel(w->loop, &g->timer); /* its window: over */
     unlink_group(&w->embed_open, g);
     g->next = w->embed_out;
     w->embed_out = g;

@@ -547,6 +547,10 @@ static void call_log_tail(call *c)
         sy_buf_printf(b, ",\"key_id\":\"%08llx\"", (unsigned long long)(sy_hash64(c->key.p, c->key.n) >> 32));
     else
         sy_buf_puts(b, ",\"key_id\":null");
+    if (c->embed) { /* how many inputs the request carried */
+        json_t *in = json_object_get(c->root, "input");
+        sy_buf_printf(b, ",\"inputs\":%zu", json_is_array(in) ? json_array_size(in) : (size_t)(in != NULL));
+    }
     sy_buf_printf(b, ",\"prompt_hash\":\"%016llx\",\"status\":%d,\"tokens_in\":%lld,\"tokens_out\":%lld,"
                      "\"latency_ms\":%lld}\n",
                   (unsigned long long)sy_hash64(c->prompt.user.data, c->prompt.user.len), c->rp->status,
