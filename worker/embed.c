@@ -114,6 +114,7 @@ static sy_embed_group *open_group(worker *w, const sy_run *r)
     g->model = r->model;
     g->dimensions = r->task->dimensions;
     g->lim = sy_embed_limits_of(r->model->provider);
+    sy_embed_fit_answer(&g->lim, w->opt.max_answer_bytes, g->dimensions);
     sy_loop_timer_init(&g->timer, on_timer, g);
     sy_loop_timer_at(w->loop, &g->timer, sy_mono_us() + (int64_t)g->lim.window_ms * 1000);
     g->next = w->embed_open;

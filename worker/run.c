@@ -757,6 +757,7 @@ static void attempt_ended(sy_run *r, int64_t latency_ms, bool count_health)
     pace_feedback(r);
     account_feedback(r);
     if (count_health) health_feedback(r, latency_ms);
+    else sy_health_release(model_health(r, r->route.order[r->route.pos])); /* its probe, if any */
     r->tokens_in += r->last.tokens_in;
     r->tokens_out += r->last.tokens_out;
     sy_usage_detail_add(&r->usage, &r->last.usage);

@@ -8,7 +8,8 @@
 #              vector of its own input (tools/fake-provider/embed.c), 16
 #              long as the task asks (8, the fake's own, for Azure's)
 #   sharing    the jobs went out in far fewer requests than jobs, none with
-#              more than the provider's max_inputs_per_request (64)
+#              more than the provider's max_inputs_per_request (64), nor
+#              more than fit the default --max-answer-bytes (Azure's: 42)
 #   429        a request answered 429 was retried: every job still ok
 #   index      a job whose vector comes back under a wrong index
 #              ([[bad-index]]) fails alone, dead-lettered as malformed; the
@@ -94,5 +95,8 @@ n429=$(grep -c '"status":429' "$T/calls.jsonl" || true)
 [ "$n429" -ge 1 ] || fail "no request was answered 429 (the fake's --seed 7 should give one)"
 most=$("$PY" -c 'import json,sys; print(max(json.loads(l).get("inputs", 0) for l in open(sys.argv[1])))' "$T/calls.jsonl")
 [ "$most" -le 64 ] || fail "a request carried $most inputs, over max_inputs_per_request 64"
+# Azure's vectors are of unknown length: at most 42 fit the default 4 MiB answer (4 MiB / (3072 × 32 + 256), embeddings.h)
+most_az=$("$PY" -c 'import json,sys; print(max(json.loads(l).get("inputs", 0) for l in open(sys.argv[1]) if json.loads(l)["api"] == "azure"))' "$T/calls.jsonl")
+[ "$most_az" -le 42 ] || fail "an Azure request carried $most_az inputs: its answer may pass --max-answer-bytes"
 ok "360 jobs in $n requests (at most $most inputs each; $n429 answered 429 and retried)"
 check_logs

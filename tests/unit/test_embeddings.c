@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "embeddings.h"
+#include "health.h"
 #include "result.h"
 
 extern const sy_provider_kind sy_openai, sy_anthropic, sy_azure_openai, sy_openai_compatible;
@@ -250,6 +251,22 @@ static void test_grouping_decision(void **state)
     sy_option_value o = {.spec = &(sy_kind_option){.key = "max_inputs_per_request"}, .num = 64};
     sy_provider p = {.name = "p", .kind = &sy_openai, .options = &o, .noptions = 1};
     assert_int_equal(sy_embed_limits_of(&p).max_inputs, 64);
+
+    /* the answer must fit --max-answer-bytes: 4 MiB holds 40 vectors of an
+     * unknown length (3072 taken), 255 of 512 numbers; never fewer than 1 */
+    sy_embed_limits f = d;
+    sy_embed_fit_answer(&f, 4 << 20, 0);
+    assert_int_equal(f.max_inputs, (4 << 20) / (3072 * 32 + 256));
+    assert_true(f.max_inputs >= 40 && f.max_inputs < 50);
+    f = d;
+    sy_embed_fit_answer(&f, 4 << 20, 512);
+    assert_int_equal(f.max_inputs, (4 << 20) / (512 * 32 + 256));
+    f = d;
+    sy_embed_fit_answer(&f, 1 << 30, 8);
+    assert_int_equal(f.max_inputs, 2048); /* the provider's limit still holds */
+    f = d;
+    sy_embed_fit_answer(&f, 1024, 0);
+    assert_int_equal(f.max_inputs, 1);
 }
 
 static void test_usage_split(void **state)
@@ -284,6 +301,30 @@ static void test_usage_split(void **state)
     }
     free(mw);
     free(mo);
+}
+
+/* A half-open breaker lets its probes through; when they all ride in one
+ * embeddings request, one answer speaks for it and the others give their
+ * probes back, so that the breaker is not left with every probe out and
+ * none coming back (closed again after enough good requests). */
+static void test_breaker_probes_of_a_shared_request(void **state)
+{
+    (void)state;
+    static const sy_breaker_policy pol = {.consecutive = 1, .ratio = 0, .min_calls = 1,
+                                          .window_ms = 1000, .cooldown_ms = 100, .probes = 3};
+    sy_health h;
+    sy_health_init(&h, &pol);
+    assert_true(sy_health_record(&h, SY_ERR_SERVER, 5, 0, 1000)); /* open */
+    int64_t now = 1200;                                             /* cooldown over */
+    for (int round = 0; round < 3 && h.state != SY_BREAKER_CLOSED; round++) {
+        int allowed = 0;
+        while (sy_health_allow(&h, now)) allowed++; /* the jobs of one request */
+        assert_true(allowed > 0);
+        sy_health_record(&h, SY_ERR_NONE, 5, 0, now); /* the request's answer, once */
+        for (int i = 1; i < allowed; i++) sy_health_release(&h);
+        now += 10;
+    }
+    assert_int_equal(h.state, SY_BREAKER_CLOSED);
 }
 
 /* ---- the pipeline ---- */
@@ -409,6 +450,7 @@ int main(void)
         cmocka_unit_test(test_answer_whole_request),
         cmocka_unit_test(test_grouping_decision),
         cmocka_unit_test(test_usage_split),
+        cmocka_unit_test(test_breaker_probes_of_a_shared_request),
         cmocka_unit_test(test_pipeline_kind),
         cmocka_unit_test(test_result_vector),
     };

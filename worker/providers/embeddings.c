@@ -52,6 +52,15 @@ sy_embed_limits sy_embed_limits_of(const sy_provider *p)
     return l;
 }
 
+void sy_embed_fit_answer(sy_embed_limits *l, size_t max_answer_bytes, int dimensions)
+{
+    size_t per = (size_t)(dimensions > 0 ? dimensions : SY_EMBED_ASSUMED_DIMS) *
+                     SY_EMBED_ANSWER_BYTES_PER_NUMBER + 256; /* + its object's members */
+    size_t fit = max_answer_bytes / per;
+    if (fit < 1) fit = 1;
+    if (l->max_inputs > fit) l->max_inputs = fit;
+}
+
 sy_embed_decision sy_embed_decide(size_t n, size_t bytes, size_t add, const sy_embed_limits *l,
                                   bool *full_after)
 {

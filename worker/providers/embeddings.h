@@ -46,6 +46,15 @@ typedef struct sy_embed_limits {
  * max_input_bytes_per_request, embed_window_ms) or the defaults. */
 sy_embed_limits sy_embed_limits_of(const sy_provider *p);
 
+/* The answer must fit the worker's --max-answer-bytes, or every job of
+ * the request fails as response_too_large: at most as many inputs as
+ * vectors of `dimensions` (0: unknown, taken as 3072, the largest of
+ * OpenAI's models) fit, at 32 bytes a number (OpenAI's answers are
+ * pretty-printed, a float of ~20 digits a line). At least one. */
+#define SY_EMBED_ANSWER_BYTES_PER_NUMBER 32
+#define SY_EMBED_ASSUMED_DIMS 3072
+void sy_embed_fit_answer(sy_embed_limits *l, size_t max_answer_bytes, int dimensions);
+
 /* Where the next input of `add` bytes goes, given an open request of n
  * inputs and `bytes` bytes:
  *   JOIN        into it;
