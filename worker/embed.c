@@ -16,6 +16,7 @@ struct sy_embed_group {
     worker *w;
     const sy_model *model;
     int dimensions;
+    uint32_t cap_of;   /* takes only runs of this embed_cap (0: uncapped) */
     sy_embed_limits lim;
     sy_run **runs;     /* joined in order; NULL where a run left */
     size_t n, cap, bytes;
@@ -113,8 +114,10 @@ static sy_embed_group *open_group(worker *w, const sy_run *r)
     g->w = w;
     g->model = r->model;
     g->dimensions = r->task->dimensions;
+    g->cap_of = r->embed_cap;
     g->lim = sy_embed_limits_of(r->model->provider);
     sy_embed_fit_answer(&g->lim, w->opt.max_answer_bytes, g->dimensions);
+    if (g->cap_of && g->lim.max_inputs > g->cap_of) g->lim.max_inputs = g->cap_of;
     sy_loop_timer_init(&g->timer, on_timer, g);
     sy_loop_timer_at(w->loop, &g->timer, sy_mono_us() + (int64_t)g->lim.window_ms * 1000);
     g->next = w->embed_open;
@@ -125,7 +128,8 @@ static sy_embed_group *open_group(worker *w, const sy_run *r)
 void embed_join(worker *w, sy_run *r)
 {
     sy_embed_group *g = w->embed_open;
-    while (g && (g->full || g->model != r->model || g->dimensions != r->task->dimensions))
+    while (g && (g->full || g->model != r->model || g->dimensions != r->task->dimensions ||
+                 g->cap_of != r->embed_cap))
         g = g->next;
     size_t add = r->user.len;
     bool full = false;
@@ -203,7 +207,7 @@ void embed_finish(worker *w, sy_embed_group *g, sy_transfer *t, const sy_outcome
             snprintf(o.message, sizeof o.message, "HTTP %d: malformed response: input %zu of %zu: %s",
                      whole.http_status, i, g->n, slots[i].why);
         }
-        fn(r, &o, &slots[i].vec, slots[i].dim, first, latency_ms);
+        fn(r, &o, &slots[i].vec, slots[i].dim, first, g->n, latency_ms);
         first = false;
     }
     sy_embed_slots_free(slots, g->n);

@@ -27,7 +27,11 @@
  * request's prompt_tokens split over its jobs in proportion to their
  * estimated tokens, summing exactly (sy_embed_split); a request counts
  * one request against the account (the others' reservations are given
- * back), and one call to the model's breaker.
+ * back), and one call to the model's breaker. A request refused whole
+ * (400: one bad input, the provider does not say which) is not the
+ * failure of all its jobs: they go again in requests of half its size
+ * (sy_embed_bisect; a run's embed_cap, and a group takes only runs of its
+ * cap), until the bad input fails alone.
  *
  * A run that ends while in a group (the worker exits) leaves it
  * (embed_leave): its place is emptied, and its answer is dropped. */
@@ -45,10 +49,11 @@ void embed_leave(sy_run *r);
 /* The group a finished transfer's opaque is, or NULL (a chat call). */
 sy_embed_group *embed_group_of(worker *w, void *opaque);
 /* What each run of the group gets: its outcome (the vector moves to the
- * run: *vec set to NULL when taken) and whether it is the first run of the
- * request (the one that speaks for it to the breaker). */
+ * run: *vec set to NULL when taken), whether it is the first run of the
+ * request (the one that speaks for it to the breaker), and how many the
+ * request carried. */
 typedef void (*embed_each_fn)(sy_run *r, sy_outcome *o, float **vec, uint32_t dim, bool first,
-                              int64_t latency_ms);
+                              size_t n, int64_t latency_ms);
 /* The group's request ended: `transport` is the outcome of a transport
  * failure (NULL: an HTTP answer, read here). Calls fn for every run still
  * in it, then frees the group. */

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "embed.h"
+#include "providers/embeddings.h"
 #include "jobstate.h"
 #include "lifecycle.h"
 #include "log.h"
@@ -141,7 +142,12 @@ static bool is_embedding(const sy_run *r)
 static int render_prompt(sy_run *r, char *err, size_t errlen)
 {
     const sy_task *t = r->task;
-    if (is_embedding(r)) return sy_template_render(&t->input, &r->job, &r->user, err, errlen);
+    if (is_embedding(r)) {
+        if (sy_template_render(&t->input, &r->job, &r->user, err, errlen) != 0) return -1;
+        if (r->user.len) return 0;
+        snprintf(err, errlen, "task '%s': input renders empty (nothing to embed)", t->name);
+        return -1; /* a provider refuses "" with the whole request it rides in */
+    }
     if (t->has_system && sy_template_render(&t->system, &r->job, &r->system, err, errlen) != 0)
         return -1;
     if (t->has_user) {
@@ -752,7 +758,7 @@ static void health_feedback(sy_run *r, int64_t latency_ms)
  * the model (health only when it speaks for its request: a request shared
  * by many embedding jobs is one call to the breaker), its tokens and cost,
  * then the job's next step. */
-static void attempt_ended(sy_run *r, int64_t latency_ms, bool count_health)
+static void attempt_ended(sy_run *r, int64_t latency_ms, bool count_health, bool again)
 {
     pace_feedback(r);
     account_feedback(r);
@@ -769,13 +775,16 @@ static void attempt_ended(sy_run *r, int64_t latency_ms, bool count_health)
     }
     note_attempt(r, r->last.error, r->last.http_status, latency_ms);
     if (r->last.error == SY_ERR_NONE) step(r, SY_EV_RESPONSE_OK, NULL, NULL);
+    else if (again) step(r, SY_EV_RETRIABLE, NULL, &(fx_args){.delay_ms = 0});
     else after_failure(r);
 }
 
 /* One embedding job's part of its group's answer (embed.h). */
 static void embedding_ended(sy_run *r, sy_outcome *o, float **vec, uint32_t dim, bool first,
-                            int64_t latency_ms)
+                            size_t n, int64_t latency_ms)
 {
+    size_t cap = sy_embed_bisect(n, o->error); /* refused whole: again, in halves */
+    if (cap) r->embed_cap = (uint32_t)cap;
     sy_outcome_free(&r->last);
     r->last = *o;
     free(r->embedding);
@@ -788,7 +797,7 @@ static void embedding_ended(sy_run *r, sy_outcome *o, float **vec, uint32_t dim,
     } else if (o->error == SY_ERR_TIMEOUT || o->error == SY_ERR_CONNECTION) {
         log_transport(r);
     }
-    attempt_ended(r, latency_ms, first);
+    attempt_ended(r, latency_ms, first, cap != 0);
 }
 
 void run_on_response(worker *w, sy_transfer *t, void *opaque)
@@ -813,7 +822,7 @@ void run_on_response(worker *w, sy_transfer *t, void *opaque)
                           t->headers.len, t->body.data, t->body.len, &r->last);
         sy_outcome_estimate(&r->last, t->req.body.len); /* no usage: counted locally */
     }
-    attempt_ended(r, latency_ms, true);
+    attempt_ended(r, latency_ms, true, false);
 }
 
 void run_on_timer(sy_run *r)

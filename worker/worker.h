@@ -101,6 +101,8 @@ typedef struct sy_run {
     struct sy_embed_group *embed_group; /* while it waits in one (CALL_OUT) */
     size_t embed_slot;         /* its place there */
     float *embedding;          /* its answer (malloc'd), nembedding floats */
+    uint32_t embed_cap;        /* fact: its request was refused whole: it goes again in
+                                  one of at most this many inputs (0: any; embeddings.h) */
     uint32_t nembedding;
     sy_buf result;             /* the result to produce, in the task's format */
     sy_buf stored;             /* the result as stored (msgpack) */

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Embedding tasks end to end (tests/pipelines/embeddings.yaml): 300 jobs of
+# Embedding tasks end to end (tests/pipelines/embeddings.yaml): 301 jobs of
 # an OpenAI embedding task and 60 of an Azure one through the scheduler and
 # a worker against the fake provider (--seed 7 --rate-limit-rate 0.1: its
 # second request is answered 429, retried).
@@ -14,6 +14,11 @@
 #   index      a job whose vector comes back under a wrong index
 #              ([[bad-index]]) fails alone, dead-lettered as malformed; the
 #              jobs that shared its requests are ok
+#   400        a request refused whole ([[status:400]] in one input) goes
+#              again in halves until that job fails alone (bad_request);
+#              the others of its request are ok
+#   empty      a job whose input renders empty fails at once (render_error),
+#              never sent
 #   usage      the results' tokens.in sum to the prompt_tokens of the
 #              answered requests exactly
 source "$(dirname "$0")/lib.sh"
@@ -32,17 +37,20 @@ with open(f"{t}/jobs.jsonl", "w") as f:
         text = f"document {i}: " + "words " * (i % 7)
         if i == 150:
             text += "[[bad-index]]"
+        if i == 200:
+            text += "[[status:400]]"
         f.write(json.dumps({"id": f"v-{i}", "task": "vec", "vars": {"text": text}}) + "\n")
+    f.write(json.dumps({"id": "v-empty", "task": "vec", "vars": {"text": ""}}) + "\n")
     for i in range(60):
         f.write(json.dumps({"id": f"a-{i}", "task": "vec-azure", "vars": {"text": f"azure {i}"}}) + "\n")
 PY
 "$SY_BIN" submit --quiet "$T/jobs.jsonl" >"$T/submit.out" 2>&1 || fail "submit"
-"$SY_BIN" results --topic switchyard.results.vec --count 300 --timeout-ms 60000 >"$T/vec.jsonl" \
-    || fail "expected 300 vec results, got $(wc -l <"$T/vec.jsonl")"
+"$SY_BIN" results --topic switchyard.results.vec --count 301 --timeout-ms 60000 >"$T/vec.jsonl" \
+    || fail "expected 301 vec results, got $(wc -l <"$T/vec.jsonl")"
 "$SY_BIN" results --topic switchyard.results.vec-azure --count 60 --timeout-ms 30000 >"$T/az.jsonl" \
     || fail "expected 60 vec-azure results, got $(wc -l <"$T/az.jsonl")"
-"$SY_BIN" results --topic switchyard.dlq --headers --count 1 --timeout-ms 30000 >"$T/dlq.jsonl" \
-    || fail "expected the bad-index job's dead letter"
+"$SY_BIN" results --topic switchyard.dlq --headers --count 3 --timeout-ms 30000 >"$T/dlq.jsonl" \
+    || fail "expected the dead letters of the bad-index and the 400 jobs"
 
 "$PY" - "$T" <<'PY' || fail "embedding results"
 import json, struct, sys
@@ -66,9 +74,10 @@ for name, prefix, dims in (("vec", "", 16), ("az", "doc: ", 8)):
     for line in open(f"{t}/{name}.jsonl"):
         r = json.loads(line)
         tokens += r["tokens"]["in"]
-        if r["job_id"] == "v-150":
-            if r["status"] != "failed" or r["error"]["class"] != "malformed_response":
-                bad.append(f"v-150: {r['status']} {r.get('error')}")
+        failing = {"v-150": "malformed_response", "v-200": "bad_request", "v-empty": "render_error"}
+        if r["job_id"] in failing:
+            if r["status"] != "failed" or r["error"]["class"] != failing[r["job_id"]]:
+                bad.append(f"{r['job_id']}: {r['status']} {r.get('error')}")
             continue
         if r["status"] != "ok":
             bad.append(f"{r['job_id']}: {r['status']} {r.get('error')}")
@@ -86,9 +95,11 @@ if bad:
     print("\n".join(bad[:20]))
     sys.exit(1)
 PY
-ok "every vector is the fake's for its own input; the bad-index job alone failed; tokens.in sum exactly"
+ok "every vector is the fake's for its own input; the bad-index and the 400 jobs alone failed; tokens.in sum exactly"
 
-grep -q '"switchyard.error.class":"malformed_response"' "$T/dlq.jsonl" || fail "the dead letter is not malformed: $(cat "$T/dlq.jsonl")"
+grep -q '"key":"v-150","headers":{"switchyard.error.class":"malformed_response"' "$T/dlq.jsonl" &&
+    grep -q '"key":"v-200","headers":{"switchyard.error.class":"bad_request"' "$T/dlq.jsonl" ||
+    fail "dead letters are not the bad-index job's malformed_response and the 400 job's bad_request: $(cat "$T/dlq.jsonl")"
 n=$(wc -l <"$T/calls.jsonl")
 n429=$(grep -c '"status":429' "$T/calls.jsonl" || true)
 [ "$n" -le 40 ] || fail "$n requests for 360 jobs: not shared"
@@ -98,5 +109,5 @@ most=$("$PY" -c 'import json,sys; print(max(json.loads(l).get("inputs", 0) for l
 # Azure's vectors are of unknown length: at most 42 fit the default 4 MiB answer (4 MiB / (3072 × 32 + 256), embeddings.h)
 most_az=$("$PY" -c 'import json,sys; print(max(json.loads(l).get("inputs", 0) for l in open(sys.argv[1]) if json.loads(l)["api"] == "azure"))' "$T/calls.jsonl")
 [ "$most_az" -le 42 ] || fail "an Azure request carried $most_az inputs: its answer may pass --max-answer-bytes"
-ok "360 jobs in $n requests (at most $most inputs each; $n429 answered 429 and retried)"
+ok "361 jobs in $n requests (at most $most inputs each; $n429 answered 429 and retried)"
 check_logs

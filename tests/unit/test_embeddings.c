@@ -252,6 +252,14 @@ static void test_grouping_decision(void **state)
     sy_provider p = {.name = "p", .kind = &sy_openai, .options = &o, .noptions = 1};
     assert_int_equal(sy_embed_limits_of(&p).max_inputs, 64);
 
+    /* a request refused whole goes again in halves; other errors as they are */
+    assert_int_equal(sy_embed_bisect(64, SY_ERR_BAD_REQUEST), 32);
+    assert_int_equal(sy_embed_bisect(5, SY_ERR_CONTEXT_WINDOW), 3);
+    assert_int_equal(sy_embed_bisect(2, SY_ERR_BAD_REQUEST), 1);
+    assert_int_equal(sy_embed_bisect(1, SY_ERR_BAD_REQUEST), 0); /* alone: its own failure */
+    assert_int_equal(sy_embed_bisect(64, SY_ERR_SERVER), 0);
+    assert_int_equal(sy_embed_bisect(64, SY_ERR_RATE_LIMITED), 0);
+
     /* the answer must fit --max-answer-bytes: 4 MiB holds 40 vectors of an
      * unknown length (3072 taken), 255 of 512 numbers; never fewer than 1 */
     sy_embed_limits f = d;

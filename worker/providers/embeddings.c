@@ -71,6 +71,12 @@ sy_embed_decision sy_embed_decide(size_t n, size_t bytes, size_t add, const sy_e
     return d;
 }
 
+size_t sy_embed_bisect(size_t n, sy_err_class error)
+{
+    if (n < 2 || (error != SY_ERR_BAD_REQUEST && error != SY_ERR_CONTEXT_WINDOW)) return 0;
+    return (n + 1) / 2;
+}
+
 /* ---- the answer ---- */
 
 static void slot_fail(sy_embed_slot *s, const char *fmt, const char *detail)

@@ -66,6 +66,13 @@ typedef enum sy_embed_decision { SY_EMBED_JOIN, SY_EMBED_FLUSH_FIRST } sy_embed_
 sy_embed_decision sy_embed_decide(size_t n, size_t bytes, size_t add, const sy_embed_limits *l,
                                   bool *full_after);
 
+/* A request of n inputs refused whole (400, or an input too long: the
+ * provider does not say which input): its jobs go again in requests of at
+ * most the returned number of inputs, halving until the bad input is
+ * alone and fails by itself while the others go through (log2 n rounds).
+ * 0: not refused whole (the error is everyone's: retried as it is). */
+size_t sy_embed_bisect(size_t n, sy_err_class error);
+
 /* The answer of one request, per input (slot i is inputs[i]). */
 typedef struct sy_embed_slot {
     float *vec;            /* malloc'd, dim floats; NULL when error is set */
