@@ -48,6 +48,7 @@ const char *fp_embed_read(fp_api api, json_t *root, fp_prompt *p)
         p->prompt_tokens += ((int64_t)json_string_length(v) + 3) / 4 + 1;
     }
     sy_buf_cstr(&p->user);
+    sy_buf_cstr(&p->system); /* none, but a string (answer.c reads it) */
     return NULL;
 }
 
