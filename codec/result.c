@@ -10,6 +10,7 @@
 #include "util.h"
 
 #include <jansson.h>
+#include <stdio.h>
 #include <msgpack.h>
 #include <string.h>
 
@@ -83,7 +84,8 @@ static void encode_msgpack(const sy_result *r, sy_buf *out)
     bool has_json = valid_json_msgpack(r->output_json, &oj);
     msgpack_packer pk;
     msgpack_packer_init(&pk, out, write_buf);
-    msgpack_pack_map(&pk, 21 + has_json);
+    bool has_vec = r->embedding != NULL;
+    msgpack_pack_map(&pk, 21 + has_json + has_vec);
     mp_kv_str(&pk, "job_id", r->job_id);
     mp_kv_str(&pk, "task", r->task);
     mp_kv_str(&pk, "idempotency_key", r->idempotency_key);
@@ -94,6 +96,11 @@ static void encode_msgpack(const sy_result *r, sy_buf *out)
     if (has_json) {
         mp_str(&pk, "output_json");
         sy_buf_append(out, oj.data, oj.len);
+    }
+    if (has_vec) {
+        mp_str(&pk, "embedding");
+        msgpack_pack_array(&pk, r->nembedding);
+        for (size_t i = 0; i < r->nembedding; i++) msgpack_pack_float(&pk, r->embedding[i]);
     }
     mp_kv_str(&pk, "provider", r->provider);
     mp_kv_str(&pk, "model", r->model);
@@ -194,6 +201,12 @@ static void encode_json(const sy_result *r, sy_buf *b)
     if (valid_json(r->output_json)) {
         sy_buf_puts(b, ",\"output_json\":");
         sy_buf_puts(b, r->output_json);
+    }
+    if (r->embedding) { /* %.9g: each float32 read back exactly */
+        sy_buf_puts(b, ",\"embedding\":[");
+        for (size_t i = 0; i < r->nembedding; i++)
+            sy_buf_printf(b, i ? ",%.9g" : "%.9g", (double)r->embedding[i]);
+        sy_buf_putc(b, ']');
     }
     js_str(b, "provider", r->provider);
     js_str(b, "model", r->model);

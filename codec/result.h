@@ -50,6 +50,9 @@ typedef struct sy_result {
     const char *output;       /* model's text (NULL when failed) */
     const char *output_json;  /* the text itself when the task parses JSON and
                                  it parsed; embedded as a value, not a string */
+    const float *embedding;   /* an embedding task's vector (NULL: none), in the
+                                 result as `embedding`: msgpack float32s, JSON numbers */
+    size_t nembedding;
     const char *provider;     /* provider name from the pipeline */
     const char *model;        /* model alias that answered (or last tried) */
     const char *model_name;   /* provider's model name */

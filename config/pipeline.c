@@ -108,7 +108,9 @@ static const char *const retry_keys[] = {"attempts_per_model", "base_ms", "cap_m
 static const char *const task_keys[] = {"tier", "prompt", "max_tokens", "temperature",
                                         "deadline_s", "output", "priority", "share",
                                         "response_format", "seed", "top_p", "stop",
-                                        "output_schema", "labels", NULL};
+                                        "output_schema", "labels", "kind", "input", "dimensions",
+                                        NULL};
+static const char *const task_kind_names[] = {"chat", "embedding", NULL};
 static const char *const prompt_keys[] = {"id", "version", "system", "user", NULL};
 static const char *const output_keys[] = {"topic", "parse", "format", NULL};
 static const char *const parse_names[] = {"text", "json", NULL};
@@ -116,6 +118,7 @@ static const char *const format_names[] = {"msgpack", "json", NULL};
 _Static_assert(SY_ARRAY_LEN(strategies) == SY_TIER_MOST_HEADROOM + 2, "a name per strategy");
 _Static_assert(SY_ARRAY_LEN(parse_names) == SY_PARSE_JSON + 2, "a name per parse mode");
 _Static_assert(SY_ARRAY_LEN(format_names) == SY_FORMAT_JSON + 2, "a name per format");
+_Static_assert(SY_ARRAY_LEN(task_kind_names) == SY_TASK_EMBEDDING + 2, "a name per task kind");
 
 /* ---- diagnostics, in order (the list itself is diag.c) ---------------------- */
 
@@ -630,6 +633,7 @@ static void task_free(sy_task *t)
     if (!t) return;
     if (t->has_system) sy_template_free(&t->system);
     if (t->has_user) sy_template_free(&t->user);
+    if (t->has_input) sy_template_free(&t->input);
     free(t->name);
     free(t->prompt_id);
     free(t->output_topic);
@@ -637,10 +641,11 @@ static void task_free(sy_task *t)
     free(t);
 }
 
-/* Compile prompt.<key>; a syntax error points into the scalar when the
+/* Compile <where><key> (prompt.user, input); a syntax error points into the scalar when the
  * offset maps to the source. Prompts are not ${}-expanded: they are sent
  * as written. */
-static void task_template(const yn_map *p, const char *key, sy_template *tpl, bool *has)
+static void task_template(const yn_map *p, const char *where, const char *key, sy_template *tpl,
+                          bool *has)
 {
     yaml_node_t *v;
     if (yn_get_text(p, key, false, &v) != 1) return;
@@ -652,7 +657,7 @@ static void task_template(const yn_map *p, const char *key, sy_template *tpl, bo
         return;
     }
     memset(tpl, 0, sizeof *tpl);
-    yn_error_in(p->doc, v, off, "bad template in prompt.%s of %s: %s (at byte %zu)", key,
+    yn_error_in(p->doc, v, off, "bad template in %s%s of %s: %s (at byte %zu)", where, key,
                 p->owner, err[0] ? err : "syntax error", off);
 }
 
@@ -661,13 +666,13 @@ static void task_prompt(const yn_map *m, sy_task *t)
     char path[64];
     yn_map p;
     int rc = yn_map_sub(m, "prompt", prompt_keys, path, sizeof path, &p);
-    if (rc == 0) yn_missing(m, "prompt");
+    if (rc == 0 && t->kind != SY_TASK_EMBEDDING) yn_missing(m, "prompt"); /* its text: input */
     if (rc != 1) return;
     yn_get_str(&p, "id", true, &t->prompt_id);
     int64_t v;
     if (yn_get_int(&p, "version", true, 1, 1000000000, &v) == 1) t->prompt_version = (int)v;
-    task_template(&p, "system", &t->system, &t->has_system);
-    task_template(&p, "user", &t->user, &t->has_user);
+    task_template(&p, "prompt.", "system", &t->system, &t->has_system);
+    task_template(&p, "prompt.", "user", &t->user, &t->has_user);
 }
 
 static void task_output(loader *L, const yn_map *m, sy_task *t)
@@ -679,6 +684,28 @@ static void task_output(loader *L, const yn_map *m, sy_task *t)
     int v;
     if (yn_get_enum(&o, "parse", false, parse_names, &v) == 1) t->parse = (sy_output_parse)v;
     if (yn_get_enum(&o, "format", false, format_names, &v) == 1) t->format = (sy_format)v;
+}
+
+/* kind: embedding -- the task's text is `input:` (a template), its answer
+ * a vector (worker/embed.h); `dimensions:` is asked of the model. */
+static void task_kind(loader *L, const yn_map *m, sy_task *t)
+{
+    int v;
+    if (yn_get_enum(m, "kind", false, task_kind_names, &v) == 1) {
+        t->kind = (sy_task_kind)v;
+        yaml_node_t *at = yn_map_get(m, "kind");
+        t->file = L->file;
+        t->kind_line = (int)at->start_mark.line + 1;
+        t->kind_column = (int)at->start_mark.column + 1;
+    }
+    int64_t d;
+    bool embedding = t->kind == SY_TASK_EMBEDDING;
+    if (yn_get_int(m, "dimensions", false, 1, SY_EMBED_MAX_DIMS, &d) == 1) t->dimensions = (int)d;
+    task_template(m, "", "input", &t->input, &t->has_input);
+    if (embedding && !t->has_input && !yn_map_get(m, "input")) yn_missing(m, "input");
+    if (!embedding && (yn_map_get(m, "input") || yn_map_get(m, "dimensions")))
+        yn_error(m->doc, yn_map_get(m, yn_map_get(m, "input") ? "input" : "dimensions"),
+                 "input and dimensions of %s need kind: embedding", m->owner);
 }
 
 static void *task_load(loader *L, yaml_node_t *key, yaml_node_t *val)
@@ -694,6 +721,7 @@ static void *task_load(loader *L, yaml_node_t *key, yaml_node_t *val)
     yn_map m;
     if (yn_map_open(&m, L->doc, val, key, owner, "", task_keys)) {
         ref_key(L, &m, "tier", DEF_TIER, (ref){.slot.tier = &t->tier});
+        task_kind(L, &m, t);
         task_prompt(&m, t);
         int64_t v;
         if (yn_get_int(&m, "max_tokens", false, 1, 1000000, &v) == 1) t->max_tokens = (int)v;
@@ -891,6 +919,24 @@ static void resolve_refs(loader *L)
     }
 }
 
+/* An embedding task's tier has only models whose providers serve
+ * embeddings (Anthropic has no embeddings API). */
+static void check_embeddings(loader *L)
+{
+    for (size_t i = 0; i < L->cfg->ntasks; i++) {
+        const sy_task *t = L->cfg->tasks[i];
+        if (t->kind != SY_TASK_EMBEDDING || !t->tier) continue;
+        for (size_t j = 0; j < t->tier->nmodels; j++) {
+            const sy_model *m = t->tier->models[j].model;
+            if (!m || !m->provider || !m->provider->kind || m->provider->kind->embeddings) continue;
+            sy_diags_add(L->diags, t->file, t->kind_line, t->kind_column,
+                         "task '%s' is an embedding task, but model '%s' of its tier '%s' is on "
+                         "provider '%s' of kind %s, which has no embeddings API", t->name,
+                         m->alias, t->tier->name, m->provider->name, m->provider->kind->name);
+        }
+    }
+}
+
 /* A tier's on_refusal must be one of its own models. */
 static void check_refusals(loader *L)
 {
@@ -935,6 +981,7 @@ int sy_config_load(sy_config *cfg, const sy_provider_kind *const *kinds,
     }
     resolve_refs(&L);
     if (!L.unparsed) check_refusals(&L);
+    if (!L.unparsed) check_embeddings(&L);
     loader_free(&L);
     sort_diags(diags, first, files, nfiles);
     bool failed = diags->n > first;

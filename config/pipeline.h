@@ -62,6 +62,7 @@ typedef struct sy_provider_kind {
     const char *default_base_url;   /* NULL: base_url is required */
     bool key_required;              /* api_key_env is required (else optional) */
     const sy_kind_option *options;  /* accepted under `options:`, ended by {NULL}; NULL: none */
+    bool embeddings;                /* serves an embeddings API (tasks of kind embedding) */
     const struct sy_provider_ops *ops;
 } sy_provider_kind;
 
@@ -190,9 +191,21 @@ typedef struct sy_task_params {
     size_t nlabels;
 } sy_task_params;
 
+/* The longest embedding vector a task asks for or an answer may carry
+ * (OpenAI's largest model has 3072). */
+#define SY_EMBED_MAX_DIMS 16384
+
+typedef enum sy_task_kind { SY_TASK_CHAT = 0, SY_TASK_EMBEDDING } sy_task_kind;
+
 typedef struct sy_task {
     char *name;
     sy_tier *tier;
+    sy_task_kind kind;    /* `kind:` chat (default) or embedding */
+    sy_template input;    /* embedding: the text to embed (`input:`) */
+    bool has_input;
+    int dimensions;       /* embedding: `dimensions:` asked of the model; 0 = its own */
+    const char *file;     /* where `kind: embedding` is written (check's messages) */
+    int kind_line, kind_column;
     char *prompt_id;
     int prompt_version;
     sy_template system;   /* may be empty (nparts == 0) */

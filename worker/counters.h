@@ -19,6 +19,7 @@ typedef struct sy_counters {
     uint64_t invalid;       /* (state, event) pairs not in the table */
     uint64_t dead_letters;  /* produced (a job's, a refused result's, a truncated one's first) */
     uint64_t breaker_skips; /* models of a route skipped: breaker open or account cooling */
+    uint64_t embed_requests, embed_inputs; /* embeddings: requests sent, inputs that joined one */
 } sy_counters;
 
 /* The figures of the statistics line. */

@@ -43,6 +43,11 @@ bool sy_health_allow(sy_health *h, int64_t now_ms)
     return true;
 }
 
+void sy_health_release(sy_health *h)
+{
+    if (h->state == SY_BREAKER_HALF_OPEN && h->probes_out > 0) h->probes_out--;
+}
+
 int64_t sy_health_wait_ms(const sy_health *h, int64_t now_ms)
 {
     if (h->state != SY_BREAKER_OPEN || now_ms >= h->open_until_ms) return 0;

@@ -52,6 +52,9 @@ int64_t sy_health_wait_ms(const sy_health *h, int64_t now_ms);
 /* Record a finished call. Returns true when this outcome opened the breaker. */
 bool sy_health_record(sy_health *h, sy_err_class c, int64_t latency_ms, int64_t tokens_out,
                       int64_t now_ms);
+/* A call it allowed that another reports for (the jobs of one embeddings
+ * request: the first records, embed.h): a probe it took goes back. */
+void sy_health_release(sy_health *h);
 /* Does this error class count against the endpoint? */
 bool sy_health_counts(sy_err_class c);
 

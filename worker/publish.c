@@ -42,6 +42,8 @@ static void fill_result(const sy_run *r, sy_result *res)
     res->output = ok ? r->last.output : NULL;
     res->output_json = !ok ? NULL : r->label ? r->task->params.labels_json[r->label - 1]
                      : r->task->parse == SY_PARSE_JSON ? r->last.output : NULL;
+    res->embedding = ok ? r->embedding : NULL;
+    res->nembedding = r->nembedding;
     res->provider = r->model ? r->model->provider->name : NULL;
     res->model = r->model ? r->model->alias : NULL;
     res->model_name = r->model ? r->model->name : NULL;

@@ -22,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "embed.h"
+#include "providers/embeddings.h"
 #include "jobstate.h"
 #include "jschema.h"
 #include "lifecycle.h"
@@ -102,6 +104,8 @@ static void run_free(sy_run *r)
     sy_buf_free(&r->stored);
     sy_buf_free(&r->skey);
     sy_outcome_free(&r->last);
+    embed_leave(r);
+    free(r->embedding);
     free(r->raw);
     free(r->origin);
     free(r);
@@ -138,9 +142,21 @@ static void fatal(worker *w, const sy_werr *e)
              e->msg);
 }
 
+static bool is_embedding(const sy_run *r)
+{
+    return r->task->kind == SY_TASK_EMBEDDING;
+}
+
+/* The prompt, or an embedding task's input (in r->user). */
 static int render_prompt(sy_run *r, char *err, size_t errlen)
 {
     const sy_task *t = r->task;
+    if (is_embedding(r)) {
+        if (sy_template_render(&t->input, &r->job, &r->user, err, errlen) != 0) return -1;
+        if (r->user.len) return 0;
+        snprintf(err, errlen, "task '%s': input renders empty (nothing to embed)", t->name);
+        return -1; /* a provider refuses "" with the whole request it rides in */
+    }
     if (t->has_system && sy_template_render(&t->system, &r->job, &r->system, err, errlen) != 0)
         return -1;
     if (t->has_user) {
@@ -324,10 +340,16 @@ static int64_t estimate_input_tokens(const sy_run *r)
     return sy_estimate_tokens(bytes);
 }
 
+/* The output budget: max_tokens, none for an embedding. */
+static int64_t output_budget(const sy_run *r)
+{
+    return is_embedding(r) ? 0 : r->task->max_tokens;
+}
+
 /* Pacing reserves the input and the whole output budget. */
 static int64_t estimate_tokens(const sy_run *r)
 {
-    return estimate_input_tokens(r) + r->task->max_tokens;
+    return estimate_input_tokens(r) + output_budget(r);
 }
 
 static sy_health *model_health(const sy_run *r, int slot)
@@ -348,8 +370,8 @@ static void model_views(const sy_run *r, sy_model_view *v)
         const sy_model *m = r->tier->models[i].model;
         const sy_health *h = model_health(r, (int)i);
         sy_account *a = model_account(r, m);
-        double out = h->tokens_out >= 0 ? h->tokens_out : r->task->max_tokens;
-        v[i].fits = !m->context_window || in + r->task->max_tokens <= m->context_window;
+        double out = h->tokens_out >= 0 ? h->tokens_out : output_budget(r);
+        v[i].fits = !m->context_window || in + output_budget(r) <= m->context_window;
         v[i].usable = sy_health_usable(h, now_ms) && sy_account_usable(a, now_us);
         v[i].cost_usd = sy_model_cost(m, in, (int64_t)out);
         v[i].latency_ms = h->latency_ms;
@@ -556,8 +578,14 @@ static void send_attempt(sy_run *r)
         step(r, SY_EV_BREAKER_OPENED, NULL, NULL);
         return;
     }
-    sy_transfer *t = sy_engine_acquire(w->engine);
     note_model_tried(r);
+    if (is_embedding(r)) { /* its request is its group's, built when sent (embed.h) */
+        sy_route_attempt(&r->route);
+        r->attempts++;
+        step(r, SY_EV_PREPARED, NULL, NULL);
+        return;
+    }
+    sy_transfer *t = sy_engine_acquire(w->engine);
     sy_call call = {
         .model = r->model,
         .system = r->task->has_system ? sy_buf_cstr(&r->system) : NULL,
@@ -580,6 +608,10 @@ static void send_attempt(sy_run *r)
 static void launch_prepared(sy_run *r)
 {
     worker *w = r->w;
+    if (is_embedding(r)) {
+        embed_join(w, r); /* it waits in CALL_OUT for its group's answer */
+        return;
+    }
     sy_transfer *t = r->prepared;
     r->prepared = NULL;
     r->attempt_sent_us = sy_mono_us();
@@ -665,6 +697,7 @@ static void check_output(sy_run *r)
     const char *out = r->last.output ? r->last.output : "";
     char why[200] = "";
     r->label = 0;
+    if (is_embedding(r)) return;
     if (r->task->parse != SY_PARSE_JSON && !tp->nlabels) return;
     json_error_t jerr;
     json_t *v = r->task->parse == SY_PARSE_JSON ? json_loads(out, JSON_DECODE_ANY, &jerr) : NULL;
@@ -759,8 +792,59 @@ static void health_feedback(sy_run *r, int64_t latency_ms)
                 sy_err_class_name(r->last.error));
 }
 
+/* The attempt's outcome is in r->last: what it says about the account and
+ * the model (health only when it speaks for its request: a request shared
+ * by many embedding jobs is one call to the breaker), its tokens and cost,
+ * then the job's next step. */
+static void attempt_ended(sy_run *r, int64_t latency_ms, bool count_health, bool again)
+{
+    pace_feedback(r);
+    account_feedback(r);
+    if (count_health) health_feedback(r, latency_ms);
+    else sy_health_release(model_health(r, r->route.order[r->route.pos])); /* its probe, if any */
+    wmetrics_call(r, latency_ms, r->last.error);
+    r->tokens_in += r->last.tokens_in;
+    r->tokens_out += r->last.tokens_out;
+    sy_usage_detail_add(&r->usage, &r->last.usage);
+    r->cost_usd += sy_model_cost_detail(r->model, r->last.tokens_in, r->last.tokens_out, &r->last.usage);
+    if (r->last.error == SY_ERR_NONE) check_output(r);
+    note_attempt(r, r->last.error, r->last.http_status, latency_ms);
+    if (r->last.error == SY_ERR_NONE) step(r, SY_EV_RESPONSE_OK, NULL, NULL);
+    else if (again) step(r, SY_EV_RETRIABLE, NULL, &(fx_args){.delay_ms = 0});
+    else after_failure(r);
+}
+
+/* One embedding job's part of its group's answer (embed.h). */
+static void embedding_ended(sy_run *r, sy_outcome *o, float **vec, uint32_t dim, bool first,
+                            size_t n, int64_t latency_ms)
+{
+    size_t cap = sy_embed_bisect(n, o->error); /* refused whole: again, in halves */
+    if (cap) r->embed_cap = (uint32_t)cap;
+    sy_outcome_free(&r->last);
+    r->last = *o;
+    free(r->embedding);
+    r->embedding = NULL;
+    r->nembedding = 0;
+    if (o->error == SY_ERR_NONE) {
+        r->embedding = *vec;
+        r->nembedding = dim;
+        *vec = NULL;
+    } else if (o->error == SY_ERR_TIMEOUT || o->error == SY_ERR_CONNECTION) {
+        log_transport(r);
+    }
+    attempt_ended(r, latency_ms, first, cap != 0);
+}
+
 void run_on_response(worker *w, sy_transfer *t, void *opaque)
 {
+    sy_embed_group *g = embed_group_of(w, opaque);
+    if (g) {
+        sy_outcome transport = {0};
+        bool failed = t->curl_code != CURLE_OK || t->too_large;
+        if (failed) transport_outcome(w, t, &transport);
+        embed_finish(w, g, t, failed ? &transport : NULL, embedding_ended);
+        return;
+    }
     sy_run *r = opaque;
     int64_t latency_ms = (sy_mono_us() - r->attempt_sent_us) / 1000;
     sy_outcome_free(&r->last);
@@ -773,18 +857,7 @@ void run_on_response(worker *w, sy_transfer *t, void *opaque)
                           t->headers.len, t->body.data, t->body.len, &r->last);
         sy_outcome_estimate(&r->last, t->req.body.len); /* no usage: counted locally */
     }
-    pace_feedback(r);
-    account_feedback(r);
-    health_feedback(r, latency_ms);
-    wmetrics_call(r, latency_ms, r->last.error);
-    r->tokens_in += r->last.tokens_in;
-    r->tokens_out += r->last.tokens_out;
-    sy_usage_detail_add(&r->usage, &r->last.usage);
-    r->cost_usd += sy_model_cost_detail(r->model, r->last.tokens_in, r->last.tokens_out, &r->last.usage);
-    if (r->last.error == SY_ERR_NONE) check_output(r);
-    note_attempt(r, r->last.error, r->last.http_status, latency_ms);
-    if (r->last.error == SY_ERR_NONE) step(r, SY_EV_RESPONSE_OK, NULL, NULL);
-    else after_failure(r);
+    attempt_ended(r, latency_ms, true, false);
 }
 
 void run_on_timer(sy_run *r)

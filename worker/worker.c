@@ -47,6 +47,7 @@
 #include "util.h"
 #include "worker.h"
 #include "changelog.h"
+#include "embed.h"
 #include "flow.h"
 #include "recover.h"
 
@@ -234,6 +235,9 @@ static void report(worker *w, bool final)
             c.breaker_skips, w->flow.pauses, w->flow.resumes, w->flow.n);
     if (!sy_log_repeat_due(&last, line, sy_mono_us(), SY_LOG_REPEAT_US) && !final) return;
     sy_info("%s", line);
+    if (w->counters.embed_requests)
+        sy_info("embeddings: %" PRIu64 " inputs in %" PRIu64 " requests",
+                w->counters.embed_inputs, w->counters.embed_requests);
     txn_report(w);
 }
 
@@ -537,6 +541,7 @@ static void teardown(worker *w)
     txn_free(w);
     sy_engine_free(w->engine);
     run_abandon_all(w); /* unfinished: redelivered on restart */
+    embed_free_all(w);
     sy_offsets_free(w->offsets);
     sy_flow_free(&w->flow);
     sy_timers_free(&w->timers);

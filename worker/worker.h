@@ -99,6 +99,13 @@ typedef struct sy_run {
     size_t timer_pos;
     /* what waits for the store's group commit (INTENT_STAGED, PUBLISH_STAGED) */
     sy_transfer *prepared;     /* a call to launch */
+    /* an embedding job (embed.h): the request it shares, and its vector */
+    struct sy_embed_group *embed_group; /* while it waits in one (CALL_OUT) */
+    size_t embed_slot;         /* its place there */
+    float *embedding;          /* its answer (malloc'd), nembedding floats */
+    uint32_t embed_cap;        /* fact: its request was refused whole: it goes again in
+                                  one of at most this many inputs (0: any; embeddings.h) */
+    uint32_t nembedding;
     sy_buf result;             /* the result to produce, in the task's format */
     sy_buf stored;             /* the result as stored (msgpack) */
     sy_answer answer;
@@ -165,6 +172,7 @@ struct worker {
     uint64_t owner_id;               /* this process, in changelog records */
     sy_waitq ready;                  /* waiting for an engine slot */
     sy_run *deferred;                /* launches and produces waiting for the group commit */
+    struct sy_embed_group *embed_open, *embed_out; /* embedding requests collecting, sent (embed.h) */
     sy_run *runs;                    /* live runs */
     int held;                        /* how many */
     sy_flow flow;                    /* paused partitions (flow.c) */

@@ -31,4 +31,5 @@ grep -q spec-test-key "$T/requests.jsonl" && fail "request-dump printed the key"
 for kind in openai anthropic azure-openai openai-compatible; do
     grep -q "\"kind\":\"$kind\"" "$T/requests.jsonl" || fail "no request of kind $kind checked"
 done
+grep -q '"op":"embeddings"' "$T/requests.jsonl" || fail "no embeddings request checked"
 ok "$(cat "$T/out")"

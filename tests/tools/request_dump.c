@@ -6,12 +6,14 @@
  *
  * For every task of the files and every model of its tier, the request the
  * worker would send (a fixed user message; the system prompt when the task
- * has one): one JSON line {"task", "model", "kind", "url", "headers": [names],
+ * has one; two inputs for an embedding task): one JSON line {"task",
+ * "model", "kind", "op" (chat or embeddings), "url", "headers": [names],
  * "body": {...}}. Header values are not printed (one holds the key). Exit 1
  * when the files do not load. */
 #include <stdio.h>
 #include <string.h>
 
+#include "embeddings.h"
 #include "provider.h"
 
 static void dump(const sy_task *t, const sy_model *m)
@@ -20,9 +22,13 @@ static void dump(const sy_task *t, const sy_model *m)
     sy_call call = {.model = m, .system = t->has_system ? "Answer briefly." : NULL, .messages = &user,
                     .nmessages = 1, .max_tokens = t->max_tokens, .temperature = t->temperature,
                     .want_json = t->parse == SY_PARSE_JSON, .params = &t->params};
+    static const char *const inputs[] = {"the printer jams", "the invoice is wrong"};
+    sy_embed_call ecall = {.model = m, .inputs = inputs, .n = 2, .dimensions = t->dimensions};
+    bool embedding = t->kind == SY_TASK_EMBEDDING;
     sy_request req;
     sy_request_init(&req);
-    sy_provider_build(&call, &req);
+    if (embedding) sy_provider_build_embeddings(&ecall, &req);
+    else sy_provider_build(&call, &req);
     sy_buf out;
     sy_buf_init(&out);
     sy_buf_puts(&out, "{\"task\":");
@@ -31,6 +37,7 @@ static void dump(const sy_task *t, const sy_model *m)
     sy_buf_json_cstr(&out, m->alias);
     sy_buf_puts(&out, ",\"kind\":");
     sy_buf_json_cstr(&out, m->provider->kind->name);
+    sy_buf_puts(&out, embedding ? ",\"op\":\"embeddings\"" : ",\"op\":\"chat\"");
     sy_buf_puts(&out, ",\"url\":");
     sy_buf_json_cstr(&out, sy_buf_cstr(&req.url));
     sy_buf_puts(&out, ",\"headers\":[");

@@ -39,6 +39,14 @@ KINDS = {
                      r"/openai/deployments/[A-Za-z0-9._~%-]+/chat/completions\?api-version=\d{4}-\d{2}-\d{2}(-preview)?$"),
 }
 
+# the same for the embeddings operation (a request dumped with "op": "embeddings")
+EMBED_KINDS = {
+    "openai": ("openai-openapi.yaml", "/embeddings", r"/embeddings$"),
+    "openai-compatible": ("openai-openapi.yaml", "/embeddings", r"/embeddings$"),
+    "azure-openai": ("azure-openai-inference-2024-10-21.yaml", "/deployments/{deployment-id}/embeddings",
+                     r"/openai/deployments/[A-Za-z0-9._~%-]+/embeddings\?api-version=\d{4}-\d{2}-\d{2}(-preview)?$"),
+}
+
 
 def load(specs, name, cache={}):
     if name not in cache:
@@ -171,9 +179,10 @@ def auth_headers(root, op):
 def check_request(specs, req):
     """The violations of one dumped request."""
     kind = req["kind"]
-    if kind not in KINDS:
-        return [f"kind {kind}: no spec to check it against (add it to KINDS)"]
-    spec_file, path, url_re = KINDS[kind]
+    table = EMBED_KINDS if req.get("op") == "embeddings" else KINDS
+    if kind not in table:
+        return [f"kind {kind}: no spec to check its {req.get('op', 'chat')} request against (add it to KINDS)"]
+    spec_file, path, url_re = table[kind]
     root = load(specs, spec_file)
     op = root["paths"][path]["post"]
     schema = op["requestBody"]["content"]["application/json"]["schema"]
@@ -222,8 +231,18 @@ BAD = [
      "'random_seed' is not in the spec"),
     ("azure-openai", {"messages": [{"role": "user", "content": "x"}], "top_p": 1.5}, "body.top_p"),
 ]
+# embeddings bodies that must fail
+BAD_EMBED = [
+    ("openai", {"model": "m", "input": []}, "body.input"),
+    ("openai", {"model": "m", "input": ["x"], "encoding_format": "int8"}, "encoding_format"),
+    ("openai", {"input": ["x"]}, "'model' missing"),
+    ("openai", {"model": "m", "input": ["x"], "max_tokens": 5}, "'max_tokens' is not in the spec"),
+    ("azure-openai", {"input": ["x"], "dimensions": "256"}, "dimensions"),
+]
 HEADERS = {"openai": ["Authorization"], "anthropic": ["x-api-key", "anthropic-version"],
            "azure-openai": ["api-key"]}
+EMBED_URLS = {"openai": "https://h/v1/embeddings",
+              "azure-openai": "https://r.openai.azure.com/openai/deployments/d/embeddings?api-version=2024-10-21"}
 URLS = {"openai": "https://h/v1/chat/completions", "anthropic": "https://h/v1/messages",
         "azure-openai": "https://r.openai.azure.com/openai/deployments/d/chat/completions?api-version=2024-10-21"}
 
@@ -237,6 +256,13 @@ def self_test(specs):
         if not any(want in e for e in errs):
             print(f"NOT CAUGHT ({want}): {kind} {json.dumps(body)} -> {errs}", file=sys.stderr)
             bad += 1
+    for kind, body, want in BAD_EMBED:
+        req = {"task": "self-test", "model": "m", "kind": kind, "op": "embeddings", "url": EMBED_URLS[kind],
+               "headers": HEADERS[kind], "body": body}
+        errs = check_request(specs, req)
+        if not any(want in e for e in errs):
+            print(f"NOT CAUGHT ({want}): {kind} embeddings {json.dumps(body)} -> {errs}", file=sys.stderr)
+            bad += 1
     wrong = {"task": "self-test", "model": "m", "kind": "azure-openai", "headers": ["Authorization"],
              "url": "https://r.openai.azure.com/openai/deployments/d/chat/completions",
              "body": {"messages": [{"role": "user", "content": "x"}]}}
@@ -245,7 +271,8 @@ def self_test(specs):
         if not any(want in e for e in errs):
             print(f"NOT CAUGHT ({want}): {errs}", file=sys.stderr)
             bad += 1
-    print(f"self-test: {len(BAD) + 3 - bad} of {len(BAD) + 3} bad requests caught")
+    total = len(BAD) + len(BAD_EMBED) + 3
+    print(f"self-test: {total - bad} of {total} bad requests caught")
     return 1 if bad else 0
 
 

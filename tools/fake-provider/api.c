@@ -44,6 +44,7 @@ static const struct {
 /* Everything known about one provider call while it is decided. */
 typedef struct call {
     fp_api api;
+    int embed;               /* the embeddings API (embed.c), not chat */
     const fp_request *rq;
     fp_reply *rp;
     fp_slice key;
@@ -248,7 +249,8 @@ static void succeed(call *c, int malformed)
     c->tokens_out = c->answer.completion_tokens;
     sy_buf *b = &c->rp->body;
     sy_buf_reset(b);
-    if (openai_like(c)) openai_success_body(c, b);
+    if (c->embed) c->tokens_out = 0, fp_embed_body(c->root, c->markers.no_usage, c->tokens_in, b);
+    else if (openai_like(c)) openai_success_body(c, b);
     else anthropic_success_body(c, b);
     if (malformed) b->len /= 2; /* cut mid-document: never valid JSON */
 }
@@ -516,10 +518,11 @@ static fp_slice request_key(fp_api api, const fp_request *rq)
     return k;
 }
 
-static void call_begin(call *c, fp_api api, const fp_request *rq, fp_reply *rp)
+static void call_begin(call *c, fp_api api, int embed, const fp_request *rq, fp_reply *rp)
 {
     memset(c, 0, sizeof *c);
     c->api = api;
+    c->embed = embed;
     c->rq = rq;
     c->rp = rp;
     c->retry_after_ms = -1;
@@ -531,6 +534,7 @@ static void call_begin(call *c, fp_api api, const fp_request *rq, fp_reply *rp)
     json_error_t err;
     c->root = json_loadb(rq->body.p ? rq->body.p : "", rq->body.n, 0, &err);
     if (!c->root) c->invalid = "We could not parse the JSON body of your request.";
+    else if (embed) c->invalid = fp_embed_read(api, c->root, &c->prompt);
     else c->invalid = fp_prompt_read(api, c->root, &c->prompt);
     rp->api = api;
     rp->delay_ms = fp_latency_draw();
@@ -549,6 +553,10 @@ static void call_log_tail(call *c)
         sy_buf_printf(b, ",\"key_id\":\"%08llx\"", (unsigned long long)(sy_hash64(c->key.p, c->key.n) >> 32));
     else
         sy_buf_puts(b, ",\"key_id\":null");
+    if (c->embed) { /* how many inputs the request carried */
+        json_t *in = json_object_get(c->root, "input");
+        sy_buf_printf(b, ",\"inputs\":%zu", json_is_array(in) ? json_array_size(in) : (size_t)(in != NULL));
+    }
     sy_buf_printf(b, ",\"prompt_hash\":\"%016llx\",\"status\":%d,\"tokens_in\":%lld,\"tokens_out\":%lld,"
                      "\"latency_ms\":%lld}\n",
                   (unsigned long long)sy_hash64(c->prompt.user.data, c->prompt.user.len), c->rp->status,
@@ -562,10 +570,10 @@ static void call_end(call *c)
     sy_buf_free(&c->answer.text);
 }
 
-static void provider_call(fp_api api, const fp_request *rq, fp_reply *rp)
+static void provider_call(fp_api api, int embed, const fp_request *rq, fp_reply *rp)
 {
     call c;
-    call_begin(&c, api, rq, rp);
+    call_begin(&c, api, embed, rq, rp);
     decide(&c);
     if (rp->status == 0) sy_buf_reset(&rp->body); /* hang: nothing is ever sent */
     add_headers(&c);
@@ -591,18 +599,23 @@ static void not_found(const fp_request *rq, fp_reply *rp, int status)
     openai_error_body(&rp->body, "invalid_request_error", status == 405 ? "method_not_allowed" : "unknown_url", msg);
 }
 
-/* [.../]openai/deployments/{deployment}/chat/completions (any prefix, so
- * that a base URL with a path works), the deployment one path segment. */
-static int azure_path(fp_slice path)
+/* [.../]openai/deployments/{deployment}/<tail> (any prefix, so that a
+ * base URL with a path works), the deployment one path segment. */
+static int azure_path_to(fp_slice path, const char *tail_s)
 {
-    static const char head[] = "/openai/deployments/", tail[] = "/chat/completions";
+    static const char head[] = "/openai/deployments/";
+    size_t tail_n = strlen(tail_s);
     const char *end = path.p + path.n, *h = NULL;
     for (const char *p = path.p; p + sizeof head - 1 <= end; p++)
         if (!memcmp(p, head, sizeof head - 1)) { h = p + sizeof head - 1; break; }
-    if (!h || (size_t)(end - h) <= sizeof tail - 1 || memcmp(end - (sizeof tail - 1), tail, sizeof tail - 1))
-        return 0;
-    const char *d_end = end - (sizeof tail - 1);
+    if (!h || (size_t)(end - h) <= tail_n || memcmp(end - tail_n, tail_s, tail_n)) return 0;
+    const char *d_end = end - tail_n;
     return d_end > h && !memchr(h, '/', (size_t)(d_end - h));
+}
+
+static int azure_path(fp_slice path)
+{
+    return azure_path_to(path, "/chat/completions") || azure_path_to(path, "/embeddings");
 }
 
 void fp_api_handle(const fp_request *rq, fp_reply *rp)
@@ -612,12 +625,13 @@ void fp_api_handle(const fp_request *rq, fp_reply *rp)
     const char *q = memchr(path.p, '?', path.n);
     if (q) path.n = (size_t)(q - path.p);
     int get = slice_is(rq->method, "GET"), post = slice_is(rq->method, "POST");
-    fp_api api = slice_is(path, "/v1/chat/completions") ? FP_API_OPENAI
+    fp_api api = slice_is(path, "/v1/chat/completions") || slice_is(path, "/v1/embeddings") ? FP_API_OPENAI
                  : slice_is(path, "/v1/messages")       ? FP_API_ANTHROPIC
                  : azure_path(path)                     ? FP_API_AZURE
                                                         : FP_API_OTHER;
     fp_record_request(api);
-    if (api != FP_API_OTHER && post) provider_call(api, rq, rp);
+    int embed = slice_is(path, "/v1/embeddings") || azure_path_to(path, "/embeddings");
+    if (api != FP_API_OTHER && post) provider_call(api, embed, rq, rp);
     else if (api != FP_API_OTHER) not_found(rq, rp, 405);
     else if (get && slice_is(path, "/health")) plain(rp, 200, "text/plain", "ok");
     else if (get && slice_is(path, "/stats")) { rp->status = 200; fp_record_stats_json(&rp->body); }

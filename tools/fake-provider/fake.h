@@ -119,6 +119,14 @@ const char *fp_prompt_read(fp_api api, json_t *root, fp_prompt *p);
 void fp_answer_compute(const fp_prompt *p, int64_t size, fp_answer *a);
 size_t fp_utf8_cut(const char *s, size_t n, size_t max);
 
+/* ---- embed.c: the embeddings API ---- */
+
+/* Read an embeddings body: the inputs joined by newlines into p->user (for
+ * the markers), their tokens; NULL or a message for a 400. */
+const char *fp_embed_read(fp_api api, json_t *root, fp_prompt *p);
+/* The answer: a deterministic vector per input (embed.c says how). */
+void fp_embed_body(json_t *root, int no_usage, int64_t tokens_in, sy_buf *b);
+
 /* ---- faults.c: markers and random failures ---- */
 
 typedef struct fp_markers {

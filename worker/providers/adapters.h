@@ -49,6 +49,14 @@ void sy_body_close(sy_body *w);
 #define SY_PARAM_MAPPING_OPTIONS                                 \
     {.key = "drop_params", .type = SY_OPTION_PARAM_LIST},        \
     {.key = "rename_params", .type = SY_OPTION_PARAM_MAP}
+/* The embeddings batching options (embed.c reads them), for the kinds
+ * that serve embeddings: inputs and input bytes per request, and how long
+ * a request waits for more inputs. */
+#define SY_EMBED_OPTIONS                                                                   \
+    {.key = "max_inputs_per_request", .type = SY_OPTION_INT, .min = 1, .max = 2048},        \
+    {.key = "max_input_bytes_per_request", .type = SY_OPTION_INT, .min = 1024,             \
+     .max = 64 << 20},                                                                     \
+    {.key = "embed_window_ms", .type = SY_OPTION_INT, .min = 0, .max = 1000}
 /* The OpenAI chat completions body (openai.c), shared by the kinds that
  * speak it: model (unless with_model is false: Azure's deployment picks
  * it), messages, the max-tokens member, temperature and the task's
@@ -62,6 +70,15 @@ void sy_openai_read_answer(sy_jspan root, sy_outcome *out);
 void sy_write_strings(sy_buf *b, char *const *s, size_t n);
 /* A string value as a new malloc'd text (NULL if not a string). */
 char *sy_js_strdup(sy_jspan v);
+/* The key's header line, in the module's auth form (when p has a key):
+ * the one place it is written (sy_provider_build and the embeddings'). */
+void sy_request_add_key(sy_request *req, const sy_provider *p);
+/* sy_provider_parse with another reader of the 2xx answer than the
+ * module's read_answer (NULL: that one), e.g. the embeddings reader. */
+typedef void (*sy_answer_reader)(sy_jspan root, sy_outcome *out, void *ctx);
+void sy_provider_parse_with(const sy_provider *p, sy_answer_reader read, void *ctx, int status,
+                            const char *headers, size_t hlen, const char *body, size_t blen,
+                            sy_outcome *out);
 /* Mark the outcome malformed, saying what was wrong. */
 void sy_outcome_malformed(sy_outcome *out, const char *what);
 

@@ -18,6 +18,8 @@
  *
  * Answers are OpenAI's (prompt_filter_results and content_filter_results
  * are extra members, ignored; finish_reason content_filter is a refusal).
+ * Embeddings: POST .../deployments/{deployment}/embeddings?api-version=V
+ * with {"input", "encoding_format", "dimensions"} (embeddings.h).
  * Errors: {"error": {"code", "message", "param", "type", "inner_error" |
  * "innererror"}} with code a string ("429", "DeploymentNotFound",
  * "content_filter"); a prompt the content filter refused (400,
@@ -32,6 +34,7 @@
 #include <strings.h>
 
 #include "adapters.h"
+#include "embeddings.h"
 
 #define DEFAULT_API_VERSION "2024-10-21"
 
@@ -44,16 +47,29 @@ static void put_segment(sy_buf *b, const char *s)
     }
 }
 
-static void build(const sy_call *call, sy_request *req)
+/* {base_url}/openai/deployments/{deployment}/{op}?api-version=V */
+static void deployment_url(const sy_model *m, const char *op, sy_request *req)
 {
-    const sy_provider *p = call->model->provider;
+    const sy_provider *p = m->provider;
     const sy_option_value *version = sy_provider_option(p, "api_version");
     sy_buf_printf(&req->url, "%s/openai/deployments/", p->base_url);
-    put_segment(&req->url, call->model->name);
-    sy_buf_printf(&req->url, "/chat/completions?api-version=%s",
+    put_segment(&req->url, m->name);
+    sy_buf_printf(&req->url, "/%s?api-version=%s", op,
                   version ? version->text : DEFAULT_API_VERSION); /* a token: URL-safe */
     sy_request_add_header(req, "Content-Type: application/json");
+}
+
+static void build(const sy_call *call, sy_request *req)
+{
+    deployment_url(call->model, "chat/completions", req);
     sy_openai_body(call, req, "max_completion_tokens", false);
+}
+
+/* Embeddings: the deployment's, no model in the body (embeddings.h). */
+static void build_embeddings(const sy_embed_call *call, sy_request *req)
+{
+    deployment_url(call->model, "embeddings", req);
+    sy_embed_body(call, req, false);
 }
 
 static void limits(const sy_headers *h, sy_ratelimit_info *rl)
@@ -72,14 +88,16 @@ static sy_err_class classify(int status, const char *type, const char *code, con
 
 static const sy_provider_ops ops = {
     .auth_name = "api-key", .auth_prefix = "", .build = build, .limits = limits,
-    .read_answer = sy_openai_read_answer, .classify = classify};
+    .read_answer = sy_openai_read_answer, .classify = classify,
+    .build_embeddings = build_embeddings};
 
 static const sy_kind_option options[] = {
     {.key = "api_version", .type = SY_OPTION_TOKEN},
     SY_PARAM_MAPPING_OPTIONS,
+    SY_EMBED_OPTIONS,
     {0},
 };
 
 const sy_provider_kind sy_azure_openai = {
     .name = "azure-openai", .default_base_url = NULL, .key_required = true,
-    .options = options, .ops = &ops};
+    .options = options, .embeddings = true, .ops = &ops};

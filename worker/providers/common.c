@@ -84,13 +84,17 @@ void sy_outcome_free(sy_outcome *o)
     o->output = NULL;
 }
 
-void sy_provider_build(const sy_call *call, sy_request *req)
+void sy_request_add_key(sy_request *req, const sy_provider *p)
 {
-    const sy_provider *p = call->model->provider;
     const sy_provider_ops *ops = p->kind->ops;
     if (p->api_key && *p->api_key)
         sy_request_add_header(req, "%s: %s%s", ops->auth_name, ops->auth_prefix, p->api_key);
-    ops->build(call, req);
+}
+
+void sy_provider_build(const sy_call *call, sy_request *req)
+{
+    sy_request_add_key(req, call->model->provider);
+    call->model->provider->kind->ops->build(call, req);
 }
 
 static void outcome_init(sy_outcome *o, int status)
@@ -115,11 +119,18 @@ static void scrub_outcome(sy_outcome *out, const char *key)
     out->output = clean;
 }
 
-static void parse_response(const sy_provider_ops *ops, int status, const char *body, size_t len,
-                           sy_outcome *out);
+static void parse_response(const sy_provider_ops *ops, sy_answer_reader read, void *ctx, int status,
+                           const char *body, size_t len, sy_outcome *out);
 
 void sy_provider_parse(const sy_provider *p, int status, const char *headers, size_t hlen,
                        const char *body, size_t blen, sy_outcome *out)
+{
+    sy_provider_parse_with(p, NULL, NULL, status, headers, hlen, body, blen, out);
+}
+
+void sy_provider_parse_with(const sy_provider *p, sy_answer_reader read, void *ctx, int status,
+                            const char *headers, size_t hlen, const char *body, size_t blen,
+                            sy_outcome *out)
 {
     outcome_init(out, status);
     sy_headers h;
@@ -138,7 +149,7 @@ void sy_provider_parse(const sy_provider *p, int status, const char *headers, si
     if (clean) body = clean, blen = clean_len;
     const sy_provider_ops *ops = p->kind->ops;
     ops->limits(&h, &out->rl);
-    parse_response(ops, status, body, blen, out);
+    parse_response(ops, read, ctx, status, body, blen, out);
     free(clean);
     scrub_outcome(out, p->api_key);
 }
@@ -434,8 +445,8 @@ void sy_outcome_malformed(sy_outcome *out, const char *what)
 /* A response: errors through parse_error_body, a 2xx JSON object through
  * the module's read_answer (the document checked whole, read with jscan),
  * anything else as a malformed response. */
-static void parse_response(const sy_provider_ops *ops, int status, const char *body, size_t len,
-                           sy_outcome *out)
+static void parse_response(const sy_provider_ops *ops, sy_answer_reader read, void *ctx, int status,
+                           const char *body, size_t len, sy_outcome *out)
 {
     if (status < 200 || status > 299) {
         parse_error_body(ops, status, body, len, out);
@@ -445,6 +456,7 @@ static void parse_response(const sy_provider_ops *ops, int status, const char *b
     if (!body || !len) sy_outcome_malformed(out, "empty body");
     else if (!sy_js_parse(body, len, &root)) sy_outcome_malformed(out, "body is not valid JSON");
     else if (!sy_js_is_object(root)) sy_outcome_malformed(out, "body is not a JSON object");
+    else if (read) read(root, out, ctx);
     else ops->read_answer(root, out);
 }
 

@@ -15,6 +15,9 @@
  * Usage: prompt_tokens (cached_tokens of them from the prompt cache),
  * completion_tokens (reasoning_tokens of them); no usage -> estimated.
  *
+ * Embeddings: POST {base_url}/embeddings, {"model", "input": [...],
+ * "encoding_format": "float", "dimensions"?} (embeddings.h), both kinds.
+ *
  * Kind openai sends max_completion_tokens (reasoning models accept only
  * that); openai-compatible sends max_tokens, the one those servers read,
  * and needs no key. Rate limits come in x-ratelimit-* headers with
@@ -24,6 +27,7 @@
 #include <string.h>
 
 #include "adapters.h"
+#include "embeddings.h"
 
 /* The task's parameters, each under its own name (the mapping may rename
  * or drop it). */
@@ -60,16 +64,31 @@ void sy_openai_body(const sy_call *call, sy_request *req, const char *max_tokens
     sy_body_close(&w);
 }
 
-static void build(const sy_call *call, sy_request *req, const char *max_tokens_field)
+/* The kind's headers: the organization and project, the body's type. */
+static void kind_headers(const sy_provider *p, sy_request *req)
 {
-    const sy_provider *p = call->model->provider;
-    sy_buf_printf(&req->url, "%s/chat/completions", p->base_url);
     const sy_option_value *org = sy_provider_option(p, "organization");
     const sy_option_value *project = sy_provider_option(p, "project");
     if (org) sy_request_add_header(req, "OpenAI-Organization: %s", org->text);
     if (project) sy_request_add_header(req, "OpenAI-Project: %s", project->text);
     sy_request_add_header(req, "Content-Type: application/json");
+}
+
+static void build(const sy_call *call, sy_request *req, const char *max_tokens_field)
+{
+    const sy_provider *p = call->model->provider;
+    sy_buf_printf(&req->url, "%s/chat/completions", p->base_url);
+    kind_headers(p, req);
     sy_openai_body(call, req, max_tokens_field, true);
+}
+
+/* POST {base_url}/embeddings (embeddings.h) */
+static void build_embeddings(const sy_embed_call *call, sy_request *req)
+{
+    const sy_provider *p = call->model->provider;
+    sy_buf_printf(&req->url, "%s/embeddings", p->base_url);
+    kind_headers(p, req);
+    sy_embed_body(call, req, true);
 }
 
 static void openai_build(const sy_call *call, sy_request *req)
@@ -129,11 +148,13 @@ void sy_openai_read_answer(sy_jspan root, sy_outcome *out)
 
 static const sy_provider_ops openai_ops = {
     .auth_name = "Authorization", .auth_prefix = "Bearer ", .build = openai_build,
-    .limits = limits, .read_answer = sy_openai_read_answer, .classify = sy_status_class};
+    .limits = limits, .read_answer = sy_openai_read_answer, .classify = sy_status_class,
+    .build_embeddings = build_embeddings};
 
 static const sy_provider_ops compatible_ops = {
     .auth_name = "Authorization", .auth_prefix = "Bearer ", .build = compatible_build,
-    .limits = limits, .read_answer = sy_openai_read_answer, .classify = sy_status_class};
+    .limits = limits, .read_answer = sy_openai_read_answer, .classify = sy_status_class,
+    .build_embeddings = build_embeddings};
 
 /* OpenAI's organization and project IDs (org-..., proj_...): sent as
  * headers, for keys that belong to several. */
@@ -141,6 +162,7 @@ static const sy_kind_option openai_options[] = {
     {.key = "organization", .type = SY_OPTION_TOKEN},
     {.key = "project", .type = SY_OPTION_TOKEN},
     SY_PARAM_MAPPING_OPTIONS,
+    SY_EMBED_OPTIONS,
     {0},
 };
 
@@ -148,13 +170,14 @@ static const sy_kind_option openai_options[] = {
  * rename_params): Mistral's random_seed, a server without seed. */
 static const sy_kind_option compatible_options[] = {
     SY_PARAM_MAPPING_OPTIONS,
+    SY_EMBED_OPTIONS,
     {0},
 };
 
 const sy_provider_kind sy_openai = {
     .name = "openai", .default_base_url = "https://api.openai.com/v1", .key_required = true,
-    .options = openai_options, .ops = &openai_ops};
+    .options = openai_options, .embeddings = true, .ops = &openai_ops};
 
 const sy_provider_kind sy_openai_compatible = {
     .name = "openai-compatible", .default_base_url = NULL, .key_required = false,
-    .options = compatible_options, .ops = &compatible_ops};
+    .options = compatible_options, .embeddings = true, .ops = &compatible_ops};

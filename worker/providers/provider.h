@@ -153,6 +153,8 @@ int sy_headers_find(const sy_headers *h, const char *name, char *val, size_t val
 
 /* ---- the module table ---- */
 
+struct sy_embed_call; /* embeddings.h */
+
 typedef struct sy_provider_ops {
     /* The key's header: "<auth_name>: <auth_prefix>KEY" ("Authorization",
      * "Bearer "); written by sy_provider_build, never by the module. */
@@ -167,6 +169,8 @@ typedef struct sy_provider_ops {
     /* A failed call: HTTP status and the error body's type, code and
      * message (any may be NULL) -> error class. */
     sy_err_class (*classify)(int status, const char *type, const char *code, const char *message);
+    /* The embeddings request (embeddings.h); NULL: the kind has none. */
+    void (*build_embeddings)(const struct sy_embed_call *call, sy_request *req);
 } sy_provider_ops;
 
 /* The kinds of the product, NULL-terminated (kinds.c): the one list. */
