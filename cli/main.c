@@ -22,6 +22,7 @@ static const struct {
     {"check", cmd_check, "validate pipeline files"},
     {"demo", cmd_demo, "run the whole pipeline on the embedded defaults"},
     {"state", cmd_state, "inspect a worker's job state (unfinished jobs, keys)"},
+    {"dlq", cmd_dlq, "list, show and requeue dead letters"},
 };
 
 static void usage(FILE *out)
