@@ -252,6 +252,7 @@ static void turn(worker *w, unsigned mode, int max_wait_ms)
     if (more) w->more_input = true;
     sy_loop_turn(w->loop, max_wait_ms);
     poll_producers(w);
+    if (w->spend) sy_spend_poll(w->spend);
 }
 
 static bool running(const worker *w)
@@ -512,6 +513,13 @@ static int setup(worker *w)
     changelog_init(w);
     sy_keymap_init(&w->working);
     if (recover_unfinished(w, changelog_mirror) != 0) return fail(w, "cannot store the recovered state");
+    if (w->cfg.nbudgets) { /* the spend known before any job is taken */
+        if (!(w->spend = sy_spend_open(&w->kafka, &w->cfg, SY_TOPIC_SPEND, 30000, err, sizeof err))) {
+            sy_error("budgets: %s", err);
+            return fail(w, "cannot read the spend of the budgets");
+        }
+        wake_on(w, sy_spend_queue(w->spend));
+    }
     if (subscribe(w) != 0) return fail(w, "cannot subscribe");
     return 0;
 }
@@ -524,6 +532,7 @@ static void teardown(worker *w)
     sy_reaper_join(&w->reaper);
     if (w->changelog_producer && w->changelog_producer != w->producer) rd_kafka_destroy(w->changelog_producer);
     if (w->producer) rd_kafka_destroy(w->producer);
+    sy_spend_close(w->spend);
     txn_free(w);
     sy_engine_free(w->engine);
     run_abandon_all(w); /* unfinished: redelivered on restart */
