@@ -408,7 +408,7 @@ static int connect_kafka(worker *w, char *err, size_t errlen)
 static int check_topics(worker *w)
 {
     sy_topic_plan plan;
-    int mask = SY_TK_TIER | SY_TK_DLQ | SY_TK_RESULTS | (w->opt.changelog ? SY_TK_CHANGELOG : 0);
+    int mask = SY_TK_TIER | SY_TK_DLQ | SY_TK_RESULTS | SY_TK_SPEND | (w->opt.changelog ? SY_TK_CHANGELOG : 0);
     sy_topic_plan_build(&w->cfg, mask, SY_TOPIC_JOBS, w->opt.dlq_topic, &plan);
     long long *limit = sy_xcalloc(plan.n ? plan.n : 1, sizeof *limit);
     int rc = sy_cluster_verify(w->producer, &plan, "worker", limit);
