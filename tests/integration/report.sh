@@ -83,7 +83,10 @@ for k, w in want.items():
         e = pct(w["lat"], q)
         assert abs(g["latency_ms"][name] - e) <= e / 64 + 1, (k, name, g["latency_ms"][name], e)
 tot = want["*"]
-assert tot["failed"] > 3 and tot["deduplicated"] == 10, tot
+# a resubmitted key is answered from the store when its first run succeeded
+# (a stored failure is no answer: it runs again)
+first_ok = sum(1 for r in rs if r["job_id"] in {"j%d" % i for i in range(10)} and r["status"] == "ok")
+assert tot["failed"] > 3 and tot["deduplicated"] == first_ok > 0, (tot["deduplicated"], first_ok)
 print("   report == results: %d jobs, %d failed, %d deduplicated, %d+%d tokens, $%.6f" %
       (tot["jobs"], tot["failed"], tot["deduplicated"], tot["tokens_in"], tot["tokens_out"], tot["cost_usd"]))
 rows = list(csv.DictReader(open(t + "/report.csv", newline="")))
