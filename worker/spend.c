@@ -87,9 +87,17 @@ sy_spend *sy_spend_open(const sy_kafka_opts *k, const sy_config *cfg, const char
     snprintf(id, sizeof id, "w%016" PRIx64, sy_hash64(&seed, sizeof seed));
     sy_ledger_init(&s->ledger, id);
     snprintf(group, sizeof group, "switchyard-spend-%s", id);
-    sy_kafka_opts ko = *k;
-    if (ko.nprops < SY_MAX_PROPS) ko.props[ko.nprops++] = "enable.partition.eof=true";
-    s->producer = sy_kafka_producer(k, NULL, NULL, err, errlen);
+    /* Shares are few and small: sent and fetched at once, so that other
+     * workers see them within tens of ms (the overshoot bound, spend.h). */
+    sy_kafka_opts po = *k, ko = *k;
+    static const char *const fast_produce[] = {"linger.ms=0"};
+    static const char *const fast_fetch[] = {"enable.partition.eof=true", "fetch.wait.max.ms=10",
+                                             "fetch.error.backoff.ms=10"};
+    for (size_t i = 0; i < SY_ARRAY_LEN(fast_produce) && po.nprops < SY_MAX_PROPS; i++)
+        po.props[po.nprops++] = fast_produce[i];
+    for (size_t i = 0; i < SY_ARRAY_LEN(fast_fetch) && ko.nprops < SY_MAX_PROPS; i++)
+        ko.props[ko.nprops++] = fast_fetch[i];
+    s->producer = sy_kafka_producer(&po, NULL, NULL, err, errlen);
     if (s->producer) s->consumer = sy_kafka_consumer(&ko, group, NULL, NULL, err, errlen);
     if (!s->consumer || read_to_end(s, wait_ms, err, errlen) != 0) {
         sy_spend_close(s);

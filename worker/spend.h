@@ -9,7 +9,8 @@
  * overshoot: a worker checks before every attempt, so past the limit it
  * starts nothing more; what it had in flight then still lands (one
  * in-flight window per worker), and so does what other workers started
- * before their newest share reached it (produce + fetch, tens of ms).
+ * before its newest share reached them (a produce and a fetch: at most one
+ * more window each when calls end together).
  * docs/durability.md, "Budgets". Worker layer. */
 #ifndef SY_SPEND_H
 #define SY_SPEND_H
