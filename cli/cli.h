@@ -17,5 +17,7 @@ int cmd_check(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_state(int argc, char **argv);
 int cmd_topics(int argc, char **argv);
+int cmd_dlq(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 #endif

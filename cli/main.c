@@ -22,6 +22,8 @@ static const struct {
     {"check", cmd_check, "validate pipeline files"},
     {"demo", cmd_demo, "run the whole pipeline on the embedded defaults"},
     {"state", cmd_state, "inspect a worker's job state (unfinished jobs, keys)"},
+    {"dlq", cmd_dlq, "list, show and requeue dead letters"},
+    {"report", cmd_report, "cost, tokens, latency and errors of result topics, by any field"},
 };
 
 static void usage(FILE *out)

@@ -10,5 +10,6 @@
 
 #define SY_TOPIC_JOBS "switchyard.jobs"
 #define SY_TOPIC_DLQ "switchyard.dlq"
+#define SY_TOPIC_SPEND "switchyard.spend" /* budgets: each worker's spend (worker/spend.h) */
 
 #endif

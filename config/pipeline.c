@@ -89,7 +89,8 @@ typedef struct loader {
     topic_use *topics; size_t ntopics, topics_cap;
 } loader;
 
-static const char *const top_keys[] = {"version", "providers", "models", "tiers", "tasks", NULL};
+static const char *const top_keys[] = {"version", "providers", "models", "tiers", "tasks",
+                                       "budgets", NULL};
 static const char *const provider_keys[] = {"kind", "base_url", "api_key_env", "limits",
                                             "cooldown_s", "options", NULL};
 static const char *const limits_keys[] = {"requests_per_minute", "tokens_per_minute", NULL};
@@ -865,6 +866,7 @@ static void load_file(loader *L, const char *file)
         int64_t version;
         yn_get_int(&top, "version", true, 1, 1, &version);
         for (size_t i = 0; i < SY_ARRAY_LEN(sections); i++) load_section(L, &top, &sections[i]);
+        sy_budgets_load(&d, file, yn_map_get(&top, "budgets"), L->cfg);
     }
     L->doc = NULL;
     yn_close(&d);
@@ -982,6 +984,7 @@ int sy_config_load(sy_config *cfg, const sy_provider_kind *const *kinds,
     resolve_refs(&L);
     if (!L.unparsed) check_refusals(&L);
     if (!L.unparsed) check_embeddings(&L);
+    if (!L.unparsed) sy_budgets_resolve(cfg, diags);
     loader_free(&L);
     sort_diags(diags, first, files, nfiles);
     bool failed = diags->n > first;
@@ -997,6 +1000,7 @@ void sy_config_free(sy_config *cfg)
     for (size_t i = 0; i < cfg->ntiers; i++) tier_free(cfg->tiers[i]);
     for (size_t i = 0; i < cfg->ntasks; i++) task_free(cfg->tasks[i]);
     for (size_t i = 0; i < cfg->nfiles; i++) free(cfg->files[i]);
+    sy_budgets_free(cfg);
     free(cfg->providers);
     free(cfg->models);
     free(cfg->tiers);

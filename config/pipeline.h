@@ -26,6 +26,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "budget.h"
 #include "diag.h"
 #include "result.h"
 #include "template.h"
@@ -229,6 +230,7 @@ typedef struct sy_config {
     sy_tier **tiers;         size_t ntiers;
     sy_task **tasks;         size_t ntasks;
     char **files;            size_t nfiles; /* loaded file names (owned) */
+    sy_budget *budgets;      size_t nbudgets; /* budget.h */
     sy_diags needs;          /* SY_LOAD_ENV_OPTIONAL: "VAR (where used)" for each unset
                               * variable a run will need */
 } sy_config;

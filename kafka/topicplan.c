@@ -1,6 +1,7 @@
 /* topicplan.c -- see topicplan.h. Pure decisions about topics; the cluster
  * is read elsewhere (kafka_admin.c). */
 #include "topicplan.h"
+#include "topic_names.h"
 #include "util.h"
 
 #include <stdio.h>
@@ -42,6 +43,7 @@ void sy_topic_plan_build(const sy_config *cfg, int mask, const char *jobs_topic,
     }
     for (size_t i = 0; (mask & SY_TK_RESULTS) && i < cfg->ntasks; i++)
         add(out, cfg->tasks[i]->output_topic, SY_TK_RESULTS, -1, false);
+    if ((mask & SY_TK_SPEND) && cfg->nbudgets) add(out, SY_TOPIC_SPEND, SY_TK_SPEND, -1, true);
 }
 
 void sy_topic_plan_free(sy_topic_plan *p)
@@ -59,6 +61,7 @@ const char *sy_topic_kind_name(sy_topic_kind k)
     case SY_TK_TIER: return "tier";
     case SY_TK_CHANGELOG: return "changelog";
     case SY_TK_RESULTS: return "results";
+    case SY_TK_SPEND: return "spend";
     }
     return "?";
 }

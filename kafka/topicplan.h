@@ -24,8 +24,9 @@ typedef enum sy_topic_kind {
     SY_TK_TIER = 4,
     SY_TK_CHANGELOG = 8,
     SY_TK_RESULTS = 16,
+    SY_TK_SPEND = 32, /* switchyard.spend, compacted: only when the pipelines have budgets */
 } sy_topic_kind;
-#define SY_TK_ALL 31
+#define SY_TK_ALL 63
 
 typedef struct sy_topic_need {
     char *name;
@@ -50,7 +51,7 @@ typedef struct sy_topic_seen {
 void sy_topic_plan_build(const sy_config *cfg, int mask, const char *jobs_topic,
                          const char *dlq_topic, sy_topic_plan *out);
 void sy_topic_plan_free(sy_topic_plan *p);
-/* "jobs", "dead letters", "tier", "changelog", "results". */
+/* "jobs", "dead letters", "tier", "changelog", "results", "spend". */
 const char *sy_topic_kind_name(sy_topic_kind k);
 
 /* Compare seen[i] (one per plan topic) with the plan. auto_create: 1 the

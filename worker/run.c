@@ -486,8 +486,36 @@ static bool choose_usable_model(sy_run *r, int64_t *soonest_ms)
 
 static void send_attempt(sy_run *r);
 
-/* ATTEMPT: the deadline, a usable model, an engine slot, room under the
- * account; then the request. */
+/* The budget hook (spend.h): a spent budget of the job's tags holds it (a
+ * timer, as when no model can take calls), moves it to the budget's tier,
+ * or fails it as budget_exceeded. Returns true when the job goes no further. */
+static bool over_budget(sy_run *r)
+{
+    const sy_budget *b = r->w->spend ? sy_spend_check(r->w->spend, &r->job) : NULL;
+    if (!b || (b->action == SY_BUDGET_DOWNGRADE && b->tier == r->tier)) return false;
+    if (b->action == SY_BUDGET_HOLD) {
+        step(r, SY_EV_NO_MODEL, NULL, &(fx_args){.delay_ms = SY_SPEND_HOLD_MS});
+        return true;
+    }
+    char why[600];
+    snprintf(why, sizeof why, "the %s budget of %.200s=%.200s ($%.2f) is spent", sy_budget_period_name(b->period),
+             b->tag, b->value, (double)b->limit_nano / 1e9);
+    if (b->action == SY_BUDGET_DEADLETTER) {
+        fail(r, SY_EV_NOT_RUNNABLE, SY_ERR_BUDGET_EXCEEDED, why);
+        return true;
+    }
+    sy_model_view views[SY_ROUTE_MAX_MODELS];
+    r->tier = b->tier;
+    model_views(r, views);
+    if (sy_route_begin(&r->route, r->tier, &r->job, views) != 0) {
+        fail(r, SY_EV_NOT_RUNNABLE, SY_ERR_CONTEXT_WINDOW, r->route.why);
+        return true;
+    }
+    return false;
+}
+
+/* ATTEMPT: the deadline, the budgets, a usable model, an engine slot, room
+ * under the account; then the request. */
 static void attempt(sy_run *r)
 {
     worker *w = r->w;
@@ -495,6 +523,7 @@ static void attempt(sy_run *r)
         fail(r, SY_EV_EXPIRED, SY_ERR_EXPIRED, "job deadline passed before it could run");
         return;
     }
+    if (over_budget(r)) return;
     int64_t wait_ms = 0;
     if (!choose_usable_model(r, &wait_ms)) {
         step(r, SY_EV_NO_MODEL, NULL, &(fx_args){.delay_ms = wait_ms});
@@ -806,7 +835,9 @@ static void attempt_ended(sy_run *r, int64_t latency_ms, bool count_health, bool
     r->tokens_in += r->last.tokens_in;
     r->tokens_out += r->last.tokens_out;
     sy_usage_detail_add(&r->usage, &r->last.usage);
-    r->cost_usd += sy_model_cost_detail(r->model, r->last.tokens_in, r->last.tokens_out, &r->last.usage);
+    double cost = sy_model_cost_detail(r->model, r->last.tokens_in, r->last.tokens_out, &r->last.usage);
+    r->cost_usd += cost;
+    if (r->w->spend) sy_spend_add(r->w->spend, &r->job, cost); /* the budget hook: spend counted */
     if (r->last.error == SY_ERR_NONE) check_output(r);
     note_attempt(r, r->last.error, r->last.http_status, latency_ms);
     if (r->last.error == SY_ERR_NONE) step(r, SY_EV_RESPONSE_OK, NULL, NULL);

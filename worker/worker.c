@@ -264,6 +264,7 @@ static void turn(worker *w, unsigned mode, int max_wait_ms)
     if (more) w->more_input = true;
     sy_loop_turn(w->loop, max_wait_ms);
     poll_producers(w);
+    if (w->spend) sy_spend_poll(w->spend);
 }
 
 static bool running(const worker *w)
@@ -419,7 +420,7 @@ static int connect_kafka(worker *w, char *err, size_t errlen)
 static int check_topics(worker *w)
 {
     sy_topic_plan plan;
-    int mask = SY_TK_TIER | SY_TK_DLQ | SY_TK_RESULTS | (w->opt.changelog ? SY_TK_CHANGELOG : 0);
+    int mask = SY_TK_TIER | SY_TK_DLQ | SY_TK_RESULTS | SY_TK_SPEND | (w->opt.changelog ? SY_TK_CHANGELOG : 0);
     sy_topic_plan_build(&w->cfg, mask, SY_TOPIC_JOBS, w->opt.dlq_topic, &plan);
     long long *limit = sy_xcalloc(plan.n ? plan.n : 1, sizeof *limit);
     int rc = sy_cluster_verify(w->producer, &plan, "worker", limit);
@@ -524,6 +525,13 @@ static int setup(worker *w)
     changelog_init(w);
     sy_keymap_init(&w->working);
     if (recover_unfinished(w, changelog_mirror) != 0) return fail(w, "cannot store the recovered state");
+    if (w->cfg.nbudgets) { /* the spend known before any job is taken */
+        if (!(w->spend = sy_spend_open(&w->kafka, &w->cfg, SY_TOPIC_SPEND, 30000, err, sizeof err))) {
+            sy_error("budgets: %s", err);
+            return fail(w, "cannot read the spend of the budgets");
+        }
+        wake_on(w, sy_spend_queue(w->spend));
+    }
     if (subscribe(w) != 0) return fail(w, "cannot subscribe");
     if (wmetrics_start(w) != 0) return fail(w, "cannot serve --http");
     return 0;
@@ -538,6 +546,7 @@ static void teardown(worker *w)
     sy_reaper_join(&w->reaper);
     if (w->changelog_producer && w->changelog_producer != w->producer) rd_kafka_destroy(w->changelog_producer);
     if (w->producer) rd_kafka_destroy(w->producer);
+    sy_spend_close(w->spend);
     txn_free(w);
     sy_engine_free(w->engine);
     run_abandon_all(w); /* unfinished: redelivered on restart */

@@ -36,6 +36,7 @@
 #include "pipeline.h"
 #include "reaper.h"
 #include "route.h"
+#include "spend.h"
 #include "store.h"
 #include "timers.h"
 #include "waitq.h"
@@ -157,6 +158,7 @@ struct worker {
     rd_kafka_t *consumer;
     rd_kafka_t *producer;            /* results and dead letters (transactional: txn.c) */
     rd_kafka_t *changelog_producer;  /* the changelog: the same one without --transactions */
+    sy_spend *spend;                 /* budgets (spend.h); NULL when the pipelines have none */
     struct sy_txn *txn;              /* NULL without --transactions */
     sy_engine *engine;
     sy_offsets *offsets;

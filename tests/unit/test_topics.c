@@ -71,6 +71,17 @@ static void test_plan_names(void **state)
     assert_true(index_of(&p, "switchyard.results.a") >= 0);
     sy_topic_plan_free(&p);
 
+    /* budgets: the spend topic, compacted */
+    sy_budget budget = {.tag = "team", .value = "x"};
+    f.cfg.budgets = &budget;
+    f.cfg.nbudgets = 1;
+    sy_topic_plan_build(&f.cfg, SY_TK_ALL, "switchyard.jobs", "my.dlq", &p);
+    assert_int_equal(p.n, 9);
+    int spend = index_of(&p, "switchyard.spend");
+    assert_true(spend >= 0 && p.v[spend].compact && p.v[spend].kind == SY_TK_SPEND);
+    sy_topic_plan_free(&p);
+    f.cfg.nbudgets = 0;
+
     /* the scheduler's view: no changelogs, no outputs */
     sy_topic_plan_build(&f.cfg, SY_TK_JOBS | SY_TK_DLQ | SY_TK_TIER, "j", "d", &p);
     assert_int_equal(p.n, 4);
