@@ -26,6 +26,7 @@ static const char *class_names[SY_ERR_COUNT] = {
     [SY_ERR_UNPUBLISHABLE] = "result_unpublishable",
     [SY_ERR_RESPONSE_TOO_LARGE] = "response_too_large",
     [SY_ERR_UNROUTABLE] = "unroutable",
+    [SY_ERR_TLS] = "tls_error",
 };
 
 const char *sy_err_class_name(sy_err_class c)

@@ -33,6 +33,7 @@ typedef enum sy_err_class {
     SY_ERR_RESPONSE_TOO_LARGE, /* answer over --max-answer-bytes / --max-header-bytes,
                                   or too large for the state store: not retried */
     SY_ERR_UNROUTABLE,       /* the Kafka client refused the job on its tier topic */
+    SY_ERR_TLS,              /* the provider's certificate is not trusted: not retried */
     SY_ERR_COUNT
 } sy_err_class;
 
