@@ -12,6 +12,10 @@
 # SY_KAFKA=real: on a real Apache Kafka node (scripts/kafka.sh) instead of
 # the embedded broker; "broker" CPU is then the Kafka JVM's.
 #
+# TRANSPORT=h1|tls|h2 (bench/lib.sh): plain HTTP/1.1 (default), HTTPS with
+# HTTP/1.1, HTTPS with HTTP/2; prints the connections the fake accepted and
+# the worker's peak RSS too.
+#
 # FALLBACK=1: every job's first call goes to a second fake provider that
 # answers 500, and the job falls back to the working model
 # (bench/fallback.yaml): two calls per job, the fallback path's cost.
@@ -36,6 +40,8 @@ t1=$(date +%s%N)
 s=$(cpu_us $SCHED_PID); w=$(cpu_us $WORKER_PID); wk=$(sys_us $WORKER_PID); b=$(( $(cpu_us $BROKER_PID) - b0 )); f=$(( $(cpu_us $FAKE_PID) - f0 ))
 [ -n "${FAILING_PID:-}" ] && f=$(( f + $(cpu_us $FAILING_PID) - g0 )) # both fakes
 check_broker_kept_up || true
+echo "transport $TRANSPORT: the fake's counts $(fake_stats connections_total h2_streams);" \
+     "worker peak RSS $(awk '/VmHWM/ {print $2}' /proc/$WORKER_PID/status) KB (all of it; per call: bench/floor.sh)"
 
 "$PY" - "$JOBS" "$INFLIGHT" "$LATENCY" "$t0" "$t1" "$s" "$w" "$b" "$f" "$wk" "$T/results.jsonl" <<'PY'
 import json, sys
