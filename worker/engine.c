@@ -33,7 +33,8 @@
  * per call even when nothing came back compressed.
  *
  * HTTP/2: a transfer asks for it over TLS (ALPN offers h2 and http/1.1;
- * the provider picks) unless its provider says `http: 1.1`, and waits for
+ * the provider picks) unless its provider says `http: 1.1` (plain http://
+ * is HTTP/1.1), and waits for
  * a connection being set up to the same host rather than opening its own
  * (CURLOPT_PIPEWAIT), so a shard's calls to one provider share one
  * connection (at most SHARD_SIZE streams on it). So connections to a
@@ -52,6 +53,7 @@
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define SHARD_SIZE 64 /* transfers (and so connections) per multi handle */
 
@@ -140,9 +142,8 @@ static bool setup_easy(sy_engine *e, sy_transfer *t)
     curl_easy_setopt(t->easy, CURLOPT_OPENSOCKETDATA, e);
     curl_easy_setopt(t->easy, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
     curl_easy_setopt(t->easy, CURLOPT_CLOSESOCKETDATA, e);
-    curl_easy_setopt(t->easy, CURLOPT_PIPEWAIT, 1L);
-    curl_easy_setopt(t->easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-    t->http1_set = false;
+    curl_easy_setopt(t->easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    t->h2_set = false;
     if (!e->default_ca) {
         char *ca = NULL;
         curl_easy_getinfo(t->easy, CURLINFO_CAINFO, &ca);
@@ -384,13 +385,17 @@ static void set_url(sy_transfer *t)
     curl_easy_setopt(t->easy, CURLOPT_CURLU, t->url);
 }
 
-/* The provider's transport settings, set again only when they change. */
+/* The provider's transport settings, set again only when they change.
+ * HTTP/2 (and waiting for a connection being set up, to share it) only
+ * over TLS: over plain http:// libcurl would hold every call of a burst
+ * until the first answer told it the server does not multiplex. */
 static void set_transport(sy_engine *e, sy_transfer *t)
 {
-    if (t->req.http1_only != t->http1_set) {
-        t->http1_set = t->req.http1_only;
-        curl_easy_setopt(t->easy, CURLOPT_HTTP_VERSION,
-                         (long)(t->http1_set ? CURL_HTTP_VERSION_1_1 : CURL_HTTP_VERSION_2TLS));
+    bool h2 = !t->req.http1_only && t->req.url.len > 8 && !strncasecmp(t->req.url.data, "https://", 8);
+    if (h2 != t->h2_set) {
+        t->h2_set = h2;
+        curl_easy_setopt(t->easy, CURLOPT_HTTP_VERSION, (long)(h2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1));
+        curl_easy_setopt(t->easy, CURLOPT_PIPEWAIT, h2 ? 1L : 0L);
     }
     const char *ca = t->req.ca_file ? t->req.ca_file : "";
     size_t n = strlen(ca);

@@ -35,7 +35,7 @@ typedef struct sy_transfer {
     bool hlist_big;        /* ... for a body over libcurl's Expect threshold */
     CURLU *url;            /* the request URL, parsed */
     sy_buf url_of;         /* the text it was parsed from */
-    bool http1_set;        /* the easy handle is set to HTTP/1.1 only */
+    bool h2_set;           /* the easy handle asks for HTTP/2 (over TLS) */
     sy_buf ca_of;          /* the CA file it is set to ("": libcurl's default) */
     void *opaque;
     int shard;             /* the libcurl multi handle it belongs to */
