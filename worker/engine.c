@@ -34,12 +34,11 @@
  *
  * HTTP/2: a transfer asks for it over TLS (ALPN offers h2 and http/1.1;
  * the provider picks) unless its provider says `http: 1.1` (plain http://
- * is HTTP/1.1), and waits for
- * a connection being set up to the same host rather than opening its own
- * (CURLOPT_PIPEWAIT), so a shard's calls to one provider share one
- * connection (at most SHARD_SIZE streams on it). So connections to a
- * provider are at most SHARD_SIZE per shard over HTTP/1.1 (one per call)
- * and about one per shard over HTTP/2. Every socket libcurl opens and
+ * is HTTP/1.1), and waits for a connection being set up to the same host
+ * rather than opening its own (CURLOPT_PIPEWAIT), so a shard's calls to
+ * one provider share one connection (at most SHARD_SIZE streams on it).
+ * So connections to a provider are at most SHARD_SIZE per shard over
+ * HTTP/1.1 (one per call) and about one per shard over HTTP/2. Every socket libcurl opens and
  * closes goes through the engine's callbacks, which count them
  * (sy_engine_stats). A provider's ca_file is set as the transfer's CA file
  * (libcurl keeps connections of different CA files apart); verification
@@ -49,11 +48,11 @@
 #include "util.h"
 
 #include <errno.h>
-#include <sys/socket.h>
-#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #define SHARD_SIZE 64 /* transfers (and so connections) per multi handle */
 
