@@ -93,9 +93,10 @@ typedef struct loader {
 
 static const char *const top_keys[] = {"version", "providers", "models", "tiers", "tasks", NULL};
 static const char *const provider_keys[] = {"kind", "base_url", "api_key_env", "limits",
-                                            "cooldown_s", "options", "http", "ca_file",
-                                            /* known only to be refused (provider_transport) */
-                                            "insecure", "tls_verify", "verify", "verify_tls",
+                                            "cooldown_s", "options", "http", "ca_file", NULL};
+/* Keys that would turn certificate verification off: known to a provider's
+ * map only to be refused with what to do instead (provider_transport). */
+static const char *const insecure_keys[] = {"insecure", "tls_verify", "verify", "verify_tls",
                                             "ssl_verify", "verify_ssl", "skip_verify", NULL};
 static const char *const limits_keys[] = {"requests_per_minute", "tokens_per_minute", NULL};
 static const char *const model_keys[] = {"provider", "name", "price_per_mtok", "context_window",
@@ -428,9 +429,7 @@ static void provider_transport(const yn_map *m, sy_provider *p)
         yn_error(m->doc, yn_map_get(m, "ca_file"), "ca_file of %s cannot be read (%s): %s", m->owner,
                  strerror(errno), got);
     }
-    const char *const *k = provider_keys;
-    while (strcmp(*k, "insecure")) k++; /* the first of the keys that turn verification off */
-    for (; *k; k++)
+    for (const char *const *k = insecure_keys; *k; k++)
         if (yn_map_get(m, *k))
             yn_error(m->doc, yn_map_get(m, *k), "%s of %s: certificate verification cannot be turned "
                      "off; to trust a private or self-signed certificate, give it as ca_file:", *k, m->owner);
@@ -444,8 +443,13 @@ static void *provider_load(loader *L, yaml_node_t *key, yaml_node_t *val)
     p->line = (int)key->start_mark.line + 1;
     char owner[OWNER_MAX];
     snprintf(owner, sizeof owner, "provider '%s'", p->name);
+    const char *known[SY_ARRAY_LEN(provider_keys) + SY_ARRAY_LEN(insecure_keys)];
+    size_t n = 0;
+    for (const char *const *k = provider_keys; *k; k++) known[n++] = *k;
+    for (const char *const *k = insecure_keys; *k; k++) known[n++] = *k;
+    known[n] = NULL;
     yn_map m;
-    if (!yn_map_open(&m, L->doc, val, key, owner, "", provider_keys)) return p;
+    if (!yn_map_open(&m, L->doc, val, key, owner, "", known)) return p;
     int kind = 0;
     if (yn_get_enum(&m, "kind", true, L->kind_names, &kind) == 1) p->kind = L->kinds[kind];
     provider_base_url(&m, p);
