@@ -1,7 +1,7 @@
 # switchyard and the fake provider, built from source on Debian.
 FROM debian:bookworm AS build
 RUN apt-get update && apt-get install -y --no-install-recommends \
-      build-essential cmake pkg-config librdkafka-dev libcurl4-openssl-dev \
+      build-essential cmake pkg-config librdkafka-dev libcurl4-openssl-dev libssl-dev libnghttp2-dev \
       libmsgpack-dev liblmdb-dev libyaml-dev libjansson-dev libcmocka-dev libjemalloc-dev libmicrohttpd-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src

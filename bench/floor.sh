@@ -5,6 +5,11 @@
 # CPU per job minus this is what the rest of a job costs.
 #
 #   bench/floor.sh [CALLS=50000] [INFLIGHT=1000] [LATENCY_MS=200]
+#
+# TRANSPORT=h1|tls|h2 (bench/lib.sh): plain HTTP/1.1, HTTPS with HTTP/1.1,
+# HTTPS with HTTP/2. Prints also the connections the fake accepted and the
+# memory per call in flight (http-floor's peak RSS over its RSS before the
+# first call, divided by INFLIGHT).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CALLS=${1:-50000}; INFLIGHT=${2:-1000}; LATENCY=${3:-200}
@@ -13,3 +18,4 @@ start_fake "$T" --latency-ms "$LATENCY" --rpm 100000000 --tpm 100000000000
 f0=$(cpu_us $FAKE_PID)
 $BUILD/http-floor "$OPENAI_BASE_URL" "$CALLS" "$INFLIGHT"
 echo "fake provider CPU us/call $(( ($(cpu_us $FAKE_PID) - f0) / (CALLS + INFLIGHT) ))"
+echo "transport $TRANSPORT, the fake's counts: $(fake_stats connections_total tls_connections h2_streams)"

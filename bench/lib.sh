@@ -32,13 +32,36 @@ sys_us() { # pid -> system (kernel) CPU in microseconds
     awk -v tck="$(getconf CLK_TCK)" '{print int($15 * 1000000 / tck)}' "/proc/$1/stat"
 }
 
+# TRANSPORT: h1 (plain HTTP/1.1, the default), tls (HTTPS, HTTP/1.1 only)
+# or h2 (HTTPS, HTTP/2 by ALPN). Over TLS the fake provider serves a
+# certificate made here for the run, which the pipeline (bench_pipeline)
+# and http-floor (SY_CA_FILE; SY_HTTP1=1 for tls) are told to trust.
+TRANSPORT=${TRANSPORT:-h1}
+case $TRANSPORT in h1 | tls | h2) ;; *) echo "TRANSPORT must be h1, tls or h2" >&2; exit 2 ;; esac
+if [ "$TRANSPORT" != h1 ]; then
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=localhost \
+        -addext subjectAltName=IP:127.0.0.1 -keyout "$T/key.pem" -out "$T/cert.pem" 2>/dev/null
+    export SY_CA_FILE=$T/cert.pem SY_HTTP1=$([ "$TRANSPORT" = tls ] && echo 1 || echo 0)
+fi
+tls_fake_args() {
+    [ "$TRANSPORT" = h1 ] || echo --tls-cert "$T/cert.pem" --tls-key "$T/key.pem" --h2 "$([ "$TRANSPORT" = h2 ] && echo on || echo off)"
+}
+
 # start_fake DIR [fake-provider options...]: sets OPENAI_BASE_URL, FAKE_PID
 start_fake() {
-    local d=$1; shift
-    $FAKE --port 0 --port-file "$d/port" "$@" >"$d/fake.log" 2>&1 &
+    local d=$1 tls; shift
+    tls=$(tls_fake_args)
+    $FAKE --port 0 --port-file "$d/port" $tls "$@" >"$d/fake.log" 2>&1 &
     PIDS+=($!); FAKE_PID=$!
     wait_file "$d/port"
-    export OPENAI_BASE_URL="http://127.0.0.1:$(cat "$d/port")/v1"
+    export OPENAI_BASE_URL="$([ "$TRANSPORT" = h1 ] && echo http || echo https)://127.0.0.1:$(cat "$d/port")/v1"
+}
+
+# The fake's counters (GET /stats, which is one more connection), e.g.
+# fake_stats tls_connections h2_streams -> "tls_connections=N h2_streams=N".
+fake_stats() {
+    curl -sS ${SY_CA_FILE:+--cacert "$SY_CA_FILE"} --http1.1 "${OPENAI_BASE_URL%/v1}/stats" |
+        "$PY" -c "import json, sys; s = json.load(sys.stdin); print(' '.join('%s=%s' % (k, s[k]) for k in sys.argv[1:]))" "$@"
 }
 
 # bench_pipeline DIR: sets PIPELINE; with FALLBACK=1 first starts a second
@@ -47,11 +70,22 @@ start_fake() {
 # there. Call before start_fake.
 bench_pipeline() {
     PIPELINE=bench/bench.yaml
-    [ "${FALLBACK:-0}" = 1 ] || return 0
+    [ "${FALLBACK:-0}" = 1 ] || { transport_pipeline; return 0; }
     mkdir -p "$1/failing"
     start_fake "$1/failing" --error-rate 1 --rpm 100000000 --tpm 100000000000
     export FAILING_BASE_URL=$OPENAI_BASE_URL; FAILING_PID=$FAKE_PID
     PIPELINE=bench/fallback.yaml
+    transport_pipeline
+}
+
+# Over TLS: a copy of $PIPELINE whose providers trust the run's certificate
+# (and, for TRANSPORT=tls, keep to HTTP/1.1).
+transport_pipeline() {
+    [ "$TRANSPORT" != h1 ] || return 0
+    local http=2
+    [ "$TRANSPORT" = tls ] && http=1.1
+    sed "s|^\( *\)api_key_env: \(.*\)|&\n\1ca_file: $T/cert.pem\n\1http: \"$http\"|" "$PIPELINE" >"$T/pipeline.yaml"
+    PIPELINE=$T/pipeline.yaml
 }
 
 # start_broker DIR PIPELINE PARTITIONS: sets SWITCHYARD_BROKERS, BROKER_PID.

@@ -14,6 +14,9 @@
 #
 # METRICS=1: the worker serves --http 127.0.0.1:0 (metrics counted and the
 # page rendered once a second; README, Metrics and health).
+# TRANSPORT=h1|tls|h2 (bench/lib.sh): plain HTTP/1.1 (default), HTTPS with
+# HTTP/1.1, HTTPS with HTTP/2; prints the connections the fake accepted and
+# the worker's peak RSS too.
 #
 # FALLBACK=1: every job's first call goes to a second fake provider that
 # answers 500, and the job falls back to the working model
@@ -39,6 +42,8 @@ t1=$(date +%s%N)
 s=$(cpu_us $SCHED_PID); w=$(cpu_us $WORKER_PID); wk=$(sys_us $WORKER_PID); b=$(( $(cpu_us $BROKER_PID) - b0 )); f=$(( $(cpu_us $FAKE_PID) - f0 ))
 [ -n "${FAILING_PID:-}" ] && f=$(( f + $(cpu_us $FAILING_PID) - g0 )) # both fakes
 check_broker_kept_up || true
+echo "transport $TRANSPORT: the fake's counts $(fake_stats connections_total h2_streams);" \
+     "worker peak RSS $(awk '/VmHWM/ {print $2}' /proc/$WORKER_PID/status) KB (all of it; per call: bench/floor.sh)"
 
 "$PY" - "$JOBS" "$INFLIGHT" "$LATENCY" "$t0" "$t1" "$s" "$w" "$b" "$f" "$wk" "$T/results.jsonl" <<'PY'
 import json, sys

@@ -28,6 +28,7 @@ static const char *class_names[SY_ERR_COUNT] = {
     [SY_ERR_UNROUTABLE] = "unroutable",
     [SY_ERR_OUTPUT_INVALID] = "output_invalid",
     [SY_ERR_BUDGET_EXCEEDED] = "budget_exceeded",
+    [SY_ERR_TLS] = "tls_error",
 };
 
 const char *sy_err_class_name(sy_err_class c)

@@ -36,6 +36,7 @@ typedef enum sy_err_class {
     SY_ERR_OUTPUT_INVALID,   /* the answer does not validate against the task's
                                 output schema or label set (jschema.h): retried */
     SY_ERR_BUDGET_EXCEEDED,  /* a budget of one of its tags is spent (config/budget.h) */
+    SY_ERR_TLS,              /* the provider's certificate is not trusted: not retried */
     SY_ERR_COUNT
 } sy_err_class;
 

@@ -21,11 +21,13 @@
  * (pipeline.h), read through their descriptors. */
 #include "pipeline.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "spell.h"
 #include "topic_names.h"
@@ -92,7 +94,11 @@ typedef struct loader {
 static const char *const top_keys[] = {"version", "providers", "models", "tiers", "tasks",
                                        "budgets", NULL};
 static const char *const provider_keys[] = {"kind", "base_url", "api_key_env", "limits",
-                                            "cooldown_s", "options", NULL};
+                                            "cooldown_s", "options", "http", "ca_file", NULL};
+/* Keys that would turn certificate verification off: known to a provider's
+ * map only to be refused with what to do instead (provider_transport). */
+static const char *const insecure_keys[] = {"insecure", "tls_verify", "verify", "verify_tls",
+                                            "ssl_verify", "verify_ssl", "skip_verify", NULL};
 static const char *const limits_keys[] = {"requests_per_minute", "tokens_per_minute", NULL};
 static const char *const model_keys[] = {"provider", "name", "price_per_mtok", "context_window",
                                          NULL};
@@ -282,6 +288,7 @@ static void provider_free(sy_provider *p)
     free(p->name);
     free(p->base_url);
     free(p->api_key_env);
+    free(p->ca_file);
     free(p);
 }
 
@@ -412,6 +419,27 @@ const sy_option_value *sy_provider_option(const sy_provider *p, const char *key)
     return NULL;
 }
 
+/* http: "2" (default: HTTP/2 where TLS negotiates it, else 1.1) or "1.1";
+ * ca_file: a readable PEM file of certificates to trust (verification is
+ * never turned off: a key that asks for that is refused, with what to do). */
+static void provider_transport(const yn_map *m, sy_provider *p)
+{
+    static const char *const versions[] = {"2", "1.1", NULL};
+    int v = 0;
+    if (yn_get_enum(m, "http", false, versions, &v) == 1) p->http1_only = v == 1;
+    if (yn_get_str(m, "ca_file", false, &p->ca_file) == 1 && !(m->doc->needs && strstr(p->ca_file, "${")) &&
+        access(p->ca_file, R_OK) != 0) {
+        char got[80];
+        yn_describe(yn_map_get(m, "ca_file"), got, sizeof got);
+        yn_error(m->doc, yn_map_get(m, "ca_file"), "ca_file of %s cannot be read (%s): %s", m->owner,
+                 strerror(errno), got);
+    }
+    for (const char *const *k = insecure_keys; *k; k++)
+        if (yn_map_get(m, *k))
+            yn_error(m->doc, yn_map_get(m, *k), "%s of %s: certificate verification cannot be turned "
+                     "off; to trust a private or self-signed certificate, give it as ca_file:", *k, m->owner);
+}
+
 static void *provider_load(loader *L, yaml_node_t *key, yaml_node_t *val)
 {
     sy_provider *p = sy_xcalloc(1, sizeof *p);
@@ -420,8 +448,13 @@ static void *provider_load(loader *L, yaml_node_t *key, yaml_node_t *val)
     p->line = (int)key->start_mark.line + 1;
     char owner[OWNER_MAX];
     snprintf(owner, sizeof owner, "provider '%s'", p->name);
+    const char *known[SY_ARRAY_LEN(provider_keys) + SY_ARRAY_LEN(insecure_keys)];
+    size_t n = 0;
+    for (const char *const *k = provider_keys; *k; k++) known[n++] = *k;
+    for (const char *const *k = insecure_keys; *k; k++) known[n++] = *k;
+    known[n] = NULL;
     yn_map m;
-    if (!yn_map_open(&m, L->doc, val, key, owner, "", provider_keys)) return p;
+    if (!yn_map_open(&m, L->doc, val, key, owner, "", known)) return p;
     int kind = 0;
     if (yn_get_enum(&m, "kind", true, L->kind_names, &kind) == 1) p->kind = L->kinds[kind];
     provider_base_url(&m, p);
@@ -431,6 +464,7 @@ static void *provider_load(loader *L, yaml_node_t *key, yaml_node_t *val)
     provider_key(L, &m, p);
     provider_limits(&m, p);
     provider_options(&m, p);
+    provider_transport(&m, p);
     return p;
 }
 

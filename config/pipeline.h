@@ -89,6 +89,8 @@ typedef struct sy_provider {
     int64_t requests_per_minute; /* 0 = unknown (learned from headers) */
     int64_t tokens_per_minute;   /* 0 = unknown */
     int64_t cooldown_ms; /* account not used after a 401 or insufficient_quota; default 60 s */
+    bool http1_only;     /* http: 1.1 -- never HTTP/2 (default: HTTP/2 where TLS's ALPN offers it) */
+    char *ca_file;       /* ca_file: PEM certificate(s) trusted for this provider; NULL: the system's */
     size_t index;        /* place in sy_config.providers */
     const char *file;    /* where it was defined (for messages) */
     int line;

@@ -30,7 +30,19 @@
  * the URL parsed once (CURLOPT_CURLU) and the header list built once, each
  * redone only when the request's differs. No Accept-Encoding is offered:
  * answers are a few KB, and offering it cost libcurl ~8,000 instructions
- * per call even when nothing came back compressed. */
+ * per call even when nothing came back compressed.
+ *
+ * HTTP/2: a transfer asks for it over TLS (ALPN offers h2 and http/1.1;
+ * the provider picks) unless its provider says `http: 1.1` (plain http://
+ * is HTTP/1.1), and waits for a connection being set up to the same host
+ * rather than opening its own (CURLOPT_PIPEWAIT), so a shard's calls to
+ * one provider share one connection (at most SHARD_SIZE streams on it).
+ * So connections to a provider are at most SHARD_SIZE per shard over
+ * HTTP/1.1 (one per call) and about one per shard over HTTP/2. Every socket libcurl opens and
+ * closes goes through the engine's callbacks, which count them
+ * (sy_engine_stats). A provider's ca_file is set as the transfer's CA file
+ * (libcurl keeps connections of different CA files apart); verification
+ * is never turned off. */
 #include "engine.h"
 #include "log.h"
 #include "util.h"
@@ -38,6 +50,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #define SHARD_SIZE 64 /* transfers (and so connections) per multi handle */
 
@@ -62,6 +77,8 @@ struct sy_engine {
     sy_transfer_done_fn done;
     void *ctx;
     size_t max_body, max_headers; /* SIZE_MAX: unbounded */
+    sy_engine_stats stats;
+    char *default_ca;     /* libcurl's built-in CA file, for calls without ca_file */
 };
 
 /* Append to a response buffer, up to `max` bytes in all: past it the
@@ -97,10 +114,40 @@ static void free_header_list(struct curl_slist *l)
     curl_slist_free_all(l);
 }
 
-static bool setup_easy(sy_transfer *t)
+/* libcurl: open the socket of a new connection (counted). */
+static curl_socket_t on_open_socket(void *ud, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    (void)purpose;
+    sy_engine *e = ud;
+    curl_socket_t s = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+    if (s == CURL_SOCKET_BAD) return s;
+    e->stats.connections_opened++;
+    e->stats.connections_open++;
+    return s;
+}
+
+static int on_close_socket(void *ud, curl_socket_t s)
+{
+    sy_engine *e = ud;
+    e->stats.connections_open--;
+    return close(s);
+}
+
+static bool setup_easy(sy_engine *e, sy_transfer *t)
 {
     t->easy = curl_easy_init();
     if (!t->easy) return false;
+    curl_easy_setopt(t->easy, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+    curl_easy_setopt(t->easy, CURLOPT_OPENSOCKETDATA, e);
+    curl_easy_setopt(t->easy, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
+    curl_easy_setopt(t->easy, CURLOPT_CLOSESOCKETDATA, e);
+    curl_easy_setopt(t->easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    t->h2_set = false;
+    if (!e->default_ca) {
+        char *ca = NULL;
+        curl_easy_getinfo(t->easy, CURLINFO_CAINFO, &ca);
+        e->default_ca = sy_xstrdup(ca ? ca : "");
+    }
     curl_easy_setopt(t->easy, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(t->easy, CURLOPT_WRITEDATA, t);
     curl_easy_setopt(t->easy, CURLOPT_HEADERFUNCTION, on_header);
@@ -182,6 +229,10 @@ static int shard_init(sy_engine *e, shard *sh, uint32_t index, int hosts)
      * against 221 µs of worker CPU per job, FALLBACK=1 bench/run.sh). */
     curl_multi_setopt(sh->multi, CURLMOPT_MAXCONNECTS, (long)SHARD_SIZE * (hosts > 0 ? hosts : 1));
     curl_multi_setopt(sh->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+    /* The bounds (sy_engine_stats): a shard never needs more connections
+     * to a host than it has transfers, nor more streams on one. */
+    curl_multi_setopt(sh->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)SHARD_SIZE);
+    curl_multi_setopt(sh->multi, CURLMOPT_MAX_CONCURRENT_STREAMS, (long)SHARD_SIZE);
     return 0;
 }
 
@@ -214,6 +265,8 @@ sy_engine *sy_engine_new(sy_loop *loop, int max_inflight, int hosts, sy_transfer
         }
     e->capacity = max_inflight;
     e->max_body = e->max_headers = SIZE_MAX;
+    e->stats.shards = e->nshards;
+    e->stats.max_connections_per_shard = e->stats.max_streams_per_connection = SHARD_SIZE;
     e->done = done;
     e->ctx = ctx;
     e->pool = sy_xcalloc((size_t)max_inflight, sizeof(sy_transfer));
@@ -225,6 +278,7 @@ sy_engine *sy_engine_new(sy_loop *loop, int max_inflight, int hosts, sy_transfer
         sy_buf_init(&t->body);
         sy_buf_init(&t->hlist_of);
         sy_buf_init(&t->url_of);
+        sy_buf_init(&t->ca_of);
         t->next_free = e->free_list;
         e->free_list = t;
     }
@@ -244,6 +298,7 @@ void sy_engine_free(sy_engine *e)
         sy_buf_wipe(&t->hlist_of);
         curl_url_cleanup(t->url);
         sy_buf_free(&t->url_of);
+        sy_buf_free(&t->ca_of);
         sy_request_free(&t->req);
         sy_buf_free(&t->headers);
         sy_buf_free(&t->body);
@@ -255,6 +310,7 @@ void sy_engine_free(sy_engine *e)
     sy_loop_timer_cancel(e->loop, &e->fail_timer);
     free(e->shards);
     free(e->pool);
+    free(e->default_ca);
     free(e);
 }
 
@@ -328,10 +384,30 @@ static void set_url(sy_transfer *t)
     curl_easy_setopt(t->easy, CURLOPT_CURLU, t->url);
 }
 
+/* The provider's transport settings, set again only when they change.
+ * HTTP/2 (and waiting for a connection being set up, to share it) only
+ * over TLS: over plain http:// libcurl would hold every call of a burst
+ * until the first answer told it the server does not multiplex. */
+static void set_transport(sy_engine *e, sy_transfer *t)
+{
+    bool h2 = !t->req.http1_only && t->req.url.len > 8 && !strncasecmp(t->req.url.data, "https://", 8);
+    if (h2 != t->h2_set) {
+        t->h2_set = h2;
+        curl_easy_setopt(t->easy, CURLOPT_HTTP_VERSION, (long)(h2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1));
+        curl_easy_setopt(t->easy, CURLOPT_PIPEWAIT, h2 ? 1L : 0L);
+    }
+    const char *ca = t->req.ca_file ? t->req.ca_file : "";
+    size_t n = strlen(ca);
+    if (t->ca_of.len == n && (!n || !memcmp(t->ca_of.data, ca, n))) return;
+    sy_buf_reset(&t->ca_of);
+    sy_buf_append(&t->ca_of, ca, n);
+    curl_easy_setopt(t->easy, CURLOPT_CAINFO, n ? ca : *e->default_ca ? e->default_ca : NULL);
+}
+
 void sy_engine_launch(sy_engine *e, sy_transfer *t, int timeout_ms, void *opaque)
 {
     e->inflight++;
-    if (!t->easy && !setup_easy(t)) {
+    if (!t->easy && !setup_easy(e, t)) {
         t->opaque = opaque;
         t->http_status = 0;
         t->curl_code = CURLE_FAILED_INIT;
@@ -356,6 +432,7 @@ void sy_engine_launch(sy_engine *e, sy_transfer *t, int timeout_ms, void *opaque
     t->curl_code = CURLE_OK;
     set_headers(t);
     set_url(t);
+    set_transport(e, t);
     curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, t->req.body.data ? t->req.body.data : "");
     curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE, (long)t->req.body.len);
     curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
@@ -370,6 +447,10 @@ static void complete(sy_engine *e, shard *sh, CURLMsg *msg)
     t->curl_code = msg->data.result;
     if (t->curl_code == CURLE_FILESIZE_EXCEEDED) t->too_large = true;
     curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->http_status);
+    long version = 0;
+    curl_easy_getinfo(t->easy, CURLINFO_HTTP_VERSION, &version);
+    if (version == CURL_HTTP_VERSION_2_0) e->stats.calls_h2++;
+    else if (version) e->stats.calls_h1++;
     t->finished_us = sy_mono_us();
     curl_multi_remove_handle(sh->multi, t->easy);
     e->inflight--;
@@ -403,6 +484,11 @@ static void deliver_failed(void *ctx)
 int sy_engine_inflight(const sy_engine *e)
 {
     return e->inflight;
+}
+
+sy_engine_stats sy_engine_get_stats(const sy_engine *e)
+{
+    return e->stats;
 }
 
 bool sy_engine_has_room(const sy_engine *e)

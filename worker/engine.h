@@ -35,12 +35,25 @@ typedef struct sy_transfer {
     bool hlist_big;        /* ... for a body over libcurl's Expect threshold */
     CURLU *url;            /* the request URL, parsed */
     sy_buf url_of;         /* the text it was parsed from */
+    bool h2_set;           /* the easy handle asks for HTTP/2 (over TLS) */
+    sy_buf ca_of;          /* the CA file it is set to ("": libcurl's default) */
     void *opaque;
     int shard;             /* the libcurl multi handle it belongs to */
     struct sy_transfer *next_free;
 } sy_transfer;
 
 typedef struct sy_engine sy_engine;
+
+/* Connections and protocols, counted since the engine started. Bounds: a
+ * shard (a libcurl multi handle of max_connections_per_shard transfers)
+ * opens at most that many connections to one host and puts at most
+ * max_streams_per_connection calls on one HTTP/2 connection. */
+typedef struct sy_engine_stats {
+    uint64_t connections_opened;
+    int64_t connections_open;      /* now */
+    uint64_t calls_h1, calls_h2;   /* answered calls, by protocol */
+    int shards, max_connections_per_shard, max_streams_per_connection;
+} sy_engine_stats;
 typedef void (*sy_transfer_done_fn)(void *ctx, sy_transfer *t, void *opaque);
 
 /* hosts: how many servers calls go to (the providers of the pipeline):
@@ -67,6 +80,7 @@ void sy_engine_launch(sy_engine *e, sy_transfer *t, int timeout_ms, void *opaque
 void sy_engine_release(sy_engine *e, sy_transfer *t);
 
 int sy_engine_inflight(const sy_engine *e);
+sy_engine_stats sy_engine_get_stats(const sy_engine *e);
 /* Can a transfer be acquired now? */
 bool sy_engine_has_room(const sy_engine *e);
 

@@ -656,6 +656,14 @@ static void launch_prepared(sy_run *r)
     sy_engine_launch(w->engine, t, (int)timeout, r);
 }
 
+/* The provider's certificate could not be verified: the same call would
+ * fail the same way, so it is not retried (tls_error). */
+static bool tls_untrusted(CURLcode c)
+{
+    return c == CURLE_PEER_FAILED_VERIFICATION || c == CURLE_SSL_CACERT_BADFILE ||
+           c == CURLE_SSL_CERTPROBLEM || c == CURLE_SSL_PINNEDPUBKEYNOTMATCH;
+}
+
 /* What went wrong and where: "cannot connect to 127.0.0.1:9 (Connection
  * refused)". The host and port come from the parsed request URL, never its
  * userinfo, path or query; the reason from the OS when it gave one. */
@@ -677,6 +685,9 @@ static void transport_message(const sy_transfer *t, char *out, size_t len)
         snprintf(out, len, "cannot resolve host %s (%s)", where_h, why);
     else if (t->curl_code == CURLE_OPERATION_TIMEDOUT)
         snprintf(out, len, "no answer from %s:%s in time (%s)", where_h, where_p, why);
+    else if (tls_untrusted(t->curl_code))
+        snprintf(out, len, "the TLS certificate of %s:%s is not trusted (%s); a private or "
+                 "self-signed one can be trusted with the provider's ca_file:", where_h, where_p, why);
     else
         snprintf(out, len, "call to %s:%s failed (%s)", where_h, where_p, why);
     curl_free(host);
@@ -689,7 +700,8 @@ static void transport_message(const sy_transfer *t, char *out, size_t len)
 static void transport_outcome(const worker *w, const sy_transfer *t, sy_outcome *o)
 {
     o->error = t->too_large ? SY_ERR_RESPONSE_TOO_LARGE
-               : t->curl_code == CURLE_OPERATION_TIMEDOUT ? SY_ERR_TIMEOUT : SY_ERR_CONNECTION;
+               : t->curl_code == CURLE_OPERATION_TIMEDOUT ? SY_ERR_TIMEOUT
+               : tls_untrusted(t->curl_code) ? SY_ERR_TLS : SY_ERR_CONNECTION;
     o->http_status = t->too_large ? (int)t->http_status : 0;
     o->retry_after_ms = -1;
     o->should_retry = -1;

@@ -238,6 +238,11 @@ static void report(worker *w, bool final)
     if (w->counters.embed_requests)
         sy_info("embeddings: %" PRIu64 " inputs in %" PRIu64 " requests",
                 w->counters.embed_inputs, w->counters.embed_requests);
+    sy_engine_stats es = sy_engine_get_stats(w->engine);
+    sy_info("connections opened %" PRIu64 ", open %" PRId64 ", calls over HTTP/2 %" PRIu64
+            ", over HTTP/1.x %" PRIu64 " (at most %d connections to a provider, %d streams on one)",
+            es.connections_opened, es.connections_open, es.calls_h2, es.calls_h1,
+            es.shards * es.max_connections_per_shard, es.max_streams_per_connection);
     txn_report(w);
 }
 

@@ -567,6 +567,40 @@ static void test_errors_providers(void **state)
                  "api_key_env of provider 'p' has no value");
 }
 
+/* http: and ca_file: of a provider; verification cannot be turned off. */
+static void test_provider_transport(void **state)
+{
+    (void)state;
+    sy_config cfg;
+    sy_diags d = {0};
+    char path[128], ca[128], text[512];
+    write_tmp("-----BEGIN CERTIFICATE-----\n", ca, sizeof ca);
+    snprintf(text, sizeof text,
+             "version: 1\nproviders:\n"
+             "  a: {kind: openai, api_key_env: K, base_url: https://x/v1, http: \"1.1\", ca_file: %s}\n"
+             "  b: {kind: openai, api_key_env: K, http: 2}\n"
+             "  c: {kind: openai, api_key_env: K}\n", ca);
+    int rc = load_one(text, 0, &cfg, &d, path, sizeof path);
+    if (rc) dump_diags(&d);
+    assert_int_equal(rc, 0);
+    assert_true(cfg.providers[0]->http1_only);
+    assert_string_equal(cfg.providers[0]->ca_file, ca);
+    assert_false(cfg.providers[1]->http1_only);
+    assert_null(cfg.providers[1]->ca_file);
+    assert_false(cfg.providers[2]->http1_only);
+    sy_config_free(&cfg);
+    sy_diags_free(&d);
+    expect_error("version: 1\nproviders:\n  p: {kind: openai, api_key_env: K, http: 3}\n", 3, 43,
+                 "http of provider 'p' must be 2 or 1.1, got '3'");
+    expect_error("version: 1\nproviders:\n  p: {kind: openai, api_key_env: K, ca_file: /nonexistent/ca.pem}\n",
+                 3, 46, "ca_file of provider 'p' cannot be read (No such file or directory)");
+    expect_error("version: 1\nproviders:\n  p: {kind: openai, api_key_env: K, insecure: true}\n", 3, 47,
+                 "insecure of provider 'p': certificate verification cannot be turned off; to trust a "
+                 "private or self-signed certificate, give it as ca_file:");
+    expect_error("version: 1\nproviders:\n  p:\n    kind: openai\n    api_key_env: K\n    tls_verify: false\n",
+                 6, 17, "tls_verify of provider 'p': certificate verification cannot be turned off");
+}
+
 static void test_errors_models(void **state)
 {
     (void)state;
@@ -1122,6 +1156,7 @@ int main(void)
         cmocka_unit_test(test_errors_top_level),
         cmocka_unit_test(test_errors_syntax),
         cmocka_unit_test(test_errors_providers),
+        cmocka_unit_test(test_provider_transport),
         cmocka_unit_test(test_errors_models),
         cmocka_unit_test(test_errors_tiers),
         cmocka_unit_test(test_errors_tasks),

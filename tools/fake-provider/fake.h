@@ -4,6 +4,8 @@
  * one thread, one epoll loop, simulated latency by timers. The pieces:
  *   main.c    options, process setup, stats line on exit
  *   http.c    sockets, connections, HTTP/1.1 parsing, the event loop
+ *   tls.c     TLS under a connection (--tls-cert), ALPN
+ *   h2.c      HTTP/2 over a TLS connection whose ALPN chose h2
  *   timers.c  the min-heap of responses waiting for their simulated latency
  *   api.c     routing, the two providers' handlers, bodies, headers, errors
  *   answer.c  what the "model" says: prompt, deterministic reply, tokens
@@ -34,6 +36,8 @@ typedef struct fp_config {
     int64_t window_ms;
     const char *call_log;
     uint64_t seed;
+    const char *tls_cert, *tls_key; /* both or neither: TLS on every connection */
+    int h2;                  /* offer h2 by ALPN (default on) */
 } fp_config;
 
 extern fp_config fp_cfg;
@@ -84,6 +88,7 @@ typedef struct fp_pending {
     int64_t due_us;
     uint64_t seq;
     struct fp_conn *conn;   /* NULL once the client has gone */
+    struct fp_stream *stream; /* HTTP/2: its stream (h2.c); NULL under HTTP/1.1 */
     int status;
     int close_after;
     size_t resp_len, call_len;
@@ -176,6 +181,9 @@ void fp_record_open(const char *call_log_path);
 void fp_record_request(fp_api api);
 void fp_record_answer(int status, const char *call, size_t call_len);
 void fp_record_connection(int delta);
+void fp_record_tls_connection(void);  /* a TLS handshake completed */
+void fp_record_h2_connection(void);   /* ... and ALPN chose h2 */
+void fp_record_h2_stream(void);       /* a request stream opened */
 void fp_record_stats_json(sy_buf *b);
 void fp_record_summary(void);
 

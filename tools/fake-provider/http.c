@@ -10,8 +10,13 @@
  * asks otherwise; a hanging request keeps its connection silent until the
  * client closes it. Responses whose client has gone still complete on time
  * (a real provider finishes, and bills, a call its client abandoned), so the
- * call log records them. */
-#include "fake.h"
+ * call log records them.
+ *
+ * Over TLS (tls.c) the same loop reads and writes through OpenSSL; a
+ * connection whose ALPN chose h2 hands its input to h2.c instead of the
+ * HTTP/1.1 parser, and its streams are served here like requests
+ * (fp_conn_serve), each with its own pending answer. */
+#include "conn.h"
 #include "util.h"
 
 #include <arpa/inet.h>
@@ -35,22 +40,6 @@
 #define MAX_BUFFERED_BYTES (MAX_HEADER_BYTES + MAX_BODY_BYTES + 64 * 1024)
 #define READ_CHUNK (16 * 1024)
 #define MAX_EVENTS 512
-
-typedef enum conn_state { CONN_IDLE, CONN_WAITING, CONN_HUNG } conn_state;
-
-typedef struct fp_conn {
-    int fd;
-    conn_state state;
-    int peer_closed;      /* read EOF */
-    int close_after;      /* close once the output is written */
-    size_t need;          /* size of the request being received, once its header is in */
-    sy_buf in;
-    size_t in_off;        /* start of the first unserved request */
-    sy_buf out;
-    size_t out_off;       /* bytes of `out` already sent */
-    fp_pending *pending;  /* the response waiting for its time */
-    struct fp_conn *prev, *next;
-} fp_conn;
 
 /* A parsed request head. */
 typedef struct head {
@@ -224,35 +213,45 @@ static void refuse(fp_conn *c, int status, const char *msg)
     c->close_after = 1;
 }
 
-static void park(fp_conn *c, const fp_reply *rp, int close_after)
+static void park(fp_conn *c, struct fp_stream *stream, const fp_reply *rp, int close_after)
 {
     fp_pending *p = sy_xmalloc(sizeof *p + srv.scratch.len + rp->call.len);
     p->due_us = sy_mono_us() + rp->delay_ms * 1000;
     p->conn = c;
+    p->stream = stream;
     p->status = rp->status;
     p->close_after = close_after;
     p->resp_len = srv.scratch.len;
     p->call_len = rp->call.len;
     memcpy(p->bytes, srv.scratch.data, srv.scratch.len);
     if (rp->call.len) memcpy(p->bytes + p->resp_len, rp->call.data, rp->call.len);
-    c->pending = p;
-    c->state = CONN_WAITING;
+    if (stream) {
+        fp_h2_set_pending(stream, p);
+    } else {
+        c->pending = p;
+        c->state = CONN_WAITING;
+    }
     fp_timers_push(p);
 }
 
-static void serve(fp_conn *c, const head *h)
+void fp_conn_serve(fp_conn *c, struct fp_stream *stream, const fp_request *rq, int keep_alive)
 {
     fp_reply *rp = &srv.reply;
-    fp_api_handle(&h->rq, rp);
+    fp_api_handle(rq, rp);
     if (rp->status == 0) { /* hang: record the start, never answer */
         fp_record_answer(0, rp->call.data, rp->call.len);
-        c->state = CONN_HUNG;
+        if (!stream) c->state = CONN_HUNG; /* an HTTP/2 stream just stays open */
         return;
     }
-    int close_after = !h->keep_alive;
+    int close_after = !keep_alive;
     serialize(rp, close_after, &srv.scratch);
     if (rp->delay_ms > 0) {
-        park(c, rp, close_after);
+        park(c, stream, rp, close_after);
+        return;
+    }
+    if (stream) {
+        fp_record_answer(rp->status, rp->call.data, rp->call.len);
+        fp_h2_respond(c, stream, srv.scratch.data, srv.scratch.len);
         return;
     }
     sy_buf_append(&c->out, srv.scratch.data, srv.scratch.len);
@@ -288,7 +287,7 @@ static int next_request(fp_conn *c)
         return 0;
     }
     h.rq.body = (fp_slice){data + h.header_len, (size_t)h.content_length};
-    serve(c, &h);
+    fp_conn_serve(c, NULL, &h.rq, h.keep_alive);
     c->in_off += total;
     c->need = 0;
     return 1;
@@ -298,6 +297,8 @@ static int next_request(fp_conn *c)
 
 static void conn_close(fp_conn *c)
 {
+    if (c->h2) fp_h2_free(c);
+    if (c->ssl) fp_tls_free(c);
     close(c->fd);
     if (c->pending) c->pending->conn = NULL;
     if (c->prev) c->prev->next = c->next;
@@ -313,7 +314,8 @@ static void conn_close(fp_conn *c)
 static int conn_flush(fp_conn *c)
 {
     while (c->out_off < c->out.len) {
-        ssize_t n = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
+        ssize_t n = c->ssl ? fp_tls_send(c, c->out.data + c->out_off, c->out.len - c->out_off)
+                           : send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
         if (n > 0) { c->out_off += (size_t)n; continue; }
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
@@ -321,7 +323,7 @@ static int conn_flush(fp_conn *c)
         return -1;
     }
     c->out.len = c->out_off = 0;
-    if (c->close_after || (c->peer_closed && c->state != CONN_WAITING)) {
+    if (c->close_after || (c->peer_closed && c->state != CONN_WAITING) || (c->h2 && fp_h2_done(c))) {
         conn_close(c);
         return -1;
     }
@@ -330,6 +332,10 @@ static int conn_flush(fp_conn *c)
 
 static int conn_process(fp_conn *c)
 {
+    if (c->h2) {
+        if (fp_h2_input(c) < 0) c->close_after = 1;
+        return conn_flush(c);
+    }
     while (c->state == CONN_IDLE && !c->close_after && next_request(c)) {}
     if (c->in_off == c->in.len) c->in.len = c->in_off = 0;
     return conn_flush(c);
@@ -346,12 +352,14 @@ static int conn_read(fp_conn *c, uint32_t events)
     for (;;) {
         sy_buf_reserve(&c->in, READ_CHUNK);
         size_t room = c->in.cap - c->in.len - 1;
-        ssize_t n = recv(c->fd, c->in.data + c->in.len, room, 0);
+        ssize_t n = c->ssl ? fp_tls_recv(c, c->in.data + c->in.len, room)
+                           : recv(c->fd, c->in.data + c->in.len, room, 0);
         if (n > 0) {
             c->in.len += (size_t)n;
             if (c->in.len > MAX_BUFFERED_BYTES) { conn_close(c); return -1; }
-            /* A short read drained the socket; new data or EOF is a new edge. */
-            if ((size_t)n < room && !(events & (EPOLLRDHUP | EPOLLHUP))) break;
+            /* A short read drained the socket; new data or EOF is a new edge.
+             * (Not so over TLS: a read returns at most one record.) */
+            if (!c->ssl && (size_t)n < room && !(events & (EPOLLRDHUP | EPOLLHUP))) break;
             continue;
         }
         if (n == 0) { c->peer_closed = 1; break; }
@@ -359,6 +367,11 @@ static int conn_read(fp_conn *c, uint32_t events)
         if (errno == EAGAIN || errno == EWOULDBLOCK) break;
         conn_close(c);
         return -1;
+    }
+    if (c->ssl && !c->tls_ready && fp_tls_handshake_done(c)) {
+        c->tls_ready = 1;
+        fp_record_tls_connection();
+        if (fp_tls_alpn_h2(c) && fp_h2_start(c) < 0) { conn_close(c); return -1; }
     }
     if (c->state == CONN_HUNG) c->in.len = c->in_off = 0; /* nothing after a hang is served */
     return conn_process(c);
@@ -368,6 +381,8 @@ static void conn_event(fp_conn *c, uint32_t events)
 {
     if (events & EPOLLERR) { conn_close(c); return; }
     if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) && conn_read(c, events) < 0) return;
+    /* OpenSSL waited for the socket to take bytes to go on reading */
+    if ((events & EPOLLOUT) && c->tls_want_write && conn_read(c, events) < 0) return;
     if (events & EPOLLOUT) conn_flush(c);
 }
 
@@ -387,6 +402,7 @@ static void conn_open(int fd)
     if (c->next) c->next->prev = c;
     srv.conns = c;
     fp_record_connection(+1);
+    if (fp_tls_enabled()) fp_tls_attach(c);
 }
 
 /* Out of descriptors: accept and drop one connection with the spare fd,
@@ -418,6 +434,12 @@ static void deliver(fp_pending *p)
 {
     fp_record_answer(p->status, p->bytes + p->resp_len, p->call_len);
     fp_conn *c = p->conn;
+    if (c && p->stream) { /* HTTP/2: the stream is still open */
+        fp_h2_respond(c, p->stream, p->bytes, p->resp_len);
+        free(p);
+        conn_flush(c);
+        return;
+    }
     if (c) {
         c->pending = NULL;
         c->state = CONN_IDLE;
@@ -486,6 +508,7 @@ int fp_listen(void)
     signal(SIGPIPE, SIG_IGN);
     fp_reply_init(&srv.reply);
     sy_buf_init(&srv.scratch);
+    if (fp_tls_init() < 0) return -1;
     srv.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (open_signals() < 0 || open_listener(&addr) < 0 || (srv.epfd = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
         epoll_add(srv.listen_fd, &listen_tag) < 0 || epoll_add(srv.signal_fd, &signal_tag) < 0) {

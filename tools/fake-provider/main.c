@@ -18,6 +18,7 @@ fp_config fp_cfg = {
     .host = "127.0.0.1",
     .window_ms = 60000,
     .seed = 1,
+    .h2 = 1,
 };
 
 static const char usage[] =
@@ -41,6 +42,9 @@ static const char usage[] =
     "                        per-minute limits (default 60000)\n"
     "  --call-log FILE       append one JSON line per provider call\n"
     "  --seed N              PRNG seed for jitter and random faults (default 1)\n"
+    "  --tls-cert FILE       serve HTTPS with this PEM certificate (chain) ...\n"
+    "  --tls-key FILE        ... and this PEM private key (both or neither)\n"
+    "  --h2 on|off           offer HTTP/2 by ALPN over TLS (default on)\n"
     "  --help                this text\n";
 
 static int parse_int(const char *name, const char *s, int64_t min, int64_t *out)
@@ -69,7 +73,7 @@ static int parse_rate(const char *name, const char *s, double *out)
 }
 
 enum { O_HOST = 256, O_PORT, O_PORT_FILE, O_LATENCY, O_JITTER, O_ERROR, O_OVERLOAD, O_RATE_LIMIT,
-       O_HANG, O_MALFORMED, O_TIMEOUT, O_RPM, O_TPM, O_WINDOW, O_CALL_LOG, O_SEED, O_HELP };
+       O_HANG, O_MALFORMED, O_TIMEOUT, O_RPM, O_TPM, O_WINDOW, O_CALL_LOG, O_SEED, O_TLS_CERT, O_TLS_KEY, O_H2, O_HELP };
 
 static const struct option options[] = {
     {"host", required_argument, 0, O_HOST}, {"port", required_argument, 0, O_PORT},
@@ -80,7 +84,8 @@ static const struct option options[] = {
     {"timeout-rate", required_argument, 0, O_TIMEOUT}, {"rpm", required_argument, 0, O_RPM},
     {"tpm", required_argument, 0, O_TPM}, {"window-ms", required_argument, 0, O_WINDOW},
     {"call-log", required_argument, 0, O_CALL_LOG}, {"seed", required_argument, 0, O_SEED},
-    {"help", no_argument, 0, O_HELP}, {0, 0, 0, 0},
+    {"tls-cert", required_argument, 0, O_TLS_CERT}, {"tls-key", required_argument, 0, O_TLS_KEY},
+    {"h2", required_argument, 0, O_H2}, {"help", no_argument, 0, O_HELP}, {0, 0, 0, 0},
 };
 
 static int apply_option(int opt, const char *arg)
@@ -105,6 +110,12 @@ static int apply_option(int opt, const char *arg)
     case O_WINDOW: rc = parse_int("--window-ms", arg, 1, &c->window_ms); break;
     case O_CALL_LOG: c->call_log = arg; break;
     case O_SEED: rc = parse_int("--seed", arg, 0, &v); c->seed = (uint64_t)v; break;
+    case O_TLS_CERT: c->tls_cert = arg; break;
+    case O_TLS_KEY: c->tls_key = arg; break;
+    case O_H2:
+        if (!strcmp(arg, "on") || !strcmp(arg, "off")) c->h2 = !strcmp(arg, "on");
+        else { fprintf(stderr, "fake-provider: --h2 needs on or off, got '%s'\n", arg); rc = -1; }
+        break;
     case O_HELP: fputs(usage, stdout); exit(0);
     default: fputs(usage, stderr); return -1;
     }
@@ -141,6 +152,10 @@ int main(int argc, char **argv)
         if (apply_option(opt, optarg) < 0) return 2;
     if (optind < argc) {
         fprintf(stderr, "fake-provider: unexpected argument '%s'\n%s", argv[optind], usage);
+        return 2;
+    }
+    if (!fp_cfg.tls_cert != !fp_cfg.tls_key) {
+        fputs("fake-provider: --tls-cert and --tls-key go together\n", stderr);
         return 2;
     }
     raise_fd_limit();

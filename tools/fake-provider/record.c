@@ -18,6 +18,7 @@ static struct {
     uint64_t requests, by_api[FP_API_AZURE + 1], by_status[600], hung;
     int64_t connections_open;
     uint64_t connections_total;
+    uint64_t tls_connections, h2_connections, h2_streams;
     int64_t start_ms;
     int call_fd;
 } rec = {.call_fd = -1};
@@ -63,6 +64,21 @@ void fp_record_connection(int delta)
     if (delta > 0) rec.connections_total++;
 }
 
+void fp_record_tls_connection(void)
+{
+    rec.tls_connections++;
+}
+
+void fp_record_h2_connection(void)
+{
+    rec.h2_connections++;
+}
+
+void fp_record_h2_stream(void)
+{
+    rec.h2_streams++;
+}
+
 void fp_record_stats_json(sy_buf *b)
 {
     sy_buf_printf(b, "{\"requests\":%llu,\"by_status\":{", (unsigned long long)rec.requests);
@@ -76,9 +92,11 @@ void fp_record_stats_json(sy_buf *b)
     for (int a = 0; a < (int)(sizeof api_names / sizeof api_names[0]); a++)
         sy_buf_printf(b, "%s\"%s\":%llu", a ? "," : "", api_names[a], (unsigned long long)rec.by_api[a]);
     sy_buf_printf(b, "},\"hung\":%llu,\"pending\":%zu,\"connections_open\":%lld,"
-                     "\"connections_total\":%llu,\"cpu_us\":%lld,\"uptime_ms\":%lld}\n",
+                     "\"connections_total\":%llu,\"tls_connections\":%llu,\"h2_connections\":%llu,"
+                     "\"h2_streams\":%llu,\"cpu_us\":%lld,\"uptime_ms\":%lld}\n",
                   (unsigned long long)rec.hung, fp_timers_count(), (long long)rec.connections_open,
-                  (unsigned long long)rec.connections_total, (long long)sy_cpu_us(),
+                  (unsigned long long)rec.connections_total, (unsigned long long)rec.tls_connections,
+                  (unsigned long long)rec.h2_connections, (unsigned long long)rec.h2_streams, (long long)sy_cpu_us(),
                   (long long)(sy_now_ms() - rec.start_ms));
 }
 
@@ -89,8 +107,10 @@ void fp_record_summary(void)
     sy_buf_printf(&b, "fake-provider: requests=%llu", (unsigned long long)rec.requests);
     for (int s = 0; s < 600; s++)
         if (rec.by_status[s]) sy_buf_printf(&b, " %d=%llu", s, (unsigned long long)rec.by_status[s]);
-    sy_buf_printf(&b, " hung=%llu connections=%llu cpu_us=%lld\n", (unsigned long long)rec.hung,
-                  (unsigned long long)rec.connections_total, (long long)sy_cpu_us());
+    sy_buf_printf(&b, " hung=%llu connections=%llu tls=%llu h2=%llu h2_streams=%llu cpu_us=%lld\n",
+                  (unsigned long long)rec.hung, (unsigned long long)rec.connections_total,
+                  (unsigned long long)rec.tls_connections, (unsigned long long)rec.h2_connections,
+                  (unsigned long long)rec.h2_streams, (long long)sy_cpu_us());
     fputs(sy_buf_cstr(&b), stderr);
     fflush(stderr);
     sy_buf_free(&b);

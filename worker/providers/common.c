@@ -26,6 +26,8 @@ void sy_request_init(sy_request *r)
     sy_buf_init(&r->headers);
     sy_buf_init(&r->body);
     r->nheaders = 0;
+    r->http1_only = false;
+    r->ca_file = NULL;
 }
 
 void sy_request_reset(sy_request *r)
@@ -34,6 +36,8 @@ void sy_request_reset(sy_request *r)
     sy_buf_reset(&r->headers);
     sy_buf_reset(&r->body);
     r->nheaders = 0;
+    r->http1_only = false;
+    r->ca_file = NULL;
 }
 
 void sy_request_free(sy_request *r)
@@ -89,6 +93,8 @@ void sy_request_add_key(sy_request *req, const sy_provider *p)
     const sy_provider_ops *ops = p->kind->ops;
     if (p->api_key && *p->api_key)
         sy_request_add_header(req, "%s: %s%s", ops->auth_name, ops->auth_prefix, p->api_key);
+    req->http1_only = p->http1_only; /* the provider's transport too (engine.h) */
+    req->ca_file = p->ca_file;
 }
 
 void sy_provider_build(const sy_call *call, sy_request *req)

@@ -70,6 +70,9 @@ typedef struct sy_request {
     sy_buf headers;
     int nheaders;
     sy_buf body;
+    /* Transport, from the provider (sy_provider_build): */
+    bool http1_only;      /* never HTTP/2 */
+    const char *ca_file;  /* certificates to trust; NULL: the system's */
 } sy_request;
 
 /* Rate-limit facts read from response headers; -1 = header absent. */
