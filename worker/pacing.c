@@ -1,13 +1,23 @@
 /* pacing.c -- see pacing.h. Buckets refill continuously at limit/60 s and
- * hold at most one minute's worth (the provider's own window); the newest
- * remaining count, less what was reserved after it, caps the bucket and
- * stops it until the provider's reset. */
+ * hold at most one minute's worth (the provider's own window); a told limit
+ * starts with one second's worth; the newest remaining count, less what was
+ * reserved after it, caps the bucket and stops it until the provider's
+ * reset. */
 #include "pacing.h"
+
+/* What a bucket of a told limit holds at start: one second's worth (at
+ * least one call, when the limit allows one). */
+static double start_level(double limit_per_min)
+{
+    double second = limit_per_min / 60;
+    double one = limit_per_min < 1 ? limit_per_min : 1;
+    return second > one ? second : one;
+}
 
 static void bucket_init(sy_bucket *b, double limit_per_min, int64_t now_us)
 {
     b->limit_per_min = limit_per_min;
-    b->level = limit_per_min;
+    b->level = limit_per_min > 0 ? start_level(limit_per_min) : 0;
     b->last_us = now_us;
     b->taken = 0;
     b->news_mark = -1;

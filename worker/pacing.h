@@ -7,6 +7,16 @@
  * short the call waits (as a timer, holding no connection) instead of
  * drawing a 429. The reported usage corrects the estimate afterwards.
  *
+ * A told limit (from the pipeline) starts its bucket with one second's
+ * worth, not a minute's: nothing is known yet of how the provider counts
+ * (OpenAI and Anthropic replenish continuously and may enforce a per-minute
+ * limit over shorter spans, Azure checks it over 1 s or 10 s windows, some
+ * count in fixed windows), and until the first answers come back nothing
+ * caps the bucket, so a full minute sent at once, as fast as the in-flight
+ * limit lets it go, is what draws 429s in the first window. From there the
+ * bucket refills at the limit's rate, so the first window is filled by
+ * pacing, and its answers' remaining counts take over as in every window.
+ *
  * Limits come from the pipeline (requests_per_minute, tokens_per_minute)
  * and are learned from the response headers (x-ratelimit-* and
  * anthropic-ratelimit-*): the advertised limit sets the bucket size and
