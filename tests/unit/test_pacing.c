@@ -11,11 +11,20 @@
 
 #define SEC 1000000LL
 
+/* An account with full buckets at time 0, as one in use for a minute has
+ * (a fresh one holds one second's worth). */
+static void full_account(sy_account *a, int64_t rpm, int64_t tpm)
+{
+    sy_account_init(a, rpm, tpm, 1.0, 0);
+    a->requests.level = a->requests.limit_per_min;
+    a->tokens.level = a->tokens.limit_per_min;
+}
+
 static void test_requests_per_minute(void **state)
 {
     (void)state;
     sy_account a;
-    sy_account_init(&a, 60, 0, 1.0, -60 * SEC); /* one request a second; a minute old: 60 in the bucket */
+    full_account(&a, 60, 0); /* one request a second, 60 in the bucket */
     for (int i = 0; i < 60; i++) assert_int_equal(sy_account_reserve(&a, 10, 0, NULL), 0);
     int64_t wait = sy_account_reserve(&a, 10, 0, NULL);
     assert_in_range(wait, SEC - 10, SEC + 10);
@@ -27,7 +36,7 @@ static void test_tokens_per_minute_and_settle(void **state)
 {
     (void)state;
     sy_account a;
-    sy_account_init(&a, 0, 6000, 1.0, -60 * SEC); /* 100 tokens a second, bucket full */
+    full_account(&a, 0, 6000); /* 100 tokens a second, bucket full */
     assert_int_equal(sy_account_reserve(&a, 5000, 0, NULL), 0);
     int64_t wait = sy_account_reserve(&a, 2000, 0, NULL); /* 1000 left, 1000 short: 10 s */
     assert_in_range(wait, 10 * SEC - 10, 10 * SEC + 10);
@@ -79,6 +88,25 @@ static void test_remaining_less_what_went_out_since(void **state)
     assert_int_equal(reserve_all(&a, 0, NULL, 1000), 41);
 }
 
+/* Three calls reserved together, a burst: the third one's answer saw 10
+ * left, but it may have reached the provider before the other two, which
+ * would then be among those 10. So 8 more may go, not 10; a call reserved
+ * on its own later (another burst) is read as is. */
+static void test_burst_read_as_arrived_first(void **state)
+{
+    (void)state;
+    sy_account a;
+    sy_account_init(&a, 6000, 0, 1.0, 0);
+    sy_pace_mark m[3], alone;
+    assert_int_equal(reserve_all(&a, 0, m, 3), 3);
+    sy_ratelimit_info ten = requests_said(6000, 10, 5000);
+    sy_account_learn(&a, &ten, &m[2], 200000);
+    assert_int_equal(reserve_all(&a, 300000, NULL, 1000), 8);
+    assert_int_equal(sy_account_reserve(&a, 1, 20 * SEC, &alone), 0);
+    sy_account_learn(&a, &ten, &alone, 20 * SEC); /* a new window (reset 5 s on) */
+    assert_int_equal(reserve_all(&a, 20 * SEC + 300000, NULL, 1000), 10);
+}
+
 static void test_remaining_stops_until_reset(void **state)
 {
     (void)state;
@@ -96,25 +124,46 @@ static void test_remaining_stops_until_reset(void **state)
     assert_int_equal(sy_account_reserve(&a, 1, 10 * SEC, NULL), 0);
 }
 
+/* Two calls reserved one after the other at 0 on a 600/min account; the
+ * second one's answer (`newer`, at newer_us) comes in before the first
+ * one's (`older`, at older_us). */
+static void two_answers(sy_account *a, sy_ratelimit_info newer, int64_t newer_us,
+                        sy_ratelimit_info older, int64_t older_us)
+{
+    sy_account_init(a, 600, 0, 1.0, 0);
+    sy_pace_mark first, second;
+    assert_int_equal(sy_account_reserve(a, 1, 0, &first), 0);
+    assert_int_equal(sy_account_reserve(a, 1, 0, &second), 0);
+    sy_account_learn(a, &newer, &second, newer_us);
+    sy_account_learn(a, &older, &first, older_us);
+}
+
 static void test_overtaken_answer_ignored(void **state)
 {
     (void)state;
     sy_account a;
-    sy_account_init(&a, 600, 0, 1.0, 0);
-    sy_pace_mark old, newer;
-    assert_int_equal(sy_account_reserve(&a, 1, 0, &old), 0);
-    assert_int_equal(sy_account_reserve(&a, 1, 0, &newer), 0);
-    sy_ratelimit_info fresh = requests_said(600, 300, 60000), stale = requests_said(600, 0, 500);
-    sy_account_learn(&a, &fresh, &newer, 0); /* a new window: 300 left */
-    sy_account_learn(&a, &stale, &old, 0);   /* the old window's last answer, late */
+    /* a new window, 300 left; then the old window's last answer, late */
+    two_answers(&a, requests_said(600, 300, 60000), 0, requests_said(600, 0, 500), 0);
     assert_int_equal(sy_account_reserve(&a, 1, 0, NULL), 0);
+}
+
+/* Two calls launched together reach the provider in reverse order: the
+ * second one's answer saw 5 left, the first one's (counted after it) saw
+ * none. Both end the same window, so the tighter one holds. */
+static void test_same_window_answers_take_the_tighter(void **state)
+{
+    (void)state;
+    sy_account a;
+    two_answers(&a, requests_said(600, 5, 5000), 200000, requests_said(600, 0, 5000), 250000);
+    assert_int_equal(reserve_all(&a, SEC, NULL, 1000), 0);
+    assert_true(reserve_all(&a, 6 * SEC, NULL, 1000) > 0); /* the window is over */
 }
 
 static void test_no_headers_say_nothing(void **state)
 {
     (void)state;
     sy_account a;
-    sy_account_init(&a, 600, 0, 1.0, -60 * SEC); /* bucket full */
+    full_account(&a, 600, 0);
     sy_pace_mark m;
     assert_int_equal(sy_account_reserve(&a, 1, 0, &m), 0);
     sy_ratelimit_info none = requests_said(-1, -1, -1); /* a timeout: no answer, no headers */
@@ -134,6 +183,10 @@ static void test_told_limit_starts_with_one_second(void **state)
     assert_int_equal(reserve_all(&a, SEC / 2, NULL, 10000), 50);
     assert_true(sy_account_headroom(&a, 61 * SEC) == 1.0); /* full a minute after it ran dry */
 
+    sy_account_init(&a, 6000, 0, 1.0, 0); /* unused for 10 s (a worker joining its group) */
+    assert_true(sy_account_headroom(&a, 5 * SEC) == 1.0); /* all of it free... */
+    assert_int_equal(reserve_all(&a, 10 * SEC, NULL, 10000), 100); /* ...but no burst of it */
+
     sy_account_init(&a, 0, 60000, 1.0, 0);
     assert_int_equal(sy_account_reserve(&a, 1000, 0, NULL), 0);
     assert_true(sy_account_reserve(&a, 1000, 0, NULL) > 0);
@@ -146,11 +199,12 @@ static void test_told_limit_starts_with_one_second(void **state)
 /* The first window against a provider that counts a told limit in fixed
  * windows no bigger than the in-flight limit (the case of bench/pacing.sh
  * with RPM=6000 WINDOW_MS=5000): 500 calls per 5 s window, 500 calls in
- * flight, answers 200-299 ms later. Calls sent in one loop turn reach the
+ * flight, answers 200-299 ms later, the first call 3 s after the worker
+ * started (its group join). Calls sent in one loop turn reach the
  * provider in reverse order (they may arrive in any order). Every window,
  * the first included, must admit at least 95% of its calls and draw at
  * most 0.5% 429s. */
-enum { WIN_CALLS = 500, WIN_MS = 5000, INFLIGHT = 500, NWIN = 3 };
+enum { WIN_CALLS = 500, WIN_MS = 5000, INFLIGHT = 500, NWIN = 3, JOIN_MS = 3000 };
 
 typedef struct provider_window {
     int64_t start_ms, calls;
@@ -172,7 +226,7 @@ static void test_first_window_within_limit(void **state)
     static sim_call flight[INFLIGHT];
     provider_window win[NWIN + 2] = {{0}};
     int nwin = 0, inflight = 0, sent = 0;
-    for (int64_t ms = 0; nwin <= NWIN; ms++) {
+    for (int64_t ms = JOIN_MS; nwin <= NWIN; ms++) { /* the first calls 3 s after the start */
         int64_t now = ms * 1000;
         for (int i = 0; i < inflight;) { /* answers due now */
             sim_call *c = &flight[i];
@@ -267,6 +321,8 @@ int main(void)
         cmocka_unit_test(test_overtaken_answer_ignored),
         cmocka_unit_test(test_no_headers_say_nothing),
         cmocka_unit_test(test_told_limit_starts_with_one_second),
+        cmocka_unit_test(test_same_window_answers_take_the_tighter),
+        cmocka_unit_test(test_burst_read_as_arrived_first),
         cmocka_unit_test(test_first_window_within_limit),
         cmocka_unit_test(test_pause_after_429),
         cmocka_unit_test(test_hostile_waits_are_bounded),
