@@ -8,6 +8,8 @@
 #include <cmocka.h>
 
 #include <jansson.h>
+#include <msgpack.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,6 +196,42 @@ static void test_result_formats_carry_the_same_map(void **state)
     }
 }
 
+/* Strings of every msgpack header size (fixstr, str8, str16, str32) come
+ * out as msgpack-c's own decoder reads them. */
+static void test_msgpack_string_headers(void **state)
+{
+    (void)state;
+    const size_t lens[] = {0, 31, 32, 255, 256, 65535, 65536, 70000};
+    for (size_t i = 0; i < sizeof lens / sizeof *lens; i++) {
+        char *text = malloc(lens[i] + 1);
+        assert_non_null(text);
+        for (size_t k = 0; k < lens[i]; k++) text[k] = (char)('a' + k % 26);
+        text[lens[i]] = '\0';
+        sy_result r = sample_result(true);
+        r.output = text;
+        sy_buf mp;
+        sy_buf_init(&mp);
+        sy_result_encode(&r, SY_FORMAT_MSGPACK, &mp);
+        msgpack_unpacked u;
+        msgpack_unpacked_init(&u);
+        assert_int_equal(msgpack_unpack_next(&u, mp.data, mp.len, NULL), MSGPACK_UNPACK_SUCCESS);
+        assert_int_equal(u.data.type, MSGPACK_OBJECT_MAP);
+        bool found = false;
+        for (uint32_t k = 0; k < u.data.via.map.size; k++) {
+            msgpack_object key = u.data.via.map.ptr[k].key, val = u.data.via.map.ptr[k].val;
+            if (key.via.str.size != 6 || memcmp(key.via.str.ptr, "output", 6)) continue;
+            assert_int_equal(val.type, MSGPACK_OBJECT_STR);
+            assert_int_equal(val.via.str.size, lens[i]);
+            assert_memory_equal(val.via.str.ptr, text, lens[i]);
+            found = true;
+        }
+        assert_true(found);
+        msgpack_unpacked_destroy(&u);
+        sy_buf_free(&mp);
+        free(text);
+    }
+}
+
 static void test_invalid_output_json_is_omitted(void **state)
 {
     (void)state;
@@ -323,6 +361,7 @@ int main(void)
         cmocka_unit_test(test_job_errors),
         cmocka_unit_test(test_hostile_inputs_do_not_crash),
         cmocka_unit_test(test_result_formats_carry_the_same_map),
+        cmocka_unit_test(test_msgpack_string_headers),
         cmocka_unit_test(test_invalid_output_json_is_omitted),
         cmocka_unit_test(test_restamp_for_a_resubmission),
         cmocka_unit_test(test_msgpack_to_json_edge_cases),

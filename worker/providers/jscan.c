@@ -168,11 +168,15 @@ bool sy_js_parse(const char *text, size_t len, sy_jspan *root)
  * again, only to find where a value ends, so lookups cost a quick scan. */
 static const char *next_string(const char *p, const char *end)
 {
-    for (p++; p < end; p++) {
-        while (p < end && !skip_stop[(unsigned char)*p]) p++;
-        if (p >= end) break;
-        if (*p == '\\') p++;
-        else if (*p == '"') return p + 1;
+    for (p++; p < end;) {
+        const char *q = memchr(p, '"', (size_t)(end - p)); /* a word at a time */
+        if (!q) break;
+        /* escaped when an odd run of backslashes comes before it (the run
+         * starts at or after p: before p is a quote) */
+        const char *b = q;
+        while (b > p && b[-1] == '\\') b--;
+        if (((q - b) & 1) == 0) return q + 1;
+        p = q + 1;
     }
     return end;
 }
