@@ -1,8 +1,8 @@
 /* pacing.c -- see pacing.h. Buckets refill continuously at limit/60 s and
- * hold at most one minute's worth (the provider's own window); a told limit
- * starts with one second's worth at its first call; the newest remaining count, less what was
- * reserved after it, caps the bucket and stops it until the provider's
- * reset. */
+ * hold at most one minute's worth (the provider's own window); a told
+ * limit starts with one second's worth at its first call; the newest
+ * remaining count, less what was reserved after it (counted from the start
+ * of its burst), caps the bucket and stops it until the provider's reset. */
 #include "pacing.h"
 
 /* What a bucket of a told limit holds at start: one second's worth (at

@@ -7,7 +7,11 @@ import collections
 import sys
 
 path, jobs = sys.argv[1], int(sys.argv[2])
-binary = "switchyard"
+binary = "switchyard"  # the profiled program, from the profile's cmd: line
+for line in open(path, errors="replace"):
+    if line.startswith("cmd:"):
+        binary = line.split()[1].rsplit("/", 1)[-1]
+        break
 root = __file__.rsplit("/bench/", 1)[0] + "/"
 # A job's stages, each as the function that does it (inclusive: with all it
 # calls). They overlap where one runs inside another (delivery reports run
@@ -79,10 +83,10 @@ for what, fs in STAGES:
     f = next((f for f in fs.split() if f in self_of), fs.split()[-1])
     n = self_of[f] + calls_of[f]
     print(f"  {n // jobs:9,d}  {100.0 * n / total:5.1f}%  {what}  [{f}]")
-print(f"instructions per job by module (exclusive), {jobs} jobs, {total // jobs:,} per job:")
+print(f"instructions per job (call) by module (exclusive), {jobs} jobs, {total // jobs:,} per job:")
 for o, n in by_ob.most_common(14):
     print(f"  {n // jobs:9,d}  {100.0 * n / total:5.1f}%  {(o or '?').rsplit('/', 1)[-1]}")
 own = sum(by_file.values())
-print(f"switchyard's own code by source file: {own // jobs:,} per job")
+print(f"{binary}'s own code by source file: {own // jobs:,} per job")
 for f, n in by_file.most_common(int(sys.argv[4]) if len(sys.argv) > 4 else 25):
     print(f"  {n // jobs:9,d}  {100.0 * n / total:5.1f}%  {(f or '?').replace(root, '')}")
