@@ -63,7 +63,7 @@ static int64_t bucket_wait(const sy_bucket *b, int64_t need, int64_t now_us)
     return refill_us > stop ? refill_us : stop;
 }
 
-enum { BURST_GAP_US = 1000, BURST_MAX = 64 };
+enum { BURST_GAP_US = 1000, BURST_MAX = 1024 };
 
 /* Take n; returns where the reservation would stand had it reached the
  * provider first of its burst. */

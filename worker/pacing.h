@@ -33,7 +33,7 @@
  * a mark, its place in the bucket's running total of reservations, and an
  * answer's remaining count is reduced by what was reserved after its mark.
  * But calls launched together (a burst: reservations less than a
- * millisecond apart, at most 64) reach the provider in any order, so an
+ * millisecond apart, at most 1,024) reach the provider in any order, so an
  * answer is read as if its call had arrived first of its burst, before the
  * calls reserved ahead of it in the same burst: that can leave a few calls
  * of a window unused, never send one too many. The newest answer (the

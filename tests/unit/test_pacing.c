@@ -105,6 +105,15 @@ static void test_burst_read_as_arrived_first(void **state)
     assert_int_equal(sy_account_reserve(&a, 1, 20 * SEC, &alone), 0);
     sy_account_learn(&a, &ten, &alone, 20 * SEC); /* a new window (reset 5 s on) */
     assert_int_equal(reserve_all(&a, 20 * SEC + 300000, NULL, 1000), 10);
+
+    /* A worker's first turn: 200 calls at once, limits not known yet. The
+     * last one's answer saw 300 left, but all 200 may be among those. */
+    static sy_pace_mark first_turn[200];
+    sy_account_init(&a, 0, 0, 1.0, 0);
+    assert_int_equal(reserve_all(&a, 0, first_turn, 200), 200);
+    sy_ratelimit_info left300 = requests_said(6000, 300, 5000);
+    sy_account_learn(&a, &left300, &first_turn[199], 250000);
+    assert_int_equal(reserve_all(&a, 300000, NULL, 1000), 101);
 }
 
 static void test_remaining_stops_until_reset(void **state)
