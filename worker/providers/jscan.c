@@ -216,8 +216,14 @@ void sy_js_get_many(sy_jspan obj, const char *const *keys, sy_jspan *found, size
         p = blanks(blanks(kend, obj.end) + 1, obj.end); /* past ':' */
         const char *v = p;
         p = next(p, obj.end);
+        if (kend - k < 2) break; /* only in a document not checked */
+        /* a name without escapes (all of them in practice) is compared as is */
+        size_t klen = (size_t)(kend - k - 2);
+        bool plain = !memchr(k + 1, '\\', klen);
         for (size_t i = 0; i < n; i++)
-            if (sy_js_string_is((sy_jspan){k, kend}, keys[i])) found[i] = (sy_jspan){v, p};
+            if (plain ? strlen(keys[i]) == klen && !memcmp(k + 1, keys[i], klen)
+                      : sy_js_string_is((sy_jspan){k, kend}, keys[i]))
+                found[i] = (sy_jspan){v, p};
         p = blanks(p, obj.end);
         if (*p != ',') break;
         p = blanks(p + 1, obj.end);
