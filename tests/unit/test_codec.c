@@ -232,6 +232,28 @@ static void test_msgpack_string_headers(void **state)
     }
 }
 
+/* Numbers in JSON: the shortest form that reads back as the same double,
+ * whole numbers among them (checked against that rule written out here). */
+static void test_json_doubles(void **state)
+{
+    (void)state;
+    const double v[] = {0.0, -0.0, 1.0, -1.0, 2.0, 10.0, 999999.0, -999999.0, 1e6, -1e6, 0.2,
+                        0.7, 2.28e-05, 123456.5, 1e300, -2147483648.0, 4294967296.0, 0.1 + 0.2};
+    for (size_t i = 0; i < sizeof v / sizeof *v; i++) {
+        char want[32];
+        for (int prec = 6; prec <= 17; prec++) {
+            snprintf(want, sizeof want, "%.*g", prec, v[i]);
+            if (strtod(want, NULL) == v[i]) break;
+        }
+        sy_buf b;
+        sy_buf_init(&b);
+        sy_buf_json_double(&b, v[i]);
+        sy_buf_putc(&b, '\0');
+        assert_string_equal(b.data, want);
+        sy_buf_free(&b);
+    }
+}
+
 static void test_invalid_output_json_is_omitted(void **state)
 {
     (void)state;
@@ -362,6 +384,7 @@ int main(void)
         cmocka_unit_test(test_hostile_inputs_do_not_crash),
         cmocka_unit_test(test_result_formats_carry_the_same_map),
         cmocka_unit_test(test_msgpack_string_headers),
+        cmocka_unit_test(test_json_doubles),
         cmocka_unit_test(test_invalid_output_json_is_omitted),
         cmocka_unit_test(test_restamp_for_a_resubmission),
         cmocka_unit_test(test_msgpack_to_json_edge_cases),
