@@ -159,6 +159,17 @@ void sy_buf_json_double(sy_buf *b, double v)
         return;
     }
     char tmp[32];
+    if (fabs(v) < 1e6 && v == (double)(int)v && !(v == 0 && signbit(v))) { /* (int) only in range */
+        /* a whole number (a temperature of 0 or 1): its digits, what %.6g
+         * writes below 1e6, without a trip through snprintf and strtod */
+        int i = (int)v;
+        unsigned u = i < 0 ? 0u - (unsigned)i : (unsigned)i;
+        char *p = tmp + sizeof tmp;
+        do *--p = (char)('0' + u % 10); while (u /= 10);
+        if (i < 0) *--p = '-';
+        sy_buf_append(b, p, (size_t)(tmp + sizeof tmp - p));
+        return;
+    }
     for (int prec = 6; prec <= 17; prec++) { /* shortest form that round-trips */
         snprintf(tmp, sizeof tmp, "%.*g", prec, v);
         if (strtod(tmp, NULL) == v) break;

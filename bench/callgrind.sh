@@ -8,7 +8,8 @@
 # Loads JOBS jobs, lets the scheduler route them, then runs one worker
 # under callgrind until the last result is on the output topic. Prints the
 # worker's instructions per job (start-up included; run with two JOBS
-# values to take it out) and the functions that cost the most, inclusive.
+# values to take it out), the functions that cost the most, inclusive, and
+# (bench/tools/cg_modules.py) the job's stages and the modules they run in.
 # The profile stays in $T/callgrind.out (KEEP_TMP=1) for callgrind_annotate
 # or kcachegrind. FALLBACK=1: every job falls back once (as in run.sh).
 # METRICS=1: the worker serves --http (as in run.sh).
@@ -39,3 +40,5 @@ echo "jobs $JOBS  in-flight $INFLIGHT"
 echo "worker instructions: $total total, $(( total / JOBS )) per job"
 grep -E '^ *[0-9,]+ ' "$T/annotate.txt" | sed -n "2,${TOP:-40}p" |
     awk -v n="$JOBS" '{c=$1; gsub(",", "", c); $1=""; $2=""; sub(/ \[.*\]$/, ""); printf "%10d /job %s\n", c / n, $0}'
+echo
+"$PY" bench/tools/cg_modules.py "$T/callgrind.out" "$JOBS"

@@ -1,31 +1,41 @@
 #!/usr/bin/env bash
-# switchyard and the Portkey gateway side by side, one after the other on
-# the same machine, against the same fake provider at the same in-flight
-# limit and latency: jobs (requests) per second and CPU microseconds per job
-# (request), and the ratio of the two CPU figures.
+# switchyard, the Portkey gateway and the LiteLLM proxy side by side, one
+# after the other in one run on the same machine, against the same fake
+# provider at the same in-flight limit and latency, each warmed up before
+# it is measured: jobs (requests) per second and CPU microseconds per job
+# (request), and the ratios of the gateways' figures to switchyard's.
 #
 #   bench/compare.sh [INFLIGHT=1000] [LATENCY_MS=200] [JOBS=50000] [SECONDS=20]
 #
 # switchyard: bench/run.sh (scheduler + worker, durable state in LMDB,
 # Kafka in and out: the whole path from job consumed to result produced and
-# offset committed). Portkey: bench/portkey.sh (the gateway's processes
-# only; its client, wrk, is not counted; it keeps no state and touches no
-# queue, so the comparison favours it).
+# offset committed), its CPU counted from 20% to 80% of the results (the
+# group join, ramp-up and tail left out). Portkey: bench/portkey.sh, LiteLLM:
+# bench/litellm.sh (each gateway's process tree only, after WARM_SECS=5 of
+# the same load; their client, wrk, is not counted; they keep no state and
+# touch no queue, so the comparison favours them). GATEWAYS="portkey
+# litellm" picks which run.
 set -euo pipefail
-# Debian's python (has python3-yaml); python3 on PATH may be another one.
-PY=${SY_PYTHON:-/usr/bin/python3}
+PY=${SY_PYTHON:-/usr/bin/python3} # Debian's python, not whatever is on PATH
 cd "$(dirname "$0")/.."
 INFLIGHT=${1:-1000}; LATENCY=${2:-200}; JOBS=${3:-50000}; SECS=${4:-20}
-sy=$(bench/run.sh "$JOBS" "$INFLIGHT" "$LATENCY")
-pk=$(bench/portkey.sh "$SECS" "$INFLIGHT" "$LATENCY")
-printf '%s\n\n%s\n\n' "$sy" "$pk"
-"$PY" - "$sy" "$pk" <<'PY'
+out=()
+out+=("$(bench/run.sh "$JOBS" "$INFLIGHT" "$LATENCY")")
+for g in ${GATEWAYS:-portkey litellm}; do out+=("$(bench/"$g".sh "$SECS" "$INFLIGHT" "$LATENCY")"); done
+printf '%s\n\n' "${out[@]}"
+"$PY" - "${out[@]}" <<'PY'
 import re, sys
-sy, pk = sys.argv[1], sys.argv[2]
-sy_cpu = float(re.search(r"together ([\d.]+)", sy)[1])
-sy_rate = int(re.search(r"steady ([\d,]+) jobs/s", sy)[1].replace(",", ""))
-pk_cpu = float(re.search(r"gateway ([\d.]+)", pk)[1])
-pk_rate = float(re.search(r"portkey ([\d,]+) requests/s", pk)[1].replace(",", ""))
-print(f"switchyard {sy_rate:,} jobs/s at {sy_cpu:.0f} us CPU/job;  Portkey {pk_rate:,.0f} requests/s at {pk_cpu:.0f} us CPU/request")
-print(f"Portkey spends {pk_cpu / sy_cpu:.1f}x the CPU per call (target of issue 5: 40x)")
+sy = sys.argv[1]
+if (m := re.search(r"warm \(.*?\): ([\d,]+) jobs/s\s+CPU us/job scheduler \+ worker ([\d.]+)", sy)):
+    sy_rate, sy_cpu, how = float(m[1].replace(",", "")), float(m[2]), "warm, 20%-80% of results"
+else:
+    sy_rate = float(re.search(r"steady ([\d,]+) jobs/s", sy)[1].replace(",", ""))
+    sy_cpu, how = float(re.search(r"together ([\d.]+)", sy)[1]), "whole run"
+print(f"{'':12s} {'calls/s':>9s} {'CPU us/call':>12s} {'CPU vs switchyard':>18s} {'rate vs switchyard':>19s}")
+print(f"{'switchyard':12s} {sy_rate:9,.0f} {sy_cpu:12.1f} {'1.0x':>18s} {'1.00x':>19s}   ({how}; scheduler + worker)")
+for g in sys.argv[2:]:
+    name = g.split()[0]
+    rate = float(re.search(rf"{name} ([\d,.]+) requests/s", g)[1].replace(",", ""))
+    cpu = float(re.search(r"gateway ([\d.]+)", g)[1])
+    print(f"{name:12s} {rate:9,.0f} {cpu:12.1f} {cpu / sy_cpu:17.1f}x {rate / sy_rate:18.2f}x")
 PY

@@ -37,16 +37,24 @@ b0=$(cpu_us $BROKER_PID); f0=$(cpu_us $FAKE_PID); g0=$(cpu_us ${FAILING_PID:-$FA
 t0=$(date +%s%N)
 $SY scheduler -p "$PIPELINE" ${METRICS:+--http 127.0.0.1:0} >"$T/scheduler.log" 2>&1 & PIDS+=($!); SCHED_PID=$!
 ${WORKER_WRAP:-} $SY worker -p "$PIPELINE" --max-inflight "$INFLIGHT" ${WORKER_ARGS:-} ${METRICS:+--http 127.0.0.1:0} --state-dir "$T/state" >"$T/worker.log" 2>&1 & PIDS+=($!); WORKER_PID=$!
+# Warm figures: the scheduler's and worker's CPU sampled when 20% and when
+# 80% of the results are in (the group join, ramp-up and tail left out).
+( for mark in $(( JOBS / 5 )) $(( JOBS * 4 / 5 )); do
+      while [ "$(wc -l 2>/dev/null <"$T/results.jsonl" || echo 0)" -lt "$mark" ]; do
+          kill -0 "$WORKER_PID" 2>/dev/null || exit 0; sleep 0.05; done
+      echo "$(date +%s%3N) $(( $(cpu_us $SCHED_PID) + $(cpu_us $WORKER_PID) ))" >>"$T/warm"
+  done ) & WARM_PID=$!
 $SY results --topic switchyard.results.bench --count "$JOBS" --timeout-ms 300000 >"$T/results.jsonl"
 t1=$(date +%s%N)
+wait "$WARM_PID" 2>/dev/null || true
 s=$(cpu_us $SCHED_PID); w=$(cpu_us $WORKER_PID); wk=$(sys_us $WORKER_PID); b=$(( $(cpu_us $BROKER_PID) - b0 )); f=$(( $(cpu_us $FAKE_PID) - f0 ))
 [ -n "${FAILING_PID:-}" ] && f=$(( f + $(cpu_us $FAILING_PID) - g0 )) # both fakes
 check_broker_kept_up || true
 echo "transport $TRANSPORT: the fake's counts $(fake_stats connections_total h2_streams);" \
      "worker peak RSS $(awk '/VmHWM/ {print $2}' /proc/$WORKER_PID/status) KB (all of it; per call: bench/floor.sh)"
 
-"$PY" - "$JOBS" "$INFLIGHT" "$LATENCY" "$t0" "$t1" "$s" "$w" "$b" "$f" "$wk" "$T/results.jsonl" <<'PY'
-import json, sys
+"$PY" - "$JOBS" "$INFLIGHT" "$LATENCY" "$t0" "$t1" "$s" "$w" "$b" "$f" "$wk" "$T/results.jsonl" "$T/warm" <<'PY'
+import json, os, sys
 jobs, inflight, lat, t0, t1, s, w, b, f, wk = map(int, sys.argv[1:11])
 done = sorted(json.loads(l)["finished_ms"] for l in open(sys.argv[11]) if l.strip())
 secs = (t1 - t0) / 1e9
@@ -60,4 +68,11 @@ print(f"elapsed {secs:.2f} s (first result after {(done[0] - t0 / 1e6) / 1000:.1
 print(f"steady {steady:,.0f} jobs/s   ideal {ideal:,.0f} jobs/s   ({100*steady/ideal:.0f}% of ideal)")
 print(f"CPU us/job: scheduler {s/jobs:.1f}  worker {w/jobs:.1f}  together {(s+w)/jobs:.1f}   | broker {b/jobs:.1f}  fake provider {f/jobs:.1f}")
 print(f"worker CPU us/job in the kernel {wk/jobs:.1f}, in user space {(w-wk)/jobs:.1f}")
+warm = [l.split() for l in open(sys.argv[12])] if os.path.exists(sys.argv[12]) else []
+if len(warm) == 2:
+    (ta, ca), (tb, cb) = [(int(t), int(c)) for t, c in warm]
+    n = sum(ta <= d <= tb for d in done)
+    if n and tb > ta:
+        print(f"warm (from 20% to 80% of the results): {n / ((tb - ta) / 1000):,.0f} jobs/s  "
+              f"CPU us/job scheduler + worker {(cb - ca) / n:.1f}")
 PY

@@ -1,23 +1,39 @@
 /* pacing.c -- see pacing.h. Buckets refill continuously at limit/60 s and
- * hold at most one minute's worth (the provider's own window); the newest
- * remaining count, less what was reserved after it, caps the bucket and
- * stops it until the provider's reset. */
+ * hold at most one minute's worth (the provider's own window); a told
+ * limit starts with one second's worth at its first call; the newest
+ * remaining count, less what was reserved after it (counted from the start
+ * of its burst), caps the bucket and stops it until the provider's reset. */
 #include "pacing.h"
+
+/* What a bucket of a told limit holds at start: one second's worth (at
+ * least one call, when the limit allows one). */
+static double start_level(double limit_per_min)
+{
+    double second = limit_per_min / 60;
+    double one = limit_per_min < 1 ? limit_per_min : 1;
+    return second > one ? second : one;
+}
 
 static void bucket_init(sy_bucket *b, double limit_per_min, int64_t now_us)
 {
     b->limit_per_min = limit_per_min;
-    b->level = limit_per_min;
+    b->level = limit_per_min > 0 ? start_level(limit_per_min) : 0;
     b->last_us = now_us;
     b->taken = 0;
     b->news_mark = -1;
     b->stop_at = 0;
     b->stop_until_us = 0;
+    b->burst_from = b->burst_us = 0;
+    b->burst_n = 0;
 }
 
 static void refill(sy_bucket *b, int64_t now_us)
 {
     if (b->limit_per_min <= 0) return;
+    if (b->taken == 0) { /* not used yet: one second's worth at the first call, however late */
+        b->last_us = now_us;
+        return;
+    }
     double add = (double)(now_us - b->last_us) * b->limit_per_min / 60e6;
     b->level += add;
     if (b->level > b->limit_per_min) b->level = b->limit_per_min;
@@ -47,10 +63,21 @@ static int64_t bucket_wait(const sy_bucket *b, int64_t need, int64_t now_us)
     return refill_us > stop ? refill_us : stop;
 }
 
-static void take(sy_bucket *b, int64_t n)
+enum { BURST_GAP_US = 1000, BURST_MAX = 1024 };
+
+/* Take n; returns where the reservation would stand had it reached the
+ * provider first of its burst. */
+static int64_t take(sy_bucket *b, int64_t n, int64_t now_us)
 {
+    if (b->burst_n == 0 || b->burst_n >= BURST_MAX || now_us - b->burst_us > BURST_GAP_US) {
+        b->burst_from = b->taken;
+        b->burst_n = 0;
+    }
+    b->burst_us = now_us;
+    b->burst_n++;
     if (b->limit_per_min > 0) b->level -= (double)n;
     b->taken += n;
+    return b->burst_from + n;
 }
 
 void sy_account_init(sy_account *a, int64_t rpm, int64_t tpm, double share, int64_t now_us)
@@ -74,9 +101,9 @@ int64_t sy_account_reserve(sy_account *a, int64_t tokens, int64_t now_us, sy_pac
         a->waits++;
         return wait;
     }
-    take(&a->requests, 1);
-    take(&a->tokens, tokens);
-    if (mark) *mark = (sy_pace_mark){a->requests.taken, a->tokens.taken};
+    int64_t requests_first = take(&a->requests, 1, now_us);
+    int64_t tokens_first = take(&a->tokens, tokens, now_us);
+    if (mark) *mark = (sy_pace_mark){a->requests.taken, a->tokens.taken, requests_first, tokens_first};
     return 0;
 }
 
@@ -107,20 +134,34 @@ static int64_t bounded(int64_t v, int64_t max)
     return v > max ? max : v;
 }
 
+#define SAME_WINDOW_US 1000000
+
 /* The provider had `remaining` left when the call reserved at `mark`
- * arrived, and resets in reset_ms (-1: not said). */
+ * arrived (at `first` or later: its burst), and resets in reset_ms (-1:
+ * not said). */
 static void learn_remaining(sy_bucket *b, int64_t remaining, int64_t reset_ms, int64_t mark,
-                            int64_t now_us)
+                            int64_t first, int64_t now_us)
 {
-    if (remaining < 0 || mark < b->news_mark) return; /* nothing said, or overtaken */
+    if (remaining < 0) return; /* nothing said */
     remaining = bounded(remaining, SY_PROVIDER_MAX_COUNT);
     reset_ms = bounded(reset_ms, SY_PROVIDER_MAX_WAIT_MS);
-    b->news_mark = mark;
-    int64_t left = remaining - (b->taken - mark);
+    int64_t until = reset_ms >= 0 ? now_us + reset_ms * 1000 : 0;
+    if (mark < b->news_mark) {
+        /* Overtaken. It still counts when it describes the same window (it
+         * ends when the newest one's does, give or take a second of answer
+         * times) and stops sooner: its call arrived after calls reserved
+         * later, so the newest answer counted fewer of them than it seems. */
+        if (until == 0 || b->stop_until_us == 0 || until < b->stop_until_us - SAME_WINDOW_US ||
+            until > b->stop_until_us + SAME_WINDOW_US || first + remaining >= b->stop_at)
+            return;
+    } else {
+        b->news_mark = mark;
+        b->stop_until_us = until;
+    }
+    int64_t left = remaining - (b->taken - first);
     if (left < 0) left = 0;
     if (b->level > (double)left) b->level = (double)left;
-    b->stop_at = mark + remaining;
-    b->stop_until_us = reset_ms >= 0 ? now_us + reset_ms * 1000 : 0;
+    b->stop_at = first + remaining;
 }
 
 void sy_account_learn(sy_account *a, const sy_ratelimit_info *rl, const sy_pace_mark *mark,
@@ -128,11 +169,15 @@ void sy_account_learn(sy_account *a, const sy_ratelimit_info *rl, const sy_pace_
 {
     refill(&a->requests, now_us);
     refill(&a->tokens, now_us);
-    sy_pace_mark m = mark ? *mark : (sy_pace_mark){a->requests.taken, a->tokens.taken};
+    sy_pace_mark m = mark ? *mark
+                          : (sy_pace_mark){a->requests.taken, a->tokens.taken, a->requests.taken,
+                                           a->tokens.taken};
     learn_limit(&a->requests, a->share, rl->limit_requests);
     learn_limit(&a->tokens, a->share, rl->limit_tokens);
-    learn_remaining(&a->requests, rl->remaining_requests, rl->reset_requests_ms, m.requests, now_us);
-    learn_remaining(&a->tokens, rl->remaining_tokens, rl->reset_tokens_ms, m.tokens, now_us);
+    learn_remaining(&a->requests, rl->remaining_requests, rl->reset_requests_ms, m.requests,
+                    m.requests_first, now_us);
+    learn_remaining(&a->tokens, rl->remaining_tokens, rl->reset_tokens_ms, m.tokens, m.tokens_first,
+                    now_us);
 }
 
 void sy_account_pause(sy_account *a, int64_t wait_ms, int64_t now_us)
@@ -167,7 +212,7 @@ int64_t sy_account_cooling_us(const sy_account *a, int64_t now_us)
 
 static double bucket_free(const sy_bucket *b)
 {
-    if (b->limit_per_min <= 0) return 1;
+    if (b->limit_per_min <= 0 || b->taken == 0) return 1; /* unlimited, or all of it unused */
     double f = b->level / b->limit_per_min;
     return f < 0 ? 0 : f > 1 ? 1 : f;
 }

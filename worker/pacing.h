@@ -7,6 +7,18 @@
  * short the call waits (as a timer, holding no connection) instead of
  * drawing a 429. The reported usage corrects the estimate afterwards.
  *
+ * A told limit (from the pipeline) starts its bucket with one second's
+ * worth, not a minute's: nothing is known yet of how the provider counts
+ * (OpenAI and Anthropic replenish continuously and may enforce a per-minute
+ * limit over shorter spans, Azure checks it over 1 s or 10 s windows, some
+ * count in fixed windows), and until the first answers come back nothing
+ * caps the bucket, so a full minute sent at once, as fast as the in-flight
+ * limit lets it go, is what draws 429s in the first window. The bucket
+ * starts refilling at its first call (a worker may wait seconds for its
+ * partitions first), at the limit's rate, so the first window is filled by
+ * pacing, and its answers' remaining counts take over as in every window.
+ * An account not used yet counts as all free in sy_account_headroom.
+ *
  * Limits come from the pipeline (requests_per_minute, tokens_per_minute)
  * and are learned from the response headers (x-ratelimit-* and
  * anthropic-ratelimit-*): the advertised limit sets the bucket size and
@@ -20,10 +32,15 @@
  * flight, or about to be sent) are not in them. So every reservation takes
  * a mark, its place in the bucket's running total of reservations, and an
  * answer's remaining count is reduced by what was reserved after its mark.
- * (Calls launched in the same loop turn may arrive in any order, so this
- * can still be off by a few calls.) Only the newest answer (the highest
- * mark) counts: one overtaken by a later answer may describe a window that
- * has ended since.
+ * But calls launched together (a burst: reservations less than a
+ * millisecond apart, at most 1,024) reach the provider in any order, so an
+ * answer is read as if its call had arrived first of its burst, before the
+ * calls reserved ahead of it in the same burst: that can leave a few calls
+ * of a window unused, never send one too many. The newest answer (the
+ * highest mark) counts: one overtaken by a later answer may describe a
+ * window that has ended since; an overtaken answer about the same window
+ * (its reset within a second of the newest one's) that leaves less room
+ * still lowers the stop (answers come back in any order too).
  *
  * The provider may also not refill as a bucket does: one that counts in
  * fixed windows gives nothing back until the window ends. So a remaining
@@ -50,13 +67,18 @@ typedef struct sy_bucket {
     int64_t news_mark;    /* mark of the answer the remaining count came from (-1: none) */
     int64_t stop_at;      /* `taken` at which that remaining count is used up */
     int64_t stop_until_us; /* ...and the provider's reset, when the stop ends */
+    int64_t burst_from;   /* `taken` before the first reservation of the current burst */
+    int64_t burst_us;     /* when the burst's last reservation was made */
+    int burst_n;          /* reservations in it */
 } sy_bucket;
 
 /* Where a reservation stands in its account's running totals (`taken` just
  * after it), so that its answer's remaining counts can be set against what
- * was reserved after it. */
+ * was reserved after it; and (`first`) where it would stand had it reached
+ * the provider first of its burst. */
 typedef struct sy_pace_mark {
     int64_t requests, tokens;
+    int64_t requests_first, tokens_first;
 } sy_pace_mark;
 
 typedef struct sy_account {

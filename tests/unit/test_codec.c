@@ -8,6 +8,8 @@
 #include <cmocka.h>
 
 #include <jansson.h>
+#include <msgpack.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,6 +203,64 @@ static void test_result_formats_carry_the_same_map(void **state)
     }
 }
 
+/* Strings of every msgpack header size (fixstr, str8, str16, str32) come
+ * out as msgpack-c's own decoder reads them. */
+static void test_msgpack_string_headers(void **state)
+{
+    (void)state;
+    const size_t lens[] = {0, 31, 32, 255, 256, 65535, 65536, 70000};
+    for (size_t i = 0; i < sizeof lens / sizeof *lens; i++) {
+        char *text = malloc(lens[i] + 1);
+        assert_non_null(text);
+        for (size_t k = 0; k < lens[i]; k++) text[k] = (char)('a' + k % 26);
+        text[lens[i]] = '\0';
+        sy_result r = sample_result(true);
+        r.output = text;
+        sy_buf mp;
+        sy_buf_init(&mp);
+        sy_result_encode(&r, SY_FORMAT_MSGPACK, &mp);
+        msgpack_unpacked u;
+        msgpack_unpacked_init(&u);
+        assert_int_equal(msgpack_unpack_next(&u, mp.data, mp.len, NULL), MSGPACK_UNPACK_SUCCESS);
+        assert_int_equal(u.data.type, MSGPACK_OBJECT_MAP);
+        bool found = false;
+        for (uint32_t k = 0; k < u.data.via.map.size; k++) {
+            msgpack_object key = u.data.via.map.ptr[k].key, val = u.data.via.map.ptr[k].val;
+            if (key.via.str.size != 6 || memcmp(key.via.str.ptr, "output", 6)) continue;
+            assert_int_equal(val.type, MSGPACK_OBJECT_STR);
+            assert_int_equal(val.via.str.size, lens[i]);
+            assert_memory_equal(val.via.str.ptr, text, lens[i]);
+            found = true;
+        }
+        assert_true(found);
+        msgpack_unpacked_destroy(&u);
+        sy_buf_free(&mp);
+        free(text);
+    }
+}
+
+/* Numbers in JSON: the shortest form that reads back as the same double,
+ * whole numbers among them (checked against that rule written out here). */
+static void test_json_doubles(void **state)
+{
+    (void)state;
+    const double v[] = {0.0, -0.0, 1.0, -1.0, 2.0, 10.0, 999999.0, -999999.0, 1e6, -1e6, 0.2,
+                        0.7, 2.28e-05, 123456.5, 1e300, -2147483648.0, 4294967296.0, 0.1 + 0.2};
+    for (size_t i = 0; i < sizeof v / sizeof *v; i++) {
+        char want[32];
+        for (int prec = 6; prec <= 17; prec++) {
+            snprintf(want, sizeof want, "%.*g", prec, v[i]);
+            if (strtod(want, NULL) == v[i]) break;
+        }
+        sy_buf b;
+        sy_buf_init(&b);
+        sy_buf_json_double(&b, v[i]);
+        sy_buf_putc(&b, '\0');
+        assert_string_equal(b.data, want);
+        sy_buf_free(&b);
+    }
+}
+
 static void test_invalid_output_json_is_omitted(void **state)
 {
     (void)state;
@@ -342,6 +402,8 @@ int main(void)
         cmocka_unit_test(test_job_errors),
         cmocka_unit_test(test_hostile_inputs_do_not_crash),
         cmocka_unit_test(test_result_formats_carry_the_same_map),
+        cmocka_unit_test(test_msgpack_string_headers),
+        cmocka_unit_test(test_json_doubles),
         cmocka_unit_test(test_invalid_output_json_is_omitted),
         cmocka_unit_test(test_output_json_scalar),
         cmocka_unit_test(test_restamp_for_a_resubmission),

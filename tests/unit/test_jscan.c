@@ -102,6 +102,12 @@ static void test_lookup(void **state)
     assert_true(sy_js_get(root, "v").p && *sy_js_get(root, "v").p == 't');
     assert_true(sy_js_string_is(sy_js_get(sy_js_at(sy_js_get(root, "y"), 1), "z"), "\"]"));
     assert_int_equal(sy_js_len(sy_js_get(root, "y")), 2);
+
+    /* an escaped backslash, then an escaped quote, in a key and in a value */
+    const char *runs = "{\"k\\\\\\\"\":\"a\\\\\\\"]}\\\\\",\"after\":1}";
+    assert_true(sy_js_parse(runs, strlen(runs), &root));
+    assert_int_equal(sy_js_int(sy_js_get(root, "after")), 1);
+    assert_true(sy_js_string_is(sy_js_get(root, "k\\\""), "a\\\"]}\\"));
 }
 
 static void test_string_decoding(void **state)

@@ -168,11 +168,15 @@ bool sy_js_parse(const char *text, size_t len, sy_jspan *root)
  * again, only to find where a value ends, so lookups cost a quick scan. */
 static const char *next_string(const char *p, const char *end)
 {
-    for (p++; p < end; p++) {
-        while (p < end && !skip_stop[(unsigned char)*p]) p++;
-        if (p >= end) break;
-        if (*p == '\\') p++;
-        else if (*p == '"') return p + 1;
+    for (p++; p < end;) {
+        const char *q = memchr(p, '"', (size_t)(end - p)); /* a word at a time */
+        if (!q) break;
+        /* escaped when an odd run of backslashes comes before it (the run
+         * starts at or after p: before p is a quote) */
+        const char *b = q;
+        while (b > p && b[-1] == '\\') b--;
+        if (((q - b) & 1) == 0) return q + 1;
+        p = q + 1;
     }
     return end;
 }
@@ -212,8 +216,14 @@ void sy_js_get_many(sy_jspan obj, const char *const *keys, sy_jspan *found, size
         p = blanks(blanks(kend, obj.end) + 1, obj.end); /* past ':' */
         const char *v = p;
         p = next(p, obj.end);
+        if (kend - k < 2) break; /* only in a document not checked */
+        /* a name without escapes (all of them in practice) is compared as is */
+        size_t klen = (size_t)(kend - k - 2);
+        bool plain = !memchr(k + 1, '\\', klen);
         for (size_t i = 0; i < n; i++)
-            if (sy_js_string_is((sy_jspan){k, kend}, keys[i])) found[i] = (sy_jspan){v, p};
+            if (plain ? strlen(keys[i]) == klen && !memcmp(k + 1, keys[i], klen)
+                      : sy_js_string_is((sy_jspan){k, kend}, keys[i]))
+                found[i] = (sy_jspan){v, p};
         p = blanks(p, obj.end);
         if (*p != ',') break;
         p = blanks(p + 1, obj.end);
