@@ -18,6 +18,8 @@ fp_config fp_cfg = {
     .host = "127.0.0.1",
     .window_ms = 60000,
     .seed = 1,
+    .batch_ms = 1000,
+    .batch_expire_after = -1,
 };
 
 static const char usage[] =
@@ -41,6 +43,9 @@ static const char usage[] =
     "                        per-minute limits (default 60000)\n"
     "  --call-log FILE       append one JSON line per provider call\n"
     "  --seed N              PRNG seed for jitter and random faults (default 1)\n"
+    "  --batch-ms N          processing time of a batch (default 1000)\n"
+    "  --batch-expire-after N  a batch expires after its first N lines (default never)\n"
+    "  --batch-hostile       batch output repeats lines, adds unknown and non-JSON ones\n"
     "  --help                this text\n";
 
 static int parse_int(const char *name, const char *s, int64_t min, int64_t *out)
@@ -69,7 +74,8 @@ static int parse_rate(const char *name, const char *s, double *out)
 }
 
 enum { O_HOST = 256, O_PORT, O_PORT_FILE, O_LATENCY, O_JITTER, O_ERROR, O_OVERLOAD, O_RATE_LIMIT,
-       O_HANG, O_MALFORMED, O_TIMEOUT, O_RPM, O_TPM, O_WINDOW, O_CALL_LOG, O_SEED, O_HELP };
+       O_HANG, O_MALFORMED, O_TIMEOUT, O_RPM, O_TPM, O_WINDOW, O_CALL_LOG, O_SEED, O_BATCH_MS,
+       O_BATCH_EXPIRE, O_BATCH_HOSTILE, O_HELP };
 
 static const struct option options[] = {
     {"host", required_argument, 0, O_HOST}, {"port", required_argument, 0, O_PORT},
@@ -80,6 +86,8 @@ static const struct option options[] = {
     {"timeout-rate", required_argument, 0, O_TIMEOUT}, {"rpm", required_argument, 0, O_RPM},
     {"tpm", required_argument, 0, O_TPM}, {"window-ms", required_argument, 0, O_WINDOW},
     {"call-log", required_argument, 0, O_CALL_LOG}, {"seed", required_argument, 0, O_SEED},
+    {"batch-ms", required_argument, 0, O_BATCH_MS}, {"batch-expire-after", required_argument, 0, O_BATCH_EXPIRE},
+    {"batch-hostile", no_argument, 0, O_BATCH_HOSTILE},
     {"help", no_argument, 0, O_HELP}, {0, 0, 0, 0},
 };
 
@@ -105,6 +113,9 @@ static int apply_option(int opt, const char *arg)
     case O_WINDOW: rc = parse_int("--window-ms", arg, 1, &c->window_ms); break;
     case O_CALL_LOG: c->call_log = arg; break;
     case O_SEED: rc = parse_int("--seed", arg, 0, &v); c->seed = (uint64_t)v; break;
+    case O_BATCH_MS: rc = parse_int("--batch-ms", arg, 0, &c->batch_ms); break;
+    case O_BATCH_EXPIRE: rc = parse_int("--batch-expire-after", arg, 0, &c->batch_expire_after); break;
+    case O_BATCH_HOSTILE: c->batch_hostile = 1; break;
     case O_HELP: fputs(usage, stdout); exit(0);
     default: fputs(usage, stderr); return -1;
     }
