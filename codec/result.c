@@ -83,7 +83,7 @@ static void encode_msgpack(const sy_result *r, sy_buf *out)
     bool has_json = valid_json_msgpack(r->output_json, &oj);
     msgpack_packer pk;
     msgpack_packer_init(&pk, out, write_buf);
-    msgpack_pack_map(&pk, 21 + has_json);
+    msgpack_pack_map(&pk, 21 + has_json + (r->batch_id != NULL));
     mp_kv_str(&pk, "job_id", r->job_id);
     mp_kv_str(&pk, "task", r->task);
     mp_kv_str(&pk, "idempotency_key", r->idempotency_key);
@@ -133,6 +133,7 @@ static void encode_msgpack(const sy_result *r, sy_buf *out)
     msgpack_pack_map(&pk, r->nmetadata);
     for (size_t i = 0; i < r->nmetadata; i++) mp_kv_str(&pk, r->metadata[i].key, r->metadata[i].value);
     mp_kv_int(&pk, "finished_ms", r->finished_ms);
+    if (r->batch_id) mp_kv_str(&pk, "batch_id", r->batch_id);
     mp_kv_str(&pk, "schema", "switchyard.result/1");
     sy_buf_free(&oj);
 }
@@ -232,6 +233,7 @@ static void encode_json(const sy_result *r, sy_buf *b)
     }
     sy_buf_putc(b, '}');
     js_int(b, "finished_ms", r->finished_ms);
+    if (r->batch_id) js_str(b, "batch_id", r->batch_id);
     js_str(b, "schema", "switchyard.result/1");
     sy_buf_putc(b, '}');
 }

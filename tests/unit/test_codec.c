@@ -159,20 +159,31 @@ static sy_result sample_result(bool ok)
     };
 }
 
+/* r encoded as JSON and as msgpack: the same map (returned, parsed). */
+static json_t *encode_both(const sy_result *r)
+{
+    sy_buf js, mp, conv;
+    sy_buf_init(&js);
+    sy_buf_init(&mp);
+    sy_buf_init(&conv);
+    sy_result_encode(r, SY_FORMAT_JSON, &js);
+    sy_result_encode(r, SY_FORMAT_MSGPACK, &mp);
+    assert_int_equal(sy_msgpack_to_json(mp.data, mp.len, &conv), 0);
+    json_t *a = parse(&js), *b = parse(&conv);
+    assert_true(json_equal(a, b));
+    json_decref(b);
+    sy_buf_free(&js);
+    sy_buf_free(&mp);
+    sy_buf_free(&conv);
+    return a;
+}
+
 static void test_result_formats_carry_the_same_map(void **state)
 {
     (void)state;
     for (int ok = 0; ok <= 1; ok++) {
         sy_result r = sample_result(ok);
-        sy_buf js, mp, conv;
-        sy_buf_init(&js);
-        sy_buf_init(&mp);
-        sy_buf_init(&conv);
-        sy_result_encode(&r, SY_FORMAT_JSON, &js);
-        sy_result_encode(&r, SY_FORMAT_MSGPACK, &mp);
-        assert_int_equal(sy_msgpack_to_json(mp.data, mp.len, &conv), 0);
-        json_t *a = parse(&js), *b = parse(&conv);
-        assert_true(json_equal(a, b));
+        json_t *a = encode_both(&r);
         assert_string_equal(json_string_value(json_object_get(a, "status")), ok ? "ok" : "failed");
         assert_int_equal(json_integer_value(json_object_get(json_object_get(a, "tokens"), "in")), 120);
         assert_true(json_real_value(json_object_get(a, "cost_usd")) == 2.28e-05);
@@ -187,10 +198,22 @@ static void test_result_formats_carry_the_same_map(void **state)
             assert_null(json_object_get(a, "output_json"));
         }
         json_decref(a);
-        json_decref(b);
-        sy_buf_free(&js);
-        sy_buf_free(&mp);
-        sy_buf_free(&conv);
+    }
+}
+
+/* A batch tier's result names its batch, the same in both formats; other
+ * results have no batch_id key at all. */
+static void test_result_batch_id(void **state)
+{
+    (void)state;
+    for (int with = 0; with <= 1; with++) {
+        sy_result r = sample_result(true);
+        r.batch_id = with ? "batch_6a1f\"x" : NULL;
+        json_t *a = encode_both(&r);
+        if (with) assert_string_equal(json_string_value(json_object_get(a, "batch_id")), "batch_6a1f\"x");
+        else assert_null(json_object_get(a, "batch_id"));
+        assert_string_equal(json_string_value(json_object_get(a, "schema")), "switchyard.result/1");
+        json_decref(a);
     }
 }
 
@@ -323,6 +346,7 @@ int main(void)
         cmocka_unit_test(test_job_errors),
         cmocka_unit_test(test_hostile_inputs_do_not_crash),
         cmocka_unit_test(test_result_formats_carry_the_same_map),
+        cmocka_unit_test(test_result_batch_id),
         cmocka_unit_test(test_invalid_output_json_is_omitted),
         cmocka_unit_test(test_restamp_for_a_resubmission),
         cmocka_unit_test(test_msgpack_to_json_edge_cases),
