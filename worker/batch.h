@@ -21,7 +21,8 @@
  *   COLLECTING --SEND--> (upload) --UPLOADED--> UPLOADED --RECORDED--> (create)
  *        --CREATED--> CREATED --RECORDED--> POLLING --RUNNING--> POLLING
  *        POLLING --ENDED--> (download) --DOWNLOADED--> DOWNLOADED --PUBLISHED--> DONE
- *   UPLOADED/CREATED/POLLING --FAILED (the whole batch: failed, cancelled)--> DOWNLOADED
+ *   COLLECTING (upload)/UPLOADED/CREATED/POLLING --FAILED (the whole batch: upload
+ *   or create refused, failed, cancelled)--> DOWNLOADED
  *   (every job of the batch then counts as missing: retried)
  *
  * A batch is recorded (durably) after its upload and before its create, with

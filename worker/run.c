@@ -32,6 +32,7 @@
 #include "result_restamp.h"
 #include "util.h"
 #include "flow.h"
+#include "batchio.h"
 
 #define RECHECK_MS 50
 
@@ -82,6 +83,8 @@ static void run_free(sy_run *r)
 {
     worker *w = r->w;
     if (run_owns_key(r)) sy_keymap_del(&w->working, sy_buf_cstr(&r->skey));
+    if (r->in_batch) batchio_forget_run(w, r);
+    free(r->batch_id);
     if (r->prev) r->prev->next = r->next;
     else w->runs = r->next;
     if (r->next) r->next->prev = r->prev;
@@ -575,6 +578,13 @@ static void launch_prepared(sy_run *r)
     r->prepared = NULL;
     r->attempt_sent_us = sy_mono_us();
     if (!r->first_sent_us) r->first_sent_us = r->attempt_sent_us;
+    if (r->tier->mode == SY_TIER_BATCH && !(r->batch_tried && r->tier->batch.retry == SY_BATCH_RETRY_SYNC)) {
+        sy_account *a = model_account(r, r->model); /* a batch does not use the account's rate */
+        sy_account_settle(a, r->reserved_tokens, 0);
+        sy_account_settle_request(a);
+        r->reserved_tokens = 0;
+        if (batchio_take(w, r, t)) return; /* CALL_OUT until its batch answers (batchio.h) */
+    }
     int64_t timeout = r->tier->retry.timeout_ms;
     if (r->deadline_ms) { /* an attempt never outlives the job's deadline */
         int64_t left = r->deadline_ms - sy_now_ms();
@@ -722,6 +732,8 @@ static void health_feedback(sy_run *r, int64_t latency_ms)
                 sy_err_class_name(r->last.error));
 }
 
+static void answered(sy_run *r, int64_t latency_ms);
+
 void run_on_response(worker *w, sy_transfer *t, void *opaque)
 {
     sy_run *r = opaque;
@@ -736,13 +748,22 @@ void run_on_response(worker *w, sy_transfer *t, void *opaque)
                           t->headers.len, t->body.data, t->body.len, &r->last);
         sy_outcome_estimate(&r->last, t->req.body.len); /* no usage: counted locally */
     }
+    free(r->batch_id); /* answered by an ordinary call */
+    r->batch_id = NULL;
     pace_feedback(r);
     account_feedback(r);
     health_feedback(r, latency_ms);
+    r->cost_usd += sy_model_cost_detail(r->model, r->last.tokens_in, r->last.tokens_out, &r->last.usage);
+    answered(r, latency_ms);
+}
+
+/* What follows an answer, from a call or a batch line: tokens, the
+ * parse check, the attempt noted, the next step. */
+static void answered(sy_run *r, int64_t latency_ms)
+{
     r->tokens_in += r->last.tokens_in;
     r->tokens_out += r->last.tokens_out;
     sy_usage_detail_add(&r->usage, &r->last.usage);
-    r->cost_usd += sy_model_cost_detail(r->model, r->last.tokens_in, r->last.tokens_out, &r->last.usage);
     if (r->last.error == SY_ERR_NONE && !output_parses(r)) {
         r->last.error = SY_ERR_OUTPUT_PARSE;
         snprintf(r->last.message, sizeof r->last.message,
@@ -751,6 +772,29 @@ void run_on_response(worker *w, sy_transfer *t, void *opaque)
     note_attempt(r, r->last.error, r->last.http_status, latency_ms);
     if (r->last.error == SY_ERR_NONE) step(r, SY_EV_RESPONSE_OK, NULL, NULL);
     else after_failure(r);
+}
+
+void run_on_batch_line(sy_run *r, const char *batch_id, int status, const char *body, size_t len,
+                       const char *error_code)
+{
+    int64_t latency_ms = (sy_mono_us() - r->attempt_sent_us) / 1000;
+    sy_outcome_free(&r->last);
+    memset(&r->last, 0, sizeof r->last);
+    r->batch_tried = true;
+    if (status > 0 && body) {
+        sy_provider_parse(r->model->provider, status, "", 0, body, len, &r->last);
+        sy_outcome_estimate(&r->last, r->batch_req_len);
+    } else { /* expired, cancelled, failed batch, or no line: retried */
+        r->last = (sy_outcome){.error = SY_ERR_TIMEOUT, .retry_after_ms = -1, .should_retry = -1,
+                               .rl = {-1, -1, -1, -1, -1, -1}};
+        snprintf(r->last.message, sizeof r->last.message, "batch %s: no answer for this job (%s)", batch_id,
+                 error_code && *error_code ? error_code : "none");
+    }
+    free(r->batch_id);
+    r->batch_id = sy_xstrdup(batch_id);
+    account_feedback(r);
+    r->cost_usd += sy_model_cost_batch(r->model, r->last.tokens_in, r->last.tokens_out);
+    answered(r, latency_ms);
 }
 
 void run_on_timer(sy_run *r)

@@ -26,6 +26,7 @@ void sy_request_init(sy_request *r)
     sy_buf_init(&r->headers);
     sy_buf_init(&r->body);
     r->nheaders = 0;
+    r->get = false;
 }
 
 void sy_request_reset(sy_request *r)
@@ -34,6 +35,7 @@ void sy_request_reset(sy_request *r)
     sy_buf_reset(&r->headers);
     sy_buf_reset(&r->body);
     r->nheaders = 0;
+    r->get = false;
 }
 
 void sy_request_free(sy_request *r)

@@ -70,6 +70,7 @@ typedef struct sy_request {
     sy_buf headers;
     int nheaders;
     sy_buf body;
+    bool get;      /* GET without a body (the batch API's polls and downloads); else POST */
 } sy_request;
 
 /* Rate-limit facts read from response headers; -1 = header absent. */
