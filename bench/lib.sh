@@ -41,12 +41,12 @@ start_fake() {
     export OPENAI_BASE_URL="http://127.0.0.1:$(cat "$d/port")/v1"
 }
 
-# bench_pipeline DIR: sets PIPELINE; with FALLBACK=1 first starts a second
+# bench_pipeline DIR: sets PIPELINE ($BENCH_PIPELINE, default bench/bench.yaml); with FALLBACK=1 first starts a second
 # fake provider that answers every call with 500 (FAILING_BASE_URL,
 # FAILING_PID) for bench/fallback.yaml, whose jobs all fall back to it from
 # there. Call before start_fake.
 bench_pipeline() {
-    PIPELINE=bench/bench.yaml
+    PIPELINE=${BENCH_PIPELINE:-bench/bench.yaml}
     [ "${FALLBACK:-0}" = 1 ] || return 0
     mkdir -p "$1/failing"
     start_fake "$1/failing" --error-rate 1 --rpm 100000000 --tpm 100000000000
