@@ -24,6 +24,8 @@
  *   COLLECTING (upload)/UPLOADED/CREATED/POLLING --FAILED (the whole batch: upload
  *   or create refused, failed, cancelled)--> DOWNLOADED
  *   (every job of the batch then counts as missing: retried)
+ *   COLLECTING --ADOPTED--> POLLING: a batch this tier created before a
+ *   restart, found at the provider (batchio.c): polled, never sent again
  *
  * A batch is recorded (durably) after its upload and before its create, with
  * the input file id as the client-side marker, and again once created, so a
@@ -62,6 +64,7 @@ typedef enum sy_batch_event {
     SY_BE_FAILED,     /* a poll: failed or cancelled (no results) */
     SY_BE_DOWNLOADED,
     SY_BE_PUBLISHED,  /* every job's result is out (or handed to its retry) */
+    SY_BE_ADOPTED,    /* found at the provider after a restart, its input read */
     SY_BE_COUNT
 } sy_batch_event;
 

@@ -3,10 +3,24 @@
  * batch.h (sy_batch_next and the pure helpers); this file carries out the
  * effects. Everything the provider answers is hostile: ids are taken only
  * when short and printable, bodies are bounded by the engine's limits, and
- * the result lines go through sy_batch_match. */
+ * the result lines go through sy_batch_match.
+ *
+ * After a restart (the batch is not recorded in the store yet:
+ * docs/durability.md, "Batch tiers") a tier's first job waits while the
+ * worker looks for the batches it created before: it lists the provider's
+ * batches (GET {base}/batches?limit=100), takes those whose metadata names
+ * this tier and one of its models, reads their input files for the
+ * custom_ids they carry, and polls them. A job whose key one of them
+ * carries joins it instead of being sent again; the others are collected
+ * as usual. An input file uploaded without a batch created is never used
+ * again (its jobs go into a new file).
+ *
+ * Test hook: SWITCHYARD_BATCH_CRASH_AT=after_upload|after_create kills the
+ * worker (SIGKILL) at that point (tests/integration/batch_crash.sh). */
 #include "batchio.h"
 
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +35,9 @@
 #define ID_MAX 96
 #define RETRY_MS 200 /* no engine slot, or a call failed: try again */
 
-typedef enum op { OP_NONE, OP_UPLOAD, OP_CREATE, OP_POLL, OP_OUTPUT, OP_ERRORS } op;
+#define ADOPT_KEEP_MS 120000 /* an adopted batch's results wait this long for late jobs */
+
+typedef enum op { OP_NONE, OP_UPLOAD, OP_CREATE, OP_POLL, OP_OUTPUT, OP_ERRORS, OP_LIST, OP_INPUT } op;
 
 typedef struct batchio {
     worker *w;
@@ -40,12 +56,62 @@ typedef struct batchio {
     sy_transfer *t;           /* the call out, or NULL */
     sy_buf results;           /* output then error file */
     sy_loop_timer timer;
+    bool lister;              /* only lists the provider's batches (recovery) */
+    bool adopted;             /* created before a restart, found at the provider */
     struct batchio *next;
 } batchio;
 
+/* A job waiting for its tier's recovery to end. */
+typedef struct queued {
+    sy_run *r;
+    sy_buf line;
+} queued;
+
+typedef enum rec_state { REC_NONE, REC_LOOKING, REC_DONE } rec_state;
+
+typedef struct tier_rec {
+    rec_state st;
+    int busy;                 /* listings and input files still to read */
+    queued *q;
+    size_t nq, capq;
+} tier_rec;
+
+typedef struct batchio_set {
+    batchio *list;
+    tier_rec *tiers;          /* per cfg.tiers index */
+    sy_keymap adopted;        /* "<tier index>:<custom_id>" -> adopted batchio */
+} batchio_set;
+
+static batchio_set *set_of(worker *w)
+{
+    if (!w->batches) {
+        batchio_set *bs = sy_xcalloc(1, sizeof *bs);
+        bs->tiers = sy_xcalloc(w->cfg.ntiers ? w->cfg.ntiers : 1, sizeof *bs->tiers);
+        sy_keymap_init(&bs->adopted);
+        w->batches = bs;
+    }
+    return w->batches;
+}
+
 static batchio **head(worker *w)
 {
-    return (batchio **)&w->batches;
+    return &set_of(w)->list;
+}
+
+static const char *adopted_key(sy_buf *out, const sy_tier *t, const char *custom_id)
+{
+    sy_buf_reset(out);
+    sy_buf_printf(out, "%zu:%s", t->index, custom_id);
+    return sy_buf_cstr(out);
+}
+
+static void crash_hook(const char *point)
+{
+    const char *at = getenv("SWITCHYARD_BATCH_CRASH_AT");
+    if (at && !strcmp(at, point)) {
+        sy_warn("SWITCHYARD_BATCH_CRASH_AT=%s: killing the worker", point);
+        raise(SIGKILL);
+    }
 }
 
 static void on_timer(void *ctx);
@@ -72,10 +138,14 @@ static void batch_free(batchio *b)
     while (*p && *p != b) p = &(*p)->next;
     if (*p) *p = b->next;
     sy_loop_timer_cancel(b->w->loop, &b->timer);
+    sy_buf k;
+    sy_buf_init(&k);
     for (size_t i = 0; i < b->n; i++) {
         if (b->runs[i]) b->runs[i]->in_batch = false;
+        if (b->adopted) sy_keymap_del(&set_of(b->w)->adopted, adopted_key(&k, b->tier, b->ids[i]));
         free(b->ids[i]);
     }
+    sy_buf_free(&k);
     free(b->runs);
     free(b->ids);
     sy_keymap_free(&b->idset);
@@ -138,11 +208,15 @@ static void start_call(batchio *b, op what)
         sy_buf_puts(&t->req.body, ",\"endpoint\":\"/v1/chat/completions\",\"completion_window\":\"24h\","
                                   "\"metadata\":{\"switchyard_tier\":");
         sy_buf_json_cstr(&t->req.body, b->tier->name);
+        sy_buf_puts(&t->req.body, ",\"switchyard_model\":");
+        sy_buf_json_cstr(&t->req.body, b->model->alias);
         sy_buf_puts(&t->req.body, "}}");
         break;
     case OP_POLL: t = request(b, true, "/batches/%s", b->batch_id); break;
     case OP_OUTPUT: t = request(b, true, "/files/%s/content", b->out_id); break;
     case OP_ERRORS: t = request(b, true, "/files/%s/content", b->err_id); break;
+    case OP_LIST: t = request(b, true, "/batches?limit=100%s", NULL); break;
+    case OP_INPUT: t = request(b, true, "/files/%s/content", b->file_id); break;
     case OP_NONE: return;
     }
     if (!t) later(b, what, RETRY_MS); /* no engine slot now */
@@ -170,7 +244,10 @@ static void step(batchio *b, sy_batch_event ev)
     if (st.effects & SY_BX_POLL) later(b, OP_POLL, sy_batch_poll_delay(&b->tier->batch, b->polls++));
     if (st.effects & SY_BX_DOWNLOAD) start_call(b, b->out_id[0] ? OP_OUTPUT : OP_ERRORS);
     if (st.effects & SY_BX_PUBLISH) answer_all(b);
-    if (st.effects & SY_BX_FORGET) batch_free(b);
+    if (st.effects & SY_BX_FORGET) {
+        if (b->adopted) later(b, OP_NONE, ADOPT_KEEP_MS); /* for its jobs still to come */
+        else batch_free(b);
+    }
 }
 
 static void send_now(batchio *b)
@@ -184,7 +261,8 @@ static void send_now(batchio *b)
 static void on_timer(void *ctx)
 {
     batchio *b = ctx;
-    if (b->state == SY_BS_COLLECTING && b->pending == OP_NONE) send_now(b);
+    if (b->state == SY_BS_DONE) batch_free(b); /* an adopted batch's keeping time is over */
+    else if (b->state == SY_BS_COLLECTING && b->pending == OP_NONE) send_now(b);
     else start_call(b, b->pending);
 }
 
@@ -235,8 +313,12 @@ static void on_poll(batchio *b, json_t *o)
     }
 }
 
+static void on_list(batchio *lister, json_t *o, bool ok);
+static void on_input(batchio *b, const sy_transfer *t, bool ok);
+
 bool batchio_on_response(worker *w, sy_transfer *t, void *opaque)
 {
+    if (!w->batches) return false;
     batchio *b = *head(w);
     while (b && b != opaque) b = b->next;
     if (!b) return false;
@@ -244,7 +326,13 @@ bool batchio_on_response(worker *w, sy_transfer *t, void *opaque)
     b->t = NULL;
     b->pending = OP_NONE;
     bool ok = t->curl_code == CURLE_OK && !t->too_large && t->http_status >= 200 && t->http_status < 300;
-    if (!ok) {
+    if (what == OP_LIST) {
+        json_t *o = ok ? json_loadb(t->body.data, t->body.len, 0, NULL) : NULL;
+        on_list(b, o, ok);
+        json_decref(o);
+    } else if (what == OP_INPUT) {
+        on_input(b, t, ok);
+    } else if (!ok) {
         call_failed(b, what, t);
     } else if (what == OP_OUTPUT || what == OP_ERRORS) {
         sy_buf_append(&b->results, t->body.data, t->body.len);
@@ -255,9 +343,12 @@ bool batchio_on_response(worker *w, sy_transfer *t, void *opaque)
     } else {
         json_t *o = json_loadb(t->body.data, t->body.len, 0, NULL);
         b->failures = 0;
-        if (what == OP_UPLOAD && take_id(o, "id", b->file_id)) step(b, SY_BE_UPLOADED);
-        else if (what == OP_CREATE && take_id(o, "id", b->batch_id)) {
+        if (what == OP_UPLOAD && take_id(o, "id", b->file_id)) {
+            crash_hook("after_upload");
+            step(b, SY_BE_UPLOADED);
+        } else if (what == OP_CREATE && take_id(o, "id", b->batch_id)) {
             sy_info("batch %s of tier '%s': %zu job(s) created", b->batch_id, b->tier->name, b->n);
+            crash_hook("after_create");
             step(b, SY_BE_CREATED);
         } else if (what == OP_POLL && json_is_object(o)) on_poll(b, o);
         else call_failed(b, what, t);
@@ -296,8 +387,8 @@ static void answer_all(batchio *b)
     while (sy_batch_match_next_missing(&m, &cur, &idx)) {
         sy_run *r = b->runs[idx];
         b->runs[idx] = NULL;
-        missing++;
-        if (r) {
+        if (r) { /* an adopted batch's jobs that have not come back are not missing */
+            missing++;
             r->in_batch = false;
             run_on_batch_line(r, b->batch_id, 0, NULL, 0, "no_result_line");
         }
@@ -308,35 +399,9 @@ static void answer_all(batchio *b)
     step(b, SY_BE_PUBLISHED);
 }
 
-/* ---- taking jobs ---- */
-
-static batchio *collecting(worker *w, const sy_tier *tier, const sy_model *model)
+/* A job (r, or NULL for one not back yet) with custom_id key joins b. */
+static void add_job(batchio *b, sy_run *r, const char *key)
 {
-    for (batchio *b = *head(w); b; b = b->next)
-        if (b->state == SY_BS_COLLECTING && b->pending == OP_NONE && !b->t && b->tier == tier &&
-            b->model == model)
-            return b;
-    return NULL;
-}
-
-bool batchio_take(worker *w, sy_run *r, sy_transfer *t)
-{
-    const sy_batch_policy *pol = &r->tier->batch;
-    const char *key = r->job.idempotency_key ? r->job.idempotency_key : "";
-    sy_buf line;
-    sy_buf_init(&line);
-    sy_batch_input_line(&line, key, "/v1/chat/completions", t->req.body.data, t->req.body.len);
-    if (!sy_batch_fits(pol, 0, 0, (int64_t)line.len)) {
-        sy_buf_free(&line);
-        return false;
-    }
-    batchio *b = collecting(w, r->tier, r->model);
-    if (b && (!sy_batch_fits(pol, (int64_t)b->n, (int64_t)b->input.len, (int64_t)line.len) ||
-              sy_keymap_get(&b->idset, key))) {
-        send_now(b); /* full, or the key is in it already: a new batch */
-        b = NULL;
-    }
-    if (!b) b = batch_new(w, r->tier, r->model);
     if (b->n == b->cap) {
         b->cap = b->cap ? b->cap * 2 : 64;
         b->runs = sy_xrealloc(b->runs, b->cap * sizeof *b->runs);
@@ -344,31 +409,239 @@ bool batchio_take(worker *w, sy_run *r, sy_transfer *t)
     }
     b->runs[b->n] = r;
     b->ids[b->n] = sy_xstrdup(key);
-    sy_keymap_put(&b->idset, key, r);
+    sy_keymap_put(&b->idset, key, b);
     b->n++;
-    sy_buf_append(&b->input, line.data, line.len);
-    sy_buf_free(&line);
+}
+
+/* ---- recovery: the batches of before a restart ---- */
+
+static void route(worker *w, sy_run *r, sy_buf *line);
+
+static void recovery_step_done(worker *w, const sy_tier *tier)
+{
+    tier_rec *tr = &set_of(w)->tiers[tier->index];
+    if (--tr->busy > 0) return;
+    tr->st = REC_DONE;
+    size_t n = tr->nq;
+    queued *q = tr->q;
+    tr->q = NULL;
+    tr->nq = tr->capq = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (q[i].r) route(w, q[i].r, &q[i].line);
+        sy_buf_free(&q[i].line);
+    }
+    free(q);
+}
+
+static const sy_model *tier_model(const sy_tier *t, const char *alias)
+{
+    for (size_t i = 0; alias && i < t->nmodels; i++)
+        if (t->models[i].model && !strcmp(t->models[i].model->alias, alias)) return t->models[i].model;
+    return NULL;
+}
+
+/* The listing: this tier's batches that may still answer are adopted and
+ * their input files read. */
+static void on_list(batchio *lister, json_t *o, bool ok)
+{
+    worker *w = lister->w;
+    const sy_tier *tier = lister->tier;
+    tier_rec *tr = &set_of(w)->tiers[tier->index];
+    json_t *data = json_object_get(o, "data");
+    if (!ok || !json_is_array(data))
+        sy_warn("tier '%s': cannot list the provider's batches; batches of before a restart are not "
+                "looked for (their jobs are sent again)", tier->name);
+    size_t i;
+    json_t *it;
+    json_array_foreach(data, i, it) {
+        json_t *md = json_object_get(it, "metadata");
+        const char *t_name = json_string_value(json_object_get(md, "switchyard_tier"));
+        const sy_model *m = tier_model(tier, json_string_value(json_object_get(md, "switchyard_model")));
+        sy_batch_status st = sy_batch_status_of(json_string_value(json_object_get(it, "status")));
+        if (!t_name || strcmp(t_name, tier->name) || m != lister->model || st == SY_BST_FAILED) continue;
+        batchio *b = batch_new(w, tier, m);
+        b->adopted = true;
+        if (!take_id(it, "id", b->batch_id) || !take_id(it, "input_file_id", b->file_id)) {
+            batch_free(b);
+            continue;
+        }
+        tr->busy++;
+        start_call(b, OP_INPUT);
+    }
+    recovery_step_done(w, tier); /* the listing itself */
+    batch_free(lister);
+}
+
+/* An adopted batch's input file: the custom_ids it carries. */
+static void on_input(batchio *b, const sy_transfer *t, bool ok)
+{
+    worker *w = b->w;
+    const sy_tier *tier = b->tier;
+    size_t lines = 0;
+    if (ok) {
+        sy_buf k;
+        sy_buf_init(&k);
+        const char *p = t->body.data, *end = p + t->body.len;
+        while (p && p < end) {
+            const char *nl = memchr(p, '\n', (size_t)(end - p)), *le = nl ? nl : end;
+            json_t *o = (size_t)(le - p) <= SY_BATCH_LINE_MAX ? json_loadb(p, (size_t)(le - p), 0, NULL) : NULL;
+            const char *cid = json_string_value(json_object_get(o, "custom_id"));
+            if (cid && !sy_keymap_get(&b->idset, cid)) {
+                add_job(b, NULL, cid);
+                sy_keymap_put(&set_of(w)->adopted, adopted_key(&k, tier, cid), b);
+                lines++;
+            }
+            json_decref(o);
+            p = nl ? nl + 1 : end;
+        }
+        sy_buf_free(&k);
+    }
+    if (lines) {
+        sy_info("batch %s of tier '%s': found after a restart, %zu job(s); polled, not sent again",
+                b->batch_id, tier->name, lines);
+        step(b, SY_BE_ADOPTED);
+    } else {
+        batch_free(b);
+    }
+    recovery_step_done(w, tier);
+}
+
+/* The tier's first job after start: look for its batches of before. */
+static void recovery_start(worker *w, const sy_tier *tier)
+{
+    tier_rec *tr = &set_of(w)->tiers[tier->index];
+    tr->st = REC_LOOKING;
+    tr->busy = 1; /* until every listing is started */
+    for (size_t i = 0; i < tier->nmodels; i++) {
+        if (!tier->models[i].model) continue;
+        batchio *l = batch_new(w, tier, tier->models[i].model);
+        l->lister = true;
+        tr->busy++;
+        start_call(l, OP_LIST);
+    }
+    recovery_step_done(w, tier);
+}
+
+/* ---- taking jobs ---- */
+
+static batchio *collecting(worker *w, const sy_tier *tier, const sy_model *model)
+{
+    for (batchio *b = *head(w); b; b = b->next)
+        if (b->state == SY_BS_COLLECTING && b->pending == OP_NONE && !b->t && b->tier == tier &&
+            b->model == model && !b->lister && !b->adopted)
+            return b;
+    return NULL;
+}
+
+/* A job whose key an adopted batch carries joins it; answered at once if
+ * the batch's results are in already. True when it joined. */
+static bool join_adopted(worker *w, sy_run *r, const char *key)
+{
+    sy_buf k;
+    sy_buf_init(&k);
+    batchio *b = sy_keymap_get(&set_of(w)->adopted, adopted_key(&k, r->tier, key));
+    sy_buf_free(&k);
+    if (!b || b->model != r->model) return false;
+    size_t idx = 0;
+    while (idx < b->n && strcmp(b->ids[idx], key)) idx++;
+    if (idx == b->n || b->runs[idx]) return false;
+    if (b->state != SY_BS_DONE) {
+        b->runs[idx] = r;
+        r->in_batch = true;
+        return true;
+    }
+    /* its results are here: find its line */
+    const char *one[] = {key};
+    sy_batch_match m;
+    sy_batch_match_init(&m, one, 1);
+    const char *p = b->results.data, *end = p + b->results.len;
+    sy_batch_answer a = {0};
+    bool found = false;
+    while (!found && p && p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p)), *le = nl ? nl : end;
+        found = sy_batch_match_line(&m, p, (size_t)(le - p), &a) == SY_BL_ANSWER;
+        p = nl ? nl + 1 : end;
+    }
+    sy_batch_match_free(&m);
+    run_on_batch_line(r, b->batch_id, found ? a.status_code : 0, found ? a.body : NULL,
+                      found && a.body ? strlen(a.body) : 0, found ? a.error_code : "no_result_line");
+    free(a.body);
+    return true;
+}
+
+static void route(worker *w, sy_run *r, sy_buf *line)
+{
+    const sy_batch_policy *pol = &r->tier->batch;
+    const char *key = r->job.idempotency_key ? r->job.idempotency_key : "";
+    r->in_batch = false;
+    if (join_adopted(w, r, key)) return;
+    batchio *b = collecting(w, r->tier, r->model);
+    if (b && (!sy_batch_fits(pol, (int64_t)b->n, (int64_t)b->input.len, (int64_t)line->len) ||
+              sy_keymap_get(&b->idset, key))) {
+        send_now(b); /* full, or the key is in it already: a new batch */
+        b = NULL;
+    }
+    if (!b) b = batch_new(w, r->tier, r->model);
+    add_job(b, r, key);
+    sy_buf_append(&b->input, line->data, line->len);
     r->in_batch = true;
-    r->batch_req_len = t->req.body.len;
-    sy_engine_release(w->engine, t);
     int64_t now = sy_mono_us() / 1000;
     if (b->n == 1) {
         b->first_ms = now;
         sy_loop_timer_at(w->loop, &b->timer, (sy_batch_due_at(pol, 1, now)) * 1000);
     }
     if (sy_batch_due(pol, (int64_t)b->n, (int64_t)b->input.len, b->first_ms, now)) send_now(b);
+}
+
+bool batchio_take(worker *w, sy_run *r, sy_transfer *t)
+{
+    const char *key = r->job.idempotency_key ? r->job.idempotency_key : "";
+    sy_buf line;
+    sy_buf_init(&line);
+    sy_batch_input_line(&line, key, "/v1/chat/completions", t->req.body.data, t->req.body.len);
+    if (!sy_batch_fits(&r->tier->batch, 0, 0, (int64_t)line.len)) {
+        sy_buf_free(&line);
+        return false;
+    }
+    r->batch_req_len = t->req.body.len;
+    sy_engine_release(w->engine, t);
+    tier_rec *tr = &set_of(w)->tiers[r->tier->index];
+    if (tr->st == REC_NONE) recovery_start(w, r->tier);
+    if (tr->st == REC_DONE) {
+        route(w, r, &line);
+        sy_buf_free(&line);
+        return true;
+    }
+    if (tr->nq == tr->capq) tr->q = sy_xrealloc(tr->q, (tr->capq = tr->capq ? tr->capq * 2 : 64) * sizeof *tr->q);
+    tr->q[tr->nq].r = r;
+    tr->q[tr->nq++].line = line; /* the buffer moves into the queue */
+    r->in_batch = true;
     return true;
 }
 
 void batchio_forget_run(worker *w, sy_run *r)
 {
-    for (batchio *b = *head(w); b; b = b->next)
+    batchio_set *bs = set_of(w);
+    for (batchio *b = bs->list; b; b = b->next)
         for (size_t i = 0; i < b->n; i++)
             if (b->runs[i] == r) b->runs[i] = NULL;
+    for (size_t t = 0; t < w->cfg.ntiers; t++)
+        for (size_t i = 0; i < bs->tiers[t].nq; i++)
+            if (bs->tiers[t].q[i].r == r) bs->tiers[t].q[i].r = NULL;
     r->in_batch = false;
 }
 
 void batchio_free_all(worker *w)
 {
-    while (*head(w)) batch_free(*head(w));
+    batchio_set *bs = w->batches;
+    if (!bs) return;
+    while (bs->list) batch_free(bs->list);
+    for (size_t t = 0; t < w->cfg.ntiers; t++) {
+        for (size_t i = 0; i < bs->tiers[t].nq; i++) sy_buf_free(&bs->tiers[t].q[i].line);
+        free(bs->tiers[t].q);
+    }
+    free(bs->tiers);
+    sy_keymap_free(&bs->adopted);
+    free(bs);
+    w->batches = NULL;
 }

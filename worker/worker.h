@@ -186,7 +186,7 @@ struct worker {
     sy_werr fatal;                   /* set: the loop stops and sy_worker_run returns it (werr.h) */
     uint64_t rng;
     sy_counters counters;            /* what happened to the jobs (counters.h) */
-    struct batchio *batches;         /* batch tiers' batches (batchio.c) */
+    struct batchio_set *batches;     /* batch tiers' batches (batchio.c), or NULL */
 };
 
 #endif
