@@ -12,4 +12,4 @@ JOBS=${1:-50000}; INFLIGHT=${2:-256}; BATCH_MS=${3:-1000}
 BENCH_PIPELINE=bench/batch.yaml \
 FAKE_ARGS="--batch-ms $BATCH_MS --rpm 100000000 --tpm 100000000000" \
 WORKER_ARGS="--max-answer-bytes 67108864 --max-jobs 20000 --max-jobs-per-partition 20000 ${WORKER_ARGS:-}" \
-    exec bench/run.sh "$JOBS" "$INFLIGHT" 0
+    exec bench/run.sh "$JOBS" "$INFLIGHT" 1 # (no single calls: run.sh's "ideal" does not apply)
