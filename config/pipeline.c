@@ -948,7 +948,7 @@ static void check_refusals(loader *L)
 }
 
 /* A batch tier's models must be on a provider with a batch API the
- * worker speaks (OpenAI's). */
+ * worker speaks (OpenAI's batches, Anthropic's message batches). */
 static void check_batch_tiers(loader *L)
 {
     for (size_t i = 0; i < L->cfg->ntiers; i++) {
@@ -957,10 +957,10 @@ static void check_batch_tiers(loader *L)
         for (size_t j = 0; j < t->nmodels; j++) {
             const sy_model *m = t->models[j].model;
             if (!m || !m->provider || !m->provider->kind) continue;
-            if (strcmp(m->provider->kind->name, "openai"))
+            if (strcmp(m->provider->kind->name, "openai") && strcmp(m->provider->kind->name, "anthropic"))
                 sy_diags_add(L->diags, t->file, t->mode_line, t->mode_column,
                              "tier '%s' has mode: batch, but model '%s' is on provider '%s' of kind '%s', "
-                             "which has no batch API switchyard speaks (use kind openai)",
+                             "which has no batch API switchyard speaks (use kind openai or anthropic)",
                              t->name, m->alias, m->provider->name, m->provider->kind->name);
         }
     }

@@ -147,7 +147,7 @@ typedef struct sy_retry_policy {
 
 typedef enum sy_tier_mode {
     SY_TIER_SYNC = 0,  /* one HTTP call per attempt */
-    SY_TIER_BATCH,     /* jobs collected into a provider batch (OpenAI Batch API) */
+    SY_TIER_BATCH,     /* jobs collected into provider batches (OpenAI Batch API, Anthropic message batches) */
 } sy_tier_mode;
 
 typedef enum sy_batch_retry {

@@ -85,6 +85,7 @@ sy_batch_status sy_batch_status_of(const char *s)
         {"validating", SY_BST_RUNNING}, {"in_progress", SY_BST_RUNNING}, {"finalizing", SY_BST_RUNNING},
         {"cancelling", SY_BST_RUNNING}, {"completed", SY_BST_ENDED},     {"expired", SY_BST_ENDED},
         {"failed", SY_BST_FAILED},      {"cancelled", SY_BST_FAILED},
+        {"canceling", SY_BST_RUNNING},  {"ended", SY_BST_ENDED}, /* Anthropic's processing_status */
     };
     for (size_t i = 0; s && i < sizeof map / sizeof map[0]; i++)
         if (!strcmp(s, map[i].name)) return map[i].st;
@@ -103,6 +104,61 @@ void sy_batch_input_line(sy_buf *out, const char *custom_id, const char *url, co
     sy_buf_puts(out, ",\"body\":");
     sy_buf_append(out, body, body_len);
     sy_buf_puts(out, "}\n");
+}
+
+void sy_batch_anthropic_item(sy_buf *out, const char *custom_id, const char *body, size_t body_len)
+{
+    sy_buf_puts(out, "{\"custom_id\":");
+    sy_buf_json_cstr(out, custom_id);
+    sy_buf_puts(out, ",\"params\":");
+    sy_buf_append(out, body, body_len);
+    sy_buf_putc(out, '}');
+}
+
+void sy_batch_anthropic_id(const char *key, char out[SY_BATCH_ID_MAX])
+{
+    size_t n = strlen(key);
+    bool plain = n >= 1 && n <= 64;
+    for (size_t i = 0; plain && i < n; i++)
+        plain = key[i] == '_' || key[i] == '-' || (key[i] >= '0' && key[i] <= '9') ||
+                (key[i] >= 'a' && key[i] <= 'z') || (key[i] >= 'A' && key[i] <= 'Z');
+    if (plain) memcpy(out, key, n + 1);
+    else snprintf(out, SY_BATCH_ID_MAX, "h%016llx%016llx", (unsigned long long)sy_hash64(key, n),
+                  (unsigned long long)sy_fnv1a64(0xcbf29ce484222325ULL, key, n));
+}
+
+/* Anthropic's error types as HTTP statuses (what the same error would
+ * have answered to a single call), for the adapter's reading. */
+static int anthropic_error_status(const char *type)
+{
+    static const struct {
+        const char *type;
+        int status;
+    } map[] = {{"invalid_request_error", 400}, {"authentication_error", 401}, {"billing_error", 402},
+               {"permission_error", 403},      {"not_found_error", 404},      {"request_too_large", 413},
+               {"rate_limit_error", 429},      {"api_error", 500},            {"timeout_error", 504},
+               {"overloaded_error", 529}};
+    for (size_t i = 0; type && i < sizeof map / sizeof map[0]; i++)
+        if (!strcmp(type, map[i].type)) return map[i].status;
+    return 500;
+}
+
+static void copy_code(char *out, size_t outlen, const char *code);
+
+/* Anthropic's result of one request into a (status, body, code). */
+static void anthropic_result(json_t *result, sy_batch_answer *a)
+{
+    const char *type = json_string_value(json_object_get(result, "type"));
+    json_t *msg = json_object_get(result, "message"), *err = json_object_get(result, "error");
+    if (type && !strcmp(type, "succeeded") && json_is_object(msg)) {
+        a->status_code = 200;
+        a->body = json_dumps(msg, JSON_COMPACT);
+    } else if (type && !strcmp(type, "errored") && json_is_object(err)) {
+        a->status_code = anthropic_error_status(json_string_value(json_object_get(json_object_get(err, "error"), "type")));
+        a->body = json_dumps(err, JSON_COMPACT);
+    } else {
+        copy_code(a->error_code, sizeof a->error_code, type);
+    }
 }
 
 /* ---- matching ---- */
@@ -166,9 +222,13 @@ sy_batch_line_kind sy_batch_match_line(sy_batch_match *m, const char *line, size
     json_int_t code = json_is_integer(status) ? json_integer_value(status) : 0;
     memset(a, 0, sizeof *a);
     a->index = idx;
-    a->status_code = code >= 100 && code <= 599 ? (int)code : 0;
-    a->body = json_is_object(body) ? json_dumps(body, JSON_COMPACT) : NULL;
-    copy_code(a->error_code, sizeof a->error_code, json_string_value(json_object_get(error, "code")));
+    if (json_is_object(json_object_get(o, "result"))) {
+        anthropic_result(json_object_get(o, "result"), a);
+    } else {
+        a->status_code = code >= 100 && code <= 599 ? (int)code : 0;
+        a->body = json_is_object(body) ? json_dumps(body, JSON_COMPACT) : NULL;
+        copy_code(a->error_code, sizeof a->error_code, json_string_value(json_object_get(error, "code")));
+    }
     if (!a->status_code && !a->error_code[0]) copy_code(a->error_code, sizeof a->error_code, "no_response");
     json_decref(o);
     m->answered[idx] = true;

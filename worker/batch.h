@@ -12,7 +12,8 @@
  *     one more line still fits;
  *   - how long to wait before the next poll (doubling, capped);
  *   - what a provider status means;
- *   - the input line of one job;
+ *   - the input line of one job, and its custom_id where the provider
+ *     restricts them (Anthropic: ^[a-zA-Z0-9_-]{1,64}$);
  *   - matching output lines to jobs, as hostile input: lines are bounded,
  *     unknown custom_ids and lines that do not parse are counted and
  *     ignored, a custom_id answered twice is answered once, and what no
@@ -24,6 +25,8 @@
  *   COLLECTING (upload)/UPLOADED/CREATED/POLLING --FAILED (the whole batch: upload
  *   or create refused, failed, cancelled)--> DOWNLOADED
  *   (every job of the batch then counts as missing: retried)
+ *   (Anthropic message batches have no upload: UPLOAD goes straight to
+ *   UPLOADED, and the create carries the requests.)
  *   COLLECTING --ADOPTED--> POLLING: a batch this tier created before a
  *   restart, found at the provider (batchio.c): polled, never sent again
  *
@@ -120,6 +123,14 @@ sy_batch_status sy_batch_status_of(const char *status);
 void sy_batch_input_line(sy_buf *out, const char *custom_id, const char *url, const char *body,
                          size_t body_len);
 
+/* Anthropic's request item {"custom_id":ID,"params":BODY} (no newline). */
+void sy_batch_anthropic_item(sy_buf *out, const char *custom_id, const char *body, size_t body_len);
+/* The custom_id of an idempotency key for Anthropic: the key itself when
+ * it is 1-64 of [A-Za-z0-9_-], else "h" and 32 hex digits of two hashes
+ * of it. out has room for SY_BATCH_ID_MAX bytes. */
+#define SY_BATCH_ID_MAX 65
+void sy_batch_anthropic_id(const char *key, char out[SY_BATCH_ID_MAX]);
+
 /* ---- matching the output ---- */
 
 #define SY_BATCH_LINE_MAX (8u << 20) /* longer output lines are refused */
@@ -152,7 +163,13 @@ typedef struct sy_batch_match {
 void sy_batch_match_init(sy_batch_match *m, const char *const *custom_ids, size_t n);
 void sy_batch_match_free(sy_batch_match *m);
 /* One output or error line (without its newline). On SY_BL_ANSWER *a is
- * filled and a->body must be freed by the caller. */
+ * filled and a->body must be freed by the caller. Both shapes are read:
+ * OpenAI's {"custom_id","response":{"status_code","body"},"error":{"code"}}
+ * and Anthropic's {"custom_id","result":{"type":"succeeded","message"} |
+ * {"type":"errored","error":{"type":"error","error":{"type"}}} |
+ * {"type":"expired"|"canceled"}} (an errored result gets the HTTP status
+ * of its error type, e.g. invalid_request_error 400, and the error as its
+ * body; expired and canceled become error codes). */
 sy_batch_line_kind sy_batch_match_line(sy_batch_match *m, const char *line, size_t len,
                                        sy_batch_answer *a);
 /* Index of the next job no line answered, from *cursor; false at the end. */

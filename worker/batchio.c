@@ -15,6 +15,13 @@
  * as usual. An input file uploaded without a batch created is never used
  * again (its jobs go into a new file).
  *
+ * Anthropic message batches (a model on a provider of kind anthropic) have
+ * no file: the create (POST {base}/messages/batches) carries the requests,
+ * custom_ids are the keys or their hashes (sy_batch_anthropic_id), polls
+ * read processing_status and the results come from
+ * {base}/messages/batches/{id}/results. They are not looked for after a
+ * restart (no metadata): their jobs are sent again.
+ *
  * Test hook: SWITCHYARD_BATCH_CRASH_AT=after_upload|after_create kills the
  * worker (SIGKILL) at that point (tests/integration/batch_crash.sh). */
 #include "batchio.h"
@@ -164,6 +171,11 @@ static void later(batchio *b, op what, int64_t ms)
 
 /* A call to {base_url}{path} with the key; path holds only ids checked
  * by take_id. GET when get. NULL when no engine slot is free. */
+static bool anthropic(const batchio *b)
+{
+    return !strcmp(b->model->provider->kind->name, "anthropic");
+}
+
 static sy_transfer *request(batchio *b, bool get, const char *fmt, const char *id)
 {
     sy_transfer *t = sy_engine_acquire(b->w->engine);
@@ -172,8 +184,38 @@ static sy_transfer *request(batchio *b, bool get, const char *fmt, const char *i
     sy_buf_puts(&t->req.url, p->base_url);
     sy_buf_printf(&t->req.url, fmt, id ? id : "");
     t->req.get = get;
-    if (p->api_key) sy_request_add_header(&t->req, "Authorization: Bearer %s", p->api_key);
+    if (anthropic(b)) {
+        const sy_option_value *v = sy_provider_option(p, "api_version");
+        sy_request_add_header(&t->req, "anthropic-version: %s", v ? v->text : "2023-06-01");
+        if (p->api_key) sy_request_add_header(&t->req, "x-api-key: %s", p->api_key);
+    } else if (p->api_key) {
+        sy_request_add_header(&t->req, "Authorization: Bearer %s", p->api_key);
+    }
     return t;
+}
+
+static void step(batchio *b, sy_batch_event ev);
+static void launch(batchio *b, sy_transfer *t, op what);
+
+/* Anthropic: no upload, the create carries the requests. */
+static void start_anthropic_call(batchio *b, op what)
+{
+    sy_transfer *t = NULL;
+    switch (what) {
+    case OP_UPLOAD: step(b, SY_BE_UPLOADED); return;
+    case OP_CREATE:
+        if (!(t = request(b, false, "/messages/batches", NULL))) break;
+        sy_request_add_header(&t->req, "Content-Type: application/json");
+        sy_buf_puts(&t->req.body, "{\"requests\":[");
+        sy_buf_append(&t->req.body, b->input.data, b->input.len);
+        sy_buf_puts(&t->req.body, "]}");
+        break;
+    case OP_POLL: t = request(b, true, "/messages/batches/%s", b->batch_id); break;
+    case OP_OUTPUT: t = request(b, true, "/messages/batches/%s/results", b->batch_id); break;
+    default: return; /* no error file, listing or input file */
+    }
+    if (!t) later(b, what, RETRY_MS);
+    else launch(b, t, what);
 }
 
 static void launch(batchio *b, sy_transfer *t, op what)
@@ -185,6 +227,10 @@ static void launch(batchio *b, sy_transfer *t, op what)
 
 static void start_call(batchio *b, op what)
 {
+    if (anthropic(b)) {
+        start_anthropic_call(b, what);
+        return;
+    }
     sy_transfer *t = NULL;
     switch (what) {
     case OP_UPLOAD: {
@@ -298,8 +344,11 @@ static void call_failed(batchio *b, op what, const sy_transfer *t)
 
 static void on_poll(batchio *b, json_t *o)
 {
-    sy_batch_status st = sy_batch_status_of(json_string_value(json_object_get(o, "status")));
-    if (st == SY_BST_ENDED) {
+    sy_batch_status st = sy_batch_status_of(json_string_value(json_object_get(o, anthropic(b) ? "processing_status" : "status")));
+    if (st == SY_BST_ENDED && anthropic(b)) {
+        snprintf(b->out_id, sizeof b->out_id, "results"); /* one results file, by the batch id */
+        step(b, SY_BE_ENDED);
+    } else if (st == SY_BST_ENDED) {
         take_id(o, "output_file_id", b->out_id);
         take_id(o, "error_file_id", b->err_id);
         if (!b->out_id[0] && !b->err_id[0]) step(b, SY_BE_FAILED);
@@ -513,7 +562,8 @@ static void recovery_start(worker *w, const sy_tier *tier)
     tr->st = REC_LOOKING;
     tr->busy = 1; /* until every listing is started */
     for (size_t i = 0; i < tier->nmodels; i++) {
-        if (!tier->models[i].model) continue;
+        const sy_model *m = tier->models[i].model;
+        if (!m || strcmp(m->provider->kind->name, "openai")) continue; /* Anthropic's: not looked for */
         batchio *l = batch_new(w, tier, tier->models[i].model);
         l->lister = true;
         tr->busy++;
@@ -575,6 +625,12 @@ static void route(worker *w, sy_run *r, sy_buf *line)
     const char *key = r->job.idempotency_key ? r->job.idempotency_key : "";
     r->in_batch = false;
     if (join_adopted(w, r, key)) return;
+    char hashed[SY_BATCH_ID_MAX];
+    bool items = !strcmp(r->model->provider->kind->name, "anthropic"); /* a JSON array, not JSONL */
+    if (items) {
+        sy_batch_anthropic_id(key, hashed);
+        key = hashed; /* its custom_id */
+    }
     batchio *b = collecting(w, r->tier, r->model);
     if (b && (!sy_batch_fits(pol, (int64_t)b->n, (int64_t)b->input.len, (int64_t)line->len) ||
               sy_keymap_get(&b->idset, key))) {
@@ -583,6 +639,7 @@ static void route(worker *w, sy_run *r, sy_buf *line)
     }
     if (!b) b = batch_new(w, r->tier, r->model);
     add_job(b, r, key);
+    if (items && b->n > 1) sy_buf_putc(&b->input, ',');
     sy_buf_append(&b->input, line->data, line->len);
     r->in_batch = true;
     int64_t now = sy_mono_us() / 1000;
@@ -598,7 +655,13 @@ bool batchio_take(worker *w, sy_run *r, sy_transfer *t)
     const char *key = r->job.idempotency_key ? r->job.idempotency_key : "";
     sy_buf line;
     sy_buf_init(&line);
-    sy_batch_input_line(&line, key, "/v1/chat/completions", t->req.body.data, t->req.body.len);
+    if (!strcmp(r->model->provider->kind->name, "anthropic")) { /* an item of the requests array */
+        char id[SY_BATCH_ID_MAX];
+        sy_batch_anthropic_id(key, id);
+        sy_batch_anthropic_item(&line, id, t->req.body.data, t->req.body.len);
+    } else {
+        sy_batch_input_line(&line, key, "/v1/chat/completions", t->req.body.data, t->req.body.len);
+    }
     if (!sy_batch_fits(&r->tier->batch, 0, 0, (int64_t)line.len)) {
         sy_buf_free(&line);
         return false;

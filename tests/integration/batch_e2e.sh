@@ -5,7 +5,9 @@
 # exactly one result, carrying its batch_id, at half the synchronous cost of
 # the same job; a line that failed (500) is retried in a later batch; a 400
 # line fails its job; the provider's hostile output (repeated lines, unknown
-# custom_ids, lines that are not JSON) is ignored.
+# custom_ids, lines that are not JSON) is ignored. The same for a tier on
+# Anthropic's message batches (custom_ids that Anthropic would refuse are
+# hashed, results matched back).
 source "$(dirname "$0")/lib.sh"
 P=tests/pipelines/batch.yaml
 
@@ -23,9 +25,14 @@ with open(f"{t}/bulk.jsonl", "w") as f:
         f.write(json.dumps({"id": f"b-{i}", "task": "bulk", "vars": {"word": f"w{i}"}}) + "\n")
     f.write(json.dumps({"id": "b-retry", "task": "bulk", "vars": {"word": "again [[fail-first:1]]"}}) + "\n")
     f.write(json.dumps({"id": "b-bad", "task": "bulk", "vars": {"word": "bad [[status:400]]"}}) + "\n")
+    for i in range(60):
+        f.write(json.dumps({"id": f"a-{i}" if i % 2 else f"a/ #{i}", "task": "claude-bulk", "vars": {"word": f"w{i}"}}) + "\n")
+    f.write(json.dumps({"id": "a-bad", "task": "claude-bulk", "vars": {"word": "bad [[status:400]]"}}) + "\n")
 with open(f"{t}/now.jsonl", "w") as f:
     for i in range(20):
         f.write(json.dumps({"id": f"n-{i}", "task": "now", "vars": {"word": f"w{i}"}}) + "\n")
+    for i in range(5):
+        f.write(json.dumps({"id": f"an-{i}", "task": "claude-now", "vars": {"word": f"w{i}"}}) + "\n")
 PY
 "$SY_BIN" submit --quiet "$T/bulk.jsonl" >"$T/submit.out" 2>&1 || fail "submit failed: $(cat "$T/submit.out")"
 "$SY_BIN" submit --quiet "$T/now.jsonl" >>"$T/submit.out" 2>&1 || fail "submit failed: $(cat "$T/submit.out")"
@@ -33,6 +40,10 @@ PY
     fail "expected $((N + 2)) bulk results, got $(wc -l <"$T/bulk.out")"
 "$SY_BIN" results --topic switchyard.results.now --count 20 --timeout-ms 30000 >"$T/now.out" ||
     fail "expected 20 synchronous results, got $(wc -l <"$T/now.out")"
+"$SY_BIN" results --topic switchyard.results.claude --count 61 --timeout-ms 30000 >"$T/claude.out" ||
+    fail "expected 61 Anthropic batch results, got $(wc -l <"$T/claude.out")"
+"$SY_BIN" results --topic switchyard.results.claude-now --count 5 --timeout-ms 30000 >"$T/claude-now.out" ||
+    fail "expected 5 Anthropic results, got $(wc -l <"$T/claude-now.out")"
 sleep 1 # a second copy of any result would be out by now
 "$SY_BIN" results --topic switchyard.results.bulk --timeout-ms 3000 >"$T/bulk.out" || true
 curl -sf "${FAKE_URL%/v1}/batch-stats" >"$T/batch-stats.json" || fail "no /batch-stats"
@@ -65,9 +76,23 @@ bad = by["b-bad"]
 assert bad["status"] == "failed" and bad["error"]["class"] == "bad_request", bad
 stats = json.load(open(f"{t}/batch-stats.json"))
 # every job sent once, but the one whose line failed and went into a later batch
-assert stats["lines"] == n + 3 and stats["dup_custom_ids"] == 1 and stats["max_per_custom_id"] == 2, stats
+assert stats["lines"] == n + 3 + 61 and stats["dup_custom_ids"] == 1 and stats["max_per_custom_id"] == 2, stats
 calls = [json.loads(l) for l in open(f"{t}/calls.jsonl")]
-assert len(calls) == 20 and all(c["job"].startswith("n-") for c in calls), "single calls for batch jobs"
+assert len(calls) == 25 and all(c["job"].startswith(("n-", "an-")) for c in calls), "single calls for batch jobs"
+# Anthropic's message batches
+claude = [json.loads(l) for l in open(f"{t}/claude.out")]
+cnow = {r["job_id"]: r for r in map(json.loads, open(f"{t}/claude-now.out"))}
+cc = collections.Counter(r["job_id"] for r in claude)
+assert max(cc.values()) == 1 and len(cc) == 61, cc
+cby = {r["job_id"]: r for r in claude}
+for i in range(60):
+    r = cby[f"a-{i}" if i % 2 else f"a/ #{i}"]
+    assert r["status"] == "ok" and r["output"] == f"ECHO Say w{i}" and r["batch_id"].startswith("msgbatch_"), r
+    if i < 5:
+        s = cnow[f"an-{i}"]
+        assert s["tokens"] == r["tokens"] and abs(r["cost_usd"] - s["cost_usd"] / 2) < 1e-12, (s, r)
+assert cby["a-bad"]["status"] == "failed" and cby["a-bad"]["error"]["class"] == "bad_request", cby["a-bad"]
+assert len({r["batch_id"] for r in claude}) >= 2
 sync_cost = sum(now[f"n-{i}"]["cost_usd"] for i in range(20))
 batch_cost = sum(by[f"b-{i}"]["cost_usd"] for i in range(20))
 print(f"ok - {n + 2} batch jobs in {len(batches)} batches, one result each; "

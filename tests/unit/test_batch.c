@@ -207,6 +207,57 @@ static void test_match(void **state)
     sy_batch_match_free(&m);
 }
 
+/* Anthropic message batches: items, custom_ids, result lines. */
+static void test_anthropic(void **state)
+{
+    (void)state;
+    char id[SY_BATCH_ID_MAX], id2[SY_BATCH_ID_MAX];
+    sy_batch_anthropic_id("job-42_A", id);
+    assert_string_equal(id, "job-42_A"); /* allowed as is */
+    sy_batch_anthropic_id("order #42/\"x\"", id);
+    assert_int_equal(strlen(id), 33);
+    for (const char *p = id; *p; p++) assert_true(strchr("0123456789abcdefh", *p) != NULL);
+    sy_batch_anthropic_id("order #43/\"x\"", id2);
+    assert_string_not_equal(id, id2);
+    char long_key[100];
+    memset(long_key, 'k', 65);
+    long_key[65] = '\0';
+    sy_batch_anthropic_id(long_key, id2); /* 65 allowed characters: too long, hashed */
+    assert_int_equal(strlen(id2), 33);
+    sy_buf b;
+    sy_buf_init(&b);
+    sy_batch_anthropic_item(&b, id, "{\"model\":\"c\"}", 13);
+    json_t *o = json_loadb(b.data, b.len, 0, NULL);
+    assert_string_equal(json_string_value(json_object_get(o, "custom_id")), id);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(o, "params"), "model")), "c");
+    json_decref(o);
+    sy_buf_free(&b);
+    assert_int_equal(sy_batch_status_of("ended"), SY_BST_ENDED);
+    assert_int_equal(sy_batch_status_of("canceling"), SY_BST_RUNNING);
+    const char *ids[] = {"a", "b", "c", "d"};
+    sy_batch_match m;
+    sy_batch_match_init(&m, ids, 4);
+    sy_batch_answer a;
+    assert_int_equal(match(&m, "{\"custom_id\":\"a\",\"result\":{\"type\":\"succeeded\",\"message\":{\"content\":[]}}}", &a), SY_BL_ANSWER);
+    assert_int_equal(a.status_code, 200);
+    assert_string_equal(a.body, "{\"content\":[]}");
+    free(a.body);
+    assert_int_equal(match(&m, "{\"custom_id\":\"b\",\"result\":{\"type\":\"errored\",\"error\":{\"type\":\"error\","
+                               "\"error\":{\"type\":\"invalid_request_error\",\"message\":\"m\"}}}}", &a), SY_BL_ANSWER);
+    assert_int_equal(a.status_code, 400);
+    assert_non_null(strstr(a.body, "invalid_request_error"));
+    free(a.body);
+    assert_int_equal(match(&m, "{\"custom_id\":\"c\",\"result\":{\"type\":\"expired\"}}", &a), SY_BL_ANSWER);
+    assert_int_equal(a.status_code, 0);
+    assert_null(a.body);
+    assert_string_equal(a.error_code, "expired");
+    /* a succeeded result without a message is no answer */
+    assert_int_equal(match(&m, "{\"custom_id\":\"d\",\"result\":{\"type\":\"succeeded\"}}", &a), SY_BL_ANSWER);
+    assert_int_equal(a.status_code, 0);
+    assert_string_equal(a.error_code, "succeeded");
+    sy_batch_match_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -215,6 +266,7 @@ int main(void)
         cmocka_unit_test(test_status),
         cmocka_unit_test(test_input_line),
         cmocka_unit_test(test_match),
+        cmocka_unit_test(test_anthropic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -655,12 +655,12 @@ static void test_batch_tier(void **state)
     sy_config_free(&cfg);
     sy_diags_free(&d);
     snprintf(text, sizeof text, "%s",
-             "version: 1\nproviders:\n  claude: {kind: anthropic, api_key_env: SY_TEST_KEY}\n"
+             "version: 1\nproviders:\n  claude: {kind: openai-compatible, base_url: 'http://127.0.0.1:9/v1'}\n"
              "models:\n  sonnet:\n    provider: claude\n    name: claude-sonnet-4-5\n"
              "    price_per_mtok: {input: 3, output: 15}\n"
              "tiers:\n  bulk:\n    models: [sonnet]\n    mode: batch\n");
     expect_error(text, 12, 11, "tier 'bulk' has mode: batch, but model 'sonnet' is on provider 'claude' of kind "
-                               "'anthropic', which has no batch API switchyard speaks");
+                               "'openai-compatible', which has no batch API switchyard speaks");
 }
 
 static void test_errors_tasks(void **state)
