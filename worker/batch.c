@@ -92,6 +92,11 @@ sy_batch_status sy_batch_status_of(const char *s)
     return SY_BST_UNKNOWN;
 }
 
+bool sy_batch_overdue(int64_t created_ms, int64_t now_ms)
+{
+    return now_ms - created_ms > SY_BATCH_GIVE_UP_MS;
+}
+
 /* ---- the input line ---- */
 
 void sy_batch_input_line(sy_buf *out, const char *custom_id, const char *url, const char *body,

@@ -116,6 +116,12 @@ typedef enum sy_batch_status {
 
 sy_batch_status sy_batch_status_of(const char *status);
 
+/* A batch still not ended 25 h after its create (its 24 h window and an
+ * hour's grace) is given up: a provider that never ends it cannot hold its
+ * jobs for ever. created_ms and now_ms on one clock. */
+#define SY_BATCH_GIVE_UP_MS (25LL * 3600 * 1000)
+bool sy_batch_overdue(int64_t created_ms, int64_t now_ms);
+
 /* ---- the input file ---- */
 
 /* One JSONL line: {"custom_id":KEY,"method":"POST","url":URL,"body":BODY}\n,

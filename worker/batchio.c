@@ -57,6 +57,7 @@ typedef struct batchio {
     sy_keymap idset;          /* custom_ids already in it */
     sy_buf input;             /* the JSONL */
     int64_t first_ms;
+    int64_t created_ms;       /* monotonic: created (or adopted) */
     char file_id[ID_MAX], batch_id[ID_MAX], out_id[ID_MAX], err_id[ID_MAX];
     int polls, failures;
     op pending;               /* the call to make when the timer fires */
@@ -357,6 +358,10 @@ static void on_poll(batchio *b, json_t *o)
         sy_warn("batch %s of tier '%s' ended without results; its %zu job(s) are retried", b->batch_id,
                 b->tier->name, b->n);
         step(b, SY_BE_FAILED);
+    } else if (sy_batch_overdue(b->created_ms, sy_mono_us() / 1000)) {
+        sy_warn("batch %s of tier '%s' has not ended 25 h after its create; given up, its %zu job(s) "
+                "are retried", b->batch_id, b->tier->name, b->n);
+        step(b, SY_BE_FAILED);
     } else {
         step(b, SY_BE_RUNNING);
     }
@@ -398,6 +403,7 @@ bool batchio_on_response(worker *w, sy_transfer *t, void *opaque)
         } else if (what == OP_CREATE && take_id(o, "id", b->batch_id)) {
             sy_info("batch %s of tier '%s': %zu job(s) created", b->batch_id, b->tier->name, b->n);
             crash_hook("after_create");
+            b->created_ms = sy_mono_us() / 1000;
             step(b, SY_BE_CREATED);
         } else if (what == OP_POLL && json_is_object(o)) on_poll(b, o);
         else call_failed(b, what, t);
@@ -548,6 +554,7 @@ static void on_input(batchio *b, const sy_transfer *t, bool ok)
     if (lines) {
         sy_info("batch %s of tier '%s': found after a restart, %zu job(s); polled, not sent again",
                 b->batch_id, tier->name, lines);
+        b->created_ms = sy_mono_us() / 1000; /* its real age is not known: 25 h from now */
         step(b, SY_BE_ADOPTED);
     } else {
         batch_free(b);

@@ -112,6 +112,9 @@ static void test_status(void **state)
     assert_int_equal(sy_batch_status_of("COMPLETED"), SY_BST_UNKNOWN); /* never trusted as an end */
     assert_int_equal(sy_batch_status_of(""), SY_BST_UNKNOWN);
     assert_int_equal(sy_batch_status_of(NULL), SY_BST_UNKNOWN);
+    assert_false(sy_batch_overdue(1000, 1000 + 24LL * 3600 * 1000));
+    assert_false(sy_batch_overdue(1000, 1000 + SY_BATCH_GIVE_UP_MS));
+    assert_true(sy_batch_overdue(1000, 1001 + SY_BATCH_GIVE_UP_MS));
 }
 
 static void test_input_line(void **state)
