@@ -7,7 +7,8 @@
 # line fails its job; the provider's hostile output (repeated lines, unknown
 # custom_ids, lines that are not JSON) is ignored. The same for a tier on
 # Anthropic's message batches (custom_ids that Anthropic would refuse are
-# hashed, results matched back).
+# hashed, results matched back). A tier with batch.retry: sync retries a
+# failed line as an ordinary call.
 source "$(dirname "$0")/lib.sh"
 P=tests/pipelines/batch.yaml
 
@@ -28,6 +29,9 @@ with open(f"{t}/bulk.jsonl", "w") as f:
     for i in range(60):
         f.write(json.dumps({"id": f"a-{i}" if i % 2 else f"a/ #{i}", "task": "claude-bulk", "vars": {"word": f"w{i}"}}) + "\n")
     f.write(json.dumps({"id": "a-bad", "task": "claude-bulk", "vars": {"word": "bad [[status:400]]"}}) + "\n")
+    f.write(json.dumps({"id": "sr-1", "task": "bulk-sr", "vars": {"word": "sync again [[fail-first:1]]"}}) + "\n")
+    for i in (2, 3):
+        f.write(json.dumps({"id": f"sr-{i}", "task": "bulk-sr", "vars": {"word": f"w{i}"}}) + "\n")
 with open(f"{t}/now.jsonl", "w") as f:
     for i in range(20):
         f.write(json.dumps({"id": f"n-{i}", "task": "now", "vars": {"word": f"w{i}"}}) + "\n")
@@ -42,6 +46,8 @@ PY
     fail "expected 20 synchronous results, got $(wc -l <"$T/now.out")"
 "$SY_BIN" results --topic switchyard.results.claude --count 61 --timeout-ms 30000 >"$T/claude.out" ||
     fail "expected 61 Anthropic batch results, got $(wc -l <"$T/claude.out")"
+"$SY_BIN" results --topic switchyard.results.bulk-sr --count 3 --timeout-ms 30000 >"$T/bulk-sr.out" ||
+    fail "expected 3 bulk-sr results, got $(wc -l <"$T/bulk-sr.out")"
 "$SY_BIN" results --topic switchyard.results.claude-now --count 5 --timeout-ms 30000 >"$T/claude-now.out" ||
     fail "expected 5 Anthropic results, got $(wc -l <"$T/claude-now.out")"
 sleep 1 # a second copy of any result would be out by now
@@ -76,9 +82,14 @@ bad = by["b-bad"]
 assert bad["status"] == "failed" and bad["error"]["class"] == "bad_request", bad
 stats = json.load(open(f"{t}/batch-stats.json"))
 # every job sent once, but the one whose line failed and went into a later batch
-assert stats["lines"] == n + 3 + 61 and stats["dup_custom_ids"] == 1 and stats["max_per_custom_id"] == 2, stats
+assert stats["lines"] == n + 3 + 61 + 3 and stats["dup_custom_ids"] == 1 and stats["max_per_custom_id"] == 2, stats
 calls = [json.loads(l) for l in open(f"{t}/calls.jsonl")]
-assert len(calls) == 25 and all(c["job"].startswith(("n-", "an-")) for c in calls), "single calls for batch jobs"
+assert len(calls) == 26 and all(c["job"].startswith(("n-", "an-", "sr-1")) for c in calls), "single calls for batch jobs"
+# retry: sync: the failed line's job answered by an ordinary call
+sr = {r["job_id"]: r for r in map(json.loads, open(f"{t}/bulk-sr.out"))}
+assert len(sr) == 3 and all(r["status"] == "ok" for r in sr.values()), sr
+assert [a["http_status"] for a in sr["sr-1"]["attempt_history"]] == [500, 200] and "batch_id" not in sr["sr-1"], sr["sr-1"]
+assert sr["sr-2"]["batch_id"].startswith("batch_"), sr["sr-2"]
 # Anthropic's message batches
 claude = [json.loads(l) for l in open(f"{t}/claude.out")]
 cnow = {r["job_id"]: r for r in map(json.loads, open(f"{t}/claude-now.out"))}
