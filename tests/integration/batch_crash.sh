@@ -23,7 +23,8 @@ import json
 for i in range($N): print(json.dumps({'id': 'c-%d' % i, 'task': 'bulk', 'vars': {'word': 'w%d' % i}}))
 " >"$T/jobs.jsonl"
 "$SY_BIN" submit --quiet "$T/jobs.jsonl" >/dev/null || fail "submit"
-args=(-p "$P" --max-inflight 64 --state-dir "$T/state")
+# a short session: each killed worker's partitions go to the next one sooner
+args=(-p "$P" --max-inflight 64 --state-dir "$T/state" -X session.timeout.ms=3000 -X heartbeat.interval.ms=500)
 
 died() { # name pid: the worker killed itself at its crash point
     for _ in $(seq 300); do kill -0 "$2" 2>/dev/null || break; sleep 0.1; done
