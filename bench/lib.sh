@@ -64,12 +64,12 @@ fake_stats() {
         "$PY" -c "import json, sys; s = json.load(sys.stdin); print(' '.join('%s=%s' % (k, s[k]) for k in sys.argv[1:]))" "$@"
 }
 
-# bench_pipeline DIR: sets PIPELINE; with FALLBACK=1 first starts a second
+# bench_pipeline DIR: sets PIPELINE ($BENCH_PIPELINE, default bench/bench.yaml); with FALLBACK=1 first starts a second
 # fake provider that answers every call with 500 (FAILING_BASE_URL,
 # FAILING_PID) for bench/fallback.yaml, whose jobs all fall back to it from
 # there. Call before start_fake.
 bench_pipeline() {
-    PIPELINE=bench/bench.yaml
+    PIPELINE=${BENCH_PIPELINE:-bench/bench.yaml}
     [ "${FALLBACK:-0}" = 1 ] || { transport_pipeline; return 0; }
     mkdir -p "$1/failing"
     start_fake "$1/failing" --error-rate 1 --rpm 100000000 --tpm 100000000000

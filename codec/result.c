@@ -101,7 +101,7 @@ static void encode_msgpack(const sy_result *r, sy_buf *out)
     msgpack_packer pk;
     msgpack_packer_init(&pk, out, write_buf);
     bool has_vec = r->embedding != NULL;
-    msgpack_pack_map(&pk, 21 + has_json + has_vec);
+    msgpack_pack_map(&pk, 21 + has_json + has_vec + (r->batch_id != NULL));
     mp_kv_str(&pk, "job_id", r->job_id);
     mp_kv_str(&pk, "task", r->task);
     mp_kv_str(&pk, "idempotency_key", r->idempotency_key);
@@ -156,6 +156,7 @@ static void encode_msgpack(const sy_result *r, sy_buf *out)
     msgpack_pack_map(&pk, r->nmetadata);
     for (size_t i = 0; i < r->nmetadata; i++) mp_kv_str(&pk, r->metadata[i].key, r->metadata[i].value);
     mp_kv_int(&pk, "finished_ms", r->finished_ms);
+    if (r->batch_id) mp_kv_str(&pk, "batch_id", r->batch_id);
     mp_kv_str(&pk, "schema", "switchyard.result/1");
     sy_buf_free(&oj);
 }
@@ -261,6 +262,7 @@ static void encode_json(const sy_result *r, sy_buf *b)
     }
     sy_buf_putc(b, '}');
     js_int(b, "finished_ms", r->finished_ms);
+    if (r->batch_id) js_str(b, "batch_id", r->batch_id);
     js_str(b, "schema", "switchyard.result/1");
     sy_buf_putc(b, '}');
 }

@@ -75,6 +75,7 @@ typedef struct sy_result {
     const sy_kv *metadata;    /* echoed from the job */
     size_t nmetadata;
     int64_t finished_ms;      /* unix ms */
+    const char *batch_id;     /* the provider batch that carried it (batch tiers); NULL: none, key left out */
 } sy_result;
 
 /* Encode in the given format (appends to out). */

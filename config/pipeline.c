@@ -102,9 +102,14 @@ static const char *const insecure_keys[] = {"insecure", "tls_verify", "verify", 
 static const char *const limits_keys[] = {"requests_per_minute", "tokens_per_minute", NULL};
 static const char *const model_keys[] = {"provider", "name", "price_per_mtok", "context_window",
                                          NULL};
-static const char *const price_keys[] = {"input", "output", "cached_input", "cache_write", NULL};
+static const char *const price_keys[] = {"input", "output", "cached_input", "cache_write",
+                                         "batch_input", "batch_output", NULL};
 static const char *const tier_keys[] = {"strategy", "models", "retry", "topic", "breaker",
-                                        "on_refusal", NULL};
+                                        "on_refusal", "mode", "batch", NULL};
+static const char *const mode_names[] = {"sync", "batch", NULL};
+static const char *const batch_keys[] = {"max_jobs", "max_bytes", "max_wait_ms", "poll_ms",
+                                         "poll_max_ms", "retry", NULL};
+static const char *const batch_retry_names[] = {"next_batch", "sync", NULL};
 static const char *const tier_model_keys[] = {"model", "weight", NULL};
 static const char *const strategies[] = {"ordered", "weighted", "cheapest", "fastest",
                                          "most-headroom", NULL};
@@ -490,6 +495,10 @@ static void model_prices(const yn_map *m, sy_model *model)
     model->price_cached_in_per_mtok = model->price_cache_write_per_mtok = model->price_in_per_mtok;
     yn_get_num(&pm, "cached_input", false, 0, false, INFINITY, &model->price_cached_in_per_mtok);
     yn_get_num(&pm, "cache_write", false, 0, false, INFINITY, &model->price_cache_write_per_mtok);
+    model->price_batch_in_per_mtok = model->price_in_per_mtok / 2;
+    model->price_batch_out_per_mtok = model->price_out_per_mtok / 2;
+    yn_get_num(&pm, "batch_input", false, 0, false, INFINITY, &model->price_batch_in_per_mtok);
+    yn_get_num(&pm, "batch_output", false, 0, false, INFINITY, &model->price_batch_out_per_mtok);
 }
 
 static void *model_load(loader *L, yaml_node_t *key, yaml_node_t *val)
@@ -621,6 +630,37 @@ static void tier_breaker(const yn_map *m, sy_tier *t)
     if (yn_get_int(&b, "probes", false, 1, 1000, &v) == 1) p->probes = (int)v;
 }
 
+/* mode: sync|batch, and the batch limits. */
+static void tier_mode(const yn_map *m, sy_tier *t)
+{
+    t->batch = (sy_batch_policy){.max_jobs = 1000, .max_bytes = 100 << 20, .max_wait_ms = 60000,
+                                 .poll_ms = 5000, .poll_max_ms = 60000};
+    int mode = 0;
+    if (yn_get_enum(m, "mode", false, mode_names, &mode) == 1) {
+        yaml_node_t *v = yn_map_get(m, "mode");
+        t->mode_line = (int)v->start_mark.line + 1;
+        t->mode_column = (int)v->start_mark.column + 1;
+    }
+    t->mode = (sy_tier_mode)mode;
+    char path[64];
+    yn_map b;
+    int rc = yn_map_sub(m, "batch", batch_keys, path, sizeof path, &b);
+    if (rc == 1 && t->mode != SY_TIER_BATCH)
+        yn_error(m->doc, yn_map_get(m, "batch"), "batch settings of %s need mode: batch", m->owner);
+    if (rc != 1) return;
+    sy_batch_policy *p = &t->batch;
+    yn_get_int(&b, "max_jobs", false, 1, 50000, &p->max_jobs);
+    yn_get_int(&b, "max_bytes", false, 1024, 200 << 20, &p->max_bytes);
+    yn_get_int(&b, "max_wait_ms", false, 0, MAX_MS, &p->max_wait_ms);
+    yn_get_int(&b, "poll_ms", false, 10, MAX_MS, &p->poll_ms);
+    yn_get_int(&b, "poll_max_ms", false, 10, MAX_MS, &p->poll_max_ms);
+    int retry = 0;
+    if (yn_get_enum(&b, "retry", false, batch_retry_names, &retry) == 1) p->retry = (sy_batch_retry)retry;
+    if (p->poll_max_ms < p->poll_ms)
+        yn_error(m->doc, yn_map_get(&b, "poll_max_ms") ? yn_map_get(&b, "poll_max_ms") : yn_map_get(&b, "poll_ms"),
+                 "batch.poll_max_ms (%lld) of %s is less than batch.poll_ms (%lld)", (long long)p->poll_max_ms, m->owner, (long long)p->poll_ms);
+}
+
 /* on_refusal names a model of the same tier; checked once refs resolve. */
 static void tier_refusal(loader *L, const yn_map *m, sy_tier *t)
 {
@@ -653,6 +693,8 @@ static void *tier_load(loader *L, yaml_node_t *key, yaml_node_t *val)
         tier_retry(&m, t);
         tier_breaker(&m, t);
         tier_refusal(L, &m, t);
+        tier_mode(&m, t);
+        t->file = L->file;
     }
     if (ok && yn_get_str(&m, "topic", false, &t->topic) == 1)
         L->topic_at = yn_map_get(&m, "topic");
@@ -989,6 +1031,25 @@ static void check_refusals(loader *L)
     }
 }
 
+/* A batch tier's models must be on a provider with a batch API the
+ * worker speaks (OpenAI's batches, Anthropic's message batches). */
+static void check_batch_tiers(loader *L)
+{
+    for (size_t i = 0; i < L->cfg->ntiers; i++) {
+        sy_tier *t = L->cfg->tiers[i];
+        if (t->mode != SY_TIER_BATCH) continue;
+        for (size_t j = 0; j < t->nmodels; j++) {
+            const sy_model *m = t->models[j].model;
+            if (!m || !m->provider || !m->provider->kind) continue;
+            if (strcmp(m->provider->kind->name, "openai") && strcmp(m->provider->kind->name, "anthropic"))
+                sy_diags_add(L->diags, t->file, t->mode_line, t->mode_column,
+                             "tier '%s' has mode: batch, but model '%s' is on provider '%s' of kind '%s', "
+                             "which has no batch API switchyard speaks (use kind openai or anthropic)",
+                             t->name, m->alias, m->provider->name, m->provider->kind->name);
+        }
+    }
+}
+
 static void loader_free(loader *L)
 {
     drop_refs(L, 0);
@@ -1019,6 +1080,7 @@ int sy_config_load(sy_config *cfg, const sy_provider_kind *const *kinds,
     if (!L.unparsed) check_refusals(&L);
     if (!L.unparsed) check_embeddings(&L);
     if (!L.unparsed) sy_budgets_resolve(cfg, diags);
+    if (!L.unparsed) check_batch_tiers(&L);
     loader_free(&L);
     sort_diags(diags, first, files, nfiles);
     bool failed = diags->n > first;
@@ -1119,6 +1181,14 @@ double sy_model_cost(const sy_model *m, int64_t tokens_in, int64_t tokens_out)
     if (tokens_out < 0) tokens_out = 0;
     return (double)tokens_in * m->price_in_per_mtok / 1e6 +
            (double)tokens_out * m->price_out_per_mtok / 1e6;
+}
+
+double sy_model_cost_batch(const sy_model *m, int64_t tokens_in, int64_t tokens_out)
+{
+    if (tokens_in < 0) tokens_in = 0;
+    if (tokens_out < 0) tokens_out = 0;
+    return (double)tokens_in * m->price_batch_in_per_mtok / 1e6 +
+           (double)tokens_out * m->price_batch_out_per_mtok / 1e6;
 }
 
 double sy_model_cost_detail(const sy_model *m, int64_t tokens_in, int64_t tokens_out,

@@ -107,6 +107,8 @@ typedef struct sy_model {
     double price_out_per_mtok; /* USD per million output tokens (reasoning ones included) */
     double price_cached_in_per_mtok;   /* input read from the prompt cache; default: input */
     double price_cache_write_per_mtok; /* input written to it (Anthropic); default: input */
+    double price_batch_in_per_mtok;    /* input through a batch API; default: half of input */
+    double price_batch_out_per_mtok;   /* output through a batch API; default: half of output */
     int64_t context_window;    /* tokens; 0 = unknown */
 } sy_model;
 
@@ -147,8 +149,32 @@ typedef struct sy_retry_policy {
     int timeout_ms;         /* per attempt, default 60000 */
 } sy_retry_policy;
 
+typedef enum sy_tier_mode {
+    SY_TIER_SYNC = 0,  /* one HTTP call per attempt */
+    SY_TIER_BATCH,     /* jobs collected into provider batches (OpenAI Batch API, Anthropic message batches) */
+} sy_tier_mode;
+
+typedef enum sy_batch_retry {
+    SY_BATCH_RETRY_NEXT_BATCH = 0, /* failed or expired lines go into the next batch */
+    SY_BATCH_RETRY_SYNC,           /* they are retried as ordinary calls */
+} sy_batch_retry;
+
+/* `mode: batch`: when a collected batch is sent (whichever limit comes
+ * first) and how it is polled (poll_ms doubling up to poll_max_ms). */
+typedef struct sy_batch_policy {
+    int64_t max_jobs;     /* default 1000, at most 50,000 (the OpenAI limit) */
+    int64_t max_bytes;    /* of the JSONL input, default 100 MB, at most 200 MB */
+    int64_t max_wait_ms;  /* after the first job collected, default 60000 */
+    int64_t poll_ms;      /* first poll after create, default 5000 */
+    int64_t poll_max_ms;  /* backoff cap, default 60000 */
+    sy_batch_retry retry;
+} sy_batch_policy;
+
 typedef struct sy_tier {
     char *name;
+    sy_tier_mode mode;
+    sy_batch_policy batch;
+    int mode_line, mode_column; /* where `mode: batch` was written (checked once refs resolve) */
     char *topic;        /* Kafka topic the scheduler routes to; default "switchyard.tier.<name>" */
     sy_tier_strategy strategy;
     sy_tier_model *models;
@@ -266,6 +292,8 @@ const sy_tier *sy_config_tier_by_topic(const sy_config *cfg, const char *topic);
 
 /* Cost in USD of a call with these token counts on model m. */
 double sy_model_cost(const sy_model *m, int64_t tokens_in, int64_t tokens_out);
+/* The same at the model's batch prices (a batch tier's jobs). */
+double sy_model_cost_batch(const sy_model *m, int64_t tokens_in, int64_t tokens_out);
 /* The same with the parts the usage names priced apart: cached and
  * cache-write input at their prices (parts held to tokens_in). */
 double sy_model_cost_detail(const sy_model *m, int64_t tokens_in, int64_t tokens_out,

@@ -433,8 +433,12 @@ void sy_engine_launch(sy_engine *e, sy_transfer *t, int timeout_ms, void *opaque
     set_headers(t);
     set_url(t);
     set_transport(e, t);
-    curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, t->req.body.data ? t->req.body.data : "");
-    curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE, (long)t->req.body.len);
+    if (t->req.get) {
+        curl_easy_setopt(t->easy, CURLOPT_HTTPGET, 1L);
+    } else {
+        curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, t->req.body.data ? t->req.body.data : "");
+        curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE, (long)t->req.body.len);
+    }
     curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
     t->started_us = sy_mono_us();
     curl_multi_add_handle(e->shards[t->shard].multi, t->easy);

@@ -64,7 +64,8 @@ typedef enum sy_life_state {
     SY_LS_PACED,         /* waiting for room under its account's rate limits */
     SY_LS_BACKOFF,       /* timer: a retry's delay, or every model cooling down */
     SY_LS_INTENT_STAGED, /* request built, IN_FLIGHT staged: launched after the group commit */
-    SY_LS_CALL_OUT,      /* the provider call is in flight (an embedding job: its group's, embed.h) */
+    SY_LS_CALL_OUT,      /* the provider call is in flight (an embedding job: its group's,
+                            embed.h; a batch tier's: a batch carries it, batchio.h) */
     SY_LS_PUBLISH_STAGED,/* result (or stored answer) staged: produced after the group commit */
     SY_LS_MIRRORING,     /* PUBLISHING record on the changelog: the result after its ack */
     SY_LS_PRODUCING,     /* result (and its dead letter) out: waiting for deliveries */

@@ -66,6 +66,7 @@ static void fill_result(const sy_run *r, sy_result *res)
     res->metadata = j->metadata;
     res->nmetadata = j->nmetadata;
     res->finished_ms = sy_now_ms();
+    res->batch_id = r->batch_id;
 }
 
 void publish_dead_letter(sy_run *r, sy_err_class c, const char *why)

@@ -36,6 +36,7 @@
 #include "result_restamp.h"
 #include "util.h"
 #include "flow.h"
+#include "batchio.h"
 
 #define RECHECK_MS 50
 
@@ -93,6 +94,8 @@ static void run_free(sy_run *r)
 {
     worker *w = r->w;
     if (run_owns_key(r)) sy_keymap_del(&w->working, sy_buf_cstr(&r->skey));
+    if (r->in_batch) batchio_forget_run(w, r);
+    free(r->batch_id);
     if (r->prev) r->prev->next = r->next;
     else w->runs = r->next;
     if (r->next) r->next->prev = r->prev;
@@ -648,6 +651,13 @@ static void launch_prepared(sy_run *r)
         r->first_sent_us = r->attempt_sent_us;
         wmetrics_first_send(r);
     }
+    if (r->tier->mode == SY_TIER_BATCH && !(r->batch_tried && r->tier->batch.retry == SY_BATCH_RETRY_SYNC)) {
+        sy_account *a = model_account(r, r->model); /* a batch does not use the account's rate */
+        sy_account_settle(a, r->reserved_tokens, 0);
+        sy_account_settle_request(a);
+        r->reserved_tokens = 0;
+        if (batchio_take(w, r, t)) return; /* CALL_OUT until its batch answers (batchio.h) */
+    }
     int64_t timeout = r->tier->retry.timeout_ms;
     if (r->deadline_ms) { /* an attempt never outlives the job's deadline */
         int64_t left = r->deadline_ms - sy_now_ms();
@@ -833,21 +843,16 @@ static void health_feedback(sy_run *r, int64_t latency_ms)
                 sy_err_class_name(r->last.error));
 }
 
-/* The attempt's outcome is in r->last: what it says about the account and
- * the model (health only when it speaks for its request: a request shared
- * by many embedding jobs is one call to the breaker), its tokens and cost,
- * then the job's next step. */
-static void attempt_ended(sy_run *r, int64_t latency_ms, bool count_health, bool again)
+/* What follows an answer, from a call or a batch line: its metrics, tokens
+ * and cost (spend counted for budgets), the output check, the attempt
+ * noted, then the job's next step (again: the same attempt once more, as
+ * an embedding request refused whole and split). */
+static void answered(sy_run *r, int64_t latency_ms, double cost, bool again)
 {
-    pace_feedback(r);
-    account_feedback(r);
-    if (count_health) health_feedback(r, latency_ms);
-    else sy_health_release(model_health(r, r->route.order[r->route.pos])); /* its probe, if any */
     wmetrics_call(r, latency_ms, r->last.error);
     r->tokens_in += r->last.tokens_in;
     r->tokens_out += r->last.tokens_out;
     sy_usage_detail_add(&r->usage, &r->last.usage);
-    double cost = sy_model_cost_detail(r->model, r->last.tokens_in, r->last.tokens_out, &r->last.usage);
     r->cost_usd += cost;
     if (r->w->spend) sy_spend_add(r->w->spend, &r->job, cost); /* the budget hook: spend counted */
     if (r->last.error == SY_ERR_NONE) check_output(r);
@@ -855,6 +860,21 @@ static void attempt_ended(sy_run *r, int64_t latency_ms, bool count_health, bool
     if (r->last.error == SY_ERR_NONE) step(r, SY_EV_RESPONSE_OK, NULL, NULL);
     else if (again) step(r, SY_EV_RETRIABLE, NULL, &(fx_args){.delay_ms = 0});
     else after_failure(r);
+}
+
+/* A call's outcome is in r->last: what it says about the account and the
+ * model (health only when it speaks for its request: a request shared by
+ * many embedding jobs is one call to the breaker), then answered(). */
+static void attempt_ended(sy_run *r, int64_t latency_ms, bool count_health, bool again)
+{
+    pace_feedback(r);
+    account_feedback(r);
+    if (count_health) health_feedback(r, latency_ms);
+    else sy_health_release(model_health(r, r->route.order[r->route.pos])); /* its probe, if any */
+    free(r->batch_id); /* answered by an ordinary call */
+    r->batch_id = NULL;
+    answered(r, latency_ms, sy_model_cost_detail(r->model, r->last.tokens_in, r->last.tokens_out, &r->last.usage),
+             again);
 }
 
 /* One embedding job's part of its group's answer (embed.h). */
@@ -901,6 +921,28 @@ void run_on_response(worker *w, sy_transfer *t, void *opaque)
         sy_outcome_estimate(&r->last, t->req.body.len); /* no usage: counted locally */
     }
     attempt_ended(r, latency_ms, true, false);
+}
+
+void run_on_batch_line(sy_run *r, const char *batch_id, int status, const char *body, size_t len,
+                       const char *error_code)
+{
+    int64_t latency_ms = (sy_mono_us() - r->attempt_sent_us) / 1000;
+    sy_outcome_free(&r->last);
+    memset(&r->last, 0, sizeof r->last);
+    r->batch_tried = true;
+    if (status > 0 && body) {
+        sy_provider_parse(r->model->provider, status, "", 0, body, len, &r->last);
+        sy_outcome_estimate(&r->last, r->batch_req_len);
+    } else { /* expired, cancelled, failed batch, or no line: retried */
+        r->last = (sy_outcome){.error = SY_ERR_TIMEOUT, .retry_after_ms = -1, .should_retry = -1,
+                               .rl = {-1, -1, -1, -1, -1, -1}};
+        snprintf(r->last.message, sizeof r->last.message, "batch %s: no answer for this job (%s)", batch_id,
+                 error_code && *error_code ? error_code : "none");
+    }
+    free(r->batch_id);
+    r->batch_id = sy_xstrdup(batch_id);
+    account_feedback(r);
+    answered(r, latency_ms, sy_model_cost_batch(r->model, r->last.tokens_in, r->last.tokens_out), false);
 }
 
 void run_on_timer(sy_run *r)

@@ -19,6 +19,10 @@ void run_on_timer(sy_run *r);
 void run_on_slot(sy_run *r);
 /* the engine: r's call ended (sy_engine's completion callback) */
 void run_on_response(worker *w, sy_transfer *t, void *opaque);
+/* a batch (batchio.c): r's line, status_code and response body, or
+ * status 0 and the line's error code (expired, no line: retriable) */
+void run_on_batch_line(sy_run *r, const char *batch_id, int status, const char *body, size_t len,
+                       const char *error_code);
 /* after the store's group commit: what waited for it (w->deferred) goes */
 void run_after_group_commit(worker *w);
 /* the producers' delivery report callback (opaque: the worker) */

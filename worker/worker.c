@@ -42,6 +42,7 @@
 #include "metrics.h"
 #include "loop.h"
 #include "run.h"
+#include "batchio.h"
 #include "stop.h"
 #include "txn.h"
 #include "util.h"
@@ -94,7 +95,7 @@ static void free_routing(worker *w)
 
 static void on_transfer_done(void *ctx, sy_transfer *t, void *opaque)
 {
-    run_on_response(ctx, t, opaque);
+    if (!batchio_on_response(ctx, t, opaque)) run_on_response(ctx, t, opaque);
 }
 
 /* Returns true when the consumer may have more messages right away. */
@@ -553,6 +554,7 @@ static void teardown(worker *w)
     if (w->producer) rd_kafka_destroy(w->producer);
     sy_spend_close(w->spend);
     txn_free(w);
+    batchio_free_all(w); /* its jobs unanswered: redone on restart */
     sy_engine_free(w->engine);
     run_abandon_all(w); /* unfinished: redelivered on restart */
     embed_free_all(w);

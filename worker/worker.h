@@ -122,6 +122,11 @@ typedef struct sy_run {
                                   failed there (cleared when they are produced again) */
     int32_t txn_out_partition; /* its result was acknowledged there, in the open */
     int64_t txn_out_offset;    /* transaction (-1: not yet) */
+    /* a batch tier's job (batchio.h) */
+    bool in_batch;             /* a batch carries its call (it is CALL_OUT) */
+    bool batch_tried;          /* a batch has answered or dropped it once */
+    size_t batch_req_len;      /* its request body, for a local token estimate */
+    char *batch_id;            /* the batch that carried its answer, or NULL */
 } sy_run;
 
 /* Jobs waiting for room under one account's rate limits (fair between
@@ -194,6 +199,7 @@ struct worker {
     uint64_t rng;
     sy_counters counters;            /* what happened to the jobs (counters.h) */
     struct sy_wmetrics *metrics;     /* --http: the endpoint and its counts (metrics.h); NULL off */
+    struct batchio_set *batches;     /* batch tiers' batches (batchio.c), or NULL */
 };
 
 #endif

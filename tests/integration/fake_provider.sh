@@ -410,6 +410,97 @@ nkinds=$("${SY_BIN:-build/switchyard}" check --kinds | awk 'NR > 1' | wc -l)
     fail "kind-probe: expected $nkinds kinds ok: $(cat "$T/probe.out")"
 ok "every provider kind ($nkinds) is served by the fake: $(awk '{printf "%s%s", sep, $1; sep=", "}' "$T/probe.out")"
 
+# ---- batch APIs: files, batches, message batches ----
+# Partial failures ([[status:500]] lines in the error file), expiry, cancel,
+# hostile output lines, the per-custom_id creation count, Anthropic results.
+start batch --batch-ms 200 --batch-expire-after 3
+start batchh --batch-ms 0 --batch-hostile
+URL_B=$URL
+URL=$(sed 's/^/http:\/\/127.0.0.1:/' "$T/batch.port")
+"$PY" - "$URL" "$URL_B" "$KEY" <<'PYEOF' || fail "batch APIs (see above)"
+import json, sys, time, urllib.request, uuid
+url, url_h, key = sys.argv[1:4]
+def req(base, method, path, body=None, ctype="application/json", hdr=None):
+    h = dict(hdr if hdr is not None else {"Authorization": "Bearer " + key})
+    if body is not None: h["content-type"] = ctype
+    r = urllib.request.Request(base + path, data=body, method=method, headers=h)
+    try:
+        with urllib.request.urlopen(r) as resp: return resp.status, resp.read()
+    except urllib.error.HTTPError as e: return e.code, e.read()
+def line(cid, text):
+    return json.dumps({"custom_id": cid, "method": "POST", "url": "/v1/chat/completions",
+                       "body": {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": text}]}})
+def upload(base, lines):
+    b = uuid.uuid4().hex
+    body = ("--%s\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nbatch\r\n--%s\r\n"
+            "Content-Disposition: form-data; name=\"file\"; filename=\"in.jsonl\"\r\n"
+            "Content-Type: application/jsonl\r\n\r\n%s\r\n--%s--\r\n" % (b, b, "\n".join(lines) + "\n", b)).encode()
+    st, r = req(base, "POST", "/v1/files", body, "multipart/form-data; boundary=" + b)
+    assert st == 200, (st, r)
+    return json.loads(r)["id"]
+def create(base, fid):
+    st, r = req(base, "POST", "/v1/batches", json.dumps({"input_file_id": fid, "endpoint": "/v1/chat/completions",
+                "completion_window": "24h", "metadata": {"sy_batch": "b1"}}).encode())
+    assert st == 200, (st, r)
+    return json.loads(r)
+def wait(base, bid, final=("completed", "expired", "failed", "cancelled")):
+    for _ in range(100):
+        b = json.loads(req(base, "GET", "/v1/batches/" + bid)[1])
+        if b["status"] in final: return b
+        time.sleep(0.05)
+    raise AssertionError("batch never ended: %s" % b)
+def content(base, fid):
+    st, r = req(base, "GET", "/v1/files/%s/content" % fid)
+    assert st == 200, st
+    return [l for l in r.decode().split("\n") if l]
+# partial failure and expiry: 5 lines, the 2nd fails, lines 4 and 5 expire
+b = create(url, upload(url, [line("j%d" % i, "hello %d%s" % (i, " [[status:500]]" if i == 2 else "")) for i in range(1, 6)]))
+assert b["status"] == "validating" and b["metadata"] == {"sy_batch": "b1"}, b
+b = wait(url, b["id"])
+assert b["status"] == "expired" and b["request_counts"] == {"total": 5, "completed": 2, "failed": 3}, b
+out = [json.loads(l) for l in content(url, b["output_file_id"])]
+err = [json.loads(l) for l in content(url, b["error_file_id"])]
+assert sorted(o["custom_id"] for o in out) == ["j1", "j3"], out
+assert all(o["response"]["status_code"] == 200 and o["response"]["body"]["choices"][0]["message"]["content"].startswith("ECHO hello") for o in out)
+assert {e["custom_id"]: (e["response"] or {}).get("status_code") or e["error"]["code"] for e in err} == \
+    {"j2": 500, "j4": "batch_expired", "j5": "batch_expired"}, err
+# listing finds the batch by its input file; cancel; invalid input fails the batch
+lst = json.loads(req(url, "GET", "/v1/batches?limit=100")[1])["data"]
+assert any(x["id"] == b["id"] and x["input_file_id"] == b["input_file_id"] for x in lst)
+c = create(url, upload(url, [line("c1", "x")]))
+c = json.loads(req(url, "POST", "/v1/batches/%s/cancel" % c["id"], b"")[1])
+assert c["status"] == "cancelling", c
+c = wait(url, c["id"])
+assert c["status"] == "cancelled" and c["output_file_id"] is None, c
+f = wait(url, create(url, upload(url, [line("d", "x"), line("d", "y")]))["id"])
+assert f["status"] == "failed" and f["errors"]["data"][0]["message"] == "duplicate custom_id", f
+assert req(url, "GET", "/v1/batches/batch_nope")[0] == 404
+assert req(url, "GET", "/v1/batches", hdr={})[0] == 401
+st = json.loads(req(url, "GET", "/batch-stats")[1])
+assert st["dup_custom_ids"] == 1 and st["max_per_custom_id"] == 2 and st["batches"] == 3, st
+# hostile output: duplicates, an unknown custom_id, a line that is not JSON
+h = wait(url_h, create(url_h, upload(url_h, [line("h1", "a")]))["id"])
+lines = content(url_h, h["output_file_id"])
+assert len(lines) == 4 and lines[0] == lines[1] and "not-in-this-batch" in lines[2] and lines[3] == "this line is not JSON", lines
+# Anthropic message batches
+ah = {"x-api-key": key, "anthropic-version": "2023-06-01"}
+reqs = [{"custom_id": "m%d" % i, "params": {"model": "claude-x", "max_tokens": 100,
+         "messages": [{"role": "user", "content": "hi %d%s" % (i, " [[status:400]]" if i == 2 else "")}]}} for i in (1, 2)]
+st, r = req(url_h, "POST", "/v1/messages/batches", json.dumps({"requests": reqs}).encode(), hdr=ah)
+m = json.loads(r)
+assert st == 200 and m["id"].startswith("msgbatch_") and m["processing_status"] == "in_progress", r
+m = json.loads(req(url_h, "GET", "/v1/messages/batches/" + m["id"], hdr=ah)[1])
+assert m["processing_status"] == "ended" and m["request_counts"]["succeeded"] == 1 and m["request_counts"]["errored"] == 1, m
+res = {}
+for x in req(url_h, "GET", m["results_url"], hdr=ah)[1].decode().split("\n"):
+    if x.startswith("{") and "result" in x: res[json.loads(x)["custom_id"]] = json.loads(x)["result"]
+assert res["m1"]["type"] == "succeeded" and res["m1"]["message"]["content"][0]["text"] == "ECHO hi 1", res
+assert res["m2"]["type"] == "errored" and res["m2"]["error"]["error"]["type"] == "invalid_request_error", res
+bad = {"requests": [{"custom_id": "has space", "params": {}}]}
+assert req(url_h, "POST", "/v1/messages/batches", json.dumps(bad).encode(), hdr=ah)[0] == 400
+PYEOF
+ok "batch APIs: upload, create, poll, partial failure, expiry, cancel, invalid input, hostile output, dup count, message batches"
+
 # ---- exit: every server stops cleanly on SIGTERM ----
 for pid in "${PIDS[@]}"; do kill -TERM "$pid"; done
 for pid in "${PIDS[@]}"; do

@@ -261,6 +261,22 @@ static void test_json_doubles(void **state)
     }
 }
 
+/* A batch tier's result names its batch, the same in both formats; other
+ * results have no batch_id key at all. */
+static void test_result_batch_id(void **state)
+{
+    (void)state;
+    for (int with = 0; with <= 1; with++) {
+        sy_result r = sample_result(true);
+        r.batch_id = with ? "batch_6a1f\"x" : NULL;
+        json_t *a = both_formats(&r);
+        if (with) assert_string_equal(json_string_value(json_object_get(a, "batch_id")), "batch_6a1f\"x");
+        else assert_null(json_object_get(a, "batch_id"));
+        assert_string_equal(json_string_value(json_object_get(a, "schema")), "switchyard.result/1");
+        json_decref(a);
+    }
+}
+
 static void test_invalid_output_json_is_omitted(void **state)
 {
     (void)state;
@@ -404,6 +420,7 @@ int main(void)
         cmocka_unit_test(test_result_formats_carry_the_same_map),
         cmocka_unit_test(test_msgpack_string_headers),
         cmocka_unit_test(test_json_doubles),
+        cmocka_unit_test(test_result_batch_id),
         cmocka_unit_test(test_invalid_output_json_is_omitted),
         cmocka_unit_test(test_output_json_scalar),
         cmocka_unit_test(test_restamp_for_a_resubmission),

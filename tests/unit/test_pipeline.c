@@ -673,6 +673,16 @@ static void test_errors_tiers(void **state)
          "topic of tier 'fast' is 'switchyard.dlq', which switchyard itself uses"},
         {"  fast:\n    models: [mini]\n    topic: 'no spaces'\n", 12, 12,
          "topic of tier 'fast' is not a valid Kafka topic name, got the string 'no spaces'"},
+        {"  fast:\n    models: [mini]\n    mode: bulk\n", 12, 11,
+         "mode of tier 'fast' must be sync or batch, got 'bulk'"},
+        {"  fast:\n    models: [mini]\n    batch: {max_jobs: 5}\n", 12, 12,
+         "batch settings of tier 'fast' need mode: batch"},
+        {"  fast:\n    models: [mini]\n    mode: batch\n    batch: {max_jobs: 50001}\n", 13, 23,
+         "batch.max_jobs of tier 'fast' must be an integer from 1 to 50000, got '50001'"},
+        {"  fast:\n    models: [mini]\n    mode: batch\n    batch: {poll_ms: 90000}\n", 13, 22,
+         "batch.poll_max_ms (60000) of tier 'fast' is less than batch.poll_ms (90000)"},
+        {"  fast:\n    models: [mini]\n    mode: batch\n    batch: {retry: later}\n", 13, 20,
+         "batch.retry of tier 'fast' must be next_batch or sync, got 'later'"},
         {"  fast:\n    modles: [mini]\n", 11, 5,
          "unknown key 'modles' in tier 'fast' (did you mean 'models'?)"},
     };
@@ -683,6 +693,48 @@ static void test_errors_tiers(void **state)
     /* A tier without models. */
     snprintf(text, sizeof text, "%s%s", MODELS, "tiers:\n  fast: {strategy: ordered}\n");
     expect_error(text, 10, 3, "missing required key 'models' in tier 'fast'");
+}
+
+/* mode: batch: defaults, limits, batch prices (given or half), and a
+ * provider kind without a batch API refused at the line of `mode`. */
+static void test_batch_tier(void **state)
+{
+    (void)state;
+    char text[2048], path[128];
+    sy_config cfg;
+    sy_diags d = {0};
+    snprintf(text, sizeof text, "%s%s", MODELS,
+             "  big:\n    provider: openai\n    name: gpt-4o\n"
+             "    price_per_mtok: {input: 2.5, output: 10, batch_input: 1, batch_output: 4}\n"
+             "tiers:\n  bulk:\n    models: [mini, big]\n    mode: batch\n"
+             "    batch: {max_jobs: 200, max_wait_ms: 500, poll_ms: 50, poll_max_ms: 400, retry: sync}\n"
+             "  fast:\n    models: [mini]\n");
+    assert_int_equal(load_one(text, 0, &cfg, &d, path, sizeof path), 0);
+    const sy_tier *bulk = sy_config_tier(&cfg, "bulk"), *fast = sy_config_tier(&cfg, "fast");
+    assert_int_equal(bulk->mode, SY_TIER_BATCH);
+    assert_int_equal(bulk->batch.max_jobs, 200);
+    assert_int_equal(bulk->batch.max_bytes, 100 << 20);
+    assert_int_equal(bulk->batch.max_wait_ms, 500);
+    assert_int_equal(bulk->batch.poll_ms, 50);
+    assert_int_equal(bulk->batch.poll_max_ms, 400);
+    assert_int_equal(bulk->batch.retry, SY_BATCH_RETRY_SYNC);
+    assert_int_equal(fast->mode, SY_TIER_SYNC);
+    assert_int_equal(fast->batch.max_jobs, 1000);
+    assert_int_equal(fast->batch.retry, SY_BATCH_RETRY_NEXT_BATCH);
+    const sy_model *mini = bulk->models[0].model, *big = bulk->models[1].model;
+    /* half price by default, the table's batch prices when given */
+    assert_near(sy_model_cost_batch(mini, 1000000, 1000000), (0.15 + 0.60) / 2);
+    assert_near(sy_model_cost_batch(big, 1000000, 1000000), 1 + 4);
+    assert_near(sy_model_cost_batch(mini, -5, -5), 0);
+    sy_config_free(&cfg);
+    sy_diags_free(&d);
+    snprintf(text, sizeof text, "%s",
+             "version: 1\nproviders:\n  claude: {kind: openai-compatible, base_url: 'http://127.0.0.1:9/v1'}\n"
+             "models:\n  sonnet:\n    provider: claude\n    name: claude-sonnet-4-5\n"
+             "    price_per_mtok: {input: 3, output: 15}\n"
+             "tiers:\n  bulk:\n    models: [sonnet]\n    mode: batch\n");
+    expect_error(text, 12, 11, "tier 'bulk' has mode: batch, but model 'sonnet' is on provider 'claude' of kind "
+                               "'openai-compatible', which has no batch API switchyard speaks");
 }
 
 static void test_errors_tasks(void **state)
@@ -1148,6 +1200,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_examples_structure),
         cmocka_unit_test(test_cost),
+        cmocka_unit_test(test_batch_tier),
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_prompt_without_user),
         cmocka_unit_test(test_env_expansion),

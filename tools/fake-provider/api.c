@@ -581,6 +581,12 @@ static void provider_call(fp_api api, int embed, const fp_request *rq, fp_reply 
     call_end(&c);
 }
 
+void fp_api_call(fp_api api, const fp_request *rq, fp_reply *rp)
+{
+    fp_reply_reset(rp);
+    provider_call(api, rq, rp);
+}
+
 /* ---- routing ---- */
 
 static void plain(fp_reply *rp, int status, const char *content_type, const char *body)
@@ -635,5 +641,6 @@ void fp_api_handle(const fp_request *rq, fp_reply *rp)
     else if (api != FP_API_OTHER) not_found(rq, rp, 405);
     else if (get && slice_is(path, "/health")) plain(rp, 200, "text/plain", "ok");
     else if (get && slice_is(path, "/stats")) { rp->status = 200; fp_record_stats_json(&rp->body); }
+    else if (fp_batch_handle(rq, path, rp)) return;
     else not_found(rq, rp, 404);
 }

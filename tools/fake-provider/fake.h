@@ -8,6 +8,7 @@
  *   h2.c      HTTP/2 over a TLS connection whose ALPN chose h2
  *   timers.c  the min-heap of responses waiting for their simulated latency
  *   api.c     routing, the two providers' handlers, bodies, headers, errors
+ *   batch.c   files, batches and message batches (in memory)
  *   answer.c  what the "model" says: prompt, deterministic reply, tokens
  *   faults.c  magic markers in the prompt, seeded PRNG, random failures
  *   limits.c  per-key rate-limit windows and per-prompt failure counters
@@ -38,6 +39,9 @@ typedef struct fp_config {
     uint64_t seed;
     const char *tls_cert, *tls_key; /* both or neither: TLS on every connection */
     int h2;                  /* offer h2 by ALPN (default on) */
+    int64_t batch_ms;          /* a batch's processing time */
+    int64_t batch_expire_after; /* lines after the first N expire; -1 = none */
+    int batch_hostile;         /* duplicate, unknown and non-JSON output lines */
 } fp_config;
 
 extern fp_config fp_cfg;
@@ -75,6 +79,12 @@ void fp_reply_reset(fp_reply *r);
 
 /* api.c */
 void fp_api_handle(const fp_request *rq, fp_reply *rp);
+/* One synchronous provider call (checks, markers, faults, answer) into rp,
+ * which is reset first; batch.c runs each batch line through it. */
+void fp_api_call(fp_api api, const fp_request *rq, fp_reply *rp);
+
+/* batch.c: 1 if `path` (query cut off) is a batch endpoint, answered in rp. */
+int fp_batch_handle(const fp_request *rq, fp_slice path, fp_reply *rp);
 
 /* http.c: bind and listen (fp_cfg.port is then the real port), then serve
  * until SIGINT/SIGTERM. Both return 0, or -1 after printing why. */

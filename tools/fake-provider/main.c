@@ -19,6 +19,8 @@ fp_config fp_cfg = {
     .window_ms = 60000,
     .seed = 1,
     .h2 = 1,
+    .batch_ms = 1000,
+    .batch_expire_after = -1,
 };
 
 static const char usage[] =
@@ -45,6 +47,9 @@ static const char usage[] =
     "  --tls-cert FILE       serve HTTPS with this PEM certificate (chain) ...\n"
     "  --tls-key FILE        ... and this PEM private key (both or neither)\n"
     "  --h2 on|off           offer HTTP/2 by ALPN over TLS (default on)\n"
+    "  --batch-ms N          processing time of a batch (default 1000)\n"
+    "  --batch-expire-after N  a batch expires after its first N lines (default never)\n"
+    "  --batch-hostile       batch output repeats lines, adds unknown and non-JSON ones\n"
     "  --help                this text\n";
 
 static int parse_int(const char *name, const char *s, int64_t min, int64_t *out)
@@ -73,7 +78,8 @@ static int parse_rate(const char *name, const char *s, double *out)
 }
 
 enum { O_HOST = 256, O_PORT, O_PORT_FILE, O_LATENCY, O_JITTER, O_ERROR, O_OVERLOAD, O_RATE_LIMIT,
-       O_HANG, O_MALFORMED, O_TIMEOUT, O_RPM, O_TPM, O_WINDOW, O_CALL_LOG, O_SEED, O_TLS_CERT, O_TLS_KEY, O_H2, O_HELP };
+       O_HANG, O_MALFORMED, O_TIMEOUT, O_RPM, O_TPM, O_WINDOW, O_CALL_LOG, O_SEED, O_TLS_CERT, O_TLS_KEY, O_H2, O_BATCH_MS,
+       O_BATCH_EXPIRE, O_BATCH_HOSTILE, O_HELP };
 
 static const struct option options[] = {
     {"host", required_argument, 0, O_HOST}, {"port", required_argument, 0, O_PORT},
@@ -85,7 +91,10 @@ static const struct option options[] = {
     {"tpm", required_argument, 0, O_TPM}, {"window-ms", required_argument, 0, O_WINDOW},
     {"call-log", required_argument, 0, O_CALL_LOG}, {"seed", required_argument, 0, O_SEED},
     {"tls-cert", required_argument, 0, O_TLS_CERT}, {"tls-key", required_argument, 0, O_TLS_KEY},
-    {"h2", required_argument, 0, O_H2}, {"help", no_argument, 0, O_HELP}, {0, 0, 0, 0},
+    {"h2", required_argument, 0, O_H2},
+    {"batch-ms", required_argument, 0, O_BATCH_MS}, {"batch-expire-after", required_argument, 0, O_BATCH_EXPIRE},
+    {"batch-hostile", no_argument, 0, O_BATCH_HOSTILE},
+    {"help", no_argument, 0, O_HELP}, {0, 0, 0, 0},
 };
 
 static int apply_option(int opt, const char *arg)
@@ -116,6 +125,9 @@ static int apply_option(int opt, const char *arg)
         if (!strcmp(arg, "on") || !strcmp(arg, "off")) c->h2 = !strcmp(arg, "on");
         else { fprintf(stderr, "fake-provider: --h2 needs on or off, got '%s'\n", arg); rc = -1; }
         break;
+    case O_BATCH_MS: rc = parse_int("--batch-ms", arg, 0, &c->batch_ms); break;
+    case O_BATCH_EXPIRE: rc = parse_int("--batch-expire-after", arg, 0, &c->batch_expire_after); break;
+    case O_BATCH_HOSTILE: c->batch_hostile = 1; break;
     case O_HELP: fputs(usage, stdout); exit(0);
     default: fputs(usage, stderr); return -1;
     }

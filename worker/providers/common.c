@@ -28,6 +28,7 @@ void sy_request_init(sy_request *r)
     r->nheaders = 0;
     r->http1_only = false;
     r->ca_file = NULL;
+    r->get = false;
 }
 
 void sy_request_reset(sy_request *r)
@@ -38,6 +39,7 @@ void sy_request_reset(sy_request *r)
     r->nheaders = 0;
     r->http1_only = false;
     r->ca_file = NULL;
+    r->get = false;
 }
 
 void sy_request_free(sy_request *r)

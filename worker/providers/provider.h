@@ -73,6 +73,7 @@ typedef struct sy_request {
     /* Transport, from the provider (sy_provider_build): */
     bool http1_only;      /* never HTTP/2 */
     const char *ca_file;  /* certificates to trust; NULL: the system's */
+    bool get;      /* GET without a body (the batch API's polls and downloads); else POST */
 } sy_request;
 
 /* Rate-limit facts read from response headers; -1 = header absent. */

@@ -1,0 +1,717 @@
+/* batchio.c -- the batches of batch tiers, at the edge: HTTP through the
+ * engine, timers on the loop (batchio.h). What to do next is asked of
+ * batch.h (sy_batch_next and the pure helpers); this file carries out the
+ * effects. Everything the provider answers is hostile: ids are taken only
+ * when short and printable, bodies are bounded by the engine's limits, and
+ * the result lines go through sy_batch_match.
+ *
+ * After a restart (the batch is not recorded in the store yet:
+ * docs/durability.md, "Batch tiers") a tier's first job waits while the
+ * worker looks for the batches it created before: it lists the provider's
+ * batches (GET {base}/batches?limit=100), takes those whose metadata names
+ * this tier and one of its models, reads their input files for the
+ * custom_ids they carry, and polls them. A job whose key one of them
+ * carries joins it instead of being sent again; the others are collected
+ * as usual. An input file uploaded without a batch created is never used
+ * again (its jobs go into a new file).
+ *
+ * Anthropic message batches (a model on a provider of kind anthropic) have
+ * no file: the create (POST {base}/messages/batches) carries the requests,
+ * custom_ids are the keys or their hashes (sy_batch_anthropic_id), polls
+ * read processing_status and the results come from
+ * {base}/messages/batches/{id}/results. They are not looked for after a
+ * restart (no metadata): their jobs are sent again.
+ *
+ * Test hook: SWITCHYARD_BATCH_CRASH_AT=after_upload|after_create kills the
+ * worker (SIGKILL) at that point (tests/integration/batch_crash.sh). */
+#include "batchio.h"
+
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "batch.h"
+#include "log.h"
+#include "run.h"
+#include "util.h"
+
+#define ID_MAX 96
+#define RETRY_MS 200 /* no engine slot, or a call failed: try again */
+
+#define ADOPT_KEEP_MS 120000 /* an adopted batch's results wait this long for late jobs */
+
+typedef enum op { OP_NONE, OP_UPLOAD, OP_CREATE, OP_POLL, OP_OUTPUT, OP_ERRORS, OP_LIST, OP_INPUT } op;
+
+typedef struct batchio {
+    worker *w;
+    const sy_tier *tier;
+    const sy_model *model;
+    sy_batch_state state;
+    sy_run **runs;            /* the jobs it carries (NULL: freed meanwhile) */
+    char **ids;               /* their custom_ids */
+    size_t n, cap;
+    sy_keymap idset;          /* custom_ids already in it */
+    sy_buf input;             /* the JSONL */
+    int64_t first_ms;
+    int64_t created_ms;       /* monotonic: created (or adopted) */
+    char file_id[ID_MAX], batch_id[ID_MAX], out_id[ID_MAX], err_id[ID_MAX];
+    int polls, failures;
+    op pending;               /* the call to make when the timer fires */
+    sy_transfer *t;           /* the call out, or NULL */
+    sy_buf results;           /* output then error file */
+    sy_loop_timer timer;
+    bool lister;              /* only lists the provider's batches (recovery) */
+    bool adopted;             /* created before a restart, found at the provider */
+    struct batchio *next;
+} batchio;
+
+/* A job waiting for its tier's recovery to end. */
+typedef struct queued {
+    sy_run *r;
+    sy_buf line;
+} queued;
+
+typedef enum rec_state { REC_NONE, REC_LOOKING, REC_DONE } rec_state;
+
+typedef struct tier_rec {
+    rec_state st;
+    int busy;                 /* listings and input files still to read */
+    queued *q;
+    size_t nq, capq;
+} tier_rec;
+
+typedef struct batchio_set {
+    batchio *list;
+    tier_rec *tiers;          /* per cfg.tiers index */
+    sy_keymap adopted;        /* "<tier index>:<custom_id>" -> adopted batchio */
+} batchio_set;
+
+static batchio_set *set_of(worker *w)
+{
+    if (!w->batches) {
+        batchio_set *bs = sy_xcalloc(1, sizeof *bs);
+        bs->tiers = sy_xcalloc(w->cfg.ntiers ? w->cfg.ntiers : 1, sizeof *bs->tiers);
+        sy_keymap_init(&bs->adopted);
+        w->batches = bs;
+    }
+    return w->batches;
+}
+
+static batchio **head(worker *w)
+{
+    return &set_of(w)->list;
+}
+
+static const char *adopted_key(sy_buf *out, const sy_tier *t, const char *custom_id)
+{
+    sy_buf_reset(out);
+    sy_buf_printf(out, "%zu:%s", t->index, custom_id);
+    return sy_buf_cstr(out);
+}
+
+static void crash_hook(const char *point)
+{
+    const char *at = getenv("SWITCHYARD_BATCH_CRASH_AT");
+    if (at && !strcmp(at, point)) {
+        sy_warn("SWITCHYARD_BATCH_CRASH_AT=%s: killing the worker", point);
+        raise(SIGKILL);
+    }
+}
+
+static void on_timer(void *ctx);
+
+static batchio *batch_new(worker *w, const sy_tier *tier, const sy_model *model)
+{
+    batchio *b = sy_xcalloc(1, sizeof *b);
+    b->w = w;
+    b->tier = tier;
+    b->model = model;
+    b->state = SY_BS_COLLECTING;
+    sy_keymap_init(&b->idset);
+    sy_buf_init(&b->input);
+    sy_buf_init(&b->results);
+    sy_loop_timer_init(&b->timer, on_timer, b);
+    b->next = *head(w);
+    *head(w) = b;
+    return b;
+}
+
+static void batch_free(batchio *b)
+{
+    batchio **p = head(b->w);
+    while (*p && *p != b) p = &(*p)->next;
+    if (*p) *p = b->next;
+    sy_loop_timer_cancel(b->w->loop, &b->timer);
+    sy_buf k;
+    sy_buf_init(&k);
+    for (size_t i = 0; i < b->n; i++) {
+        if (b->runs[i]) b->runs[i]->in_batch = false;
+        if (b->adopted) sy_keymap_del(&set_of(b->w)->adopted, adopted_key(&k, b->tier, b->ids[i]));
+        free(b->ids[i]);
+    }
+    sy_buf_free(&k);
+    free(b->runs);
+    free(b->ids);
+    sy_keymap_free(&b->idset);
+    sy_buf_free(&b->input);
+    sy_buf_free(&b->results);
+    free(b);
+}
+
+static void later(batchio *b, op what, int64_t ms)
+{
+    b->pending = what;
+    sy_loop_timer_at(b->w->loop, &b->timer, sy_mono_us() + ms * 1000);
+}
+
+/* ---- requests ---- */
+
+/* A call to {base_url}{path} with the key; path holds only ids checked
+ * by take_id. GET when get. NULL when no engine slot is free. */
+static bool anthropic(const batchio *b)
+{
+    return !strcmp(b->model->provider->kind->name, "anthropic");
+}
+
+static sy_transfer *request(batchio *b, bool get, const char *fmt, const char *id)
+{
+    sy_transfer *t = sy_engine_acquire(b->w->engine);
+    if (!t) return NULL;
+    const sy_provider *p = b->model->provider;
+    sy_buf_puts(&t->req.url, p->base_url);
+    sy_buf_printf(&t->req.url, fmt, id ? id : "");
+    t->req.get = get;
+    if (anthropic(b)) {
+        const sy_option_value *v = sy_provider_option(p, "api_version");
+        sy_request_add_header(&t->req, "anthropic-version: %s", v ? v->text : "2023-06-01");
+        if (p->api_key) sy_request_add_header(&t->req, "x-api-key: %s", p->api_key);
+    } else if (p->api_key) {
+        sy_request_add_header(&t->req, "Authorization: Bearer %s", p->api_key);
+    }
+    return t;
+}
+
+static void step(batchio *b, sy_batch_event ev);
+static void launch(batchio *b, sy_transfer *t, op what);
+
+/* Anthropic: no upload, the create carries the requests. */
+static void start_anthropic_call(batchio *b, op what)
+{
+    sy_transfer *t = NULL;
+    switch (what) {
+    case OP_UPLOAD: step(b, SY_BE_UPLOADED); return;
+    case OP_CREATE:
+        if (!(t = request(b, false, "/messages/batches", NULL))) break;
+        sy_request_add_header(&t->req, "Content-Type: application/json");
+        sy_buf_puts(&t->req.body, "{\"requests\":[");
+        sy_buf_append(&t->req.body, b->input.data, b->input.len);
+        sy_buf_puts(&t->req.body, "]}");
+        break;
+    case OP_POLL: t = request(b, true, "/messages/batches/%s", b->batch_id); break;
+    case OP_OUTPUT: t = request(b, true, "/messages/batches/%s/results", b->batch_id); break;
+    default: return; /* no error file, listing or input file */
+    }
+    if (!t) later(b, what, RETRY_MS);
+    else launch(b, t, what);
+}
+
+static void launch(batchio *b, sy_transfer *t, op what)
+{
+    b->t = t;
+    b->pending = what;
+    sy_engine_launch(b->w->engine, t, b->tier->retry.timeout_ms, b);
+}
+
+static void start_call(batchio *b, op what)
+{
+    if (anthropic(b)) {
+        start_anthropic_call(b, what);
+        return;
+    }
+    sy_transfer *t = NULL;
+    switch (what) {
+    case OP_UPLOAD: {
+        if (!(t = request(b, false, "/files", NULL))) break;
+        char boundary[40];
+        snprintf(boundary, sizeof boundary, "sybatch%016" PRIx64, sy_hash64(b->input.data, b->input.len));
+        sy_request_add_header(&t->req, "Content-Type: multipart/form-data; boundary=%s", boundary);
+        sy_buf_printf(&t->req.body, "--%s\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nbatch\r\n"
+                                    "--%s\r\nContent-Disposition: form-data; name=\"file\"; filename=\"switchyard.jsonl\"\r\n"
+                                    "Content-Type: application/jsonl\r\n\r\n",
+                      boundary, boundary);
+        sy_buf_append(&t->req.body, b->input.data, b->input.len);
+        sy_buf_printf(&t->req.body, "\r\n--%s--\r\n", boundary);
+        break;
+    }
+    case OP_CREATE:
+        if (!(t = request(b, false, "/batches", NULL))) break;
+        sy_request_add_header(&t->req, "Content-Type: application/json");
+        sy_buf_puts(&t->req.body, "{\"input_file_id\":");
+        sy_buf_json_cstr(&t->req.body, b->file_id);
+        sy_buf_puts(&t->req.body, ",\"endpoint\":\"/v1/chat/completions\",\"completion_window\":\"24h\","
+                                  "\"metadata\":{\"switchyard_tier\":");
+        sy_buf_json_cstr(&t->req.body, b->tier->name);
+        sy_buf_puts(&t->req.body, ",\"switchyard_model\":");
+        sy_buf_json_cstr(&t->req.body, b->model->alias);
+        sy_buf_puts(&t->req.body, "}}");
+        break;
+    case OP_POLL: t = request(b, true, "/batches/%s", b->batch_id); break;
+    case OP_OUTPUT: t = request(b, true, "/files/%s/content", b->out_id); break;
+    case OP_ERRORS: t = request(b, true, "/files/%s/content", b->err_id); break;
+    case OP_LIST: t = request(b, true, "/batches?limit=100%s", NULL); break;
+    case OP_INPUT: t = request(b, true, "/files/%s/content", b->file_id); break;
+    case OP_NONE: return;
+    }
+    if (!t) later(b, what, RETRY_MS); /* no engine slot now */
+    else launch(b, t, what);
+}
+
+/* ---- effects ---- */
+
+static void answer_all(batchio *b);
+
+static void step(batchio *b, sy_batch_event ev)
+{
+    sy_batch_step st = sy_batch_next(b->state, ev);
+    if (st.effects & SY_BX_ERROR) {
+        sy_warn("batch of tier '%s': event %d in state %s ignored", b->tier->name, (int)ev,
+                sy_batch_state_name(b->state));
+        return;
+    }
+    b->state = st.next;
+    if (st.effects & SY_BX_UPLOAD) start_call(b, OP_UPLOAD);
+    /* RECORD: not durable yet; the batch is known to this process only
+     * (docs/durability.md, "Batch tiers"), so the record is at once. */
+    if (st.effects & SY_BX_RECORD) step(b, SY_BE_RECORDED);
+    if (st.effects & SY_BX_CREATE) start_call(b, OP_CREATE);
+    if (st.effects & SY_BX_POLL) later(b, OP_POLL, sy_batch_poll_delay(&b->tier->batch, b->polls++));
+    if (st.effects & SY_BX_DOWNLOAD) start_call(b, b->out_id[0] ? OP_OUTPUT : OP_ERRORS);
+    if (st.effects & SY_BX_PUBLISH) answer_all(b);
+    if (st.effects & SY_BX_FORGET) {
+        if (b->adopted) later(b, OP_NONE, ADOPT_KEEP_MS); /* for its jobs still to come */
+        else batch_free(b);
+    }
+}
+
+static void send_now(batchio *b)
+{
+    sy_loop_timer_cancel(b->w->loop, &b->timer);
+    sy_info("batch of tier '%s', model '%s': %zu job(s), %zu bytes: uploading", b->tier->name,
+            b->model->alias, b->n, b->input.len);
+    step(b, SY_BE_SEND);
+}
+
+static void on_timer(void *ctx)
+{
+    batchio *b = ctx;
+    if (b->state == SY_BS_DONE) batch_free(b); /* an adopted batch's keeping time is over */
+    else if (b->state == SY_BS_COLLECTING && b->pending == OP_NONE) send_now(b);
+    else start_call(b, b->pending);
+}
+
+/* An id from the provider: 1..ID_MAX-1 bytes of [A-Za-z0-9_-]. */
+static bool take_id(json_t *o, const char *key, char *out)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n >= ID_MAX) return false;
+    for (size_t i = 0; i < n; i++)
+        if (!(s[i] == '-' || s[i] == '_' || (s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'z') ||
+              (s[i] >= 'A' && s[i] <= 'Z')))
+            return false;
+    memcpy(out, s, n + 1);
+    return true;
+}
+
+/* A call failed: again after the poll backoff, up to 10 times, then the
+ * batch fails (its jobs are retried as their tier says). */
+static void call_failed(batchio *b, op what, const sy_transfer *t)
+{
+    sy_warn("batch of tier '%s': %s failed (HTTP %ld%s)", b->tier->name,
+            what == OP_UPLOAD ? "upload" : what == OP_CREATE ? "create" : what == OP_POLL ? "poll" : "download",
+            t->http_status, t->curl_code != CURLE_OK ? ", transport error" : "");
+    bool permanent = t->curl_code == CURLE_OK && t->http_status >= 400 && t->http_status < 500 &&
+                     t->http_status != 408 && t->http_status != 429;
+    if (!permanent && ++b->failures <= 10) {
+        later(b, what, sy_batch_poll_delay(&b->tier->batch, b->failures));
+        return;
+    }
+    step(b, SY_BE_FAILED);
+}
+
+static void on_poll(batchio *b, json_t *o)
+{
+    sy_batch_status st = sy_batch_status_of(json_string_value(json_object_get(o, anthropic(b) ? "processing_status" : "status")));
+    if (st == SY_BST_ENDED && anthropic(b)) {
+        snprintf(b->out_id, sizeof b->out_id, "results"); /* one results file, by the batch id */
+        step(b, SY_BE_ENDED);
+    } else if (st == SY_BST_ENDED) {
+        take_id(o, "output_file_id", b->out_id);
+        take_id(o, "error_file_id", b->err_id);
+        if (!b->out_id[0] && !b->err_id[0]) step(b, SY_BE_FAILED);
+        else step(b, SY_BE_ENDED);
+    } else if (st == SY_BST_FAILED) {
+        sy_warn("batch %s of tier '%s' ended without results; its %zu job(s) are retried", b->batch_id,
+                b->tier->name, b->n);
+        step(b, SY_BE_FAILED);
+    } else if (sy_batch_overdue(b->created_ms, sy_mono_us() / 1000)) {
+        sy_warn("batch %s of tier '%s' has not ended 25 h after its create; given up, its %zu job(s) "
+                "are retried", b->batch_id, b->tier->name, b->n);
+        step(b, SY_BE_FAILED);
+    } else {
+        step(b, SY_BE_RUNNING);
+    }
+}
+
+static void on_list(batchio *lister, json_t *o, bool ok);
+static void on_input(batchio *b, const sy_transfer *t, bool ok);
+
+bool batchio_on_response(worker *w, sy_transfer *t, void *opaque)
+{
+    if (!w->batches) return false;
+    batchio *b = *head(w);
+    while (b && b != opaque) b = b->next;
+    if (!b) return false;
+    op what = b->pending;
+    b->t = NULL;
+    b->pending = OP_NONE;
+    bool ok = t->curl_code == CURLE_OK && !t->too_large && t->http_status >= 200 && t->http_status < 300;
+    if (what == OP_LIST) {
+        json_t *o = ok ? json_loadb(t->body.data, t->body.len, 0, NULL) : NULL;
+        on_list(b, o, ok);
+        json_decref(o);
+    } else if (what == OP_INPUT) {
+        on_input(b, t, ok);
+    } else if (!ok) {
+        call_failed(b, what, t);
+    } else if (what == OP_OUTPUT || what == OP_ERRORS) {
+        sy_buf_append(&b->results, t->body.data, t->body.len);
+        sy_buf_putc(&b->results, '\n');
+        b->failures = 0;
+        if (what == OP_OUTPUT && b->err_id[0]) start_call(b, OP_ERRORS);
+        else step(b, SY_BE_DOWNLOADED);
+    } else {
+        json_t *o = json_loadb(t->body.data, t->body.len, 0, NULL);
+        b->failures = 0;
+        if (what == OP_UPLOAD && take_id(o, "id", b->file_id)) {
+            crash_hook("after_upload");
+            step(b, SY_BE_UPLOADED);
+        } else if (what == OP_CREATE && take_id(o, "id", b->batch_id)) {
+            sy_info("batch %s of tier '%s': %zu job(s) created", b->batch_id, b->tier->name, b->n);
+            crash_hook("after_create");
+            b->created_ms = sy_mono_us() / 1000;
+            step(b, SY_BE_CREATED);
+        } else if (what == OP_POLL && json_is_object(o)) on_poll(b, o);
+        else call_failed(b, what, t);
+        json_decref(o);
+    }
+    return true; /* the engine takes t back */
+}
+
+/* ---- answering the jobs ---- */
+
+static void answer_all(batchio *b)
+{
+    sy_batch_match m;
+    sy_batch_match_init(&m, (const char *const *)b->ids, b->n);
+    const char *p = b->results.data, *end = p + b->results.len;
+    while (p && p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p)), *le = nl ? nl : end;
+        sy_batch_answer a;
+        if (sy_batch_match_line(&m, p, (size_t)(le - p), &a) == SY_BL_ANSWER) {
+            sy_run *r = b->runs[a.index];
+            b->runs[a.index] = NULL;
+            if (r) {
+                r->in_batch = false;
+                run_on_batch_line(r, b->batch_id, a.status_code, a.body, a.body ? strlen(a.body) : 0,
+                                  a.error_code);
+            }
+            free(a.body);
+        }
+        p = nl ? nl + 1 : end;
+    }
+    if (m.unknown || m.duplicate || m.malformed)
+        sy_warn("batch %s of tier '%s': ignored %" PRIu64 " line(s) of unknown jobs, %" PRIu64
+                " repeated, %" PRIu64 " unreadable", b->batch_id, b->tier->name, m.unknown, m.duplicate,
+                m.malformed);
+    size_t cur = 0, idx, missing = 0;
+    while (sy_batch_match_next_missing(&m, &cur, &idx)) {
+        sy_run *r = b->runs[idx];
+        b->runs[idx] = NULL;
+        if (r) { /* an adopted batch's jobs that have not come back are not missing */
+            missing++;
+            r->in_batch = false;
+            run_on_batch_line(r, b->batch_id, 0, NULL, 0, "no_result_line");
+        }
+    }
+    if (missing) sy_warn("batch %s of tier '%s': %zu job(s) without a result line, retried", b->batch_id,
+                         b->tier->name, missing);
+    sy_batch_match_free(&m);
+    step(b, SY_BE_PUBLISHED);
+}
+
+/* A job (r, or NULL for one not back yet) with custom_id key joins b. */
+static void add_job(batchio *b, sy_run *r, const char *key)
+{
+    if (b->n == b->cap) {
+        b->cap = b->cap ? b->cap * 2 : 64;
+        b->runs = sy_xrealloc(b->runs, b->cap * sizeof *b->runs);
+        b->ids = sy_xrealloc(b->ids, b->cap * sizeof *b->ids);
+    }
+    b->runs[b->n] = r;
+    b->ids[b->n] = sy_xstrdup(key);
+    sy_keymap_put(&b->idset, key, b);
+    b->n++;
+}
+
+/* ---- recovery: the batches of before a restart ---- */
+
+static void route(worker *w, sy_run *r, sy_buf *line);
+
+static void recovery_step_done(worker *w, const sy_tier *tier)
+{
+    tier_rec *tr = &set_of(w)->tiers[tier->index];
+    if (--tr->busy > 0) return;
+    tr->st = REC_DONE;
+    size_t n = tr->nq;
+    queued *q = tr->q;
+    tr->q = NULL;
+    tr->nq = tr->capq = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (q[i].r) route(w, q[i].r, &q[i].line);
+        sy_buf_free(&q[i].line);
+    }
+    free(q);
+}
+
+static const sy_model *tier_model(const sy_tier *t, const char *alias)
+{
+    for (size_t i = 0; alias && i < t->nmodels; i++)
+        if (t->models[i].model && !strcmp(t->models[i].model->alias, alias)) return t->models[i].model;
+    return NULL;
+}
+
+/* The listing: this tier's batches that may still answer are adopted and
+ * their input files read. */
+static void on_list(batchio *lister, json_t *o, bool ok)
+{
+    worker *w = lister->w;
+    const sy_tier *tier = lister->tier;
+    tier_rec *tr = &set_of(w)->tiers[tier->index];
+    json_t *data = json_object_get(o, "data");
+    if (!ok || !json_is_array(data))
+        sy_warn("tier '%s': cannot list the provider's batches; batches of before a restart are not "
+                "looked for (their jobs are sent again)", tier->name);
+    size_t i;
+    json_t *it;
+    json_array_foreach(data, i, it) {
+        json_t *md = json_object_get(it, "metadata");
+        const char *t_name = json_string_value(json_object_get(md, "switchyard_tier"));
+        const sy_model *m = tier_model(tier, json_string_value(json_object_get(md, "switchyard_model")));
+        sy_batch_status st = sy_batch_status_of(json_string_value(json_object_get(it, "status")));
+        if (!t_name || strcmp(t_name, tier->name) || m != lister->model || st == SY_BST_FAILED) continue;
+        batchio *b = batch_new(w, tier, m);
+        b->adopted = true;
+        if (!take_id(it, "id", b->batch_id) || !take_id(it, "input_file_id", b->file_id)) {
+            batch_free(b);
+            continue;
+        }
+        tr->busy++;
+        start_call(b, OP_INPUT);
+    }
+    recovery_step_done(w, tier); /* the listing itself */
+    batch_free(lister);
+}
+
+/* An adopted batch's input file: the custom_ids it carries. */
+static void on_input(batchio *b, const sy_transfer *t, bool ok)
+{
+    worker *w = b->w;
+    const sy_tier *tier = b->tier;
+    size_t lines = 0;
+    if (ok) {
+        sy_buf k;
+        sy_buf_init(&k);
+        const char *p = t->body.data, *end = p + t->body.len;
+        while (p && p < end) {
+            const char *nl = memchr(p, '\n', (size_t)(end - p)), *le = nl ? nl : end;
+            json_t *o = (size_t)(le - p) <= SY_BATCH_LINE_MAX ? json_loadb(p, (size_t)(le - p), 0, NULL) : NULL;
+            const char *cid = json_string_value(json_object_get(o, "custom_id"));
+            if (cid && !sy_keymap_get(&b->idset, cid)) {
+                add_job(b, NULL, cid);
+                sy_keymap_put(&set_of(w)->adopted, adopted_key(&k, tier, cid), b);
+                lines++;
+            }
+            json_decref(o);
+            p = nl ? nl + 1 : end;
+        }
+        sy_buf_free(&k);
+    }
+    if (lines) {
+        sy_info("batch %s of tier '%s': found after a restart, %zu job(s); polled, not sent again",
+                b->batch_id, tier->name, lines);
+        b->created_ms = sy_mono_us() / 1000; /* its real age is not known: 25 h from now */
+        step(b, SY_BE_ADOPTED);
+    } else {
+        batch_free(b);
+    }
+    recovery_step_done(w, tier);
+}
+
+/* The tier's first job after start: look for its batches of before. */
+static void recovery_start(worker *w, const sy_tier *tier)
+{
+    tier_rec *tr = &set_of(w)->tiers[tier->index];
+    tr->st = REC_LOOKING;
+    tr->busy = 1; /* until every listing is started */
+    for (size_t i = 0; i < tier->nmodels; i++) {
+        const sy_model *m = tier->models[i].model;
+        if (!m || strcmp(m->provider->kind->name, "openai")) continue; /* Anthropic's: not looked for */
+        batchio *l = batch_new(w, tier, tier->models[i].model);
+        l->lister = true;
+        tr->busy++;
+        start_call(l, OP_LIST);
+    }
+    recovery_step_done(w, tier);
+}
+
+/* ---- taking jobs ---- */
+
+static batchio *collecting(worker *w, const sy_tier *tier, const sy_model *model)
+{
+    for (batchio *b = *head(w); b; b = b->next)
+        if (b->state == SY_BS_COLLECTING && b->pending == OP_NONE && !b->t && b->tier == tier &&
+            b->model == model && !b->lister && !b->adopted)
+            return b;
+    return NULL;
+}
+
+/* A job whose key an adopted batch carries joins it; answered at once if
+ * the batch's results are in already. True when it joined. */
+static bool join_adopted(worker *w, sy_run *r, const char *key)
+{
+    sy_buf k;
+    sy_buf_init(&k);
+    batchio *b = sy_keymap_get(&set_of(w)->adopted, adopted_key(&k, r->tier, key));
+    sy_buf_free(&k);
+    if (!b || b->model != r->model) return false;
+    size_t idx = 0;
+    while (idx < b->n && strcmp(b->ids[idx], key)) idx++;
+    if (idx == b->n || b->runs[idx]) return false;
+    if (b->state != SY_BS_DONE) {
+        b->runs[idx] = r;
+        r->in_batch = true;
+        return true;
+    }
+    /* its results are here: find its line */
+    const char *one[] = {key};
+    sy_batch_match m;
+    sy_batch_match_init(&m, one, 1);
+    const char *p = b->results.data, *end = p + b->results.len;
+    sy_batch_answer a = {0};
+    bool found = false;
+    while (!found && p && p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p)), *le = nl ? nl : end;
+        found = sy_batch_match_line(&m, p, (size_t)(le - p), &a) == SY_BL_ANSWER;
+        p = nl ? nl + 1 : end;
+    }
+    sy_batch_match_free(&m);
+    run_on_batch_line(r, b->batch_id, found ? a.status_code : 0, found ? a.body : NULL,
+                      found && a.body ? strlen(a.body) : 0, found ? a.error_code : "no_result_line");
+    free(a.body);
+    return true;
+}
+
+static void route(worker *w, sy_run *r, sy_buf *line)
+{
+    const sy_batch_policy *pol = &r->tier->batch;
+    const char *key = r->job.idempotency_key ? r->job.idempotency_key : "";
+    r->in_batch = false;
+    if (join_adopted(w, r, key)) return;
+    char hashed[SY_BATCH_ID_MAX];
+    bool items = !strcmp(r->model->provider->kind->name, "anthropic"); /* a JSON array, not JSONL */
+    if (items) {
+        sy_batch_anthropic_id(key, hashed);
+        key = hashed; /* its custom_id */
+    }
+    batchio *b = collecting(w, r->tier, r->model);
+    if (b && (!sy_batch_fits(pol, (int64_t)b->n, (int64_t)b->input.len, (int64_t)line->len) ||
+              sy_keymap_get(&b->idset, key))) {
+        send_now(b); /* full, or the key is in it already: a new batch */
+        b = NULL;
+    }
+    if (!b) b = batch_new(w, r->tier, r->model);
+    add_job(b, r, key);
+    if (items && b->n > 1) sy_buf_putc(&b->input, ',');
+    sy_buf_append(&b->input, line->data, line->len);
+    r->in_batch = true;
+    int64_t now = sy_mono_us() / 1000;
+    if (b->n == 1) {
+        b->first_ms = now;
+        sy_loop_timer_at(w->loop, &b->timer, (sy_batch_due_at(pol, 1, now)) * 1000);
+    }
+    if (sy_batch_due(pol, (int64_t)b->n, (int64_t)b->input.len, b->first_ms, now)) send_now(b);
+}
+
+bool batchio_take(worker *w, sy_run *r, sy_transfer *t)
+{
+    const char *key = r->job.idempotency_key ? r->job.idempotency_key : "";
+    sy_buf line;
+    sy_buf_init(&line);
+    if (!strcmp(r->model->provider->kind->name, "anthropic")) { /* an item of the requests array */
+        char id[SY_BATCH_ID_MAX];
+        sy_batch_anthropic_id(key, id);
+        sy_batch_anthropic_item(&line, id, t->req.body.data, t->req.body.len);
+    } else {
+        sy_batch_input_line(&line, key, "/v1/chat/completions", t->req.body.data, t->req.body.len);
+    }
+    if (!sy_batch_fits(&r->tier->batch, 0, 0, (int64_t)line.len)) {
+        sy_buf_free(&line);
+        return false;
+    }
+    r->batch_req_len = t->req.body.len;
+    sy_engine_release(w->engine, t);
+    tier_rec *tr = &set_of(w)->tiers[r->tier->index];
+    if (tr->st == REC_NONE) recovery_start(w, r->tier);
+    if (tr->st == REC_DONE) {
+        route(w, r, &line);
+        sy_buf_free(&line);
+        return true;
+    }
+    if (tr->nq == tr->capq) tr->q = sy_xrealloc(tr->q, (tr->capq = tr->capq ? tr->capq * 2 : 64) * sizeof *tr->q);
+    tr->q[tr->nq].r = r;
+    tr->q[tr->nq++].line = line; /* the buffer moves into the queue */
+    r->in_batch = true;
+    return true;
+}
+
+void batchio_forget_run(worker *w, sy_run *r)
+{
+    batchio_set *bs = set_of(w);
+    for (batchio *b = bs->list; b; b = b->next)
+        for (size_t i = 0; i < b->n; i++)
+            if (b->runs[i] == r) b->runs[i] = NULL;
+    for (size_t t = 0; t < w->cfg.ntiers; t++)
+        for (size_t i = 0; i < bs->tiers[t].nq; i++)
+            if (bs->tiers[t].q[i].r == r) bs->tiers[t].q[i].r = NULL;
+    r->in_batch = false;
+}
+
+void batchio_free_all(worker *w)
+{
+    batchio_set *bs = w->batches;
+    if (!bs) return;
+    while (bs->list) batch_free(bs->list);
+    for (size_t t = 0; t < w->cfg.ntiers; t++) {
+        for (size_t i = 0; i < bs->tiers[t].nq; i++) sy_buf_free(&bs->tiers[t].q[i].line);
+        free(bs->tiers[t].q);
+    }
+    free(bs->tiers);
+    sy_keymap_free(&bs->adopted);
+    free(bs);
+    w->batches = NULL;
+}

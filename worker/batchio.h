@@ -1,0 +1,31 @@
+/* batchio.h -- the shell of a batch tier's batches: the HTTP calls of the
+ * OpenAI Batch API through the engine, and the timers.
+ *
+ * run.c hands over a job whose call is prepared (its request body is the
+ * batch line's body); its run stays CALL_OUT (lifecycle.h) while a batch
+ * carries it. batch.h decides (state machine, limits, polling, matching);
+ * this file uploads the JSONL input (POST {base}/files), creates the batch
+ * (POST {base}/batches), polls it (GET {base}/batches/{id}), downloads the
+ * output and error files (GET {base}/files/{id}/content, bounded by
+ * --max-answer-bytes), and gives each job its line (run_on_batch_line),
+ * or, for a job no line answered, a retriable failure. One batch per
+ * (tier, model) collects at a time. */
+#ifndef SY_WORKER_BATCHIO_H
+#define SY_WORKER_BATCHIO_H
+
+#include <stdbool.h>
+
+#include "worker.h"
+
+/* r's call, prepared in t, goes into its tier's collecting batch: t is
+ * released. False when it cannot (its line is larger than a batch may be):
+ * the caller launches it as an ordinary call. */
+bool batchio_take(worker *w, sy_run *r, sy_transfer *t);
+/* A finished engine transfer: true if it was a batch's call (handled). */
+bool batchio_on_response(worker *w, sy_transfer *t, void *opaque);
+/* r is freed: no batch answers it any more. */
+void batchio_forget_run(worker *w, sy_run *r);
+/* Teardown: every batch freed, nothing answered (the jobs are redone). */
+void batchio_free_all(worker *w);
+
+#endif
