@@ -584,7 +584,7 @@ static void provider_call(fp_api api, int embed, const fp_request *rq, fp_reply 
 void fp_api_call(fp_api api, const fp_request *rq, fp_reply *rp)
 {
     fp_reply_reset(rp);
-    provider_call(api, rq, rp);
+    provider_call(api, 0, rq, rp); /* a batch line: a chat call */
 }
 
 /* ---- routing ---- */
