@@ -145,3 +145,13 @@ check_logs() {
     fi
     ok "logs clean: no sanitizer report, no offset reset, no API key"
 }
+
+# The port a worker's or scheduler's --http line names in its log.
+http_port_of() { # log file
+    local i
+    for ((i = 0; i < 150; i++)); do
+        grep -q 'http: serving' "$1" && { grep -o 'port [0-9]*' "$1" | head -1 | cut -d' ' -f2; return; }
+        sleep 0.1
+    done
+    fail "no http line in $1"
+}

@@ -26,16 +26,8 @@ ok "--http 0.0.0.0 without \$SWITCHYARD_HTTP_TOKEN is refused (exit 2)"
 SWITCHYARD_HTTP_TOKEN=$TOKEN "$SY_BIN" scheduler -p "$P" --http 0.0.0.0:0 >"$T/scheduler.log" 2>&1 &
 PIDS+=($!)
 start_worker worker -p "$P" --max-inflight 32 --state-dir "$T/state" --http 127.0.0.1:0
-port_of() { # log file -> the port its http line names
-    local i
-    for ((i = 0; i < 150; i++)); do
-        grep -q 'http: serving' "$1" && { grep -o 'port [0-9]*' "$1" | head -1 | cut -d' ' -f2; return; }
-        sleep 0.1
-    done
-    fail "no http line in $1"
-}
-WPORT=$(port_of "$T/worker.log")
-SPORT=$(port_of "$T/scheduler.log")
+WPORT=$(http_port_of "$T/worker.log")
+SPORT=$(http_port_of "$T/scheduler.log")
 W=http://127.0.0.1:$WPORT
 
 # 160 echo jobs: 100 distinct teams (over the cap of 50), a workflow value
