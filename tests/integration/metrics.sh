@@ -102,6 +102,7 @@ for d in ("in", "out"):
 cost = sum(r.get("cost_usd", 0) for r in results)
 assert abs(total("switchyard_cost_usd_total") - cost) < 1e-9, (total("switchyard_cost_usd_total"), cost)
 assert abs(total("switchyard_cost_usd_by_tag_total", tag="team") - cost) < 1e-9
+assert cost > 0 and abs(total("switchyard_cost_usd_by_task_total", task="echo") - cost) < 1e-9, total("switchyard_cost_usd_by_task_total")
 teams = {l["value"] for n, l, v in samples if n == "switchyard_jobs_by_tag_total" and l["tag"] == "team"}
 assert len(teams) == 51 and "other" in teams, (len(teams), sorted(teams)[:5])
 assert total("switchyard_jobs_by_tag_total", tag="team") == 160

@@ -26,11 +26,7 @@ with open(f"{sys.argv[1]}/jobs.jsonl", "w") as f:
         f.write(json.dumps({"id": f"s-{i}", "task": "echo", "vars": {"word": word, "n": i}}) + "\n")
 PY
 "$SY_BIN" submit --quiet "$T/jobs.jsonl" >/dev/null || fail "submit"
-for ((i = 0; i < 100; i++)); do
-    n=$(curl -sf "$W/metrics" | awk '/^switchyard_jobs_total\{/ {s += $2} END {print s + 0}')
-    [ "$n" -ge 20 ] && break
-    sleep 0.1
-done
+wait_metrics_results "$W" 20 >/dev/null
 "$SY_BIN" status --once --interval 1 --url "$W" >"$T/flowing.txt" || fail "status --once: $(cat "$T/flowing.txt")"
 rate=$(grep -o 'results .* per s [0-9.]*' "$T/flowing.txt" | grep -o '[0-9.]*$')
 total=$(grep -o 'results *[0-9]*' "$T/flowing.txt" | grep -o '[0-9]*$')
@@ -39,12 +35,7 @@ ok "while 300 jobs flow: $total results, $rate per s"
 
 "$SY_BIN" results --topic switchyard.results.echo --count 300 --timeout-ms 60000 >"$T/results.jsonl" ||
     fail "only $(wc -l <"$T/results.jsonl") of 300 results"
-for ((i = 0; i < 50; i++)); do
-    curl -sf "$W/metrics" >"$T/metrics.txt"
-    n=$(awk '/^switchyard_jobs_total\{/ {s += $2} END {print s + 0}' "$T/metrics.txt")
-    [ "$n" = 300 ] && break
-    sleep 0.2
-done
+n=$(wait_metrics_results "$W" 300)
 [ "$n" = 300 ] || fail "/metrics counts $n results, not 300"
 SWITCHYARD_HTTP_TOKEN=$TOKEN "$SY_BIN" status --once --interval 0.5 --url "$W" --url "$S/" >"$T/done.txt" ||
     fail "status --once: $(cat "$T/done.txt")"
@@ -55,14 +46,9 @@ import re, sys
 t = sys.argv[1]
 frame = open(f"{t}/done.txt", encoding="utf-8").read()
 assert "\x1b" not in frame, "a control code in --once output"
-def total(page, name, **want):
-    s = 0.0
-    for line in open(f"{t}/{page}"):
-        m = re.match(r'^(\w+)(\{.*\})? (\S+)$', line.strip())
-        if not m or m.group(1) != name: continue
-        labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2) or ""))
-        if all(labels.get(k) == v for k, v in want.items()): s += float(m.group(3))
-    return s
+sys.path.insert(0, "tests/integration")
+from promtext import total as scraped
+total = lambda page, name, **want: scraped(f"{t}/{page}", name, **want)
 W = lambda name, **k: total("metrics.txt", name, **k)
 want = ("results     %d (ok %d, failed %d)   per s 0.0" %
         (W("switchyard_jobs_total"), W("switchyard_jobs_total", status="ok"), W("switchyard_jobs_total", status="failed")))
