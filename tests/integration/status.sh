@@ -69,6 +69,16 @@ routed = total("sched.txt", "switchyard_jobs_routed_total")
 assert routed == 300 and "(scheduler)" in frame and "routed      300   per s 0.0" in frame, routed
 print("ok - status --once agrees with both /metrics pages (worker and, with the token, scheduler)")
 PY
+"$PY" - "$T" <<'PY' || fail "the Grafana dashboard against real /metrics pages"
+import sys
+sys.path.insert(0, "tests/integration")
+from dashboard_metrics import families, queried
+t = sys.argv[1]
+real = families(open(f"{t}/metrics.txt").read()) | families(open(f"{t}/sched.txt").read())
+missing = {n: p for n, p in queried().items() if n not in real}
+assert not missing, f"the dashboard queries metrics no page has: {missing}"
+print("ok - every metric the Grafana dashboard queries is on the worker's or the scheduler's page")
+PY
 
 rc=0
 "$SY_BIN" status --once --interval 0.1 --url "$W" --url "http://127.0.0.1:1" >"$T/down.txt" || rc=$?
