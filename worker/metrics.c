@@ -109,7 +109,7 @@ int wmetrics_start(worker *w)
     sy_loop_timer_init(&m->timer, on_timer, w);
     publish(w);
     sy_loop_timer_at(w->loop, &m->timer, sy_mono_us() + PUBLISH_US);
-    sy_info("http: serving /metrics /healthz /readyz on %.40s (port %d)%s", w->opt.http,
+    sy_info("http: serving /metrics /healthz /readyz, the status page at / on %.40s (port %d)%s", w->opt.http,
             sy_httpd_port(h), getenv(SY_HTTP_TOKEN_ENV) && *getenv(SY_HTTP_TOKEN_ENV) ? ", bearer token required" : "");
     return 0;
 }

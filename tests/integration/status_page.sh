@@ -41,11 +41,11 @@ ok "/ and /status serve the compiled-in page, no external reference, CSP default
 # them markup that must stay text
 "$PY" - "$T" <<'PY'
 import json, sys
-teams = ["search", "ads", '<img src=x onerror="document.title=1">']
+teams = ["search", "ads", '<img src=x onerror="document.title=1">', "__proto__"]
 with open(f"{sys.argv[1]}/jobs.jsonl", "w") as f:
     for i in range(300):
         word = "[[status:400]]" if i < 3 else f"w{i}"
-        job = {"id": f"p-{i}", "task": "echo", "vars": {"word": word, "n": i}, "metadata": {"team": teams[i % 3]}}
+        job = {"id": f"p-{i}", "task": "echo", "vars": {"word": word, "n": i}, "metadata": {"team": teams[i % 4]}}
         f.write(json.dumps(job) + "\n")
 PY
 "$SY_BIN" submit --quiet "$T/jobs.jsonl" >/dev/null || fail "submit"
@@ -124,7 +124,7 @@ lo, hi = (round(100 * total("switchyard_pacing_headroom_ratio", page=p, account=
 assert lo <= int(pace.get("openai", "-1%")[:-1]) <= hi, (pace, lo, hi)
 tags = {(r[0], r[1]): int(r[2]) for r in d.tables["t-tags"]}
 hostile = '<img src=x onerror="document.title=1">'
-assert tags.get(("team", hostile)) == 100 and tags.get(("team", "search")) == 100, tags
+assert tags.get(("team", hostile)) == 75 and tags.get(("team", "__proto__")) == 75 and tags.get(("team", "search")) == 75, tags
 assert not any(tag == "img" for tag, _ in d.tags), "markup from a tag value became an element"
 dead = {r[0]: int(r[1]) for r in d.tables["t-dead"]}
 assert sum(dead.values()) == want["v-dead"], dead
