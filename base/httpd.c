@@ -11,6 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* base/status_page.html, made a C array at build time (cmake/embed.cmake) */
+extern const unsigned char sy_status_page_html[];
+extern const size_t sy_status_page_html_len;
+
 struct sy_httpd {
     struct MHD_Daemon *d;
     char *token;              /* NULL: no token asked */
@@ -71,6 +75,13 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const ch
     if (!r) return MHD_NO;
     MHD_add_response_header(r, "Content-Type", type);
     MHD_add_response_header(r, "Cache-Control", "no-store");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    if (!strncmp(type, "text/html", 9))
+        /* the page's own inline script and style, and fetches of this
+         * origin: nothing else loads, nothing frames it */
+        MHD_add_response_header(r, "Content-Security-Policy",
+                                "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+                                "connect-src 'self'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'");
     if (status == MHD_HTTP_UNAUTHORIZED) MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
     enum MHD_Result ret = MHD_queue_response(c, status, r);
     MHD_destroy_response(r);
@@ -128,7 +139,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return text(c, MHD_HTTP_UNAUTHORIZED, "a bearer token is required\n");
     if (!strcmp(url, "/metrics")) return serve_metrics(h, c);
     if (!strcmp(url, "/readyz")) return serve_ready(h, c);
-    return text(c, MHD_HTTP_NOT_FOUND, "not found: /metrics /healthz /readyz\n");
+    if (!strcmp(url, "/") || !strcmp(url, "/status"))
+        return reply(c, MHD_HTTP_OK, "text/html; charset=utf-8", (const char *)sy_status_page_html,
+                     sy_status_page_html_len);
+    return text(c, MHD_HTTP_NOT_FOUND, "not found: / /status /metrics /healthz /readyz\n");
 }
 
 sy_httpd *sy_httpd_start(const char *spec, const char *token, int stuck_ms, sy_httpd_probe_fn probe,

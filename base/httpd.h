@@ -6,6 +6,9 @@
  *   /readyz   200 "ready" when the last published state says ready, the
  *             loop turned within stuck_ms and the probe (Kafka answers)
  *             says yes; 503 with the reason if not
+ *   / and /status  the status page (base/status_page.html, compiled in):
+ *             it polls /metrics from the browser and draws it; no data
+ *             of its own, nothing loaded from elsewhere (a strict CSP)
  *
  * Why a thread of its own and not the loop: a scrape must be answered
  * even when the loop is stuck (that is what /readyz reports), and the

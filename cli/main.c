@@ -24,6 +24,7 @@ static const struct {
     {"state", cmd_state, "inspect a worker's job state (unfinished jobs, keys)"},
     {"dlq", cmd_dlq, "list, show and requeue dead letters"},
     {"report", cmd_report, "cost, tokens, latency and errors of result topics, by any field"},
+    {"status", cmd_status, "a refreshing view of running workers and schedulers (their /metrics)"},
 };
 
 static void usage(FILE *out)

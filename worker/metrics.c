@@ -41,6 +41,7 @@ struct sy_wmetrics {
     uint64_t *jobs;         /* [task][model or nmodels: none][ok, failed] */
     model_stat *models;
     sy_prom_hist *queue_wait, *e2e; /* per task */
+    double *task_cost;              /* per task */
     tag_stat tags[MAX_TAGS];
     size_t ntags;
     uint64_t dead[SY_ERR_COUNT];
@@ -101,13 +102,14 @@ int wmetrics_start(worker *w)
     m->models = sy_xcalloc(m->nmodels + 1, sizeof *m->models);
     m->queue_wait = sy_xcalloc(m->ntasks, sizeof *m->queue_wait);
     m->e2e = sy_xcalloc(m->ntasks, sizeof *m->e2e);
+    m->task_cost = sy_xcalloc(m->ntasks, sizeof *m->task_cost);
     add_tags(m, w->opt.metrics_tags);
     sy_buf_init(&m->page);
     w->metrics = m;
     sy_loop_timer_init(&m->timer, on_timer, w);
     publish(w);
     sy_loop_timer_at(w->loop, &m->timer, sy_mono_us() + PUBLISH_US);
-    sy_info("http: serving /metrics /healthz /readyz on %.40s (port %d)%s", w->opt.http,
+    sy_info("http: serving /metrics /healthz /readyz, the status page at / on %.40s (port %d)%s", w->opt.http,
             sy_httpd_port(h), getenv(SY_HTTP_TOKEN_ENV) && *getenv(SY_HTTP_TOKEN_ENV) ? ", bearer token required" : "");
     return 0;
 }
@@ -126,6 +128,7 @@ void wmetrics_stop(worker *w)
     free(m->models);
     free(m->queue_wait);
     free(m->e2e);
+    free(m->task_cost);
     sy_buf_free(&m->page);
     free(m);
     w->metrics = NULL;
@@ -147,6 +150,7 @@ void wmetrics_result(sy_run *r)
     s->tokens_in += (uint64_t)(r->tokens_in > 0 ? r->tokens_in : 0);
     s->tokens_out += (uint64_t)(r->tokens_out > 0 ? r->tokens_out : 0);
     s->cost += r->cost_usd;
+    m->task_cost[t] += r->cost_usd;
     for (size_t i = 0; i < m->ntags; i++) {
         const char *v = sy_job_meta(&r->job, m->tags[i].name);
         if (!v) continue;
@@ -245,6 +249,10 @@ static void render_models(worker *w, sy_buf *b)
     for (size_t i = 0; i <= m->nmodels; i++)
         if (m->models[i].cost > 0)
             sy_prom_sample(b, "switchyard_cost_usd_total", &(sy_prom_label){"model", model_name(w, i)}, 1, m->models[i].cost);
+    sy_prom_family(b, "switchyard_cost_usd_by_task_total", "Cost of produced results in USD by task.", SY_PROM_COUNTER);
+    for (size_t t = 0; t < m->ntasks; t++)
+        if (m->task_cost[t] > 0)
+            sy_prom_sample(b, "switchyard_cost_usd_by_task_total", &(sy_prom_label){"task", w->cfg.tasks[t]->name}, 1, m->task_cost[t]);
     const char *fn[] = {"switchyard_provider_errors_total", "switchyard_retries_total", "switchyard_fallbacks_total"};
     sy_prom_family(b, fn[0], "Failed provider calls by model and class (429s: class rate_limited).", SY_PROM_COUNTER);
     for (size_t i = 0; i < m->nmodels; i++)

@@ -12,7 +12,7 @@ set -euo pipefail
 PY=${SY_PYTHON:-/usr/bin/python3}
 SY_BIN=${SY_BIN:-build/switchyard}
 "$PY" - "$SY_BIN" <<'PY'
-import re, subprocess, sys, yaml
+import json, re, subprocess, sys, yaml
 doc = yaml.safe_load(open("docker-compose.yml"))
 svc = doc["services"]
 need = {"kafka", "kafka-init", "fake-provider", "scheduler", "worker-1", "worker-2"}
@@ -90,4 +90,48 @@ ignore = [l.strip() for l in open(".dockerignore") if l.strip() and not l.starts
 for want in ("build", "build-*", ".git"):
     assert want in ignore, f".dockerignore lacks {want}"
 print("ok - .dockerignore: build directories and .git stay out of the image")
+
+# Prometheus scrapes the scheduler and both workers on their --http port,
+# with the bearer token they are given; Grafana is provisioned with
+# Prometheus as its data source and the switchyard dashboard
+import glob
+prom = yaml.safe_load(open("deploy/prometheus/prometheus.yml"))
+mounts = {v.split(":")[1]: v.split(":")[0] for v in svc["prometheus"]["volumes"] if v.startswith("./")}
+assert mounts.get("/etc/prometheus/prometheus.yml") == "./deploy/prometheus/prometheus.yml", mounts
+(job,) = prom["scrape_configs"]
+cred = job["authorization"]["credentials_file"]
+assert job["authorization"].get("type", "Bearer") == "Bearer" and cred in mounts, (job["authorization"], mounts)
+token = open(mounts[cred][2:]).read().strip()
+targets = {t for sc in job["static_configs"] for t in sc["targets"]}
+for name in ("scheduler", "worker-1", "worker-2"):
+    cmd = svc[name]["command"]
+    assert "--http" in cmd, f"{name} serves no /metrics"
+    port = cmd[cmd.index("--http") + 1].split(":")[1]
+    assert f"{name}:{port}" in targets, f"Prometheus does not scrape {name}:{port}: {targets}"
+    assert svc[name]["environment"]["SWITCHYARD_HTTP_TOKEN"] == token, f"{name}: token differs from {cred}"
+graf = svc["grafana"]
+gm = {v.split(":")[1]: v.split(":")[0] for v in graf["volumes"]}
+assert gm.get("/etc/grafana/provisioning") == "./deploy/grafana/provisioning", gm
+src = yaml.safe_load(open("deploy/grafana/provisioning/datasources/prometheus.yml"))["datasources"][0]
+assert src["type"] == "prometheus" and src["url"] == "http://prometheus:9090", src
+prov = yaml.safe_load(open("deploy/grafana/provisioning/dashboards/switchyard.yml"))["providers"][0]
+assert gm.get(prov["options"]["path"]) == "./deploy/grafana/dashboards", (prov, gm)
+dashboards = glob.glob("deploy/grafana/dashboards/*.json")
+assert dashboards, "no dashboard"
+for d in dashboards:
+    for p in json.load(open(d))["panels"]:
+        assert p["datasource"]["uid"] == src["uid"], (d, p["title"])
+print(f"ok - Prometheus scrapes {sorted(targets)} with the workers' token; Grafana provisioned ({len(dashboards)} dashboard)")
+
+# every metric a panel queries is one the processes write (the names in
+# the sources; status.sh checks them against real /metrics pages too)
+sys.path.insert(0, "tests/integration")
+from dashboard_metrics import queried
+written = set()
+for f in glob.glob("worker/**/*.c", recursive=True) + glob.glob("scheduler/*.c") + glob.glob("kafka/*.c"):
+    written |= set(re.findall(r'"(switchyard_[a-z_]+)"', open(f).read()))
+want = queried()
+missing = {n: t for n, t in want.items() if n not in written}
+assert not missing, f"panels query metrics nobody writes: {missing}"
+print(f"ok - the dashboard's {len(want)} metrics are all written by the worker or scheduler")
 PY

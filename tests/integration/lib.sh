@@ -145,3 +145,25 @@ check_logs() {
     fi
     ok "logs clean: no sanitizer report, no offset reset, no API key"
 }
+
+# The port a worker's or scheduler's --http line names in its log.
+http_port_of() { # log file
+    local i
+    for ((i = 0; i < 150; i++)); do
+        grep -q 'http: serving' "$1" && { grep -o 'port [0-9]*' "$1" | head -1 | cut -d' ' -f2; return; }
+        sleep 0.1
+    done
+    fail "no http line in $1"
+}
+
+# Wait (up to 10 s) until the worker at URL counts at least MIN results on
+# its /metrics (switchyard_jobs_total); prints the count it saw last.
+wait_metrics_results() { # url min
+    local i n=0
+    for ((i = 0; i < 100; i++)); do
+        n=$(curl -sf "$1/metrics" | awk '/^switchyard_jobs_total\{/ {s += $2} END {print s + 0}')
+        [ "$n" -ge "$2" ] && break
+        sleep 0.1
+    done
+    echo "$n"
+}

@@ -26,16 +26,8 @@ ok "--http 0.0.0.0 without \$SWITCHYARD_HTTP_TOKEN is refused (exit 2)"
 SWITCHYARD_HTTP_TOKEN=$TOKEN "$SY_BIN" scheduler -p "$P" --http 0.0.0.0:0 >"$T/scheduler.log" 2>&1 &
 PIDS+=($!)
 start_worker worker -p "$P" --max-inflight 32 --state-dir "$T/state" --http 127.0.0.1:0
-port_of() { # log file -> the port its http line names
-    local i
-    for ((i = 0; i < 150; i++)); do
-        grep -q 'http: serving' "$1" && { grep -o 'port [0-9]*' "$1" | head -1 | cut -d' ' -f2; return; }
-        sleep 0.1
-    done
-    fail "no http line in $1"
-}
-WPORT=$(port_of "$T/worker.log")
-SPORT=$(port_of "$T/scheduler.log")
+WPORT=$(http_port_of "$T/worker.log")
+SPORT=$(http_port_of "$T/scheduler.log")
 W=http://127.0.0.1:$WPORT
 
 # 160 echo jobs: 100 distinct teams (over the cap of 50), a workflow value
@@ -110,6 +102,7 @@ for d in ("in", "out"):
 cost = sum(r.get("cost_usd", 0) for r in results)
 assert abs(total("switchyard_cost_usd_total") - cost) < 1e-9, (total("switchyard_cost_usd_total"), cost)
 assert abs(total("switchyard_cost_usd_by_tag_total", tag="team") - cost) < 1e-9
+assert cost > 0 and abs(total("switchyard_cost_usd_by_task_total", task="echo") - cost) < 1e-9, total("switchyard_cost_usd_by_task_total")
 teams = {l["value"] for n, l, v in samples if n == "switchyard_jobs_by_tag_total" and l["tag"] == "team"}
 assert len(teams) == 51 and "other" in teams, (len(teams), sorted(teams)[:5])
 assert total("switchyard_jobs_by_tag_total", tag="team") == 160
