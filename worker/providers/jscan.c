@@ -164,6 +164,13 @@ bool sy_js_parse(const char *text, size_t len, sy_jspan *root)
     return true;
 }
 
+sy_jspan sy_js_checked(const char *text, size_t len)
+{
+    const char *end = text + len, *p = blanks(text, end);
+    while (end > p && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n' || end[-1] == '\r')) end--;
+    return (sy_jspan){p < end ? p : NULL, end};
+}
+
 /* Values inside a document sy_js_parse has checked: no need to validate
  * again, only to find where a value ends, so lookups cost a quick scan. */
 static const char *next_string(const char *p, const char *end)

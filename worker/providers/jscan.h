@@ -31,6 +31,10 @@ typedef struct sy_jspan {
 /* The whole text is one valid JSON value (surrounding blanks allowed).
  * On success *root spans the value. */
 bool sy_js_parse(const char *text, size_t len, sy_jspan *root);
+/* The span of a text sy_js_parse has accepted before (unchanged since):
+ * its blanks trimmed, nothing checked again. Lookups in it stay within
+ * the text whatever it holds, but read it right only if it was checked. */
+sy_jspan sy_js_checked(const char *text, size_t len);
 /* Member `key` of an object span (absent if not an object or no such key;
  * the last one wins when a key repeats, as in jansson). */
 sy_jspan sy_js_get(sy_jspan obj, const char *key);
