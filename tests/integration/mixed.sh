@@ -1,23 +1,24 @@
 #!/usr/bin/env bash
-# The mixed pipeline users read (pipelines/mixed.yaml) against the fake
-# provider, which serves all three of its providers: triage on Anthropic
+# The mixed pipeline users read (pipelines/mixed.yaml, with the providers
+# and models of pipelines/support-tickets.yaml) against the fake provider,
+# which serves all three of its providers: triage on Anthropic
 # synchronously, backfill on OpenAI's Batch API, tag on an
 # OpenAI-compatible server. Each task's results name the right model,
 # provider and tier and cost more than 0; backfill's carry their batch_id;
 # and backfill's cost for the same jobs sent also to backfill-now (the same
 # model on a synchronous tier) is at most 55% of the synchronous cost,
 # checked both against backfill-now's results and against the price table
-# of the pipeline file applied to the jobs' tokens. `switchyard report --by
+# of the pipeline files applied to the jobs' tokens. `switchyard report --by
 # task,tier` gives each task's cost as the sum of its results'.
 source "$(dirname "$0")/lib.sh"
-P=pipelines/mixed.yaml
+P=(pipelines/support-tickets.yaml pipelines/mixed.yaml)
 export BATCH_WAIT_MS=300 BATCH_POLL_MS=100
 
 start_fake --batch-ms 300
 export COMPAT_BASE_URL=$FAKE_URL VLLM_API_KEY=sk-test-vllm-SECRET789
-start_broker "$P"
-start_scheduler "$P"
-start_worker worker -p "$P" --max-inflight 64 --state-dir "$T/state"
+start_broker "${P[@]}"
+start_scheduler "${P[@]}"
+start_worker worker -p "${P[0]}" -p "${P[1]}" --max-inflight 64 --state-dir "$T/state"
 
 N=40
 "$PY" - "$T" "$N" <<'PY'
@@ -43,10 +44,10 @@ done
     -t switchyard.results.tag --by task,tier >"$T/report.txt" || fail "report table failed"
 cat "$T/report.txt"
 
-"$PY" - "$T" "$N" "$P" <<'PY' || fail "mixed pipeline results (see above)"
+"$PY" - "$T" "$N" "${P[@]}" <<'PY' || fail "mixed pipeline results (see above)"
 import json, sys, yaml
-t, n, pipeline = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-prices = {k: m["price_per_mtok"] for k, m in yaml.safe_load(open(pipeline))["models"].items()}
+t, n = sys.argv[1], int(sys.argv[2])
+prices = {k: m["price_per_mtok"] for f in sys.argv[3:] for k, m in yaml.safe_load(open(f))["models"].items()}
 res = {task: {r["job_id"]: r for r in map(json.loads, open(f"{t}/{task}.out"))}
        for task in ("triage", "backfill", "backfill-now", "tag")}
 want = {"triage": ("claude-haiku", "anthropic", "claude-3-5-haiku-latest", "interactive", 10),
