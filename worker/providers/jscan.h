@@ -32,8 +32,9 @@ typedef struct sy_jspan {
  * On success *root spans the value. */
 bool sy_js_parse(const char *text, size_t len, sy_jspan *root);
 /* The span of a text sy_js_parse has accepted before (unchanged since):
- * its blanks trimmed, nothing checked again. Lookups in it stay within
- * the text whatever it holds, but read it right only if it was checked. */
+ * its blanks trimmed, nothing checked again. Only for such a text: the
+ * lookups assume a checked document (on any other they may misread it or
+ * read past its end). */
 sy_jspan sy_js_checked(const char *text, size_t len);
 /* Member `key` of an object span (absent if not an object or no such key;
  * the last one wins when a key repeats, as in jansson). */
