@@ -12,15 +12,23 @@
 # (bench/tools/cg_modules.py) the job's stages and the modules they run in.
 # The profile stays in $T/callgrind.out (KEEP_TMP=1) for callgrind_annotate
 # or kcachegrind. FALLBACK=1: every job falls back once (as in run.sh).
-# METRICS=1: the worker serves --http (as in run.sh).
+# METRICS=1: the worker serves --http (as in run.sh). BENCH_PIPELINE,
+# FAKE_ARGS and WORKER_ARGS as in run.sh: BATCH=1 profiles bench/batch.sh's
+# batch tier (bench/batch.yaml, its fake-provider and worker options).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 JOBS=${1:-5000}; INFLIGHT=${2:-256}
+if [ "${BATCH:-0}" = 1 ]; then
+    BENCH_PIPELINE=bench/batch.yaml
+    FAKE_ARGS="--batch-ms ${BATCH_MS:-1000} ${FAKE_ARGS:-}"
+    WORKER_ARGS="--max-answer-bytes 67108864 --max-jobs 20000 --max-jobs-per-partition 20000 ${WORKER_ARGS:-}"
+    export BENCH_PIPELINE
+fi
 BENCH=callgrind source bench/lib.sh
 command -v valgrind >/dev/null || { echo "needs valgrind (apt-get install valgrind)" >&2; exit 1; }
 
 bench_pipeline "$T"
-start_fake "$T" --latency-ms 5 --rpm 100000000 --tpm 100000000000
+start_fake "$T" --latency-ms 5 --rpm 100000000 --tpm 100000000000 ${FAKE_ARGS:-}
 export OPENAI_API_KEY=bench-key
 start_broker "$T" "$PIPELINE" 12
 make_jobs "$JOBS" c bench >"$T/jobs.jsonl"

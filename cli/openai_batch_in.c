@@ -9,7 +9,8 @@
  * A job carries no model or sampling parameters of its own (its task's
  * tier and settings decide them), so body.model and the other body
  * members are kept in the job's metadata (openai.model, openai.params as
- * compact JSON) rather than dropped unseen. Tools, streaming and n > 1
+ * compact JSON) rather than dropped unseen; openai.model picks the model
+ * when it is the alias of one of the task's tier (SY_META_MODEL). Tools, streaming and n > 1
  * have no meaning here and are refused.
  *
  * Everything is bounded: lines (SY_OPENAI_BATCH_MAX_LINE), requests
@@ -111,7 +112,7 @@ static const char *params_of(json_t *body, json_t *job)
     if (!json_is_string(model) || !json_string_length(model)) return "body.model must be a non-empty string";
     json_t *meta = json_object(), *rest = json_deep_copy(body);
     json_object_set_new(job, "metadata", meta);
-    json_object_set(meta, "openai.model", model);
+    json_object_set(meta, SY_META_MODEL, model);
     json_object_del(rest, "messages");
     json_object_del(rest, "model");
     if (json_object_size(rest)) {

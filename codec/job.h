@@ -63,5 +63,10 @@ int sy_json_to_msgpack(const void *json_text, size_t len, sy_buf *out, char *err
 /* Lookups; NULL when absent. */
 const char *sy_job_var(const sy_job *job, const char *name);
 const char *sy_job_meta(const sy_job *job, const char *name);
+/* The metadata key that names the model a job asks for: body.model of an
+ * OpenAI Batch API line (submit --openai-batch). When it is the alias of a
+ * model of the job's tier that can take calls, the worker tries that model
+ * first (worker/route.h); else it is only echoed in the result. */
+#define SY_META_MODEL "openai.model"
 
 #endif

@@ -7,8 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
+#include "providers/jscan.h"
 #include "util.h"
 
 /* ---- the state machine ---- */
@@ -150,19 +149,42 @@ static int anthropic_error_status(const char *type)
 
 static void copy_code(char *out, size_t outlen, const char *code);
 
-/* Anthropic's result of one request into a (status, body, code). */
-static void anthropic_result(json_t *result, sy_batch_answer *a)
+/* A copy of a span (malloc'd, NUL-terminated): a line's body handed to
+ * the adapter as the provider wrote it, without building a tree of it. */
+static char *span_dup(sy_jspan v)
 {
-    const char *type = json_string_value(json_object_get(result, "type"));
-    json_t *msg = json_object_get(result, "message"), *err = json_object_get(result, "error");
-    if (type && !strcmp(type, "succeeded") && json_is_object(msg)) {
+    size_t n = (size_t)(v.end - v.p);
+    char *s = sy_xmalloc(n + 1);
+    memcpy(s, v.p, n);
+    s[n] = '\0';
+    return s;
+}
+
+/* A string span decoded into out (reset first); false when it is not a
+ * string or holds a NUL (\u0000), which no key or code of ours has. */
+static bool span_cstr(sy_jspan v, sy_buf *out)
+{
+    out->len = 0;
+    if (!sy_js_string(v, out)) return false;
+    const char *s = sy_buf_cstr(out);
+    return strlen(s) == out->len;
+}
+
+/* Anthropic's result of one request into a (status, body, code). */
+static void anthropic_result(sy_jspan result, sy_buf *tmp, sy_batch_answer *a)
+{
+    static const char *const keys[] = {"type", "message", "error"};
+    sy_jspan f[3];
+    sy_js_get_many(result, keys, f, 3);
+    if (sy_js_string_is(f[0], "succeeded") && sy_js_is_object(f[1])) {
         a->status_code = 200;
-        a->body = json_dumps(msg, JSON_COMPACT);
-    } else if (type && !strcmp(type, "errored") && json_is_object(err)) {
-        a->status_code = anthropic_error_status(json_string_value(json_object_get(json_object_get(err, "error"), "type")));
-        a->body = json_dumps(err, JSON_COMPACT);
+        a->body = span_dup(f[1]);
+    } else if (sy_js_string_is(f[0], "errored") && sy_js_is_object(f[2])) {
+        bool typed = span_cstr(sy_js_get(sy_js_get(f[2], "error"), "type"), tmp);
+        a->status_code = anthropic_error_status(typed ? sy_buf_cstr(tmp) : NULL);
+        a->body = span_dup(f[2]);
     } else {
-        copy_code(a->error_code, sizeof a->error_code, type);
+        copy_code(a->error_code, sizeof a->error_code, span_cstr(f[0], tmp) ? sy_buf_cstr(tmp) : NULL);
     }
 }
 
@@ -193,49 +215,55 @@ static void copy_code(char *out, size_t outlen, const char *code)
     out[j] = '\0';
 }
 
+/* The line is read with jscan (worker/providers/jscan.h), checked whole
+ * once and walked to the few members wanted; the body the adapter reads
+ * is copied as a span, not rebuilt (a jansson tree of the line and its
+ * body dumped back to text were 60% of a batch job's instructions). */
 sy_batch_line_kind sy_batch_match_line(sy_batch_match *m, const char *line, size_t len,
                                        sy_batch_answer *a)
 {
     while (len && (line[len - 1] == '\r' || line[len - 1] == ' ')) len--;
     if (len == 0) return SY_BL_BLANK;
-    if (len > SY_BATCH_LINE_MAX) {
+    sy_jspan root;
+    static const char *const keys[] = {"custom_id", "response", "error", "result"};
+    sy_jspan f[4];
+    sy_buf cid;
+    sy_buf_init(&cid);
+    /* a repeated custom_id is ambiguous: which job? */
+    if (len > SY_BATCH_LINE_MAX || !sy_js_parse(line, len, &root) || !sy_js_is_object(root) ||
+        sy_js_get_many(root, keys, f, 4) & 1 || !span_cstr(f[0], &cid)) {
+        sy_buf_free(&cid);
         m->malformed++;
         return SY_BL_MALFORMED;
     }
-    json_error_t err;
-    json_t *o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &err);
-    const char *cid = json_string_value(json_object_get(o, "custom_id"));
-    if (!json_is_object(o) || !cid) {
-        json_decref(o);
-        m->malformed++;
-        return SY_BL_MALFORMED;
-    }
-    uintptr_t slot = (uintptr_t)sy_keymap_get(&m->ids, cid);
+    uintptr_t slot = (uintptr_t)sy_keymap_get(&m->ids, sy_buf_cstr(&cid));
     if (!slot) {
-        json_decref(o);
+        sy_buf_free(&cid);
         m->unknown++;
         return SY_BL_UNKNOWN;
     }
     size_t idx = slot - 1;
     if (m->answered[idx]) {
-        json_decref(o);
+        sy_buf_free(&cid);
         m->duplicate++;
         return SY_BL_DUPLICATE;
     }
-    json_t *resp = json_object_get(o, "response"), *error = json_object_get(o, "error");
-    json_t *status = json_object_get(resp, "status_code"), *body = json_object_get(resp, "body");
-    json_int_t code = json_is_integer(status) ? json_integer_value(status) : 0;
     memset(a, 0, sizeof *a);
     a->index = idx;
-    if (json_is_object(json_object_get(o, "result"))) {
-        anthropic_result(json_object_get(o, "result"), a);
+    if (sy_js_is_object(f[3])) {
+        anthropic_result(f[3], &cid, a);
     } else {
+        static const char *const rkeys[] = {"status_code", "body"};
+        sy_jspan r[2];
+        sy_js_get_many(f[1], rkeys, r, 2);
+        int64_t code = sy_js_int(r[0]);
         a->status_code = code >= 100 && code <= 599 ? (int)code : 0;
-        a->body = json_is_object(body) ? json_dumps(body, JSON_COMPACT) : NULL;
-        copy_code(a->error_code, sizeof a->error_code, json_string_value(json_object_get(error, "code")));
+        a->body = sy_js_is_object(r[1]) ? span_dup(r[1]) : NULL;
+        bool coded = span_cstr(sy_js_get(f[2], "code"), &cid);
+        copy_code(a->error_code, sizeof a->error_code, coded ? sy_buf_cstr(&cid) : NULL);
     }
+    sy_buf_free(&cid);
     if (!a->status_code && !a->error_code[0]) copy_code(a->error_code, sizeof a->error_code, "no_response");
-    json_decref(o);
     m->answered[idx] = true;
     m->nanswered++;
     return SY_BL_ANSWER;

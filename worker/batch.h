@@ -152,7 +152,7 @@ typedef enum sy_batch_line_kind {
 typedef struct sy_batch_answer {
     size_t index;        /* of the job in the batch */
     int status_code;     /* response.status_code; 0 when the line has only an error */
-    char *body;          /* response.body as compact JSON (malloc'd), or NULL */
+    char *body;          /* response.body, a JSON object checked whole, as the provider wrote it (malloc'd), or NULL */
     char error_code[64]; /* error.code (printable, cut), or "" */
 } sy_batch_answer;
 

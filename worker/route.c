@@ -58,7 +58,17 @@ static void sort_candidates(const sy_tier *tier, const sy_model_view *views, uin
     }
 }
 
-static void explain(sy_route *r, const sy_tier *tier, const sy_model_view *views, int dropped)
+/* Place in r->order of the model the job names (SY_META_MODEL) when it is
+ * one of the tier's, fits and can take calls; else -1. */
+static int named_model(const sy_route *r, const sy_tier *tier, const sy_job *job, const sy_model_view *views)
+{
+    const char *want = sy_job_meta(job, SY_META_MODEL);
+    for (int i = 0; want && i < r->n; i++)
+        if (!strcmp(tier->models[r->order[i]].model->alias, want)) return views[r->order[i]].usable ? i : -1;
+    return -1;
+}
+
+static void explain(sy_route *r, const sy_tier *tier, const sy_model_view *views, int dropped, bool named)
 {
     int first = r->order[0];
     const sy_model_view *v = &views[first];
@@ -66,7 +76,8 @@ static void explain(sy_route *r, const sy_tier *tier, const sy_model_view *views
     const char *s = sy_tier_strategy_name(tier->strategy);
     int n = 0;
     size_t cap = sizeof r->why;
-    switch (tier->strategy) {
+    if (named) n = snprintf(r->why, cap, "named by the job (%s): %s", SY_META_MODEL, alias);
+    else switch (tier->strategy) {
     case SY_TIER_WEIGHTED: {
         double total = 0;
         for (size_t i = 0; i < tier->nmodels; i++) total += tier->models[i].weight;
@@ -120,7 +131,13 @@ int sy_route_begin(sy_route *r, const sy_tier *tier, const sy_job *job,
     } else {
         sort_candidates(tier, views, r->order, r->n);
     }
-    explain(r, tier, views, total - r->n);
+    int named = named_model(r, tier, job, views);
+    if (named > 0) {
+        uint8_t chosen = r->order[named];
+        memmove(r->order + 1, r->order, (size_t)named);
+        r->order[0] = chosen;
+    }
+    explain(r, tier, views, total - r->n, named >= 0);
     return 0;
 }
 

@@ -15,7 +15,9 @@
  *   most-headroom  most pacing capacity left on the model's account first
  *
  * and models that cannot take calls now (breaker open, account cooling
- * down) go last. The route keeps a one-line reason for the choice, which
+ * down) go last. A job whose metadata names a model of the tier
+ * (SY_META_MODEL, body.model of an OpenAI batch file) that can take calls
+ * gets that model first, the others after it in the strategy's order. The route keeps a one-line reason for the choice, which
  * the result carries.
  *
  * After a failed attempt the route says: retry the same model after a delay

@@ -931,7 +931,7 @@ void run_on_batch_line(sy_run *r, const char *batch_id, int status, const char *
     memset(&r->last, 0, sizeof r->last);
     r->batch_tried = true;
     if (status > 0 && body) {
-        sy_provider_parse(r->model->provider, status, "", 0, body, len, &r->last);
+        sy_provider_parse_checked(r->model->provider, status, body, len, &r->last); /* checked by batch.c */
         sy_outcome_estimate(&r->last, r->batch_req_len);
     } else { /* expired, cancelled, failed batch, or no line: retried */
         r->last = (sy_outcome){.error = SY_ERR_TIMEOUT, .retry_after_ms = -1, .should_retry = -1,

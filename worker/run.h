@@ -19,7 +19,8 @@ void run_on_timer(sy_run *r);
 void run_on_slot(sy_run *r);
 /* the engine: r's call ended (sy_engine's completion callback) */
 void run_on_response(worker *w, sy_transfer *t, void *opaque);
-/* a batch (batchio.c): r's line, status_code and response body, or
+/* a batch (batchio.c): r's line, status_code and response body (as
+ * sy_batch_match_line gave it: checked whole, not checked again), or
  * status 0 and the line's error code (expired, no line: retriable) */
 void run_on_batch_line(sy_run *r, const char *batch_id, int status, const char *body, size_t len,
                        const char *error_code);

@@ -23,7 +23,8 @@ STAGES = [
     ("build the request (adapter, JSON body)", "sy_provider_build"),
     ("hand the call to libcurl (easy handle, headers)", "sy_engine_launch"),
     ("libcurl: send, receive (socket events)", "curl_multi_socket_action"),
-    ("read the answer (headers, JSON)", "sy_provider_parse"),
+    ("read the answer (headers, JSON)", "sy_provider_parse_checked sy_provider_parse"),  # batch: the first
+    ("batch output lines: matched to jobs, each checked whole", "sy_batch_match_line"),
     ("encode the result (msgpack / JSON)", "sy_result_encode"),
     ("store puts (3 a job: intent, publishing, published)", "sy_store_put"),
     ("group commit (LMDB commit, fdatasync)", "sy_store_commit"),

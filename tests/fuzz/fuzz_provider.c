@@ -7,11 +7,15 @@
  * 1000), then the raw header block up to the first NUL, then the body.
  * An outcome must be consistent: an output exactly when there is no error,
  * a NUL-terminated message, no negative delay, token count or rate limit
- * (-1 = absent is the only negative). */
+ * (-1 = absent is the only negative). The body is also wrapped as a batch
+ * output line (worker/batch.h): when the matcher takes it, its body goes
+ * through sy_provider_parse_checked, which trusts the matcher's check. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "batch.h"
+#include "buf.h"
 #include "provider.h"
 #include "util.h"
 
@@ -58,5 +62,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_outcome(&o);
     sy_outcome_free(&o);
     free(headers);
+
+    sy_buf line;
+    sy_buf_init(&line);
+    sy_buf_printf(&line, "{\"custom_id\":\"k\",\"response\":{\"status_code\":%d,\"body\":", status);
+    sy_buf_append(&line, body, blen);
+    sy_buf_puts(&line, "}}");
+    const char *ids[] = {"k"};
+    sy_batch_match m;
+    sy_batch_match_init(&m, ids, 1);
+    sy_batch_answer a;
+    if (sy_batch_match_line(&m, line.data, line.len, &a) == SY_BL_ANSWER) {
+        if (a.body) {
+            sy_provider_parse_checked(&p, a.status_code, a.body, strlen(a.body), &o);
+            check_outcome(&o);
+            sy_outcome_free(&o);
+        }
+        free(a.body);
+    }
+    sy_batch_match_free(&m);
+    sy_buf_free(&line);
     return 0;
 }

@@ -29,6 +29,8 @@ with open(f"{t}/a.jsonl", "w") as f:
 with open(f"{t}/b.jsonl", "w") as f:   # no -T: the task is body.model
     print(req("by-model", "routed by model", model="chat"), file=f)
     print(req("no-task", "nobody does this", model="no-such-task"), file=f)
+with open(f"{t}/c.jsonl", "w") as f:   # body.model names the tier's second model: it answers
+    print(req("pick-second", "on the second model", model="second"), file=f)
 with open(f"{t}/bad.jsonl", "w") as f:
     print(req("bad-ok", "fine on its own"), file=f)
     print(req("bad-ok", "a repeated custom_id"), file=f)
@@ -62,12 +64,13 @@ grep -q "many.jsonl:50001: the file is over 50000 requests" "$T/many.err" || fai
 "$SY_BIN" submit --quiet --openai-batch "$T/a.jsonl" -T chat || fail "submit a.jsonl"
 "$SY_BIN" submit --quiet --openai-batch "$T/a.jsonl" -T chat || fail "submit a.jsonl again"
 "$SY_BIN" submit --quiet --openai-batch - <"$T/b.jsonl" || fail "submit b.jsonl from stdin"
+"$SY_BIN" submit --quiet --openai-batch "$T/c.jsonl" -T chat || fail "submit c.jsonl"
 "$SY_BIN" results --topic switchyard.results.chat --dlq --openai-batch-output --batch-input "$T/a.jsonl" \
     --timeout-ms 60000 >"$T/a.out" || fail "a.jsonl: $(wc -l <"$T/a.out") lines"
 "$SY_BIN" results --topic switchyard.results.chat --dlq --openai-batch-output --batch-input "$T/b.jsonl" \
     --timeout-ms 60000 >"$T/b.out" || fail "b.jsonl: $(wc -l <"$T/b.out") lines"
-"$SY_BIN" results --topic switchyard.results.chat --count 45 --timeout-ms 60000 >"$T/raw.jsonl" ||
-    fail "expected 45 results (22 twice and by-model)"
+"$SY_BIN" results --topic switchyard.results.chat --count 46 --timeout-ms 60000 >"$T/raw.jsonl" ||
+    fail "expected 46 results (22 twice, by-model and pick-second)"
 "$PY" - "$T" <<'PY' || fail "batch output assertions"
 import json, sys
 t = sys.argv[1]
@@ -108,6 +111,11 @@ assert not any(r["idempotency_key"].startswith("bad-") for r in raw), "a line of
 r0 = [r for r in raw if r["idempotency_key"] == "req-0"]
 assert len(r0) == 2 and sorted(r["deduplicated"] for r in r0) == [False, True], r0
 assert r0[0]["metadata"]["openai.model"] == "gpt-4o-mini", r0[0]
+assert r0[0]["model"] == "first", r0[0]  # gpt-4o-mini is no alias of the tier: its first model
+second = [r for r in raw if r["idempotency_key"] == "pick-second"]
+assert len(second) == 1 and second[0]["status"] == "ok", second
+assert (second[0]["model"], second[0]["model_name"]) == ("second", "gpt-4o"), second[0]
+assert second[0]["route"]["reason"].startswith("named by the job (openai.model): second"), second[0]
 assert json.loads(r0[0]["metadata"]["openai.params"]) == {"max_tokens": 50, "temperature": 0.2}, r0[0]
 print(f"   {len(a)} + {len(b)} output lines, one per custom_id; 'refused-400' and 'no-task' as error lines")
 PY

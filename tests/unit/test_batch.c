@@ -198,6 +198,22 @@ static void test_match(void **state)
     sy_batch_match_free(&m);
     /* what no line answered is listed, in order */
     sy_batch_match_init(&m, ids, 4);
+    /* an escaped custom_id is its decoded value; one with a NUL in it
+     * ("k1\u0000x" would read as "k1" in C) is no id; the body is handed
+     * on as the provider wrote it, blanks and all */
+    assert_int_equal(match(&m, "{\"custom_id\":\"k1\\u0000x\",\"response\":null}", &a), SY_BL_MALFORMED);
+    assert_int_equal(match(&m, "{\"custom_id\":\"k\\u0032\",\"response\":null,\"error\":{\"code\":\"x\"}}", &a), SY_BL_ANSWER);
+    assert_int_equal(a.index, 1);
+    assert_string_equal(a.error_code, "x");
+    assert_int_equal(match(&m, "{\"response\": {\"body\": { \"n\" : [1, 2] } , \"status_code\": 200 }, \"custom_id\": \"k4\"}", &a), SY_BL_ANSWER);
+    assert_int_equal(a.index, 3);
+    assert_int_equal(a.status_code, 200);
+    assert_string_equal(a.body, "{ \"n\" : [1, 2] }");
+    free(a.body);
+    assert_int_equal(match(&m, "{\"custom_id\":\"k3\",\"response\":{\"status_code\":200,\"body\":{}}} x", &a), SY_BL_MALFORMED);
+    assert_int_equal(m.malformed, 2);
+    sy_batch_match_free(&m);
+    sy_batch_match_init(&m, ids, 4);
     assert_int_equal(match(&m, "{\"custom_id\":\"k2\",\"response\":null,\"error\":{\"code\":\"x\"}}", &a), SY_BL_ANSWER);
     cur = 0;
     assert_true(sy_batch_match_next_missing(&m, &cur, &idx));

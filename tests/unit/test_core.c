@@ -192,6 +192,40 @@ static void test_route_weighted_sticky(void **state)
     assert_in_range(hits[2], 800, 1200);
 }
 
+/* A job naming a model of its tier (metadata openai.model, from an OpenAI
+ * batch file's body.model) gets it first, the others after it in order;
+ * a name not in the tier, or a model that cannot take calls now, changes
+ * nothing. */
+static void test_route_named_model(void **state)
+{
+    (void)state;
+    sy_tier_model ms[] = {{&m_a, 1}, {&m_b, 1}, {&m_c, 1}};
+    sy_tier tier = make_tier(ms, 3, SY_TIER_ORDERED);
+    sy_kv meta[] = {{"team", "x"}, {SY_META_MODEL, "c"}};
+    sy_job job = {.id = "j", .idempotency_key = "j", .metadata = meta, .nmetadata = 2};
+    sy_route r;
+    sy_route_begin(&r, &tier, &job, ok_views);
+    assert_int_equal(r.n, 3);
+    assert_int_equal(r.order[0], 2);
+    assert_int_equal(r.order[1], 0);
+    assert_int_equal(r.order[2], 1);
+    assert_non_null(strstr(r.why, "named by the job (openai.model): c"));
+    sy_model_view views[SY_ROUTE_MAX_MODELS];
+    memcpy(views, ok_views, sizeof views);
+    views[2].usable = false;
+    sy_route_begin(&r, &tier, &job, views);
+    assert_string_equal(sy_route_model(&r, &tier)->alias, "a");
+    meta[1].value = "gpt-4o"; /* not a model of the tier */
+    sy_route_begin(&r, &tier, &job, ok_views);
+    assert_string_equal(sy_route_model(&r, &tier)->alias, "a");
+    assert_null(strstr(r.why, "named"));
+    meta[1].value = "b";
+    tier.strategy = SY_TIER_WEIGHTED; /* over the weighted arm too */
+    sy_route_begin(&r, &tier, &job, ok_views);
+    assert_string_equal(sy_route_model(&r, &tier)->alias, "b");
+    assert_int_equal(r.n, 3);
+}
+
 static void test_backoff_bounds(void **state)
 {
     (void)state;
@@ -213,6 +247,7 @@ int main(void)
         cmocka_unit_test(test_route_retry_then_fallback),
         cmocka_unit_test(test_route_retry_after_and_should_retry),
         cmocka_unit_test(test_route_weighted_sticky),
+        cmocka_unit_test(test_route_named_model),
         cmocka_unit_test(test_backoff_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -86,6 +86,24 @@ static void test_lookup(void **state)
     assert_int_equal(sy_js_int(sy_js_get(usage, "completion_tokens")), -3);
     assert_int_equal(sy_js_int(sy_js_get(usage, "x")), 0); /* not an integer */
     assert_int_equal(sy_js_int(sy_js_get(root, "a")), 2);  /* the last one wins */
+    {   /* a text checked before: its span, blanks trimmed, read the same */
+        char padded[600];
+        snprintf(padded, sizeof padded, " \n%s\r\n ", doc);
+        sy_jspan c = sy_js_checked(padded, strlen(padded));
+        assert_int_equal(c.end - c.p, (long)strlen(doc));
+        assert_memory_equal(c.p, doc, strlen(doc));
+        assert_int_equal(sy_js_int(sy_js_get(sy_js_get(c, "usage"), "prompt_tokens")), 12);
+        assert_null(sy_js_checked(" \t", 2).p);
+    }
+    {   /* get_many says which of the wanted keys repeat (bit per key) */
+        static const char *const keys[] = {"usage", "a", "key", "missing"};
+        sy_jspan f[4];
+        assert_int_equal(sy_js_get_many(root, keys, f, 4), 1u << 1);
+        assert_int_equal(sy_js_int(f[1]), 2);
+        assert_true(sy_js_string_is(f[2], "v"));
+        assert_null(f[3].p);
+        assert_int_equal(sy_js_get_many(usage, keys, f, 4), 0);
+    }
     assert_true(sy_js_string_is(sy_js_get(root, "key"), "v")); /* escaped key */
     assert_null(sy_js_get(root, "missing").p);
     assert_null(sy_js_at(sy_js_get(root, "choices"), 2).p);

@@ -286,6 +286,37 @@ static void test_success_parsing(void **state)
     assert_int_equal(o.error, SY_ERR_MALFORMED);
 }
 
+/* A batch line's body, checked whole by the matcher, read without being
+ * checked again: the same outcome as the full parse, blanks and all; an
+ * error status is read (and its key scrubbed) as ever. */
+static void test_checked_parse(void **state)
+{
+    (void)state;
+    static const struct { const sy_provider *p; int status; const char *body; } table[] = {
+        {&openai, 200, " {\"choices\":[{\"message\":{\"content\":\"hi\"},\"finish_reason\":\"stop\"}],"
+                       "\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":3}}\n"},
+        {&anthropic, 200, "{\"content\":[{\"type\":\"text\",\"text\":\"a\"}],\"stop_reason\":\"end_turn\","
+                          "\"usage\":{\"input_tokens\":9,\"output_tokens\":2}}"},
+        {&openai, 200, "{\"choices\":[]}"},
+        {&openai, 200, "[1]"},
+        {&openai, 200, " "},
+        {&anthropic, 400, "{\"type\":\"error\",\"error\":{\"type\":\"invalid_request_error\",\"message\":\"ant-SECRET bad\"}}"},
+    };
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        sy_outcome want = parse(table[i].p, table[i].status, "", table[i].body), got;
+        sy_provider_parse_checked(table[i].p, table[i].status, table[i].body, strlen(table[i].body), &got);
+        assert_int_equal(got.error, want.error);
+        assert_int_equal(got.tokens_in, want.tokens_in);
+        assert_int_equal(got.tokens_out, want.tokens_out);
+        assert_string_equal(got.message, want.message);
+        if (want.output) assert_string_equal(got.output, want.output);
+        else assert_null(got.output);
+        assert_null(strstr(got.message, "SECRET"));
+        sy_outcome_free(&want);
+        sy_outcome_free(&got);
+    }
+}
+
 static void test_status_classes(void **state)
 {
     (void)state;
@@ -619,6 +650,7 @@ int main(void)
         cmocka_unit_test(test_schema_follows_kinds),
         cmocka_unit_test(test_kind_tables),
         cmocka_unit_test(test_success_parsing),
+        cmocka_unit_test(test_checked_parse),
         cmocka_unit_test(test_status_classes),
         cmocka_unit_test(test_key_redaction),
         cmocka_unit_test(test_key_scrubbing),

@@ -128,17 +128,33 @@ static void scrub_outcome(sy_outcome *out, const char *key)
 }
 
 static void parse_response(const sy_provider_ops *ops, sy_answer_reader read, void *ctx, int status,
-                           const char *body, size_t len, sy_outcome *out);
+                           const char *body, size_t len, bool checked, sy_outcome *out);
+
+static void parse_all(const sy_provider *p, sy_answer_reader read, void *ctx, int status,
+                      const char *headers, size_t hlen, const char *body, size_t blen, bool checked,
+                      sy_outcome *out);
 
 void sy_provider_parse(const sy_provider *p, int status, const char *headers, size_t hlen,
                        const char *body, size_t blen, sy_outcome *out)
 {
-    sy_provider_parse_with(p, NULL, NULL, status, headers, hlen, body, blen, out);
+    parse_all(p, NULL, NULL, status, headers, hlen, body, blen, false, out);
+}
+
+void sy_provider_parse_checked(const sy_provider *p, int status, const char *body, size_t blen, sy_outcome *out)
+{
+    parse_all(p, NULL, NULL, status, "", 0, body, blen, true, out);
 }
 
 void sy_provider_parse_with(const sy_provider *p, sy_answer_reader read, void *ctx, int status,
                             const char *headers, size_t hlen, const char *body, size_t blen,
                             sy_outcome *out)
+{
+    parse_all(p, read, ctx, status, headers, hlen, body, blen, false, out);
+}
+
+static void parse_all(const sy_provider *p, sy_answer_reader read, void *ctx, int status,
+                      const char *headers, size_t hlen, const char *body, size_t blen, bool checked,
+                      sy_outcome *out)
 {
     outcome_init(out, status);
     sy_headers h;
@@ -157,7 +173,7 @@ void sy_provider_parse_with(const sy_provider *p, sy_answer_reader read, void *c
     if (clean) body = clean, blen = clean_len;
     const sy_provider_ops *ops = p->kind->ops;
     ops->limits(&h, &out->rl);
-    parse_response(ops, read, ctx, status, body, blen, out);
+    parse_response(ops, read, ctx, status, body, blen, checked && !clean, out);
     free(clean);
     scrub_outcome(out, p->api_key);
 }
@@ -451,10 +467,11 @@ void sy_outcome_malformed(sy_outcome *out, const char *what)
 }
 
 /* A response: errors through parse_error_body, a 2xx JSON object through
- * the module's read_answer (the document checked whole, read with jscan),
- * anything else as a malformed response. */
+ * the module's read_answer (the document checked whole, read with jscan;
+ * `checked`: it was checked whole before), anything else as a malformed
+ * response. */
 static void parse_response(const sy_provider_ops *ops, sy_answer_reader read, void *ctx, int status,
-                           const char *body, size_t len, sy_outcome *out)
+                           const char *body, size_t len, bool checked, sy_outcome *out)
 {
     if (status < 200 || status > 299) {
         parse_error_body(ops, status, body, len, out);
@@ -462,7 +479,8 @@ static void parse_response(const sy_provider_ops *ops, sy_answer_reader read, vo
     }
     sy_jspan root;
     if (!body || !len) sy_outcome_malformed(out, "empty body");
-    else if (!sy_js_parse(body, len, &root)) sy_outcome_malformed(out, "body is not valid JSON");
+    else if (checked ? !(root = sy_js_checked(body, len)).p : !sy_js_parse(body, len, &root))
+        sy_outcome_malformed(out, "body is not valid JSON");
     else if (!sy_js_is_object(root)) sy_outcome_malformed(out, "body is not a JSON object");
     else if (read) read(root, out, ctx);
     else ops->read_answer(root, out);

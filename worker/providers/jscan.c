@@ -164,6 +164,13 @@ bool sy_js_parse(const char *text, size_t len, sy_jspan *root)
     return true;
 }
 
+sy_jspan sy_js_checked(const char *text, size_t len)
+{
+    const char *end = text + len, *p = blanks(text, end);
+    while (end > p && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n' || end[-1] == '\r')) end--;
+    return (sy_jspan){p < end ? p : NULL, end};
+}
+
 /* Values inside a document sy_js_parse has checked: no need to validate
  * again, only to find where a value ends, so lookups cost a quick scan. */
 static const char *next_string(const char *p, const char *end)
@@ -206,10 +213,11 @@ static const char *next(const char *p, const char *end)
     return end;
 }
 
-void sy_js_get_many(sy_jspan obj, const char *const *keys, sy_jspan *found, size_t n)
+unsigned sy_js_get_many(sy_jspan obj, const char *const *keys, sy_jspan *found, size_t n)
 {
+    unsigned repeated = 0;
     for (size_t i = 0; i < n; i++) found[i] = (sy_jspan){0};
-    if (!sy_js_is_object(obj)) return;
+    if (!sy_js_is_object(obj)) return 0;
     const char *p = blanks(obj.p + 1, obj.end);
     while (p < obj.end && *p == '"') {
         const char *k = p, *kend = next(p, obj.end);
@@ -222,12 +230,15 @@ void sy_js_get_many(sy_jspan obj, const char *const *keys, sy_jspan *found, size
         bool plain = !memchr(k + 1, '\\', klen);
         for (size_t i = 0; i < n; i++)
             if (plain ? strlen(keys[i]) == klen && !memcmp(k + 1, keys[i], klen)
-                      : sy_js_string_is((sy_jspan){k, kend}, keys[i]))
+                      : sy_js_string_is((sy_jspan){k, kend}, keys[i])) {
+                if (found[i].p && i < 32) repeated |= 1u << i;
                 found[i] = (sy_jspan){v, p};
+            }
         p = blanks(p, obj.end);
         if (*p != ',') break;
         p = blanks(p + 1, obj.end);
     }
+    return repeated;
 }
 
 sy_jspan sy_js_get(sy_jspan obj, const char *key)

@@ -12,7 +12,8 @@
  * Spans are [p, end) views into the caller's buffer; nothing is allocated
  * except the decoded string the caller asks for.
  *
- * Lives with the provider adapters (worker/providers/), its only user;
+ * Lives with the provider adapters (worker/providers/), its main user
+ * (worker/batch.c reads batch output lines with it too);
  * uses base/ (buf.h) only. */
 #ifndef SY_JSCAN_H
 #define SY_JSCAN_H
@@ -30,11 +31,18 @@ typedef struct sy_jspan {
 /* The whole text is one valid JSON value (surrounding blanks allowed).
  * On success *root spans the value. */
 bool sy_js_parse(const char *text, size_t len, sy_jspan *root);
+/* The span of a text sy_js_parse has accepted before (unchanged since):
+ * its blanks trimmed, nothing checked again. Only for such a text: the
+ * lookups assume a checked document (on any other they may misread it or
+ * read past its end). */
+sy_jspan sy_js_checked(const char *text, size_t len);
 /* Member `key` of an object span (absent if not an object or no such key;
  * the last one wins when a key repeats, as in jansson). */
 sy_jspan sy_js_get(sy_jspan obj, const char *key);
-/* Several members in one walk of the object: found[i] is member keys[i]. */
-void sy_js_get_many(sy_jspan obj, const char *const *keys, sy_jspan *found, size_t n);
+/* Several members in one walk of the object: found[i] is member keys[i].
+ * Returns the keys that repeat: bit i set when keys[i] (i < 32) is there
+ * more than once (found[i] is then the last one). */
+unsigned sy_js_get_many(sy_jspan obj, const char *const *keys, sy_jspan *found, size_t n);
 /* Element i of an array span (walks the array from its start: to visit
  * every element, use an iterator, which walks it once). */
 sy_jspan sy_js_at(sy_jspan arr, size_t i);

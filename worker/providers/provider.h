@@ -117,6 +117,12 @@ void sy_provider_build(const sy_call *call, sy_request *req);
 void sy_provider_parse(const sy_provider *p, int http_status, const char *headers,
                        size_t headers_len, const char *body, size_t body_len,
                        sy_outcome *out);
+/* The same for a batch output line's answer (worker/batch.h): no headers,
+ * and a body that sy_batch_match_line checked whole already, so a 2xx body
+ * is read without being checked again (never pass any other body: it is
+ * trusted to be checked JSON). */
+void sy_provider_parse_checked(const sy_provider *p, int http_status, const char *body, size_t body_len,
+                               sy_outcome *out);
 void sy_outcome_free(sy_outcome *o);
 
 /* An answer without usage (usage.estimated set by the module) gets its
