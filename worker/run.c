@@ -31,6 +31,7 @@
 #include "metrics.h"
 #include "origin.h"
 #include "publish.h"
+#include "reload.h"
 #include "run.h"
 #include "txn.h"
 #include "result_restamp.h"
@@ -60,6 +61,7 @@ static sy_run *run_new(worker *w, const rd_kafka_message_t *m)
 {
     sy_run *r = sy_xcalloc(1, sizeof *r);
     r->w = w;
+    wreload_hold(r);
     r->state = SY_LS_NONE;
     r->partition = m->partition;
     r->offset = m->offset;
@@ -108,6 +110,7 @@ static void run_free(sy_run *r)
     free(r->embedding);
     free(r->raw);
     free(r->origin);
+    wreload_release(r); /* last: what it points into may go with it */
     free(r);
 }
 
@@ -304,7 +307,7 @@ void run_start(worker *w, const rd_kafka_message_t *m)
 {
     sy_run *r = run_new(w, m);
     r->src_topic = rd_kafka_topic_name(m->rkt);
-    const sy_tier *topic_tier = sy_config_tier_by_topic(&w->cfg, r->src_topic);
+    const sy_tier *topic_tier = sy_config_tier_by_topic(w->cfg, r->src_topic);
     if (topic_tier) r->src_topic = topic_tier->topic; /* config-owned, outlives the message */
     r->off = sy_offsets_track(w->offsets, r->src_topic, m->partition, m->offset);
     sy_flow_taken(w, r->src_topic, m->partition, r->off);
@@ -316,7 +319,7 @@ void run_start(worker *w, const rd_kafka_message_t *m)
         bad = SY_ERR_INVALID_JOB;
     } else {
         r->job_ok = true;
-        r->task = sy_config_task(&w->cfg, r->job.task);
+        r->task = sy_config_task(w->cfg, r->job.task);
         if (!r->task) {
             snprintf(err, sizeof err, "unknown task '%.200s'", r->job.task);
             bad = SY_ERR_UNKNOWN_TASK;
@@ -354,7 +357,7 @@ static int64_t estimate_tokens(const sy_run *r)
 
 static sy_health *model_health(const sy_run *r, int slot)
 {
-    return &r->w->health[r->tier->index][slot];
+    return &r->gen->health[r->tier->index][slot];
 }
 
 static sy_account *model_account(const sy_run *r, const sy_model *m)
@@ -586,7 +589,7 @@ static void sooner(int64_t *soonest, int64_t us)
 int64_t run_release_paced(worker *w)
 {
     int64_t now = sy_mono_us(), now_ms = sy_now_ms(), soonest = -1;
-    for (size_t i = 0; i < w->cfg.nproviders; i++) {
+    for (size_t i = 0; i < w->cfg->nproviders; i++) {
         if (!w->paced[i].waiting.n) continue;
         sooner(&soonest, expire_waiting(&w->paced[i].waiting, now_ms));
         if (w->paced[i].waiting.n) sooner(&soonest, release_account(w, i, now));
