@@ -3,6 +3,7 @@
 #include "cfgreload.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
@@ -113,8 +114,11 @@ struct sy_cfg_watch {
     int fd;
     char **names; /* base names of the files, by file */
     int *wd;      /* watch descriptor of each file's directory */
+    int *pwd;     /* ... of its prompts/ folder (prompts.h; -1: none): any *.yaml counts */
     size_t n;
 };
+
+#define WATCH_EVENTS (IN_CLOSE_WRITE | IN_MOVED_TO)
 
 sy_cfg_watch *sy_cfg_watch_open(const char *const *files, size_t nfiles)
 {
@@ -124,13 +128,18 @@ sy_cfg_watch *sy_cfg_watch_open(const char *const *files, size_t nfiles)
     w->fd = fd;
     w->names = sy_xcalloc(nfiles + 1, sizeof *w->names);
     w->wd = sy_xcalloc(nfiles + 1, sizeof *w->wd);
+    w->pwd = sy_xcalloc(nfiles + 1, sizeof *w->pwd);
     w->n = nfiles;
     for (size_t i = 0; i < nfiles; i++) {
         const char *slash = strrchr(files[i], '/');
         char *dir = slash ? sy_xstrndup(files[i], (size_t)(slash - files[i]) + (slash == files[i]))
                           : sy_xstrdup(".");
         w->names[i] = sy_xstrdup(slash ? slash + 1 : files[i]);
-        w->wd[i] = inotify_add_watch(fd, dir, IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_MODIFY);
+        w->wd[i] = inotify_add_watch(fd, dir, WATCH_EVENTS);
+        char *prompts = sy_xcalloc(1, strlen(dir) + sizeof "/prompts");
+        sprintf(prompts, "%s/prompts", dir);
+        w->pwd[i] = inotify_add_watch(fd, prompts, WATCH_EVENTS | IN_DELETE); /* -1: no such folder */
+        free(prompts);
         free(dir);
         if (w->wd[i] < 0) {
             int e = errno;
@@ -149,6 +158,7 @@ void sy_cfg_watch_close(sy_cfg_watch *w)
     for (size_t i = 0; i < w->n; i++) free(w->names[i]);
     free(w->names);
     free(w->wd);
+    free(w->pwd);
     free(w);
 }
 
@@ -165,8 +175,11 @@ bool sy_cfg_watch_drain(sy_cfg_watch *w)
     while ((got = read(w->fd, buf, sizeof buf)) > 0) {
         for (char *p = buf; p < buf + got;) {
             const struct inotify_event *ev = (const struct inotify_event *)p;
-            for (size_t i = 0; ev->len && i < w->n; i++)
+            size_t len = ev->len ? strlen(ev->name) : 0;
+            for (size_t i = 0; ev->len && i < w->n; i++) {
                 if (ev->wd == w->wd[i] && !strcmp(ev->name, w->names[i])) hit = true;
+                if (ev->wd == w->pwd[i] && len > 5 && !strcmp(ev->name + len - 5, ".yaml")) hit = true;
+            }
             p += sizeof *ev + ev->len;
         }
     }

@@ -37,7 +37,9 @@ int sy_config_reload(const sy_config *old, const sy_provider_kind *const *kinds,
 
 /* Watches pipeline files for changes: an in-place write, or a new file
  * renamed over one (the directories are watched, so an atomic replace is
- * seen, and a file made again is watched again). Linux inotify. */
+ * seen, and a file made again is watched again); and any *.yaml of the
+ * prompts/ folder beside them (prompts.h) when it exists at the start.
+ * Linux inotify. */
 typedef struct sy_cfg_watch sy_cfg_watch;
 
 /* NULL when inotify is not available (errno). */

@@ -160,10 +160,23 @@ static int render_prompt(sy_run *r, char *err, size_t errlen)
         snprintf(err, errlen, "task '%s': input renders empty (nothing to embed)", t->name);
         return -1; /* a provider refuses "" with the whole request it rides in */
     }
-    if (t->has_system && sy_template_render(&t->system, &r->job, &r->system, err, errlen) != 0)
+    const sy_template *system = &t->system, *user = &t->user;
+    r->has_system = t->has_system;
+    r->prompt_version = t->prompt_version;
+    if (t->prompt) { /* the registry's (prompts.h): pinned, rolled out, or current */
+        int v = sy_prompt_for_job(t->prompt, t->prompt_version, t->rollout_version, t->rollout_bp, &r->job, err,
+                                  errlen);
+        if (v < 0) return -1;
+        const sy_prompt_version *pv = sy_prompt_version_of(t->prompt, v);
+        r->prompt_version = v;
+        r->has_system = pv->has_system;
+        system = &pv->system;
+        user = &pv->user;
+    }
+    if (r->has_system && sy_template_render(system, &r->job, &r->system, err, errlen) != 0)
         return -1;
     if (t->has_user) {
-        if (sy_template_render(&t->user, &r->job, &r->user, err, errlen) != 0) return -1;
+        if (sy_template_render(user, &r->job, &r->user, err, errlen) != 0) return -1;
         r->user_msg.role = "user";
         r->user_msg.content = (char *)sy_buf_cstr(&r->user);
     } else if (r->job.nmessages == 0) {
@@ -620,7 +633,7 @@ static void send_attempt(sy_run *r)
     sy_transfer *t = sy_engine_acquire(w->engine);
     sy_call call = {
         .model = r->model,
-        .system = r->task->has_system ? sy_buf_cstr(&r->system) : NULL,
+        .system = r->has_system ? sy_buf_cstr(&r->system) : NULL,
         .messages = r->task->has_user ? &r->user_msg : r->job.messages,
         .nmessages = r->task->has_user ? 1 : r->job.nmessages,
         .max_tokens = r->task->max_tokens,

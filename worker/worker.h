@@ -90,6 +90,8 @@ typedef struct sy_run {
     char *origin;              /* its jobs-topic coordinates (origin.h), or NULL */
     size_t keylen, len;
     /* the prompt */
+    int prompt_version;        /* the version it runs (pin, rollout or current; 0: not yet) */
+    bool has_system;           /* that version has a system prompt */
     sy_buf system, user;
     sy_msg user_msg;
     /* routing and accounting */

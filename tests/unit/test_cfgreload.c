@@ -2,7 +2,7 @@
  * config aligned with the running one (same names, same places), the
  * changes that need a restart refused with what changed, a rejected reload
  * naming file:line, and the file watch seeing an in-place write and an
- * atomic rename (and nothing for other files). */
+ * atomic rename, and prompt files (and nothing for other files). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cfgreload.h"
@@ -167,6 +168,11 @@ static void test_watch_sees_writes_and_renames(void **state)
     snprintf(tmp, sizeof tmp, "%s/.p.yaml.new", dir);
     snprintf(other, sizeof other, "%s/other.yaml", dir);
     write_file(path, "a");
+    char prompts[256], prompt[300], notes[300];
+    snprintf(prompts, sizeof prompts, "%s/prompts", dir);
+    snprintf(prompt, sizeof prompt, "%s/sum.yaml", prompts);
+    snprintf(notes, sizeof notes, "%s/notes.txt", prompts);
+    assert_int_equal(mkdir(prompts, 0700), 0);
     const char *files[] = {path};
     sy_cfg_watch *w = sy_cfg_watch_open(files, 1);
     assert_non_null(w);
@@ -182,7 +188,14 @@ static void test_watch_sees_writes_and_renames(void **state)
     assert_true(sy_cfg_watch_drain(w));
     write_file(path, "d"); /* the renamed file is watched as well */
     assert_true(sy_cfg_watch_drain(w));
+    write_file(prompt, "p"); /* a prompt file (prompts.h), new or changed */
+    assert_true(sy_cfg_watch_drain(w));
+    write_file(notes, "n"); /* not one */
+    assert_false(sy_cfg_watch_drain(w));
     sy_cfg_watch_close(w);
+    unlink(prompt);
+    unlink(notes);
+    rmdir(prompts);
     unlink(path);
     unlink(other);
     rmdir(dir);
