@@ -19,5 +19,6 @@ int cmd_state(int argc, char **argv);
 int cmd_topics(int argc, char **argv);
 int cmd_dlq(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_prompts(int argc, char **argv);
 
 #endif

@@ -171,3 +171,41 @@ int sy_prompt_for_job(const sy_prompt *p, int current, int rollout_version, int 
     snprintf(err, errlen, "metadata %s '%.40s' is not a version of prompt '%s'", SY_PROMPT_PIN_KEY, pin, p->id);
     return -1;
 }
+
+/* Does tpl use a variable that cur (system and user) does not? Its name. */
+static const sy_tpl_part *var_missing(const sy_template *tpl, const sy_prompt_version *cur)
+{
+    for (size_t i = 0; i < tpl->nparts; i++) {
+        const sy_tpl_part *v = &tpl->parts[i];
+        if (!v->is_var) continue;
+        bool found = false;
+        const sy_template *in[2] = {&cur->user, cur->has_system ? &cur->system : NULL};
+        for (int k = 0; k < 2 && !found; k++)
+            for (size_t j = 0; in[k] && j < in[k]->nparts && !found; j++)
+                found = in[k]->parts[j].is_var && in[k]->parts[j].len == v->len &&
+                        !memcmp(in[k]->parts[j].text, v->text, v->len);
+        if (!found) return v;
+    }
+    return NULL;
+}
+
+size_t sy_prompt_check_vars(const sy_prompt *p, int current, int rollout, const char *task, sy_diags *errors,
+                            sy_diags *warnings)
+{
+    const sy_prompt_version *cur = sy_prompt_version_of(p, current);
+    size_t n = 0;
+    for (size_t i = 0; cur && i < p->nversions; i++) {
+        const sy_prompt_version *v = &p->versions[i];
+        if (v == cur) continue;
+        const sy_tpl_part *miss = var_missing(&v->user, cur);
+        if (!miss && v->has_system) miss = var_missing(&v->system, cur);
+        if (!miss) continue;
+        bool rolled = v->version == rollout;
+        sy_diags_add(rolled ? errors : warnings, p->file, v->line, 0,
+                     "version %d of prompt '%s' uses {{%.*s}}, which task '%s' does not give its current "
+                     "version %d: %s", v->version, p->id, (int)miss->len, miss->text, task, current,
+                     rolled ? "its rollout would fail those jobs" : "a job pinning it must carry it");
+        n += rolled;
+    }
+    return n;
+}

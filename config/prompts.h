@@ -79,4 +79,11 @@ int sy_prompt_pick(int current, int rollout_version, int rollout_bp, const char 
 int sy_prompt_for_job(const sy_prompt *p, int current, int rollout_version, int rollout_bp, const sy_job *job,
                       char *err, size_t errlen);
 
+/* `switchyard check`: the variables each version of p uses, against the
+ * ones the task's current version uses (what its jobs carry). A rollout
+ * version that uses another is an error (in errors, counted in the
+ * return), any other version a warning (a job pinning it needs it). */
+size_t sy_prompt_check_vars(const sy_prompt *p, int current, int rollout, const char *task, sy_diags *errors,
+                            sy_diags *warnings);
+
 #endif
