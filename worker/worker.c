@@ -22,6 +22,9 @@
  *                 (retries, purge, report)
  *   5. deliveries acknowledged results release their offsets (run.c:
  *                 run_on_delivery, an event of the job: lifecycle.h)
+ * A SIGHUP seen at the start of a turn, or a change of the pipeline files
+ * (a loop fd), loads them again (reload.h): jobs taken after it run under
+ * the new config, jobs in flight under theirs.
  * With --transactions (txn.c), step 4's offset commit sends the prefix with
  * the open Kafka transaction and commits it; results are noted PUBLISHED
  * only once it has committed.

@@ -16,14 +16,15 @@ source "$(dirname "$0")/lib.sh"
 export SWITCHYARD_LOG_FORMAT=text
 P=$T/pipeline.yaml
 
-pipeline() { # model of the echo tier -> stdout
+pipeline() { # model of the echo tier -> stdout (m-new is defined only when used: a
+             # reload adds a model the worker did not know)
     cat <<YAML
 version: 1
 providers:
   openai: {kind: openai, base_url: "\${OPENAI_BASE_URL}", api_key_env: OPENAI_API_KEY}
 models:
   m-old: {provider: openai, name: old-model, price_per_mtok: {input: 1, output: 1}}
-  m-new: {provider: openai, name: new-model, price_per_mtok: {input: 1, output: 1}}
+$([ "$1" = m-new ] && echo "  m-new: {provider: openai, name: new-model, price_per_mtok: {input: 1, output: 1}}")
 tiers:
   echo-tier:
     models: [$1]
@@ -42,7 +43,7 @@ start_fake --latency-ms 30
 start_broker "$P"
 start_scheduler "$P"
 SCHED_PID=${PIDS[-1]}
-start_worker worker -p "$P" --max-inflight 8 --state-dir "$T/state"
+start_worker worker -p "$P" --max-inflight 8 --state-dir "$T/state" --http 127.0.0.1:0
 WORKER_PID=$LAST_PID
 
 reloads() { # process log -> how many reloads it has made
@@ -129,6 +130,17 @@ grep -q 'reload (SIGHUP)' "$T/worker.log" || fail "no SIGHUP reload in the worke
 submit_batch 50 e
 check_results "a=m-old,m-new" "b:m-new" "c:m-old" "d:m-old" "e:m-new"
 ok "SIGHUP: reloaded; batch e all on m-new"
+
+# the reloads, counted in /metrics: 3 made, at least 1 rejected (the invalid
+# edit; a write seen in two steps may be rejected twice)
+port=$(grep -o 'http: serving.*port [0-9]*' "$T/worker.log" | grep -o '[0-9]*$')
+curl -sf "http://127.0.0.1:$port/metrics" >"$T/metrics.txt" || fail "GET /metrics"
+grep -q '^switchyard_reloads_total{result="ok"} 3$' "$T/metrics.txt" \
+    && grep -Eq '^switchyard_reloads_total\{result="failed"\} [1-9]' "$T/metrics.txt" \
+    || { grep reloads "$T/metrics.txt"; fail "switchyard_reloads_total"; }
+grep -q '^switchyard_jobs_total{.*model="m-new".*} ' "$T/metrics.txt" && grep -q '^switchyard_jobs_total{.*model="m-old".*} ' "$T/metrics.txt" \
+    || fail "jobs by model in /metrics: both m-old and m-new expected"
+ok "/metrics: $(grep '^switchyard_reloads_total' "$T/metrics.txt" | tr '\n' ' ')and jobs counted under both models"
 
 kill -TERM "$WORKER_PID" "$SCHED_PID"
 wait "$WORKER_PID" || fail "the worker did not stop cleanly"
