@@ -41,8 +41,9 @@ pipeline m-old >"$P"
 
 start_fake --latency-ms 30
 start_broker "$P"
-start_scheduler "$P"
-SCHED_PID=${PIDS[-1]}
+"$SY_BIN" scheduler -p "$P" --http 127.0.0.1:0 >"$T/scheduler.log" 2>&1 &
+PIDS+=($!)
+SCHED_PID=$!
 start_worker worker -p "$P" --max-inflight 8 --state-dir "$T/state" --http 127.0.0.1:0
 WORKER_PID=$LAST_PID
 
@@ -135,6 +136,10 @@ ok "SIGHUP: reloaded; batch e all on m-new"
 # edit; a write seen in two steps may be rejected twice)
 port=$(grep -o 'http: serving.*port [0-9]*' "$T/worker.log" | grep -o '[0-9]*$')
 curl -sf "http://127.0.0.1:$port/metrics" >"$T/metrics.txt" || fail "GET /metrics"
+port=$(grep -o 'http: serving.*port [0-9]*' "$T/scheduler.log" | grep -o '[0-9]*$')
+curl -sf "http://127.0.0.1:$port/metrics" >"$T/sched-metrics.txt" || fail "GET the scheduler's /metrics"
+grep -q '^switchyard_reloads_total{result="ok"} 3$' "$T/sched-metrics.txt" \
+    || { grep reloads "$T/sched-metrics.txt"; fail "the scheduler's switchyard_reloads_total"; }
 grep -q '^switchyard_reloads_total{result="ok"} 3$' "$T/metrics.txt" \
     && grep -Eq '^switchyard_reloads_total\{result="failed"\} [1-9]' "$T/metrics.txt" \
     || { grep reloads "$T/metrics.txt"; fail "switchyard_reloads_total"; }
