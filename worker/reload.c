@@ -27,21 +27,12 @@ static sy_health **new_health(const sy_config *c)
     return h;
 }
 
-/* The breakers of the models a tier keeps (by alias) carry over, under
- * the new tier's policy. Tiers are aligned: the same index, the same tier. */
+/* The breakers of the models a tier keeps (by alias) carry over. Tiers are
+ * aligned: the same index, the same tier. */
 static void carry_health(const sy_cfg_gen *old, sy_cfg_gen *neu)
 {
-    for (size_t i = 0; i < neu->cfg.ntiers; i++) {
-        const sy_tier *ot = old->cfg.tiers[i], *nt = neu->cfg.tiers[i];
-        for (size_t j = 0; j < nt->nmodels; j++)
-            for (size_t k = 0; k < ot->nmodels; k++) {
-                if (strcmp(nt->models[j].model->alias, ot->models[k].model->alias)) continue;
-                neu->health[i][j] = old->health[i][k];
-                neu->health[i][j].policy = &nt->breaker;
-                neu->health[i][j].probes_out = 0; /* probes out belong to the old runs */
-                break;
-            }
-    }
+    for (size_t i = 0; i < neu->cfg.ntiers; i++)
+        sy_health_carry(neu->health[i], neu->cfg.tiers[i], old->health[i], old->cfg.tiers[i]);
 }
 
 static void gen_free(sy_cfg_gen *g)

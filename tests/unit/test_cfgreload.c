@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cfgreload.h"
+#include "health.h"
 #include "pipeline.h"
 #include "provider.h"
 #include "util.h"
@@ -123,6 +124,36 @@ static void test_align_refuses_new_names(void **state)
     sy_diags_free(&d);
 }
 
+/* The breakers carry over by model alias (worker/health.h sy_health_carry):
+ * a model the tier keeps keeps its state under the new policy, without the
+ * old runs' probes; a model new to the tier starts closed. */
+static void test_breakers_carry_by_alias(void **state)
+{
+    (void)state;
+    sy_model a = {.alias = "a"}, b = {.alias = "b"}, c = {.alias = "c"};
+    sy_tier_model om[] = {{&a, 1}, {&b, 1}}, nm[] = {{&c, 1}, {&a, 1}};
+    sy_tier ot = {.name = "t", .models = om, .nmodels = 2}, nt = {.name = "t", .models = nm, .nmodels = 2};
+    ot.breaker = (sy_breaker_policy){.consecutive = 2, .ratio = 0.5, .min_calls = 20, .window_ms = 10000,
+                                     .cooldown_ms = 60000, .probes = 3};
+    nt.breaker = ot.breaker;
+    nt.breaker.cooldown_ms = 1000;
+    sy_health from[2], to[2];
+    for (int i = 0; i < 2; i++) sy_health_init(&from[i], &ot.breaker), sy_health_init(&to[i], &nt.breaker);
+    int64_t now = 1000000;
+    sy_health_record(&from[0], SY_ERR_SERVER, 10, 0, now);
+    assert_true(sy_health_record(&from[0], SY_ERR_SERVER, 10, 0, now)); /* a's breaker opens */
+    from[0].probes_out = 2;
+    assert_false(sy_health_usable(&from[0], now + 1));
+    sy_health_carry(to, &nt, from, &ot);
+    assert_int_equal(to[1].state, SY_BREAKER_OPEN);     /* a: still open */
+    assert_ptr_equal(to[1].policy, &nt.breaker);        /* under the new policy */
+    assert_int_equal(to[1].probes_out, 0);
+    assert_int_equal(to[1].opened, 1);
+    assert_int_equal(to[0].state, SY_BREAKER_CLOSED);   /* c: new, closed */
+    assert_ptr_equal(to[0].policy, &nt.breaker);
+    assert_true(sy_health_usable(&to[0], now + 1));
+}
+
 static void write_file(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
@@ -206,6 +237,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_align_reorders),
         cmocka_unit_test(test_align_refuses_new_names),
+        cmocka_unit_test(test_breakers_carry_by_alias),
         cmocka_unit_test(test_reload_rejects_invalid),
         cmocka_unit_test(test_watch_sees_writes_and_renames),
     };
