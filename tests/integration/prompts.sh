@@ -11,7 +11,8 @@
 #   pin       jobs with metadata prompt_version=2 all run version 2; a pin
 #             that is no version is dead-lettered with the reason
 #   reload    an edit of the prompt file (version 1's text) is picked up by
-#             the running worker: later jobs run the new text
+#             the running worker: later jobs run the new text; an invalid
+#             edit is rejected at its file:line and the prompts in force stay
 source "$(dirname "$0")/lib.sh"
 export SWITCHYARD_LOG_FORMAT=text
 P=$T/pipeline.yaml
@@ -123,6 +124,26 @@ assert got[(1, "uno")] > 0 and got[(1, "one")] == 0, got
 print(dict(got))
 PY
 ok "prompt file edited: reloaded, version 1 jobs now run the new text"
+
+# an invalid edit of the prompt file: rejected at its file:line, the running
+# prompts stay (version 1 still "uno")
+printf 'versions:\n  1: {user: "broken {{word"}\n  2: {user: "two {{word}} {{n}}"}\n' >"$T/prompts/echo.yaml"
+for _ in $(seq 100); do grep -q 'reload.*rejected' "$T/worker.log" && break; sleep 0.1; done
+grep -q "reload: $T/prompts/echo.yaml:2:[0-9]*: bad template in user of version 1" "$T/worker.log" \
+    || fail "the worker's log does not name prompts/echo.yaml:2"
+"$PY" -c "
+import json
+for i in range(20): print(json.dumps({'id': f's{i}', 'task': 'echo', 'vars': {'word': f'w{i}', 'n': i}, 'metadata': {'prompt_version': '1'}}))
+" >"$T/s.jsonl"
+"$SY_BIN" submit --quiet "$T/s.jsonl" >>"$T/submit.out" 2>&1 || fail "submit"
+"$SY_BIN" results --topic switchyard.results.echo --count 381 --timeout-ms 60000 >"$T/results.jsonl" \
+    || fail "only $(wc -l <"$T/results.jsonl") of 381 results"
+"$PY" - "$T/results.jsonl" <<'PY' || fail "after the rejected prompt file"
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if json.loads(l)["job_id"].startswith("s")]
+assert len(rows) == 20 and all(r["status"] == "ok" and r["output"].startswith("ECHO uno ") for r in rows), rows[:2]
+PY
+ok "invalid prompt file: rejected at prompts/echo.yaml:2, jobs keep running the prompts in force"
 
 kill -TERM "$WORKER_PID" "$SCHED_PID"
 wait "$WORKER_PID" || fail "the worker did not stop cleanly"
