@@ -2,3 +2,4 @@
 #include "stop.h"
 
 volatile sig_atomic_t sy_stop_requested = 0;
+volatile sig_atomic_t sy_reload_requested;

@@ -12,4 +12,8 @@
 
 extern volatile sig_atomic_t sy_stop_requested;
 
+/* Set by SIGHUP (cli/signals.c): the scheduler and the worker load their
+ * pipelines again (config/cfgreload.h) and clear it. */
+extern volatile sig_atomic_t sy_reload_requested;
+
 #endif

@@ -104,6 +104,29 @@ static void print_summary(const sy_config *cfg)
     if (cfg->ntasks) print_tasks(cfg);
 }
 
+/* The registry's prompts (config/prompts.h): each version's variables
+ * against the task's current one. -1 when a rollout would fail jobs. */
+static int check_prompt_vars(const sy_config *cfg)
+{
+    sy_diags errors = {0}, warnings = {0};
+    size_t bad = 0;
+    for (size_t i = 0; i < cfg->ntasks; i++) {
+        const sy_task *t = cfg->tasks[i];
+        if (t->prompt) bad += sy_prompt_check_vars(t->prompt, t->prompt_version, t->rollout_version, t->name,
+                                                   &errors, &warnings);
+    }
+    if (warnings.n) {
+        fprintf(stderr, "switchyard check: warning: prompt versions that use variables their task's "
+                        "current version does not:\n");
+        sy_diags_print(&warnings, stderr);
+    }
+    sy_diags_print(&errors, stderr);
+    if (bad) fprintf(stderr, "switchyard check: %zu error%s\n", bad, bad == 1 ? "" : "s");
+    sy_diags_free(&errors);
+    sy_diags_free(&warnings);
+    return bad ? -1 : 0;
+}
+
 int cmd_check(int argc, char **argv)
 {
     const char **files = argc > 1 ? (const char **)&argv[1] : NULL;
@@ -140,7 +163,7 @@ int cmd_check(int argc, char **argv)
     sy_diags_print(&diags, stderr);
     if (rc != 0)
         fprintf(stderr, "switchyard check: %zu error%s\n", diags.n, diags.n == 1 ? "" : "s");
-    else
+    else if ((rc = check_prompt_vars(&cfg)) == 0)
         print_summary(&cfg);
     if (rc == 0 && cfg.needs.n) {
         fprintf(stderr, "switchyard check: warning: %zu use%s of environment variables not set "

@@ -20,5 +20,6 @@ int cmd_topics(int argc, char **argv);
 int cmd_dlq(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_prompts(int argc, char **argv);
 
 #endif

@@ -20,6 +20,7 @@ static const struct {
     {"results", cmd_results, "read results from an output topic"},
     {"topics", cmd_topics, "list, check and create the Kafka topics of pipelines"},
     {"check", cmd_check, "validate pipeline files"},
+    {"prompts", cmd_prompts, "list the prompt registry: prompt files, versions, tasks using them"},
     {"demo", cmd_demo, "run the whole pipeline on the embedded defaults"},
     {"state", cmd_state, "inspect a worker's job state (unfinished jobs, keys)"},
     {"dlq", cmd_dlq, "list, show and requeue dead letters"},

@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "log.h"
 #include "opts.h"
+#include "provider.h" /* sy_provider_kinds */
 #include "scheduler.h"
 #include "signals.h"
 
@@ -22,6 +23,8 @@ static const char *usage =
     "      --group G         consumer group (default switchyard-scheduler)\n"
     "      --transactions    route in Kafka transactions (for real Kafka: the tier\n"
     "                        messages and the jobs-topic offsets commit together)\n"
+    "      --no-watch        reload the pipelines on SIGHUP only, not when their files\n"
+    "                        change (README, Reload)\n"
     "      --http ADDR:PORT  serve /metrics, /healthz, /readyz there (off by default;\n"
     "                        a non-loopback address needs $SWITCHYARD_HTTP_TOKEN)\n"
     "      --log-level L     debug|info|warn|error (default info); JSON lines unless\n"
@@ -38,6 +41,7 @@ static int parse_opts(sched_opts *o, cli_pipelines *p, int argc, char **argv)
         else if (v && !strcmp(a, "--dlq-topic")) o->dlq_topic = argv[++i];
         else if (v && !strcmp(a, "--group")) o->group = argv[++i];
         else if (!strcmp(a, "--transactions")) o->transactions = true;
+        else if (!strcmp(a, "--no-watch")) o->watch_pipelines = false;
         else if (v && !strcmp(a, "--http")) o->http = argv[++i];
         else if (v && !strcmp(a, "--log-level") && sy_log_level_parse(argv[i + 1]) >= 0)
             sy_log_set_level(sy_log_level_parse(argv[++i]));
@@ -49,7 +53,7 @@ static int parse_opts(sched_opts *o, cli_pipelines *p, int argc, char **argv)
 int cmd_scheduler(int argc, char **argv)
 {
     sched_opts o = {.jobs_topic = SY_TOPIC_JOBS, .dlq_topic = SY_TOPIC_DLQ,
-                    .group = "switchyard-scheduler"};
+                    .group = "switchyard-scheduler", .watch_pipelines = true};
     cli_pipelines p = {0};
     sy_config cfg = {0};
     sy_log_init("scheduler", SY_LOG_INFO);
@@ -57,6 +61,10 @@ int cmd_scheduler(int argc, char **argv)
     if (rc) return rc;
     if (cli_load_pipelines(&p, 0, &cfg) != 0) return 1;
     sy_install_stop_signals();
+    sy_install_reload_signal();
+    o.pipeline_files = p.files;
+    o.npipeline_files = p.n;
+    o.kinds = sy_provider_kinds;
     rc = sched_run(&o, &cfg) == 0 ? 0 : 1;
     sy_config_free(&cfg);
     return rc;

@@ -13,5 +13,8 @@
  * (an operator who does not want to wait for the drain). SIGPIPE is
  * ignored: a closed socket or pipe is an error return, not a death. */
 void sy_install_stop_signals(void);
+/* SIGHUP sets sy_reload_requested (stop.h): the scheduler and the worker
+ * load their pipelines again (config/cfgreload.h). */
+void sy_install_reload_signal(void);
 
 #endif

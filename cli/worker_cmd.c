@@ -51,6 +51,8 @@ static const char *usage =
     "      --max-answer-bytes N  a provider response body larger than this ends the\n"
     "                        call as response_too_large (default 4194304 = 4 MiB)\n"
     "      --max-header-bytes N  the same for its headers (default 65536); both 1024..2^30\n"
+    "      --no-watch        reload the pipelines on SIGHUP only, not when their files\n"
+    "                        change (README, Reload)\n"
     "      --core-dumps      allow core dumps (off by default: a worker's memory holds\n"
     "                        the API keys); SWITCHYARD_CORE_DUMPS=1 does the same\n"
     "      --http ADDR:PORT  serve /metrics, /healthz, /readyz there (off by default; e.g.\n"
@@ -106,6 +108,7 @@ static int parse_opts(worker_opts *o, sy_kafka_opts *kafka, cli_pipelines *p, in
         else if (!strcmp(a, "--no-changelog")) o->changelog = false;
         else if (!strcmp(a, "--transactions")) o->transactions = true;
         else if (!strcmp(a, "--core-dumps")) o->core_dumps = true;
+        else if (!strcmp(a, "--no-watch")) o->watch_pipelines = false;
         else if (v && !strcmp(a, "--max-answer-bytes") && bytes_arg(argv[i + 1], 1024, 1L << 30, &o->max_answer_bytes)) i++;
         else if (v && !strcmp(a, "--max-header-bytes") && bytes_arg(argv[i + 1], 1024, 1L << 30, &o->max_header_bytes)) i++;
         else if (v && !strcmp(a, "--fsync") && (!strcmp(argv[i + 1], "always") || !strcmp(argv[i + 1], "never")))
@@ -144,7 +147,7 @@ int cmd_worker(int argc, char **argv)
                        .state_dir = "switchyard-state", .state_map_mb = 4096, .account_share = 1,
                        .changelog = true, .fsync = true, .key_ttl_ms = 7LL * 24 * 3600 * 1000,
                        .max_answer_bytes = 4 << 20, .max_header_bytes = 64 << 10,
-                       .metrics_tags = "team,workflow"};
+                       .metrics_tags = "team,workflow", .watch_pipelines = true};
     sy_kafka_opts kafka = {0};
     cli_pipelines p = {0};
     sy_config cfg = {0};
@@ -154,6 +157,9 @@ int cmd_worker(int argc, char **argv)
     if (!opt.core_dumps) no_core_dumps(); /* before the keys are read */
     if (cli_load_pipelines(&p, SY_LOAD_REQUIRE_KEYS, &cfg) != 0) return 1;
     sy_install_stop_signals();
+    sy_install_reload_signal();
+    opt.pipeline_files = p.files;
+    opt.npipeline_files = p.n;
     sy_werr err = {0};
     rc = sy_worker_run(&opt, &kafka, &cfg, &err);
     sy_config_free(&cfg);

@@ -123,7 +123,7 @@ static const char *const task_keys[] = {"tier", "prompt", "max_tokens", "tempera
                                         "output_schema", "labels", "kind", "input", "dimensions",
                                         NULL};
 static const char *const task_kind_names[] = {"chat", "embedding", NULL};
-static const char *const prompt_keys[] = {"id", "version", "system", "user", NULL};
+static const char *const prompt_keys[] = {"id", "version", "system", "user", "ref", "rollout", NULL};
 static const char *const output_keys[] = {"topic", "parse", "format", NULL};
 static const char *const parse_names[] = {"text", "json", NULL};
 static const char *const format_names[] = {"msgpack", "json", NULL};
@@ -718,38 +718,91 @@ static void task_free(sy_task *t)
     free(t);
 }
 
-/* Compile <where><key> (prompt.user, input); a syntax error points into the scalar when the
- * offset maps to the source. Prompts are not ${}-expanded: they are sent
- * as written. */
-static void task_template(const yn_map *p, const char *where, const char *key, sy_template *tpl,
-                          bool *has)
+/* rollout: {N: P%} -- one other version and its share (0 < P < 100). */
+static void task_rollout(const yn_map *p, sy_task *t)
 {
-    yaml_node_t *v;
-    if (yn_get_text(p, key, false, &v) != 1) return;
-    char err[256] = "";
-    size_t off = 0;
-    memset(tpl, 0, sizeof *tpl);
-    if (sy_template_compile(tpl, yn_str(v), err, sizeof err, &off) == 0) {
-        *has = true;
+    yaml_node_t *r = yn_map_get(p, "rollout");
+    if (!r) return;
+    yn_map m;
+    if (!yn_map_open(&m, p->doc, r, yn_map_key(p, "rollout"), p->owner, "prompt.rollout.", NULL)) return;
+    yaml_node_pair_t *q = r->data.mapping.pairs.start;
+    if (r->data.mapping.pairs.top - q != 1) {
+        yn_error(p->doc, r, "prompt.rollout of %s names one version and its share, e.g. {2: 10%%}", p->owner);
         return;
     }
-    memset(tpl, 0, sizeof *tpl);
-    yn_error_in(p->doc, v, off, "bad template in %s%s of %s: %s (at byte %zu)", where, key,
-                p->owner, err[0] ? err : "syntax error", off);
+    yaml_node_t *k = yn_node(p->doc, q->key), *v = yn_node(p->doc, q->value);
+    int64_t ver;
+    double pct;
+    const char *text = yn_str(v);
+    char num[32] = "";
+    if (text) snprintf(num, sizeof num, "%.*s", (int)strcspn(text, "%"), text);
+    if (!yn_str(k) || !yn_parse_int(yn_str(k), &ver) || ver < 1 || ver > SY_PROMPT_MAX_VERSION)
+        yn_error(p->doc, k, "prompt.rollout of %s: a version is a whole number from 1", p->owner);
+    else if (!text || !yn_parse_num(num, &pct) || !(pct > 0 && pct < 100) ||
+             (text[strlen(num)] && strcmp(text + strlen(num), "%")))
+        yn_error(p->doc, v, "prompt.rollout of %s: the share is a percentage above 0 and below 100, e.g. 10%%",
+                 p->owner);
+    else {
+        t->rollout_version = (int)ver;
+        t->rollout_bp = (int)(pct * 100 + 0.5);
+        if (t->rollout_bp < 1) t->rollout_bp = 1;
+    }
 }
 
-static void task_prompt(const yn_map *m, sy_task *t)
+/* prompt: {ref: ID, version: N, rollout: {M: P%}} -- the prompt file's
+ * versions (prompts.h); the current one compiled into the task. */
+static void task_prompt_ref(loader *L, const yn_map *p, sy_task *t)
+{
+    if (yn_map_get(p, "id") || yn_map_get(p, "system") || yn_map_get(p, "user")) {
+        const char *k = yn_map_get(p, "id") ? "id" : yn_map_get(p, "system") ? "system" : "user";
+        yn_error(p->doc, yn_map_key(p, k), "prompt.%s of %s: a prompt with ref is in its file, not inline", k,
+                 p->owner);
+        return;
+    }
+    if (yn_get_str(p, "ref", true, &t->prompt_id) != 1) return;
+    int64_t v;
+    bool has_version = yn_get_int(p, "version", true, 1, SY_PROMPT_MAX_VERSION, &v) == 1;
+    task_rollout(p, t);
+    yaml_node_t *at = yn_map_get(p, "ref");
+    const sy_prompt *pr = sy_prompt_get(&L->cfg->prompts, &L->cfg->nprompts, L->file, t->prompt_id, L->diags,
+                                        L->file, (int)at->start_mark.line + 1, (int)at->start_mark.column + 1);
+    if (!pr || !has_version) return;
+    t->prompt = pr;
+    t->prompt_version = (int)v;
+    const sy_prompt_version *cur = sy_prompt_version_of(pr, (int)v);
+    int want[2] = {(int)v, t->rollout_version};
+    const char *what[2] = {"version", "rollout"};
+    for (int i = 0; i < 2; i++)
+        if (want[i] && !sy_prompt_version_of(pr, want[i]))
+            yn_error(p->doc, yn_map_get(p, what[i]), "prompt '%s' has no version %d (%s)", pr->id, want[i], pr->file);
+    if (t->rollout_version == (int)v)
+        yn_error(p->doc, yn_map_get(p, "rollout"), "prompt.rollout of %s names the current version", p->owner);
+    if (!cur) return;
+    char err[256];
+    size_t off;
+    if (cur->has_system && sy_template_compile(&t->system, cur->system.source, err, sizeof err, &off) == 0)
+        t->has_system = true;
+    if (sy_template_compile(&t->user, cur->user.source, err, sizeof err, &off) == 0) t->has_user = true;
+}
+
+static void task_prompt(loader *L, const yn_map *m, sy_task *t)
 {
     char path[64];
     yn_map p;
     int rc = yn_map_sub(m, "prompt", prompt_keys, path, sizeof path, &p);
     if (rc == 0 && t->kind != SY_TASK_EMBEDDING) yn_missing(m, "prompt"); /* its text: input */
     if (rc != 1) return;
+    if (yn_map_get(&p, "ref")) {
+        task_prompt_ref(L, &p, t);
+        return;
+    }
+    if (yn_map_get(&p, "rollout"))
+        yn_error(p.doc, yn_map_key(&p, "rollout"), "prompt.rollout of %s needs a prompt file (ref)", p.owner);
     yn_get_str(&p, "id", true, &t->prompt_id);
     int64_t v;
     if (yn_get_int(&p, "version", true, 1, 1000000000, &v) == 1) t->prompt_version = (int)v;
-    task_template(&p, "prompt.", "system", &t->system, &t->has_system);
-    task_template(&p, "prompt.", "user", &t->user, &t->has_user);
+    sy_template_from_yaml(&p, "prompt.", "system", false, &t->system, &t->has_system);
+    sy_template_from_yaml(&p, "prompt.", "user", false, &t->user, &t->has_user);
 }
 
 static void task_output(loader *L, const yn_map *m, sy_task *t)
@@ -778,7 +831,7 @@ static void task_kind(loader *L, const yn_map *m, sy_task *t)
     int64_t d;
     bool embedding = t->kind == SY_TASK_EMBEDDING;
     if (yn_get_int(m, "dimensions", false, 1, SY_EMBED_MAX_DIMS, &d) == 1) t->dimensions = (int)d;
-    task_template(m, "", "input", &t->input, &t->has_input);
+    sy_template_from_yaml(m, "", "input", false, &t->input, &t->has_input); /* not ${}-expanded: sent as written */
     if (embedding && !t->has_input && !yn_map_get(m, "input")) yn_missing(m, "input");
     if (!embedding && (yn_map_get(m, "input") || yn_map_get(m, "dimensions")))
         yn_error(m->doc, yn_map_get(m, yn_map_get(m, "input") ? "input" : "dimensions"),
@@ -799,7 +852,7 @@ static void *task_load(loader *L, yaml_node_t *key, yaml_node_t *val)
     if (yn_map_open(&m, L->doc, val, key, owner, "", task_keys)) {
         ref_key(L, &m, "tier", DEF_TIER, (ref){.slot.tier = &t->tier});
         task_kind(L, &m, t);
-        task_prompt(&m, t);
+        task_prompt(L, &m, t);
         int64_t v;
         if (yn_get_int(&m, "max_tokens", false, 1, 1000000, &v) == 1) t->max_tokens = (int)v;
         yn_get_num(&m, "temperature", false, 0, false, 2, &t->temperature);
@@ -1097,6 +1150,7 @@ void sy_config_free(sy_config *cfg)
     for (size_t i = 0; i < cfg->ntasks; i++) task_free(cfg->tasks[i]);
     for (size_t i = 0; i < cfg->nfiles; i++) free(cfg->files[i]);
     sy_budgets_free(cfg);
+    sy_prompts_free(cfg->prompts, cfg->nprompts);
     free(cfg->providers);
     free(cfg->models);
     free(cfg->tiers);

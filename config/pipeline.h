@@ -28,6 +28,7 @@
 
 #include "budget.h"
 #include "diag.h"
+#include "prompts.h"
 #include "result.h"
 #include "template.h"
 
@@ -236,8 +237,11 @@ typedef struct sy_task {
     const char *file;     /* where `kind: embedding` is written (check's messages) */
     int kind_line, kind_column;
     char *prompt_id;
-    int prompt_version;
-    sy_template system;   /* may be empty (nparts == 0) */
+    int prompt_version;   /* inline: as written; a ref: the current version */
+    const sy_prompt *prompt; /* prompt: {ref: ...} (prompts.h), in sy_config.prompts; NULL: inline */
+    int rollout_version;  /* rollout: {N: P%}: version N for P% of keys (0: none) */
+    int rollout_bp;       /* P in hundredths of a percent */
+    sy_template system;   /* may be empty (nparts == 0); a ref: the current version's */
     sy_template user;     /* required unless jobs carry messages */
     bool has_system, has_user;
     int max_tokens;       /* default 1024 */
@@ -259,6 +263,7 @@ typedef struct sy_config {
     sy_task **tasks;         size_t ntasks;
     char **files;            size_t nfiles; /* loaded file names (owned) */
     sy_budget *budgets;      size_t nbudgets; /* budget.h */
+    sy_prompt **prompts;     size_t nprompts; /* the prompt files tasks refer to (prompts.h) */
     sy_diags needs;          /* SY_LOAD_ENV_OPTIONAL: "VAR (where used)" for each unset
                               * variable a run will need */
 } sy_config;

@@ -48,6 +48,9 @@ static void render(scheduler *s, sy_buf *b)
                            (double)s->dead_by_class[c]);
     sy_prom_family(b, "switchyard_failed_deliveries_total", "Routed messages the broker did not acknowledge (produced again or dead-lettered).", SY_PROM_COUNTER);
     sy_prom_sample(b, "switchyard_failed_deliveries_total", NULL, 0, (double)s->failed_deliveries);
+    sy_prom_family(b, "switchyard_reloads_total", "Pipeline reloads (SIGHUP or a file change) by result.", SY_PROM_COUNTER);
+    sy_prom_sample(b, "switchyard_reloads_total", &(sy_prom_label){"result", "ok"}, 1, (double)s->reloads_ok);
+    sy_prom_sample(b, "switchyard_reloads_total", &(sy_prom_label){"result", "failed"}, 1, (double)s->reloads_failed);
     sy_kafka_prom_lag(s->consumer, b);
 }
 

@@ -20,6 +20,11 @@ typedef struct sched_txn sched_txn;
 
 typedef struct scheduler {
     const sy_config *cfg;
+    sy_config *owned_cfg;         /* the last reload's (cfg then points to it); NULL: the caller's */
+    const struct sched_opts *opts;
+    struct sy_cfg_watch *watch;   /* the pipeline files; NULL: not watched */
+    int64_t reload_due_us;        /* a file changed: reload then (0: none due) */
+    uint64_t reloads_ok, reloads_failed;
     const sy_kafka_opts *kafka;
     const char *jobs_topic, *dlq_topic, *group;
     sched_txn *txn;     /* NULL without --transactions */

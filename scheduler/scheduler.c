@@ -19,12 +19,16 @@
  *
  * Below cli/: sched_run takes parsed options and the loaded pipelines, runs
  * until the stop flag (stop.h) is set or a fatal error, and returns; the
- * command (cli/scheduler_cmd.c) owns arguments, signals and the exit code. */
+ * command (cli/scheduler_cmd.c) owns arguments, signals and the exit code.
+ * On SIGHUP or a change of the pipeline files the config is loaded again
+ * (config/cfgreload.h) and replaces the running one if it is valid. */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cfgreload.h"
 #include "deadletter.h"
 #include "job.h"
 #include "kafka.h"
@@ -42,6 +46,8 @@
 
 /* A produce's opaque carries the input offset's handle and how many times
  * the message was produced again: part (20 bits), retries (4), seq (40). */
+#define RELOAD_SETTLE_US 150000 /* a file change: wait this long for more writes */
+
 static void *handle_to_opaque(sy_offset_handle h, int retries)
 {
     return (void *)(uintptr_t)(((uint64_t)h.part << 44) | ((uint64_t)retries << 40) | h.seq);
@@ -224,6 +230,38 @@ static int check_topics(scheduler *s)
     return rc;
 }
 
+/* SIGHUP, or a pipeline file changed and settled: load them again. */
+static void reload(scheduler *s, const char *why)
+{
+    const sched_opts *o = s->opts;
+    if (!o->npipeline_files) return;
+    sy_config neu = {0};
+    if (sy_config_reload(s->cfg, o->kinds, o->pipeline_files, o->npipeline_files, 0, why, &neu) != 0) {
+        s->reloads_failed++;
+        return;
+    }
+    if (s->owned_cfg) sy_config_free(s->owned_cfg);
+    else s->owned_cfg = sy_xcalloc(1, sizeof *s->owned_cfg);
+    *s->owned_cfg = neu;
+    s->cfg = s->owned_cfg;
+    s->reloads_ok++;
+    sy_info("reload (%s): pipelines loaded again (%zu task(s), %zu tier(s))", why, s->cfg->ntasks,
+            s->cfg->ntiers);
+}
+
+static void check_reload(scheduler *s, int64_t now)
+{
+    if (sy_reload_requested) {
+        sy_reload_requested = 0;
+        reload(s, "SIGHUP");
+    }
+    if (s->watch && sy_cfg_watch_drain(s->watch)) s->reload_due_us = now + RELOAD_SETTLE_US;
+    if (s->reload_due_us && now >= s->reload_due_us) {
+        s->reload_due_us = 0;
+        reload(s, "a pipeline file changed");
+    }
+}
+
 static void run_loop(scheduler *s)
 {
     int64_t last_commit = 0, last_report = sy_mono_us();
@@ -235,6 +273,7 @@ static void run_loop(scheduler *s)
         }
         rd_kafka_poll(s->producer, 0);
         int64_t now = sy_mono_us();
+        check_reload(s, now);
         sched_metrics_tick(s, now);
         if (now - last_commit > 100000) {
             if (s->txn) sched_txn_commit(s);
@@ -275,7 +314,10 @@ static void shut_down(scheduler *s)
 int sched_run(const sched_opts *o, const sy_config *cfg)
 {
     scheduler s = {.cfg = cfg, .kafka = &o->kafka, .jobs_topic = o->jobs_topic,
-                   .dlq_topic = o->dlq_topic, .group = o->group};
+                   .dlq_topic = o->dlq_topic, .group = o->group, .opts = o};
+    if (o->watch_pipelines && o->npipeline_files &&
+        !(s.watch = sy_cfg_watch_open(o->pipeline_files, o->npipeline_files)))
+        sy_warn("cannot watch the pipeline files (%s): they reload on SIGHUP only", strerror(errno));
     s.offsets = sy_offsets_new();
     int rc = -1;
     s.http_spec = o->http;
@@ -292,5 +334,8 @@ int sched_run(const sched_opts *o, const sy_config *cfg)
     }
     sched_metrics_stop(&s);
     sy_offsets_free(s.offsets);
+    sy_cfg_watch_close(s.watch);
+    if (s.owned_cfg) sy_config_free(s.owned_cfg);
+    free(s.owned_cfg);
     return rc;
 }

@@ -19,6 +19,14 @@ typedef struct sched_opts {
     const char *jobs_topic, *dlq_topic, *group;
     bool transactions;  /* --transactions */
     const char *http;   /* --http ADDR:PORT: metrics and health (sched_metrics.h); NULL off */
+    /* Reload (config/cfgreload.h): on SIGHUP, and with watch_pipelines when
+     * the files change, they are loaded again with these kinds; a valid
+     * config replaces the running one (routing is synchronous: nothing in
+     * flight points into the old one). */
+    const char *const *pipeline_files;
+    size_t npipeline_files;
+    const sy_provider_kind *const *kinds;
+    bool watch_pipelines;
 } sched_opts;
 
 /* Route until sy_stop_requested (stop.h) is set, then flush and commit what

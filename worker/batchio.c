@@ -94,7 +94,7 @@ static batchio_set *set_of(worker *w)
 {
     if (!w->batches) {
         batchio_set *bs = sy_xcalloc(1, sizeof *bs);
-        bs->tiers = sy_xcalloc(w->cfg.ntiers ? w->cfg.ntiers : 1, sizeof *bs->tiers);
+        bs->tiers = sy_xcalloc(w->cfg->ntiers ? w->cfg->ntiers : 1, sizeof *bs->tiers);
         sy_keymap_init(&bs->adopted);
         w->batches = bs;
     }
@@ -695,7 +695,7 @@ void batchio_forget_run(worker *w, sy_run *r)
     for (batchio *b = bs->list; b; b = b->next)
         for (size_t i = 0; i < b->n; i++)
             if (b->runs[i] == r) b->runs[i] = NULL;
-    for (size_t t = 0; t < w->cfg.ntiers; t++)
+    for (size_t t = 0; t < w->cfg->ntiers; t++)
         for (size_t i = 0; i < bs->tiers[t].nq; i++)
             if (bs->tiers[t].q[i].r == r) bs->tiers[t].q[i].r = NULL;
     r->in_batch = false;
@@ -706,7 +706,7 @@ void batchio_free_all(worker *w)
     batchio_set *bs = w->batches;
     if (!bs) return;
     while (bs->list) batch_free(bs->list);
-    for (size_t t = 0; t < w->cfg.ntiers; t++) {
+    for (size_t t = 0; t < w->cfg->ntiers; t++) {
         for (size_t i = 0; i < bs->tiers[t].nq; i++) sy_buf_free(&bs->tiers[t].q[i].line);
         free(bs->tiers[t].q);
     }

@@ -51,17 +51,17 @@
 
 const char *changelog_topic(worker *w, const char *tier_topic)
 {
-    const sy_tier *t = sy_config_tier_by_topic(&w->cfg, tier_topic);
+    const sy_tier *t = sy_config_tier_by_topic(w->cfg, tier_topic);
     return t ? w->changelog_topics[t->index] : NULL;
 }
 
 void changelog_init(worker *w)
 {
-    w->changelog_topics = sy_xcalloc(w->cfg.ntiers + 1, sizeof(char *));
-    for (size_t i = 0; i < w->cfg.ntiers; i++) {
+    w->changelog_topics = sy_xcalloc(w->cfg->ntiers + 1, sizeof(char *));
+    for (size_t i = 0; i < w->cfg->ntiers; i++) {
         sy_buf b;
         sy_buf_init(&b);
-        sy_buf_printf(&b, "%s.changelog", w->cfg.tiers[i]->topic);
+        sy_buf_printf(&b, "%s.changelog", w->cfg->tiers[i]->topic);
         w->changelog_topics[i] = sy_xstrdup(sy_buf_cstr(&b));
         sy_buf_free(&b);
     }
@@ -70,7 +70,7 @@ void changelog_init(worker *w)
 
 void changelog_free(worker *w)
 {
-    for (size_t i = 0; w->changelog_topics && i < w->cfg.ntiers; i++) free(w->changelog_topics[i]);
+    for (size_t i = 0; w->changelog_topics && i < w->cfg->ntiers; i++) free(w->changelog_topics[i]);
     free(w->changelog_topics);
 }
 

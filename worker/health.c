@@ -132,3 +132,15 @@ bool sy_health_record(sy_health *h, sy_err_class c, int64_t latency_ms, int64_t 
     open_breaker(h, now_ms);
     return true;
 }
+
+void sy_health_carry(sy_health *to, const sy_tier *nt, const sy_health *from, const sy_tier *ot)
+{
+    for (size_t j = 0; j < nt->nmodels; j++)
+        for (size_t k = 0; k < ot->nmodels; k++) {
+            if (strcmp(nt->models[j].model->alias, ot->models[k].model->alias)) continue;
+            to[j] = from[k];
+            to[j].policy = &nt->breaker;
+            to[j].probes_out = 0; /* the probes out are the old runs': they report to the old state */
+            break;
+        }
+}

@@ -58,4 +58,9 @@ void sy_health_release(sy_health *h);
 /* Does this error class count against the endpoint? */
 bool sy_health_counts(sy_err_class c);
 
+/* A reload (reload.h): each model of the new tier nt takes the state of the
+ * model of the same alias in the old tier ot (from: ot's states), under nt's
+ * policy; models new to the tier keep the state they were given. */
+void sy_health_carry(sy_health *to, const sy_tier *nt, const sy_health *from, const sy_tier *ot);
+
 #endif

@@ -37,7 +37,9 @@ struct sy_wmetrics {
     sy_httpd *http;
     sy_loop_timer timer;
     sy_buf page;
-    size_t ntasks, nmodels; /* the config's */
+    size_t ntasks, nmodels; /* the config's tasks; every model alias seen (reloads add) */
+    char **aliases;         /* [nmodels] */
+    size_t *cur;            /* metrics index of each model of the current config */
     uint64_t *jobs;         /* [task][model or nmodels: none][ok, failed] */
     model_stat *models;
     sy_prom_hist *queue_wait, *e2e; /* per task */
@@ -47,11 +49,55 @@ struct sy_wmetrics {
     uint64_t dead[SY_ERR_COUNT];
 };
 
+/* A model of the current config, or of an earlier one (a run that
+ * started before a reload) by its alias. */
 static size_t model_index(const worker *w, const sy_model *m)
 {
-    for (size_t i = 0; m && i < w->cfg.nmodels; i++)
-        if (w->cfg.models[i] == m) return i;
-    return w->cfg.nmodels;
+    const struct sy_wmetrics *s = w->metrics;
+    for (size_t i = 0; m && i < w->cfg->nmodels; i++)
+        if (w->cfg->models[i] == m) return s->cur[i];
+    for (size_t i = 0; m && i < s->nmodels; i++)
+        if (!strcmp(s->aliases[i], m->alias)) return i;
+    return s->nmodels;
+}
+
+/* The aliases of the current config: new ones added (the arrays by model
+ * grow; "none" stays last), cur mapped. */
+static void map_models(worker *w)
+{
+    struct sy_wmetrics *m = w->metrics;
+    size_t n = m->nmodels;
+    free(m->cur);
+    m->cur = sy_xcalloc(w->cfg->nmodels + 1, sizeof *m->cur);
+    for (size_t i = 0; i < w->cfg->nmodels; i++) {
+        size_t j = 0;
+        while (j < n && strcmp(m->aliases[j], w->cfg->models[i]->alias)) j++;
+        if (j == n) {
+            m->aliases = sy_xrealloc(m->aliases, (n + 1) * sizeof *m->aliases);
+            m->aliases[n++] = sy_xstrdup(w->cfg->models[i]->alias);
+        }
+        m->cur[i] = j;
+    }
+    if (n == m->nmodels && m->jobs) return;
+    uint64_t *jobs = sy_xcalloc(m->ntasks * (n + 1) * 2 + 1, sizeof *jobs);
+    model_stat *models = sy_xcalloc(n + 1, sizeof *models);
+    for (size_t mi = 0; m->jobs && mi <= m->nmodels; mi++) {
+        size_t to = mi == m->nmodels ? n : mi;
+        models[to] = m->models[mi];
+        for (size_t t = 0; t < m->ntasks; t++)
+            for (int st = 0; st < 2; st++)
+                jobs[(t * (n + 1) + to) * 2 + st] = m->jobs[(t * (m->nmodels + 1) + mi) * 2 + st];
+    }
+    free(m->jobs);
+    free(m->models);
+    m->jobs = jobs;
+    m->models = models;
+    m->nmodels = n;
+}
+
+void wmetrics_reloaded(worker *w)
+{
+    if (w->metrics) map_models(w);
 }
 
 static void publish(worker *w);
@@ -96,16 +142,14 @@ int wmetrics_start(worker *w)
     }
     struct sy_wmetrics *m = sy_xcalloc(1, sizeof *m);
     m->http = h;
-    m->ntasks = w->cfg.ntasks;
-    m->nmodels = w->cfg.nmodels;
-    m->jobs = sy_xcalloc(m->ntasks * (m->nmodels + 1) * 2, sizeof *m->jobs);
-    m->models = sy_xcalloc(m->nmodels + 1, sizeof *m->models);
+    m->ntasks = w->cfg->ntasks;
+    w->metrics = m;
+    map_models(w);
     m->queue_wait = sy_xcalloc(m->ntasks, sizeof *m->queue_wait);
     m->e2e = sy_xcalloc(m->ntasks, sizeof *m->e2e);
     m->task_cost = sy_xcalloc(m->ntasks, sizeof *m->task_cost);
     add_tags(m, w->opt.metrics_tags);
     sy_buf_init(&m->page);
-    w->metrics = m;
     sy_loop_timer_init(&m->timer, on_timer, w);
     publish(w);
     sy_loop_timer_at(w->loop, &m->timer, sy_mono_us() + PUBLISH_US);
@@ -124,6 +168,9 @@ void wmetrics_stop(worker *w)
         free(m->tags[i].name);
         sy_prom_capset_free(&m->tags[i].values);
     }
+    for (size_t i = 0; i < m->nmodels; i++) free(m->aliases[i]);
+    free(m->aliases);
+    free(m->cur);
     free(m->jobs);
     free(m->models);
     free(m->queue_wait);
@@ -195,7 +242,7 @@ void wmetrics_dead_letter(worker *w, sy_err_class c)
 
 static const char *model_name(const worker *w, size_t i)
 {
-    return i < w->cfg.nmodels ? w->cfg.models[i]->alias : "none";
+    return i < w->metrics->nmodels ? w->metrics->aliases[i] : "none";
 }
 
 static void render_jobs(worker *w, sy_buf *b)
@@ -207,7 +254,7 @@ static void render_jobs(worker *w, sy_buf *b)
             for (int st = 0; st < 2; st++) {
                 uint64_t n = m->jobs[(t * (m->nmodels + 1) + mi) * 2 + st];
                 if (!n) continue;
-                const sy_task *task = w->cfg.tasks[t];
+                const sy_task *task = w->cfg->tasks[t];
                 sy_prom_label l[] = {{"task", task->name}, {"tier", task->tier ? task->tier->name : ""},
                                      {"model", model_name(w, mi)}, {"status", st ? "failed" : "ok"}};
                 sy_prom_sample(b, "switchyard_jobs_total", l, 4, (double)n);
@@ -220,7 +267,7 @@ static void render_jobs(worker *w, sy_buf *b)
         sy_prom_family(b, hn[k], hh[k], SY_PROM_HISTOGRAM);
         for (size_t t = 0; t < m->ntasks; t++)
             if (hv[k][t].count)
-                sy_prom_hist_write(b, hn[k], &(sy_prom_label){"task", w->cfg.tasks[t]->name}, 1, &hv[k][t]);
+                sy_prom_hist_write(b, hn[k], &(sy_prom_label){"task", w->cfg->tasks[t]->name}, 1, &hv[k][t]);
     }
     sy_counts c = sy_counters_summary(&w->counters);
     const char *cn[] = {"consumed", "deduplicated", "replayed", "skipped", "rerouted"};
@@ -252,7 +299,7 @@ static void render_models(worker *w, sy_buf *b)
     sy_prom_family(b, "switchyard_cost_usd_by_task_total", "Cost of produced results in USD by task.", SY_PROM_COUNTER);
     for (size_t t = 0; t < m->ntasks; t++)
         if (m->task_cost[t] > 0)
-            sy_prom_sample(b, "switchyard_cost_usd_by_task_total", &(sy_prom_label){"task", w->cfg.tasks[t]->name}, 1, m->task_cost[t]);
+            sy_prom_sample(b, "switchyard_cost_usd_by_task_total", &(sy_prom_label){"task", w->cfg->tasks[t]->name}, 1, m->task_cost[t]);
     const char *fn[] = {"switchyard_provider_errors_total", "switchyard_retries_total", "switchyard_fallbacks_total"};
     sy_prom_family(b, fn[0], "Failed provider calls by model and class (429s: class rate_limited).", SY_PROM_COUNTER);
     for (size_t i = 0; i < m->nmodels; i++)
@@ -268,11 +315,12 @@ static void render_models(worker *w, sy_buf *b)
     for (size_t i = 0; i < m->nmodels; i++)
         sy_prom_sample(b, fn[2], &(sy_prom_label){"model", model_name(w, i)}, 1, (double)m->models[i].fallbacks);
     sy_prom_family(b, "switchyard_breaker_state", "Circuit breaker per tier and model: 0 closed, 1 open, 2 half-open.", SY_PROM_GAUGE);
-    for (size_t t = 0; t < w->cfg.ntiers && w->health; t++) {
-        const sy_tier *tier = w->cfg.tiers[t];
-        for (size_t s = 0; w->health[t] && s < tier->nmodels; s++) {
+    sy_health **health = w->gen->health;
+    for (size_t t = 0; t < w->cfg->ntiers && health; t++) {
+        const sy_tier *tier = w->cfg->tiers[t];
+        for (size_t s = 0; health[t] && s < tier->nmodels; s++) {
             sy_prom_label l[] = {{"tier", tier->name}, {"model", tier->models[s].model->alias}};
-            sy_prom_sample(b, "switchyard_breaker_state", l, 2, (double)w->health[t][s].state);
+            sy_prom_sample(b, "switchyard_breaker_state", l, 2, (double)health[t][s].state);
         }
     }
 }
@@ -303,7 +351,7 @@ static void render_now(worker *w, sy_buf *b)
     struct sy_wmetrics *m = w->metrics;
     int64_t now = sy_mono_us();
     size_t paced = 0;
-    for (size_t i = 0; w->paced && i < w->cfg.nproviders; i++) paced += w->paced[i].waiting.n;
+    for (size_t i = 0; w->paced && i < w->cfg->nproviders; i++) paced += w->paced[i].waiting.n;
     sy_prom_family(b, "switchyard_calls_in_flight", "Provider calls in flight.", SY_PROM_GAUGE);
     sy_prom_sample(b, "switchyard_calls_in_flight", NULL, 0, w->engine ? sy_engine_inflight(w->engine) : 0);
     sy_prom_family(b, "switchyard_jobs_held", "Jobs held by this worker (in flight, waiting, publishing).", SY_PROM_GAUGE);
@@ -313,13 +361,16 @@ static void render_now(worker *w, sy_buf *b)
     sy_prom_sample(b, "switchyard_jobs_waiting", &(sy_prom_label){"on", "pacing"}, 1, (double)paced);
     sy_prom_sample(b, "switchyard_jobs_waiting", &(sy_prom_label){"on", "retry"}, 1, (double)w->timers.n);
     sy_prom_family(b, "switchyard_pacing_headroom_ratio", "Share of the account's rate limits free now (1: all).", SY_PROM_GAUGE);
-    for (size_t i = 0; w->accounts && i < w->cfg.nproviders; i++)
-        sy_prom_sample(b, "switchyard_pacing_headroom_ratio", &(sy_prom_label){"account", w->cfg.providers[i]->name}, 1,
+    for (size_t i = 0; w->accounts && i < w->cfg->nproviders; i++)
+        sy_prom_sample(b, "switchyard_pacing_headroom_ratio", &(sy_prom_label){"account", w->cfg->providers[i]->name}, 1,
                        sy_account_headroom(&w->accounts[i], now));
     sy_prom_family(b, "switchyard_dead_letters_total", "Dead letters produced by class.", SY_PROM_COUNTER);
     for (int c = 0; c < SY_ERR_COUNT; c++)
         if (m->dead[c])
             sy_prom_sample(b, "switchyard_dead_letters_total", &(sy_prom_label){"class", sy_err_class_name(c)}, 1, (double)m->dead[c]);
+    sy_prom_family(b, "switchyard_reloads_total", "Pipeline reloads (SIGHUP or a file change) by result.", SY_PROM_COUNTER);
+    sy_prom_sample(b, "switchyard_reloads_total", &(sy_prom_label){"result", "ok"}, 1, (double)w->reloads_ok);
+    sy_prom_sample(b, "switchyard_reloads_total", &(sy_prom_label){"result", "failed"}, 1, (double)w->reloads_failed);
     sy_prom_family(b, "switchyard_store_bytes", "Bytes of the LMDB job state in use.", SY_PROM_GAUGE);
     sy_prom_sample(b, "switchyard_store_bytes", NULL, 0, (double)sy_store_bytes(w->store));
 }
@@ -335,7 +386,7 @@ static void publish(worker *w)
     render_now(w, b);
     sy_kafka_prom_lag(w->consumer, b);
     const char *why = !w->store ? "store not open"
-                    : !w->cfg.ntasks ? "no pipelines loaded"
+                    : !w->cfg->ntasks ? "no pipelines loaded"
                     : w->stopping ? "stopping"
                     : NULL;
     sy_httpd_publish(m->http, b->data ? b->data : "", b->len, why);

@@ -36,6 +36,8 @@ void wmetrics_call(struct sy_run *r, int64_t latency_ms, sy_err_class c);
 void wmetrics_first_send(struct sy_run *r);
 /* A retry or fallback event of a job (counted per model). */
 void wmetrics_event(struct sy_run *r, sy_life_event ev);
+/* The pipelines were reloaded (reload.h): models new by alias are added. */
+void wmetrics_reloaded(worker *w);
 /* A dead letter of class c was produced. */
 void wmetrics_dead_letter(worker *w, sy_err_class c);
 

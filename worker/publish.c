@@ -49,7 +49,7 @@ static void fill_result(const sy_run *r, sy_result *res)
     res->model_name = r->model ? r->model->name : NULL;
     res->tier = r->tier->name;
     res->prompt_id = r->task->prompt_id;
-    res->prompt_version = r->task->prompt_version;
+    res->prompt_version = r->prompt_version ? r->prompt_version : r->task->prompt_version;
     res->attempts = r->attempts;
     res->tokens_in = r->tokens_in;
     res->tokens_out = r->tokens_out;

@@ -108,9 +108,9 @@ static int mark_found(worker *w, recover_set *u, const rd_kafka_message_t *m)
     sy_buf skey;
     sy_buf_init(&skey);
     int found = 0;
-    for (size_t i = 0; !found && i < w->cfg.ntasks; i++)
-        if (!strcmp(w->cfg.tasks[i]->output_topic, topic))
-            found = mark_found_as(w, u, m, sy_store_key(&skey, w->cfg.tasks[i]->name, key));
+    for (size_t i = 0; !found && i < w->cfg->ntasks; i++)
+        if (!strcmp(w->cfg->tasks[i]->output_topic, topic))
+            found = mark_found_as(w, u, m, sy_store_key(&skey, w->cfg->tasks[i]->name, key));
     sy_buf_free(&skey);
     return found;
 }

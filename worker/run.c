@@ -31,6 +31,7 @@
 #include "metrics.h"
 #include "origin.h"
 #include "publish.h"
+#include "reload.h"
 #include "run.h"
 #include "txn.h"
 #include "result_restamp.h"
@@ -61,6 +62,7 @@ static sy_run *run_new(worker *w, const rd_kafka_message_t *m)
 {
     sy_run *r = sy_xcalloc(1, sizeof *r);
     r->w = w;
+    wreload_hold(r);
     r->state = SY_LS_NONE;
     r->partition = m->partition;
     r->offset = m->offset;
@@ -111,6 +113,7 @@ static void run_free(sy_run *r)
     free(r->embedding);
     free(r->raw);
     free(r->origin);
+    wreload_release(r); /* last: what it points into may go with it */
     free(r);
 }
 
@@ -160,10 +163,23 @@ static int render_prompt(sy_run *r, char *err, size_t errlen)
         snprintf(err, errlen, "task '%s': input renders empty (nothing to embed)", t->name);
         return -1; /* a provider refuses "" with the whole request it rides in */
     }
-    if (t->has_system && sy_template_render(&t->system, &r->job, &r->system, err, errlen) != 0)
+    const sy_template *system = &t->system, *user = &t->user;
+    r->has_system = t->has_system;
+    r->prompt_version = t->prompt_version;
+    if (t->prompt) { /* the registry's (prompts.h): pinned, rolled out, or current */
+        int v = sy_prompt_for_job(t->prompt, t->prompt_version, t->rollout_version, t->rollout_bp, &r->job, err,
+                                  errlen);
+        if (v < 0) return -1;
+        const sy_prompt_version *pv = sy_prompt_version_of(t->prompt, v);
+        r->prompt_version = v;
+        r->has_system = pv->has_system;
+        system = &pv->system;
+        user = &pv->user;
+    }
+    if (r->has_system && sy_template_render(system, &r->job, &r->system, err, errlen) != 0)
         return -1;
     if (t->has_user) {
-        if (sy_template_render(&t->user, &r->job, &r->user, err, errlen) != 0) return -1;
+        if (sy_template_render(user, &r->job, &r->user, err, errlen) != 0) return -1;
         r->user_msg.role = "user";
         r->user_msg.content = (char *)sy_buf_cstr(&r->user);
     } else if (r->job.nmessages == 0) {
@@ -307,7 +323,7 @@ void run_start(worker *w, const rd_kafka_message_t *m)
 {
     sy_run *r = run_new(w, m);
     r->src_topic = rd_kafka_topic_name(m->rkt);
-    const sy_tier *topic_tier = sy_config_tier_by_topic(&w->cfg, r->src_topic);
+    const sy_tier *topic_tier = sy_config_tier_by_topic(w->cfg, r->src_topic);
     if (topic_tier) r->src_topic = topic_tier->topic; /* config-owned, outlives the message */
     r->off = sy_offsets_track(w->offsets, r->src_topic, m->partition, m->offset);
     sy_flow_taken(w, r->src_topic, m->partition, r->off);
@@ -319,7 +335,7 @@ void run_start(worker *w, const rd_kafka_message_t *m)
         bad = SY_ERR_INVALID_JOB;
     } else {
         r->job_ok = true;
-        r->task = sy_config_task(&w->cfg, r->job.task);
+        r->task = sy_config_task(w->cfg, r->job.task);
         if (!r->task) {
             snprintf(err, sizeof err, "unknown task '%.200s'", r->job.task);
             bad = SY_ERR_UNKNOWN_TASK;
@@ -357,7 +373,7 @@ static int64_t estimate_tokens(const sy_run *r)
 
 static sy_health *model_health(const sy_run *r, int slot)
 {
-    return &r->w->health[r->tier->index][slot];
+    return &r->gen->health[r->tier->index][slot];
 }
 
 static sy_account *model_account(const sy_run *r, const sy_model *m)
@@ -589,7 +605,7 @@ static void sooner(int64_t *soonest, int64_t us)
 int64_t run_release_paced(worker *w)
 {
     int64_t now = sy_mono_us(), now_ms = sy_now_ms(), soonest = -1;
-    for (size_t i = 0; i < w->cfg.nproviders; i++) {
+    for (size_t i = 0; i < w->cfg->nproviders; i++) {
         if (!w->paced[i].waiting.n) continue;
         sooner(&soonest, expire_waiting(&w->paced[i].waiting, now_ms));
         if (w->paced[i].waiting.n) sooner(&soonest, release_account(w, i, now));
@@ -620,7 +636,7 @@ static void send_attempt(sy_run *r)
     sy_transfer *t = sy_engine_acquire(w->engine);
     sy_call call = {
         .model = r->model,
-        .system = r->task->has_system ? sy_buf_cstr(&r->system) : NULL,
+        .system = r->has_system ? sy_buf_cstr(&r->system) : NULL,
         .messages = r->task->has_user ? &r->user_msg : r->job.messages,
         .nmessages = r->task->has_user ? 1 : r->job.nmessages,
         .max_tokens = r->task->max_tokens,

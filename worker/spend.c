@@ -160,3 +160,8 @@ void sy_spend_close(sy_spend *s)
     sy_ledger_free(&s->ledger);
     free(s);
 }
+
+void sy_spend_set_config(sy_spend *s, const sy_config *cfg)
+{
+    s->cfg = cfg;
+}

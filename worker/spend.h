@@ -41,4 +41,8 @@ void sy_spend_add(sy_spend *s, const sy_job *job, double usd);
 /* Flush the shares (a few seconds at most) and close. NULL is fine. */
 void sy_spend_close(sy_spend *s);
 
+/* The pipelines were reloaded (worker/reload.h): the budgets are the same
+ * ones (config/cfgreload.h refuses a reload that adds or removes one). */
+void sy_spend_set_config(sy_spend *s, const sy_config *cfg);
+
 #endif

@@ -22,6 +22,9 @@
  *                 (retries, purge, report)
  *   5. deliveries acknowledged results release their offsets (run.c:
  *                 run_on_delivery, an event of the job: lifecycle.h)
+ * A SIGHUP seen at the start of a turn, or a change of the pipeline files
+ * (a loop fd), loads them again (reload.h): jobs taken after it run under
+ * the new config, jobs in flight under theirs.
  * With --transactions (txn.c), step 4's offset commit sends the prefix with
  * the open Kafka transaction and commits it; results are noted PUBLISHED
  * only once it has committed.
@@ -51,6 +54,7 @@
 #include "embed.h"
 #include "flow.h"
 #include "recover.h"
+#include "reload.h"
 
 enum { RESTORE_POLL_MS = 2 }; /* the longest wait while a restore reads */
 
@@ -59,11 +63,11 @@ enum {
     TURN_CONSUMER = 2, /* poll the consumer (not inside its rebalance callback) */
 };
 
-/* Pacing per account, waiting queues (fair by task share), and the health
- * of every model of every tier. */
+/* Pacing per account and waiting queues (fair by task share); the
+ * breakers are the config generation's (reload.c). */
 static void init_routing(worker *w)
 {
-    const sy_config *c = &w->cfg;
+    const sy_config *c = w->cfg;
     double *shares = sy_xcalloc(c->ntasks + 1, sizeof *shares);
     for (size_t i = 0; i < c->ntasks; i++) shares[i] = c->tasks[i]->share;
     w->accounts = sy_xcalloc(c->nproviders + 1, sizeof(sy_account));
@@ -75,20 +79,12 @@ static void init_routing(worker *w)
     }
     sy_waitq_init(&w->ready, c->ntasks, shares);
     free(shares);
-    w->health = sy_xcalloc(c->ntiers + 1, sizeof *w->health);
-    for (size_t i = 0; i < c->ntiers; i++) {
-        const sy_tier *t = c->tiers[i];
-        w->health[i] = sy_xcalloc(t->nmodels, sizeof **w->health);
-        for (size_t j = 0; j < t->nmodels; j++) sy_health_init(&w->health[i][j], &t->breaker);
-    }
 }
 
 static void free_routing(worker *w)
 {
-    for (size_t i = 0; i < w->cfg.nproviders; i++) sy_waitq_free(&w->paced[i].waiting);
-    for (size_t i = 0; i < w->cfg.ntiers; i++) free(w->health[i]);
+    for (size_t i = 0; i < w->cfg->nproviders; i++) sy_waitq_free(&w->paced[i].waiting);
     sy_waitq_free(&w->ready);
-    free(w->health);
     free(w->accounts);
     free(w->paced);
 }
@@ -258,6 +254,10 @@ static void on_report(void *ctx)
 static void turn(worker *w, unsigned mode, int max_wait_ms)
 {
     w->more_input = false;
+    if (sy_reload_requested) {
+        sy_reload_requested = 0;
+        wreload_now(w, "SIGHUP");
+    }
     if (mode & TURN_INTAKE) w->more_input = intake(w);
     else if (mode & TURN_CONSUMER) poll_consumer(w);
     w->paced_us = -1;
@@ -283,7 +283,7 @@ static bool running(const worker *w)
 static int idle_jobs(const worker *w)
 {
     size_t n = w->ready.n + w->timers.n;
-    for (size_t i = 0; i < w->cfg.nproviders; i++) n += w->paced[i].waiting.n;
+    for (size_t i = 0; i < w->cfg->nproviders; i++) n += w->paced[i].waiting.n;
     return (int)n;
 }
 
@@ -394,8 +394,8 @@ static int subscribe(worker *w)
 {
     const char *topics[256];
     size_t n = 0;
-    for (size_t i = 0; i < w->cfg.ntiers && n < 256; i++) {
-        const sy_tier *t = w->cfg.tiers[i];
+    for (size_t i = 0; i < w->cfg->ntiers && n < 256; i++) {
+        const sy_tier *t = w->cfg->tiers[i];
         if (w->opt.tiers && !sy_list_contains(w->opt.tiers, t->name)) continue;
         topics[n++] = t->topic;
     }
@@ -427,7 +427,7 @@ static int check_topics(worker *w)
 {
     sy_topic_plan plan;
     int mask = SY_TK_TIER | SY_TK_DLQ | SY_TK_RESULTS | SY_TK_SPEND | (w->opt.changelog ? SY_TK_CHANGELOG : 0);
-    sy_topic_plan_build(&w->cfg, mask, SY_TOPIC_JOBS, w->opt.dlq_topic, &plan);
+    sy_topic_plan_build(w->cfg, mask, SY_TOPIC_JOBS, w->opt.dlq_topic, &plan);
     long long *limit = sy_xcalloc(plan.n ? plan.n : 1, sizeof *limit);
     int rc = sy_cluster_verify(w->producer, &plan, "worker", limit);
     /* The broker refuses a whole batch over a topic's max.message.bytes, and
@@ -477,7 +477,7 @@ static int check_fd_limit(worker *w)
     char err[512], bootstrap[1024];
     int brokers = sy_kafka_bootstrap(&w->kafka, 30000, bootstrap, sizeof bootstrap, err, sizeof err)
                       ? 1 : sy_fd_count_brokers(bootstrap);
-    long need = sy_fd_need(sy_engine_max_fds(w->opt.max_inflight, (int)w->cfg.nproviders), brokers);
+    long need = sy_fd_need(sy_engine_max_fds(w->opt.max_inflight, (int)w->cfg->nproviders), brokers);
     if (sy_fd_ensure(need, w->opt.max_inflight, err, sizeof err) == 0) return 0;
     sy_error("%s", err);
     return -1;
@@ -516,7 +516,7 @@ static int setup(worker *w)
     wake_on(w, rd_kafka_queue_get_main(w->producer));
     if (w->changelog_producer != w->producer) wake_on(w, rd_kafka_queue_get_main(w->changelog_producer));
     init_routing(w);
-    w->engine = sy_engine_new(w->loop, w->opt.max_inflight, (int)w->cfg.nproviders, on_transfer_done, w,
+    w->engine = sy_engine_new(w->loop, w->opt.max_inflight, (int)w->cfg->nproviders, on_transfer_done, w,
                               &w->fatal);
     if (!w->engine) return -1;
     sy_engine_set_limits(w->engine, w->opt.max_answer_bytes, w->opt.max_header_bytes);
@@ -527,12 +527,13 @@ static int setup(worker *w)
     sy_loop_timer_init(&w->report_timer, on_report, w);
     sy_loop_timer_at(w->loop, &w->purge_timer, sy_mono_us() + 1000000);
     sy_loop_timer_at(w->loop, &w->report_timer, sy_mono_us() + 10000000);
+    wreload_watch(w);
     w->rng = (uint64_t)sy_mono_us() | 1;
     changelog_init(w);
     sy_keymap_init(&w->working);
     if (recover_unfinished(w, changelog_mirror) != 0) return fail(w, "cannot store the recovered state");
-    if (w->cfg.nbudgets) { /* the spend known before any job is taken */
-        if (!(w->spend = sy_spend_open(&w->kafka, &w->cfg, SY_TOPIC_SPEND, 30000, err, sizeof err))) {
+    if (w->cfg->nbudgets) { /* the spend known before any job is taken */
+        if (!(w->spend = sy_spend_open(&w->kafka, w->cfg, SY_TOPIC_SPEND, 30000, err, sizeof err))) {
             sy_error("budgets: %s", err);
             return fail(w, "cannot read the spend of the budgets");
         }
@@ -566,6 +567,7 @@ static void teardown(worker *w)
     changelog_free(w);
     sy_keymap_free(&w->working);
     if (w->accounts) free_routing(w);
+    wreload_free(w);
     sy_store_close(w->store);
     sy_loop_free(w->loop);
     if (w->wake_fd[0] >= 0) close(w->wake_fd[0]);
@@ -586,13 +588,14 @@ int sy_worker_run(const worker_opts *opt, const sy_kafka_opts *kafka, const sy_c
     worker *w = sy_xcalloc(1, sizeof *w);
     w->opt = *opt;
     w->kafka = *kafka;
-    w->cfg = *cfg; /* read only; the caller frees it */
+    wreload_init(w, cfg); /* read only; the caller frees it */
     w->wake_fd[0] = w->wake_fd[1] = -1;
-    warn_real_keys(&w->cfg);
+    warn_real_keys(w->cfg);
     int rc = 0;
     if (check_fd_limit(w) != 0) {
         sy_werr_set(&w->fatal, SY_WERR_FATAL, 1, "not enough file descriptors");
         *err = w->fatal;
+        wreload_free(w);
         free(w);
         return 1;
     }

@@ -48,6 +48,18 @@
 typedef struct worker worker;
 
 
+/* A config the worker runs under, and the breakers of its tiers' models.
+ * A reload (reload.c) makes a new one current; a run keeps the one it
+ * started under (its task, tier and model pointers point into it) until it
+ * is freed, and a retired generation is freed when its last run is. */
+typedef struct sy_cfg_gen {
+    sy_config cfg;
+    sy_health **health;       /* [tier index][model slot] */
+    int runs;                 /* live runs started under it */
+    bool owned;               /* loaded by a reload (the first is the caller's) */
+    struct sy_cfg_gen *next;  /* retired ones, still in use */
+} sy_cfg_gen;
+
 /* Where a job's result comes from: a fact about the job, set once. */
 typedef enum sy_answer {
     SY_ANSWER_RUN,    /* its own calls */
@@ -61,6 +73,7 @@ typedef enum sy_answer {
  * about the job, not steps of its progress (each says why). */
 typedef struct sy_run {
     worker *w;
+    sy_cfg_gen *gen;           /* the config it runs under (reload.h) */
     sy_life_state state;
     sy_job job;
     bool job_ok;               /* fact: the job decoded (job holds memory to free) */
@@ -77,6 +90,8 @@ typedef struct sy_run {
     char *origin;              /* its jobs-topic coordinates (origin.h), or NULL */
     size_t keylen, len;
     /* the prompt */
+    int prompt_version;        /* the version it runs (pin, rollout or current; 0: not yet) */
+    bool has_system;           /* that version has a system prompt */
     sy_buf system, user;
     sy_msg user_msg;
     /* routing and accounting */
@@ -158,7 +173,12 @@ typedef struct sy_flow {
 
 struct worker {
     worker_opts opt;
-    sy_config cfg;
+    sy_config *cfg;                  /* the current config: &gen->cfg */
+    sy_cfg_gen *gen;                 /* current (reload.h) */
+    sy_cfg_gen *retired;             /* earlier ones that runs still use */
+    struct sy_cfg_watch *watch;      /* the pipeline files (config/cfgreload.h); NULL: none */
+    sy_loop_timer reload_timer;      /* a change seen: reload when it settles */
+    uint64_t reloads_ok, reloads_failed;
     sy_kafka_opts kafka;
     rd_kafka_t *consumer;
     rd_kafka_t *producer;            /* results and dead letters (transactional: txn.c) */
@@ -171,7 +191,6 @@ struct worker {
     sy_store *store;
     sy_account *accounts;            /* pacing, one per cfg.providers entry */
     pace_queue *paced;               /* waiting for each account, same index */
-    sy_health **health;              /* [tier index][model slot] */
     sy_keymap working;               /* idempotency key -> run in work (leader) */
     sy_buf record_scratch;
     char **changelog_topics;         /* per tier index */

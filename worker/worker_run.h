@@ -36,6 +36,9 @@ typedef struct worker_opts {
     size_t max_header_bytes;  /* a call's response headers, at most */
     const char *http;         /* --http ADDR:PORT: metrics and health (metrics.h); NULL off */
     const char *metrics_tags; /* job metadata tags counted in metrics (comma list) */
+    const char *const *pipeline_files; /* loaded again on SIGHUP or a change (reload.h) */
+    size_t npipeline_files;
+    bool watch_pipelines;     /* reload when the files change (inotify); SIGHUP always */
 } worker_opts;
 
 /* Run the worker until a stop is requested (sy_stop_requested, kafka.h) or
