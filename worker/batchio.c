@@ -35,6 +35,7 @@
 #include <jansson.h>
 
 #include "batch.h"
+#include "batchrec.h"
 #include "log.h"
 #include "run.h"
 #include "util.h"
@@ -66,6 +67,8 @@ typedef struct batchio {
     sy_loop_timer timer;
     bool lister;              /* only lists the provider's batches (recovery) */
     bool adopted;             /* created before a restart, found at the provider */
+    sy_buf rkey;              /* its record's key in the store ("" until recorded) */
+    bool recording;           /* its record waits for the group commit */
     struct batchio *next;
 } batchio;
 
@@ -79,6 +82,9 @@ typedef enum rec_state { REC_NONE, REC_LOOKING, REC_DONE } rec_state;
 
 typedef struct tier_rec {
     rec_state st;
+    sy_keymap uploaded;       /* recorded input file id -> its record's key (malloc'd):
+                                 uploaded, no batch id recorded */
+    sy_buf uploaded_ids;      /* its file ids, NUL-separated */
     int busy;                 /* listings and input files still to read */
     queued *q;
     size_t nq, capq;
@@ -132,6 +138,7 @@ static batchio *batch_new(worker *w, const sy_tier *tier, const sy_model *model)
     b->model = model;
     b->state = SY_BS_COLLECTING;
     sy_keymap_init(&b->idset);
+    sy_buf_init(&b->rkey);
     sy_buf_init(&b->input);
     sy_buf_init(&b->results);
     sy_loop_timer_init(&b->timer, on_timer, b);
@@ -157,6 +164,7 @@ static void batch_free(batchio *b)
     free(b->runs);
     free(b->ids);
     sy_keymap_free(&b->idset);
+    sy_buf_free(&b->rkey);
     sy_buf_free(&b->input);
     sy_buf_free(&b->results);
     free(b);
@@ -197,6 +205,59 @@ static sy_transfer *request(batchio *b, bool get, const char *fmt, const char *i
 
 static void step(batchio *b, sy_batch_event ev);
 static void launch(batchio *b, sy_transfer *t, op what);
+
+/* ---- the batch's record (batchrec.h) ---- */
+
+/* Stage b's record in the store (durable at the next group commit). False
+ * when it cannot be kept (too large for the store): the batch goes on
+ * unrecorded, found again only by the listing, as before records. */
+static bool stage_record(batchio *b)
+{
+    worker *w = b->w;
+    if (!b->rkey.len)
+        sy_buf_printf(&b->rkey, "%.200s\x1f%016" PRIx64 "%016" PRIx64, b->tier->name,
+                      sy_hash64(b->input.data, b->input.len), (uint64_t)sy_mono_us());
+    sy_batchrec rec = {.kind = anthropic(b) ? SY_BR_ANTHROPIC : SY_BR_OPENAI,
+                       .status = b->batch_id[0] ? SY_BR_CREATED : SY_BR_UPLOADED,
+                       .recorded_ms = sy_now_ms(), .tier = b->tier->name, .model = b->model->alias,
+                       .file_id = b->file_id, .batch_id = b->batch_id, .n = b->n,
+                       .ids = (const char *const *)b->ids};
+    sy_buf enc;
+    sy_buf_init(&enc);
+    sy_batchrec_encode(&enc, &rec);
+    int rc = sy_store_batch_put(w->store, sy_buf_cstr(&b->rkey), enc.data, enc.len);
+    sy_buf_free(&enc);
+    if (rc) {
+        sy_warn("batch of tier '%s': its record is too large for the store; not recorded", b->tier->name);
+        sy_buf_reset(&b->rkey);
+    }
+    return rc == 0;
+}
+
+/* The batch is over (its jobs answered, handed to their retry, or their
+ * results kept no longer): its record goes, in the same group commit as
+ * the results it staged. */
+static void forget_record(batchio *b)
+{
+    if (b->rkey.len) sy_store_batch_del(b->w->store, sy_buf_cstr(&b->rkey));
+    sy_buf_reset(&b->rkey);
+}
+
+void batchio_after_group_commit(worker *w)
+{
+    if (!w->batches) return;
+    bool again = true;
+    while (again) { /* a step may free a batch: walk again from the head */
+        again = false;
+        for (batchio *b = *head(w); b; b = b->next)
+            if (b->recording) {
+                b->recording = false;
+                step(b, SY_BE_RECORDED);
+                again = true;
+                break;
+            }
+    }
+}
 
 /* Anthropic: no upload, the create carries the requests. */
 static void start_anthropic_call(batchio *b, op what)
@@ -284,16 +345,23 @@ static void step(batchio *b, sy_batch_event ev)
     }
     b->state = st.next;
     if (st.effects & SY_BX_UPLOAD) start_call(b, OP_UPLOAD);
-    /* RECORD: not durable yet; the batch is known to this process only
-     * (docs/durability.md, "Batch tiers"), so the record is at once. */
-    if (st.effects & SY_BX_RECORD) step(b, SY_BE_RECORDED);
+    /* RECORD: staged now, RECORDED after the group commit made it durable
+     * (batchio_after_group_commit): the create waits for it. */
+    if (st.effects & SY_BX_RECORD) {
+        if (stage_record(b)) b->recording = true;
+        else step(b, SY_BE_RECORDED);
+    }
     if (st.effects & SY_BX_CREATE) start_call(b, OP_CREATE);
     if (st.effects & SY_BX_POLL) later(b, OP_POLL, sy_batch_poll_delay(&b->tier->batch, b->polls++));
     if (st.effects & SY_BX_DOWNLOAD) start_call(b, b->out_id[0] ? OP_OUTPUT : OP_ERRORS);
     if (st.effects & SY_BX_PUBLISH) answer_all(b);
     if (st.effects & SY_BX_FORGET) {
-        if (b->adopted) later(b, OP_NONE, ADOPT_KEEP_MS); /* for its jobs still to come */
-        else batch_free(b);
+        if (b->adopted) {
+            later(b, OP_NONE, ADOPT_KEEP_MS); /* for its jobs still to come */
+        } else {
+            forget_record(b);
+            batch_free(b);
+        }
     }
 }
 
@@ -308,7 +376,10 @@ static void send_now(batchio *b)
 static void on_timer(void *ctx)
 {
     batchio *b = ctx;
-    if (b->state == SY_BS_DONE) batch_free(b); /* an adopted batch's keeping time is over */
+    if (b->state == SY_BS_DONE) { /* an adopted batch's keeping time is over */
+        forget_record(b);
+        batch_free(b);
+    }
     else if (b->state == SY_BS_COLLECTING && b->pending == OP_NONE) send_now(b);
     else start_call(b, b->pending);
 }
@@ -472,11 +543,25 @@ static void add_job(batchio *b, sy_run *r, const char *key)
 
 static void route(worker *w, sy_run *r, sy_buf *line);
 
+/* The uploaded records no listed batch took: their files are never used. */
+static void drop_uploaded(worker *w, tier_rec *tr)
+{
+    for (size_t at = 0; at < tr->uploaded_ids.len; at += strlen(tr->uploaded_ids.data + at) + 1) {
+        char *rkey = sy_keymap_del(&tr->uploaded, tr->uploaded_ids.data + at);
+        if (rkey) sy_store_batch_del(w->store, rkey);
+        free(rkey);
+    }
+    sy_buf_free(&tr->uploaded_ids);
+    sy_keymap_free_with(&tr->uploaded, free);
+    sy_keymap_init(&tr->uploaded);
+}
+
 static void recovery_step_done(worker *w, const sy_tier *tier)
 {
     tier_rec *tr = &set_of(w)->tiers[tier->index];
     if (--tr->busy > 0) return;
     tr->st = REC_DONE;
+    drop_uploaded(w, tr);
     size_t n = tr->nq;
     queued *q = tr->q;
     tr->q = NULL;
@@ -493,6 +578,22 @@ static const sy_model *tier_model(const sy_tier *t, const char *alias)
     for (size_t i = 0; alias && i < t->nmodels; i++)
         if (t->models[i].model && !strcmp(t->models[i].model->alias, alias)) return t->models[i].model;
     return NULL;
+}
+
+static bool adopted_already(worker *w, const batchio *self, const char *batch_id)
+{
+    for (batchio *b = *head(w); b; b = b->next)
+        if (b != self && b->adopted && !strcmp(b->batch_id, batch_id)) return true;
+    return false;
+}
+
+/* b, found after a restart, is polled; its custom_ids are in the map of
+ * adopted jobs already. */
+static void adopt(batchio *b, const char *how)
+{
+    sy_info("batch %s of tier '%s': %s after a restart, %zu job(s); polled, not sent again", b->batch_id,
+            b->tier->name, how, b->n);
+    step(b, SY_BE_ADOPTED);
 }
 
 /* The listing: this tier's batches that may still answer are adopted and
@@ -516,9 +617,16 @@ static void on_list(batchio *lister, json_t *o, bool ok)
         if (!t_name || strcmp(t_name, tier->name) || m != lister->model || st == SY_BST_FAILED) continue;
         batchio *b = batch_new(w, tier, m);
         b->adopted = true;
-        if (!take_id(it, "id", b->batch_id) || !take_id(it, "input_file_id", b->file_id)) {
+        if (!take_id(it, "id", b->batch_id) || !take_id(it, "input_file_id", b->file_id) ||
+            adopted_already(w, b, b->batch_id)) { /* a recorded batch is polled already */
             batch_free(b);
             continue;
+        }
+        char *rkey = sy_keymap_get(&tr->uploaded, b->file_id);
+        if (rkey) { /* recorded after its upload, created before a crash: its record gets the id */
+            sy_buf_puts(&b->rkey, rkey);
+            sy_keymap_del(&tr->uploaded, b->file_id);
+            free(rkey);
         }
         tr->busy++;
         start_call(b, OP_INPUT);
@@ -552,21 +660,100 @@ static void on_input(batchio *b, const sy_transfer *t, bool ok)
         sy_buf_free(&k);
     }
     if (lines) {
-        sy_info("batch %s of tier '%s': found after a restart, %zu job(s); polled, not sent again",
-                b->batch_id, tier->name, lines);
         b->created_ms = sy_mono_us() / 1000; /* its real age is not known: 25 h from now */
-        step(b, SY_BE_ADOPTED);
+        stage_record(b); /* a next restart finds it in the store */
+        adopt(b, "found by listing");
     } else {
+        forget_record(b);
         batch_free(b);
     }
     recovery_step_done(w, tier);
 }
 
-/* The tier's first job after start: look for its batches of before. */
+/* The recorded batches of a tier, read at its recovery. */
+typedef struct rec_scan {
+    worker *w;
+    const sy_tier *tier;
+    size_t adopted, uploaded, bad;
+    sy_buf bad_keys; /* NUL-separated: removed after the scan */
+} rec_scan;
+
+static void on_record(void *ctx, const char *key, const void *data, size_t len)
+{
+    rec_scan *sc = ctx;
+    worker *w = sc->w;
+    const sy_tier *tier = sc->tier;
+    sy_batchrec_view v;
+    if (sy_batchrec_decode(data, len, &v) != 0) {
+        if (!strncmp(key, tier->name, strlen(tier->name)) && key[strlen(tier->name)] == '\x1f') {
+            sc->bad++;
+            sy_buf_append(&sc->bad_keys, key, strlen(key) + 1);
+        }
+        return;
+    }
+    const sy_batchrec *r = &v.rec;
+    const sy_model *m = strcmp(r->tier, tier->name) ? NULL : tier_model(tier, r->model);
+    bool kind_ok = m && (r->kind == SY_BR_ANTHROPIC) == !strcmp(m->provider->kind->name, "anthropic");
+    if (!kind_ok) { /* another tier's, or a model no longer in it: left alone */
+        sy_batchrec_view_free(&v);
+        return;
+    }
+    tier_rec *tr = &set_of(w)->tiers[tier->index];
+    if (r->status == SY_BR_UPLOADED) {
+        /* OpenAI: the listing looks for a batch of this file; Anthropic's
+         * "upload" is no call: a batch created before the crash cannot be
+         * found (its jobs are sent again) */
+        if (r->kind == SY_BR_OPENAI && !sy_keymap_get(&tr->uploaded, r->file_id)) {
+            sy_keymap_put(&tr->uploaded, r->file_id, sy_xstrdup(key));
+            sy_buf_append(&tr->uploaded_ids, r->file_id, strlen(r->file_id) + 1);
+        } else sy_buf_append(&sc->bad_keys, key, strlen(key) + 1);
+        sc->uploaded++;
+        sy_batchrec_view_free(&v);
+        return;
+    }
+    if (adopted_already(w, NULL, r->batch_id)) {
+        sy_batchrec_view_free(&v);
+        return;
+    }
+    batchio *b = batch_new(w, tier, m);
+    b->adopted = true;
+    snprintf(b->batch_id, sizeof b->batch_id, "%s", r->batch_id);
+    snprintf(b->file_id, sizeof b->file_id, "%s", r->file_id);
+    sy_buf_puts(&b->rkey, key);
+    sy_buf k;
+    sy_buf_init(&k);
+    for (size_t i = 0; i < r->n; i++)
+        if (!sy_keymap_get(&b->idset, r->ids[i])) {
+            add_job(b, NULL, r->ids[i]);
+            sy_keymap_put(&set_of(w)->adopted, adopted_key(&k, tier, r->ids[i]), b);
+        }
+    sy_buf_free(&k);
+    /* its age from the record's wall clock, bounded: a clock that went back is no age */
+    int64_t age = sy_now_ms() - r->recorded_ms;
+    if (age < 0) age = 0;
+    if (age > SY_BATCH_GIVE_UP_MS) age = SY_BATCH_GIVE_UP_MS;
+    b->created_ms = sy_mono_us() / 1000 - age;
+    sy_batchrec_view_free(&v);
+    sc->adopted++;
+    adopt(b, "found in the store");
+}
+
+/* The tier's first job after start: its recorded batches are polled
+ * again; then (OpenAI) the provider's listing, for a batch created but
+ * not recorded (a crash between create and record). */
 static void recovery_start(worker *w, const sy_tier *tier)
 {
     tier_rec *tr = &set_of(w)->tiers[tier->index];
     tr->st = REC_LOOKING;
+    sy_keymap_init(&tr->uploaded);
+    sy_buf_init(&tr->uploaded_ids);
+    rec_scan sc = {.w = w, .tier = tier};
+    sy_buf_init(&sc.bad_keys);
+    sy_store_each_batch(w->store, on_record, &sc);
+    for (size_t at = 0; at < sc.bad_keys.len; at += strlen(sc.bad_keys.data + at) + 1)
+        sy_store_batch_del(w->store, sc.bad_keys.data + at);
+    sy_buf_free(&sc.bad_keys);
+    if (sc.bad) sy_warn("tier '%s': %zu unreadable batch record(s) dropped", tier->name, sc.bad);
     tr->busy = 1; /* until every listing is started */
     for (size_t i = 0; i < tier->nmodels; i++) {
         const sy_model *m = tier->models[i].model;
@@ -594,6 +781,11 @@ static batchio *collecting(worker *w, const sy_tier *tier, const sy_model *model
  * the batch's results are in already. True when it joined. */
 static bool join_adopted(worker *w, sy_run *r, const char *key)
 {
+    char hashed[SY_BATCH_ID_MAX];
+    if (!strcmp(r->model->provider->kind->name, "anthropic")) { /* its custom_id */
+        sy_batch_anthropic_id(key, hashed);
+        key = hashed;
+    }
     sy_buf k;
     sy_buf_init(&k);
     batchio *b = sy_keymap_get(&set_of(w)->adopted, adopted_key(&k, r->tier, key));
@@ -707,6 +899,8 @@ void batchio_free_all(worker *w)
     if (!bs) return;
     while (bs->list) batch_free(bs->list);
     for (size_t t = 0; t < w->cfg.ntiers; t++) {
+        sy_keymap_free_with(&bs->tiers[t].uploaded, free);
+        sy_buf_free(&bs->tiers[t].uploaded_ids);
         for (size_t i = 0; i < bs->tiers[t].nq; i++) sy_buf_free(&bs->tiers[t].q[i].line);
         free(bs->tiers[t].q);
     }

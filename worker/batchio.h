@@ -23,6 +23,9 @@
 bool batchio_take(worker *w, sy_run *r, sy_transfer *t);
 /* A finished engine transfer: true if it was a batch's call (handled). */
 bool batchio_on_response(worker *w, sy_transfer *t, void *opaque);
+/* After each group commit: the batches whose record it made durable go on
+ * (their create, or their polling). */
+void batchio_after_group_commit(worker *w);
 /* r is freed: no batch answers it any more. */
 void batchio_forget_run(worker *w, sy_run *r);
 /* Teardown: every batch freed, nothing answered (the jobs are redone). */

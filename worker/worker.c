@@ -184,6 +184,7 @@ static int release_deferred(worker *w)
 {
     if (commit_store(w) != 0) return -1;
     run_after_group_commit(w);
+    batchio_after_group_commit(w);
     return 0;
 }
 
