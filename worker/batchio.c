@@ -54,6 +54,7 @@ typedef struct batchio {
     sy_batch_state state;
     sy_run **runs;            /* the jobs it carries (NULL: freed meanwhile) */
     char **ids;               /* their custom_ids */
+    sy_batchrec_job *jobs;    /* their tier messages, for the record (bytes malloc'd) */
     size_t n, cap;
     sy_keymap idset;          /* custom_ids already in it */
     sy_buf input;             /* the JSONL */
@@ -159,10 +160,13 @@ static void batch_free(batchio *b)
         if (b->runs[i]) b->runs[i]->in_batch = false;
         if (b->adopted) sy_keymap_del(&set_of(b->w)->adopted, adopted_key(&k, b->tier, b->ids[i]));
         free(b->ids[i]);
+        free((char *)b->jobs[i].key);
+        free((char *)b->jobs[i].origin);
     }
     sy_buf_free(&k);
     free(b->runs);
     free(b->ids);
+    free(b->jobs);
     sy_keymap_free(&b->idset);
     sy_buf_free(&b->rkey);
     sy_buf_free(&b->input);
@@ -221,7 +225,7 @@ static bool stage_record(batchio *b)
                        .status = b->batch_id[0] ? SY_BR_CREATED : SY_BR_UPLOADED,
                        .recorded_ms = sy_now_ms(), .tier = b->tier->name, .model = b->model->alias,
                        .file_id = b->file_id, .batch_id = b->batch_id, .n = b->n,
-                       .ids = (const char *const *)b->ids};
+                       .ids = (const char *const *)b->ids, .jobs = b->jobs};
     sy_buf enc;
     sy_buf_init(&enc);
     sy_batchrec_encode(&enc, &rec);
@@ -252,7 +256,14 @@ void batchio_after_group_commit(worker *w)
         for (batchio *b = *head(w); b; b = b->next)
             if (b->recording) {
                 b->recording = false;
+                bool created = b->state == SY_BS_CREATED;
                 step(b, SY_BE_RECORDED);
+                /* recorded created (with its jobs' messages): the batch owns
+                 * its jobs, their input offsets go (docs/durability.md) */
+                for (size_t i = 0; created && i < b->n; i++)
+                    if (b->runs[i] && b->jobs[i].present) run_batch_owned(b->runs[i]);
+                if (created) sy_info("batch %s of tier '%s': recorded; it owns its %zu job(s), their offsets "
+                                     "are released", b->batch_id, b->tier->name, b->n);
                 again = true;
                 break;
             }
@@ -525,18 +536,44 @@ static void answer_all(batchio *b)
     step(b, SY_BE_PUBLISHED);
 }
 
-/* A job (r, or NULL for one not back yet) with custom_id key joins b. */
-static void add_job(batchio *b, sy_run *r, const char *key)
+/* A job (r, or NULL for one not back yet) with custom_id key joins b; its
+ * tier message is kept for the record: r's, or m's (from a record), or none. */
+static void add_job_msg(batchio *b, sy_run *r, const char *key, const sy_batchrec_job *m)
 {
     if (b->n == b->cap) {
         b->cap = b->cap ? b->cap * 2 : 64;
         b->runs = sy_xrealloc(b->runs, b->cap * sizeof *b->runs);
         b->ids = sy_xrealloc(b->ids, b->cap * sizeof *b->ids);
+        b->jobs = sy_xrealloc(b->jobs, b->cap * sizeof *b->jobs);
     }
+    sy_batchrec_job j = {0};
+    if (r) /* the message's bytes are in r->raw: key, then value */
+        j = (sy_batchrec_job){.present = 1, .partition = r->partition, .offset = r->offset,
+                              .origin = r->origin, .key = r->raw, .keylen = (uint32_t)r->keylen,
+                              .value = r->raw + r->keylen, .len = (uint32_t)r->len};
+    else if (m && m->present)
+        j = *m;
+    if (j.present && (uint64_t)j.keylen + j.len <= SY_BATCHREC_MSG_MAX) { /* copied: r may go first */
+        char *kv = sy_xmalloc((size_t)j.keylen + j.len + 1);
+        memcpy(kv, j.key, j.keylen);
+        memcpy(kv + j.keylen, j.value, j.len);
+        kv[j.keylen + j.len] = '\0';
+        j.key = kv;
+        j.value = kv + j.keylen;
+        j.origin = j.origin ? sy_xstrdup(j.origin) : NULL;
+    } else {
+        j = (sy_batchrec_job){0};
+    }
+    b->jobs[b->n] = j;
     b->runs[b->n] = r;
     b->ids[b->n] = sy_xstrdup(key);
     sy_keymap_put(&b->idset, key, b);
     b->n++;
+}
+
+static void add_job(batchio *b, sy_run *r, const char *key)
+{
+    add_job_msg(b, r, key, NULL);
 }
 
 /* ---- recovery: the batches of before a restart ---- */
@@ -676,6 +713,8 @@ typedef struct rec_scan {
     const sy_tier *tier;
     size_t adopted, uploaded, bad;
     sy_buf bad_keys; /* NUL-separated: removed after the scan */
+    batchio **found; /* adopted from their records: their jobs are rebuilt after the scan */
+    size_t nfound;
 } rec_scan;
 
 static void on_record(void *ctx, const char *key, const void *data, size_t len)
@@ -699,6 +738,12 @@ static void on_record(void *ctx, const char *key, const void *data, size_t len)
         return;
     }
     tier_rec *tr = &set_of(w)->tiers[tier->index];
+    if (w->opt.key_ttl_ms && sy_now_ms() - r->recorded_ms > SY_BATCH_GIVE_UP_MS + w->opt.key_ttl_ms) {
+        /* older than its batch's window and its jobs' keys: nothing left to answer */
+        sy_buf_append(&sc->bad_keys, key, strlen(key) + 1);
+        sy_batchrec_view_free(&v);
+        return;
+    }
     if (r->status == SY_BR_UPLOADED) {
         /* OpenAI: the listing looks for a batch of this file; Anthropic's
          * "upload" is no call: a batch created before the crash cannot be
@@ -724,7 +769,7 @@ static void on_record(void *ctx, const char *key, const void *data, size_t len)
     sy_buf_init(&k);
     for (size_t i = 0; i < r->n; i++)
         if (!sy_keymap_get(&b->idset, r->ids[i])) {
-            add_job(b, NULL, r->ids[i]);
+            add_job_msg(b, NULL, r->ids[i], r->jobs ? &r->jobs[i] : NULL);
             sy_keymap_put(&set_of(w)->adopted, adopted_key(&k, tier, r->ids[i]), b);
         }
     sy_buf_free(&k);
@@ -735,6 +780,8 @@ static void on_record(void *ctx, const char *key, const void *data, size_t len)
     b->created_ms = sy_mono_us() / 1000 - age;
     sy_batchrec_view_free(&v);
     sc->adopted++;
+    sc->found = sy_xrealloc(sc->found, (sc->nfound + 1) * sizeof *sc->found);
+    sc->found[sc->nfound++] = b;
     adopt(b, "found in the store");
 }
 
@@ -754,6 +801,20 @@ static void recovery_start(worker *w, const sy_tier *tier)
         sy_store_batch_del(w->store, sc.bad_keys.data + at);
     sy_buf_free(&sc.bad_keys);
     if (sc.bad) sy_warn("tier '%s': %zu unreadable batch record(s) dropped", tier->name, sc.bad);
+    /* the jobs they own (their offsets are committed: Kafka does not bring
+     * them back): rebuilt from the records; each joins its batch again */
+    size_t rebuilt = 0;
+    for (size_t i = 0; i < sc.nfound; i++) {
+        batchio *b = sc.found[i];
+        for (size_t j = 0; j < b->n; j++) {
+            const sy_batchrec_job *m = &b->jobs[j];
+            if (!m->present) continue;
+            run_restore(w, tier, m->partition, m->offset, m->origin, m->key, m->keylen, m->value, m->len);
+            rebuilt++;
+        }
+    }
+    free(sc.found);
+    if (rebuilt) sy_info("tier '%s': %zu job(s) rebuilt from batch records", tier->name, rebuilt);
     tr->busy = 1; /* until every listing is started */
     for (size_t i = 0; i < tier->nmodels; i++) {
         const sy_model *m = tier->models[i].model;
@@ -879,6 +940,14 @@ bool batchio_take(worker *w, sy_run *r, sy_transfer *t)
     tr->q[tr->nq++].line = line; /* the buffer moves into the queue */
     r->in_batch = true;
     return true;
+}
+
+void batchio_start(worker *w)
+{
+    for (size_t i = 0; i < w->cfg.ntiers; i++) {
+        const sy_tier *t = w->cfg.tiers[i];
+        if (t->mode == SY_TIER_BATCH && set_of(w)->tiers[t->index].st == REC_NONE) recovery_start(w, t);
+    }
 }
 
 void batchio_forget_run(worker *w, sy_run *r)

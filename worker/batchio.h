@@ -21,6 +21,10 @@
  * released. False when it cannot (its line is larger than a batch may be):
  * the caller launches it as an ordinary call. */
 bool batchio_take(worker *w, sy_run *r, sy_transfer *t);
+/* At start, before consuming: each batch tier's recorded batches are
+ * polled again and the jobs they own rebuilt (run_restore); then the
+ * provider's listing is looked at for a batch created but not recorded. */
+void batchio_start(worker *w);
 /* A finished engine transfer: true if it was a batch's call (handled). */
 bool batchio_on_response(worker *w, sy_transfer *t, void *opaque);
 /* After each group commit: the batches whose record it made durable go on

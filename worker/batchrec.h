@@ -11,7 +11,10 @@
  * What a record holds: the provider kind, tier and model it was made for,
  * the input file id, the provider batch id, its status, and the custom_ids
  * it carries (the jobs' idempotency keys; for Anthropic, their
- * sy_batch_anthropic_id). Decoding treats the bytes as hostile (a record
+ * sy_batch_anthropic_id), and for each job its tier message (partition,
+ * offset, origin, key and value bytes): the batch owns its jobs once it is
+ * recorded created (their input offsets are committed), so a restart
+ * rebuilds them from here, not from Kafka. Decoding treats the bytes as hostile (a record
  * may one day come from a changelog): every length is checked against
  * what is left and against the limits below, ids must be printable, and a
  * record that fails any check is refused as a whole.
@@ -30,6 +33,18 @@
 #define SY_BATCHREC_NAME_MAX 256     /* tier and model names, with their NUL */
 #define SY_BATCHREC_CID_MAX 4096     /* bytes of one custom_id */
 #define SY_BATCHREC_JOBS_MAX 100000  /* custom_ids in one record */
+#define SY_BATCHREC_MSG_MAX (16u << 20) /* bytes of one job's message (key + value) */
+#define SY_BATCHREC_ORIGIN_MAX 300   /* bytes of an origin, with its NUL */
+
+/* One job's tier message, as consumed. */
+typedef struct sy_batchrec_job {
+    int present;                /* 0: not kept (a job found at the provider, not consumed) */
+    int32_t partition;
+    int64_t offset;
+    const char *origin;         /* "" when none */
+    const void *key, *value;
+    uint32_t keylen, len;
+} sy_batchrec_job;
 
 typedef enum sy_batchrec_kind { SY_BR_OPENAI = 1, SY_BR_ANTHROPIC = 2 } sy_batchrec_kind;
 
@@ -46,7 +61,8 @@ typedef struct sy_batchrec {
     const char *file_id;        /* "" when none (Anthropic) */
     const char *batch_id;       /* "" until CREATED */
     size_t n;
-    const char *const *ids;     /* encode: n custom_ids */
+    const char *const *ids;     /* n custom_ids */
+    const sy_batchrec_job *jobs;/* n jobs, or NULL (none kept) */
 } sy_batchrec;
 
 /* The record's bytes. */
@@ -56,6 +72,7 @@ void sy_batchrec_encode(sy_buf *out, const sy_batchrec *r);
 typedef struct sy_batchrec_view {
     sy_batchrec rec;
     char **ids_owned;
+    sy_batchrec_job *jobs_owned;
     sy_buf storage;
 } sy_batchrec_view;
 

@@ -6,10 +6,15 @@
 #   B  SIGKILL right after create, before anything else
 #      (SWITCHYARD_BATCH_CRASH_AT=after_create)
 #   C  finds B's batch by listing (its record has the file, not the batch
-#      id), records its id; then 80 jobs of an Anthropic message-batch tier
-#      come, and C is killed (kill -9) while its batches are polled
-#   D  finds the batches in its store (the Anthropic ones too, which no
-#      listing finds) and runs to the end
+#      id), records its id, and is killed (kill -9) while its batches are
+#      polled
+#   D  finds the batches in its store and runs them to the end; then 80
+#      jobs of an Anthropic message-batch tier come, D records their two
+#      batches, which then own the jobs (their input offsets are
+#      committed), and D is killed while the batches are still running
+#   E  consumes nothing (every offset is committed), rebuilds the 80 jobs
+#      from the batch records, polls the message batches (which no listing
+#      finds) and answers them
 # Then every job has exactly one result (none lost, none answered twice),
 # and the fake provider saw every custom_id in exactly one created batch
 # (none submitted twice): each restart found the batches created before
@@ -51,20 +56,34 @@ ok "B: killed right after create"
 start_worker worker-c "${args[@]}"
 for _ in $(seq 300); do grep -q "found by listing after a restart" "$T/worker-c.log" && break; sleep 0.1; done
 grep -q "found by listing after a restart" "$T/worker-c.log" || fail "worker-c did not find B's batch"
-"$SY_BIN" submit --quiet "$T/claude.jsonl" >/dev/null || fail "submit (claude)"
-for _ in $(seq 200); do [ "$(grep -c "msgbatch_.*job(s) created" "$T/worker-c.log")" -ge 2 ] && break; sleep 0.1; done
-[ "$(grep -c "msgbatch_.*job(s) created" "$T/worker-c.log")" -ge 2 ] || fail "worker-c created no message batches"
+for _ in $(seq 100); do [ "$(grep -c "job(s) created" "$T/worker-c.log")" -ge 1 ] && break; sleep 0.1; done
 sleep 0.3 # polling
 kill -9 "$LAST_PID"; wait "$LAST_PID" 2>/dev/null || true
-ok "C: found B's batch by listing, killed while polling its own and 2 message batches"
+ok "C: found B's batch by listing, killed while polling"
 start_worker worker-d "${args[@]}"
 "$SY_BIN" results --topic switchyard.results.bulk --count "$N" --timeout-ms 60000 >"$T/results.jsonl" ||
     fail "only $(wc -l <"$T/results.jsonl") of $N results"
+grep -q "found in the store after a restart" "$T/worker-d.log" || fail "worker-d did not poll the recorded batches"
+ok "D: polled the recorded batches, $N results"
+"$SY_BIN" submit --quiet "$T/claude.jsonl" >/dev/null || fail "submit (claude)"
+owned() { grep -c "msgbatch_.*it owns its" "$T/worker-d.log"; }
+for _ in $(seq 200); do [ "$(owned)" -ge 2 ] && break; sleep 0.1; done
+[ "$(owned)" -ge 2 ] || fail "worker-d recorded no message batches"
+sleep 0.4 # the offsets' commit (every 100 ms); the batches run 1.5 s
+kill -9 "$LAST_PID"; wait "$LAST_PID" 2>/dev/null || true
+ok "D: killed while its 2 recorded message batches run"
+start_worker worker-e "${args[@]}"
+E=$LAST_PID
 "$SY_BIN" results --topic switchyard.results.claude --count "$NA" --timeout-ms 30000 >"$T/claude-results.jsonl" ||
     fail "only $(wc -l <"$T/claude-results.jsonl") of $NA Anthropic results"
-grep -q "msgbatch_.*found in the store after a restart" "$T/worker-d.log" ||
-    fail "worker-d did not poll the recorded message batches"
+grep -q "$NA job(s) rebuilt from batch records" "$T/worker-e.log" || fail "worker-e rebuilt no jobs"
+[ "$(grep -c "msgbatch_.*found in the store after a restart" "$T/worker-e.log")" = 2 ] ||
+    fail "worker-e did not poll the 2 recorded message batches"
 sleep 1
+kill -TERM "$E"; wait "$E" 2>/dev/null || true
+grep -q '"held 0, in flight 0, consumed 0,' "$T/worker-e.log" ||
+    fail "worker-e consumed jobs again: $(grep -o 'consumed [0-9]*' "$T/worker-e.log" | tail -1)"
+ok "E: consumed nothing (the offsets were committed while the batches ran), rebuilt $NA jobs, polled their batches"
 "$SY_BIN" results --topic switchyard.results.bulk --timeout-ms 3000 >"$T/results.jsonl" || true
 "$SY_BIN" results --topic switchyard.results.claude --timeout-ms 2000 >"$T/claude-results.jsonl" || true
 curl -sf "${FAKE_URL%/v1}/batch-stats" >"$T/batch-stats.json" || fail "no /batch-stats"
