@@ -5,22 +5,27 @@
  * when short and printable, bodies are bounded by the engine's limits, and
  * the result lines go through sy_batch_match.
  *
- * After a restart (the batch is not recorded in the store yet:
- * docs/durability.md, "Batch tiers") a tier's first job waits while the
- * worker looks for the batches it created before: it lists the provider's
- * batches (GET {base}/batches?limit=100), takes those whose metadata names
- * this tier and one of its models, reads their input files for the
- * custom_ids they carry, and polls them. A job whose key one of them
- * carries joins it instead of being sent again; the others are collected
- * as usual. An input file uploaded without a batch created is never used
- * again (its jobs go into a new file).
+ * Each batch is recorded in the store (batchrec.h) after its upload and
+ * once created; the create, and the polling, wait for the group commit
+ * that makes the record durable (batchio_after_group_commit). A batch
+ * recorded created owns its jobs: their offsets are released
+ * (run_batch_owned). At start (batchio_start) each batch tier polls its
+ * recorded batches again and rebuilds the jobs they own (run_restore);
+ * then it lists the provider's batches (GET {base}/batches?limit=100) for
+ * one created but not recorded: those whose metadata names this tier and
+ * one of its models, or whose input file a record names, have their input
+ * files read for the custom_ids they carry, and are polled. A job whose
+ * key one of them carries joins it instead of being sent again; the
+ * others are collected as usual. An input file uploaded without a batch
+ * created is never used again (its jobs go into a new file).
+ * docs/durability.md, "Batch tiers", is the account of it.
  *
  * Anthropic message batches (a model on a provider of kind anthropic) have
  * no file: the create (POST {base}/messages/batches) carries the requests,
  * custom_ids are the keys or their hashes (sy_batch_anthropic_id), polls
  * read processing_status and the results come from
- * {base}/messages/batches/{id}/results. They are not looked for after a
- * restart (no metadata): their jobs are sent again.
+ * {base}/messages/batches/{id}/results. A restart finds them by their
+ * record only (no metadata to list them by).
  *
  * Test hook: SWITCHYARD_BATCH_CRASH_AT=after_upload|after_create kills the
  * worker (SIGKILL) at that point (tests/integration/batch_crash.sh). */

@@ -9,7 +9,9 @@
  * output and error files (GET {base}/files/{id}/content, bounded by
  * --max-answer-bytes), and gives each job its line (run_on_batch_line),
  * or, for a job no line answered, a retriable failure. One batch per
- * (tier, model) collects at a time. */
+ * (tier, model) collects at a time. Each batch is recorded in the store
+ * (batchrec.h) and, once recorded created, owns its jobs (their input
+ * offsets are released: docs/durability.md, "Batch tiers"). */
 #ifndef SY_WORKER_BATCHIO_H
 #define SY_WORKER_BATCHIO_H
 

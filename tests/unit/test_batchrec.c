@@ -43,7 +43,32 @@ static void test_roundtrip(void **state)
     assert_string_equal(v.rec.batch_id, "batch_42");
     assert_int_equal(v.rec.n, 3);
     for (size_t i = 0; i < 3; i++) assert_string_equal(v.rec.ids[i], ids[i]);
+    assert_null(v.rec.jobs[0].present ? "present" : NULL); /* none kept */
     sy_batchrec_view_free(&v);
+    /* with the jobs' tier messages (one not kept) */
+    const sy_batchrec_job jobs[] = {
+        {.present = 1, .partition = 2, .offset = 41, .origin = "jobs/0/7", .key = "k1", .keylen = 2,
+         .value = "\x81\xa1x\x00\x01", .len = 5},
+        {0},
+        {.present = 1, .partition = 0, .offset = 0, .origin = "", .key = "", .keylen = 0, .value = "v", .len = 1},
+    };
+    r.jobs = jobs;
+    sy_buf_reset(&b);
+    sy_batchrec_encode(&b, &r);
+    assert_int_equal(sy_batchrec_decode(b.data, b.len, &v), 0);
+    assert_true(v.rec.jobs[0].present && !v.rec.jobs[1].present && v.rec.jobs[2].present);
+    assert_int_equal(v.rec.jobs[0].partition, 2);
+    assert_true(v.rec.jobs[0].offset == 41);
+    assert_string_equal(v.rec.jobs[0].origin, "jobs/0/7");
+    assert_int_equal(v.rec.jobs[0].len, 5);
+    assert_memory_equal(v.rec.jobs[0].value, "\x81\xa1x\x00\x01", 5);
+    assert_memory_equal(v.rec.jobs[0].key, "k1", 2);
+    assert_int_equal(v.rec.jobs[2].keylen, 0);
+    assert_string_equal(v.rec.jobs[2].origin, "");
+    sy_batchrec_view_free(&v);
+    /* cut anywhere in the messages: refused */
+    for (size_t n = b.len - 12; n < b.len; n++) assert_int_equal(sy_batchrec_decode(b.data, n, &v), -1);
+    r.jobs = NULL;
     /* Anthropic's, before its create: no file, no batch id */
     r.kind = SY_BR_ANTHROPIC;
     r.status = SY_BR_UPLOADED;
