@@ -5,22 +5,27 @@
  * when short and printable, bodies are bounded by the engine's limits, and
  * the result lines go through sy_batch_match.
  *
- * After a restart (the batch is not recorded in the store yet:
- * docs/durability.md, "Batch tiers") a tier's first job waits while the
- * worker looks for the batches it created before: it lists the provider's
- * batches (GET {base}/batches?limit=100), takes those whose metadata names
- * this tier and one of its models, reads their input files for the
- * custom_ids they carry, and polls them. A job whose key one of them
- * carries joins it instead of being sent again; the others are collected
- * as usual. An input file uploaded without a batch created is never used
- * again (its jobs go into a new file).
+ * Each batch is recorded in the store (batchrec.h) after its upload and
+ * once created; the create, and the polling, wait for the group commit
+ * that makes the record durable (batchio_after_group_commit). A batch
+ * recorded created owns its jobs: their offsets are released
+ * (run_batch_owned). At start (batchio_start) each batch tier polls its
+ * recorded batches again and rebuilds the jobs they own (run_restore);
+ * then it lists the provider's batches (GET {base}/batches?limit=100) for
+ * one created but not recorded: those whose metadata names this tier and
+ * one of its models, or whose input file a record names, have their input
+ * files read for the custom_ids they carry, and are polled. A job whose
+ * key one of them carries joins it instead of being sent again; the
+ * others are collected as usual. An input file uploaded without a batch
+ * created is never used again (its jobs go into a new file).
+ * docs/durability.md, "Batch tiers", is the account of it.
  *
  * Anthropic message batches (a model on a provider of kind anthropic) have
  * no file: the create (POST {base}/messages/batches) carries the requests,
  * custom_ids are the keys or their hashes (sy_batch_anthropic_id), polls
  * read processing_status and the results come from
- * {base}/messages/batches/{id}/results. They are not looked for after a
- * restart (no metadata): their jobs are sent again.
+ * {base}/messages/batches/{id}/results. A restart finds them by their
+ * record only (no metadata to list them by).
  *
  * Test hook: SWITCHYARD_BATCH_CRASH_AT=after_upload|after_create kills the
  * worker (SIGKILL) at that point (tests/integration/batch_crash.sh). */
@@ -35,7 +40,9 @@
 #include <jansson.h>
 
 #include "batch.h"
+#include "batchrec.h"
 #include "log.h"
+#include "reload.h"
 #include "run.h"
 #include "util.h"
 
@@ -50,9 +57,11 @@ typedef struct batchio {
     worker *w;
     const sy_tier *tier;
     const sy_model *model;
+    struct sy_cfg_gen *gen;       /* held: tier and model point into it (reload.h) */
     sy_batch_state state;
     sy_run **runs;            /* the jobs it carries (NULL: freed meanwhile) */
     char **ids;               /* their custom_ids */
+    sy_batchrec_job *jobs;    /* their tier messages, for the record (bytes malloc'd) */
     size_t n, cap;
     sy_keymap idset;          /* custom_ids already in it */
     sy_buf input;             /* the JSONL */
@@ -66,6 +75,8 @@ typedef struct batchio {
     sy_loop_timer timer;
     bool lister;              /* only lists the provider's batches (recovery) */
     bool adopted;             /* created before a restart, found at the provider */
+    sy_buf rkey;              /* its record's key in the store ("" until recorded) */
+    bool recording;           /* its record waits for the group commit */
     struct batchio *next;
 } batchio;
 
@@ -79,6 +90,9 @@ typedef enum rec_state { REC_NONE, REC_LOOKING, REC_DONE } rec_state;
 
 typedef struct tier_rec {
     rec_state st;
+    sy_keymap uploaded;       /* recorded input file id -> its record's key (malloc'd):
+                                 uploaded, no batch id recorded */
+    sy_buf uploaded_ids;      /* its file ids, NUL-separated */
     int busy;                 /* listings and input files still to read */
     queued *q;
     size_t nq, capq;
@@ -130,8 +144,10 @@ static batchio *batch_new(worker *w, const sy_tier *tier, const sy_model *model)
     b->w = w;
     b->tier = tier;
     b->model = model;
+    b->gen = wreload_hold_tier(w, tier); /* tier and model stay valid past a reload */
     b->state = SY_BS_COLLECTING;
     sy_keymap_init(&b->idset);
+    sy_buf_init(&b->rkey);
     sy_buf_init(&b->input);
     sy_buf_init(&b->results);
     sy_loop_timer_init(&b->timer, on_timer, b);
@@ -146,17 +162,22 @@ static void batch_free(batchio *b)
     while (*p && *p != b) p = &(*p)->next;
     if (*p) *p = b->next;
     sy_loop_timer_cancel(b->w->loop, &b->timer);
+    wreload_drop(b->w, b->gen);
     sy_buf k;
     sy_buf_init(&k);
     for (size_t i = 0; i < b->n; i++) {
         if (b->runs[i]) b->runs[i]->in_batch = false;
         if (b->adopted) sy_keymap_del(&set_of(b->w)->adopted, adopted_key(&k, b->tier, b->ids[i]));
         free(b->ids[i]);
+        free((char *)b->jobs[i].key);
+        free((char *)b->jobs[i].origin);
     }
     sy_buf_free(&k);
     free(b->runs);
     free(b->ids);
+    free(b->jobs);
     sy_keymap_free(&b->idset);
+    sy_buf_free(&b->rkey);
     sy_buf_free(&b->input);
     sy_buf_free(&b->results);
     free(b);
@@ -197,6 +218,66 @@ static sy_transfer *request(batchio *b, bool get, const char *fmt, const char *i
 
 static void step(batchio *b, sy_batch_event ev);
 static void launch(batchio *b, sy_transfer *t, op what);
+
+/* ---- the batch's record (batchrec.h) ---- */
+
+/* Stage b's record in the store (durable at the next group commit). False
+ * when it cannot be kept (too large for the store): the batch goes on
+ * unrecorded, found again only by the listing, as before records. */
+static bool stage_record(batchio *b)
+{
+    worker *w = b->w;
+    if (!b->rkey.len)
+        sy_buf_printf(&b->rkey, "%.200s\x1f%016" PRIx64 "%016" PRIx64, b->tier->name,
+                      sy_hash64(b->input.data, b->input.len), (uint64_t)sy_mono_us());
+    sy_batchrec rec = {.kind = anthropic(b) ? SY_BR_ANTHROPIC : SY_BR_OPENAI,
+                       .status = b->batch_id[0] ? SY_BR_CREATED : SY_BR_UPLOADED,
+                       .recorded_ms = sy_now_ms(), .tier = b->tier->name, .model = b->model->alias,
+                       .file_id = b->file_id, .batch_id = b->batch_id, .n = b->n,
+                       .ids = (const char *const *)b->ids, .jobs = b->jobs};
+    sy_buf enc;
+    sy_buf_init(&enc);
+    sy_batchrec_encode(&enc, &rec);
+    int rc = sy_store_batch_put(w->store, sy_buf_cstr(&b->rkey), enc.data, enc.len);
+    sy_buf_free(&enc);
+    if (rc) {
+        sy_warn("batch of tier '%s': its record is too large for the store; not recorded", b->tier->name);
+        sy_buf_reset(&b->rkey);
+    }
+    return rc == 0;
+}
+
+/* The batch is over (its jobs answered, handed to their retry, or their
+ * results kept no longer): its record goes, in the same group commit as
+ * the results it staged. */
+static void forget_record(batchio *b)
+{
+    if (b->rkey.len) sy_store_batch_del(b->w->store, sy_buf_cstr(&b->rkey));
+    sy_buf_reset(&b->rkey);
+}
+
+void batchio_after_group_commit(worker *w)
+{
+    if (!w->batches) return;
+    bool again = true;
+    while (again) { /* a step may free a batch: walk again from the head */
+        again = false;
+        for (batchio *b = *head(w); b; b = b->next)
+            if (b->recording) {
+                b->recording = false;
+                bool created = b->state == SY_BS_CREATED;
+                step(b, SY_BE_RECORDED);
+                /* recorded created (with its jobs' messages): the batch owns
+                 * its jobs, their input offsets go (docs/durability.md) */
+                for (size_t i = 0; created && i < b->n; i++)
+                    if (b->runs[i] && b->jobs[i].present) run_batch_owned(b->runs[i]);
+                if (created) sy_info("batch %s of tier '%s': recorded; it owns its %zu job(s), their offsets "
+                                     "are released", b->batch_id, b->tier->name, b->n);
+                again = true;
+                break;
+            }
+    }
+}
 
 /* Anthropic: no upload, the create carries the requests. */
 static void start_anthropic_call(batchio *b, op what)
@@ -284,16 +365,23 @@ static void step(batchio *b, sy_batch_event ev)
     }
     b->state = st.next;
     if (st.effects & SY_BX_UPLOAD) start_call(b, OP_UPLOAD);
-    /* RECORD: not durable yet; the batch is known to this process only
-     * (docs/durability.md, "Batch tiers"), so the record is at once. */
-    if (st.effects & SY_BX_RECORD) step(b, SY_BE_RECORDED);
+    /* RECORD: staged now, RECORDED after the group commit made it durable
+     * (batchio_after_group_commit): the create waits for it. */
+    if (st.effects & SY_BX_RECORD) {
+        if (stage_record(b)) b->recording = true;
+        else step(b, SY_BE_RECORDED);
+    }
     if (st.effects & SY_BX_CREATE) start_call(b, OP_CREATE);
     if (st.effects & SY_BX_POLL) later(b, OP_POLL, sy_batch_poll_delay(&b->tier->batch, b->polls++));
     if (st.effects & SY_BX_DOWNLOAD) start_call(b, b->out_id[0] ? OP_OUTPUT : OP_ERRORS);
     if (st.effects & SY_BX_PUBLISH) answer_all(b);
     if (st.effects & SY_BX_FORGET) {
-        if (b->adopted) later(b, OP_NONE, ADOPT_KEEP_MS); /* for its jobs still to come */
-        else batch_free(b);
+        if (b->adopted) {
+            later(b, OP_NONE, ADOPT_KEEP_MS); /* for its jobs still to come */
+        } else {
+            forget_record(b);
+            batch_free(b);
+        }
     }
 }
 
@@ -308,7 +396,10 @@ static void send_now(batchio *b)
 static void on_timer(void *ctx)
 {
     batchio *b = ctx;
-    if (b->state == SY_BS_DONE) batch_free(b); /* an adopted batch's keeping time is over */
+    if (b->state == SY_BS_DONE) { /* an adopted batch's keeping time is over */
+        forget_record(b);
+        batch_free(b);
+    }
     else if (b->state == SY_BS_COLLECTING && b->pending == OP_NONE) send_now(b);
     else start_call(b, b->pending);
 }
@@ -454,29 +545,69 @@ static void answer_all(batchio *b)
     step(b, SY_BE_PUBLISHED);
 }
 
-/* A job (r, or NULL for one not back yet) with custom_id key joins b. */
-static void add_job(batchio *b, sy_run *r, const char *key)
+/* A job (r, or NULL for one not back yet) with custom_id key joins b; its
+ * tier message is kept for the record: r's, or m's (from a record), or none. */
+static void add_job_msg(batchio *b, sy_run *r, const char *key, const sy_batchrec_job *m)
 {
     if (b->n == b->cap) {
         b->cap = b->cap ? b->cap * 2 : 64;
         b->runs = sy_xrealloc(b->runs, b->cap * sizeof *b->runs);
         b->ids = sy_xrealloc(b->ids, b->cap * sizeof *b->ids);
+        b->jobs = sy_xrealloc(b->jobs, b->cap * sizeof *b->jobs);
     }
+    sy_batchrec_job j = {0};
+    if (r) /* the message's bytes are in r->raw: key, then value */
+        j = (sy_batchrec_job){.present = 1, .partition = r->partition, .offset = r->offset,
+                              .origin = r->origin, .key = r->raw, .keylen = (uint32_t)r->keylen,
+                              .value = r->raw + r->keylen, .len = (uint32_t)r->len};
+    else if (m && m->present)
+        j = *m;
+    if (j.present && (uint64_t)j.keylen + j.len <= SY_BATCHREC_MSG_MAX) { /* copied: r may go first */
+        char *kv = sy_xmalloc((size_t)j.keylen + j.len + 1);
+        memcpy(kv, j.key, j.keylen);
+        memcpy(kv + j.keylen, j.value, j.len);
+        kv[j.keylen + j.len] = '\0';
+        j.key = kv;
+        j.value = kv + j.keylen;
+        j.origin = j.origin ? sy_xstrdup(j.origin) : NULL;
+    } else {
+        j = (sy_batchrec_job){0};
+    }
+    b->jobs[b->n] = j;
     b->runs[b->n] = r;
     b->ids[b->n] = sy_xstrdup(key);
     sy_keymap_put(&b->idset, key, b);
     b->n++;
 }
 
+static void add_job(batchio *b, sy_run *r, const char *key)
+{
+    add_job_msg(b, r, key, NULL);
+}
+
 /* ---- recovery: the batches of before a restart ---- */
 
 static void route(worker *w, sy_run *r, sy_buf *line);
+
+/* The uploaded records no listed batch took: their files are never used. */
+static void drop_uploaded(worker *w, tier_rec *tr)
+{
+    for (size_t at = 0; at < tr->uploaded_ids.len; at += strlen(tr->uploaded_ids.data + at) + 1) {
+        char *rkey = sy_keymap_del(&tr->uploaded, tr->uploaded_ids.data + at);
+        if (rkey) sy_store_batch_del(w->store, rkey);
+        free(rkey);
+    }
+    sy_buf_free(&tr->uploaded_ids);
+    sy_keymap_free_with(&tr->uploaded, free);
+    sy_keymap_init(&tr->uploaded);
+}
 
 static void recovery_step_done(worker *w, const sy_tier *tier)
 {
     tier_rec *tr = &set_of(w)->tiers[tier->index];
     if (--tr->busy > 0) return;
     tr->st = REC_DONE;
+    drop_uploaded(w, tr);
     size_t n = tr->nq;
     queued *q = tr->q;
     tr->q = NULL;
@@ -493,6 +624,22 @@ static const sy_model *tier_model(const sy_tier *t, const char *alias)
     for (size_t i = 0; alias && i < t->nmodels; i++)
         if (t->models[i].model && !strcmp(t->models[i].model->alias, alias)) return t->models[i].model;
     return NULL;
+}
+
+static bool adopted_already(worker *w, const batchio *self, const char *batch_id)
+{
+    for (batchio *b = *head(w); b; b = b->next)
+        if (b != self && b->adopted && !strcmp(b->batch_id, batch_id)) return true;
+    return false;
+}
+
+/* b, found after a restart, is polled; its custom_ids are in the map of
+ * adopted jobs already. */
+static void adopt(batchio *b, const char *how)
+{
+    sy_info("batch %s of tier '%s': %s after a restart, %zu job(s); polled, not sent again", b->batch_id,
+            b->tier->name, how, b->n);
+    step(b, SY_BE_ADOPTED);
 }
 
 /* The listing: this tier's batches that may still answer are adopted and
@@ -516,9 +663,16 @@ static void on_list(batchio *lister, json_t *o, bool ok)
         if (!t_name || strcmp(t_name, tier->name) || m != lister->model || st == SY_BST_FAILED) continue;
         batchio *b = batch_new(w, tier, m);
         b->adopted = true;
-        if (!take_id(it, "id", b->batch_id) || !take_id(it, "input_file_id", b->file_id)) {
+        if (!take_id(it, "id", b->batch_id) || !take_id(it, "input_file_id", b->file_id) ||
+            adopted_already(w, b, b->batch_id)) { /* a recorded batch is polled already */
             batch_free(b);
             continue;
+        }
+        char *rkey = sy_keymap_get(&tr->uploaded, b->file_id);
+        if (rkey) { /* recorded after its upload, created before a crash: its record gets the id */
+            sy_buf_puts(&b->rkey, rkey);
+            sy_keymap_del(&tr->uploaded, b->file_id);
+            free(rkey);
         }
         tr->busy++;
         start_call(b, OP_INPUT);
@@ -552,21 +706,124 @@ static void on_input(batchio *b, const sy_transfer *t, bool ok)
         sy_buf_free(&k);
     }
     if (lines) {
-        sy_info("batch %s of tier '%s': found after a restart, %zu job(s); polled, not sent again",
-                b->batch_id, tier->name, lines);
         b->created_ms = sy_mono_us() / 1000; /* its real age is not known: 25 h from now */
-        step(b, SY_BE_ADOPTED);
+        stage_record(b); /* a next restart finds it in the store */
+        adopt(b, "found by listing");
     } else {
+        forget_record(b);
         batch_free(b);
     }
     recovery_step_done(w, tier);
 }
 
-/* The tier's first job after start: look for its batches of before. */
+/* The recorded batches of a tier, read at its recovery. */
+typedef struct rec_scan {
+    worker *w;
+    const sy_tier *tier;
+    size_t adopted, uploaded, bad;
+    sy_buf bad_keys; /* NUL-separated: removed after the scan */
+    batchio **found; /* adopted from their records: their jobs are rebuilt after the scan */
+    size_t nfound;
+} rec_scan;
+
+static void on_record(void *ctx, const char *key, const void *data, size_t len)
+{
+    rec_scan *sc = ctx;
+    worker *w = sc->w;
+    const sy_tier *tier = sc->tier;
+    sy_batchrec_view v;
+    if (sy_batchrec_decode(data, len, &v) != 0) {
+        if (!strncmp(key, tier->name, strlen(tier->name)) && key[strlen(tier->name)] == '\x1f') {
+            sc->bad++;
+            sy_buf_append(&sc->bad_keys, key, strlen(key) + 1);
+        }
+        return;
+    }
+    const sy_batchrec *r = &v.rec;
+    const sy_model *m = strcmp(r->tier, tier->name) ? NULL : tier_model(tier, r->model);
+    bool kind_ok = m && (r->kind == SY_BR_ANTHROPIC) == !strcmp(m->provider->kind->name, "anthropic");
+    if (!kind_ok) { /* another tier's, or a model no longer in it: left alone */
+        sy_batchrec_view_free(&v);
+        return;
+    }
+    tier_rec *tr = &set_of(w)->tiers[tier->index];
+    if (w->opt.key_ttl_ms && sy_now_ms() - r->recorded_ms > SY_BATCH_GIVE_UP_MS + w->opt.key_ttl_ms) {
+        /* older than its batch's window and its jobs' keys: nothing left to answer */
+        sy_buf_append(&sc->bad_keys, key, strlen(key) + 1);
+        sy_batchrec_view_free(&v);
+        return;
+    }
+    if (r->status == SY_BR_UPLOADED) {
+        /* OpenAI: the listing looks for a batch of this file; Anthropic's
+         * "upload" is no call: a batch created before the crash cannot be
+         * found (its jobs are sent again) */
+        if (r->kind == SY_BR_OPENAI && !sy_keymap_get(&tr->uploaded, r->file_id)) {
+            sy_keymap_put(&tr->uploaded, r->file_id, sy_xstrdup(key));
+            sy_buf_append(&tr->uploaded_ids, r->file_id, strlen(r->file_id) + 1);
+        } else sy_buf_append(&sc->bad_keys, key, strlen(key) + 1);
+        sc->uploaded++;
+        sy_batchrec_view_free(&v);
+        return;
+    }
+    if (adopted_already(w, NULL, r->batch_id)) {
+        sy_batchrec_view_free(&v);
+        return;
+    }
+    batchio *b = batch_new(w, tier, m);
+    b->adopted = true;
+    snprintf(b->batch_id, sizeof b->batch_id, "%s", r->batch_id);
+    snprintf(b->file_id, sizeof b->file_id, "%s", r->file_id);
+    sy_buf_puts(&b->rkey, key);
+    sy_buf k;
+    sy_buf_init(&k);
+    for (size_t i = 0; i < r->n; i++)
+        if (!sy_keymap_get(&b->idset, r->ids[i])) {
+            add_job_msg(b, NULL, r->ids[i], r->jobs ? &r->jobs[i] : NULL);
+            sy_keymap_put(&set_of(w)->adopted, adopted_key(&k, tier, r->ids[i]), b);
+        }
+    sy_buf_free(&k);
+    /* its age from the record's wall clock, bounded: a clock that went back is no age */
+    int64_t age = sy_now_ms() - r->recorded_ms;
+    if (age < 0) age = 0;
+    if (age > SY_BATCH_GIVE_UP_MS) age = SY_BATCH_GIVE_UP_MS;
+    b->created_ms = sy_mono_us() / 1000 - age;
+    sy_batchrec_view_free(&v);
+    sc->adopted++;
+    sc->found = sy_xrealloc(sc->found, (sc->nfound + 1) * sizeof *sc->found);
+    sc->found[sc->nfound++] = b;
+    adopt(b, "found in the store");
+}
+
+/* The tier's first job after start: its recorded batches are polled
+ * again; then (OpenAI) the provider's listing, for a batch created but
+ * not recorded (a crash between create and record). */
 static void recovery_start(worker *w, const sy_tier *tier)
 {
     tier_rec *tr = &set_of(w)->tiers[tier->index];
     tr->st = REC_LOOKING;
+    sy_keymap_init(&tr->uploaded);
+    sy_buf_init(&tr->uploaded_ids);
+    rec_scan sc = {.w = w, .tier = tier};
+    sy_buf_init(&sc.bad_keys);
+    sy_store_each_batch(w->store, on_record, &sc);
+    for (size_t at = 0; at < sc.bad_keys.len; at += strlen(sc.bad_keys.data + at) + 1)
+        sy_store_batch_del(w->store, sc.bad_keys.data + at);
+    sy_buf_free(&sc.bad_keys);
+    if (sc.bad) sy_warn("tier '%s': %zu unreadable batch record(s) dropped", tier->name, sc.bad);
+    /* the jobs they own (their offsets are committed: Kafka does not bring
+     * them back): rebuilt from the records; each joins its batch again */
+    size_t rebuilt = 0;
+    for (size_t i = 0; i < sc.nfound; i++) {
+        batchio *b = sc.found[i];
+        for (size_t j = 0; j < b->n; j++) {
+            const sy_batchrec_job *m = &b->jobs[j];
+            if (!m->present) continue;
+            run_restore(w, tier, m->partition, m->offset, m->origin, m->key, m->keylen, m->value, m->len);
+            rebuilt++;
+        }
+    }
+    free(sc.found);
+    if (rebuilt) sy_info("tier '%s': %zu job(s) rebuilt from batch records", tier->name, rebuilt);
     tr->busy = 1; /* until every listing is started */
     for (size_t i = 0; i < tier->nmodels; i++) {
         const sy_model *m = tier->models[i].model;
@@ -594,6 +851,11 @@ static batchio *collecting(worker *w, const sy_tier *tier, const sy_model *model
  * the batch's results are in already. True when it joined. */
 static bool join_adopted(worker *w, sy_run *r, const char *key)
 {
+    char hashed[SY_BATCH_ID_MAX];
+    if (!strcmp(r->model->provider->kind->name, "anthropic")) { /* its custom_id */
+        sy_batch_anthropic_id(key, hashed);
+        key = hashed;
+    }
     sy_buf k;
     sy_buf_init(&k);
     batchio *b = sy_keymap_get(&set_of(w)->adopted, adopted_key(&k, r->tier, key));
@@ -689,6 +951,14 @@ bool batchio_take(worker *w, sy_run *r, sy_transfer *t)
     return true;
 }
 
+void batchio_start(worker *w)
+{
+    for (size_t i = 0; i < w->cfg->ntiers; i++) {
+        const sy_tier *t = w->cfg->tiers[i];
+        if (t->mode == SY_TIER_BATCH && set_of(w)->tiers[t->index].st == REC_NONE) recovery_start(w, t);
+    }
+}
+
 void batchio_forget_run(worker *w, sy_run *r)
 {
     batchio_set *bs = set_of(w);
@@ -707,6 +977,8 @@ void batchio_free_all(worker *w)
     if (!bs) return;
     while (bs->list) batch_free(bs->list);
     for (size_t t = 0; t < w->cfg->ntiers; t++) {
+        sy_keymap_free_with(&bs->tiers[t].uploaded, free);
+        sy_buf_free(&bs->tiers[t].uploaded_ids);
         for (size_t i = 0; i < bs->tiers[t].nq; i++) sy_buf_free(&bs->tiers[t].q[i].line);
         free(bs->tiers[t].q);
     }

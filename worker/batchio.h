@@ -9,7 +9,9 @@
  * output and error files (GET {base}/files/{id}/content, bounded by
  * --max-answer-bytes), and gives each job its line (run_on_batch_line),
  * or, for a job no line answered, a retriable failure. One batch per
- * (tier, model) collects at a time. */
+ * (tier, model) collects at a time. Each batch is recorded in the store
+ * (batchrec.h) and, once recorded created, owns its jobs (their input
+ * offsets are released: docs/durability.md, "Batch tiers"). */
 #ifndef SY_WORKER_BATCHIO_H
 #define SY_WORKER_BATCHIO_H
 
@@ -21,8 +23,15 @@
  * released. False when it cannot (its line is larger than a batch may be):
  * the caller launches it as an ordinary call. */
 bool batchio_take(worker *w, sy_run *r, sy_transfer *t);
+/* At start, before consuming: each batch tier's recorded batches are
+ * polled again and the jobs they own rebuilt (run_restore); then the
+ * provider's listing is looked at for a batch created but not recorded. */
+void batchio_start(worker *w);
 /* A finished engine transfer: true if it was a batch's call (handled). */
 bool batchio_on_response(worker *w, sy_transfer *t, void *opaque);
+/* After each group commit: the batches whose record it made durable go on
+ * (their create, or their polling). */
+void batchio_after_group_commit(worker *w);
 /* r is freed: no batch answers it any more. */
 void batchio_forget_run(worker *w, sy_run *r);
 /* Teardown: every batch freed, nothing answered (the jobs are redone). */

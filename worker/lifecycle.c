@@ -28,6 +28,7 @@ typedef struct row {
 
 static const row table[] = {
     {S(NONE), SY_EV_CONSUMED, ANY, SY_LS_NEW, 0},
+    {S(NONE), SY_EV_REBUILT, ANY, SY_LS_NEW, 0},
     {S(NEW), SY_EV_BAD_JOB, ANY, SY_LS_DEAD_LETTER, SY_FX_PRODUCE_DEAD_LETTER},
     {S(NEW), SY_EV_DECODED, ANY, SY_LS_ROUTING, SY_FX_ROUTE},
     /* the store's answer (ROUTING), or the leader's (WAITING_KEY) */
@@ -59,6 +60,7 @@ static const row table[] = {
     {S(CALL_OUT), SY_EV_RETRIABLE, ANY, SY_LS_BACKOFF, SY_FX_SET_TIMER},
     {S(CALL_OUT), SY_EV_RATE_LIMITED, ANY, SY_LS_BACKOFF, SY_FX_SET_TIMER},
     {S(CALL_OUT), SY_EV_FALLBACK, ANY, SY_LS_READY, SY_FX_ATTEMPT},
+    {S(CALL_OUT), SY_EV_BATCH_OWNED, ANY, SY_LS_CALL_OUT, SY_FX_RELEASE_OFFSET},
     /* publishing */
     {S(PUBLISH_STAGED), SY_EV_TOO_LARGE_TO_KEEP, ANY, SY_LS_PUBLISH_STAGED, SY_FX_STAGE_RESULT},
     {S(PUBLISH_STAGED), SY_EV_GROUP_COMMITTED, IF_MIRROR, SY_LS_MIRRORING, SY_FX_MIRROR},
@@ -156,6 +158,6 @@ const char *sy_life_event_name(sy_life_event e)
         "prepared", "timer", "group_committed", "response_ok", "retriable", "rate_limited",
         "fallback", "permanent", "too_large_to_keep", "mirrored", "result_delivered",
         "result_refused", "delivery_retried", "settled", "txn_acked", "txn_committed",
-        "txn_aborted", "revoked", "shutdown"};
+        "txn_aborted", "batch_owned", "rebuilt", "revoked", "shutdown"};
     return (unsigned)e < SY_EV_COUNT ? names[e] : "?";
 }

@@ -8,7 +8,7 @@
  * order of their bits. This header is the one description of a job's
  * progress; run.c, publish.c and txn.c point here.
  *
- *   NONE --CONSUMED--> NEW --BAD_JOB--> DEAD_LETTER --SETTLED--> DONE
+ *   NONE --CONSUMED / REBUILT--> NEW --BAD_JOB--> DEAD_LETTER --SETTLED--> DONE
  *                       |
  *                    DECODED (ROUTE: ask the store, then the working map)
  *                       v
@@ -27,6 +27,7 @@
  *   |                                                  |                      |
  *   +--FALLBACK-----------------------------------------+                      |
  *      RETRIABLE / RATE_LIMITED --> BACKOFF            |                      |
+ *      CALL_OUT --BATCH_OWNED--> CALL_OUT (RELEASE_OFFSET: its batch is recorded) |
  *      RESPONSE_OK / PERMANENT / EXPIRED / NOT_RUNNABLE v                      |
  *                                   PUBLISH_STAGED <---------------------------+
  *                                        | GROUP_COMMITTED
@@ -112,6 +113,9 @@ typedef enum sy_life_event {
     SY_EV_TXN_ACKED,        /* --transactions: every message acknowledged (or failed) */
     SY_EV_TXN_COMMITTED,
     SY_EV_TXN_ABORTED,      /* its messages are produced again in the next transaction */
+    SY_EV_BATCH_OWNED,      /* the batch carrying it is recorded created: it owns the job
+                               (its offset is released now, once; batchio.h) */
+    SY_EV_REBUILT,          /* not consumed: rebuilt from its batch's record after a restart */
     SY_EV_REVOKED,          /* its partition was taken away */
     SY_EV_SHUTDOWN,         /* the worker exits with the job unfinished */
     SY_EV_COUNT

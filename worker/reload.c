@@ -116,8 +116,23 @@ void wreload_hold(struct sy_run *r)
 void wreload_release(struct sy_run *r)
 {
     sy_cfg_gen *g = r->gen;
-    worker *w = r->w;
     r->gen = NULL;
+    wreload_drop(r->w, g);
+}
+
+sy_cfg_gen *wreload_hold_tier(worker *w, const sy_tier *t)
+{
+    for (sy_cfg_gen *g = w->gen; g; g = g == w->gen ? w->retired : g->next)
+        for (size_t i = 0; i < g->cfg.ntiers; i++)
+            if (g->cfg.tiers[i] == t) {
+                g->runs++;
+                return g;
+            }
+    return NULL;
+}
+
+void wreload_drop(worker *w, sy_cfg_gen *g)
+{
     if (!g || --g->runs > 0 || g == w->gen) return;
     for (sy_cfg_gen **p = &w->retired; *p; p = &(*p)->next) {
         if (*p != g) continue;

@@ -35,6 +35,13 @@ int wreload_now(worker *w, const char *why);
 /* A run starts under the current generation / is freed. */
 void wreload_hold(struct sy_run *r);
 void wreload_release(struct sy_run *r);
+/* Something other than a run that keeps pointers into a generation (a
+ * batch tier's batch, batchio.c, which can outlive its runs: adopted at a
+ * restart, polled for hours): hold the generation whose config holds tier
+ * t (NULL if none), and drop it (freed if retired and its last user). */
+struct sy_tier;
+struct sy_cfg_gen *wreload_hold_tier(worker *w, const struct sy_tier *t);
+void wreload_drop(worker *w, struct sy_cfg_gen *g);
 /* At exit (every run freed): every generation. */
 void wreload_free(worker *w);
 

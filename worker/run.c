@@ -58,27 +58,33 @@ static void step(sy_run *r, sy_life_event ev, const sy_life_facts *f, const fx_a
                  .task = (r)->task ? (r)->task->name : NULL,                                    \
                  .model = (r)->model ? (r)->model->alias : NULL, .attempt = (r)->attempts}
 
-static sy_run *run_new(worker *w, const rd_kafka_message_t *m)
+static sy_run *run_alloc(worker *w, int32_t partition, int64_t offset, char *raw, size_t keylen, size_t len)
 {
     sy_run *r = sy_xcalloc(1, sizeof *r);
     r->w = w;
     wreload_hold(r);
     r->state = SY_LS_NONE;
-    r->partition = m->partition;
-    r->offset = m->offset;
-    r->queued_ms = rd_kafka_message_timestamp(m, NULL);
-    r->keylen = m->key_len;
-    r->len = m->len;
-    r->raw = sy_kafka_copy_key_value(m);
-    rd_kafka_headers_t *h = NULL;
-    char origin[SY_ORIGIN_MAX];
-    if (rd_kafka_message_headers(m, &h) == 0 && sy_origin_of(h, origin)) r->origin = sy_xstrdup(origin);
+    r->partition = partition;
+    r->offset = offset;
+    r->keylen = keylen;
+    r->len = len;
+    r->raw = raw;
     r->timer_pos = SY_TIMER_NONE;
     r->txn_out_offset = -1;
     r->next = w->runs;
     if (w->runs) w->runs->prev = r;
     w->runs = r;
     w->held++;
+    return r;
+}
+
+static sy_run *run_new(worker *w, const rd_kafka_message_t *m)
+{
+    sy_run *r = run_alloc(w, m->partition, m->offset, sy_kafka_copy_key_value(m), m->key_len, m->len);
+    r->queued_ms = rd_kafka_message_timestamp(m, NULL);
+    rd_kafka_headers_t *h = NULL;
+    char origin[SY_ORIGIN_MAX];
+    if (rd_kafka_message_headers(m, &h) == 0 && sy_origin_of(h, origin)) r->origin = sy_xstrdup(origin);
     return r;
 }
 
@@ -101,7 +107,7 @@ static void run_free(sy_run *r)
     if (r->prev) r->prev->next = r->next;
     else w->runs = r->next;
     if (r->next) r->next->prev = r->prev;
-    w->held--;
+    if (!r->batch_owned) w->held--;
     if (r->job_ok) sy_job_free(&r->job);
     sy_buf_free(&r->system);
     sy_buf_free(&r->user);
@@ -304,7 +310,9 @@ static void release_followers(sy_run *leader)
                          .result_len = leader->stored.len};
     while (f) {
         sy_run *next = f->next_follower;
-        if (run_same_origin(f, leader->origin)) rerouted(f); /* the same job, again */
+        bool same_msg = f->partition == leader->partition && f->offset == leader->offset &&
+                        f->src_topic == leader->src_topic; /* config-owned topic names */
+        if (same_msg || run_same_origin(f, leader->origin)) rerouted(f); /* the same job, again */
         else if (leader->result_ok) answer_stored(f, &rec, SY_ANSWER_DEDUP);
         else if (!sy_keymap_get(&w->working, sy_buf_cstr(&f->skey))) step(f, SY_EV_NEW_KEY, NULL, NULL);
         else step(f, SY_EV_KEY_IN_WORK, NULL, NULL);
@@ -319,6 +327,8 @@ static void join_waiters(sy_run *r)
     leader->followers = r;
 }
 
+static void run_decode(worker *w, sy_run *r);
+
 void run_start(worker *w, const rd_kafka_message_t *m)
 {
     sy_run *r = run_new(w, m);
@@ -328,10 +338,40 @@ void run_start(worker *w, const rd_kafka_message_t *m)
     r->off = sy_offsets_track(w->offsets, r->src_topic, m->partition, m->offset);
     sy_flow_taken(w, r->src_topic, m->partition, r->off);
     step(r, SY_EV_CONSUMED, NULL, NULL);
+    run_decode(w, r);
+}
 
+void run_restore(worker *w, const sy_tier *tier, int32_t partition, int64_t offset, const char *origin,
+                 const void *key, size_t keylen, const void *value, size_t len)
+{
+    char *raw = sy_xmalloc(keylen + len + 1);
+    if (keylen) memcpy(raw, key, keylen);
+    if (len) memcpy(raw + keylen, value, len);
+    raw[keylen + len] = '\0';
+    sy_run *r = run_alloc(w, partition, offset, raw, keylen, len);
+    r->queued_ms = sy_now_ms();
+    if (origin && origin[0]) r->origin = sy_xstrdup(origin);
+    r->src_topic = tier->topic;
+    r->batch_owned = true; /* its offset was committed: nothing to release, not held */
+    r->offset_released = true;
+    w->held--;
+    step(r, SY_EV_REBUILT, NULL, NULL);
+    run_decode(w, r);
+}
+
+void run_batch_owned(sy_run *r)
+{
+    if (r->batch_owned || r->state != SY_LS_CALL_OUT) return;
+    step(r, SY_EV_BATCH_OWNED, NULL, NULL);
+    r->batch_owned = true;
+    r->w->held--;
+}
+
+static void run_decode(worker *w, sy_run *r)
+{
     char err[512];
     sy_err_class bad = SY_ERR_NONE;
-    if (sy_job_decode(m->payload, m->len, &r->job, err, sizeof err) != 0) {
+    if (sy_job_decode(r->raw + r->keylen, r->len, &r->job, err, sizeof err) != 0) {
         bad = SY_ERR_INVALID_JOB;
     } else {
         r->job_ok = true;
@@ -1184,7 +1224,10 @@ static void step(sy_run *r, sy_life_event ev, const sy_life_facts *f, const fx_a
         case SY_FX_CLOSE_RECORD: publish_close_record(r); break;
         case SY_FX_PRODUCE_DEAD_LETTER: publish_dead_letter(r, a->dl_class, a->dl_why); break;
         case SY_FX_HOLD: txn_hold(w->txn, r); break;
-        case SY_FX_RELEASE_OFFSET: sy_offsets_done(w->offsets, r->off); break;
+        case SY_FX_RELEASE_OFFSET: /* once: a batch that owns the job released it already */
+            if (!r->offset_released) sy_offsets_done(w->offsets, r->off);
+            r->offset_released = true;
+            break;
         case SY_FX_FREE: run_free(r); return;
         }
     }

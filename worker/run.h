@@ -13,6 +13,15 @@
 
 /* intake: a message of a tier topic (copied; m stays the caller's) */
 void run_start(worker *w, const rd_kafka_message_t *m);
+/* a job rebuilt from a batch record after a restart (batchrec.h): its
+ * tier message, whose offset is committed already; it runs as if consumed
+ * (the store answers it if its result is out) and joins its batch */
+void run_restore(worker *w, const sy_tier *tier, int32_t partition, int64_t offset, const char *origin,
+                 const void *key, size_t keylen, const void *value, size_t len);
+/* a batch (batchio.c): the batch carrying r is recorded created; it owns
+ * r, whose input offset is released (BATCH_OWNED) and which no longer
+ * counts as held */
+void run_batch_owned(sy_run *r);
 /* the timer heap: r's timer fired */
 void run_on_timer(sy_run *r);
 /* the ready queue: r got an engine slot */

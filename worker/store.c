@@ -7,6 +7,8 @@
  *               PUBLISHING; start-up reads only these, however many keys
  *               are kept
  *   outputs     "topic/partition" -> highest acknowledged offset noted
+ *   batches     a batch tier's batch key -> its record (batchrec.h), while
+ *               the batch may still answer
  * One write transaction is kept open while changes are staged; commit
  * makes them durable with a single fsync (LMDB's default durability).
  * A write LMDB refuses fails the store (fail_store): commits return -1 and
@@ -35,7 +37,7 @@
 
 struct sy_store {
     MDB_env *env;
-    MDB_dbi jobs, pending, outputs;
+    MDB_dbi jobs, pending, outputs, batches;
     MDB_txn *txn;      /* open write transaction, or NULL */
     MDB_txn *rtxn;     /* reusable read transaction (reset when idle) */
     int failed;        /* a write failed (LMDB's code): see fail_store */
@@ -151,7 +153,8 @@ static int open_dbs(sy_store *s, char *err, size_t errlen)
     if (rc) return fail("begin", rc, err, errlen);
     if ((rc = mdb_dbi_open(txn, "jobs", MDB_CREATE, &s->jobs)) ||
         (rc = mdb_dbi_open(txn, "pending", MDB_CREATE, &s->pending)) ||
-        (rc = mdb_dbi_open(txn, "outputs", MDB_CREATE, &s->outputs))) {
+        (rc = mdb_dbi_open(txn, "outputs", MDB_CREATE, &s->outputs)) ||
+        (rc = mdb_dbi_open(txn, "batches", MDB_CREATE, &s->batches))) {
         mdb_txn_abort(txn);
         return fail("open databases", rc, err, errlen);
     }
@@ -197,7 +200,7 @@ static MDB_txn *write_txn(sy_store *s)
  * and the job ends with an error instead. */
 
 enum { OP_PUT = 1, OP_DEL = 2 };
-enum { DB_JOBS, DB_PENDING, DB_OUTPUTS };
+enum { DB_JOBS, DB_PENDING, DB_OUTPUTS, DB_BATCHES };
 
 typedef struct op_head {
     uint8_t op, db;
@@ -206,7 +209,7 @@ typedef struct op_head {
 
 static MDB_dbi dbi_of(const sy_store *s, int db)
 {
-    return db == DB_JOBS ? s->jobs : db == DB_PENDING ? s->pending : s->outputs;
+    return db == DB_JOBS ? s->jobs : db == DB_PENDING ? s->pending : db == DB_BATCHES ? s->batches : s->outputs;
 }
 
 static int apply_op(sy_store *s, MDB_txn *txn, int op, int db, MDB_val *k, MDB_val *v)
@@ -580,6 +583,52 @@ size_t sy_store_each_unfinished(sy_store *s,
     read_done(s, txn);
     sy_buf_free(&key);
     sy_buf_free(&storage);
+    return n;
+}
+
+/* ---- batch records ---- */
+
+int sy_store_batch_put(sy_store *s, const char *key, const void *data, size_t len)
+{
+    if (len > s->max_record) return -1;
+    MDB_val k = key_of(key), v = val_of(data, len);
+    stage(s, OP_PUT, DB_BATCHES, &k, &v);
+    return 0;
+}
+
+void sy_store_batch_del(sy_store *s, const char *key)
+{
+    MDB_val k = key_of(key);
+    stage(s, OP_DEL, DB_BATCHES, &k, NULL);
+}
+
+size_t sy_store_each_batch(sy_store *s, void (*fn)(void *ctx, const char *key, const void *data, size_t len),
+                           void *ctx)
+{
+    MDB_txn *txn = read_txn(s); /* the write transaction when open: staged records count */
+    MDB_cursor *c;
+    if (!txn) return 0;
+    if (mdb_cursor_open(txn, s->batches, &c)) {
+        read_done(s, txn);
+        return 0;
+    }
+    size_t n = 0;
+    sy_buf key, val;
+    sy_buf_init(&key);
+    sy_buf_init(&val);
+    MDB_val k, v;
+    for (int rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        sy_buf_reset(&key);
+        sy_buf_append(&key, k.mv_data, k.mv_size);
+        sy_buf_reset(&val);
+        sy_buf_append(&val, v.mv_data, v.mv_size);
+        n++;
+        fn(ctx, sy_buf_cstr(&key), val.data, val.len); /* copies: fn may stage */
+    }
+    mdb_cursor_close(c);
+    read_done(s, txn);
+    sy_buf_free(&key);
+    sy_buf_free(&val);
     return n;
 }
 

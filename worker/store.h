@@ -106,6 +106,15 @@ int sy_store_commit(sy_store *s);
 size_t sy_store_each_unfinished(sy_store *s,
                                 void (*fn)(void *ctx, const char *key, const sy_job_record *rec),
                                 void *ctx);
+/* Batch records (batchrec.h), by a key of the caller's: staged like every
+ * change, durable at the next commit. put returns -1 (nothing staged) for
+ * a record larger than a job record may be. each_batch calls fn with a
+ * copy of each (staged ones included); fn must not stage changes to the
+ * batches themselves. */
+int sy_store_batch_put(sy_store *s, const char *key, const void *data, size_t len);
+void sy_store_batch_del(sy_store *s, const char *key);
+size_t sy_store_each_batch(sy_store *s, void (*fn)(void *ctx, const char *key, const void *data, size_t len),
+                           void *ctx);
 /* Delete up to `max` expired records; returns how many. */
 size_t sy_store_purge(sy_store *s, int64_t now_ms, size_t max);
 /* Number of records. */

@@ -180,6 +180,7 @@ static int release_deferred(worker *w)
 {
     if (commit_store(w) != 0) return -1;
     run_after_group_commit(w);
+    batchio_after_group_commit(w);
     return 0;
 }
 
@@ -602,6 +603,7 @@ int sy_worker_run(const worker_opts *opt, const sy_kafka_opts *kafka, const sy_c
     if (setup(w) == 0) {
         sy_info("started: %d calls in flight at most, %d jobs held at most, %d per partition",
                 w->opt.max_inflight, w->opt.max_jobs, w->opt.max_jobs_per_partition);
+        batchio_start(w); /* the batches recorded before, and the jobs they own */
         while (running(w)) turn(w, TURN_INTAKE | TURN_CONSUMER, 100);
         if (!sy_werr_is_fatal(&w->fatal)) drain(w);
         report(w, true);

@@ -142,6 +142,9 @@ typedef struct sy_run {
     bool batch_tried;          /* a batch has answered or dropped it once */
     size_t batch_req_len;      /* its request body, for a local token estimate */
     char *batch_id;            /* the batch that carried its answer, or NULL */
+    bool batch_owned;          /* its batch is recorded: offset released, not held (or
+                                  rebuilt from the record after a restart: run_restore) */
+    bool offset_released;      /* RELEASE_OFFSET done (it is done once) */
 } sy_run;
 
 /* Jobs waiting for room under one account's rate limits (fair between

@@ -5,15 +5,25 @@
 #      the file is at the provider, no batch is
 #   B  SIGKILL right after create, before anything else
 #      (SWITCHYARD_BATCH_CRASH_AT=after_create)
-#   C  kill -9 while its batches are polled
-#   D  runs to the end
+#   C  finds B's batch by listing (its record has the file, not the batch
+#      id), records its id, and is killed (kill -9) while its batches are
+#      polled
+#   D  finds the batches in its store and runs them to the end; then 80
+#      jobs of an Anthropic message-batch tier come, D records their two
+#      batches, which then own the jobs (their input offsets are
+#      committed), and D is killed while the batches are still running
+#   E  consumes nothing (every offset is committed), rebuilds the 80 jobs
+#      from the batch records, polls the message batches (which no listing
+#      finds) and answers them
 # Then every job has exactly one result (none lost, none answered twice),
 # and the fake provider saw every custom_id in exactly one created batch
 # (none submitted twice): each restart found the batches created before
-# and polled them instead of sending their jobs again (worker/batchio.c).
+# and polled them instead of sending their jobs again (worker/batchio.c,
+# the batch records of worker/batchrec.h).
 source "$(dirname "$0")/lib.sh"
 P=tests/pipelines/batch.yaml
 N=300
+NA=80 # Anthropic message batches, 40 per batch
 
 start_fake --batch-ms 1500
 start_broker "$P"
@@ -22,6 +32,10 @@ start_scheduler "$P"
 import json
 for i in range($N): print(json.dumps({'id': 'c-%d' % i, 'task': 'bulk', 'vars': {'word': 'w%d' % i}}))
 " >"$T/jobs.jsonl"
+"$PY" -c "
+import json
+for i in range($NA): print(json.dumps({'id': 'a-%d' % i, 'task': 'claude-bulk', 'vars': {'word': 'w%d' % i}}))
+" >"$T/claude.jsonl"
 "$SY_BIN" submit --quiet "$T/jobs.jsonl" >/dev/null || fail "submit"
 # a short session: each killed worker's partitions go to the next one sooner
 args=(-p "$P" --max-inflight 64 --state-dir "$T/state" -X session.timeout.ms=3000 -X heartbeat.interval.ms=500)
@@ -40,28 +54,50 @@ died worker-b "$LAST_PID"
 grep -q "SWITCHYARD_BATCH_CRASH_AT=after_create" "$T/worker-b.log" || fail "worker-b died elsewhere"
 ok "B: killed right after create"
 start_worker worker-c "${args[@]}"
-for _ in $(seq 300); do grep -q "found after a restart" "$T/worker-c.log" && break; sleep 0.1; done
-grep -q "found after a restart" "$T/worker-c.log" || fail "worker-c did not find B's batch"
+for _ in $(seq 300); do grep -q "found by listing after a restart" "$T/worker-c.log" && break; sleep 0.1; done
+grep -q "found by listing after a restart" "$T/worker-c.log" || fail "worker-c did not find B's batch"
 for _ in $(seq 100); do [ "$(grep -c "job(s) created" "$T/worker-c.log")" -ge 1 ] && break; sleep 0.1; done
 sleep 0.3 # polling
 kill -9 "$LAST_PID"; wait "$LAST_PID" 2>/dev/null || true
-ok "C: found B's batch, killed while polling"
+ok "C: found B's batch by listing, killed while polling"
 start_worker worker-d "${args[@]}"
 "$SY_BIN" results --topic switchyard.results.bulk --count "$N" --timeout-ms 60000 >"$T/results.jsonl" ||
     fail "only $(wc -l <"$T/results.jsonl") of $N results"
+grep -q "found in the store after a restart" "$T/worker-d.log" || fail "worker-d did not poll the recorded batches"
+ok "D: polled the recorded batches, $N results"
+"$SY_BIN" submit --quiet "$T/claude.jsonl" >/dev/null || fail "submit (claude)"
+owned() { grep -c "msgbatch_.*it owns its" "$T/worker-d.log"; }
+for _ in $(seq 200); do [ "$(owned)" -ge 2 ] && break; sleep 0.1; done
+[ "$(owned)" -ge 2 ] || fail "worker-d recorded no message batches"
+sleep 0.4 # the offsets' commit (every 100 ms); the batches run 1.5 s
+kill -9 "$LAST_PID"; wait "$LAST_PID" 2>/dev/null || true
+ok "D: killed while its 2 recorded message batches run"
+start_worker worker-e "${args[@]}"
+E=$LAST_PID
+"$SY_BIN" results --topic switchyard.results.claude --count "$NA" --timeout-ms 30000 >"$T/claude-results.jsonl" ||
+    fail "only $(wc -l <"$T/claude-results.jsonl") of $NA Anthropic results"
+grep -q "$NA job(s) rebuilt from batch records" "$T/worker-e.log" || fail "worker-e rebuilt no jobs"
+[ "$(grep -c "msgbatch_.*found in the store after a restart" "$T/worker-e.log")" = 2 ] ||
+    fail "worker-e did not poll the 2 recorded message batches"
 sleep 1
+kill -TERM "$E"; wait "$E" 2>/dev/null || true
+grep -q '"held 0, in flight 0, consumed 0,' "$T/worker-e.log" ||
+    fail "worker-e consumed jobs again: $(grep -o 'consumed [0-9]*' "$T/worker-e.log" | tail -1)"
+ok "E: consumed nothing (the offsets were committed while the batches ran), rebuilt $NA jobs, polled their batches"
 "$SY_BIN" results --topic switchyard.results.bulk --timeout-ms 3000 >"$T/results.jsonl" || true
+"$SY_BIN" results --topic switchyard.results.claude --timeout-ms 2000 >"$T/claude-results.jsonl" || true
 curl -sf "${FAKE_URL%/v1}/batch-stats" >"$T/batch-stats.json" || fail "no /batch-stats"
-"$PY" - "$T" "$N" <<'PY' || fail "results after the crashes"
+"$PY" - "$T" "$N" "$NA" <<'PY' || fail "results after the crashes"
 import collections, json, sys
-t, n = sys.argv[1], int(sys.argv[2])
-res = [json.loads(l) for l in open(f"{t}/results.jsonl")]
-count = collections.Counter(r["job_id"] for r in res)
-assert set(count) == {f"c-{i}" for i in range(n)}, "lost jobs"
-assert max(count.values()) == 1, [k for k, c in count.items() if c > 1][:5]
-assert all(r["status"] == "ok" and r["batch_id"].startswith("batch_") for r in res)
+t, n, na = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+for name, pre, want, bid in (("results", "c", n, "batch_"), ("claude-results", "a", na, "msgbatch_")):
+    res = [json.loads(l) for l in open(f"{t}/{name}.jsonl")]
+    count = collections.Counter(r["job_id"] for r in res)
+    assert set(count) == {f"{pre}-{i}" for i in range(want)}, f"lost jobs ({name})"
+    assert max(count.values()) == 1, [k for k, c in count.items() if c > 1][:5]
+    assert all(r["status"] == "ok" and r["batch_id"].startswith(bid) for r in res), name
 st = json.load(open(f"{t}/batch-stats.json"))
-assert st["lines"] == n and st["dup_custom_ids"] == 0 and st["max_per_custom_id"] == 1, st
-print(f"ok - {n} jobs, one result each, each submitted in exactly one batch ({st['batches']} batches created)")
+assert st["lines"] == n + na and st["dup_custom_ids"] == 0 and st["max_per_custom_id"] == 1, st
+print(f"ok - {n} + {na} jobs, one result each, each submitted in exactly one batch ({st['batches']} batches created)")
 PY
 check_logs

@@ -90,8 +90,9 @@ sleep 3 # a duplicate would arrive now
 "$PY" - "$T/worker-a2.log" "$T/calls.jsonl" "$T/results.jsonl" "$first" "$BOUND_MS" <<'PY' ||
 import datetime, json, re, sys
 log, calls, results, first, bound = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
-def ms(line):
-    t = datetime.datetime.strptime(line.split()[0], "%Y-%m-%dT%H:%M:%S.%fZ")
+def ms(line):  # a JSON log line (stderr not a terminal) or a text one
+    stamp = json.loads(line)["time"] if line.startswith("{") else line.split()[0]
+    t = datetime.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ")
     return int(t.replace(tzinfo=datetime.timezone.utc).timestamp() * 1000)
 windows = []
 for line in [l for l in open(log) if "changelog: restored" in l][first:]:

@@ -1,0 +1,222 @@
+/* test_batchrec.c -- worker/batchrec.[ch] and the store's batch records:
+ * a batch's record survives encode/decode and a store reopen, and bytes
+ * that are not a record (cut, lengths past the end, bad ids, extra bytes,
+ * a count larger than the bytes) are refused whole, never read past. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "batchrec.h"
+#include "store.h"
+
+static const char *const ids[] = {"c-1", "c-2", "a key with spaces \xc3\xa9"};
+
+static sy_batchrec sample(void)
+{
+    return (sy_batchrec){.kind = SY_BR_OPENAI, .status = SY_BR_CREATED, .recorded_ms = 1764650000123,
+                         .tier = "bulk-tier", .model = "mini", .file_id = "file-abc_1",
+                         .batch_id = "batch_42", .n = 3, .ids = ids};
+}
+
+static void test_roundtrip(void **state)
+{
+    (void)state;
+    sy_batchrec r = sample();
+    sy_buf b;
+    sy_buf_init(&b);
+    sy_batchrec_encode(&b, &r);
+    sy_batchrec_view v;
+    assert_int_equal(sy_batchrec_decode(b.data, b.len, &v), 0);
+    assert_int_equal(v.rec.kind, SY_BR_OPENAI);
+    assert_int_equal(v.rec.status, SY_BR_CREATED);
+    assert_true(v.rec.recorded_ms == 1764650000123);
+    assert_string_equal(v.rec.tier, "bulk-tier");
+    assert_string_equal(v.rec.model, "mini");
+    assert_string_equal(v.rec.file_id, "file-abc_1");
+    assert_string_equal(v.rec.batch_id, "batch_42");
+    assert_int_equal(v.rec.n, 3);
+    for (size_t i = 0; i < 3; i++) assert_string_equal(v.rec.ids[i], ids[i]);
+    assert_null(v.rec.jobs[0].present ? "present" : NULL); /* none kept */
+    sy_batchrec_view_free(&v);
+    /* with the jobs' tier messages (one not kept) */
+    const sy_batchrec_job jobs[] = {
+        {.present = 1, .partition = 2, .offset = 41, .origin = "jobs/0/7", .key = "k1", .keylen = 2,
+         .value = "\x81\xa1x\x00\x01", .len = 5},
+        {0},
+        {.present = 1, .partition = 0, .offset = 0, .origin = "", .key = "", .keylen = 0, .value = "v", .len = 1},
+    };
+    r.jobs = jobs;
+    sy_buf_reset(&b);
+    sy_batchrec_encode(&b, &r);
+    assert_int_equal(sy_batchrec_decode(b.data, b.len, &v), 0);
+    assert_true(v.rec.jobs[0].present && !v.rec.jobs[1].present && v.rec.jobs[2].present);
+    assert_int_equal(v.rec.jobs[0].partition, 2);
+    assert_true(v.rec.jobs[0].offset == 41);
+    assert_string_equal(v.rec.jobs[0].origin, "jobs/0/7");
+    assert_int_equal(v.rec.jobs[0].len, 5);
+    assert_memory_equal(v.rec.jobs[0].value, "\x81\xa1x\x00\x01", 5);
+    assert_memory_equal(v.rec.jobs[0].key, "k1", 2);
+    assert_int_equal(v.rec.jobs[2].keylen, 0);
+    assert_string_equal(v.rec.jobs[2].origin, "");
+    sy_batchrec_view_free(&v);
+    /* cut anywhere in the messages: refused */
+    for (size_t n = b.len - 12; n < b.len; n++) assert_int_equal(sy_batchrec_decode(b.data, n, &v), -1);
+    r.jobs = NULL;
+    /* Anthropic's, before its create: no file, no batch id */
+    r.kind = SY_BR_ANTHROPIC;
+    r.status = SY_BR_UPLOADED;
+    r.file_id = "";
+    r.batch_id = "";
+    sy_buf_reset(&b);
+    sy_batchrec_encode(&b, &r);
+    assert_int_equal(sy_batchrec_decode(b.data, b.len, &v), 0);
+    assert_string_equal(v.rec.batch_id, "");
+    sy_batchrec_view_free(&v);
+    sy_buf_free(&b);
+}
+
+static int decode(const sy_buf *b)
+{
+    sy_batchrec_view v;
+    int rc = sy_batchrec_decode(b->data, b->len, &v);
+    if (rc == 0) sy_batchrec_view_free(&v);
+    return rc;
+}
+
+static void test_hostile(void **state)
+{
+    (void)state;
+    sy_batchrec r = sample();
+    sy_buf good, b;
+    sy_buf_init(&good);
+    sy_buf_init(&b);
+    sy_batchrec_encode(&good, &r);
+    /* every cut is refused, none is read past (ASan) */
+    for (size_t n = 0; n < good.len; n++) {
+        sy_buf_reset(&b);
+        sy_buf_append(&b, good.data, n);
+        assert_int_equal(decode(&b), -1);
+    }
+    assert_int_equal(sy_batchrec_decode(NULL, 10, &(sy_batchrec_view){0}), -1);
+    /* a byte more */
+    sy_buf_reset(&b);
+    sy_buf_append(&b, good.data, good.len);
+    sy_buf_putc(&b, 'x');
+    assert_int_equal(decode(&b), -1);
+    /* every single byte flipped: decoded or refused, never read past */
+    for (size_t i = 0; i < good.len; i++) {
+        sy_buf_reset(&b);
+        sy_buf_append(&b, good.data, good.len);
+        b.data[i] ^= 0xff;
+        decode(&b);
+    }
+    /* a count of jobs the bytes cannot hold */
+    sy_buf_reset(&b);
+    sy_buf_append(&b, good.data, good.len);
+    b.data[12] = (char)0xff, b.data[13] = (char)0xff, b.data[14] = 0x01, b.data[15] = 0;
+    assert_int_equal(decode(&b), -1);
+    /* unknown version, kind, status */
+    for (int at = 0; at < 3; at++) {
+        sy_buf_reset(&b);
+        sy_buf_append(&b, good.data, good.len);
+        b.data[at] = 9;
+        assert_int_equal(decode(&b), -1);
+    }
+    /* a provider id that is not an id, an empty tier, a created batch without id */
+    const char *bad_ids[] = {"batch/../x", "batch 1", "b\n"};
+    for (size_t i = 0; i < 3; i++) {
+        r = sample();
+        r.batch_id = bad_ids[i];
+        sy_buf_reset(&b);
+        sy_batchrec_encode(&b, &r);
+        assert_int_equal(decode(&b), -1);
+    }
+    r = sample();
+    r.tier = "";
+    sy_buf_reset(&b);
+    sy_batchrec_encode(&b, &r);
+    assert_int_equal(decode(&b), -1);
+    r = sample();
+    r.batch_id = "";
+    sy_buf_reset(&b);
+    sy_batchrec_encode(&b, &r);
+    assert_int_equal(decode(&b), -1);
+    r = sample();
+    r.file_id = ""; /* OpenAI's always has its input file */
+    sy_buf_reset(&b);
+    sy_batchrec_encode(&b, &r);
+    assert_int_equal(decode(&b), -1);
+    const char *const empty_id[] = {"c-1", ""};
+    r = sample();
+    r.ids = empty_id;
+    r.n = 2;
+    sy_buf_reset(&b);
+    sy_batchrec_encode(&b, &r);
+    assert_int_equal(decode(&b), -1);
+    sy_buf_free(&good);
+    sy_buf_free(&b);
+}
+
+static char dir[64];
+
+static void count_rec(void *ctx, const char *key, const void *data, size_t len)
+{
+    sy_batchrec_view v;
+    assert_string_equal(key, "bulk-tier\x1f" "1");
+    assert_int_equal(sy_batchrec_decode(data, len, &v), 0);
+    assert_string_equal(v.rec.batch_id, "batch_42");
+    sy_batchrec_view_free(&v);
+    (*(int *)ctx)++;
+}
+
+static void test_store(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/sy-batchrec-test.XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    char err[256];
+    sy_store *s = sy_store_open(dir, 64, err, sizeof err);
+    assert_non_null(s);
+    sy_batchrec r = sample();
+    sy_buf b;
+    sy_buf_init(&b);
+    sy_batchrec_encode(&b, &r);
+    assert_int_equal(sy_store_batch_put(s, "bulk-tier\x1f" "1", b.data, b.len), 0);
+    assert_int_equal(sy_store_batch_put(s, "bulk-tier\x1f" "2", b.data, b.len), 0);
+    sy_store_batch_del(s, "bulk-tier\x1f" "2");
+    int n = 0;
+    assert_int_equal(sy_store_each_batch(s, count_rec, &n), 1); /* staged ones count */
+    assert_int_equal(sy_store_commit(s), 0);
+    sy_store_close(s);
+    s = sy_store_open(dir, 64, err, sizeof err); /* durable */
+    assert_non_null(s);
+    n = 0;
+    assert_int_equal(sy_store_each_batch(s, count_rec, &n), 1);
+    assert_int_equal(n, 1);
+    sy_store_batch_del(s, "bulk-tier\x1f" "1");
+    assert_int_equal(sy_store_commit(s), 0);
+    assert_int_equal(sy_store_each_batch(s, count_rec, &n), 0);
+    assert_int_equal(sy_store_count(s), 0); /* batch records are not job records */
+    sy_store_close(s);
+    sy_buf_free(&b);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_roundtrip),
+        cmocka_unit_test(test_hostile),
+        cmocka_unit_test(test_store),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,212 @@
+/* batchrec.c -- a batch's durable record, encoded and decoded
+ * (batchrec.h). The layout, all integers little-endian:
+ *   u8 version, u8 kind, u8 status, u8 0, i64 recorded_ms, u32 n,
+ *   then tier, model, file_id, batch_id, and n custom_ids, each a u16
+ *   length and its bytes; then per job a u8 (1: its message follows):
+ *   i32 partition, i64 offset, origin (u16 length), key and value (u32
+ *   length each, then the bytes).
+ * Decoding checks every length before it reads. */
+#include "batchrec.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+static void put_u16(sy_buf *b, uint16_t v)
+{
+    unsigned char p[2] = {(unsigned char)v, (unsigned char)(v >> 8)};
+    sy_buf_append(b, p, 2);
+}
+
+static void put_u64(sy_buf *b, uint64_t v, int bytes)
+{
+    unsigned char p[8];
+    for (int i = 0; i < bytes; i++) p[i] = (unsigned char)(v >> (8 * i));
+    sy_buf_append(b, p, (size_t)bytes);
+}
+
+static void put_str(sy_buf *b, const char *s, size_t max)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n > max) n = max; /* never the case for what batchio records; cut, not overflowed */
+    put_u16(b, (uint16_t)n);
+    sy_buf_append(b, s ? s : "", n);
+}
+
+void sy_batchrec_encode(sy_buf *out, const sy_batchrec *r)
+{
+    unsigned char head[4] = {SY_BATCHREC_VERSION, (unsigned char)r->kind, (unsigned char)r->status, 0};
+    sy_buf_append(out, head, 4);
+    put_u64(out, (uint64_t)r->recorded_ms, 8);
+    put_u64(out, r->n, 4);
+    put_str(out, r->tier, SY_BATCHREC_NAME_MAX - 1);
+    put_str(out, r->model, SY_BATCHREC_NAME_MAX - 1);
+    put_str(out, r->file_id, SY_BATCHREC_ID_MAX - 1);
+    put_str(out, r->batch_id, SY_BATCHREC_ID_MAX - 1);
+    for (size_t i = 0; i < r->n; i++) put_str(out, r->ids[i], SY_BATCHREC_CID_MAX);
+    for (size_t i = 0; i < r->n; i++) {
+        const sy_batchrec_job *j = r->jobs ? &r->jobs[i] : NULL;
+        bool keep = j && j->present && (uint64_t)j->keylen + j->len <= SY_BATCHREC_MSG_MAX;
+        sy_buf_putc(out, keep ? 1 : 0);
+        if (!keep) continue;
+        put_u64(out, (uint32_t)j->partition, 4);
+        put_u64(out, (uint64_t)j->offset, 8);
+        put_str(out, j->origin, SY_BATCHREC_ORIGIN_MAX - 1);
+        put_u64(out, j->keylen, 4);
+        sy_buf_append(out, j->key, j->keylen);
+        put_u64(out, j->len, 4);
+        sy_buf_append(out, j->value, j->len);
+    }
+}
+
+/* ---- decoding ---- */
+
+typedef struct rd {
+    const unsigned char *p;
+    size_t left;
+} rd;
+
+static uint64_t get_u(rd *r, int bytes, int *bad)
+{
+    if (r->left < (size_t)bytes) {
+        *bad = 1;
+        return 0;
+    }
+    uint64_t v = 0;
+    for (int i = 0; i < bytes; i++) v |= (uint64_t)r->p[i] << (8 * i);
+    r->p += bytes;
+    r->left -= (size_t)bytes;
+    return v;
+}
+
+typedef enum str_kind { S_NAME, S_ID, S_CID } str_kind;
+
+static bool str_ok(const unsigned char *s, size_t n, str_kind k)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = s[i];
+        if (k == S_ID ? !(c == '-' || c == '_' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+                          (c >= 'A' && c <= 'Z'))
+                      : c == 0 || (k == S_NAME && (c < 0x20 || c == 0x7f)))
+            return false;
+    }
+    return true;
+}
+
+/* One string: offset into storage (NUL-terminated there), or -1. */
+static long get_str(rd *r, sy_buf *storage, size_t max, str_kind k, int *bad)
+{
+    size_t n = (size_t)get_u(r, 2, bad);
+    if (*bad || n > max || n > r->left || !str_ok(r->p, n, k)) {
+        *bad = 1;
+        return -1;
+    }
+    long at = (long)storage->len;
+    sy_buf_append(storage, r->p, n);
+    sy_buf_putc(storage, '\0');
+    r->p += n;
+    r->left -= n;
+    return at;
+}
+
+int sy_batchrec_decode(const void *data, size_t len, sy_batchrec_view *v)
+{
+    memset(v, 0, sizeof *v);
+    rd r = {data, data ? len : 0};
+    int bad = 0;
+    unsigned version = (unsigned)get_u(&r, 1, &bad), kind = (unsigned)get_u(&r, 1, &bad),
+             status = (unsigned)get_u(&r, 1, &bad);
+    get_u(&r, 1, &bad);
+    int64_t recorded = (int64_t)get_u(&r, 8, &bad);
+    uint64_t n = get_u(&r, 4, &bad);
+    if (bad || version != SY_BATCHREC_VERSION || (kind != SY_BR_OPENAI && kind != SY_BR_ANTHROPIC) ||
+        (status != SY_BR_UPLOADED && status != SY_BR_CREATED) || n > SY_BATCHREC_JOBS_MAX ||
+        n * 2 > r.left) /* each id takes two bytes at least: n is bounded by the bytes there */
+        return -1;
+    sy_buf_init(&v->storage);
+    long at[4];
+    at[0] = get_str(&r, &v->storage, SY_BATCHREC_NAME_MAX - 1, S_NAME, &bad);
+    at[1] = bad ? -1 : get_str(&r, &v->storage, SY_BATCHREC_NAME_MAX - 1, S_NAME, &bad);
+    at[2] = bad ? -1 : get_str(&r, &v->storage, SY_BATCHREC_ID_MAX - 1, S_ID, &bad);
+    at[3] = bad ? -1 : get_str(&r, &v->storage, SY_BATCHREC_ID_MAX - 1, S_ID, &bad);
+    long *cid = sy_xcalloc(n ? (size_t)n : 1, sizeof *cid);
+    for (uint64_t i = 0; !bad && i < n; i++) {
+        cid[i] = get_str(&r, &v->storage, SY_BATCHREC_CID_MAX, S_CID, &bad);
+        if (!bad && v->storage.data[cid[i]] == '\0') bad = 1; /* an empty custom_id */
+    }
+    /* the jobs' messages: offsets into storage, resolved below */
+    typedef struct jat {
+        int present;
+        int32_t partition;
+        int64_t offset;
+        long origin, key, value;
+        uint32_t keylen, len;
+    } jat;
+    jat *ja = sy_xcalloc(n ? (size_t)n : 1, sizeof *ja);
+    for (uint64_t i = 0; !bad && i < n; i++) {
+        unsigned present = (unsigned)get_u(&r, 1, &bad);
+        if (bad || present > 1) {
+            bad = 1;
+            break;
+        }
+        if (!present) continue;
+        ja[i].present = 1;
+        ja[i].partition = (int32_t)(uint32_t)get_u(&r, 4, &bad);
+        ja[i].offset = (int64_t)get_u(&r, 8, &bad);
+        ja[i].origin = bad ? -1 : get_str(&r, &v->storage, SY_BATCHREC_ORIGIN_MAX - 1, S_NAME, &bad);
+        for (int part = 0; part < 2 && !bad; part++) {
+            uint64_t len = get_u(&r, 4, &bad);
+            if (bad || len > SY_BATCHREC_MSG_MAX || len > r.left) {
+                bad = 1;
+                break;
+            }
+            long at = (long)v->storage.len;
+            sy_buf_append(&v->storage, r.p, (size_t)len);
+            sy_buf_putc(&v->storage, '\0');
+            r.p += len;
+            r.left -= (size_t)len;
+            if (part == 0) ja[i].key = at, ja[i].keylen = (uint32_t)len;
+            else ja[i].value = at, ja[i].len = (uint32_t)len;
+        }
+        if (!bad && (ja[i].partition < 0 || ja[i].offset < 0 || (uint64_t)ja[i].keylen + ja[i].len > SY_BATCHREC_MSG_MAX))
+            bad = 1;
+    }
+    /* what must hold of a whole record: a name for tier and model, the
+     * batch id once CREATED, a file id for OpenAI's, nothing after it */
+    if (bad || r.left || !v->storage.data[at[0]] || !v->storage.data[at[1]] ||
+        (status == SY_BR_CREATED && !v->storage.data[at[3]]) ||
+        (kind == SY_BR_OPENAI && !v->storage.data[at[2]])) {
+        free(cid);
+        free(ja);
+        sy_buf_free(&v->storage);
+        memset(v, 0, sizeof *v);
+        return -1;
+    }
+    const char *base = v->storage.data;
+    v->ids_owned = sy_xcalloc(n ? (size_t)n : 1, sizeof *v->ids_owned);
+    for (uint64_t i = 0; i < n; i++) v->ids_owned[i] = (char *)base + cid[i];
+    free(cid);
+    v->jobs_owned = sy_xcalloc(n ? (size_t)n : 1, sizeof *v->jobs_owned);
+    for (uint64_t i = 0; i < n; i++)
+        if (ja[i].present)
+            v->jobs_owned[i] = (sy_batchrec_job){.present = 1, .partition = ja[i].partition,
+                                                 .offset = ja[i].offset, .origin = base + ja[i].origin,
+                                                 .key = base + ja[i].key, .keylen = ja[i].keylen,
+                                                 .value = base + ja[i].value, .len = ja[i].len};
+    free(ja);
+    v->rec = (sy_batchrec){.kind = (sy_batchrec_kind)kind, .status = (sy_batchrec_status)status,
+                           .recorded_ms = recorded, .tier = base + at[0], .model = base + at[1],
+                           .file_id = base + at[2], .batch_id = base + at[3], .n = (size_t)n,
+                           .ids = (const char *const *)v->ids_owned, .jobs = v->jobs_owned};
+    return 0;
+}
+
+void sy_batchrec_view_free(sy_batchrec_view *v)
+{
+    free(v->ids_owned);
+    free(v->jobs_owned);
+    sy_buf_free(&v->storage);
+    memset(v, 0, sizeof *v);
+}

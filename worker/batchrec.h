@@ -1,0 +1,84 @@
+/* batchrec.h -- a batch tier's batch as a durable record (pure: bytes in,
+ * bytes out; no store, no HTTP).
+ *
+ * batchio.c writes it to the store (store.h, the `batches` database) when
+ * batch.h asks to RECORD: after the upload, before the create (the input
+ * file id is the client-side marker; Anthropic's batches have no upload,
+ * their record then has none), and again once the provider's batch id is
+ * known. A restart reads the records back and polls their batches instead
+ * of sending their jobs again (docs/durability.md, "Batch tiers").
+ *
+ * What a record holds: the provider kind, tier and model it was made for,
+ * the input file id, the provider batch id, its status, and the custom_ids
+ * it carries (the jobs' idempotency keys; for Anthropic, their
+ * sy_batch_anthropic_id), and for each job its tier message (partition,
+ * offset, origin, key and value bytes): the batch owns its jobs once it is
+ * recorded created (their input offsets are committed), so a restart
+ * rebuilds them from here, not from Kafka. Decoding treats the bytes as hostile (a record
+ * may one day come from a changelog): every length is checked against
+ * what is left and against the limits below, ids must be printable, and a
+ * record that fails any check is refused as a whole.
+ *
+ * Worker layer (worker/): on base/ (sy_buf). */
+#ifndef SY_WORKER_BATCHREC_H
+#define SY_WORKER_BATCHREC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+#define SY_BATCHREC_VERSION 1
+#define SY_BATCHREC_ID_MAX 96        /* provider ids (file, batch), with their NUL */
+#define SY_BATCHREC_NAME_MAX 256     /* tier and model names, with their NUL */
+#define SY_BATCHREC_CID_MAX 4096     /* bytes of one custom_id */
+#define SY_BATCHREC_JOBS_MAX 100000  /* custom_ids in one record */
+#define SY_BATCHREC_MSG_MAX (16u << 20) /* bytes of one job's message (key + value) */
+#define SY_BATCHREC_ORIGIN_MAX 300   /* bytes of an origin, with its NUL */
+
+/* One job's tier message, as consumed. */
+typedef struct sy_batchrec_job {
+    int present;                /* 0: not kept (a job found at the provider, not consumed) */
+    int32_t partition;
+    int64_t offset;
+    const char *origin;         /* "" when none */
+    const void *key, *value;
+    uint32_t keylen, len;
+} sy_batchrec_job;
+
+typedef enum sy_batchrec_kind { SY_BR_OPENAI = 1, SY_BR_ANTHROPIC = 2 } sy_batchrec_kind;
+
+typedef enum sy_batchrec_status {
+    SY_BR_UPLOADED = 1, /* input at the provider, no batch id yet (maybe created) */
+    SY_BR_CREATED = 2,  /* the provider's batch id is known */
+} sy_batchrec_status;
+
+typedef struct sy_batchrec {
+    sy_batchrec_kind kind;
+    sy_batchrec_status status;
+    int64_t recorded_ms;        /* wall clock of the record */
+    const char *tier, *model;   /* the tier's and model's names */
+    const char *file_id;        /* "" when none (Anthropic) */
+    const char *batch_id;       /* "" until CREATED */
+    size_t n;
+    const char *const *ids;     /* n custom_ids */
+    const sy_batchrec_job *jobs;/* n jobs, or NULL (none kept) */
+} sy_batchrec;
+
+/* The record's bytes. */
+void sy_batchrec_encode(sy_buf *out, const sy_batchrec *r);
+
+/* A decoded record: strings point into `storage` (which it owns). */
+typedef struct sy_batchrec_view {
+    sy_batchrec rec;
+    char **ids_owned;
+    sy_batchrec_job *jobs_owned;
+    sy_buf storage;
+} sy_batchrec_view;
+
+/* 0 and *v filled (free it with sy_batchrec_view_free), or -1 (nothing to
+ * free) when the bytes are not a valid record. */
+int sy_batchrec_decode(const void *data, size_t len, sy_batchrec_view *v);
+void sy_batchrec_view_free(sy_batchrec_view *v);
+
+#endif
