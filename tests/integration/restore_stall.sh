@@ -22,7 +22,6 @@
 #     and nothing was taken in until it ended (seconds here);
 #   - no job lost, none answered twice, no call repeated.
 source "$(dirname "$0")/lib.sh"
-export SWITCHYARD_LOG_FORMAT=text # the check below reads text lines' leading timestamps
 # e2e.yaml with calls allowed 30 s: they outlast the rebalance (below)
 P=$T/pipeline.yaml
 sed 's/timeout_ms: 5000/timeout_ms: 30000/' tests/pipelines/e2e.yaml >"$P"
