@@ -32,6 +32,12 @@ bool batchio_on_response(worker *w, sy_transfer *t, void *opaque);
 /* After each group commit: the batches whose record it made durable go on
  * (their create, or their polling). */
 void batchio_after_group_commit(worker *w);
+/* After a changelog restore stored the batch records another worker
+ * mirrored: the new batches are polled, the jobs they own rebuilt
+ * (records of a batch polled already add their jobs to it). */
+void batchio_restored(worker *w);
+/* A changelog delivery report: true if it was a batch record's (handled). */
+bool batchio_on_delivery(worker *w, const rd_kafka_message_t *m);
 /* r is freed: no batch answers it any more. */
 void batchio_forget_run(worker *w, sy_run *r);
 /* Teardown: every batch freed, nothing answered (the jobs are redone). */

@@ -1093,6 +1093,7 @@ void run_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     worker *w = opaque;
     sy_run *r = m->_private;
+    if (batchio_on_delivery(w, m)) return; /* a batch's record on the changelog */
     if (w->txn && rk == w->producer) {
         txn_delivery(w, m, r); /* noted PUBLISHED when its transaction commits */
         return;
