@@ -83,6 +83,7 @@ typedef struct batchio {
     int acks;                 /* its changelog records not yet acknowledged */
     bool own_on_ack;          /* recorded created: it owns its jobs once they are */
     bool mirror_failed;       /* one was refused: its jobs keep their offsets */
+    bool handed;              /* jobs of it went to a partition's next owner: record again */
     struct batchio *next;
 } batchio;
 
@@ -1151,6 +1152,56 @@ void batchio_start(worker *w)
         const sy_tier *t = w->cfg->tiers[i];
         if (t->mode == SY_TIER_BATCH && set_of(w)->tiers[t->index].st == REC_NONE) recovery_start(w, t);
     }
+}
+
+/* The restored records of partition `partition` among b's extra keys go
+ * (from the store and the list; their next owner has them). */
+static void drop_extra_of(batchio *b, int32_t partition)
+{
+    sy_buf keep;
+    sy_buf_init(&keep);
+    for (size_t at = 0; at < b->extra_keys.len; at += strlen(b->extra_keys.data + at) + 1) {
+        const char *k = b->extra_keys.data + at, *bar = strrchr(k, '|');
+        char *end = NULL;
+        long part = bar ? strtol(bar + 1, &end, 10) : -1;
+        if (bar && end != bar + 1 && !*end && part == partition) sy_store_batch_del(b->w->store, k);
+        else sy_buf_append(&keep, k, strlen(k) + 1);
+    }
+    sy_buf_free(&b->extra_keys);
+    b->extra_keys = keep;
+}
+
+bool batchio_hand_over(worker *w, sy_run *r)
+{
+    if (!w->batches || !r->batch_owned || !w->opt.changelog) return false;
+    for (batchio *b = *head(w); b; b = b->next) {
+        if (!log_topic(b)) continue;
+        for (size_t i = 0; i < b->n; i++) {
+            if (b->runs[i] != r || !b->jobs[i].present) continue;
+            b->runs[i] = NULL; /* neither answered nor kept here: its message goes */
+            free((char *)b->jobs[i].key);
+            free((char *)b->jobs[i].origin);
+            b->jobs[i] = (sy_batchrec_job){0};
+            drop_extra_of(b, r->partition);
+            b->handed = true;
+            r->in_batch = false;
+            return true;
+        }
+    }
+    return false;
+}
+
+void batchio_after_hand_over(worker *w)
+{
+    if (!w->batches) return;
+    size_t n = 0;
+    for (batchio *b = *head(w); b; b = b->next) {
+        if (!b->handed) continue;
+        b->handed = false;
+        n++;
+        if (b->rkey.len) stage_record(b); /* without the jobs handed over: a restart does not rebuild them */
+    }
+    if (n) sy_info("revoke: %zu batch(es) handed their revoked partitions' jobs to the next owner", n);
 }
 
 void batchio_forget_run(worker *w, sy_run *r)

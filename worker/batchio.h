@@ -38,6 +38,13 @@ void batchio_after_group_commit(worker *w);
 void batchio_restored(worker *w);
 /* A changelog delivery report: true if it was a batch record's (handled). */
 bool batchio_on_delivery(worker *w, const rd_kafka_message_t *m);
+/* r's partition is revoked: if a batch owns r (its record is on the
+ * changelog, where the partition's next owner reads it), r leaves the
+ * batch (which no longer answers nor records it) and true: the caller
+ * frees it without a result. batchio_after_hand_over then records the
+ * batches again without those jobs. */
+bool batchio_hand_over(worker *w, sy_run *r);
+void batchio_after_hand_over(worker *w);
 /* r is freed: no batch answers it any more. */
 void batchio_forget_run(worker *w, sy_run *r);
 /* Teardown: every batch freed, nothing answered (the jobs are redone). */
