@@ -18,6 +18,12 @@
  * key one of them carries joins it instead of being sent again; the
  * others are collected as usual. An input file uploaded without a batch
  * created is never used again (its jobs go into a new file).
+ * Every record is mirrored to the tier's changelog, one per partition of
+ * its jobs (batchrec.h), and the batch owns its jobs only once those are
+ * acknowledged (batchio_on_delivery); after a changelog restore the
+ * records it brought are scanned like a restart's (batchio_restored), and
+ * a revoked partition's batch-owned jobs leave their batch for the next
+ * owner (batchio_hand_over).
  * docs/durability.md, "Batch tiers", is the account of it.
  *
  * Anthropic message batches (a model on a provider of kind anthropic) have

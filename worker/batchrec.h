@@ -14,8 +14,8 @@
  * sy_batch_anthropic_id), and for each job its tier message (partition,
  * offset, origin, key and value bytes): the batch owns its jobs once it is
  * recorded created (their input offsets are committed), so a restart
- * rebuilds them from here, not from Kafka. Decoding treats the bytes as hostile (a record
- * may one day come from a changelog): every length is checked against
+ * rebuilds them from here, not from Kafka. Decoding treats the bytes as hostile (records
+ * come back from the changelog): every length is checked against
  * what is left and against the limits below, ids must be printable, and a
  * record that fails any check is refused as a whole.
  *

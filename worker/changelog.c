@@ -36,8 +36,12 @@
  * readers' queues waking the loop. Meanwhile the assigned partitions stay
  * paused (flow.c holds them) and the calls of the other partitions go on;
  * when done, the restored state is committed and the partitions released.
- * Calls changelog.c -> recover.c only (the scan mirrors what it finds
- * through the hook it is given). */
+ * Batch tiers' batch records (batchrec.h, keyed SY_BATCHREC_LOG_PREFIX...)
+ * ride on the same topics: a restore stores them as they are (checked as
+ * hostile bytes first) or removes them by their tombstones, and when it
+ * ends batchio_restored polls their batches and rebuilds their jobs.
+ * Calls changelog.c -> recover.c and batchio_restored only (the scan
+ * mirrors what it finds through the hook it is given). */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
