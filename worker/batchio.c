@@ -18,6 +18,12 @@
  * key one of them carries joins it instead of being sent again; the
  * others are collected as usual. An input file uploaded without a batch
  * created is never used again (its jobs go into a new file).
+ * Every record is mirrored to the tier's changelog, one per partition of
+ * its jobs (batchrec.h), and the batch owns its jobs only once those are
+ * acknowledged (batchio_on_delivery); after a changelog restore the
+ * records it brought are scanned like a restart's (batchio_restored), and
+ * a revoked partition's batch-owned jobs leave their batch for the next
+ * owner (batchio_hand_over).
  * docs/durability.md, "Batch tiers", is the account of it.
  *
  * Anthropic message batches (a model on a provider of kind anthropic) have
@@ -41,6 +47,7 @@
 
 #include "batch.h"
 #include "batchrec.h"
+#include "changelog.h"
 #include "log.h"
 #include "reload.h"
 #include "run.h"
@@ -77,6 +84,12 @@ typedef struct batchio {
     bool adopted;             /* created before a restart, found at the provider */
     sy_buf rkey;              /* its record's key in the store ("" until recorded) */
     bool recording;           /* its record waits for the group commit */
+    sy_buf extra_keys;        /* store keys of records of it restored from the changelog
+                                 (NUL-separated): they go with it */
+    int acks;                 /* its changelog records not yet acknowledged */
+    bool own_on_ack;          /* recorded created: it owns its jobs once they are */
+    bool mirror_failed;       /* one was refused: its jobs keep their offsets */
+    bool handed;              /* jobs of it went to a partition's next owner: record again */
     struct batchio *next;
 } batchio;
 
@@ -148,6 +161,7 @@ static batchio *batch_new(worker *w, const sy_tier *tier, const sy_model *model)
     b->state = SY_BS_COLLECTING;
     sy_keymap_init(&b->idset);
     sy_buf_init(&b->rkey);
+    sy_buf_init(&b->extra_keys);
     sy_buf_init(&b->input);
     sy_buf_init(&b->results);
     sy_loop_timer_init(&b->timer, on_timer, b);
@@ -178,6 +192,7 @@ static void batch_free(batchio *b)
     free(b->jobs);
     sy_keymap_free(&b->idset);
     sy_buf_free(&b->rkey);
+    sy_buf_free(&b->extra_keys);
     sy_buf_free(&b->input);
     sy_buf_free(&b->results);
     free(b);
@@ -221,6 +236,90 @@ static void launch(batchio *b, sy_transfer *t, op what);
 
 /* ---- the batch's record (batchrec.h) ---- */
 
+/* The changelog's delivery reports of batch records carry this address
+ * (never a run's): batchio_on_delivery knows them by it, and finds their
+ * batch by the record's key. */
+static const char batch_record_tag;
+
+static const char *log_topic(const batchio *b)
+{
+    return b->w->opt.changelog ? changelog_topic(b->w, b->tier->topic) : NULL;
+}
+
+/* The record on the changelog: one per partition of its jobs, with that
+ * partition's jobs (value: the writer's id, then the record), or their
+ * tombstones (rec NULL). Each acknowledgement is counted (b->acks). */
+static void mirror(batchio *b, const sy_batchrec *rec)
+{
+    worker *w = b->w;
+    const char *topic = log_topic(b);
+    if (!topic || !b->rkey.len) return;
+    sy_batchrec all = {.n = b->n, .ids = (const char *const *)b->ids, .jobs = b->jobs};
+    int32_t *parts = sy_xcalloc(SY_BATCHREC_PARTS_MAX, sizeof *parts);
+    size_t np = sy_batchrec_partitions(&all, parts, SY_BATCHREC_PARTS_MAX);
+    sy_buf base, key, val;
+    sy_buf_init(&base);
+    sy_buf_init(&key);
+    sy_buf_init(&val);
+    sy_batchrec_log_base(&base, sy_buf_cstr(&b->rkey));
+    for (size_t i = 0; i < np; i++) {
+        sy_batchrec_log_key(&key, sy_buf_cstr(&base), parts[i]);
+        sy_buf_reset(&val);
+        if (rec) {
+            sy_buf_append(&val, &w->owner_id, sizeof w->owner_id);
+            sy_batchrec_encode_partition(&val, rec, parts[i]);
+        }
+        if (sy_kafka_produce_to(w->changelog_producer, topic, parts[i], key.data, key.len, rec ? val.data : NULL,
+                                rec ? val.len : 0, NULL, (void *)&batch_record_tag) == 0)
+            b->acks++;
+        else if (rec)
+            b->mirror_failed = true;
+    }
+    sy_buf_free(&base);
+    sy_buf_free(&key);
+    sy_buf_free(&val);
+    free(parts);
+}
+
+/* The batch's jobs, recorded with their messages, are its own: their
+ * input offsets go (docs/durability.md). */
+static void own_jobs(batchio *b)
+{
+    b->own_on_ack = false;
+    if (b->mirror_failed) {
+        sy_warn("batch %s of tier '%s': its record is not on the changelog; its jobs keep their offsets",
+                b->batch_id, b->tier->name);
+        return;
+    }
+    for (size_t i = 0; i < b->n; i++)
+        if (b->runs[i] && b->jobs[i].present) run_batch_owned(b->runs[i]);
+    sy_info("batch %s of tier '%s': recorded; it owns its %zu job(s), their offsets are released",
+            b->batch_id, b->tier->name, b->n);
+}
+
+bool batchio_on_delivery(worker *w, const rd_kafka_message_t *m)
+{
+    if (m->_private != (void *)&batch_record_tag) return false;
+    if (!w->batches || !m->key || !m->rkt) return true; /* a tombstone, or its batch is gone */
+    sy_buf base;
+    sy_buf_init(&base);
+    for (batchio *b = *head(w); b; b = b->next) {
+        if (!b->rkey.len || b->acks <= 0) continue;
+        sy_batchrec_log_base(&base, sy_buf_cstr(&b->rkey));
+        if (m->key_len <= base.len || memcmp(m->key, base.data, base.len) || ((const char *)m->key)[base.len] != '|')
+            continue;
+        if (m->err) {
+            if (m->payload) b->mirror_failed = true;
+            sy_warn("batch of tier '%s': its changelog record was refused: %s", b->tier->name,
+                    rd_kafka_err2str(m->err));
+        }
+        if (--b->acks == 0 && b->own_on_ack) own_jobs(b);
+        break;
+    }
+    sy_buf_free(&base);
+    return true;
+}
+
 /* Stage b's record in the store (durable at the next group commit). False
  * when it cannot be kept (too large for the store): the batch goes on
  * unrecorded, found again only by the listing, as before records. */
@@ -243,6 +342,8 @@ static bool stage_record(batchio *b)
     if (rc) {
         sy_warn("batch of tier '%s': its record is too large for the store; not recorded", b->tier->name);
         sy_buf_reset(&b->rkey);
+    } else {
+        mirror(b, &rec);
     }
     return rc == 0;
 }
@@ -252,7 +353,23 @@ static bool stage_record(batchio *b)
  * the results it staged. */
 static void forget_record(batchio *b)
 {
-    if (b->rkey.len) sy_store_batch_del(b->w->store, sy_buf_cstr(&b->rkey));
+    if (b->rkey.len) {
+        sy_store_batch_del(b->w->store, sy_buf_cstr(&b->rkey));
+        mirror(b, NULL); /* the tombstones of its changelog records */
+    }
+    const char *topic = log_topic(b);
+    for (size_t at = 0; at < b->extra_keys.len; at += strlen(b->extra_keys.data + at) + 1) {
+        const char *k = b->extra_keys.data + at, *bar = strrchr(k, '|');
+        char *end = NULL;
+        long part = bar ? strtol(bar + 1, &end, 10) : -1;
+        sy_store_batch_del(b->w->store, k);
+        if (topic && bar && end != bar + 1 && !*end && part >= 0 && part <= INT32_MAX &&
+            sy_batchrec_is_log_key(k, strlen(k)) && /* a restored record's tombstone */
+            sy_kafka_produce_to(b->w->changelog_producer, topic, (int32_t)part, k, strlen(k), NULL, 0, NULL,
+                                (void *)&batch_record_tag) == 0)
+            b->acks++;
+    }
+    sy_buf_reset(&b->extra_keys);
     sy_buf_reset(&b->rkey);
 }
 
@@ -267,12 +384,10 @@ void batchio_after_group_commit(worker *w)
                 b->recording = false;
                 bool created = b->state == SY_BS_CREATED;
                 step(b, SY_BE_RECORDED);
-                /* recorded created (with its jobs' messages): the batch owns
-                 * its jobs, their input offsets go (docs/durability.md) */
-                for (size_t i = 0; created && i < b->n; i++)
-                    if (b->runs[i] && b->jobs[i].present) run_batch_owned(b->runs[i]);
-                if (created) sy_info("batch %s of tier '%s': recorded; it owns its %zu job(s), their offsets "
-                                     "are released", b->batch_id, b->tier->name, b->n);
+                /* recorded created (with its jobs' messages), in the store
+                 * and on the changelog: the batch owns its jobs */
+                if (created && b->acks > 0) b->own_on_ack = true;
+                else if (created) own_jobs(b);
                 again = true;
                 break;
             }
@@ -545,6 +660,21 @@ static void answer_all(batchio *b)
     step(b, SY_BE_PUBLISHED);
 }
 
+/* A job's message, copied (its run may go first), or none when too large. */
+static sy_batchrec_job copy_msg(const sy_batchrec_job *m)
+{
+    sy_batchrec_job j = *m;
+    if (!j.present || (uint64_t)j.keylen + j.len > SY_BATCHREC_MSG_MAX) return (sy_batchrec_job){0};
+    char *kv = sy_xmalloc((size_t)j.keylen + j.len + 1);
+    memcpy(kv, j.key, j.keylen);
+    memcpy(kv + j.keylen, j.value, j.len);
+    kv[j.keylen + j.len] = '\0';
+    j.key = kv;
+    j.value = kv + j.keylen;
+    j.origin = j.origin ? sy_xstrdup(j.origin) : NULL;
+    return j;
+}
+
 /* A job (r, or NULL for one not back yet) with custom_id key joins b; its
  * tier message is kept for the record: r's, or m's (from a record), or none. */
 static void add_job_msg(batchio *b, sy_run *r, const char *key, const sy_batchrec_job *m)
@@ -562,18 +692,7 @@ static void add_job_msg(batchio *b, sy_run *r, const char *key, const sy_batchre
                               .value = r->raw + r->keylen, .len = (uint32_t)r->len};
     else if (m && m->present)
         j = *m;
-    if (j.present && (uint64_t)j.keylen + j.len <= SY_BATCHREC_MSG_MAX) { /* copied: r may go first */
-        char *kv = sy_xmalloc((size_t)j.keylen + j.len + 1);
-        memcpy(kv, j.key, j.keylen);
-        memcpy(kv + j.keylen, j.value, j.len);
-        kv[j.keylen + j.len] = '\0';
-        j.key = kv;
-        j.value = kv + j.keylen;
-        j.origin = j.origin ? sy_xstrdup(j.origin) : NULL;
-    } else {
-        j = (sy_batchrec_job){0};
-    }
-    b->jobs[b->n] = j;
+    b->jobs[b->n] = copy_msg(&j);
     b->runs[b->n] = r;
     b->ids[b->n] = sy_xstrdup(key);
     sy_keymap_put(&b->idset, key, b);
@@ -631,6 +750,14 @@ static bool adopted_already(worker *w, const batchio *self, const char *batch_id
     for (batchio *b = *head(w); b; b = b->next)
         if (b != self && b->adopted && !strcmp(b->batch_id, batch_id)) return true;
     return false;
+}
+
+/* The batch (ours or adopted) with this provider id, or NULL. */
+static batchio *batch_by_id(worker *w, const char *batch_id)
+{
+    for (batchio *b = *head(w); b; b = b->next)
+        if (!b->lister && b->batch_id[0] && !strcmp(b->batch_id, batch_id)) return b;
+    return NULL;
 }
 
 /* b, found after a restart, is polled; its custom_ids are in the map of
@@ -716,15 +843,83 @@ static void on_input(batchio *b, const sy_transfer *t, bool ok)
     recovery_step_done(w, tier);
 }
 
-/* The recorded batches of a tier, read at its recovery. */
+/* The recorded batches of a tier, read at its recovery, and again after
+ * each changelog restore (restored: records another worker mirrored). */
+typedef struct rebuild {
+    batchio *b;
+    size_t i;
+} rebuild;
+
 typedef struct rec_scan {
     worker *w;
     const sy_tier *tier;
-    size_t adopted, uploaded, bad;
+    bool restored;   /* after a changelog restore: uploaded records are left to a restart */
+    size_t adopted, uploaded, bad, merged;
     sy_buf bad_keys; /* NUL-separated: removed after the scan */
-    batchio **found; /* adopted from their records: their jobs are rebuilt after the scan */
-    size_t nfound;
+    rebuild *todo;   /* jobs adopted from records: rebuilt after the scan */
+    size_t ntodo;
 } rec_scan;
+
+/* A record's store key is of this tier: "tier\x1f..." (its own), or the
+ * changelog key PREFIX "tier|..." (restored). */
+static bool key_of_tier(const char *key, const sy_tier *tier)
+{
+    size_t n = strlen(tier->name), p = sizeof SY_BATCHREC_LOG_PREFIX - 1;
+    if (!strncmp(key, tier->name, n) && key[n] == '\x1f') return true;
+    return sy_batchrec_is_log_key(key, strlen(key)) && !strncmp(key + p, tier->name, n) && key[p + n] == '|';
+}
+
+/* The kept jobs of r join b, to be rebuilt: those it does not carry yet,
+ * and those it carries without their message and no run (found by the
+ * listing, not come back). */
+static size_t take_jobs(rec_scan *sc, batchio *b, const sy_batchrec *r)
+{
+    size_t added = 0;
+    sy_buf k;
+    sy_buf_init(&k);
+    sy_keymap at; /* custom_id -> its index + 1, when b carries jobs already */
+    sy_keymap_init(&at);
+    for (size_t i = 0; i < b->n; i++) sy_keymap_put(&at, b->ids[i], (void *)(uintptr_t)(i + 1));
+    for (size_t i = 0; i < r->n; i++) {
+        size_t idx = (size_t)(uintptr_t)sy_keymap_get(&at, r->ids[i]);
+        if (idx) { /* carried already: its message, if it had none */
+            idx--;
+            if (b->jobs[idx].present || b->runs[idx] || !r->jobs || !r->jobs[i].present) continue;
+            b->jobs[idx] = copy_msg(&r->jobs[i]);
+        } else {
+            add_job_msg(b, NULL, r->ids[i], r->jobs ? &r->jobs[i] : NULL);
+            idx = b->n - 1;
+            sy_keymap_put(&at, b->ids[idx], (void *)(uintptr_t)(idx + 1));
+        }
+        sy_keymap_put(&set_of(sc->w)->adopted, adopted_key(&k, b->tier, r->ids[i]), b);
+        if (!b->jobs[idx].present) continue;
+        sc->todo = sy_xrealloc(sc->todo, (sc->ntodo + 1) * sizeof *sc->todo);
+        sc->todo[sc->ntodo++] = (rebuild){b, idx};
+        added++;
+    }
+    sy_keymap_free(&at);
+    sy_buf_free(&k);
+    return added;
+}
+
+/* A record of a batch this worker polls already (another partition's,
+ * restored from the changelog; or its own copy): its jobs join it, and
+ * its key goes when the batch does. */
+static void merge_record(rec_scan *sc, batchio *b, const char *key, const sy_batchrec *r)
+{
+    if (strcmp(key, sy_buf_cstr(&b->rkey))) {
+        bool known = false;
+        for (size_t at = 0; !known && at < b->extra_keys.len; at += strlen(b->extra_keys.data + at) + 1)
+            known = !strcmp(b->extra_keys.data + at, key);
+        if (!known) sy_buf_append(&b->extra_keys, key, strlen(key) + 1);
+    }
+    if (b->model != tier_model(b->tier, r->model)) return;
+    size_t added = take_jobs(sc, b, r);
+    if (!added) return;
+    b->adopted = true; /* its rebuilt jobs find it by the map of adopted jobs */
+    sc->merged += added;
+    sy_info("batch %s of tier '%s': %zu more job(s) from a restored record", b->batch_id, b->tier->name, added);
+}
 
 static void on_record(void *ctx, const char *key, const void *data, size_t len)
 {
@@ -733,7 +928,7 @@ static void on_record(void *ctx, const char *key, const void *data, size_t len)
     const sy_tier *tier = sc->tier;
     sy_batchrec_view v;
     if (sy_batchrec_decode(data, len, &v) != 0) {
-        if (!strncmp(key, tier->name, strlen(tier->name)) && key[strlen(tier->name)] == '\x1f') {
+        if (key_of_tier(key, tier)) {
             sc->bad++;
             sy_buf_append(&sc->bad_keys, key, strlen(key) + 1);
         }
@@ -753,6 +948,10 @@ static void on_record(void *ctx, const char *key, const void *data, size_t len)
         sy_batchrec_view_free(&v);
         return;
     }
+    if (r->status == SY_BR_UPLOADED && sc->restored) { /* the next start's recovery looks at it */
+        sy_batchrec_view_free(&v);
+        return;
+    }
     if (r->status == SY_BR_UPLOADED) {
         /* OpenAI: the listing looks for a batch of this file; Anthropic's
          * "upload" is no call: a batch created before the crash cannot be
@@ -765,7 +964,9 @@ static void on_record(void *ctx, const char *key, const void *data, size_t len)
         sy_batchrec_view_free(&v);
         return;
     }
-    if (adopted_already(w, NULL, r->batch_id)) {
+    batchio *have = batch_by_id(w, r->batch_id);
+    if (have) {
+        merge_record(sc, have, key, r);
         sy_batchrec_view_free(&v);
         return;
     }
@@ -774,14 +975,7 @@ static void on_record(void *ctx, const char *key, const void *data, size_t len)
     snprintf(b->batch_id, sizeof b->batch_id, "%s", r->batch_id);
     snprintf(b->file_id, sizeof b->file_id, "%s", r->file_id);
     sy_buf_puts(&b->rkey, key);
-    sy_buf k;
-    sy_buf_init(&k);
-    for (size_t i = 0; i < r->n; i++)
-        if (!sy_keymap_get(&b->idset, r->ids[i])) {
-            add_job_msg(b, NULL, r->ids[i], r->jobs ? &r->jobs[i] : NULL);
-            sy_keymap_put(&set_of(w)->adopted, adopted_key(&k, tier, r->ids[i]), b);
-        }
-    sy_buf_free(&k);
+    take_jobs(sc, b, r);
     /* its age from the record's wall clock, bounded: a clock that went back is no age */
     int64_t age = sy_now_ms() - r->recorded_ms;
     if (age < 0) age = 0;
@@ -789,9 +983,36 @@ static void on_record(void *ctx, const char *key, const void *data, size_t len)
     b->created_ms = sy_mono_us() / 1000 - age;
     sy_batchrec_view_free(&v);
     sc->adopted++;
-    sc->found = sy_xrealloc(sc->found, (sc->nfound + 1) * sizeof *sc->found);
-    sc->found[sc->nfound++] = b;
-    adopt(b, "found in the store");
+    adopt(b, sc->restored ? "restored from the changelog" : "found in the store");
+}
+
+/* The tier's records in the store: batches polled again, their jobs
+ * rebuilt from their messages (their offsets are committed: Kafka does
+ * not bring them back); each joins its batch again. */
+static void scan_records(worker *w, const sy_tier *tier, bool restored)
+{
+    rec_scan sc = {.w = w, .tier = tier, .restored = restored};
+    sy_buf_init(&sc.bad_keys);
+    sy_store_each_batch(w->store, on_record, &sc);
+    for (size_t at = 0; at < sc.bad_keys.len; at += strlen(sc.bad_keys.data + at) + 1)
+        sy_store_batch_del(w->store, sc.bad_keys.data + at);
+    sy_buf_free(&sc.bad_keys);
+    if (sc.bad) sy_warn("tier '%s': %zu unreadable batch record(s) dropped", tier->name, sc.bad);
+    for (size_t i = 0; i < sc.ntodo; i++) {
+        const sy_batchrec_job *m = &sc.todo[i].b->jobs[sc.todo[i].i];
+        run_restore(w, tier, m->partition, m->offset, m->origin, m->key, m->keylen, m->value, m->len);
+    }
+    if (sc.ntodo) sy_info("tier '%s': %zu job(s) rebuilt from batch records", tier->name, sc.ntodo);
+    free(sc.todo);
+}
+
+void batchio_restored(worker *w)
+{
+    if (!w->batches) return;
+    for (size_t i = 0; i < w->cfg->ntiers; i++) {
+        const sy_tier *t = w->cfg->tiers[i];
+        if (t->mode == SY_TIER_BATCH && set_of(w)->tiers[t->index].st != REC_NONE) scan_records(w, t, true);
+    }
 }
 
 /* The tier's first job after start: its recorded batches are polled
@@ -803,27 +1024,7 @@ static void recovery_start(worker *w, const sy_tier *tier)
     tr->st = REC_LOOKING;
     sy_keymap_init(&tr->uploaded);
     sy_buf_init(&tr->uploaded_ids);
-    rec_scan sc = {.w = w, .tier = tier};
-    sy_buf_init(&sc.bad_keys);
-    sy_store_each_batch(w->store, on_record, &sc);
-    for (size_t at = 0; at < sc.bad_keys.len; at += strlen(sc.bad_keys.data + at) + 1)
-        sy_store_batch_del(w->store, sc.bad_keys.data + at);
-    sy_buf_free(&sc.bad_keys);
-    if (sc.bad) sy_warn("tier '%s': %zu unreadable batch record(s) dropped", tier->name, sc.bad);
-    /* the jobs they own (their offsets are committed: Kafka does not bring
-     * them back): rebuilt from the records; each joins its batch again */
-    size_t rebuilt = 0;
-    for (size_t i = 0; i < sc.nfound; i++) {
-        batchio *b = sc.found[i];
-        for (size_t j = 0; j < b->n; j++) {
-            const sy_batchrec_job *m = &b->jobs[j];
-            if (!m->present) continue;
-            run_restore(w, tier, m->partition, m->offset, m->origin, m->key, m->keylen, m->value, m->len);
-            rebuilt++;
-        }
-    }
-    free(sc.found);
-    if (rebuilt) sy_info("tier '%s': %zu job(s) rebuilt from batch records", tier->name, rebuilt);
+    scan_records(w, tier, false);
     tr->busy = 1; /* until every listing is started */
     for (size_t i = 0; i < tier->nmodels; i++) {
         const sy_model *m = tier->models[i].model;
@@ -957,6 +1158,56 @@ void batchio_start(worker *w)
         const sy_tier *t = w->cfg->tiers[i];
         if (t->mode == SY_TIER_BATCH && set_of(w)->tiers[t->index].st == REC_NONE) recovery_start(w, t);
     }
+}
+
+/* The restored records of partition `partition` among b's extra keys go
+ * (from the store and the list; their next owner has them). */
+static void drop_extra_of(batchio *b, int32_t partition)
+{
+    sy_buf keep;
+    sy_buf_init(&keep);
+    for (size_t at = 0; at < b->extra_keys.len; at += strlen(b->extra_keys.data + at) + 1) {
+        const char *k = b->extra_keys.data + at, *bar = strrchr(k, '|');
+        char *end = NULL;
+        long part = bar ? strtol(bar + 1, &end, 10) : -1;
+        if (bar && end != bar + 1 && !*end && part == partition) sy_store_batch_del(b->w->store, k);
+        else sy_buf_append(&keep, k, strlen(k) + 1);
+    }
+    sy_buf_free(&b->extra_keys);
+    b->extra_keys = keep;
+}
+
+bool batchio_hand_over(worker *w, sy_run *r)
+{
+    if (!w->batches || !r->batch_owned || !w->opt.changelog) return false;
+    for (batchio *b = *head(w); b; b = b->next) {
+        if (!log_topic(b)) continue;
+        for (size_t i = 0; i < b->n; i++) {
+            if (b->runs[i] != r || !b->jobs[i].present) continue;
+            b->runs[i] = NULL; /* neither answered nor kept here: its message goes */
+            free((char *)b->jobs[i].key);
+            free((char *)b->jobs[i].origin);
+            b->jobs[i] = (sy_batchrec_job){0};
+            drop_extra_of(b, r->partition);
+            b->handed = true;
+            r->in_batch = false;
+            return true;
+        }
+    }
+    return false;
+}
+
+void batchio_after_hand_over(worker *w)
+{
+    if (!w->batches) return;
+    size_t n = 0;
+    for (batchio *b = *head(w); b; b = b->next) {
+        if (!b->handed) continue;
+        b->handed = false;
+        n++;
+        if (b->rkey.len) stage_record(b); /* without the jobs handed over: a restart does not rebuild them */
+    }
+    if (n) sy_info("revoke: %zu batch(es) handed their revoked partitions' jobs to the next owner", n);
 }
 
 void batchio_forget_run(worker *w, sy_run *r)

@@ -32,6 +32,19 @@ bool batchio_on_response(worker *w, sy_transfer *t, void *opaque);
 /* After each group commit: the batches whose record it made durable go on
  * (their create, or their polling). */
 void batchio_after_group_commit(worker *w);
+/* After a changelog restore stored the batch records another worker
+ * mirrored: the new batches are polled, the jobs they own rebuilt
+ * (records of a batch polled already add their jobs to it). */
+void batchio_restored(worker *w);
+/* A changelog delivery report: true if it was a batch record's (handled). */
+bool batchio_on_delivery(worker *w, const rd_kafka_message_t *m);
+/* r's partition is revoked: if a batch owns r (its record is on the
+ * changelog, where the partition's next owner reads it), r leaves the
+ * batch (which no longer answers nor records it) and true: the caller
+ * frees it without a result. batchio_after_hand_over then records the
+ * batches again without those jobs. */
+bool batchio_hand_over(worker *w, sy_run *r);
+void batchio_after_hand_over(worker *w);
 /* r is freed: no batch answers it any more. */
 void batchio_forget_run(worker *w, sy_run *r);
 /* Teardown: every batch freed, nothing answered (the jobs are redone). */

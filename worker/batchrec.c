@@ -210,3 +210,81 @@ void sy_batchrec_view_free(sy_batchrec_view *v)
     sy_buf_free(&v->storage);
     memset(v, 0, sizeof *v);
 }
+
+/* ---- on the changelog ---- */
+
+int sy_batchrec_is_log_key(const char *key, size_t len)
+{
+    size_t n = sizeof SY_BATCHREC_LOG_PREFIX - 1;
+    return key && len >= n && !memcmp(key, SY_BATCHREC_LOG_PREFIX, n);
+}
+
+const char *sy_batchrec_log_base(sy_buf *out, const char *store_key)
+{
+    sy_buf_reset(out);
+    if (sy_batchrec_is_log_key(store_key, strlen(store_key))) {
+        const char *bar = strrchr(store_key, '|'); /* the partition's separator */
+        size_t n = sizeof SY_BATCHREC_LOG_PREFIX - 1;
+        sy_buf_append(out, store_key, bar && (size_t)(bar - store_key) > n ? (size_t)(bar - store_key) : strlen(store_key));
+        return sy_buf_cstr(out);
+    }
+    sy_buf_puts(out, SY_BATCHREC_LOG_PREFIX);
+    for (const char *p = store_key; *p; p++) sy_buf_putc(out, *p == '\x1f' ? '|' : *p);
+    return sy_buf_cstr(out);
+}
+
+const char *sy_batchrec_log_key(sy_buf *out, const char *base, int32_t partition)
+{
+    sy_buf_reset(out);
+    sy_buf_printf(out, "%s|%d", base, (int)partition);
+    return sy_buf_cstr(out);
+}
+
+size_t sy_batchrec_partitions(const sy_batchrec *r, int32_t *out, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; r->jobs && i < r->n; i++) {
+        if (!r->jobs[i].present) continue;
+        int32_t p = r->jobs[i].partition;
+        size_t at = 0;
+        while (at < n && out[at] < p) at++;
+        if (at < n && out[at] == p) continue;
+        if (n == max) {
+            if (at == n) continue; /* above every kept one: not kept */
+            n--;                   /* the highest goes, to keep the lowest max */
+        }
+        memmove(out + at + 1, out + at, (n - at) * sizeof *out);
+        out[at] = p;
+        n++;
+    }
+    return n;
+}
+
+size_t sy_batchrec_encode_partition(sy_buf *out, const sy_batchrec *r, int32_t partition)
+{
+    size_t k = 0;
+    for (size_t i = 0; r->jobs && i < r->n; i++) k += r->jobs[i].present && r->jobs[i].partition == partition;
+    const char **ids = sy_xcalloc(k ? k : 1, sizeof *ids);
+    sy_batchrec_job *jobs = sy_xcalloc(k ? k : 1, sizeof *jobs);
+    size_t j = 0;
+    for (size_t i = 0; r->jobs && i < r->n; i++)
+        if (r->jobs[i].present && r->jobs[i].partition == partition) {
+            ids[j] = r->ids[i];
+            jobs[j++] = r->jobs[i];
+        }
+    sy_batchrec part = *r;
+    part.n = k;
+    part.ids = ids;
+    part.jobs = jobs;
+    sy_batchrec_encode(out, &part);
+    free(ids);
+    free(jobs);
+    return k;
+}
+
+int sy_batchrec_of_partition(const sy_batchrec *r, int32_t partition)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (!r->jobs || !r->jobs[i].present || r->jobs[i].partition != partition) return 0;
+    return 1;
+}

@@ -14,8 +14,8 @@
  * sy_batch_anthropic_id), and for each job its tier message (partition,
  * offset, origin, key and value bytes): the batch owns its jobs once it is
  * recorded created (their input offsets are committed), so a restart
- * rebuilds them from here, not from Kafka. Decoding treats the bytes as hostile (a record
- * may one day come from a changelog): every length is checked against
+ * rebuilds them from here, not from Kafka. Decoding treats the bytes as hostile (records
+ * come back from the changelog): every length is checked against
  * what is left and against the limits below, ids must be printable, and a
  * record that fails any check is refused as a whole.
  *
@@ -80,5 +80,38 @@ typedef struct sy_batchrec_view {
  * free) when the bytes are not a valid record. */
 int sy_batchrec_decode(const void *data, size_t len, sy_batchrec_view *v);
 void sy_batchrec_view_free(sy_batchrec_view *v);
+
+/* ---- on the changelog (docs/durability.md, "Batch tiers") ----
+ *
+ * A batch's record is mirrored to the changelog of its tier, once per
+ * input partition whose jobs it carries: each partition's record lists
+ * only that partition's jobs (with their messages), so the worker that
+ * gets a partition rebuilds only its own jobs. The key is
+ * SY_BATCHREC_LOG_PREFIX, the tier, the batch's store key and the
+ * partition; the prefix opens with a control byte, which no job key
+ * (task and idempotency key) may hold. A tombstone (no value) goes when
+ * the batch is over. The restoring worker stores each under its
+ * changelog key. */
+#define SY_BATCHREC_LOG_PREFIX "\x1e" "batch|"
+#define SY_BATCHREC_LOG_KEY_MAX 400  /* bytes of a changelog key (LMDB keys: 511 at most) */
+#define SY_BATCHREC_PARTS_MAX 4096 /* partitions one batch is mirrored to, at most */
+
+/* Whether a changelog (or store) key is a batch record's. */
+int sy_batchrec_is_log_key(const char *key, size_t len);
+/* The changelog key of a batch without its partition, from its store key:
+ * a restored record's key (already a changelog key) keeps its base; a
+ * local one "tier\x1fid" becomes PREFIX "tier|id". */
+const char *sy_batchrec_log_base(sy_buf *out, const char *store_key);
+/* base "|" partition. */
+const char *sy_batchrec_log_key(sy_buf *out, const char *base, int32_t partition);
+/* The distinct partitions of r's kept jobs, ascending, at most max of
+ * them (a bounded count: the rest are not mirrored). */
+size_t sy_batchrec_partitions(const sy_batchrec *r, int32_t *out, size_t max);
+/* r's record with only the kept jobs of `partition`; their count. */
+size_t sy_batchrec_encode_partition(sy_buf *out, const sy_batchrec *r, int32_t partition);
+/* A record read from partition `partition` of a changelog: every job it
+ * carries is kept and of that partition (a record that claims another
+ * partition's jobs is refused). 1 or 0. */
+int sy_batchrec_of_partition(const sy_batchrec *r, int32_t partition);
 
 #endif

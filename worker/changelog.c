@@ -36,8 +36,12 @@
  * readers' queues waking the loop. Meanwhile the assigned partitions stay
  * paused (flow.c holds them) and the calls of the other partitions go on;
  * when done, the restored state is committed and the partitions released.
- * Calls changelog.c -> recover.c only (the scan mirrors what it finds
- * through the hook it is given). */
+ * Batch tiers' batch records (batchrec.h, keyed SY_BATCHREC_LOG_PREFIX...)
+ * ride on the same topics: a restore stores them as they are (checked as
+ * hostile bytes first) or removes them by their tombstones, and when it
+ * ends batchio_restored polls their batches and rebuilds their jobs.
+ * Calls changelog.c -> recover.c and batchio_restored only (the scan
+ * mirrors what it finds through the hook it is given). */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +50,8 @@
 #include "util.h"
 #include "worker.h"
 #include "changelog.h"
+#include "batchio.h"
+#include "batchrec.h"
 #include "flow.h"
 #include "recover.h"
 
@@ -124,6 +130,7 @@ typedef struct restore {
     noted *notes;
     size_t nnotes;
     size_t applied, read;
+    size_t batches, bad_batches; /* batch records restored, refused */
     int64_t t0_us, deadline_us;
     struct restore *next;
 } restore;
@@ -150,12 +157,54 @@ static bool local_is_newer(worker *w, const char *key, const sy_job_record *rec)
     return local.state > rec->state || (local.state == rec->state && local.updated_ms > rec->updated_ms);
 }
 
+/* A batch tier's batch record (batchrec.h): stored under its changelog
+ * key, or removed by its tombstone. Hostile bytes: a record that does not
+ * decode, or claims jobs of another partition, is counted and skipped. */
+static void apply_batch(restore *st, const rd_kafka_message_t *m, const char *key)
+{
+    if (!m->payload) {
+        sy_store_batch_del(st->w->store, key);
+        return;
+    }
+    sy_batchrec_view v;
+    uint64_t owner;
+    if (m->len < sizeof owner ||
+        sy_batchrec_decode((const char *)m->payload + sizeof owner, m->len - sizeof owner, &v) != 0) {
+        if (st->bad_batches++ < 10)
+            sy_warn("changelog: unreadable batch record at %s/%d/%" PRId64 "; skipped",
+                    rd_kafka_topic_name(m->rkt), (int)m->partition, m->offset);
+        return;
+    }
+    int fits = sy_batchrec_of_partition(&v.rec, m->partition);
+    sy_batchrec_view_free(&v);
+    if (!fits) {
+        if (st->bad_batches++ < 10)
+            sy_warn("changelog: batch record at %s/%d/%" PRId64 " carries jobs of another partition; skipped",
+                    rd_kafka_topic_name(m->rkt), (int)m->partition, m->offset);
+        return;
+    }
+    if (sy_store_batch_put(st->w->store, key, (const char *)m->payload + sizeof owner, m->len - sizeof owner) == 0)
+        st->batches++;
+}
+
 static void apply(restore *st, const rd_kafka_message_t *m)
 {
     char key[1024];
     sy_job_record rec;
     uint64_t owner;
     st->read++;
+    if (m->key && sy_batchrec_is_log_key(m->key, m->key_len)) {
+        if (m->key_len > SY_BATCHREC_LOG_KEY_MAX || memchr(m->key, '\0', m->key_len)) {
+            if (st->bad_batches++ < 10) /* the store could not hold the key */
+                sy_warn("changelog: batch record with an unusable key at %s/%d/%" PRId64 "; skipped",
+                        rd_kafka_topic_name(m->rkt), (int)m->partition, m->offset);
+            return;
+        }
+        memcpy(key, m->key, m->key_len);
+        key[m->key_len] = '\0';
+        apply_batch(st, m, key);
+        return;
+    }
     if (!m->key || m->key_len == 0 || m->key_len >= sizeof key || m->len < sizeof owner) return;
     memcpy(key, m->key, m->key_len);
     key[m->key_len] = '\0';
@@ -324,6 +373,8 @@ static void finish(restore *st)
             "%zu result(s) were being published, %zu of them found on the output topics",
             st->applied, st->read, st->inputs->cnt, (sy_mono_us() - st->t0_us) / 1000,
             pending + found, found);
+    if (st->batches || st->bad_batches)
+        sy_info("changelog: %zu batch record(s) restored, %zu unreadable skipped", st->batches, st->bad_batches);
 }
 
 int changelog_restore_step(worker *w)
@@ -344,6 +395,7 @@ int changelog_restore_step(worker *w)
             restore_free(st);
             return -1;
         }
+        batchio_restored(w); /* the batches restored: polled, their jobs rebuilt */
         sy_flow_release(w, st);
         restore_free(st);
     }

@@ -1093,6 +1093,7 @@ void run_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     worker *w = opaque;
     sy_run *r = m->_private;
+    if (batchio_on_delivery(w, m)) return; /* a batch's record on the changelog */
     if (w->txn && rk == w->producer) {
         txn_delivery(w, m, r); /* noted PUBLISHED when its transaction commits */
         return;
@@ -1150,13 +1151,26 @@ void run_txn_commit(worker *w)
 
 void run_revoked(worker *w, const rd_kafka_topic_partition_list_t *parts)
 {
+    sy_run **handed = NULL;
+    size_t nh = 0;
     for (sy_run *r = w->runs; r; r = r->next)
         for (int i = 0; i < parts->cnt; i++)
             if (r->partition == parts->elems[i].partition && r->src_topic &&
                 !strcmp(r->src_topic, parts->elems[i].topic)) {
-                step(r, SY_EV_REVOKED, NULL, NULL);
+                /* owned by a batch whose record the next owner restores:
+                 * that owner answers the job; here it goes without a result */
+                if (r->state == SY_LS_CALL_OUT && batchio_hand_over(w, r)) {
+                    handed = sy_xrealloc(handed, (nh + 1) * sizeof *handed);
+                    handed[nh++] = r;
+                } else {
+                    step(r, SY_EV_REVOKED, NULL, NULL);
+                }
                 break;
             }
+    for (size_t i = 0; i < nh; i++) step(handed[i], SY_EV_SHUTDOWN, NULL, NULL); /* freed */
+    free(handed);
+    batchio_after_hand_over(w);
+    if (nh) sy_info("revoke: %zu batch-owned job(s) left to the partitions' next owner", nh);
 }
 
 void run_abandon_all(worker *w)

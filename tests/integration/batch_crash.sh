@@ -21,6 +21,7 @@
 # and polled them instead of sending their jobs again (worker/batchio.c,
 # the batch records of worker/batchrec.h).
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib_batch.sh"
 P=tests/pipelines/batch.yaml
 N=300
 NA=80 # Anthropic message batches, 40 per batch
@@ -79,25 +80,6 @@ E=$LAST_PID
 grep -q "$NA job(s) rebuilt from batch records" "$T/worker-e.log" || fail "worker-e rebuilt no jobs"
 [ "$(grep -c "msgbatch_.*found in the store after a restart" "$T/worker-e.log")" = 2 ] ||
     fail "worker-e did not poll the 2 recorded message batches"
-sleep 1
-kill -TERM "$E"; wait "$E" 2>/dev/null || true
-grep -q '"held 0, in flight 0, consumed 0,' "$T/worker-e.log" ||
-    fail "worker-e consumed jobs again: $(grep -o 'consumed [0-9]*' "$T/worker-e.log" | tail -1)"
+batch_stop_and_check worker-e "$E" c "results after the crashes"
 ok "E: consumed nothing (the offsets were committed while the batches ran), rebuilt $NA jobs, polled their batches"
-"$SY_BIN" results --topic switchyard.results.bulk --timeout-ms 3000 >"$T/results.jsonl" || true
-"$SY_BIN" results --topic switchyard.results.claude --timeout-ms 2000 >"$T/claude-results.jsonl" || true
-curl -sf "${FAKE_URL%/v1}/batch-stats" >"$T/batch-stats.json" || fail "no /batch-stats"
-"$PY" - "$T" "$N" "$NA" <<'PY' || fail "results after the crashes"
-import collections, json, sys
-t, n, na = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-for name, pre, want, bid in (("results", "c", n, "batch_"), ("claude-results", "a", na, "msgbatch_")):
-    res = [json.loads(l) for l in open(f"{t}/{name}.jsonl")]
-    count = collections.Counter(r["job_id"] for r in res)
-    assert set(count) == {f"{pre}-{i}" for i in range(want)}, f"lost jobs ({name})"
-    assert max(count.values()) == 1, [k for k, c in count.items() if c > 1][:5]
-    assert all(r["status"] == "ok" and r["batch_id"].startswith(bid) for r in res), name
-st = json.load(open(f"{t}/batch-stats.json"))
-assert st["lines"] == n + na and st["dup_custom_ids"] == 0 and st["max_per_custom_id"] == 1, st
-print(f"ok - {n} + {na} jobs, one result each, each submitted in exactly one batch ({st['batches']} batches created)")
-PY
 check_logs

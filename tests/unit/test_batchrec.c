@@ -211,12 +211,85 @@ static void test_store(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* The record on the changelog: its keys (apart from every job key), its
+ * partitions, and one record per partition with only that partition's
+ * jobs, which a restore checks against the partition it read it from. */
+static void test_changelog(void **state)
+{
+    (void)state;
+    sy_buf base, key;
+    sy_buf_init(&base);
+    sy_buf_init(&key);
+    sy_batchrec_log_base(&base, "bulk-tier\x1f" "00ab");
+    assert_string_equal(sy_buf_cstr(&base), "\x1e" "batch|bulk-tier|00ab");
+    sy_batchrec_log_key(&key, sy_buf_cstr(&base), 3);
+    assert_string_equal(sy_buf_cstr(&key), "\x1e" "batch|bulk-tier|00ab|3");
+    assert_true(sy_batchrec_is_log_key(key.data, key.len));
+    /* a restored record's key (its changelog key) has the same base */
+    sy_buf again;
+    sy_buf_init(&again);
+    sy_batchrec_log_base(&again, sy_buf_cstr(&key));
+    assert_string_equal(sy_buf_cstr(&again), sy_buf_cstr(&base));
+    sy_buf_free(&again);
+    /* no job key is one: a task, the separator, an idempotency key */
+    assert_false(sy_batchrec_is_log_key("batch\x1f" "k", 7));
+    assert_false(sy_batchrec_is_log_key("batch|bulk-tier|00ab|3", 22));
+    assert_false(sy_batchrec_is_log_key("\x1e" "batc", 5));
+
+    static const char *const pids[] = {"p2-a", "p0-a", "p2-b", "gone", "p5-a"};
+    const sy_batchrec_job jobs[] = {
+        {.present = 1, .partition = 2, .offset = 10, .origin = "", .key = "", .value = "a", .len = 1},
+        {.present = 1, .partition = 0, .offset = 4, .origin = "", .key = "", .value = "b", .len = 1},
+        {.present = 1, .partition = 2, .offset = 11, .origin = "o", .key = "k", .keylen = 1, .value = "c", .len = 1},
+        {0}, /* found at the provider, no message: in no partition's record */
+        {.present = 1, .partition = 5, .offset = 0, .origin = "", .key = "", .value = "d", .len = 1},
+    };
+    sy_batchrec r = sample();
+    r.n = 5;
+    r.ids = pids;
+    r.jobs = jobs;
+    int32_t parts[8];
+    assert_int_equal(sy_batchrec_partitions(&r, parts, 8), 3);
+    assert_int_equal(parts[0], 0);
+    assert_int_equal(parts[1], 2);
+    assert_int_equal(parts[2], 5);
+    assert_int_equal(sy_batchrec_partitions(&r, parts, 2), 2); /* bounded: the lowest kept */
+    assert_int_equal(parts[0], 0);
+    assert_int_equal(parts[1], 2);
+    assert_false(sy_batchrec_of_partition(&r, 2)); /* the whole record is not partition 2's */
+
+    sy_buf b;
+    sy_buf_init(&b);
+    assert_int_equal(sy_batchrec_encode_partition(&b, &r, 2), 2);
+    sy_batchrec_view v;
+    assert_int_equal(sy_batchrec_decode(b.data, b.len, &v), 0);
+    assert_int_equal(v.rec.n, 2);
+    assert_string_equal(v.rec.ids[0], "p2-a");
+    assert_string_equal(v.rec.ids[1], "p2-b");
+    assert_true(v.rec.jobs[1].offset == 11 && v.rec.jobs[1].keylen == 1 && !memcmp(v.rec.jobs[1].key, "k", 1));
+    assert_string_equal(v.rec.batch_id, "batch_42");
+    assert_true(sy_batchrec_of_partition(&v.rec, 2));
+    assert_false(sy_batchrec_of_partition(&v.rec, 0)); /* read from another partition: refused */
+    sy_batchrec_view_free(&v);
+    sy_buf_reset(&b);
+    assert_int_equal(sy_batchrec_encode_partition(&b, &r, 0), 1);
+    assert_int_equal(sy_batchrec_decode(b.data, b.len, &v), 0);
+    assert_int_equal(v.rec.n, 1);
+    assert_string_equal(v.rec.ids[0], "p0-a");
+    assert_true(sy_batchrec_of_partition(&v.rec, 0));
+    sy_batchrec_view_free(&v);
+    sy_buf_free(&b);
+    sy_buf_free(&base);
+    sy_buf_free(&key);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip),
         cmocka_unit_test(test_hostile),
         cmocka_unit_test(test_store),
+        cmocka_unit_test(test_changelog),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
