@@ -39,8 +39,9 @@
  * Batch tiers' batch records (batchrec.h, keyed SY_BATCHREC_LOG_PREFIX...)
  * ride on the same topics: a restore stores them as they are (checked as
  * hostile bytes first) or removes them by their tombstones, and when it
- * ends batchio_restored polls their batches and rebuilds their jobs.
- * Calls changelog.c -> recover.c and batchio_restored only (the scan
+ * ends the caller's hook (worker.c: batchio_restored) polls their batches
+ * and rebuilds their jobs.
+ * Calls changelog.c -> recover.c only (the scan
  * mirrors what it finds through the hook it is given). */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -50,7 +51,6 @@
 #include "util.h"
 #include "worker.h"
 #include "changelog.h"
-#include "batchio.h"
 #include "batchrec.h"
 #include "flow.h"
 #include "recover.h"
@@ -377,7 +377,7 @@ static void finish(restore *st)
         sy_info("changelog: %zu batch record(s) restored, %zu unreadable skipped", st->batches, st->bad_batches);
 }
 
-int changelog_restore_step(worker *w)
+int changelog_restore_step(worker *w, void (*restored)(worker *w))
 {
     bool more = false;
     for (restore **at = &w->restoring; *at;) {
@@ -395,7 +395,7 @@ int changelog_restore_step(worker *w)
             restore_free(st);
             return -1;
         }
-        batchio_restored(w); /* the batches restored: polled, their jobs rebuilt */
+        if (restored) restored(w); /* before a job of these partitions is taken */
         sy_flow_release(w, st);
         restore_free(st);
     }

@@ -13,10 +13,12 @@ void changelog_mirror(worker *w, const char *key, const sy_job_record *rec, sy_r
 /* Assigned partitions: hold them (flow.c) and start reading their
  * changelog partitions, then the output partitions, as loop work. */
 void changelog_restore_start(worker *w, const rd_kafka_topic_partition_list_t *parts);
-/* Each turn: advance the restores; a finished one releases its partitions.
- * 1 when one stopped at its batch limit (more is waiting: do not sleep), 0,
- * or -1 when the restored state cannot be made durable (w->fatal set). */
-int changelog_restore_step(worker *w);
+/* Each turn: advance the restores; a finished one is committed, then
+ * `restored` is called (the caller's: batch tiers poll the batches it
+ * brought, batchio.h), then its partitions are released. 1 when one
+ * stopped at its batch limit (more is waiting: do not sleep), 0, or -1 when
+ * the restored state cannot be made durable (w->fatal set). */
+int changelog_restore_step(worker *w, void (*restored)(worker *w));
 /* Restores under way (their readers' wake-ups are registered). */
 bool changelog_restoring(const worker *w);
 /* Stop them (shutting down): what was read stays, the partitions stay held. */

@@ -266,7 +266,7 @@ static void turn(worker *w, unsigned mode, int max_wait_ms)
         dispatch_ready(w);
         w->paced_us = run_release_paced(w);
     }
-    int more = changelog_restore_step(w);
+    int more = changelog_restore_step(w, batchio_restored);
     if (more < 0) return;
     if (more) w->more_input = true;
     sy_loop_turn(w->loop, max_wait_ms);
