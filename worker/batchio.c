@@ -47,7 +47,6 @@
 
 #include "batch.h"
 #include "batchrec.h"
-#include "changelog.h"
 #include "log.h"
 #include "reload.h"
 #include "run.h"
@@ -243,7 +242,7 @@ static const char batch_record_tag;
 
 static const char *log_topic(const batchio *b)
 {
-    return b->w->opt.changelog ? changelog_topic(b->w, b->tier->topic) : NULL;
+    return b->w->opt.changelog ? b->w->changelog_topics[b->tier->index] : NULL; /* worker.h */
 }
 
 /* The record on the changelog: one per partition of its jobs, with that
