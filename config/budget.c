@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pipeline.h"
+#include "buf.h"
 #include "util.h"
 #include "yamlnode.h"
 
@@ -69,7 +69,7 @@ static int read_budget(yn_doc *d, yaml_node_t *item, const char *owner, sy_budge
     return bad ? -1 : 0;
 }
 
-void sy_budgets_load(struct yn_doc *d, const char *file, yaml_node_t *node, struct sy_config *cfg)
+void sy_budgets_load(struct yn_doc *d, const char *file, yaml_node_t *node, sy_budget **list, size_t *n)
 {
     if (!node || yn_is_null(node)) return;
     if (node->type != YAML_SEQUENCE_NODE) {
@@ -81,7 +81,7 @@ void sy_budgets_load(struct yn_doc *d, const char *file, yaml_node_t *node, stru
          it++, index++) {
         yaml_node_t *item = yn_node(d, *it);
         if (!item) continue;
-        if (cfg->nbudgets == MAX_BUDGETS) {
+        if (*n == MAX_BUDGETS) {
             yn_error(d, item, "more than %d budgets", MAX_BUDGETS);
             return;
         }
@@ -100,27 +100,15 @@ void sy_budgets_load(struct yn_doc *d, const char *file, yaml_node_t *node, stru
         sy_buf_puts(&key, sy_budget_period_name(b.period));
         snprintf(b.id, sizeof b.id, "%016" PRIx64, sy_hash64(key.data, key.len));
         sy_buf_free(&key);
-        cfg->budgets = sy_xrealloc(cfg->budgets, (cfg->nbudgets + 1) * sizeof *cfg->budgets);
-        cfg->budgets[cfg->nbudgets++] = b;
+        *list = sy_xrealloc(*list, (*n + 1) * sizeof **list);
+        (*list)[(*n)++] = b;
     }
 }
 
-void sy_budgets_resolve(struct sy_config *cfg, sy_diags *diags)
+void sy_budgets_free(sy_budget **list, size_t *n)
 {
-    for (size_t i = 0; i < cfg->nbudgets; i++) {
-        sy_budget *b = &cfg->budgets[i];
-        if (b->action != SY_BUDGET_DOWNGRADE) continue;
-        b->tier = sy_config_tier(cfg, b->tier_name);
-        if (!b->tier)
-            sy_diags_add(diags, b->file, b->line, b->column, "unknown tier '%s' in the action of the budget of %s=%s",
-                         b->tier_name, b->tag, b->value);
-    }
-}
-
-void sy_budgets_free(struct sy_config *cfg)
-{
-    for (size_t i = 0; i < cfg->nbudgets; i++) budget_free(&cfg->budgets[i]);
-    free(cfg->budgets);
-    cfg->budgets = NULL;
-    cfg->nbudgets = 0;
+    for (size_t i = 0; i < *n; i++) budget_free(&(*list)[i]);
+    free(*list);
+    *list = NULL;
+    *n = 0;
 }

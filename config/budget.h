@@ -18,7 +18,6 @@
 
 #include "diag.h"
 
-struct sy_config;
 struct sy_tier;
 struct yn_doc;
 
@@ -43,12 +42,11 @@ typedef struct sy_budget {
 } sy_budget;
 
 /* Read the `budgets` list (node: its value; NULL or null: none) of the
- * file being loaded into cfg. Errors go to the document's diagnostics. */
-void sy_budgets_load(struct yn_doc *d, const char *file, yaml_node_t *node, struct sy_config *cfg);
-/* Resolve the downgrade tiers once every file is read; unknown ones are
- * errors at the budget's place. */
-void sy_budgets_resolve(struct sy_config *cfg, sy_diags *diags);
-void sy_budgets_free(struct sy_config *cfg);
+ * file being loaded, appended to *list (*n entries). Errors go to the
+ * document's diagnostics. The loader (pipeline.c) resolves each downgrade
+ * action's tier_name to its tier once every file is read. */
+void sy_budgets_load(struct yn_doc *d, const char *file, yaml_node_t *node, sy_budget **list, size_t *n);
+void sy_budgets_free(sy_budget **list, size_t *n);
 
 const char *sy_budget_period_name(sy_budget_period p); /* "hour", "day", "month" */
 

@@ -995,7 +995,7 @@ static void load_file(loader *L, const char *file)
         int64_t version;
         yn_get_int(&top, "version", true, 1, 1, &version);
         for (size_t i = 0; i < SY_ARRAY_LEN(sections); i++) load_section(L, &top, &sections[i]);
-        sy_budgets_load(&d, file, yn_map_get(&top, "budgets"), L->cfg);
+        sy_budgets_load(&d, file, yn_map_get(&top, "budgets"), &L->cfg->budgets, &L->cfg->nbudgets);
     }
     L->doc = NULL;
     yn_close(&d);
@@ -1052,6 +1052,20 @@ static void resolve_refs(loader *L)
 
 /* An embedding task's tier has only models whose providers serve
  * embeddings (Anthropic has no embeddings API). */
+/* A budget's downgrade action names a tier: resolved once every file is
+ * read; an unknown one is an error at the budget's place. */
+static void resolve_budgets(sy_config *cfg, sy_diags *diags)
+{
+    for (size_t i = 0; i < cfg->nbudgets; i++) {
+        sy_budget *b = &cfg->budgets[i];
+        if (b->action != SY_BUDGET_DOWNGRADE) continue;
+        b->tier = sy_config_tier(cfg, b->tier_name);
+        if (!b->tier)
+            sy_diags_add(diags, b->file, b->line, b->column, "unknown tier '%s' in the action of the budget of %s=%s",
+                         b->tier_name, b->tag, b->value);
+    }
+}
+
 static void check_embeddings(loader *L)
 {
     for (size_t i = 0; i < L->cfg->ntasks; i++) {
@@ -1132,7 +1146,7 @@ int sy_config_load(sy_config *cfg, const sy_provider_kind *const *kinds,
     resolve_refs(&L);
     if (!L.unparsed) check_refusals(&L);
     if (!L.unparsed) check_embeddings(&L);
-    if (!L.unparsed) sy_budgets_resolve(cfg, diags);
+    if (!L.unparsed) resolve_budgets(cfg, diags);
     if (!L.unparsed) check_batch_tiers(&L);
     loader_free(&L);
     sort_diags(diags, first, files, nfiles);
@@ -1149,7 +1163,7 @@ void sy_config_free(sy_config *cfg)
     for (size_t i = 0; i < cfg->ntiers; i++) tier_free(cfg->tiers[i]);
     for (size_t i = 0; i < cfg->ntasks; i++) task_free(cfg->tasks[i]);
     for (size_t i = 0; i < cfg->nfiles; i++) free(cfg->files[i]);
-    sy_budgets_free(cfg);
+    sy_budgets_free(&cfg->budgets, &cfg->nbudgets);
     sy_prompts_free(cfg->prompts, cfg->nprompts);
     free(cfg->providers);
     free(cfg->models);
