@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Crash test: 20,000 jobs with provider latency; the worker is killed with
-# SIGKILL 5 times, each at a random moment 1-4 s after it got its partitions
-# (not during a group join), and restarted each time. Then:
+# Crash test: 10,000 jobs with provider latency; the worker is killed with
+# SIGKILL 5 times, each at a random moment after it got its partitions (not
+# during a group join) and made calls, spread over the run (by the number of
+# calls made), and restarted each time. Then:
 #   - every job has exactly one result on the output topic (none lost, no
 #     duplicate), and
 #   - the fake provider's call log shows no second successful call for any
@@ -10,7 +11,7 @@
 #     printed.
 source "$(dirname "$0")/lib.sh"
 P=tests/pipelines/e2e.yaml
-N=${CRASH_JOBS:-20000}
+N=${CRASH_JOBS:-10000}
 KILLS=${CRASH_KILLS:-5}
 
 start_fake --latency-ms 100 --jitter-ms 100
@@ -20,16 +21,22 @@ echo_jobs "$N" c- >"$T/jobs.jsonl"
 "$SY_BIN" submit --quiet "$T/jobs.jsonl" >/dev/null || fail "submit"
 ok "submitted $N jobs"
 
-worker_args=(-p "$P" --max-inflight 256 --state-dir "$T/state")
+worker_args=(-p "$P" --max-inflight 256 --state-dir "$T/state" "${KILL_GROUP_OPTS[@]}")
+calls_made() { wc -l <"$T/calls.jsonl" 2>/dev/null || echo 0; }
 start_worker worker-0 "${worker_args[@]}"
 for k in $(seq 1 "$KILLS"); do
     # A kill during the group join would hit a worker with nothing in work:
-    # wait until this one owns partitions, then kill it at a random moment.
+    # wait until this one owns partitions and has made 50 calls, then kill
+    # it at a random moment: when the run has made a random number of calls
+    # in the k-th of KILLS + 2 spans of N (so every kill has work left to
+    # hit, however fast the machine).
     for _ in $(seq 300); do grep -q "rebalance: assigned" "$T/worker-$((k - 1)).log" && break; sleep 0.1; done
-    sleep "$("$PY" -c 'import random; print(round(random.uniform(1, 4), 1))')"
+    want=$((N * k / (KILLS + 2) + RANDOM % (N / (KILLS + 2))))
+    [ "$want" -gt $(($(calls_made) + 50)) ] || want=$(($(calls_made) + 50))
+    for ((i = 0; i < 2400; i++)); do [ "$(calls_made)" -ge "$want" ] && break; sleep 0.05; done
+    [ "$(calls_made)" -ge "$want" ] || fail "worker-$((k - 1)): stuck at $(calls_made) calls"
     kill -9 "$LAST_PID"; wait "$LAST_PID" 2>/dev/null || true
-    done_now=$("$SY_BIN" results --topic switchyard.results.echo --timeout-ms 1500 | wc -l)
-    echo "   kill -9 #$k: $done_now results so far"
+    echo "   kill -9 #$k after $(calls_made) calls"
     start_worker "worker-$k" "${worker_args[@]}"
 done
 "$SY_BIN" results --topic switchyard.results.echo --count "$N" --timeout-ms 240000 >"$T/results.jsonl" \

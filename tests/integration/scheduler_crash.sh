@@ -20,7 +20,7 @@ start_broker "$P"
 start_worker worker -p "$P" --max-inflight 256 --state-dir "$T/state"
 WORKER_PID=$LAST_PID
 sched() { # n
-    "$SY_BIN" scheduler -p "$P" ${SCHED_ARGS:-} >"$T/scheduler-$1.log" 2>&1 &
+    "$SY_BIN" scheduler -p "$P" "${KILL_GROUP_OPTS[@]}" ${SCHED_ARGS:-} >"$T/scheduler-$1.log" 2>&1 &
     PIDS+=($!)
     SCHED_PID=$!
 }
