@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The opt-in transactions mode (`switchyard worker --transactions`): 3,000
+# The opt-in transactions mode (`switchyard worker --transactions`): 2,000
 # jobs with provider latency; the worker, in that mode, is killed with
 # SIGKILL twice mid-run and restarted each time, then stopped cleanly. Then:
 #   - every job has exactly one result and no job was called again after
@@ -14,7 +14,7 @@
 # transactions add on a real Kafka (see README, Durability).
 source "$(dirname "$0")/lib.sh"
 P=tests/pipelines/e2e.yaml
-N=${TXN_JOBS:-3000}
+N=${TXN_JOBS:-2000}
 KILLS=${TXN_KILLS:-2}
 
 start_fake --latency-ms 100 --jitter-ms 100
@@ -28,7 +28,7 @@ ok "submitted $N jobs"
 # provider's call log), at a random moment after that: calls in flight,
 # results in an open transaction.
 calls_made() { wc -l <"$T/calls.jsonl"; }
-worker_args=(-p "$P" --transactions --max-inflight 16 --state-dir "$T/state")
+worker_args=(-p "$P" --transactions --max-inflight 16 --state-dir "$T/state" "${KILL_GROUP_OPTS[@]}")
 start_worker worker-0 "${worker_args[@]}"
 for k in $(seq 1 "$KILLS"); do
     want=$((N * k / (KILLS + 2)))
