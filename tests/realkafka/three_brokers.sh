@@ -8,7 +8,7 @@
 export SY_KAFKA=real
 source "$(dirname "$0")/../integration/lib.sh"
 P=tests/pipelines/e2e.yaml
-N=${CLUSTER_JOBS:-20000}
+N=${CLUSTER_JOBS:-10000}
 KAFKA_NODES=3
 TOPICS_ARGS="--replication 3 --config min.insync.replicas=2"
 
