@@ -37,7 +37,7 @@ stop_timed "$LAST_PID"
 grep -q "stopping: [1-9][0-9]* job(s) held" "$T/w1.log" || fail "no job held at SIGTERM: the check is void"
 grep -q "unfinished at the end of the grace period" "$T/w1.log" && fail "calls did not finish within the grace"
 ok "SIGTERM with calls in flight: they finished, exit 0 after $ms ms"
-start_worker w2 -p "$P" --max-inflight 64 --state-dir "$T/state"
+start_worker w2 -p "$P" --max-inflight 300 --state-dir "$T/state"
 "$SY_BIN" results --topic switchyard.results.echo --count 300 --timeout-ms 60000 >"$T/results.jsonl" \
     || fail "only $(wc -l <"$T/results.jsonl") of 300 results"
 sleep 2
