@@ -76,7 +76,9 @@ start_broker() { # pipeline files... (env BROKER_PARTITIONS: per topic, default 
 # partitions move only then (on the embedded broker a join also waits the
 # session timeout less 1 s for the members to rejoin); 3 s instead of the
 # product's 6 s shortens the wait each kill costs. start_real_kafka's nodes
-# allow it (group.min.session.timeout.ms).
+# allow it (group.min.session.timeout.ms). Give it to every member of the
+# group or to none: on the embedded broker, a member joining with 3 s a group
+# whose earlier member had 6 s got no partitions (shutdown.sh, tried).
 KILL_GROUP_OPTS=(-X session.timeout.ms=3000)
 
 # A real Kafka for this test alone (scripts/kafka.sh, own folder and ports;
