@@ -8,8 +8,10 @@
 # workers have calls in flight when worker-b2 stops: worker-a2 is assigned
 # worker-b2's partitions and reads their changelog partitions from the
 # start before taking their jobs, while its calls are out. (The embedded
-# broker takes worker-a2's own partitions away too, some 6 s later, and
-# assigns all of them again after another 6 s: the calls outlast that;
+# broker takes worker-a2's own partitions away too, some seconds later, and
+# assigns all of them again a few seconds after that: the calls outlast it;
+# all four workers use lib.sh's KILL_GROUP_OPTS, 3 s sessions, to shorten
+# the group's waits;
 # --revoke-grace-ms 0: the revoke does not wait for them, and as each
 # partition comes back to worker-a2 their redeliveries wait for their first
 # copy.)
@@ -47,9 +49,9 @@ start_fake --latency-ms 20
 FAKE=${PIDS[-1]}
 BROKER_ARGS="--rtt-ms ${RESTORE_RTT_MS:-150}" start_broker "$P"
 start_scheduler "$P"
-start_worker worker-a -p "$P" --tiers echo-tier --max-inflight 1000 --state-dir "$T/state-a"
+start_worker worker-a -p "$P" --tiers echo-tier --max-inflight 1000 --state-dir "$T/state-a" "${KILL_GROUP_OPTS[@]}"
 A=$LAST_PID
-start_worker worker-b -p "$P" --tiers echo-tier --max-inflight 1000 --state-dir "$T/state-b"
+start_worker worker-b -p "$P" --tiers echo-tier --max-inflight 1000 --state-dir "$T/state-b" "${KILL_GROUP_OPTS[@]}"
 B=$LAST_PID
 wait_restores "$T/worker-a.log" 1
 wait_restores "$T/worker-b.log" 1
@@ -63,10 +65,10 @@ ok "$FILL jobs answered: $((2 * FILL)) changelog records"
 kill -TERM "$FAKE"; wait "$FAKE" 2>/dev/null || true
 rm -f "$T/fake.port"
 start_fake --latency-ms 9000 --jitter-ms 4000 # appends to the same call log
-start_worker worker-a2 -p "$P" --tiers echo-tier --max-inflight 64 --revoke-grace-ms 0 --state-dir "$T/state-a"
+start_worker worker-a2 -p "$P" --tiers echo-tier --max-inflight 64 --revoke-grace-ms 0 --state-dir "$T/state-a" "${KILL_GROUP_OPTS[@]}"
 A=$LAST_PID
 wait_restores "$T/worker-a2.log" 1
-start_worker worker-b2 -p "$P" --tiers echo-tier --max-inflight 64 --revoke-grace-ms 0 --state-dir "$T/state-b"
+start_worker worker-b2 -p "$P" --tiers echo-tier --max-inflight 64 --revoke-grace-ms 0 --state-dir "$T/state-b" "${KILL_GROUP_OPTS[@]}"
 B=$LAST_PID
 wait_restores "$T/worker-b2.log" 1
 sleep 2
