@@ -18,21 +18,9 @@
 #include "cfgreload.h"
 #include "health.h"
 #include "pipeline.h"
+#include "pipeline_text.h"
 #include "provider.h"
 #include "util.h"
-
-static int load(const char *yaml, sy_config *cfg, sy_diags *d)
-{
-    char path[] = "/tmp/test_cfgreload_XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, yaml, strlen(yaml)), (ssize_t)strlen(yaml));
-    close(fd);
-    const char *files[] = {path};
-    int rc = sy_config_load(cfg, sy_provider_kinds, files, 1, 0, d);
-    unlink(path);
-    return rc;
-}
 
 #define PROVIDERS                                                                                 \
     "version: 1\nproviders:\n  p: {kind: openai, base_url: 'http://127.0.0.1:1/v1', api_key_env: HOME}\n" \
@@ -59,8 +47,8 @@ static void test_align_reorders(void **state)
     (void)state;
     sy_config old, neu;
     sy_diags d = {0};
-    assert_int_equal(load(OLD, &old, &d), 0);
-    assert_int_equal(load("version: 1\nproviders:\n"
+    assert_int_equal(sy_test_load_text(OLD, &old, &d), 0);
+    assert_int_equal(sy_test_load_text("version: 1\nproviders:\n"
                           "  q: {kind: openai, base_url: 'http://127.0.0.1:2/v1', api_key_env: HOME}\n"
                           "  p: {kind: openai, base_url: 'http://127.0.0.1:1/v1', api_key_env: HOME}\n"
                           "models:\n  m: {provider: p, name: x, price_per_mtok: {input: 1, output: 1}}\n"
@@ -99,8 +87,8 @@ static void test_align_refuses_new_names(void **state)
     (void)state;
     sy_config old, neu;
     sy_diags d = {0};
-    assert_int_equal(load(OLD, &old, &d), 0);
-    assert_int_equal(load(PROVIDERS "tiers:\n  fast: {models: [m]}\n  slow: {models: [m]}\n"
+    assert_int_equal(sy_test_load_text(OLD, &old, &d), 0);
+    assert_int_equal(sy_test_load_text(PROVIDERS "tiers:\n  fast: {models: [m]}\n  slow: {models: [m]}\n"
                                     "tasks:\n  a: {tier: fast, prompt: {id: a, version: 1, user: hi}}\n"
                                     "  c: {tier: slow, prompt: {id: b, version: 1, user: hi}}\n",
                       &neu, &d), 0);
@@ -113,7 +101,7 @@ static void test_align_refuses_new_names(void **state)
     sy_config_free(&neu);
     sy_diags_free(&d);
     d = (sy_diags){0};
-    assert_int_equal(load(PROVIDERS "tiers:\n  fast: {models: [m], topic: other.fast}\n  cheap: {models: [m]}\n"
+    assert_int_equal(sy_test_load_text(PROVIDERS "tiers:\n  fast: {models: [m], topic: other.fast}\n  cheap: {models: [m]}\n"
                                     "tasks:\n  a: {tier: fast, prompt: {id: a, version: 1, user: hi}}\n"
                                     "  b: {tier: cheap, prompt: {id: b, version: 1, user: hi}}\n",
                       &neu, &d), 0);
@@ -168,7 +156,7 @@ static void test_reload_rejects_invalid(void **state)
     (void)state;
     sy_config old, neu = {0};
     sy_diags d = {0};
-    assert_int_equal(load(OLD, &old, &d), 0);
+    assert_int_equal(sy_test_load_text(OLD, &old, &d), 0);
     char dir[] = "/tmp/test_cfgreload_dir_XXXXXX";
     assert_non_null(mkdtemp(dir));
     char path[256];
