@@ -142,14 +142,6 @@ static void test_breakers_carry_by_alias(void **state)
     assert_true(sy_health_usable(&to[0], now + 1));
 }
 
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 /* An invalid file: rejected, the diagnostics name file:line, neu empty. */
 static void test_reload_rejects_invalid(void **state)
 {
@@ -161,13 +153,13 @@ static void test_reload_rejects_invalid(void **state)
     assert_non_null(mkdtemp(dir));
     char path[256];
     snprintf(path, sizeof path, "%s/p.yaml", dir);
-    write_file(path, PROVIDERS "tiers:\n  fast: {models: [nosuch]}\n  cheap: {models: [m]}\n"
+    sy_test_write_file(path, PROVIDERS "tiers:\n  fast: {models: [nosuch]}\n  cheap: {models: [m]}\n"
                                "tasks:\n  a: {tier: fast, prompt: {id: a, version: 1, user: hi}}\n"
                                "  b: {tier: cheap, prompt: {id: b, version: 1, user: hi}}\n");
     const char *files[] = {path};
     assert_int_equal(sy_config_reload(&old, sy_provider_kinds, files, 1, 0, "test", &neu), -1);
     assert_int_equal(neu.ntasks, 0);
-    write_file(path, OLD);
+    sy_test_write_file(path, OLD);
     assert_int_equal(sy_config_reload(&old, sy_provider_kinds, files, 1, 0, "test", &neu), 0);
     assert_int_equal(neu.ntasks, 2);
     sy_config_free(&neu);
@@ -186,7 +178,7 @@ static void test_watch_sees_writes_and_renames(void **state)
     snprintf(path, sizeof path, "%s/p.yaml", dir);
     snprintf(tmp, sizeof tmp, "%s/.p.yaml.new", dir);
     snprintf(other, sizeof other, "%s/other.yaml", dir);
-    write_file(path, "a");
+    sy_test_write_file(path, "a");
     char prompts[256], prompt[300], notes[300];
     snprintf(prompts, sizeof prompts, "%s/prompts", dir);
     snprintf(prompt, sizeof prompt, "%s/sum.yaml", prompts);
@@ -196,20 +188,20 @@ static void test_watch_sees_writes_and_renames(void **state)
     sy_cfg_watch *w = sy_cfg_watch_open(files, 1);
     assert_non_null(w);
     assert_false(sy_cfg_watch_drain(w));
-    write_file(other, "x"); /* another file of the directory */
+    sy_test_write_file(other, "x"); /* another file of the directory */
     assert_false(sy_cfg_watch_drain(w));
-    write_file(path, "b"); /* in place */
+    sy_test_write_file(path, "b"); /* in place */
     assert_true(sy_cfg_watch_drain(w));
     assert_false(sy_cfg_watch_drain(w));
-    write_file(tmp, "c"); /* atomic replace: written aside, renamed over */
+    sy_test_write_file(tmp, "c"); /* atomic replace: written aside, renamed over */
     assert_false(sy_cfg_watch_drain(w));
     assert_int_equal(rename(tmp, path), 0);
     assert_true(sy_cfg_watch_drain(w));
-    write_file(path, "d"); /* the renamed file is watched as well */
+    sy_test_write_file(path, "d"); /* the renamed file is watched as well */
     assert_true(sy_cfg_watch_drain(w));
-    write_file(prompt, "p"); /* a prompt file (prompts.h), new or changed */
+    sy_test_write_file(prompt, "p"); /* a prompt file (prompts.h), new or changed */
     assert_true(sy_cfg_watch_drain(w));
-    write_file(notes, "n"); /* not one */
+    sy_test_write_file(notes, "n"); /* not one */
     assert_false(sy_cfg_watch_drain(w));
     sy_cfg_watch_close(w);
     unlink(prompt);

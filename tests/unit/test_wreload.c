@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "pipeline.h"
+#include "pipeline_text.h"
 #include "providers/provider.h"
 #include "reload.h"
 #include "worker.h"
@@ -28,10 +29,7 @@ static char path[256];
 
 static void put(const char *text)
 {
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
+    sy_test_write_file(path, text);
 }
 
 static int setup(void **state)

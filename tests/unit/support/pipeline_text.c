@@ -30,3 +30,11 @@ int sy_test_load_text(const char *yaml, sy_config *cfg, sy_diags *d)
     unlink(path);
     return rc;
 }
+
+void sy_test_write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    assert_int_equal(fclose(f), 0);
+}
