@@ -125,7 +125,7 @@ static void add_tags(struct sy_wmetrics *m, const char *list)
     }
 }
 
-/* /readyz, on the HTTP thread: the consumer (made before the endpoint,
+/* /readyz's check, on its own thread (httpd.h): the consumer (made before the endpoint,
  * destroyed after it) asks the cluster for metadata. */
 static bool kafka_probe(void *ctx, char *why, size_t len)
 {
