@@ -50,6 +50,10 @@ static int teardown(void **state)
     return 0;
 }
 
+/* The first config: the caller's, as the worker's is (reload.c copies
+ * it and never frees it); freed by finish. */
+static sy_config first_cfg;
+
 /* A worker with just what reload.c reads: the pipeline files and the
  * first generation. */
 static void start(worker *w, const char *const *files)
@@ -58,10 +62,15 @@ static void start(worker *w, const char *const *files)
     put(PIPE("1"));
     w->opt.pipeline_files = files;
     w->opt.npipeline_files = 1;
-    sy_config cfg;
     sy_diags d = {0};
-    assert_int_equal(sy_config_load(&cfg, sy_provider_kinds, files, 1, 0, &d), 0);
-    wreload_init(w, &cfg);
+    assert_int_equal(sy_config_load(&first_cfg, sy_provider_kinds, files, 1, 0, &d), 0);
+    wreload_init(w, &first_cfg);
+}
+
+static void finish(worker *w)
+{
+    wreload_free(w);
+    sy_config_free(&first_cfg);
 }
 
 static void test_hold_keeps_the_old_generation(void **state)
@@ -96,7 +105,7 @@ static void test_hold_keeps_the_old_generation(void **state)
 
     wreload_drop(&w, held); /* the batch is done: its generation goes */
     assert_null(w.retired);
-    wreload_free(&w);
+    finish(&w);
 }
 
 static void test_hold_of_the_current_generation(void **state)
@@ -128,7 +137,7 @@ static void test_hold_of_the_current_generation(void **state)
     memset(&stranger, 0, sizeof stranger);
     assert_null(wreload_hold_tier(&w, &stranger));
     wreload_drop(&w, NULL);
-    wreload_free(&w);
+    finish(&w);
 }
 
 int main(void)
