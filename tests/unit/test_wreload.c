@@ -1,8 +1,9 @@
 /* test_wreload.c -- the worker's config generations (worker/reload.c):
  * a batch tier's hold on the generation its tier and model point into
  * (wreload_hold_tier / wreload_drop) keeps that generation, with the old
- * models and prices, alive across a reload until the batch lets go, while
- * a generation nobody holds is freed at the reload. */
+ * models and prices, alive across a reload until the batch lets go (and
+ * then until the next hold, not inside the drop), while a generation
+ * nobody holds is freed at the reload. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -103,8 +104,11 @@ static void test_hold_keeps_the_old_generation(void **state)
     assert_ptr_equal(w.retired, first);
     assert_null(first->next);
 
-    wreload_drop(&w, held); /* the batch is done: its generation goes */
+    wreload_drop(&w, held); /* the batch is done: its generation goes ... */
+    assert_string_equal(tier->name, "bulk"); /* ... not under the dropper's feet (batch_free reads on) */
+    sy_cfg_gen *now = wreload_hold_tier(&w, w.cfg->tiers[0]); /* ... but at the next hold */
     assert_null(w.retired);
+    wreload_drop(&w, now);
     finish(&w);
 }
 
@@ -128,8 +132,10 @@ static void test_hold_of_the_current_generation(void **state)
     assert_int_equal(wreload_now(&w, "test"), 0);
     assert_ptr_equal(w.retired, a);
     wreload_drop(&w, a);
+    assert_null(wreload_hold_tier(&w, &(sy_tier){0})); /* a sweep: b still holds it */
     assert_ptr_equal(w.retired, b);
     wreload_drop(&w, b);
+    assert_null(wreload_hold_tier(&w, &(sy_tier){0})); /* a sweep: no one holds it */
     assert_null(w.retired);
 
     /* a tier of no generation: nothing held, and dropping nothing is fine */
