@@ -10,10 +10,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* base/status_page.html, made a C array at build time (cmake/embed.cmake) */
 extern const unsigned char sy_status_page_html[];
 extern const size_t sy_status_page_html_len;
+
+/* The Kafka check runs on a thread of its own, every PROBE_EVERY_MS; a
+ * /readyz answers at once from its last result. A result older than
+ * PROBE_STALE_MS (the check itself hangs) is not trusted. */
+#define PROBE_EVERY_MS 1000
+#define PROBE_STALE_MS 5000
 
 struct sy_httpd {
     struct MHD_Daemon *d;
@@ -28,6 +35,13 @@ struct sy_httpd {
     char *not_ready;          /* NULL until the first publish: "starting" */
     bool published;
     _Atomic int64_t beat_us;
+    /* the probe's thread and its last answer (under mu) */
+    pthread_t prober;
+    bool prober_running, stopping;
+    pthread_cond_t wake;
+    bool probe_ok;
+    int64_t probe_at_us;      /* 0: no answer yet */
+    char probe_why[256];
 };
 
 bool sy_http_addr_parse(const char *spec, char host[16], int *port)
@@ -102,25 +116,68 @@ static enum MHD_Result serve_metrics(sy_httpd *h, struct MHD_Connection *c)
     return r;
 }
 
+/* The probe's thread: ask, keep the answer, wait, again, until stopped. */
+static void *probe_loop(void *arg)
+{
+    sy_httpd *h = arg;
+    pthread_mutex_lock(&h->mu);
+    while (!h->stopping) {
+        pthread_mutex_unlock(&h->mu);
+        char why[256] = "";
+        bool ok = h->probe(h->probe_ctx, why, sizeof why); /* may block: a broker round trip */
+        if (!ok && !why[0]) snprintf(why, sizeof why, "probe failed");
+        pthread_mutex_lock(&h->mu);
+        h->probe_ok = ok;
+        h->probe_at_us = sy_mono_us();
+        snprintf(h->probe_why, sizeof h->probe_why, "%s", why);
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += PROBE_EVERY_MS / 1000;
+        until.tv_nsec += (long)(PROBE_EVERY_MS % 1000) * 1000000L;
+        if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
+        while (!h->stopping && pthread_cond_timedwait(&h->wake, &h->mu, &until) == 0) {
+        }
+    }
+    pthread_mutex_unlock(&h->mu);
+    return NULL;
+}
+
+/* Answered at once from what the loop published, its beat and the
+ * probe's last answer (never a broker round trip on this thread). */
 static enum MHD_Result serve_ready(sy_httpd *h, struct MHD_Connection *c)
 {
     char why[512];
+    int64_t now = sy_mono_us();
     pthread_mutex_lock(&h->mu);
     snprintf(why, sizeof why, "%s", !h->published ? "starting" : h->not_ready ? h->not_ready : "");
+    bool probe_ok = h->probe_ok;
+    int64_t probe_age_ms = h->probe_at_us ? (now - h->probe_at_us) / 1000 : -1;
+    char probe_why[256];
+    snprintf(probe_why, sizeof probe_why, "%s", h->probe_why);
     pthread_mutex_unlock(&h->mu);
     int64_t beat = atomic_load_explicit(&h->beat_us, memory_order_relaxed);
-    int64_t age_ms = beat ? (sy_mono_us() - beat) / 1000 : -1;
+    int64_t age_ms = beat ? (now - beat) / 1000 : -1;
     if (!why[0] && age_ms > h->stuck_ms)
         snprintf(why, sizeof why, "loop stuck: last turn %lld ms ago", (long long)age_ms);
-    if (!why[0] && h->probe && !h->probe(h->probe_ctx, why, sizeof why) && !why[0])
-        snprintf(why, sizeof why, "probe failed");
+    if (!why[0] && h->probe) {
+        if (probe_age_ms < 0)
+            snprintf(why, sizeof why, "Kafka not checked yet");
+        else if (probe_age_ms > PROBE_STALE_MS)
+            snprintf(why, sizeof why, "Kafka check pending: last answer %lld ms ago", (long long)probe_age_ms);
+        else if (!probe_ok)
+            snprintf(why, sizeof why, "%s (checked %lld ms ago)", probe_why, (long long)probe_age_ms);
+    }
     if (why[0]) {
         char body[600];
         snprintf(body, sizeof body, "not ready: %s\n", why);
         return text(c, MHD_HTTP_SERVICE_UNAVAILABLE, body);
     }
-    char body[100];
-    snprintf(body, sizeof body, "ready (last turn %lld ms ago)\n", (long long)age_ms);
+    char body[160];
+    if (h->probe)
+        snprintf(body, sizeof body, "ready (last turn %lld ms ago, Kafka checked %lld ms ago)\n", (long long)age_ms,
+                 (long long)probe_age_ms);
+    else
+        snprintf(body, sizeof body, "ready (last turn %lld ms ago)\n", (long long)age_ms);
     return text(c, MHD_HTTP_OK, body);
 }
 
@@ -168,6 +225,11 @@ sy_httpd *sy_httpd_start(const char *spec, const char *token, int stuck_ms, sy_h
     h->probe = probe;
     h->probe_ctx = probe_ctx;
     pthread_mutex_init(&h->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&h->wake, &ca);
+    pthread_condattr_destroy(&ca);
     h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, 0, NULL, NULL,
                             on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
@@ -180,6 +242,14 @@ sy_httpd *sy_httpd_start(const char *spec, const char *token, int stuck_ms, sy_h
     }
     const union MHD_DaemonInfo *i = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
     h->port = i ? i->port : port;
+    if (h->probe) {
+        if (pthread_create(&h->prober, NULL, probe_loop, h) != 0) {
+            snprintf(err, errlen, "cannot start the readiness check's thread");
+            sy_httpd_stop(h);
+            return NULL;
+        }
+        h->prober_running = true;
+    }
     return h;
 }
 
@@ -215,6 +285,14 @@ void sy_httpd_stop(sy_httpd *h)
 {
     if (!h) return;
     if (h->d) MHD_stop_daemon(h->d);
+    if (h->prober_running) { /* waits out a check under way (at most its timeout) */
+        pthread_mutex_lock(&h->mu);
+        h->stopping = true;
+        pthread_cond_signal(&h->wake);
+        pthread_mutex_unlock(&h->mu);
+        pthread_join(h->prober, NULL);
+    }
+    pthread_cond_destroy(&h->wake);
     pthread_mutex_destroy(&h->mu);
     free(h->page);
     free(h->not_ready);

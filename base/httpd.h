@@ -4,8 +4,10 @@
  *   /metrics  the Prometheus text the process last published
  *   /healthz  200 while the process runs (never asks for a token)
  *   /readyz   200 "ready" when the last published state says ready, the
- *             loop turned within stuck_ms and the probe (Kafka answers)
- *             says yes; 503 with the reason if not
+ *             loop turned within stuck_ms and the probe's last answer
+ *             (Kafka answers), at most 5 s old, says yes; 503 with the
+ *             reason if not. Answered at once: the probe runs about once
+ *             a second on a thread of its own, never on a request
  *   / and /status  the status page (base/status_page.html, compiled in):
  *             it polls /metrics from the browser and draws it; no data
  *             of its own, nothing loaded from elsewhere (a strict CSP)
@@ -43,9 +45,10 @@ bool sy_http_addr_local(const char *host);
  * in the header's length. header may be NULL. */
 bool sy_http_auth_ok(const char *header, const char *token);
 
-/* /readyz asks this last, on the HTTP thread (so it must be thread-safe;
- * it may block briefly: a broker round trip): true when ready, else false
- * with the reason in why. */
+/* The readiness check, asked about once a second on a thread of its own
+ * (so it must be thread-safe; it may block briefly: a broker round trip),
+ * its last answer kept for /readyz: true when ready, else false with the
+ * reason in why. */
 typedef bool (*sy_httpd_probe_fn)(void *ctx, char *why, size_t len);
 
 /* Start serving on spec; token: NULL or "" for none; probe may be NULL.

@@ -148,6 +148,10 @@ static void one(sy_buf *b, const sy_status_src *s)
                       sum(p, "switchyard_calls_in_flight", NULL, NULL), sum(p, "switchyard_jobs_held", NULL, NULL),
                       sum(p, "switchyard_jobs_waiting", "on", "slot"), sum(p, "switchyard_jobs_waiting", "on", "pacing"),
                       sum(p, "switchyard_jobs_waiting", "on", "retry"));
+        if (has(p, "switchyard_calls_in_flight_max")) /* the instant above can miss a burst */
+            sy_buf_printf(b, "  last 1 s    at most %.0f in flight, %.0f held\n",
+                          sum(p, "switchyard_calls_in_flight_max", NULL, NULL),
+                          sum(p, "switchyard_jobs_held_max", NULL, NULL));
     }
     sy_buf_printf(b, "  dead letters %.0f   consumer lag %.0f   partitions %.0f\n",
                   sum(p, "switchyard_dead_letters_total", NULL, NULL), sum(p, "switchyard_consumer_lag", NULL, NULL),

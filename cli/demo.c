@@ -10,7 +10,15 @@
  * directory, removed at the end unless something failed (or --keep).
  * It runs from any directory: the pipelines and examples are found next to
  * the binary (a build directory in the source tree) or under the install
- * prefix (share/switchyard). */
+ * prefix (share/switchyard).
+ *
+ * Then, with the fake provider, the mixed pipeline (pipelines/mixed.yaml,
+ * loaded from the start with the two others): examples/mixed.jsonl's jobs
+ * on Anthropic synchronously, on OpenAI's Batch API, on the same model
+ * synchronously and on an OpenAI-compatible server (the fake provider
+ * serves all three), summarised with the cost per job by tier and the
+ * batch tier's cost against its synchronous twin's. --real skips it (it
+ * needs a self-hosted server). */
 #include <ftw.h>
 #include <jansson.h>
 #include <signal.h>
@@ -31,13 +39,14 @@
 
 static const char *usage =
     "usage: switchyard demo [OPTIONS]\n"
-    "Run broker, fake provider, scheduler and worker; submit the examples; summarise.\n\n"
+    "Run broker, fake provider, scheduler and worker; submit the examples; summarise;\n"
+    "then the mixed pipeline (mixed.yaml: cost per job by tier, batch against sync).\n\n"
     "      --pipelines DIR   pipeline directory (default: ./pipelines, else the one\n"
     "                        of the source tree or install prefix of this binary)\n"
     "      --examples DIR    example data directory (default: found the same way)\n"
     "      --latency-ms N    fake provider latency (default 150, plus up to 300 jitter)\n"
     "      --real            call the real providers (needs OPENAI_API_KEY and\n"
-    "                        ANTHROPIC_API_KEY; costs money)\n"
+    "                        ANTHROPIC_API_KEY; costs money); no mixed pipeline\n"
     "      --timeout-s N     give up waiting for results after N s (default 300)\n"
     "      --keep            keep the temporary directory (logs, state) at the end\n"
     "  -h, --help            this help\n";
@@ -48,7 +57,7 @@ typedef struct demo {
     bool real, keep;
     char tmp[256], self[1024], brokers_file[300], port_file[300];
     char pipelines_found[1100], examples_found[1100];
-    char pipe_a[512], pipe_b[512];
+    char pipe_a[512], pipe_b[512], pipe_c[512]; /* pipe_c: mixed.yaml, "" with --real */
     pid_t fake, broker, scheduler, worker;
     sy_config cfg;
 } demo;
@@ -67,6 +76,7 @@ typedef struct tally {
 typedef struct summary {
     tally by_route[MAX_ROWS]; int nroute; /* task / tier / model */
     tally by_team[MAX_ROWS];  int nteam;
+    tally by_tier[MAX_ROWS];  int ntier;
     long ok, failed, dead, dedup;
     double *latency; size_t nlat, caplat;
 } summary;
@@ -106,6 +116,7 @@ static void count_result(summary *s, json_t *r)
     snprintf(route, sizeof route, "%s / %s / %s", jstr(r, "task"), jstr(r, "tier"),
              jstr(r, "model"));
     tally_add(tally_get(s->by_route, &s->nroute, route), in, out, cost);
+    tally_add(tally_get(s->by_tier, &s->ntier, jstr(r, "tier")), in, out, cost);
     json_t *meta = json_object_get(r, "metadata");
     const char *team = json_string_value(json_object_get(meta, "team"));
     tally_add(tally_get(s->by_team, &s->nteam, team ? team : "(none)"), in, out, cost);
@@ -182,7 +193,7 @@ static int start_fake_provider(demo *d)
     snprintf(lat, sizeof lat, "%d", d->latency_ms);
     snprintf(log, sizeof log, "%s/fake-provider.log", d->tmp);
     char *argv[] = {bin, "--port", "0", "--port-file", d->port_file, "--latency-ms", lat,
-                    "--jitter-ms", "300", NULL};
+                    "--jitter-ms", "300", "--batch-ms", "1000", NULL};
     d->fake = proc_start(argv, log);
     char port[32] = "";
     FILE *f = NULL;
@@ -200,6 +211,13 @@ static int start_fake_provider(demo *d)
     setenv("ANTHROPIC_BASE_URL", url, 1);
     setenv("OPENAI_API_KEY", "demo-openai-key", 1);
     setenv("ANTHROPIC_API_KEY", "demo-anthropic-key", 1);
+    /* mixed.yaml: its OpenAI-compatible server is the fake one too, and its
+     * batch tier sends a batch half a second after its first job (the
+     * fake provider answers a batch after a second) */
+    setenv("COMPAT_BASE_URL", url, 1);
+    setenv("VLLM_API_KEY", "demo-vllm-key", 1);
+    setenv("BATCH_WAIT_MS", "500", 0);
+    setenv("BATCH_POLL_MS", "250", 0);
     printf("  fake provider   %s (latency %d-%d ms)\n", url, d->latency_ms, d->latency_ms + 300);
     return 0;
 }
@@ -211,6 +229,10 @@ static pid_t start_switchyard(demo *d, const char *cmd, const char *log_name, ch
     snprintf(log, sizeof log, "%s/%s.log", d->tmp, log_name);
     char *argv[24] = {bin, (char *)cmd, "-p", d->pipe_a, "-p", d->pipe_b};
     int n = 6;
+    if (d->pipe_c[0]) {
+        argv[n++] = "-p";
+        argv[n++] = d->pipe_c;
+    }
     if (strcmp(cmd, "broker")) {
         argv[n++] = "--brokers-file";
         argv[n++] = d->brokers_file;
@@ -246,18 +268,25 @@ static void stop_all(demo *d)
     if (d->fake > 0) proc_stop(d->fake, 5000);
 }
 
-static int submit_examples(demo *d)
+static int submit_file(demo *d, const char *name)
 {
-    char bin[1100], jsonl[512], csv[512];
+    char bin[1100], path[512];
     snprintf(bin, sizeof bin, "%s/switchyard", d->self);
-    snprintf(jsonl, sizeof jsonl, "%s/tickets.jsonl", d->examples_dir);
-    snprintf(csv, sizeof csv, "%s/documents.csv", d->examples_dir);
-    char *a[] = {bin, "submit", "--brokers-file", d->brokers_file, jsonl, NULL};
-    char *b[] = {bin, "submit", "--brokers-file", d->brokers_file, "--task", "summarize",
-                 "--meta-columns", "team", "--metadata", "workflow=doc-digest", csv, NULL};
+    snprintf(path, sizeof path, "%s/%s", d->examples_dir, name);
+    char *a[] = {bin, "submit", "--brokers-file", d->brokers_file, path, NULL};
     printf("\n");
     fflush(stdout); /* the children write to the same stdout */
-    int rc = proc_run(a);
+    return proc_run(a);
+}
+
+static int submit_examples(demo *d)
+{
+    char bin[1100], csv[512];
+    snprintf(bin, sizeof bin, "%s/switchyard", d->self);
+    snprintf(csv, sizeof csv, "%s/documents.csv", d->examples_dir);
+    char *b[] = {bin, "submit", "--brokers-file", d->brokers_file, "--task", "summarize",
+                 "--meta-columns", "team", "--metadata", "workflow=doc-digest", csv, NULL};
+    int rc = submit_file(d, "tickets.jsonl");
     if (rc == 0) rc = proc_run(b);
     return rc;
 }
@@ -355,6 +384,63 @@ static int collect(demo *d, summary *s, long expected, rd_kafka_t *rk)
     return s->ok + s->failed + (s->dead - s->failed) >= expected ? 0 : -1;
 }
 
+/* ---- the mixed pipeline ------------------------------------------------- */
+
+static const tally *tier_row(const summary *s, const char *tier)
+{
+    for (int i = 0; i < s->ntier; i++)
+        if (!strcmp(s->by_tier[i].name, tier)) return &s->by_tier[i];
+    return NULL;
+}
+
+/* Each batch tier against a synchronous tier of the same models (mixed.yaml:
+ * overnight and overnight-now, given the same jobs). */
+static void print_batch_vs_sync(const demo *d, const summary *s)
+{
+    const sy_config *c = &d->cfg;
+    for (size_t i = 0; i < c->ntiers; i++) {
+        const sy_tier *b = c->tiers[i];
+        const tally *bt = b->mode == SY_TIER_BATCH ? tier_row(s, b->name) : NULL;
+        for (size_t j = 0; bt && bt->jobs && j < c->ntiers; j++) {
+            const sy_tier *t = c->tiers[j];
+            const tally *st = t->mode == SY_TIER_SYNC ? tier_row(s, t->name) : NULL;
+            bool same = st && st->jobs && t->nmodels == b->nmodels;
+            for (size_t k = 0; same && k < t->nmodels; k++) same = t->models[k].model == b->models[k].model;
+            if (!same) continue;
+            double per_b = bt->cost / (double)bt->jobs, per_s = st->cost / (double)st->jobs;
+            printf("  batch tier %s: $%.8f per job, %.0f%% of synchronous %s ($%.8f per job)\n", b->name,
+                   per_b, per_s > 0 ? 100.0 * per_b / per_s : 0.0, t->name, per_s);
+        }
+    }
+}
+
+static void print_mixed(const demo *d, summary *s, long submitted)
+{
+    printf("\n== mixed pipeline (%s) ==\n", d->pipe_c);
+    printf("  submitted %ld jobs; %ld ok, %ld failed, %ld dead letters\n", submitted, s->ok, s->failed, s->dead);
+    print_tallies("task / tier / model", s->by_route, s->nroute);
+    qsort(s->by_tier, (size_t)s->ntier, sizeof *s->by_tier, cmp_tally);
+    printf("\n  %-30s %7s %12s %14s\n", "tier", "jobs", "cost $", "cost $ / job");
+    for (int i = 0; i < s->ntier; i++)
+        printf("  %-30s %7ld %12.8f %14.8f\n", s->by_tier[i].name, s->by_tier[i].jobs, s->by_tier[i].cost,
+               s->by_tier[i].jobs ? s->by_tier[i].cost / (double)s->by_tier[i].jobs : 0.0);
+    print_batch_vs_sync(d, s);
+}
+
+/* examples/mixed.jsonl through the mixed pipeline; `before` jobs were on
+ * the jobs topic already. */
+static int run_mixed(demo *d, rd_kafka_t *rk, long before)
+{
+    printf("\nthe mixed pipeline: Anthropic, an OpenAI batch tier and an OpenAI-compatible server\n");
+    if (submit_file(d, "mixed.jsonl") != 0) return -1;
+    long expected = topic_message_count(rk, SY_TOPIC_JOBS) - before;
+    summary m = {0};
+    int rc = collect(d, &m, expected, rk);
+    print_mixed(d, &m, expected);
+    free(m.latency);
+    return rc;
+}
+
 static int parse_opts(demo *d, int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
@@ -418,7 +504,8 @@ static int prepare(demo *d)
     snprintf(d->port_file, sizeof d->port_file, "%s/fake.port", d->tmp);
     snprintf(d->pipe_a, sizeof d->pipe_a, "%s/support-tickets.yaml", d->pipelines_dir);
     snprintf(d->pipe_b, sizeof d->pipe_b, "%s/summarize.yaml", d->pipelines_dir);
-    cli_pipelines p = {.files = {d->pipe_a, d->pipe_b}, .n = 2};
+    if (!d->real) snprintf(d->pipe_c, sizeof d->pipe_c, "%s/mixed.yaml", d->pipelines_dir);
+    cli_pipelines p = {.files = {d->pipe_a, d->pipe_b, d->pipe_c}, .n = d->real ? 2 : 3};
     printf("switchyard demo (logs in %s)\n", d->tmp);
     if (!d->real) return start_fake_provider(d) || cli_load_pipelines(&p, 0, &d->cfg) ? -1 : 0;
     unsetenv("OPENAI_BASE_URL");
@@ -443,6 +530,7 @@ int cmd_demo(int argc, char **argv)
         long expected = topic_message_count(rk, SY_TOPIC_JOBS);
         rc = collect(&d, &s, expected, rk) == 0 ? 0 : 1;
         print_summary(&s, expected, (double)(sy_mono_us() - t0) / 1e6);
+        if (rc == 0 && d.pipe_c[0]) rc = run_mixed(&d, rk, expected) == 0 ? 0 : 1;
         if (rc) fprintf(stderr, "demo: not every job finished within %d s\n", d.timeout_s);
     }
     if (rk) {

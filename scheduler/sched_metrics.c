@@ -10,7 +10,7 @@
 
 #define STUCK_MS 10000
 
-/* /readyz, on the HTTP thread: the producer (made before the endpoint,
+/* /readyz's check, on its own thread (httpd.h): the producer (made before the endpoint,
  * destroyed after it) asks the cluster for metadata. */
 static bool kafka_probe(void *ctx, char *why, size_t len)
 {

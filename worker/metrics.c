@@ -47,6 +47,7 @@ struct sy_wmetrics {
     tag_stat tags[MAX_TAGS];
     size_t ntags;
     uint64_t dead[SY_ERR_COUNT];
+    int peak_inflight, peak_held; /* since the last page (wmetrics_sample) */
 };
 
 /* A model of the current config, or of an earlier one (a run that
@@ -124,7 +125,7 @@ static void add_tags(struct sy_wmetrics *m, const char *list)
     }
 }
 
-/* /readyz, on the HTTP thread: the consumer (made before the endpoint,
+/* /readyz's check, on its own thread (httpd.h): the consumer (made before the endpoint,
  * destroyed after it) asks the cluster for metadata. */
 static bool kafka_probe(void *ctx, char *why, size_t len)
 {
@@ -184,6 +185,15 @@ void wmetrics_stop(worker *w)
 void wmetrics_beat(worker *w)
 {
     if (w->metrics) sy_httpd_beat(w->metrics->http, sy_mono_us());
+}
+
+void wmetrics_sample(worker *w)
+{
+    struct sy_wmetrics *m = w->metrics;
+    if (!m) return;
+    int inflight = w->engine ? sy_engine_inflight(w->engine) : 0;
+    if (inflight > m->peak_inflight) m->peak_inflight = inflight;
+    if (w->held > m->peak_held) m->peak_held = w->held;
 }
 
 void wmetrics_result(sy_run *r)
@@ -352,10 +362,16 @@ static void render_now(worker *w, sy_buf *b)
     int64_t now = sy_mono_us();
     size_t paced = 0;
     for (size_t i = 0; w->paced && i < w->cfg->nproviders; i++) paced += w->paced[i].waiting.n;
+    wmetrics_sample(w); /* now counts too */
     sy_prom_family(b, "switchyard_calls_in_flight", "Provider calls in flight.", SY_PROM_GAUGE);
     sy_prom_sample(b, "switchyard_calls_in_flight", NULL, 0, w->engine ? sy_engine_inflight(w->engine) : 0);
+    sy_prom_family(b, "switchyard_calls_in_flight_max", "Most provider calls in flight at once since the last page (1 s).", SY_PROM_GAUGE);
+    sy_prom_sample(b, "switchyard_calls_in_flight_max", NULL, 0, m->peak_inflight);
     sy_prom_family(b, "switchyard_jobs_held", "Jobs held by this worker (in flight, waiting, publishing).", SY_PROM_GAUGE);
     sy_prom_sample(b, "switchyard_jobs_held", NULL, 0, w->held);
+    sy_prom_family(b, "switchyard_jobs_held_max", "Most jobs held at once since the last page (1 s).", SY_PROM_GAUGE);
+    sy_prom_sample(b, "switchyard_jobs_held_max", NULL, 0, m->peak_held);
+    m->peak_inflight = m->peak_held = 0; /* the next second starts */
     sy_prom_family(b, "switchyard_jobs_waiting", "Jobs waiting: for a connection slot, on pacing, on a retry timer.", SY_PROM_GAUGE);
     sy_prom_sample(b, "switchyard_jobs_waiting", &(sy_prom_label){"on", "slot"}, 1, (double)w->ready.n);
     sy_prom_sample(b, "switchyard_jobs_waiting", &(sy_prom_label){"on", "pacing"}, 1, (double)paced);

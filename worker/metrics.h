@@ -28,6 +28,13 @@ int wmetrics_start(worker *w);
 void wmetrics_stop(worker *w);
 /* Each loop turn (before sleep). */
 void wmetrics_beat(worker *w);
+/* Each loop turn, once the turn's calls are launched: the most calls in
+ * flight and jobs held since the page was last rendered. The page is
+ * rendered once a second on the loop, at one instant of the work's cycle
+ * (a worker taking --max-jobs at a time works in bursts): a gauge read
+ * there alone can show 0 all along while calls run; the *_max gauges
+ * carry what the second between two pages saw. */
+void wmetrics_sample(worker *w);
 /* A job's result was produced (ok or failed). */
 void wmetrics_result(struct sy_run *r);
 /* A call came back after latency_ms with class c. */

@@ -43,6 +43,23 @@ static void gen_free(sy_cfg_gen *g)
     free(g);
 }
 
+/* Retired generations no one holds any more are freed here: at the next
+ * hold, reload or exit, never inside wreload_drop, whose caller may still
+ * read what it held (batchio.c's batch_free drops its generation, then
+ * reads its tier). */
+static void sweep(worker *w)
+{
+    for (sy_cfg_gen **p = &w->retired; *p;) {
+        sy_cfg_gen *g = *p;
+        if (g->runs > 0) {
+            p = &g->next;
+            continue;
+        }
+        *p = g->next;
+        gen_free(g);
+    }
+}
+
 static void on_settled(void *ctx)
 {
     wreload_now(ctx, "a pipeline file changed");
@@ -79,6 +96,7 @@ void wreload_watch(worker *w)
 int wreload_now(worker *w, const char *why)
 {
     if (!w->opt.npipeline_files) return -1;
+    sweep(w);
     sy_cfg_gen *neu = sy_xcalloc(1, sizeof *neu);
     neu->owned = true;
     if (sy_config_reload(w->cfg, sy_provider_kinds, w->opt.pipeline_files, w->opt.npipeline_files,
@@ -109,6 +127,7 @@ int wreload_now(worker *w, const char *why)
 
 void wreload_hold(struct sy_run *r)
 {
+    sweep(r->w);
     r->gen = r->w->gen;
     r->gen->runs++;
 }
@@ -122,6 +141,7 @@ void wreload_release(struct sy_run *r)
 
 sy_cfg_gen *wreload_hold_tier(worker *w, const sy_tier *t)
 {
+    sweep(w);
     for (sy_cfg_gen *g = w->gen; g; g = g == w->gen ? w->retired : g->next)
         for (size_t i = 0; i < g->cfg.ntiers; i++)
             if (g->cfg.tiers[i] == t) {
@@ -133,13 +153,8 @@ sy_cfg_gen *wreload_hold_tier(worker *w, const sy_tier *t)
 
 void wreload_drop(worker *w, sy_cfg_gen *g)
 {
-    if (!g || --g->runs > 0 || g == w->gen) return;
-    for (sy_cfg_gen **p = &w->retired; *p; p = &(*p)->next) {
-        if (*p != g) continue;
-        *p = g->next;
-        gen_free(g);
-        return;
-    }
+    (void)w;
+    if (g) g->runs--; /* a retired one let go is freed by the next sweep */
 }
 
 void wreload_free(worker *w)

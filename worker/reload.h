@@ -38,7 +38,9 @@ void wreload_release(struct sy_run *r);
 /* Something other than a run that keeps pointers into a generation (a
  * batch tier's batch, batchio.c, which can outlive its runs: adopted at a
  * restart, polled for hours): hold the generation whose config holds tier
- * t (NULL if none), and drop it (freed if retired and its last user). */
+ * t (NULL if none), and drop it. A retired generation let go by its last
+ * user is freed at the next hold, reload or exit, not in the drop (its
+ * caller may read the tier a moment longer). */
 struct sy_tier;
 struct sy_cfg_gen *wreload_hold_tier(worker *w, const struct sy_tier *t);
 void wreload_drop(worker *w, struct sy_cfg_gen *g);

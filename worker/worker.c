@@ -192,6 +192,7 @@ static int before_sleep(void *ctx)
     worker *w = ctx;
     wmetrics_beat(w);
     if (sy_werr_is_fatal(&w->fatal) || release_deferred(w) != 0) return 0;
+    wmetrics_sample(w); /* the turn's calls are out */
     int64_t now = sy_mono_us();
     if (now - w->last_commit_us > 100000) {
         commit_offsets(w, true);

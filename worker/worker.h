@@ -178,7 +178,7 @@ struct worker {
     worker_opts opt;
     sy_config *cfg;                  /* the current config: &gen->cfg */
     sy_cfg_gen *gen;                 /* current (reload.h) */
-    sy_cfg_gen *retired;             /* earlier ones that runs still use */
+    sy_cfg_gen *retired;             /* earlier ones still held (or let go since the last sweep: reload.c) */
     struct sy_cfg_watch *watch;      /* the pipeline files (config/cfgreload.h); NULL: none */
     sy_loop_timer reload_timer;      /* a change seen: reload when it settles */
     uint64_t reloads_ok, reloads_failed;

@@ -14,6 +14,7 @@
 
 #include "budget_rules.h"
 #include "pipeline.h"
+#include "pipeline_text.h"
 #include "provider.h"
 #include "util.h"
 
@@ -128,19 +129,6 @@ static void test_decide_first_spent_budget(void **state)
     assert_int_equal(sy_usd_to_nano(1e300), (int64_t)1e18);
 }
 
-static int load(const char *yaml, sy_config *cfg, sy_diags *d)
-{
-    char path[] = "/tmp/test_budget_XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, yaml, strlen(yaml)), (ssize_t)strlen(yaml));
-    close(fd);
-    const char *files[] = {path};
-    int rc = sy_config_load(cfg, sy_provider_kinds, files, 1, 0, d);
-    unlink(path);
-    return rc;
-}
-
 #define BASE                                                                             \
     "version: 1\nproviders:\n  p: {kind: openai, base_url: 'http://127.0.0.1:1/v1', api_key_env: HOME}\n" \
     "models:\n  m: {provider: p, name: x, price_per_mtok: {input: 1, output: 1}}\n"          \
@@ -152,7 +140,7 @@ static void test_pipeline_budgets(void **state)
     (void)state;
     sy_config cfg;
     sy_diags d = {0};
-    assert_int_equal(load(BASE "budgets:\n"
+    assert_int_equal(sy_test_load_text(BASE "budgets:\n"
                                "  - {tag: team, value: search, usd: 50, period: day, action: hold}\n"
                                "  - {tag: team, value: ads, usd: 0.5, period: hour, action: 'downgrade:cheap'}\n"
                                "  - {tag: wf, value: n, usd: 1, period: month, action: deadletter}\n",
@@ -166,7 +154,7 @@ static void test_pipeline_budgets(void **state)
     assert_int_equal(cfg.budgets[1].line, 13);
     sy_config_free(&cfg);
 
-    assert_int_equal(load(BASE "budgets:\n"
+    assert_int_equal(sy_test_load_text(BASE "budgets:\n"
                                "  - {tag: team, value: a, usd: 0, period: day, action: hold}\n"
                                "  - {tag: team, value: b, usd: 1, period: week, action: hold}\n"
                                "  - {tag: team, value: c, usd: 1, period: day, action: 'downgrade:nope'}\n"
@@ -181,7 +169,7 @@ static void test_pipeline_budgets(void **state)
         if (!found) fail_msg("no error at line %d", lines[i]);
     }
     sy_diags_free(&d);
-    assert_int_equal(load(BASE "budgets: {team: 1}\n", &cfg, &d), -1);
+    assert_int_equal(sy_test_load_text(BASE "budgets: {team: 1}\n", &cfg, &d), -1);
     sy_diags_free(&d);
 }
 

@@ -18,21 +18,9 @@
 #include "cfgreload.h"
 #include "health.h"
 #include "pipeline.h"
+#include "pipeline_text.h"
 #include "provider.h"
 #include "util.h"
-
-static int load(const char *yaml, sy_config *cfg, sy_diags *d)
-{
-    char path[] = "/tmp/test_cfgreload_XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, yaml, strlen(yaml)), (ssize_t)strlen(yaml));
-    close(fd);
-    const char *files[] = {path};
-    int rc = sy_config_load(cfg, sy_provider_kinds, files, 1, 0, d);
-    unlink(path);
-    return rc;
-}
 
 #define PROVIDERS                                                                                 \
     "version: 1\nproviders:\n  p: {kind: openai, base_url: 'http://127.0.0.1:1/v1', api_key_env: HOME}\n" \
@@ -59,8 +47,8 @@ static void test_align_reorders(void **state)
     (void)state;
     sy_config old, neu;
     sy_diags d = {0};
-    assert_int_equal(load(OLD, &old, &d), 0);
-    assert_int_equal(load("version: 1\nproviders:\n"
+    assert_int_equal(sy_test_load_text(OLD, &old, &d), 0);
+    assert_int_equal(sy_test_load_text("version: 1\nproviders:\n"
                           "  q: {kind: openai, base_url: 'http://127.0.0.1:2/v1', api_key_env: HOME}\n"
                           "  p: {kind: openai, base_url: 'http://127.0.0.1:1/v1', api_key_env: HOME}\n"
                           "models:\n  m: {provider: p, name: x, price_per_mtok: {input: 1, output: 1}}\n"
@@ -99,8 +87,8 @@ static void test_align_refuses_new_names(void **state)
     (void)state;
     sy_config old, neu;
     sy_diags d = {0};
-    assert_int_equal(load(OLD, &old, &d), 0);
-    assert_int_equal(load(PROVIDERS "tiers:\n  fast: {models: [m]}\n  slow: {models: [m]}\n"
+    assert_int_equal(sy_test_load_text(OLD, &old, &d), 0);
+    assert_int_equal(sy_test_load_text(PROVIDERS "tiers:\n  fast: {models: [m]}\n  slow: {models: [m]}\n"
                                     "tasks:\n  a: {tier: fast, prompt: {id: a, version: 1, user: hi}}\n"
                                     "  c: {tier: slow, prompt: {id: b, version: 1, user: hi}}\n",
                       &neu, &d), 0);
@@ -113,7 +101,7 @@ static void test_align_refuses_new_names(void **state)
     sy_config_free(&neu);
     sy_diags_free(&d);
     d = (sy_diags){0};
-    assert_int_equal(load(PROVIDERS "tiers:\n  fast: {models: [m], topic: other.fast}\n  cheap: {models: [m]}\n"
+    assert_int_equal(sy_test_load_text(PROVIDERS "tiers:\n  fast: {models: [m], topic: other.fast}\n  cheap: {models: [m]}\n"
                                     "tasks:\n  a: {tier: fast, prompt: {id: a, version: 1, user: hi}}\n"
                                     "  b: {tier: cheap, prompt: {id: b, version: 1, user: hi}}\n",
                       &neu, &d), 0);
@@ -154,32 +142,24 @@ static void test_breakers_carry_by_alias(void **state)
     assert_true(sy_health_usable(&to[0], now + 1));
 }
 
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 /* An invalid file: rejected, the diagnostics name file:line, neu empty. */
 static void test_reload_rejects_invalid(void **state)
 {
     (void)state;
     sy_config old, neu = {0};
     sy_diags d = {0};
-    assert_int_equal(load(OLD, &old, &d), 0);
+    assert_int_equal(sy_test_load_text(OLD, &old, &d), 0);
     char dir[] = "/tmp/test_cfgreload_dir_XXXXXX";
     assert_non_null(mkdtemp(dir));
     char path[256];
     snprintf(path, sizeof path, "%s/p.yaml", dir);
-    write_file(path, PROVIDERS "tiers:\n  fast: {models: [nosuch]}\n  cheap: {models: [m]}\n"
+    sy_test_write_file(path, PROVIDERS "tiers:\n  fast: {models: [nosuch]}\n  cheap: {models: [m]}\n"
                                "tasks:\n  a: {tier: fast, prompt: {id: a, version: 1, user: hi}}\n"
                                "  b: {tier: cheap, prompt: {id: b, version: 1, user: hi}}\n");
     const char *files[] = {path};
     assert_int_equal(sy_config_reload(&old, sy_provider_kinds, files, 1, 0, "test", &neu), -1);
     assert_int_equal(neu.ntasks, 0);
-    write_file(path, OLD);
+    sy_test_write_file(path, OLD);
     assert_int_equal(sy_config_reload(&old, sy_provider_kinds, files, 1, 0, "test", &neu), 0);
     assert_int_equal(neu.ntasks, 2);
     sy_config_free(&neu);
@@ -198,7 +178,7 @@ static void test_watch_sees_writes_and_renames(void **state)
     snprintf(path, sizeof path, "%s/p.yaml", dir);
     snprintf(tmp, sizeof tmp, "%s/.p.yaml.new", dir);
     snprintf(other, sizeof other, "%s/other.yaml", dir);
-    write_file(path, "a");
+    sy_test_write_file(path, "a");
     char prompts[256], prompt[300], notes[300];
     snprintf(prompts, sizeof prompts, "%s/prompts", dir);
     snprintf(prompt, sizeof prompt, "%s/sum.yaml", prompts);
@@ -208,20 +188,20 @@ static void test_watch_sees_writes_and_renames(void **state)
     sy_cfg_watch *w = sy_cfg_watch_open(files, 1);
     assert_non_null(w);
     assert_false(sy_cfg_watch_drain(w));
-    write_file(other, "x"); /* another file of the directory */
+    sy_test_write_file(other, "x"); /* another file of the directory */
     assert_false(sy_cfg_watch_drain(w));
-    write_file(path, "b"); /* in place */
+    sy_test_write_file(path, "b"); /* in place */
     assert_true(sy_cfg_watch_drain(w));
     assert_false(sy_cfg_watch_drain(w));
-    write_file(tmp, "c"); /* atomic replace: written aside, renamed over */
+    sy_test_write_file(tmp, "c"); /* atomic replace: written aside, renamed over */
     assert_false(sy_cfg_watch_drain(w));
     assert_int_equal(rename(tmp, path), 0);
     assert_true(sy_cfg_watch_drain(w));
-    write_file(path, "d"); /* the renamed file is watched as well */
+    sy_test_write_file(path, "d"); /* the renamed file is watched as well */
     assert_true(sy_cfg_watch_drain(w));
-    write_file(prompt, "p"); /* a prompt file (prompts.h), new or changed */
+    sy_test_write_file(prompt, "p"); /* a prompt file (prompts.h), new or changed */
     assert_true(sy_cfg_watch_drain(w));
-    write_file(notes, "n"); /* not one */
+    sy_test_write_file(notes, "n"); /* not one */
     assert_false(sy_cfg_watch_drain(w));
     sy_cfg_watch_close(w);
     unlink(prompt);

@@ -18,6 +18,7 @@
 
 #include "embeddings.h"
 #include "health.h"
+#include "pipeline_text.h"
 #include "result.h"
 
 extern const sy_provider_kind sy_openai, sy_anthropic, sy_azure_openai, sy_openai_compatible;
@@ -337,20 +338,6 @@ static void test_breaker_probes_of_a_shared_request(void **state)
 
 /* ---- the pipeline ---- */
 
-static int load_text(const char *text, sy_config *cfg, sy_diags *d)
-{
-    char path[] = "/tmp/sy-embed-XXXXXX.yaml";
-    int fd = mkstemps(path, 5);
-    assert_true(fd >= 0);
-    FILE *f = fdopen(fd, "w");
-    fputs(text, f);
-    fclose(f);
-    const char *files[] = {path};
-    int rc = sy_config_load(cfg, sy_provider_kinds, files, 1, 0, d);
-    unlink(path);
-    return rc;
-}
-
 #define PIPE_HEAD                                                              \
     "version: 1\n"                                                             \
     "providers:\n"                                                             \
@@ -369,7 +356,7 @@ static void test_pipeline_kind(void **state)
     (void)state;
     sy_config cfg;
     sy_diags d = {0};
-    int rc = load_text(PIPE_HEAD "  vec:\n    tier: emb\n    kind: embedding\n    input: '{{text}}'\n"
+    int rc = sy_test_load_text(PIPE_HEAD "  vec:\n    tier: emb\n    kind: embedding\n    input: '{{text}}'\n"
                                  "    dimensions: 256\n", &cfg, &d);
     if (rc) sy_diags_print(&d, stderr);
     assert_int_equal(rc, 0);
@@ -381,7 +368,7 @@ static void test_pipeline_kind(void **state)
     sy_diags_free(&d);
 
     /* routed to a tier with an anthropic model: refused at `kind:`, line 14 */
-    rc = load_text(PIPE_HEAD "  vec:\n    tier: mixed\n    kind: embedding\n    input: '{{text}}'\n",
+    rc = sy_test_load_text(PIPE_HEAD "  vec:\n    tier: mixed\n    kind: embedding\n    input: '{{text}}'\n",
                    &cfg, &d);
     assert_int_equal(rc, -1);
     assert_int_equal(d.n, 1);
@@ -392,10 +379,10 @@ static void test_pipeline_kind(void **state)
     sy_diags_free(&d);
 
     /* an embedding task needs its input; input needs kind: embedding */
-    assert_int_equal(load_text(PIPE_HEAD "  vec: {tier: emb, kind: embedding}\n", &cfg, &d), -1);
+    assert_int_equal(sy_test_load_text(PIPE_HEAD "  vec: {tier: emb, kind: embedding}\n", &cfg, &d), -1);
     assert_non_null(strstr(d.items[0].message, "input"));
     sy_diags_free(&d);
-    assert_int_equal(load_text(PIPE_HEAD "  vec: {tier: emb, input: x, prompt: {id: p, version: 1, "
+    assert_int_equal(sy_test_load_text(PIPE_HEAD "  vec: {tier: emb, input: x, prompt: {id: p, version: 1, "
                                          "user: x}}\n", &cfg, &d), -1);
     assert_non_null(strstr(d.items[0].message, "kind: embedding"));
     sy_diags_free(&d);

@@ -12,10 +12,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "httpd.h"
 #include "log.h"
 #include "prom.h"
+#include "util.h"
 
 static const char *text(sy_buf *b)
 {
@@ -200,13 +207,100 @@ static void test_http_checks(void **state)
     assert_non_null(strstr(err, SY_HTTP_TOKEN_ENV));
 }
 
+/* A readiness check as slow as a broker that is gone (the metadata
+ * request waits out its timeout), then fast once "Kafka" is back. */
+static _Atomic int probe_calls;
+static _Atomic bool probe_up;
+
+static bool slow_probe(void *ctx, char *why, size_t len)
+{
+    (void)ctx;
+    probe_calls++;
+    if (probe_up) return true;
+    struct timespec ts = {0, 600 * 1000000L};
+    nanosleep(&ts, NULL);
+    snprintf(why, len, "Kafka unreachable: test");
+    return false;
+}
+
+/* GET path on 127.0.0.1:port: the status code, the body in body; *ms the
+ * time the answer took. */
+static int get(int port, const char *path, char *body, size_t len, int64_t *ms)
+{
+    int64_t t0 = sy_mono_us();
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    char rq[200];
+    int n = snprintf(rq, sizeof rq, "GET %s HTTP/1.0\r\nHost: x\r\n\r\n", path);
+    assert_int_equal(write(fd, rq, (size_t)n), n);
+    char buf[4096];
+    size_t got = 0;
+    ssize_t r;
+    while (got < sizeof buf - 1 && (r = read(fd, buf + got, sizeof buf - 1 - got)) > 0) got += (size_t)r;
+    close(fd);
+    buf[got] = 0;
+    *ms = (sy_mono_us() - t0) / 1000;
+    int code = 0;
+    assert_int_equal(sscanf(buf, "HTTP/1.%*d %d", &code), 1);
+    const char *b = strstr(buf, "\r\n\r\n");
+    snprintf(body, len, "%s", b ? b + 4 : "");
+    return code;
+}
+
+/* /readyz answers at once from the check's last answer, also while the
+ * check itself is stuck in a slow broker round trip; and says so. */
+static void test_readyz_answers_at_once(void **state)
+{
+    (void)state;
+    char err[200], body[1024];
+    int64_t ms;
+    probe_calls = 0;
+    probe_up = false;
+    sy_httpd *h = sy_httpd_start("127.0.0.1:0", NULL, 10000, slow_probe, NULL, err, sizeof err);
+    assert_non_null(h);
+    sy_httpd_publish(h, "x 1\n", 4, NULL);
+    sy_httpd_beat(h, sy_mono_us());
+    int port = sy_httpd_port(h);
+    /* the first check is under way: not ready, at once */
+    assert_int_equal(get(port, "/readyz", body, sizeof body, &ms), 503);
+    assert_true(ms < 200);
+    assert_true(strstr(body, "not checked yet") || strstr(body, "unreachable")); /* a slow start: answered */
+    /* its answer is in: not ready with the reason and its age, at once,
+     * while the next check blocks again */
+    for (int i = 0; i < 100 && !strstr(body, "unreachable"); i++) {
+        struct timespec ts = {0, 50 * 1000000L};
+        nanosleep(&ts, NULL);
+        sy_httpd_beat(h, sy_mono_us());
+        assert_int_equal(get(port, "/readyz", body, sizeof body, &ms), 503);
+        assert_true(ms < 200);
+    }
+    assert_non_null(strstr(body, "not ready: Kafka unreachable: test (checked "));
+    assert_true(probe_calls >= 1);
+    /* Kafka is back: ready within a check or two, with the check's age */
+    probe_up = true;
+    int code = 0;
+    for (int i = 0; i < 100 && code != 200; i++) {
+        struct timespec ts = {0, 50 * 1000000L};
+        nanosleep(&ts, NULL);
+        sy_httpd_beat(h, sy_mono_us());
+        code = get(port, "/readyz", body, sizeof body, &ms);
+        assert_true(ms < 200);
+    }
+    assert_int_equal(code, 200);
+    assert_non_null(strstr(body, "Kafka checked "));
+    sy_httpd_stop(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_escape_labels),  cmocka_unit_test(test_histogram_buckets),
         cmocka_unit_test(test_cardinality_cap), cmocka_unit_test(test_json_log_line),
         cmocka_unit_test(test_text_log_line),  cmocka_unit_test(test_repeat_line),
-        cmocka_unit_test(test_http_checks),
+        cmocka_unit_test(test_http_checks),    cmocka_unit_test(test_readyz_answers_at_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "pipeline.h"
+#include "pipeline_text.h"
 #include "prompts.h"
 #include "provider.h"
 #include "util.h"
@@ -24,10 +25,7 @@ static void put(const char *name, const char *text)
 {
     char path[256];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
+    sy_test_write_file(path, text);
 }
 
 static int setup(void **state)

@@ -101,6 +101,8 @@ static void test_frame(void **state)
              "switchyard_cost_usd_total{model=\"m1\"} 1.5\n"
              "switchyard_calls_in_flight 7\n"
              "switchyard_jobs_held 9\n"
+             "switchyard_calls_in_flight_max 8\n"
+             "switchyard_jobs_held_max 12\n"
              "switchyard_jobs_waiting{on=\"slot\"} 1\n"
              "switchyard_jobs_waiting{on=\"pacing\"} 2\n"
              "switchyard_jobs_waiting{on=\"retry\"} 3\n"
@@ -116,6 +118,7 @@ static void test_frame(void **state)
     assert_non_null(strstr(f, "(worker)"));
     assert_non_null(strstr(f, "results     34 (ok 30, failed 4)   per s 11.0   cost 1.500000 USD (0.500000/s)"));
     assert_non_null(strstr(f, "in flight   7   held 9   waiting: slot 1, pacing 2, retry 3"));
+    assert_non_null(strstr(f, "last 1 s    at most 8 in flight, 12 held")); /* what the instant can miss */
     assert_non_null(strstr(f, "dead letters 5   consumer lag 11"));
     assert_non_null(strstr(f, "OPEN"));
     assert_non_null(strstr(f, "  25%"));

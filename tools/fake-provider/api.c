@@ -60,26 +60,6 @@ typedef struct call {
     char request_id[32];
 } call;
 
-void fp_reply_init(fp_reply *r)
-{
-    memset(r, 0, sizeof *r);
-    sy_buf_init(&r->headers);
-    sy_buf_init(&r->body);
-    sy_buf_init(&r->call);
-    fp_reply_reset(r);
-}
-
-void fp_reply_reset(fp_reply *r)
-{
-    r->status = 200;
-    r->content_type = "application/json";
-    sy_buf_reset(&r->headers);
-    sy_buf_reset(&r->body);
-    sy_buf_reset(&r->call);
-    r->delay_ms = 0;
-    r->api = FP_API_OTHER;
-}
-
 static int slice_is(fp_slice s, const char *str)
 {
     size_t n = strlen(str);

@@ -5,7 +5,8 @@
  * purpose=batch) and batches. A batch is processed all at once when its
  * processing time (--batch-ms) has passed and someone looks at it (GET): each
  * line goes through the same decision as a synchronous call (api.c's
- * fp_api_call), so markers such as [[status:500]] or [[fail-first:N]] in a
+ * fp_api_call, which main.c hands to fp_batch_init: batch.c calls nothing
+ * of api.c's, api.c routes to batch.c), so markers such as [[status:500]] or [[fail-first:N]] in a
  * line's prompt give that line an error, and the answers are the chat
  * answers. Lines that answer 200 go to the output file; the others, and
  * lines cut off by --batch-expire-after, to the error file. A cancelled
@@ -206,6 +207,13 @@ static void files_upload(const fp_request *rq, fp_reply *rp)
 
 /* ---- running the lines ---- */
 
+static fp_call_fn *line_call; /* fp_api_call, from fp_batch_init */
+
+void fp_batch_init(fp_call_fn *call)
+{
+    line_call = call;
+}
+
 /* One line's synchronous answer: status (0 = would hang) and body. */
 static int run_line(fp_api api, const char *key, const char *body, size_t n, fp_reply *out)
 {
@@ -221,7 +229,7 @@ static int run_line(fp_api api, const char *key, const char *body, size_t n, fp_
         snprintf(auth, sizeof auth, "Bearer %s", key);
         rq.authorization = (fp_slice){auth, strlen(auth)};
     }
-    fp_api_call(api, &rq, out);
+    line_call(api, &rq, out);
     return out->status;
 }
 

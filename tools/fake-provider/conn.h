@@ -33,8 +33,10 @@ typedef struct fp_conn {
     struct fp_conn *prev, *next;
 } fp_conn;
 
-/* http.c: serve one request; `stream` is NULL under HTTP/1.1. */
-void fp_conn_serve(fp_conn *c, struct fp_stream *stream, const fp_request *rq, int keep_alive);
+/* Serve one request; `stream` is NULL under HTTP/1.1. http.c owns it and
+ * hands it to h2.c at fp_h2_start, so h2.c calls nothing of http.c's (the
+ * layers point one way: http.c -> h2.c -> tls.c's connection). */
+typedef void fp_serve_fn(fp_conn *c, struct fp_stream *stream, const fp_request *rq, int keep_alive);
 
 /* tls.c */
 int fp_tls_init(void);                 /* from fp_cfg; 0 (also when off) or -1 */
@@ -48,7 +50,9 @@ int fp_tls_alpn_h2(const fp_conn *c);  /* the handshake chose h2 */
 int fp_tls_handshake_done(const fp_conn *c);
 
 /* h2.c */
-int fp_h2_start(fp_conn *c);           /* the server's preface; 0 or -1 */
+/* The server's preface; 0 or -1. Each stream, once its request is in, is
+ * served by `serve`. */
+int fp_h2_start(fp_conn *c, fp_serve_fn *serve);
 /* Feed c->in to the session (consumed), queue its output in c->out;
  * -1: the connection is to be closed. */
 int fp_h2_input(fp_conn *c);

@@ -9,6 +9,7 @@
  *   timers.c  the min-heap of responses waiting for their simulated latency
  *   api.c     routing, the two providers' handlers, bodies, headers, errors
  *   batch.c   files, batches and message batches (in memory)
+ *   reply.c   a reply's init and reset (api.c and batch.c fill replies)
  *   answer.c  what the "model" says: prompt, deterministic reply, tokens
  *   faults.c  magic markers in the prompt, seeded PRNG, random failures
  *   limits.c  per-key rate-limit windows and per-prompt failure counters
@@ -74,6 +75,7 @@ typedef struct fp_reply {
     sy_buf call;            /* call-log fields after ts_ms ("\"api\":...}\n"), or empty */
 } fp_reply;
 
+/* reply.c */
 void fp_reply_init(fp_reply *r);
 void fp_reply_reset(fp_reply *r);
 
@@ -83,6 +85,12 @@ void fp_api_handle(const fp_request *rq, fp_reply *rp);
  * which is reset first; batch.c runs each batch line through it. */
 void fp_api_call(fp_api api, const fp_request *rq, fp_reply *rp);
 
+/* One synchronous call, as fp_api_call makes it. */
+typedef void fp_call_fn(fp_api api, const fp_request *rq, fp_reply *rp);
+
+/* batch.c: runs each batch line through `call` (main.c gives it
+ * fp_api_call; batch.c sits below api.c and calls nothing of it). */
+void fp_batch_init(fp_call_fn *call);
 /* batch.c: 1 if `path` (query cut off) is a batch endpoint, answered in rp. */
 int fp_batch_handle(const fp_request *rq, fp_slice path, fp_reply *rp);
 

@@ -5,8 +5,8 @@
  * a connection reads goes in, what the session has to send goes to the
  * connection's output buffer, which http.c writes like any other. A stream
  * collects its request (pseudo-headers, the few headers api.c reads, the
- * body) and, at END_STREAM, is served by http.c exactly as an HTTP/1.1
- * request would be (fp_conn_serve): the answer is built and parked for its
+ * body) and, at END_STREAM, is served by the function http.c gave to
+ * fp_h2_start, exactly as an HTTP/1.1 request would be: the answer is built and parked for its
  * simulated latency, many streams of a connection at once. Its response
  * comes back in HTTP/1.1 form (one serializer for both) and is sent here as
  * HEADERS (names lowercased, no connection header) and DATA. A stream the
@@ -116,6 +116,8 @@ static fp_slice field(const fp_stream *st, int i)
     return st->f[i].set ? (fp_slice){st->fields.data + st->f[i].off, st->f[i].n} : (fp_slice){NULL, 0};
 }
 
+static fp_serve_fn *serve_request; /* http.c's, from fp_h2_start */
+
 static int on_frame(nghttp2_session *s, const nghttp2_frame *frame, void *ud)
 {
     fp_conn *c = ud;
@@ -129,7 +131,7 @@ static int on_frame(nghttp2_session *s, const nghttp2_frame *frame, void *ud)
                      .authorization = field(st, F_AUTH), .api_key = field(st, F_API_KEY),
                      .azure_key = field(st, F_AZURE_KEY), .anthropic_version = field(st, F_ANTHROPIC_VERSION),
                      .job = field(st, F_JOB)};
-    fp_conn_serve(c, st, &rq, 1);
+    serve_request(c, st, &rq, 1);
     return 0;
 }
 
@@ -156,8 +158,9 @@ static ssize_t read_reply(nghttp2_session *s, int32_t id, uint8_t *buf, size_t l
     return (ssize_t)n;
 }
 
-int fp_h2_start(fp_conn *c)
+int fp_h2_start(fp_conn *c, fp_serve_fn *serve)
 {
+    serve_request = serve;
     static nghttp2_session_callbacks *cbs;
     if (!cbs) {
         if (nghttp2_session_callbacks_new(&cbs)) return -1;

@@ -15,7 +15,7 @@
  * Over TLS (tls.c) the same loop reads and writes through OpenSSL; a
  * connection whose ALPN chose h2 hands its input to h2.c instead of the
  * HTTP/1.1 parser, and its streams are served here like requests
- * (fp_conn_serve), each with its own pending answer. */
+ * (conn_serve, handed to fp_h2_start), each with its own pending answer. */
 #include "conn.h"
 #include "util.h"
 
@@ -234,7 +234,7 @@ static void park(fp_conn *c, struct fp_stream *stream, const fp_reply *rp, int c
     fp_timers_push(p);
 }
 
-void fp_conn_serve(fp_conn *c, struct fp_stream *stream, const fp_request *rq, int keep_alive)
+static void conn_serve(fp_conn *c, struct fp_stream *stream, const fp_request *rq, int keep_alive)
 {
     fp_reply *rp = &srv.reply;
     fp_api_handle(rq, rp);
@@ -287,7 +287,7 @@ static int next_request(fp_conn *c)
         return 0;
     }
     h.rq.body = (fp_slice){data + h.header_len, (size_t)h.content_length};
-    fp_conn_serve(c, NULL, &h.rq, h.keep_alive);
+    conn_serve(c, NULL, &h.rq, h.keep_alive);
     c->in_off += total;
     c->need = 0;
     return 1;
@@ -371,7 +371,7 @@ static int conn_read(fp_conn *c, uint32_t events)
     if (c->ssl && !c->tls_ready && fp_tls_handshake_done(c)) {
         c->tls_ready = 1;
         fp_record_tls_connection();
-        if (fp_tls_alpn_h2(c) && fp_h2_start(c) < 0) { conn_close(c); return -1; }
+        if (fp_tls_alpn_h2(c) && fp_h2_start(c, conn_serve) < 0) { conn_close(c); return -1; }
     }
     if (c->state == CONN_HUNG) c->in.len = c->in_off = 0; /* nothing after a hang is served */
     return conn_process(c);

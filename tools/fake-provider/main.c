@@ -173,6 +173,7 @@ int main(int argc, char **argv)
     raise_fd_limit();
     fp_rand_seed(fp_cfg.seed);
     fp_record_open(fp_cfg.call_log);
+    fp_batch_init(fp_api_call);
     if (fp_listen() < 0) return 1;
     printf("port=%d\n", fp_cfg.port);
     fflush(stdout);
