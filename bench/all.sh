@@ -16,24 +16,27 @@
 #   pacing  RPM=6000 WINDOW_MS=5000 bench/pacing.sh a: the first window
 #   batch   bench/batch.sh: CPU per job when one request carries thousands
 #   compare bench/compare.sh: switchyard, Portkey, LiteLLM side by side
+#   callgrind  bench/callgrind.sh and CALLGRIND=1 bench/floor.sh (3000 jobs,
+#           256 in flight, plain HTTP/1.1): instructions per job by stage,
+#           converted to µs at the floor's CPU per instruction of this run
 #
 # Settings (environment), smaller for a smoke test:
-#   RUNS=3  SECTIONS="floor run pacing batch compare"  TRANSPORTS="h1 tls h2"
+#   RUNS=3  SECTIONS="floor run pacing batch compare callgrind"  TRANSPORTS="h1 tls h2"
 #   INFLIGHTS="1000 10000"  JOBS_1K=20000 (at 200 ms)  JOBS_10K=40000 (at 1 s)
 #   FLOOR_1K=20000  FLOOR_10K=40000 (calls)  BATCH_JOBS=20000
-#   COMPARE_RUNS=$RUNS  COMPARE_JOBS=30000  COMPARE_SECS=15  GATEWAYS="portkey litellm"
+#   COMPARE_RUNS=$RUNS  COMPARE_JOBS=30000  COMPARE_SECS=20  GATEWAYS="portkey litellm"
 #   OUT=a directory to keep every script's output in (default: a temporary one)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY=${SY_PYTHON:-/usr/bin/python3} # Debian's python, not whatever is on PATH
 RUNS=${RUNS:-3}
-SECTIONS=${SECTIONS:-"floor run pacing batch compare"}
+SECTIONS=${SECTIONS:-"floor run pacing batch compare callgrind"}
 TRANSPORTS=${TRANSPORTS:-"h1 tls h2"}
 INFLIGHTS=${INFLIGHTS:-"1000 10000"}
 JOBS_1K=${JOBS_1K:-20000}; JOBS_10K=${JOBS_10K:-40000}
 FLOOR_1K=${FLOOR_1K:-20000}; FLOOR_10K=${FLOOR_10K:-40000}
 BATCH_JOBS=${BATCH_JOBS:-20000}; export BATCH_JOBS
-COMPARE_RUNS=${COMPARE_RUNS:-$RUNS}; COMPARE_JOBS=${COMPARE_JOBS:-30000}; COMPARE_SECS=${COMPARE_SECS:-15}
+COMPARE_RUNS=${COMPARE_RUNS:-$RUNS}; COMPARE_JOBS=${COMPARE_JOBS:-30000}; COMPARE_SECS=${COMPARE_SECS:-20}
 if [ -n "${OUT:-}" ]; then mkdir -p "$OUT"; else OUT=$(mktemp -d /tmp/switchyard-all.XXXXXX); trap 'rm -rf "$OUT"' EXIT; fi
 has() { [[ " $SECTIONS " == *" $1 "* ]]; }
 step() { # name command...: its output to $OUT/name.txt, a line on stderr
@@ -54,6 +57,10 @@ for r in $(seq "$RUNS"); do # runs interleaved, so that a drift of the machine s
     done
     has batch && step "batch-$r" bench/batch.sh "$BATCH_JOBS" 256 1000
 done
+if has callgrind; then
+    CALLGRIND=1 TRANSPORT=h1 step cg-floor bench/floor.sh 3000 256 5
+    TRANSPORT=h1 step cg-worker bench/callgrind.sh 3000 256
+fi
 has pacing && RPM=6000 WINDOW_MS=5000 step pacing bench/pacing.sh a
 if has compare; then
     for r in $(seq "$COMPARE_RUNS"); do step "compare-$r" bench/compare.sh 1000 200 "$COMPARE_JOBS" "$COMPARE_SECS"; done
@@ -76,11 +83,12 @@ runs = sorted({int(f.rsplit("-", 1)[1][:-4]) for f in glob.glob(out + "/*-*.txt"
 names = {"h1": "plain HTTP/1.1", "tls": "HTTP/1.1 over TLS", "h2": "HTTP/2 over TLS"}
 print(f"## Latest figures ({time.strftime('%Y-%m-%d', time.gmtime())}, commit {commit}, {cores} cores, "
       f"medians of {len(runs)} runs (min-max); bench/all.sh)\n")
-print("| transport | in flight | CPU µs per job | floor µs per call | overhead µs | steady jobs/s | % of ideal "
-      "| connections (floor) | KB per call in flight (floor) |")
-print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 rows = sorted({tuple(os.path.basename(f)[:-4].split("-")[1:3]) for f in glob.glob(out + "/floor-*.txt") + glob.glob(out + "/run-*.txt")},
               key=lambda k: (int(k[1]), ["h1", "tls", "h2"].index(k[0]) if k[0] in names else 9))
+if rows:
+  print("| transport | in flight | CPU µs per job | floor µs per call | overhead µs | steady jobs/s | % of ideal "
+      "| connections (floor) | KB per call in flight (floor) |")
+  print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 for tr, n in rows:
     cpu, floor, over, rate, pct, conns, mem = [], [], [], [], [], [], []
     for r in runs:
@@ -118,7 +126,28 @@ if cmp:
                 gw.setdefault(g, []).append((float(m[1].replace(",", "")), float(m[2]), float(m[3])))
     print(f"| side by side, 1,000 in flight: switchyard CPU µs per job (warm) | {cell(sy)} | |")
     for g, v in gw.items():
+        v = [x for x in v if x[0] > 0] # none answered in the window: no figure
+        if not v:
+            print(f"| {g}: no request answered in the measured window | n/a | |")
+            continue
         print(f"| {g}: requests/s; CPU µs per request; ratio to switchyard's | {cell([x[0] for x in v], '{:,.0f}')}; "
               f"{cell([x[1] for x in v], '{:,.0f}')}; {cell([x[2] for x in v], '{:.1f}x')} | "
               f"{'>= 20x' if g == 'portkey' else 'as measured'} |")
+cw, cf = text("cg-worker"), text("cg-floor")
+job, call = num(r"worker instructions: \d+ total, (\d+) per job", cw), num(r"total, (\d+) per call", cf)
+fl = [num(r"CPU us/call ([\d.]+)", text(f"floor-h1-1000-{r}")) for r in runs]
+fl = [x for x in fl if x is not None]
+if job and call:
+    k = statistics.median(fl) / call if fl else None # µs per instruction, from the floor
+    us = lambda n: f"{n * k:.1f}" if k else "n/a"
+    print(f"\nWhere a job's instructions go (bench/callgrind.sh 3000 256, plain HTTP/1.1, start-up included), "
+          f"in µs at the floor's {1000 * k if k else float('nan'):.2f} µs per 1,000 instructions (plain HTTP/1.1, 1,000 in flight):\n")
+    print("| stage (inclusive) | instructions per job | µs |")
+    print("| --- | ---: | ---: |")
+    print(f"| the worker, all of a job | {job:,.0f} | {us(job)} |")
+    print(f"| the floor: one call through the same engine and adapter (CALLGRIND=1 bench/floor.sh 3000 256 5) | {call:,.0f} | {us(call)} |")
+    print(f"| **above the floor** | **{job - call:,.0f}** | **{us(job - call)}** |")
+    for m in re.finditer(r"^\s+([\d,]+)\s+[\d.]+%\s+(.+?)\s+\[(\w+)\]$", cw, re.M):
+        n = float(m[1].replace(",", ""))
+        if n: print(f"| {m[2]} (`{m[3]}`) | {n:,.0f} | {us(n)} |")
 PY
