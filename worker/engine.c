@@ -336,8 +336,11 @@ int sy_engine_lane_stats(const sy_engine *e, sy_engine_lane *out, int max)
 long sy_engine_max_fds(int max_inflight, int hosts)
 {
     long shards = (max_inflight + SHARD_SIZE - 1) / SHARD_SIZE;
-    /* a multi handle may hold a wake-up socket pair of its own */
-    return shards * ((long)SHARD_SIZE * (hosts > 0 ? hosts : 1) + 2) + 1; /* + the loop's epoll fd */
+    /* a multi handle may hold a wake-up socket pair of its own; so may each
+     * bounded provider's lane (its connections take the place of the
+     * shards' for its calls) */
+    return shards * ((long)SHARD_SIZE * (hosts > 0 ? hosts : 1) + 2) + 2L * (hosts > 0 ? hosts : 1) +
+           1; /* + the loop's epoll fd */
 }
 
 static void deliver_failed(void *ctx);
