@@ -145,8 +145,9 @@ fl = [x for x in fl if x is not None]
 if job and call:
     k = statistics.median(fl) / call if fl else None # µs per instruction, from the floor
     us = lambda n: f"{n * k:.1f}" if k else "n/a"
-    print(f"\nWhere a job's instructions go (bench/callgrind.sh 3000 256, plain HTTP/1.1, start-up included), "
-          f"in µs at the floor's {1000 * k if k else float('nan'):.2f} µs per 1,000 instructions (plain HTTP/1.1, 1,000 in flight):\n")
+    print(f"\nWhere a job's instructions go (bench/callgrind.sh 3000 256, plain HTTP/1.1, start-up included), " +
+          (f"in µs at the floor's {1000 * k:.2f} µs per 1,000 instructions (plain HTTP/1.1, 1,000 in flight):\n" if k else
+           "(no plain HTTP/1.1 floor at 1,000 in flight in this run: no µs):\n"))
     print("| stage (inclusive) | instructions per job | µs |")
     print("| --- | ---: | ---: |")
     print(f"| the worker, all of a job | {job:,.0f} | {us(job)} |")
