@@ -94,7 +94,8 @@ typedef struct loader {
 static const char *const top_keys[] = {"version", "providers", "models", "tiers", "tasks",
                                        "budgets", NULL};
 static const char *const provider_keys[] = {"kind", "base_url", "api_key_env", "limits",
-                                            "cooldown_s", "options", "http", "ca_file", NULL};
+                                            "cooldown_s", "options", "http", "ca_file",
+                                            "max_connections", "max_streams_per_connection", NULL};
 /* Keys that would turn certificate verification off: known to a provider's
  * map only to be refused with what to do instead (provider_transport). */
 static const char *const insecure_keys[] = {"insecure", "tls_verify", "verify", "verify_tls",
@@ -426,12 +427,18 @@ const sy_option_value *sy_provider_option(const sy_provider *p, const char *key)
 
 /* http: "2" (default: HTTP/2 where TLS negotiates it, else 1.1) or "1.1";
  * ca_file: a readable PEM file of certificates to trust (verification is
- * never turned off: a key that asks for that is refused, with what to do). */
+ * never turned off: a key that asks for that is refused, with what to do);
+ * max_connections, max_streams_per_connection: the provider's bounds
+ * (worker/engine.h), within what a provider could sensibly take. */
 static void provider_transport(const yn_map *m, sy_provider *p)
 {
     static const char *const versions[] = {"2", "1.1", NULL};
     int v = 0;
     if (yn_get_enum(m, "http", false, versions, &v) == 1) p->http1_only = v == 1;
+    int64_t n;
+    if (yn_get_int(m, "max_connections", false, 1, SY_MAX_PROVIDER_CONNECTIONS, &n) == 1) p->max_connections = (int)n;
+    if (yn_get_int(m, "max_streams_per_connection", false, 1, SY_MAX_PROVIDER_STREAMS, &n) == 1)
+        p->max_streams = (int)n;
     if (yn_get_str(m, "ca_file", false, &p->ca_file) == 1 && !(m->doc->needs && strstr(p->ca_file, "${")) &&
         access(p->ca_file, R_OK) != 0) {
         char got[80];

@@ -71,6 +71,9 @@ typedef struct sy_provider_kind {
 /* At most this many kinds in a list, and options of one kind. */
 #define SY_MAX_KINDS 32
 #define SY_MAX_KIND_OPTIONS 16
+/* Bounds of a provider's max_connections and max_streams_per_connection. */
+#define SY_MAX_PROVIDER_CONNECTIONS 100000
+#define SY_MAX_PROVIDER_STREAMS 1000
 
 /* A value given under `options:`, checked against its kind's spec. */
 typedef struct sy_option_value {
@@ -92,6 +95,8 @@ typedef struct sy_provider {
     int64_t cooldown_ms; /* account not used after a 401 or insufficient_quota; default 60 s */
     bool http1_only;     /* http: 1.1 -- never HTTP/2 (default: HTTP/2 where TLS's ALPN offers it) */
     char *ca_file;       /* ca_file: PEM certificate(s) trusted for this provider; NULL: the system's */
+    int max_connections; /* max_connections: connections open to it at once; 0: the engine's default */
+    int max_streams;     /* max_streams_per_connection: HTTP/2 calls on one; 0: the engine's default */
     size_t index;        /* place in sy_config.providers */
     const char *file;    /* where it was defined (for messages) */
     int line;

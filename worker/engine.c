@@ -40,7 +40,9 @@
  * So connections to a provider are at most SHARD_SIZE per shard over
  * HTTP/1.1 (one per call) and about one per shard over HTTP/2. Every socket libcurl opens and
  * closes goes through the engine's callbacks, which count them
- * (sy_engine_stats). A provider's ca_file is set as the transfer's CA file
+ * (sy_engine_stats). A provider that sets max_connections or
+ * max_streams_per_connection has a lane of its own instead (below).
+ * A provider's ca_file is set as the transfer's CA file
  * (libcurl keeps connections of different CA files apart); verification
  * is never turned off. */
 #include "engine.h"
@@ -56,12 +58,28 @@
 
 #define SHARD_SIZE 64 /* transfers (and so connections) per multi handle */
 
-typedef struct shard {
+typedef struct sy_engine_shard {
     sy_engine *e;
     CURLM *multi;
     uint32_t index;
     sy_loop_timer timeout; /* libcurl's next timeout for this multi */
+    uint64_t opened;       /* connections opened by its transfers, and open now */
+    int64_t open;
 } shard;
+
+/* A provider that bounds its connections or streams (sy_request.lane)
+ * gets a multi handle of its own, a lane, whose libcurl limits are its
+ * bounds: libcurl 7.88 bounds connections per host and streams per
+ * connection per multi handle only, not per transfer. Its calls go through
+ * it whichever transfer carries them (an easy handle may move between
+ * multi handles between calls; the connections stay with the multi). */
+typedef struct lane {
+    shard sh;
+    char *name;
+    int max_connections, max_streams;
+} lane;
+
+#define MAX_LANES 64 /* providers with bounds; past that, calls use the shards (warned once) */
 
 struct sy_engine {
     shard *shards;
@@ -78,6 +96,9 @@ struct sy_engine {
     void *ctx;
     size_t max_body, max_headers; /* SIZE_MAX: unbounded */
     sy_engine_stats stats;
+    lane *lanes[MAX_LANES];
+    int nlanes;
+    bool lanes_full_warned;
     char *default_ca;     /* libcurl's built-in CA file, for calls without ca_file */
 };
 
@@ -114,23 +135,37 @@ static void free_header_list(struct curl_slist *l)
     curl_slist_free_all(l);
 }
 
-/* libcurl: open the socket of a new connection (counted). */
+/* libcurl: open the socket of a new connection (counted, in all and by
+ * the shard or lane it is opened for: libcurl gives a connection the close
+ * callback and data of the transfer that opened it). */
 static curl_socket_t on_open_socket(void *ud, curlsocktype purpose, struct curl_sockaddr *a)
 {
     (void)purpose;
-    sy_engine *e = ud;
+    shard *sh = ud;
     curl_socket_t s = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
     if (s == CURL_SOCKET_BAD) return s;
-    e->stats.connections_opened++;
-    e->stats.connections_open++;
+    sh->e->stats.connections_opened++;
+    sh->e->stats.connections_open++;
+    sh->opened++;
+    sh->open++;
     return s;
 }
 
 static int on_close_socket(void *ud, curl_socket_t s)
 {
-    sy_engine *e = ud;
-    e->stats.connections_open--;
+    shard *sh = ud;
+    sh->e->stats.connections_open--;
+    sh->open--;
     return close(s);
+}
+
+/* The multi handle a transfer is added to next: its callbacks' data. */
+static void set_shard(sy_transfer *t, shard *sh)
+{
+    if (t->at == sh) return;
+    t->at = sh;
+    curl_easy_setopt(t->easy, CURLOPT_OPENSOCKETDATA, sh);
+    curl_easy_setopt(t->easy, CURLOPT_CLOSESOCKETDATA, sh);
 }
 
 static bool setup_easy(sy_engine *e, sy_transfer *t)
@@ -138,9 +173,9 @@ static bool setup_easy(sy_engine *e, sy_transfer *t)
     t->easy = curl_easy_init();
     if (!t->easy) return false;
     curl_easy_setopt(t->easy, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
-    curl_easy_setopt(t->easy, CURLOPT_OPENSOCKETDATA, e);
     curl_easy_setopt(t->easy, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
-    curl_easy_setopt(t->easy, CURLOPT_CLOSESOCKETDATA, e);
+    t->at = NULL;
+    set_shard(t, &e->shards[t->shard]);
     curl_easy_setopt(t->easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
     t->h2_set = false;
     if (!e->default_ca) {
@@ -160,6 +195,14 @@ static bool setup_easy(sy_engine *e, sy_transfer *t)
      * holds a typical answer (headers and body) in one or two reads and
      * keeps 10,000 calls in flight from costing 160 MB. */
     curl_easy_setopt(t->easy, CURLOPT_BUFFERSIZE, 2047L);
+    /* A 1 KB buffer would save 1 KB per call in flight but cost ~41,000
+     * more instructions per HTTP/2 call (220,338 against 261,573 per call,
+     * CALLGRIND=1 TRANSPORT=h2 bench/floor.sh 2000 256): 7.88 reads the
+     * connection through it. An HTTP/2 POST also gets an upload buffer for
+     * its body while in flight (64 KB by default; 16 KB is libcurl's
+     * least): only its first page is touched, so this bounds the address
+     * space, not the resident memory (bench/README.md, memory per call). */
+    curl_easy_setopt(t->easy, CURLOPT_UPLOAD_BUFFERSIZE, 16384L);
     return true;
 }
 
@@ -236,11 +279,68 @@ static int shard_init(sy_engine *e, shard *sh, uint32_t index, int hosts)
     return 0;
 }
 
+/* A lane's libcurl limits: its bounds, 0 (libcurl's: none) for connections
+ * not bounded, SHARD_SIZE streams as in a shard. */
+static void lane_limits(lane *l, int max_connections, int max_streams)
+{
+    l->max_connections = max_connections;
+    l->max_streams = max_streams;
+    CURLM *m = l->sh.multi;
+    curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, (long)max_connections);
+    curl_multi_setopt(m, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)max_connections);
+    curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, (long)(max_connections ? max_connections : l->sh.e->capacity));
+    curl_multi_setopt(m, CURLMOPT_MAX_CONCURRENT_STREAMS, (long)(max_streams ? max_streams : SHARD_SIZE));
+}
+
+/* The lane of a request's provider, made at its first call and its limits
+ * set again when a reload changed them; NULL: no bounds, or no room. */
+static shard *lane_of(sy_engine *e, const sy_request *r)
+{
+    if (!r->lane) return NULL;
+    for (int i = 0; i < e->nlanes; i++) {
+        lane *l = e->lanes[i];
+        if (strcmp(l->name, r->lane)) continue;
+        if (l->max_connections != r->max_connections || l->max_streams != r->max_streams)
+            lane_limits(l, r->max_connections, r->max_streams);
+        return &l->sh;
+    }
+    lane *l = e->nlanes < MAX_LANES ? sy_xcalloc(1, sizeof *l) : NULL;
+    if (l && shard_init(e, &l->sh, (uint32_t)(e->nshards + e->nlanes), 1) != 0) {
+        curl_multi_cleanup(l->sh.multi);
+        free(l);
+        l = NULL;
+    }
+    if (!l) {
+        if (!e->lanes_full_warned) sy_warn("provider %s: its connection bounds cannot be applied (more than %d "
+                                           "bounded providers, or no memory): its calls share the others' connections", r->lane, MAX_LANES);
+        e->lanes_full_warned = true;
+        return NULL;
+    }
+    l->name = sy_xstrdup(r->lane);
+    lane_limits(l, r->max_connections, r->max_streams);
+    e->lanes[e->nlanes++] = l;
+    return &l->sh;
+}
+
+int sy_engine_lane_stats(const sy_engine *e, sy_engine_lane *out, int max)
+{
+    int n = 0;
+    for (int i = 0; i < e->nlanes && n < max; i++, n++) {
+        const lane *l = e->lanes[i];
+        out[n] = (sy_engine_lane){l->name, l->sh.opened, l->sh.open, l->max_connections,
+                                  l->max_streams ? l->max_streams : SHARD_SIZE};
+    }
+    return n;
+}
+
 long sy_engine_max_fds(int max_inflight, int hosts)
 {
     long shards = (max_inflight + SHARD_SIZE - 1) / SHARD_SIZE;
-    /* a multi handle may hold a wake-up socket pair of its own */
-    return shards * ((long)SHARD_SIZE * (hosts > 0 ? hosts : 1) + 2) + 1; /* + the loop's epoll fd */
+    /* a multi handle may hold a wake-up socket pair of its own; so may each
+     * bounded provider's lane (its connections take the place of the
+     * shards' for its calls) */
+    return shards * ((long)SHARD_SIZE * (hosts > 0 ? hosts : 1) + 2) + 2L * (hosts > 0 ? hosts : 1) +
+           1; /* + the loop's epoll fd */
 }
 
 static void deliver_failed(void *ctx);
@@ -291,7 +391,7 @@ void sy_engine_free(sy_engine *e)
     for (int i = 0; i < e->capacity; i++) {
         sy_transfer *t = &e->pool[i];
         if (t->easy) {
-            curl_multi_remove_handle(e->shards[t->shard].multi, t->easy);
+            curl_multi_remove_handle(t->at->multi, t->easy);
             curl_easy_cleanup(t->easy);
         }
         free_header_list(t->hlist);
@@ -306,6 +406,12 @@ void sy_engine_free(sy_engine *e)
     for (int i = 0; i < e->nshards; i++) {
         sy_loop_timer_cancel(e->loop, &e->shards[i].timeout);
         curl_multi_cleanup(e->shards[i].multi);
+    }
+    for (int i = 0; i < e->nlanes; i++) {
+        sy_loop_timer_cancel(e->loop, &e->lanes[i]->sh.timeout);
+        curl_multi_cleanup(e->lanes[i]->sh.multi);
+        free(e->lanes[i]->name);
+        free(e->lanes[i]);
     }
     sy_loop_timer_cancel(e->loop, &e->fail_timer);
     free(e->shards);
@@ -441,7 +547,9 @@ void sy_engine_launch(sy_engine *e, sy_transfer *t, int timeout_ms, void *opaque
     }
     curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
     t->started_us = sy_mono_us();
-    curl_multi_add_handle(e->shards[t->shard].multi, t->easy);
+    shard *sh = lane_of(e, &t->req);
+    set_shard(t, sh ? sh : &e->shards[t->shard]);
+    curl_multi_add_handle(t->at->multi, t->easy);
 }
 
 static void complete(sy_engine *e, shard *sh, CURLMsg *msg)

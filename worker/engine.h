@@ -39,6 +39,7 @@ typedef struct sy_transfer {
     sy_buf ca_of;          /* the CA file it is set to ("": libcurl's default) */
     void *opaque;
     int shard;             /* the libcurl multi handle it belongs to */
+    struct sy_engine_shard *at; /* the one it is (last) added to: its shard, or its provider's lane */
     struct sy_transfer *next_free;
 } sy_transfer;
 
@@ -54,6 +55,20 @@ typedef struct sy_engine_stats {
     uint64_t calls_h1, calls_h2;   /* answered calls, by protocol */
     int shards, max_connections_per_shard, max_streams_per_connection;
 } sy_engine_stats;
+/* A provider with bounds of its own (max_connections,
+ * max_streams_per_connection; sy_request.lane): its calls have a libcurl
+ * multi handle of their own, whose connections are counted apart. */
+typedef struct sy_engine_lane {
+    const char *name;          /* the provider's; valid while the engine lives */
+    uint64_t connections_opened;
+    int64_t connections_open;  /* now */
+    int max_connections;       /* 0: not bounded (at most one per call in flight) */
+    int max_streams;           /* HTTP/2 calls on one connection */
+} sy_engine_lane;
+
+/* The lanes made so far (at a bounded provider's first call), up to max. */
+int sy_engine_lane_stats(const sy_engine *e, sy_engine_lane *out, int max);
+
 typedef void (*sy_transfer_done_fn)(void *ctx, sy_transfer *t, void *opaque);
 
 /* hosts: how many servers calls go to (the providers of the pipeline):

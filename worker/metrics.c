@@ -356,6 +356,31 @@ static void render_tags(worker *w, sy_buf *b)
             }
 }
 
+/* Connections open, in all and for each provider with bounds of its own
+ * (max_connections, max_streams_per_connection), with those bounds. */
+static void render_connections(worker *w, sy_buf *b)
+{
+    if (!w->engine) return;
+    sy_engine_stats es = sy_engine_get_stats(w->engine);
+    sy_prom_family(b, "switchyard_connections_open", "Connections to providers open now.", SY_PROM_GAUGE);
+    sy_prom_sample(b, "switchyard_connections_open", NULL, 0, (double)es.connections_open);
+    sy_prom_family(b, "switchyard_connections_opened_total", "Connections to providers opened.", SY_PROM_COUNTER);
+    sy_prom_sample(b, "switchyard_connections_opened_total", NULL, 0, (double)es.connections_opened);
+    sy_engine_lane lanes[64];
+    int n = sy_engine_lane_stats(w->engine, lanes, 64);
+    static const char *const fam[][2] = {
+        {"switchyard_provider_connections_open", "Connections open now to a provider with bounds of its own."},
+        {"switchyard_provider_max_connections", "A provider's max_connections (0: one per call in flight)."},
+        {"switchyard_provider_max_streams_per_connection", "A provider's HTTP/2 calls on one connection at most."}};
+    for (int f = 0; f < 3; f++) {
+        sy_prom_family(b, fam[f][0], fam[f][1], SY_PROM_GAUGE);
+        for (int i = 0; i < n; i++) {
+            double v = f == 0 ? (double)lanes[i].connections_open : f == 1 ? lanes[i].max_connections : lanes[i].max_streams;
+            sy_prom_sample(b, fam[f][0], &(sy_prom_label){"provider", lanes[i].name}, 1, v);
+        }
+    }
+}
+
 static void render_now(worker *w, sy_buf *b)
 {
     struct sy_wmetrics *m = w->metrics;
@@ -367,6 +392,7 @@ static void render_now(worker *w, sy_buf *b)
     sy_prom_sample(b, "switchyard_calls_in_flight", NULL, 0, w->engine ? sy_engine_inflight(w->engine) : 0);
     sy_prom_family(b, "switchyard_calls_in_flight_max", "Most provider calls in flight at once since the last page (1 s).", SY_PROM_GAUGE);
     sy_prom_sample(b, "switchyard_calls_in_flight_max", NULL, 0, m->peak_inflight);
+    render_connections(w, b);
     sy_prom_family(b, "switchyard_jobs_held", "Jobs held by this worker (in flight, waiting, publishing).", SY_PROM_GAUGE);
     sy_prom_sample(b, "switchyard_jobs_held", NULL, 0, w->held);
     sy_prom_family(b, "switchyard_jobs_held_max", "Most jobs held at once since the last page (1 s).", SY_PROM_GAUGE);

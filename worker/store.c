@@ -365,6 +365,9 @@ void sy_record_encode(sy_buf *b, const sy_job_record *r)
         .out_offset = r->out_offset,
     };
     sy_buf_reset(b);
+    /* at once: a new buffer (changelog_mirror's) grows in one step */
+    sy_buf_reserve(b, sizeof h + h.src_topic_len + h.model_len + h.out_topic_len + 3u + r->result_len +
+                          (origin ? strlen(r->origin) + 1 : 0));
     sy_buf_append(b, &h, sizeof h);
     sy_buf_append(b, st, h.src_topic_len + 1u);
     sy_buf_append(b, m, h.model_len + 1u);

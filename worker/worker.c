@@ -242,6 +242,11 @@ static void report(worker *w, bool final)
             ", over HTTP/1.x %" PRIu64 " (at most %d connections to a provider, %d streams on one)",
             es.connections_opened, es.connections_open, es.calls_h2, es.calls_h1,
             es.shards * es.max_connections_per_shard, es.max_streams_per_connection);
+    sy_engine_lane lanes[16];
+    for (int i = 0, n = sy_engine_lane_stats(w->engine, lanes, 16); i < n; i++)
+        sy_info("provider %s: connections opened %" PRIu64 ", open %" PRId64 " (bounds: %d connections, 0: none; "
+                "%d streams on one)", lanes[i].name, lanes[i].connections_opened, lanes[i].connections_open,
+                lanes[i].max_connections, lanes[i].max_streams);
     txn_report(w);
 }
 

@@ -567,7 +567,8 @@ static void test_errors_providers(void **state)
                  "api_key_env of provider 'p' has no value");
 }
 
-/* http: and ca_file: of a provider; verification cannot be turned off. */
+/* http:, ca_file:, max_connections: and max_streams_per_connection: of a
+ * provider; verification cannot be turned off. */
 static void test_provider_transport(void **state)
 {
     (void)state;
@@ -578,7 +579,7 @@ static void test_provider_transport(void **state)
     snprintf(text, sizeof text,
              "version: 1\nproviders:\n"
              "  a: {kind: openai, api_key_env: K, base_url: https://x/v1, http: \"1.1\", ca_file: %s}\n"
-             "  b: {kind: openai, api_key_env: K, http: 2}\n"
+             "  b: {kind: openai, api_key_env: K, http: 2, max_connections: 4, max_streams_per_connection: 8}\n"
              "  c: {kind: openai, api_key_env: K}\n", ca);
     int rc = load_one(text, 0, &cfg, &d, path, sizeof path);
     if (rc) dump_diags(&d);
@@ -588,6 +589,10 @@ static void test_provider_transport(void **state)
     assert_false(cfg.providers[1]->http1_only);
     assert_null(cfg.providers[1]->ca_file);
     assert_false(cfg.providers[2]->http1_only);
+    assert_int_equal(cfg.providers[1]->max_connections, 4);
+    assert_int_equal(cfg.providers[1]->max_streams, 8);
+    assert_int_equal(cfg.providers[2]->max_connections, 0); /* unset: the engine's default */
+    assert_int_equal(cfg.providers[2]->max_streams, 0);
     sy_config_free(&cfg);
     sy_diags_free(&d);
     expect_error("version: 1\nproviders:\n  p: {kind: openai, api_key_env: K, http: 3}\n", 3, 43,
@@ -599,6 +604,13 @@ static void test_provider_transport(void **state)
                  "private or self-signed certificate, give it as ca_file:");
     expect_error("version: 1\nproviders:\n  p:\n    kind: openai\n    api_key_env: K\n    tls_verify: false\n",
                  6, 17, "tls_verify of provider 'p': certificate verification cannot be turned off");
+    expect_error("version: 1\nproviders:\n  p: {kind: openai, api_key_env: K, max_connections: 0}\n", 3, 54,
+                 "max_connections of provider 'p'");
+    expect_error("version: 1\nproviders:\n  p:\n    kind: openai\n    api_key_env: K\n"
+                 "    max_streams_per_connection: 1001\n",
+                 6, 33, "max_streams_per_connection of provider 'p'");
+    expect_error("version: 1\nproviders:\n  p: {kind: openai, api_key_env: K, max_connections: many}\n", 3, 54,
+                 "max_connections of provider 'p'");
 }
 
 static void test_errors_models(void **state)

@@ -30,6 +30,7 @@ typedef struct fp_conn {
     int tls_want_write;   /* OpenSSL waits for the socket to take bytes */
     void *h2;             /* nghttp2_session *, once ALPN chose h2 */
     struct fp_stream *streams; /* HTTP/2 streams open */
+    int nstreams;              /* ... how many */
     struct fp_conn *prev, *next;
 } fp_conn;
 

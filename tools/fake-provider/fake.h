@@ -201,7 +201,7 @@ void fp_record_answer(int status, const char *call, size_t call_len);
 void fp_record_connection(int delta);
 void fp_record_tls_connection(void);  /* a TLS handshake completed */
 void fp_record_h2_connection(void);   /* ... and ALPN chose h2 */
-void fp_record_h2_stream(void);       /* a request stream opened */
+void fp_record_h2_stream(int open);   /* a request stream opened: `open` on its connection now */
 void fp_record_stats_json(sy_buf *b);
 void fp_record_summary(void);
 

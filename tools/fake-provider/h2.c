@@ -54,6 +54,7 @@ static void stream_free(fp_conn *c, fp_stream *st)
     if (st->prev) st->prev->next = st->next;
     else c->streams = st->next;
     if (st->next) st->next->prev = st->prev;
+    c->nstreams--;
     sy_buf_free(&st->fields);
     sy_buf_free(&st->body);
     sy_buf_free(&st->reply);
@@ -74,7 +75,7 @@ static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *frame, void
     if (st->next) st->next->prev = st;
     c->streams = st;
     nghttp2_session_set_stream_user_data(s, st->id, st);
-    fp_record_h2_stream();
+    fp_record_h2_stream(++c->nstreams);
     return 0;
 }
 

@@ -16,7 +16,8 @@
 
 static struct {
     uint64_t requests, by_api[FP_API_AZURE + 1], by_status[600], hung;
-    int64_t connections_open;
+    int64_t connections_open, connections_peak; /* peak: most open at once */
+    int h2_streams_peak; /* most streams open at once on one connection */
     uint64_t connections_total;
     uint64_t tls_connections, h2_connections, h2_streams;
     int64_t start_ms;
@@ -61,6 +62,7 @@ void fp_record_answer(int status, const char *call, size_t call_len)
 void fp_record_connection(int delta)
 {
     rec.connections_open += delta;
+    if (rec.connections_open > rec.connections_peak) rec.connections_peak = rec.connections_open;
     if (delta > 0) rec.connections_total++;
 }
 
@@ -74,9 +76,10 @@ void fp_record_h2_connection(void)
     rec.h2_connections++;
 }
 
-void fp_record_h2_stream(void)
+void fp_record_h2_stream(int open)
 {
     rec.h2_streams++;
+    if (open > rec.h2_streams_peak) rec.h2_streams_peak = open;
 }
 
 void fp_record_stats_json(sy_buf *b)
@@ -93,10 +96,12 @@ void fp_record_stats_json(sy_buf *b)
         sy_buf_printf(b, "%s\"%s\":%llu", a ? "," : "", api_names[a], (unsigned long long)rec.by_api[a]);
     sy_buf_printf(b, "},\"hung\":%llu,\"pending\":%zu,\"connections_open\":%lld,"
                      "\"connections_total\":%llu,\"tls_connections\":%llu,\"h2_connections\":%llu,"
-                     "\"h2_streams\":%llu,\"cpu_us\":%lld,\"uptime_ms\":%lld}\n",
+                     "\"h2_streams\":%llu,\"connections_peak\":%lld,\"h2_streams_peak\":%d,"
+                     "\"cpu_us\":%lld,\"uptime_ms\":%lld}\n",
                   (unsigned long long)rec.hung, fp_timers_count(), (long long)rec.connections_open,
                   (unsigned long long)rec.connections_total, (unsigned long long)rec.tls_connections,
-                  (unsigned long long)rec.h2_connections, (unsigned long long)rec.h2_streams, (long long)sy_cpu_us(),
+                  (unsigned long long)rec.h2_connections, (unsigned long long)rec.h2_streams,
+                  (long long)rec.connections_peak, rec.h2_streams_peak, (long long)sy_cpu_us(),
                   (long long)(sy_now_ms() - rec.start_ms));
 }
 

@@ -28,6 +28,8 @@ void sy_request_init(sy_request *r)
     r->nheaders = 0;
     r->http1_only = false;
     r->ca_file = NULL;
+    r->lane = NULL;
+    r->max_connections = r->max_streams = 0;
     r->get = false;
 }
 
@@ -39,6 +41,8 @@ void sy_request_reset(sy_request *r)
     r->nheaders = 0;
     r->http1_only = false;
     r->ca_file = NULL;
+    r->lane = NULL;
+    r->max_connections = r->max_streams = 0;
     r->get = false;
 }
 
@@ -97,6 +101,9 @@ void sy_request_add_key(sy_request *req, const sy_provider *p)
         sy_request_add_header(req, "%s: %s%s", ops->auth_name, ops->auth_prefix, p->api_key);
     req->http1_only = p->http1_only; /* the provider's transport too (engine.h) */
     req->ca_file = p->ca_file;
+    req->lane = p->max_connections || p->max_streams ? p->name : NULL;
+    req->max_connections = p->max_connections;
+    req->max_streams = p->max_streams;
 }
 
 void sy_provider_build(const sy_call *call, sy_request *req)

@@ -73,6 +73,8 @@ typedef struct sy_request {
     /* Transport, from the provider (sy_provider_build): */
     bool http1_only;      /* never HTTP/2 */
     const char *ca_file;  /* certificates to trust; NULL: the system's */
+    const char *lane;     /* the provider's name when it bounds its connections or streams, else NULL */
+    int max_connections, max_streams; /* its bounds; 0: the engine's default (engine.h) */
     bool get;      /* GET without a body (the batch API's polls and downloads); else POST */
 } sy_request;
 
