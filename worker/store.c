@@ -350,27 +350,42 @@ static void read_done(sy_store *s, MDB_txn *txn)
     if (txn == s->rtxn) mdb_txn_reset(s->rtxn);
 }
 
-void sy_record_encode(sy_buf *b, const sy_job_record *r)
+void sy_record_append(sy_buf *b, const sy_job_record *r)
 {
     const char *st = r->src_topic ? r->src_topic : "", *m = r->model ? r->model : "";
     const char *ot = r->out_topic ? r->out_topic : "";
     bool origin = r->origin && *r->origin; /* version 2: the origin follows the result */
-    rec_head h = {
-        .version = origin ? 2 : 1, .state = (uint8_t)r->state, .ok = r->ok,
-        .flags = r->no_call_out ? REC_NO_CALL_OUT : 0, .src_topic_len = (uint16_t)strlen(st),
-        .model_len = (uint16_t)strlen(m), .out_topic_len = (uint16_t)strlen(ot),
-        .attempts = r->attempts, .result_len = (uint32_t)r->result_len,
-        .src_partition = r->src_partition, .out_partition = r->out_partition,
-        .src_offset = r->src_offset, .updated_ms = r->updated_ms, .expires_ms = r->expires_ms,
-        .out_offset = r->out_offset,
-    };
-    sy_buf_reset(b);
+    size_t olen = origin ? strlen(r->origin) + 1 : 0;
+    rec_head h;
+    memset(&h, 0, sizeof h); /* its padding too: no stack bytes in the store or on Kafka */
+    h.version = origin ? 2 : 1;
+    h.state = (uint8_t)r->state;
+    h.ok = r->ok;
+    h.flags = r->no_call_out ? REC_NO_CALL_OUT : 0;
+    h.src_topic_len = (uint16_t)strlen(st);
+    h.model_len = (uint16_t)strlen(m);
+    h.out_topic_len = (uint16_t)strlen(ot);
+    h.attempts = r->attempts;
+    h.result_len = (uint32_t)r->result_len;
+    h.src_partition = r->src_partition;
+    h.out_partition = r->out_partition;
+    h.src_offset = r->src_offset;
+    h.updated_ms = r->updated_ms;
+    h.expires_ms = r->expires_ms;
+    h.out_offset = r->out_offset;
+    sy_buf_reserve(b, sizeof h + h.src_topic_len + h.model_len + h.out_topic_len + 3u + r->result_len + olen);
     sy_buf_append(b, &h, sizeof h);
     sy_buf_append(b, st, h.src_topic_len + 1u);
     sy_buf_append(b, m, h.model_len + 1u);
     sy_buf_append(b, ot, h.out_topic_len + 1u);
     if (r->result_len) sy_buf_append(b, r->result, r->result_len);
-    if (origin) sy_buf_append(b, r->origin, strlen(r->origin) + 1);
+    if (origin) sy_buf_append(b, r->origin, olen);
+}
+
+void sy_record_encode(sy_buf *b, const sy_job_record *r)
+{
+    sy_buf_reset(b);
+    sy_record_append(b, r);
 }
 
 int sy_record_decode(const void *data, size_t len, sy_job_record *r)
@@ -492,8 +507,14 @@ void sy_store_del(sy_store *s, const char *key)
 
 static MDB_val output_key(char *buf, size_t len, const char *topic, int32_t partition)
 {
-    int n = snprintf(buf, len, "%s/%d", topic, (int)partition);
-    return val_of(buf, (size_t)n);
+    /* "topic/partition", the topic cut to fit len (>= 2 * SY_I64_CHARS);
+     * no printf: this runs once a result */
+    size_t n = strnlen(topic, len - SY_I64_CHARS - 2);
+    memcpy(buf, topic, n);
+    buf[n++] = '/';
+    n += sy_fmt_i64(buf + n, partition);
+    buf[n] = '\0';
+    return val_of(buf, n);
 }
 
 /* The highest output offset noted for a partition, read from the store

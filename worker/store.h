@@ -128,6 +128,9 @@ const char *sy_job_state_name(sy_job_state st);
  * Decoding checks every length: bytes from Kafka are not trusted; the
  * record's strings and result point into `data`. 0, or -1 if malformed. */
 void sy_record_encode(sy_buf *b, const sy_job_record *r);
+/* The same bytes appended to what b holds (the changelog's value: the
+ * writer's id, then the record), in one reservation. */
+void sy_record_append(sy_buf *b, const sy_job_record *r);
 int sy_record_decode(const void *data, size_t len, sy_job_record *r);
 
 #endif
