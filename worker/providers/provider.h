@@ -74,6 +74,8 @@ typedef struct sy_request {
     bool http1_only;      /* never HTTP/2 */
     const char *ca_file;  /* certificates to trust; NULL: the system's */
     bool get;      /* GET without a body (the batch API's polls and downloads); else POST */
+    bool body_only; /* only the body is wanted (a batch tier's job: its body goes into the
+                     * batch's input file): sy_request_add_header adds nothing */
 } sy_request;
 
 /* Rate-limit facts read from response headers; -1 = header absent. */
