@@ -216,7 +216,8 @@ static void copy_code(char *out, size_t outlen, const char *code)
 }
 
 /* The line is read with jscan (worker/providers/jscan.h), checked whole
- * once and walked to the few members wanted; the body the adapter reads
+ * once (its top-level members found in the same pass) and walked to the
+ * few members wanted; the body the adapter reads
  * is copied as a span, not rebuilt (a jansson tree of the line and its
  * body dumped back to text were 60% of a batch job's instructions). */
 sy_batch_line_kind sy_batch_match_line(sy_batch_match *m, const char *line, size_t len,
@@ -230,8 +231,9 @@ sy_batch_line_kind sy_batch_match_line(sy_batch_match *m, const char *line, size
     sy_buf cid;
     sy_buf_init(&cid);
     /* a repeated custom_id is ambiguous: which job? */
-    if (len > SY_BATCH_LINE_MAX || !sy_js_parse(line, len, &root) || !sy_js_is_object(root) ||
-        sy_js_get_many(root, keys, f, 4) & 1 || !span_cstr(f[0], &cid)) {
+    unsigned repeated = 0; /* checked and its members found in one pass */
+    if (len > SY_BATCH_LINE_MAX || !sy_js_parse_many(line, len, &root, keys, f, 4, &repeated) ||
+        !sy_js_is_object(root) || repeated & 1 || !span_cstr(f[0], &cid)) {
         sy_buf_free(&cid);
         m->malformed++;
         return SY_BL_MALFORMED;

@@ -1104,7 +1104,7 @@ static void route(worker *w, sy_run *r, sy_buf *line)
     const sy_batch_policy *pol = &r->tier->batch;
     const char *key = r->job.idempotency_key ? r->job.idempotency_key : "";
     r->in_batch = false;
-    if (join_adopted(w, r, key)) return;
+    if (set_of(w)->adopted.count && join_adopted(w, r, key)) return; /* none adopted: no key built */
     char hashed[SY_BATCH_ID_MAX];
     bool items = !strcmp(r->model->provider->kind->name, "anthropic"); /* a JSON array, not JSONL */
     if (items) {

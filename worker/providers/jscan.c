@@ -213,6 +213,22 @@ static const char *next(const char *p, const char *end)
     return end;
 }
 
+/* Member [k, kend) (its name with the quotes) with value [v, vend): into
+ * found[i] when it is keys[i]; a second one sets bit i of *repeated. */
+static void note_member(const char *k, const char *kend, const char *v, const char *vend,
+                        const char *const *keys, sy_jspan *found, size_t n, unsigned *repeated)
+{
+    /* a name without escapes (all of them in practice) is compared as is */
+    size_t klen = (size_t)(kend - k - 2);
+    bool plain = !memchr(k + 1, '\\', klen);
+    for (size_t i = 0; i < n; i++)
+        if (plain ? strlen(keys[i]) == klen && !memcmp(k + 1, keys[i], klen)
+                  : sy_js_string_is((sy_jspan){k, kend}, keys[i])) {
+            if (found[i].p && i < 32) *repeated |= 1u << i;
+            found[i] = (sy_jspan){v, vend};
+        }
+}
+
 unsigned sy_js_get_many(sy_jspan obj, const char *const *keys, sy_jspan *found, size_t n)
 {
     unsigned repeated = 0;
@@ -225,20 +241,47 @@ unsigned sy_js_get_many(sy_jspan obj, const char *const *keys, sy_jspan *found, 
         const char *v = p;
         p = next(p, obj.end);
         if (kend - k < 2) break; /* only in a document not checked */
-        /* a name without escapes (all of them in practice) is compared as is */
-        size_t klen = (size_t)(kend - k - 2);
-        bool plain = !memchr(k + 1, '\\', klen);
-        for (size_t i = 0; i < n; i++)
-            if (plain ? strlen(keys[i]) == klen && !memcmp(k + 1, keys[i], klen)
-                      : sy_js_string_is((sy_jspan){k, kend}, keys[i])) {
-                if (found[i].p && i < 32) repeated |= 1u << i;
-                found[i] = (sy_jspan){v, p};
-            }
+        note_member(k, kend, v, p, keys, found, n, &repeated);
         p = blanks(p, obj.end);
         if (*p != ',') break;
         p = blanks(p + 1, obj.end);
     }
     return repeated;
+}
+
+bool sy_js_parse_many(const char *text, size_t len, sy_jspan *root, const char *const *keys,
+                      sy_jspan *found, size_t n, unsigned *repeated)
+{
+    const char *end = text + len, *p = blanks(text, end), *q;
+    *repeated = 0;
+    for (size_t i = 0; i < n; i++) found[i] = (sy_jspan){0};
+    if (p >= end || *p != '{') return sy_js_parse(text, len, root);
+    /* the object's members checked as skip_container checks them, noted on the way */
+    q = blanks(p + 1, end);
+    if (q < end && *q == '}') {
+        q++;
+    } else {
+        for (;;) {
+            const char *k = q, *kend, *v;
+            if (q >= end || *q != '"' || !(kend = q = skip_string(q, end))) return false;
+            q = blanks(q, end);
+            if (q >= end || *q != ':') return false;
+            v = q = blanks(q + 1, end);
+            if (!(q = skip_value(q, end, 1))) return false;
+            note_member(k, kend, v, q, keys, found, n, repeated);
+            q = blanks(q, end);
+            if (q >= end) return false;
+            if (*q == '}') {
+                q++;
+                break;
+            }
+            if (*q != ',') return false;
+            q = blanks(q + 1, end);
+        }
+    }
+    if (blanks(q, end) != end) return false;
+    *root = (sy_jspan){p, q};
+    return true;
 }
 
 sy_jspan sy_js_get(sy_jspan obj, const char *key)
