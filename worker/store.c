@@ -44,7 +44,8 @@ struct sy_store {
     sy_buf enc;        /* record encoding scratch */
     sy_buf pend;       /* pending value scratch */
     sy_buf purge_from; /* where the incremental purge resumes */
-    sy_keymap noted;   /* "topic/partition" -> int64_t *: outputs, as stored */
+    sy_keymap noted;   /* "topic/partition" -> noted_out *: outputs, as stored or to be */
+    sy_buf dirty_outputs; /* keys of those noted since the last commit (NUL-separated) */
     sy_keymap seq_of;  /* key -> uint64_t *: its record's place in pending */
     uint64_t next_seq;
     sy_buf journal;    /* the open transaction's writes, to apply again (stage) */
@@ -321,11 +322,12 @@ void sy_store_set_fsync(sy_store *s, bool on)
 void sy_store_close(sy_store *s)
 {
     if (!s) return;
-    if (s->txn) sy_store_commit(s);
+    if (s->txn || s->dirty_outputs.len) sy_store_commit(s);
     if (s->rtxn) mdb_txn_abort(s->rtxn);
     mdb_env_close(s->env);
     sy_buf_free(&s->enc);
     sy_buf_free(&s->journal);
+    sy_buf_free(&s->dirty_outputs);
     sy_buf_free(&s->purge_from);
     sy_keymap_free_with(&s->noted, free);
     sy_keymap_free(&s->seq_of);
@@ -517,45 +519,70 @@ static MDB_val output_key(char *buf, size_t len, const char *topic, int32_t part
     return val_of(buf, n);
 }
 
+typedef struct noted_out {
+    int64_t off;
+    bool dirty; /* changed since the last commit: written then (flush_outputs) */
+} noted_out;
+
 /* The highest output offset noted for a partition, read from the store
  * once and then kept in memory (only this process writes it): noting one
  * per result costs a hash lookup, not a read transaction. */
-static int64_t *noted_output(sy_store *s, const char *topic, int32_t partition, char *kb, size_t kblen,
-                             MDB_val *key)
+static noted_out *noted_output(sy_store *s, const char *topic, int32_t partition, char *kb, size_t kblen)
 {
-    *key = output_key(kb, kblen, topic, partition);
-    int64_t *off = sy_keymap_get(&s->noted, kb);
-    if (off) return off;
-    off = sy_xmalloc(sizeof *off);
-    *off = -1;
+    MDB_val key = output_key(kb, kblen, topic, partition);
+    noted_out *o = sy_keymap_get(&s->noted, kb);
+    if (o) return o;
+    o = sy_xcalloc(1, sizeof *o);
+    o->off = -1;
     MDB_txn *txn = read_txn(s);
     MDB_val v;
-    if (txn && mdb_get(txn, s->outputs, key, &v) == 0 && v.mv_size == sizeof *off)
-        memcpy(off, v.mv_data, sizeof *off);
+    if (txn && mdb_get(txn, s->outputs, &key, &v) == 0 && v.mv_size == sizeof o->off)
+        memcpy(&o->off, v.mv_data, sizeof o->off);
     if (txn) read_done(s, txn);
-    sy_keymap_put(&s->noted, kb, off);
-    return off;
+    sy_keymap_put(&s->noted, kb, o);
+    return o;
 }
 
+/* Noted in memory; written once per partition at the commit (a put per
+ * result cost an LMDB write and a journal copy a job), so it is durable
+ * with the same group commit as before. */
 void sy_store_note_output(sy_store *s, const char *topic, int32_t partition, int64_t offset)
 {
     char kb[300];
-    MDB_val k, v = val_of(&offset, sizeof offset);
-    int64_t *noted = noted_output(s, topic, partition, kb, sizeof kb, &k);
-    if (offset <= *noted) return;
-    *noted = offset;
-    stage(s, OP_PUT, DB_OUTPUTS, &k, &v);
+    noted_out *o = noted_output(s, topic, partition, kb, sizeof kb);
+    if (offset <= o->off) return;
+    o->off = offset;
+    if (!o->dirty) sy_buf_append(&s->dirty_outputs, kb, strlen(kb) + 1);
+    o->dirty = true;
 }
 
 int64_t sy_store_output_noted(sy_store *s, const char *topic, int32_t partition)
 {
     char kb[300];
-    MDB_val k;
-    return *noted_output(s, topic, partition, kb, sizeof kb, &k);
+    return noted_output(s, topic, partition, kb, sizeof kb)->off;
+}
+
+/* The outputs noted since the last commit, staged into the transaction
+ * about to commit. */
+static void flush_outputs(sy_store *s)
+{
+    for (size_t at = 0; at < s->dirty_outputs.len;) {
+        const char *kb = s->dirty_outputs.data + at;
+        size_t n = strlen(kb);
+        noted_out *o = sy_keymap_get(&s->noted, kb);
+        if (o && o->dirty) {
+            MDB_val k = val_of(kb, n), v = val_of(&o->off, sizeof o->off);
+            o->dirty = false;
+            stage(s, OP_PUT, DB_OUTPUTS, &k, &v);
+        }
+        at += n + 1;
+    }
+    sy_buf_reset(&s->dirty_outputs);
 }
 
 int sy_store_commit(sy_store *s)
 {
+    if (!s->failed) flush_outputs(s);
     if (s->failed) {
         sy_buf_reset(&s->journal);
         sy_error("store: a write failed before this commit (%s)", mdb_strerror(s->failed));
