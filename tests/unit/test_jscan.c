@@ -73,9 +73,10 @@ static void test_agrees_with_jansson(void **state)
     assert_true(valid > 1000); /* the test saw plenty of valid documents too */
 }
 
-/* sy_js_parse_many accepts what sy_js_parse accepts, and finds what
- * sy_js_get_many finds (repeats too): on fixed documents and on random
- * objects from JSON's alphabet. */
+/* sy_js_parse_many (and sy_js_parse_want) accepts what sy_js_parse
+ * accepts, and finds what sy_js_get_many finds (repeats too), a member's
+ * members too: on fixed documents and on random objects from JSON's
+ * alphabet. */
 static void same_as_parse_then_get(const char *s, size_t len)
 {
     static const char *const keys[] = {"k", "a", "key"};
@@ -92,6 +93,19 @@ static void same_as_parse_then_get(const char *s, size_t len)
         assert_ptr_equal(f1[i].p, f2[i].p);
         assert_ptr_equal(f1[i].end, f2[i].end);
     }
+    /* and the members of member "a" (its last one) in the same pass */
+    sy_jspan f3[3], sub1[3], sub3[3];
+    sy_jwant sub = {.keys = keys, .found = sub3, .n = 3};
+    sy_jwant want = {.keys = keys, .found = f3, .n = 3, .sub_of = 1, .sub = &sub};
+    assert_true(sy_js_parse_want(s, len, &r2, &want));
+    unsigned subrep = sy_js_get_many(f1[1], keys, sub1, 3);
+    assert_int_equal(want.repeated, rep1);
+    assert_int_equal(sub.repeated, subrep);
+    for (int i = 0; i < 3; i++) {
+        assert_ptr_equal(f3[i].p, f1[i].p);
+        assert_ptr_equal(sub3[i].p, sub1[i].p);
+        assert_ptr_equal(sub3[i].end, sub1[i].end);
+    }
 }
 
 static void test_parse_many(void **state)
@@ -99,7 +113,9 @@ static void test_parse_many(void **state)
     (void)state;
     const char *docs[] = {"{}", " { } ", "[1]", "\"k\"", "{\"k\":1}", "{\"k\":1,\"k\":[2]}",
                           "{\"a\":{\"k\":3},\"k\\u0065y\":\"v\",\"key\":null} ", "{\"k\":1,}",
-                          "{\"k\":1} {}", "{\"k\" 1}", "{\"k\":}", "{\"a\":\"\xff\"}", "{\"k\":1"};
+                          "{\"k\":1} {}", "{\"k\" 1}", "{\"k\":}", "{\"a\":\"\xff\"}", "{\"k\":1",
+                          "{\"a\":{\"k\":1,\"k\":2},\"a\":{\"key\":[]}}", "{\"a\":{\"k\":1},\"a\":3}",
+                          "{\"\\u0061\":{\"a\":{\"k\":1}}}", "{\"a\":{\"a\":{\"k\":{}}},\"k\":\"x\"}"};
     for (size_t i = 0; i < sizeof docs / sizeof *docs; i++) same_as_parse_then_get(docs[i], strlen(docs[i]));
     static const char *const atoms[] = {"}", "[", "]", ",", ":", "\"k\"", "\"a\"", "\"\\u006b\"",
                                         "1", "{", " ", "null", "\"x\""};
