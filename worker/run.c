@@ -658,8 +658,6 @@ int64_t run_release_paced(worker *w)
     return soonest;
 }
 
-/* SEND: build the request; its intent is staged and it is launched after
- * the group commit (PREPARED). */
 /* The attempt goes into a batch of its tier (launch_prepared asks batchio). */
 static bool batch_bound(const sy_run *r)
 {
@@ -668,6 +666,8 @@ static bool batch_bound(const sy_run *r)
 
 static void build_request(sy_run *r, sy_transfer *t, bool body_only);
 
+/* SEND: build the request; its intent is staged and it is launched after
+ * the group commit (PREPARED). */
 static void send_attempt(sy_run *r)
 {
     worker *w = r->w;
@@ -735,8 +735,8 @@ static void launch_prepared(sy_run *r)
         sy_account_settle_request(a);
         r->reserved_tokens = 0;
         if (batchio_take(w, r, t)) return; /* CALL_OUT until its batch answers (batchio.h) */
-        if (t->req.body_only) build_request(r, t, false); /* a call of its own after all: whole */
     }
+    if (t->req.body_only) build_request(r, t, false); /* a call of its own after all: whole */
     int64_t timeout = r->tier->retry.timeout_ms;
     if (r->deadline_ms) { /* an attempt never outlives the job's deadline */
         int64_t left = r->deadline_ms - sy_now_ms();
