@@ -84,6 +84,20 @@ uint64_t sy_hash64(const void *data, size_t len)
     return sy_fnv1a64(1469598103934665603ULL, data, len);
 }
 
+size_t sy_fmt_i64(char *out, int64_t v)
+{
+    char tmp[SY_I64_CHARS];
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v; /* INT64_MIN too */
+    size_t n = 0, len = 0;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0) out[len++] = '-';
+    while (n) out[len++] = tmp[--n];
+    return len;
+}
+
 int sy_list_contains(const char *list, const char *item)
 {
     size_t n = strlen(item);

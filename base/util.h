@@ -40,6 +40,12 @@ uint64_t sy_fnv1a64(uint64_t basis, const void *data, size_t len);
  * deterministic answers depend on its values. */
 uint64_t sy_hash64(const void *data, size_t len);
 
+/* v in decimal at out (room for SY_I64_CHARS: 20 digits and a sign, no
+ * NUL written); returns the length. What "%" PRId64 prints, without
+ * printf's cost on the per-job paths (topic/partition/offset strings). */
+#define SY_I64_CHARS 20
+size_t sy_fmt_i64(char *out, int64_t v);
+
 /* RFC 3339 time ("2025-08-21T12:40:59Z", fractions and offsets allowed)
  * to unix milliseconds; -1 when malformed (strict: exact digit counts,
  * real calendar days, offsets +-HH:MM up to 23:59). */

@@ -216,7 +216,8 @@ static void copy_code(char *out, size_t outlen, const char *code)
 }
 
 /* The line is read with jscan (worker/providers/jscan.h), checked whole
- * once and walked to the few members wanted; the body the adapter reads
+ * once, its members and its response's found in the same pass
+ * (sy_js_parse_want); the body the adapter reads
  * is copied as a span, not rebuilt (a jansson tree of the line and its
  * body dumped back to text were 60% of a batch job's instructions). */
 sy_batch_line_kind sy_batch_match_line(sy_batch_match *m, const char *line, size_t len,
@@ -226,12 +227,16 @@ sy_batch_line_kind sy_batch_match_line(sy_batch_match *m, const char *line, size
     if (len == 0) return SY_BL_BLANK;
     sy_jspan root;
     static const char *const keys[] = {"custom_id", "response", "error", "result"};
-    sy_jspan f[4];
+    static const char *const rkeys[] = {"status_code", "body"};
+    sy_jspan f[4], r[2];
     sy_buf cid;
     sy_buf_init(&cid);
+    /* checked, and its members and response's found, in one pass */
+    sy_jwant response = {.keys = rkeys, .found = r, .n = 2};
+    sy_jwant want = {.keys = keys, .found = f, .n = 4, .sub_of = 1, .sub = &response};
     /* a repeated custom_id is ambiguous: which job? */
-    if (len > SY_BATCH_LINE_MAX || !sy_js_parse(line, len, &root) || !sy_js_is_object(root) ||
-        sy_js_get_many(root, keys, f, 4) & 1 || !span_cstr(f[0], &cid)) {
+    if (len > SY_BATCH_LINE_MAX || !sy_js_parse_want(line, len, &root, &want) || !sy_js_is_object(root) ||
+        want.repeated & 1 || !span_cstr(f[0], &cid)) {
         sy_buf_free(&cid);
         m->malformed++;
         return SY_BL_MALFORMED;
@@ -253,9 +258,6 @@ sy_batch_line_kind sy_batch_match_line(sy_batch_match *m, const char *line, size
     if (sy_js_is_object(f[3])) {
         anthropic_result(f[3], &cid, a);
     } else {
-        static const char *const rkeys[] = {"status_code", "body"};
-        sy_jspan r[2];
-        sy_js_get_many(f[1], rkeys, r, 2);
         int64_t code = sy_js_int(r[0]);
         a->status_code = code >= 100 && code <= 599 ? (int)code : 0;
         a->body = sy_js_is_object(r[1]) ? span_dup(r[1]) : NULL;

@@ -319,6 +319,17 @@ bool batchio_on_delivery(worker *w, const rd_kafka_message_t *m)
     return true;
 }
 
+/* A mark of b's contents for its record key and upload boundary: a hash of
+ * its custom_ids (unique in a batch), not of the whole input, which cost
+ * thousands of instructions a job. The boundary needs no more: a JSONL
+ * line holds no CR or LF, so "\r\n--boundary" never occurs in the input. */
+static uint64_t ids_mark(const batchio *b)
+{
+    uint64_t h = SY_FNV1A64_BASIS;
+    for (size_t i = 0; i < b->n; i++) h = sy_fnv1a64(h, b->ids[i], strlen(b->ids[i]) + 1);
+    return h;
+}
+
 /* Stage b's record in the store (durable at the next group commit). False
  * when it cannot be kept (too large for the store): the batch goes on
  * unrecorded, found again only by the listing, as before records. */
@@ -327,7 +338,7 @@ static bool stage_record(batchio *b)
     worker *w = b->w;
     if (!b->rkey.len)
         sy_buf_printf(&b->rkey, "%.200s\x1f%016" PRIx64 "%016" PRIx64, b->tier->name,
-                      sy_hash64(b->input.data, b->input.len), (uint64_t)sy_mono_us());
+                      ids_mark(b), (uint64_t)sy_mono_us());
     sy_batchrec rec = {.kind = anthropic(b) ? SY_BR_ANTHROPIC : SY_BR_OPENAI,
                        .status = b->batch_id[0] ? SY_BR_CREATED : SY_BR_UPLOADED,
                        .recorded_ms = sy_now_ms(), .tier = b->tier->name, .model = b->model->alias,
@@ -432,7 +443,7 @@ static void start_call(batchio *b, op what)
     case OP_UPLOAD: {
         if (!(t = request(b, false, "/files", NULL))) break;
         char boundary[40];
-        snprintf(boundary, sizeof boundary, "sybatch%016" PRIx64, sy_hash64(b->input.data, b->input.len));
+        snprintf(boundary, sizeof boundary, "sybatch%016" PRIx64, ids_mark(b));
         sy_request_add_header(&t->req, "Content-Type: multipart/form-data; boundary=%s", boundary);
         sy_buf_printf(&t->req.body, "--%s\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\nbatch\r\n"
                                     "--%s\r\nContent-Disposition: form-data; name=\"file\"; filename=\"switchyard.jsonl\"\r\n"
@@ -1093,7 +1104,7 @@ static void route(worker *w, sy_run *r, sy_buf *line)
     const sy_batch_policy *pol = &r->tier->batch;
     const char *key = r->job.idempotency_key ? r->job.idempotency_key : "";
     r->in_batch = false;
-    if (join_adopted(w, r, key)) return;
+    if (set_of(w)->adopted.count && join_adopted(w, r, key)) return; /* none adopted: no key built */
     char hashed[SY_BATCH_ID_MAX];
     bool items = !strcmp(r->model->provider->kind->name, "anthropic"); /* a JSON array, not JSONL */
     if (items) {

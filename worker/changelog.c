@@ -86,11 +86,7 @@ void changelog_mirror(worker *w, const char *key, const sy_job_record *rec, sy_r
     if (!topic) return;
     sy_buf_reset(&w->changelog_scratch);
     sy_buf_append(&w->changelog_scratch, &w->owner_id, sizeof w->owner_id);
-    sy_buf enc;
-    sy_buf_init(&enc);
-    sy_record_encode(&enc, rec);
-    sy_buf_append(&w->changelog_scratch, enc.data, enc.len);
-    sy_buf_free(&enc);
+    sy_record_append(&w->changelog_scratch, rec);
     if (r) r->pending_deliveries++;
     if (sy_kafka_produce_to(w->changelog_producer, topic, rec->src_partition, key, strlen(key),
                             w->changelog_scratch.data, w->changelog_scratch.len, NULL, r) != 0 &&

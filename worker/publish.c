@@ -106,6 +106,8 @@ int publish_stage_result(sy_run *r)
     sy_result res;
     fill_result(r, &res);
     sy_buf_reset(&r->stored);
+    /* room for the record's ~60 strings at once, not grown by doubling */
+    sy_buf_reserve(&r->stored, 1024 + (res.output ? strlen(res.output) : 0) + (res.output_json ? strlen(res.output_json) : 0));
     sy_result_encode(&res, SY_FORMAT_MSGPACK, &r->stored);
     sy_buf_reset(&r->result);
     if (r->task->format == SY_FORMAT_MSGPACK) sy_buf_append(&r->result, r->stored.data, r->stored.len);
@@ -158,11 +160,15 @@ void publish_close_record(sy_run *r)
 int publish_produce_result(sy_run *r, sy_werr *e)
 {
     worker *w = r->w;
-    char source[300];
-    snprintf(source, sizeof source, "%s/%d/%lld", r->src_topic, (int)r->partition,
-             (long long)r->offset);
+    char source[300]; /* "topic/partition/offset", written without printf (once a job) */
+    size_t tl = strnlen(r->src_topic, sizeof source - 2 * SY_I64_CHARS - 2), n = tl;
+    memcpy(source, r->src_topic, tl);
+    source[n++] = '/';
+    n += sy_fmt_i64(source + n, r->partition);
+    source[n++] = '/';
+    n += sy_fmt_i64(source + n, r->offset);
     rd_kafka_headers_t *h = rd_kafka_headers_new(1);
-    rd_kafka_header_add(h, "switchyard.source", -1, source, -1);
+    rd_kafka_header_add(h, "switchyard.source", -1, source, (ssize_t)n);
     r->pending_deliveries++;
     int err = sy_kafka_produce(w->producer, r->task->output_topic, r->job.idempotency_key,
                                strlen(r->job.idempotency_key), r->result.data, r->result.len, h, r);

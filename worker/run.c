@@ -477,8 +477,13 @@ static void note_model_tried(sy_run *r)
     size_t used = strlen(r->models_tried), n = strlen(alias);
     for (const char *p = r->models_tried; (p = strstr(p, alias)); p += n)
         if ((p == r->models_tried || p[-1] == ',') && (p[n] == ',' || p[n] == '\0')) return;
-    snprintf(r->models_tried + used, sizeof r->models_tried - used, "%s%s", used ? "," : "",
-             alias);
+    /* as snprintf("%s%s") wrote it (cut to fit), without printf once a job */
+    size_t room = sizeof r->models_tried - used - 1; /* models_tried ends with a NUL */
+    char *o = r->models_tried + used;
+    if (used && room) *o++ = ',', room--;
+    size_t k = n < room ? n : room;
+    memcpy(o, alias, k);
+    o[k] = '\0';
 }
 
 /* Reserve room under the account's limits now, if nobody waits before us. */
@@ -653,6 +658,14 @@ int64_t run_release_paced(worker *w)
     return soonest;
 }
 
+/* The attempt goes into a batch of its tier (launch_prepared asks batchio). */
+static bool batch_bound(const sy_run *r)
+{
+    return r->tier->mode == SY_TIER_BATCH && !(r->batch_tried && r->tier->batch.retry == SY_BATCH_RETRY_SYNC);
+}
+
+static void build_request(sy_run *r, sy_transfer *t, bool body_only);
+
 /* SEND: build the request; its intent is staged and it is launched after
  * the group commit (PREPARED). */
 static void send_attempt(sy_run *r)
@@ -674,6 +687,19 @@ static void send_attempt(sy_run *r)
         return;
     }
     sy_transfer *t = sy_engine_acquire(w->engine);
+    build_request(r, t, batch_bound(r));
+    sy_route_attempt(&r->route);
+    r->attempts++;
+    r->prepared = t;
+    step(r, SY_EV_PREPARED, NULL, NULL); /* the intent, durable before the call */
+}
+
+/* r's call in t: the body only for a job a batch takes (its body goes
+ * into the batch's input file; headers would be built to be thrown away). */
+static void build_request(sy_run *r, sy_transfer *t, bool body_only)
+{
+    sy_request_reset(&t->req);
+    t->req.body_only = body_only;
     sy_call call = {
         .model = r->model,
         .system = r->has_system ? sy_buf_cstr(&r->system) : NULL,
@@ -686,10 +712,6 @@ static void send_attempt(sy_run *r)
     };
     sy_provider_build(&call, &t->req);
     sy_request_add_job_header(&t->req, r->job.idempotency_key);
-    sy_route_attempt(&r->route);
-    r->attempts++;
-    r->prepared = t;
-    step(r, SY_EV_PREPARED, NULL, NULL); /* the intent, durable before the call */
 }
 
 /* LAUNCH_CALL */
@@ -707,13 +729,14 @@ static void launch_prepared(sy_run *r)
         r->first_sent_us = r->attempt_sent_us;
         wmetrics_first_send(r);
     }
-    if (r->tier->mode == SY_TIER_BATCH && !(r->batch_tried && r->tier->batch.retry == SY_BATCH_RETRY_SYNC)) {
+    if (batch_bound(r)) {
         sy_account *a = model_account(r, r->model); /* a batch does not use the account's rate */
         sy_account_settle(a, r->reserved_tokens, 0);
         sy_account_settle_request(a);
         r->reserved_tokens = 0;
         if (batchio_take(w, r, t)) return; /* CALL_OUT until its batch answers (batchio.h) */
     }
+    if (t->req.body_only) build_request(r, t, false); /* a call of its own after all: whole */
     int64_t timeout = r->tier->retry.timeout_ms;
     if (r->deadline_ms) { /* an attempt never outlives the job's deadline */
         int64_t left = r->deadline_ms - sy_now_ms();

@@ -44,7 +44,8 @@ struct sy_store {
     sy_buf enc;        /* record encoding scratch */
     sy_buf pend;       /* pending value scratch */
     sy_buf purge_from; /* where the incremental purge resumes */
-    sy_keymap noted;   /* "topic/partition" -> int64_t *: outputs, as stored */
+    sy_keymap noted;   /* "topic/partition" -> noted_out *: outputs, as stored or to be */
+    sy_buf dirty_outputs; /* keys of those noted since the last commit (NUL-separated) */
     sy_keymap seq_of;  /* key -> uint64_t *: its record's place in pending */
     uint64_t next_seq;
     sy_buf journal;    /* the open transaction's writes, to apply again (stage) */
@@ -321,11 +322,12 @@ void sy_store_set_fsync(sy_store *s, bool on)
 void sy_store_close(sy_store *s)
 {
     if (!s) return;
-    if (s->txn) sy_store_commit(s);
+    if (s->txn || s->dirty_outputs.len) sy_store_commit(s);
     if (s->rtxn) mdb_txn_abort(s->rtxn);
     mdb_env_close(s->env);
     sy_buf_free(&s->enc);
     sy_buf_free(&s->journal);
+    sy_buf_free(&s->dirty_outputs);
     sy_buf_free(&s->purge_from);
     sy_keymap_free_with(&s->noted, free);
     sy_keymap_free(&s->seq_of);
@@ -350,30 +352,42 @@ static void read_done(sy_store *s, MDB_txn *txn)
     if (txn == s->rtxn) mdb_txn_reset(s->rtxn);
 }
 
-void sy_record_encode(sy_buf *b, const sy_job_record *r)
+void sy_record_append(sy_buf *b, const sy_job_record *r)
 {
     const char *st = r->src_topic ? r->src_topic : "", *m = r->model ? r->model : "";
     const char *ot = r->out_topic ? r->out_topic : "";
     bool origin = r->origin && *r->origin; /* version 2: the origin follows the result */
-    rec_head h = {
-        .version = origin ? 2 : 1, .state = (uint8_t)r->state, .ok = r->ok,
-        .flags = r->no_call_out ? REC_NO_CALL_OUT : 0, .src_topic_len = (uint16_t)strlen(st),
-        .model_len = (uint16_t)strlen(m), .out_topic_len = (uint16_t)strlen(ot),
-        .attempts = r->attempts, .result_len = (uint32_t)r->result_len,
-        .src_partition = r->src_partition, .out_partition = r->out_partition,
-        .src_offset = r->src_offset, .updated_ms = r->updated_ms, .expires_ms = r->expires_ms,
-        .out_offset = r->out_offset,
-    };
-    sy_buf_reset(b);
-    /* at once: a new buffer (changelog_mirror's) grows in one step */
-    sy_buf_reserve(b, sizeof h + h.src_topic_len + h.model_len + h.out_topic_len + 3u + r->result_len +
-                          (origin ? strlen(r->origin) + 1 : 0));
+    size_t olen = origin ? strlen(r->origin) + 1 : 0;
+    rec_head h;
+    memset(&h, 0, sizeof h); /* its padding too: no stack bytes in the store or on Kafka */
+    h.version = origin ? 2 : 1;
+    h.state = (uint8_t)r->state;
+    h.ok = r->ok;
+    h.flags = r->no_call_out ? REC_NO_CALL_OUT : 0;
+    h.src_topic_len = (uint16_t)strlen(st);
+    h.model_len = (uint16_t)strlen(m);
+    h.out_topic_len = (uint16_t)strlen(ot);
+    h.attempts = r->attempts;
+    h.result_len = (uint32_t)r->result_len;
+    h.src_partition = r->src_partition;
+    h.out_partition = r->out_partition;
+    h.src_offset = r->src_offset;
+    h.updated_ms = r->updated_ms;
+    h.expires_ms = r->expires_ms;
+    h.out_offset = r->out_offset;
+    sy_buf_reserve(b, sizeof h + h.src_topic_len + h.model_len + h.out_topic_len + 3u + r->result_len + olen);
     sy_buf_append(b, &h, sizeof h);
     sy_buf_append(b, st, h.src_topic_len + 1u);
     sy_buf_append(b, m, h.model_len + 1u);
     sy_buf_append(b, ot, h.out_topic_len + 1u);
     if (r->result_len) sy_buf_append(b, r->result, r->result_len);
-    if (origin) sy_buf_append(b, r->origin, strlen(r->origin) + 1);
+    if (origin) sy_buf_append(b, r->origin, olen);
+}
+
+void sy_record_encode(sy_buf *b, const sy_job_record *r)
+{
+    sy_buf_reset(b);
+    sy_record_append(b, r);
 }
 
 int sy_record_decode(const void *data, size_t len, sy_job_record *r)
@@ -495,49 +509,80 @@ void sy_store_del(sy_store *s, const char *key)
 
 static MDB_val output_key(char *buf, size_t len, const char *topic, int32_t partition)
 {
-    int n = snprintf(buf, len, "%s/%d", topic, (int)partition);
-    return val_of(buf, (size_t)n);
+    /* "topic/partition", the topic cut to fit len (>= 2 * SY_I64_CHARS);
+     * no printf: this runs once a result */
+    size_t n = strnlen(topic, len - SY_I64_CHARS - 2);
+    memcpy(buf, topic, n);
+    buf[n++] = '/';
+    n += sy_fmt_i64(buf + n, partition);
+    buf[n] = '\0';
+    return val_of(buf, n);
 }
+
+typedef struct noted_out {
+    int64_t off;
+    bool dirty; /* changed since the last commit: written then (flush_outputs) */
+} noted_out;
 
 /* The highest output offset noted for a partition, read from the store
  * once and then kept in memory (only this process writes it): noting one
  * per result costs a hash lookup, not a read transaction. */
-static int64_t *noted_output(sy_store *s, const char *topic, int32_t partition, char *kb, size_t kblen,
-                             MDB_val *key)
+static noted_out *noted_output(sy_store *s, const char *topic, int32_t partition, char *kb, size_t kblen)
 {
-    *key = output_key(kb, kblen, topic, partition);
-    int64_t *off = sy_keymap_get(&s->noted, kb);
-    if (off) return off;
-    off = sy_xmalloc(sizeof *off);
-    *off = -1;
+    MDB_val key = output_key(kb, kblen, topic, partition);
+    noted_out *o = sy_keymap_get(&s->noted, kb);
+    if (o) return o;
+    o = sy_xcalloc(1, sizeof *o);
+    o->off = -1;
     MDB_txn *txn = read_txn(s);
     MDB_val v;
-    if (txn && mdb_get(txn, s->outputs, key, &v) == 0 && v.mv_size == sizeof *off)
-        memcpy(off, v.mv_data, sizeof *off);
+    if (txn && mdb_get(txn, s->outputs, &key, &v) == 0 && v.mv_size == sizeof o->off)
+        memcpy(&o->off, v.mv_data, sizeof o->off);
     if (txn) read_done(s, txn);
-    sy_keymap_put(&s->noted, kb, off);
-    return off;
+    sy_keymap_put(&s->noted, kb, o);
+    return o;
 }
 
+/* Noted in memory; written once per partition at the commit (a put per
+ * result cost an LMDB write and a journal copy a job), so it is durable
+ * with the same group commit as before. */
 void sy_store_note_output(sy_store *s, const char *topic, int32_t partition, int64_t offset)
 {
     char kb[300];
-    MDB_val k, v = val_of(&offset, sizeof offset);
-    int64_t *noted = noted_output(s, topic, partition, kb, sizeof kb, &k);
-    if (offset <= *noted) return;
-    *noted = offset;
-    stage(s, OP_PUT, DB_OUTPUTS, &k, &v);
+    noted_out *o = noted_output(s, topic, partition, kb, sizeof kb);
+    if (offset <= o->off) return;
+    o->off = offset;
+    if (!o->dirty) sy_buf_append(&s->dirty_outputs, kb, strlen(kb) + 1);
+    o->dirty = true;
 }
 
 int64_t sy_store_output_noted(sy_store *s, const char *topic, int32_t partition)
 {
     char kb[300];
-    MDB_val k;
-    return *noted_output(s, topic, partition, kb, sizeof kb, &k);
+    return noted_output(s, topic, partition, kb, sizeof kb)->off;
+}
+
+/* The outputs noted since the last commit, staged into the transaction
+ * about to commit. */
+static void flush_outputs(sy_store *s)
+{
+    for (size_t at = 0; at < s->dirty_outputs.len;) {
+        const char *kb = s->dirty_outputs.data + at;
+        size_t n = strlen(kb);
+        noted_out *o = sy_keymap_get(&s->noted, kb);
+        if (o && o->dirty) {
+            MDB_val k = val_of(kb, n), v = val_of(&o->off, sizeof o->off);
+            o->dirty = false;
+            stage(s, OP_PUT, DB_OUTPUTS, &k, &v);
+        }
+        at += n + 1;
+    }
+    sy_buf_reset(&s->dirty_outputs);
 }
 
 int sy_store_commit(sy_store *s)
 {
+    if (!s->failed) flush_outputs(s);
     if (s->failed) {
         sy_buf_reset(&s->journal);
         sy_error("store: a write failed before this commit (%s)", mdb_strerror(s->failed));

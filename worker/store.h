@@ -92,7 +92,9 @@ int sy_store_get(sy_store *s, const char *key, sy_job_record *rec, sy_buf *stora
 int sy_store_put(sy_store *s, const char *key, const sy_job_record *rec);
 /* Stage the removal of a key's record. */
 void sy_store_del(sy_store *s, const char *key);
-/* Stage the acknowledgement of output offset `offset` in topic/partition. */
+/* Note the acknowledgement of output offset `offset` in topic/partition:
+ * kept in memory, written (the highest one per partition) by the next
+ * sy_store_commit, so durable with the same group commit as a staged write. */
 void sy_store_note_output(sy_store *s, const char *topic, int32_t partition, int64_t offset);
 /* Highest acknowledged offset noted for topic/partition, or -1. */
 int64_t sy_store_output_noted(sy_store *s, const char *topic, int32_t partition);
@@ -128,6 +130,9 @@ const char *sy_job_state_name(sy_job_state st);
  * Decoding checks every length: bytes from Kafka are not trusted; the
  * record's strings and result point into `data`. 0, or -1 if malformed. */
 void sy_record_encode(sy_buf *b, const sy_job_record *r);
+/* The same bytes appended to what b holds (the changelog's value: the
+ * writer's id, then the record), in one reservation. */
+void sy_record_append(sy_buf *b, const sy_job_record *r);
 int sy_record_decode(const void *data, size_t len, sy_job_record *r);
 
 #endif

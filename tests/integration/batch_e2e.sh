@@ -8,7 +8,9 @@
 # custom_ids, lines that are not JSON) is ignored. The same for a tier on
 # Anthropic's message batches (custom_ids that Anthropic would refuse are
 # hashed, results matched back). A tier with batch.retry: sync retries a
-# failed line as an ordinary call.
+# failed line as an ordinary call, and sends a job whose line is over the
+# tier's max_bytes as one (built whole: a batch job's request is built
+# without headers).
 source "$(dirname "$0")/lib.sh"
 P=tests/pipelines/batch.yaml
 
@@ -32,6 +34,7 @@ with open(f"{t}/bulk.jsonl", "w") as f:
     f.write(json.dumps({"id": "sr-1", "task": "bulk-sr", "vars": {"word": "sync again [[fail-first:1]]"}}) + "\n")
     for i in (2, 3):
         f.write(json.dumps({"id": f"sr-{i}", "task": "bulk-sr", "vars": {"word": f"w{i}"}}) + "\n")
+    f.write(json.dumps({"id": "sr-big", "task": "bulk-sr", "vars": {"word": "x" * 5000}}) + "\n")
 with open(f"{t}/now.jsonl", "w") as f:
     for i in range(20):
         f.write(json.dumps({"id": f"n-{i}", "task": "now", "vars": {"word": f"w{i}"}}) + "\n")
@@ -46,8 +49,8 @@ PY
     fail "expected 20 synchronous results, got $(wc -l <"$T/now.out")"
 "$SY_BIN" results --topic switchyard.results.claude --count 61 --timeout-ms 30000 >"$T/claude.out" ||
     fail "expected 61 Anthropic batch results, got $(wc -l <"$T/claude.out")"
-"$SY_BIN" results --topic switchyard.results.bulk-sr --count 3 --timeout-ms 30000 >"$T/bulk-sr.out" ||
-    fail "expected 3 bulk-sr results, got $(wc -l <"$T/bulk-sr.out")"
+"$SY_BIN" results --topic switchyard.results.bulk-sr --count 4 --timeout-ms 30000 >"$T/bulk-sr.out" ||
+    fail "expected 4 bulk-sr results, got $(wc -l <"$T/bulk-sr.out")"
 "$SY_BIN" results --topic switchyard.results.claude-now --count 5 --timeout-ms 30000 >"$T/claude-now.out" ||
     fail "expected 5 Anthropic results, got $(wc -l <"$T/claude-now.out")"
 sleep 1 # a second copy of any result would be out by now
@@ -84,10 +87,11 @@ stats = json.load(open(f"{t}/batch-stats.json"))
 # every job sent once, but the one whose line failed and went into a later batch
 assert stats["lines"] == n + 3 + 61 + 3 and stats["dup_custom_ids"] == 1 and stats["max_per_custom_id"] == 2, stats
 calls = [json.loads(l) for l in open(f"{t}/calls.jsonl")]
-assert len(calls) == 26 and all(c["job"].startswith(("n-", "an-", "sr-1")) for c in calls), "single calls for batch jobs"
+assert len(calls) == 27 and all(c["job"].startswith(("n-", "an-", "sr-1", "sr-big")) for c in calls), "single calls for batch jobs"
 # retry: sync: the failed line's job answered by an ordinary call
 sr = {r["job_id"]: r for r in map(json.loads, open(f"{t}/bulk-sr.out"))}
-assert len(sr) == 3 and all(r["status"] == "ok" for r in sr.values()), sr
+assert len(sr) == 4 and all(r["status"] == "ok" for r in sr.values()), sr
+assert "batch_id" not in sr["sr-big"] and sr["sr-big"]["attempts"] == 1, sr["sr-big"]  # over max_bytes: a call of its own
 assert [a["http_status"] for a in sr["sr-1"]["attempt_history"]] == [500, 200] and "batch_id" not in sr["sr-1"], sr["sr-1"]
 assert sr["sr-2"]["batch_id"].startswith("batch_"), sr["sr-2"]
 # Anthropic's message batches

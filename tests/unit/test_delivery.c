@@ -181,6 +181,60 @@ static void test_record_origin(void **state)
     sy_buf_free(&b);
 }
 
+/* sy_fmt_i64 prints what "%" PRId64 prints (origins, output keys and the
+ * result's source header are written with it, not with printf) */
+static void test_fmt_i64(void **state)
+{
+    (void)state;
+    const int64_t vs[] = {0, 1, -1, 9, 10, -10, 2147483647, -2147483648LL, 123456789012LL,
+                          INT64_MAX, INT64_MIN, INT64_MIN + 1};
+    for (size_t i = 0; i < sizeof vs / sizeof vs[0]; i++) {
+        char got[SY_I64_CHARS + 1], want[32];
+        size_t n = sy_fmt_i64(got, vs[i]);
+        got[n] = '\0';
+        snprintf(want, sizeof want, "%" PRId64, vs[i]);
+        assert_string_equal(got, want);
+        assert_int_equal(n, strlen(want));
+    }
+}
+
+/* The longest origin a header may carry is joined whole, as printed */
+static void test_origin_longest(void **state)
+{
+    (void)state;
+    char topic[250], o[SY_ORIGIN_MAX], want[SY_ORIGIN_MAX + 8];
+    memset(topic, 'a', 249);
+    topic[249] = '\0';
+    assert_true(origin_ok(topic, "2147483647", "9223372036854775807", o));
+    snprintf(want, sizeof want, "%s/%d/%lld", topic, 2147483647, 9223372036854775807LL);
+    assert_string_equal(o, want);
+    assert_true(origin_ok("t", "0", "0", o));
+    assert_string_equal(o, "t/0/0");
+}
+
+/* sy_record_append writes after what the buffer holds the bytes
+ * sy_record_encode writes (the changelog's value: writer id, record) */
+static void test_record_append(void **state)
+{
+    (void)state;
+    sy_buf enc, app;
+    sy_buf_init(&enc);
+    sy_buf_init(&app);
+    const char *origins[] = {"switchyard.jobs/2/99", NULL};
+    for (int i = 0; i < 2; i++) {
+        sy_job_record in = sample_record(origins[i]);
+        sy_record_encode(&enc, &in);
+        sy_buf_reset(&app);
+        sy_buf_append(&app, "12345678", 8);
+        sy_record_append(&app, &in);
+        assert_int_equal(app.len, 8 + enc.len);
+        assert_memory_equal(app.data, "12345678", 8);
+        assert_memory_equal(app.data + 8, enc.data, enc.len);
+    }
+    sy_buf_free(&enc);
+    sy_buf_free(&app);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -190,6 +244,9 @@ int main(void)
         cmocka_unit_test(test_dead_letter_truncation_headers),
         cmocka_unit_test(test_origin),
         cmocka_unit_test(test_record_origin),
+        cmocka_unit_test(test_fmt_i64),
+        cmocka_unit_test(test_origin_longest),
+        cmocka_unit_test(test_record_append),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

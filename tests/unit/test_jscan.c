@@ -40,6 +40,16 @@ static void test_accepts_and_rejects(void **state)
     assert_false(sy_js_parse(deep, 600, &(sy_jspan){0})); /* deeper than the bound */
 }
 
+/* Appends 1..max random atoms to s (room enough). */
+static void random_atoms(char *s, unsigned *seed, const char *const *atoms, size_t natoms, int max)
+{
+    int n = 1 + (int)((*seed = *seed * 1103515245u + 12345u) >> 16) % max;
+    for (int j = 0; j < n; j++) {
+        *seed = *seed * 1103515245u + 12345u;
+        strcat(s, atoms[(*seed >> 16) % natoms]);
+    }
+}
+
 /* Random short texts from JSON's alphabet: jscan and jansson agree on
  * which are valid JSON. */
 static void test_agrees_with_jansson(void **state)
@@ -52,11 +62,7 @@ static void test_agrees_with_jansson(void **state)
     int valid = 0;
     for (int i = 0; i < 200000; i++) {
         char s[64] = "";
-        int n = 1 + (int)((seed = seed * 1103515245u + 12345u) >> 16) % 8;
-        for (int j = 0; j < n; j++) {
-            seed = seed * 1103515245u + 12345u;
-            strcat(s, atoms[(seed >> 16) % (sizeof atoms / sizeof *atoms)]);
-        }
+        random_atoms(s, &seed, atoms, sizeof atoms / sizeof *atoms, 8);
         json_error_t je;
         json_t *v = json_loadb(s, strlen(s), JSON_DECODE_ANY, &je);
         bool theirs = v != NULL, ours = parses(s);
@@ -65,6 +71,64 @@ static void test_agrees_with_jansson(void **state)
         valid += ours;
     }
     assert_true(valid > 1000); /* the test saw plenty of valid documents too */
+}
+
+/* sy_js_parse_many (and sy_js_parse_want) accepts what sy_js_parse
+ * accepts, and finds what sy_js_get_many finds (repeats too), a member's
+ * members too: on fixed documents and on random objects from JSON's
+ * alphabet. */
+static void same_as_parse_then_get(const char *s, size_t len)
+{
+    static const char *const keys[] = {"k", "a", "key"};
+    sy_jspan r1 = {0}, r2 = {0}, f1[3], f2[3];
+    unsigned rep1 = 0, rep2 = 0;
+    bool ok1 = sy_js_parse(s, len, &r1), ok2 = sy_js_parse_many(s, len, &r2, keys, f2, 3, &rep2);
+    if (ok1 != ok2) fail_msg("disagree on '%.*s': parse %d, parse_many %d", (int)len, s, ok1, ok2);
+    if (!ok1) return;
+    assert_ptr_equal(r1.p, r2.p);
+    assert_ptr_equal(r1.end, r2.end);
+    rep1 = sy_js_get_many(r1, keys, f1, 3);
+    assert_int_equal(rep1, rep2);
+    for (int i = 0; i < 3; i++) {
+        assert_ptr_equal(f1[i].p, f2[i].p);
+        assert_ptr_equal(f1[i].end, f2[i].end);
+    }
+    /* and the members of member "a" (its last one) in the same pass */
+    sy_jspan f3[3], sub1[3], sub3[3];
+    sy_jwant sub = {.keys = keys, .found = sub3, .n = 3};
+    sy_jwant want = {.keys = keys, .found = f3, .n = 3, .sub_of = 1, .sub = &sub};
+    assert_true(sy_js_parse_want(s, len, &r2, &want));
+    unsigned subrep = sy_js_get_many(f1[1], keys, sub1, 3);
+    assert_int_equal(want.repeated, rep1);
+    assert_int_equal(sub.repeated, subrep);
+    for (int i = 0; i < 3; i++) {
+        assert_ptr_equal(f3[i].p, f1[i].p);
+        assert_ptr_equal(sub3[i].p, sub1[i].p);
+        assert_ptr_equal(sub3[i].end, sub1[i].end);
+    }
+}
+
+static void test_parse_many(void **state)
+{
+    (void)state;
+    const char *docs[] = {"{}", " { } ", "[1]", "\"k\"", "{\"k\":1}", "{\"k\":1,\"k\":[2]}",
+                          "{\"a\":{\"k\":3},\"k\\u0065y\":\"v\",\"key\":null} ", "{\"k\":1,}",
+                          "{\"k\":1} {}", "{\"k\" 1}", "{\"k\":}", "{\"a\":\"\xff\"}", "{\"k\":1",
+                          "{\"a\":{\"k\":1,\"k\":2},\"a\":{\"key\":[]}}", "{\"a\":{\"k\":1},\"a\":3}",
+                          "{\"\\u0061\":{\"a\":{\"k\":1}}}", "{\"a\":{\"a\":{\"k\":{}}},\"k\":\"x\"}"};
+    for (size_t i = 0; i < sizeof docs / sizeof *docs; i++) same_as_parse_then_get(docs[i], strlen(docs[i]));
+    static const char *const atoms[] = {"}", "[", "]", ",", ":", "\"k\"", "\"a\"", "\"\\u006b\"",
+                                        "1", "{", " ", "null", "\"x\""};
+    unsigned seed = 777;
+    int objects = 0;
+    for (int i = 0; i < 100000; i++) {
+        char s[128] = "{";
+        random_atoms(s, &seed, atoms, sizeof atoms / sizeof *atoms, 10);
+        sy_jspan root;
+        objects += sy_js_parse(s, strlen(s), &root);
+        same_as_parse_then_get(s, strlen(s));
+    }
+    assert_true(objects > 500); /* plenty of valid objects among them */
 }
 
 static void test_lookup(void **state)
@@ -181,6 +245,7 @@ int main(void)
         cmocka_unit_test(test_accepts_and_rejects),
         cmocka_unit_test(test_agrees_with_jansson),
         cmocka_unit_test(test_lookup),
+        cmocka_unit_test(test_parse_many),
         cmocka_unit_test(test_string_decoding),
         cmocka_unit_test(test_large_arrays_walk_once),
     };

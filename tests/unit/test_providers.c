@@ -49,6 +49,39 @@ static json_t *build(const sy_provider *p, const char *system, bool want_json, d
     return body;
 }
 
+/* A batch tier's job is built body only (its body goes into the batch's
+ * input file): the same body, no header lines (no key copied), and the
+ * request reset for its next use builds whole again. */
+static void test_body_only_request(void **state)
+{
+    (void)state;
+    const sy_provider *ps[] = {&openai, &anthropic, &local};
+    for (size_t i = 0; i < 3; i++) {
+        static sy_msg user = {"user", "Classify: printer"};
+        sy_model m = {.alias = "m", .provider = (sy_provider *)ps[i], .name = "model-x"};
+        sy_call call = {.model = &m, .messages = &user, .nmessages = 1, .max_tokens = 9, .temperature = 0};
+        sy_request whole, only;
+        sy_request_init(&whole);
+        sy_request_init(&only);
+        sy_provider_build(&call, &whole);
+        sy_request_add_job_header(&whole, "k 1");
+        only.body_only = true;
+        sy_provider_build(&call, &only);
+        sy_request_add_job_header(&only, "k 1");
+        assert_true(whole.nheaders > 0);
+        assert_int_equal(only.nheaders, 0);
+        assert_int_equal(only.headers.len, 0);
+        assert_int_equal(only.body.len, whole.body.len);
+        assert_memory_equal(only.body.data, whole.body.data, whole.body.len);
+        sy_request_reset(&only);
+        assert_false(only.body_only);
+        sy_provider_build(&call, &only);
+        assert_true(only.nheaders > 0);
+        sy_request_free(&whole);
+        sy_request_free(&only);
+    }
+}
+
 static void test_openai_request(void **state)
 {
     (void)state;
@@ -645,6 +678,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_openai_request),
+        cmocka_unit_test(test_body_only_request),
         cmocka_unit_test(test_anthropic_request),
         cmocka_unit_test(test_options_in_requests),
         cmocka_unit_test(test_schema_follows_kinds),

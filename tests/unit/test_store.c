@@ -127,6 +127,16 @@ static void test_output_noted_is_monotonic(void **state)
     assert_int_equal(sy_store_output_noted(s, "out", 2), 10);
     assert_int_equal(sy_store_output_noted(s, "out", 3), 1);
     assert_int_equal(sy_store_output_noted(s, "out", 4), -1);
+    /* noted many times between commits: the last one is what the commit
+     * writes (once per partition), with no other write in the transaction;
+     * one noted after it goes with the close */
+    for (int64_t o = 11; o <= 30; o++) sy_store_note_output(s, "out", 2, o);
+    assert_int_equal(sy_store_commit(s), 0);
+    sy_store_note_output(s, "out", 3, 7);
+    sy_store_close(s);
+    s = open_store();
+    assert_int_equal(sy_store_output_noted(s, "out", 2), 30);
+    assert_int_equal(sy_store_output_noted(s, "out", 3), 7);
     sy_store_close(s);
 }
 

@@ -31,6 +31,7 @@ void sy_request_init(sy_request *r)
     r->lane = NULL;
     r->max_connections = r->max_streams = 0;
     r->get = false;
+    r->body_only = false;
 }
 
 void sy_request_reset(sy_request *r)
@@ -44,6 +45,7 @@ void sy_request_reset(sy_request *r)
     r->lane = NULL;
     r->max_connections = r->max_streams = 0;
     r->get = false;
+    r->body_only = false;
 }
 
 void sy_request_free(sy_request *r)
@@ -56,6 +58,7 @@ void sy_request_free(sy_request *r)
 
 void sy_request_add_header(sy_request *r, const char *fmt, ...)
 {
+    if (r->body_only) return; /* never sent: no printf, no copy of the key */
     char line[1024];
     va_list ap;
     va_start(ap, fmt);
@@ -74,6 +77,7 @@ void sy_request_add_header(sy_request *r, const char *fmt, ...)
 void sy_request_add_job_header(sy_request *r, const char *key)
 {
     static const char hex[] = "0123456789ABCDEF";
+    if (r->body_only) return;
     char enc[3 * 256 + 1];
     size_t o = 0;
     for (const unsigned char *p = (const unsigned char *)key; *p && o + 4 <= sizeof enc; p++) {

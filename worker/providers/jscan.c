@@ -213,6 +213,32 @@ static const char *next(const char *p, const char *end)
     return end;
 }
 
+/* The member name [k, kend) (with its quotes) is key: a name without
+ * escapes (all of them in practice) is compared as is. */
+static bool name_is(const char *k, const char *kend, bool plain, const char *key)
+{
+    size_t klen = (size_t)(kend - k - 2);
+    return plain ? strlen(key) == klen && !memcmp(k + 1, key, klen) : sy_js_string_is((sy_jspan){k, kend}, key);
+}
+
+static bool plain_name(const char *k, const char *kend)
+{
+    return !memchr(k + 1, '\\', (size_t)(kend - k - 2));
+}
+
+/* Member [k, kend) with value [v, vend): into found[i] when it is
+ * keys[i]; a second one sets bit i of *repeated. */
+static void note_member(const char *k, const char *kend, const char *v, const char *vend,
+                        const char *const *keys, sy_jspan *found, size_t n, unsigned *repeated)
+{
+    bool plain = plain_name(k, kend);
+    for (size_t i = 0; i < n; i++)
+        if (name_is(k, kend, plain, keys[i])) {
+            if (found[i].p && i < 32) *repeated |= 1u << i;
+            found[i] = (sy_jspan){v, vend};
+        }
+}
+
 unsigned sy_js_get_many(sy_jspan obj, const char *const *keys, sy_jspan *found, size_t n)
 {
     unsigned repeated = 0;
@@ -225,20 +251,67 @@ unsigned sy_js_get_many(sy_jspan obj, const char *const *keys, sy_jspan *found, 
         const char *v = p;
         p = next(p, obj.end);
         if (kend - k < 2) break; /* only in a document not checked */
-        /* a name without escapes (all of them in practice) is compared as is */
-        size_t klen = (size_t)(kend - k - 2);
-        bool plain = !memchr(k + 1, '\\', klen);
-        for (size_t i = 0; i < n; i++)
-            if (plain ? strlen(keys[i]) == klen && !memcmp(k + 1, keys[i], klen)
-                      : sy_js_string_is((sy_jspan){k, kend}, keys[i])) {
-                if (found[i].p && i < 32) repeated |= 1u << i;
-                found[i] = (sy_jspan){v, p};
-            }
+        note_member(k, kend, v, p, keys, found, n, &repeated);
         p = blanks(p, obj.end);
         if (*p != ',') break;
         p = blanks(p + 1, obj.end);
     }
     return repeated;
+}
+
+static void want_reset(sy_jwant *w)
+{
+    for (; w; w = w->sub) {
+        w->repeated = 0;
+        for (size_t i = 0; i < w->n; i++) w->found[i] = (sy_jspan){0};
+    }
+}
+
+/* Past the object at p (its members checked as skip_container checks
+ * them, the wanted ones noted on the way), or NULL. */
+static const char *object_want(const char *p, const char *end, int depth, sy_jwant *w)
+{
+    if (depth >= MAX_DEPTH) return NULL;
+    const char *q = blanks(p + 1, end);
+    if (q < end && *q == '}') return q + 1;
+    for (;;) {
+        const char *k = q, *kend, *v;
+        if (q >= end || *q != '"' || !(kend = q = skip_string(q, end))) return NULL;
+        q = blanks(q, end);
+        if (q >= end || *q != ':') return NULL;
+        v = q = blanks(q + 1, end);
+        /* the member whose members are wanted too: checked noting them */
+        bool sub = w->sub && name_is(k, kend, plain_name(k, kend), w->keys[w->sub_of]);
+        if (sub) want_reset(w->sub);
+        if (sub && q < end && *q == '{') q = object_want(q, end, depth + 1, w->sub);
+        else q = skip_value(q, end, depth + 1);
+        if (!q) return NULL;
+        note_member(k, kend, v, q, w->keys, w->found, w->n, &w->repeated);
+        q = blanks(q, end);
+        if (q >= end) return NULL;
+        if (*q == '}') return q + 1;
+        if (*q != ',') return NULL;
+        q = blanks(q + 1, end);
+    }
+}
+
+bool sy_js_parse_want(const char *text, size_t len, sy_jspan *root, sy_jwant *want)
+{
+    const char *end = text + len, *p = blanks(text, end), *q;
+    want_reset(want);
+    if (p >= end || *p != '{') return sy_js_parse(text, len, root);
+    if (!(q = object_want(p, end, 0, want)) || blanks(q, end) != end) return false;
+    *root = (sy_jspan){p, q};
+    return true;
+}
+
+bool sy_js_parse_many(const char *text, size_t len, sy_jspan *root, const char *const *keys,
+                      sy_jspan *found, size_t n, unsigned *repeated)
+{
+    sy_jwant w = {.keys = keys, .found = found, .n = n};
+    bool ok = sy_js_parse_want(text, len, root, &w);
+    *repeated = w.repeated;
+    return ok;
 }
 
 sy_jspan sy_js_get(sy_jspan obj, const char *key)

@@ -43,6 +43,28 @@ sy_jspan sy_js_get(sy_jspan obj, const char *key);
  * Returns the keys that repeat: bit i set when keys[i] (i < 32) is there
  * more than once (found[i] is then the last one). */
 unsigned sy_js_get_many(sy_jspan obj, const char *const *keys, sy_jspan *found, size_t n);
+/* sy_js_parse and, when the value is an object, sy_js_get_many of its
+ * members in the same pass (the check walks every member anyway): one
+ * walk of the text instead of two. *repeated as sy_js_get_many returns it
+ * (0 when not an object; found[] then all absent). On false, found[] is
+ * not to be read. */
+bool sy_js_parse_many(const char *text, size_t len, sy_jspan *root, const char *const *keys,
+                      sy_jspan *found, size_t n, unsigned *repeated);
+/* Members wanted of an object: keys[i] into found[i], repeats in
+ * `repeated` (as sy_js_get_many); and, when sub is set, the members of
+ * member keys[sub_of] (its last one, when an object) into *sub: what
+ * sy_js_get_many of found[sub_of] would find. */
+typedef struct sy_jwant {
+    const char *const *keys;
+    sy_jspan *found;
+    size_t n;
+    unsigned repeated;
+    size_t sub_of;
+    struct sy_jwant *sub;
+} sy_jwant;
+/* sy_js_parse_many with a member's members too (an output line's
+ * response and its status and body), in the same one pass. */
+bool sy_js_parse_want(const char *text, size_t len, sy_jspan *root, sy_jwant *want);
 /* Element i of an array span (walks the array from its start: to visit
  * every element, use an iterator, which walks it once). */
 sy_jspan sy_js_at(sy_jspan arr, size_t i);

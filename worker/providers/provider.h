@@ -76,6 +76,8 @@ typedef struct sy_request {
     const char *lane;     /* the provider's name when it bounds its connections or streams, else NULL */
     int max_connections, max_streams; /* its bounds; 0: the engine's default (engine.h) */
     bool get;      /* GET without a body (the batch API's polls and downloads); else POST */
+    bool body_only; /* only the body is wanted (a batch tier's job: its body goes into the
+                     * batch's input file): sy_request_add_header adds nothing */
 } sy_request;
 
 /* Rate-limit facts read from response headers; -1 = header absent. */
