@@ -9,8 +9,10 @@
  * once created; the create, and the polling, wait for the group commit
  * that makes the record durable (batchio_after_group_commit). A batch
  * recorded created owns its jobs: their offsets are released
- * (run_batch_owned). At start (batchio_start) each batch tier polls its
- * recorded batches again and rebuilds the jobs they own (run_restore);
+ * (the hooks' `owned`: run.c hands them to batchio_start, and this file
+ * calls no function of run.c). At start (batchio_start) each batch tier
+ * polls its recorded batches again and rebuilds the jobs they own
+ * (`restore`);
  * then it lists the provider's batches (GET {base}/batches?limit=100) for
  * one created but not recorded: those whose metadata names this tier and
  * one of its models, or whose input file a record names, have their input
@@ -23,7 +25,8 @@
  * acknowledged (batchio_on_delivery); after a changelog restore the
  * records it brought are scanned like a restart's (batchio_restored), and
  * a revoked partition's batch-owned jobs leave their batch for the next
- * owner (batchio_hand_over).
+ * owner, and the jobs no batch owns yet are dropped, never answered here
+ * (batchio_hand_over).
  * docs/durability.md, "Batch tiers", is the account of it.
  *
  * Anthropic message batches (a model on a provider of kind anthropic) have
@@ -49,7 +52,6 @@
 #include "batchrec.h"
 #include "log.h"
 #include "reload.h"
-#include "run.h"
 #include "util.h"
 
 #define ID_MAX 96
@@ -68,6 +70,8 @@ typedef struct batchio {
     sy_run **runs;            /* the jobs it carries (NULL: freed meanwhile) */
     char **ids;               /* their custom_ids */
     sy_batchrec_job *jobs;    /* their tier messages, for the record (bytes malloc'd) */
+    size_t *line_at;          /* where each one's line starts in `input` (collecting) */
+    bool *gone;               /* handed over or dropped at a revoke: answered elsewhere */
     size_t n, cap;
     sy_keymap idset;          /* custom_ids already in it */
     sy_buf input;             /* the JSONL */
@@ -89,6 +93,7 @@ typedef struct batchio {
     bool own_on_ack;          /* recorded created: it owns its jobs once they are */
     bool mirror_failed;       /* one was refused: its jobs keep their offsets */
     bool handed;              /* jobs of it went to a partition's next owner: record again */
+    bool stop_on_response;    /* nothing left to answer here: freed when its call ends */
     struct batchio *next;
 } batchio;
 
@@ -114,6 +119,7 @@ typedef struct batchio_set {
     batchio *list;
     tier_rec *tiers;          /* per cfg.tiers index */
     sy_keymap adopted;        /* "<tier index>:<custom_id>" -> adopted batchio */
+    const batchio_hooks *hooks; /* run.c's (batchio_start) */
 } batchio_set;
 
 static batchio_set *set_of(worker *w)
@@ -189,6 +195,8 @@ static void batch_free(batchio *b)
     free(b->runs);
     free(b->ids);
     free(b->jobs);
+    free(b->line_at);
+    free(b->gone);
     sy_keymap_free(&b->idset);
     sy_buf_free(&b->rkey);
     sy_buf_free(&b->extra_keys);
@@ -291,7 +299,7 @@ static void own_jobs(batchio *b)
         return;
     }
     for (size_t i = 0; i < b->n; i++)
-        if (b->runs[i] && b->jobs[i].present) run_batch_owned(b->runs[i]);
+        if (b->runs[i] && b->jobs[i].present) set_of(b->w)->hooks->owned(b->runs[i]);
     sy_info("batch %s of tier '%s': recorded; it owns its %zu job(s), their offsets are released",
             b->batch_id, b->tier->name, b->n);
 }
@@ -584,6 +592,10 @@ bool batchio_on_response(worker *w, sy_transfer *t, void *opaque)
     op what = b->pending;
     b->t = NULL;
     b->pending = OP_NONE;
+    if (b->stop_on_response) { /* handed over meanwhile: nothing left here */
+        batch_free(b);
+        return true;
+    }
     bool ok = t->curl_code == CURLE_OK && !t->too_large && t->http_status >= 200 && t->http_status < 300;
     if (what == OP_LIST) {
         json_t *o = ok ? json_loadb(t->body.data, t->body.len, 0, NULL) : NULL;
@@ -632,8 +644,8 @@ static void answer_all(batchio *b)
             b->runs[a.index] = NULL;
             if (r) {
                 r->in_batch = false;
-                run_on_batch_line(r, b->batch_id, a.status_code, a.body, a.body ? strlen(a.body) : 0,
-                                  a.error_code);
+                set_of(b->w)->hooks->line(r, b->batch_id, a.status_code, a.body, a.body ? strlen(a.body) : 0,
+                                          a.error_code);
             }
             free(a.body);
         }
@@ -650,7 +662,7 @@ static void answer_all(batchio *b)
         if (r) { /* an adopted batch's jobs that have not come back are not missing */
             missing++;
             r->in_batch = false;
-            run_on_batch_line(r, b->batch_id, 0, NULL, 0, "no_result_line");
+            set_of(b->w)->hooks->line(r, b->batch_id, 0, NULL, 0, "no_result_line");
         }
     }
     if (missing) sy_warn("batch %s of tier '%s': %zu job(s) without a result line, retried", b->batch_id,
@@ -683,7 +695,11 @@ static void add_job_msg(batchio *b, sy_run *r, const char *key, const sy_batchre
         b->runs = sy_xrealloc(b->runs, b->cap * sizeof *b->runs);
         b->ids = sy_xrealloc(b->ids, b->cap * sizeof *b->ids);
         b->jobs = sy_xrealloc(b->jobs, b->cap * sizeof *b->jobs);
+        b->line_at = sy_xrealloc(b->line_at, b->cap * sizeof *b->line_at);
+        b->gone = sy_xrealloc(b->gone, b->cap * sizeof *b->gone);
     }
+    b->line_at[b->n] = b->input.len;
+    b->gone[b->n] = false;
     sy_batchrec_job j = {0};
     if (r) /* the message's bytes are in r->raw: key, then value */
         j = (sy_batchrec_job){.present = 1, .partition = r->partition, .offset = r->offset,
@@ -999,7 +1015,7 @@ static void scan_records(worker *w, const sy_tier *tier, bool restored)
     if (sc.bad) sy_warn("tier '%s': %zu unreadable batch record(s) dropped", tier->name, sc.bad);
     for (size_t i = 0; i < sc.ntodo; i++) {
         const sy_batchrec_job *m = &sc.todo[i].b->jobs[sc.todo[i].i];
-        run_restore(w, tier, m->partition, m->offset, m->origin, m->key, m->keylen, m->value, m->len);
+        set_of(w)->hooks->restore(w, tier, m->partition, m->offset, m->origin, m->key, m->keylen, m->value, m->len);
     }
     if (sc.ntodo) sy_info("tier '%s': %zu job(s) rebuilt from batch records", tier->name, sc.ntodo);
     free(sc.todo);
@@ -1082,7 +1098,7 @@ static bool join_adopted(worker *w, sy_run *r, const char *key)
         p = nl ? nl + 1 : end;
     }
     sy_batch_match_free(&m);
-    run_on_batch_line(r, b->batch_id, found ? a.status_code : 0, found ? a.body : NULL,
+    set_of(w)->hooks->line(r, b->batch_id, found ? a.status_code : 0, found ? a.body : NULL,
                       found && a.body ? strlen(a.body) : 0, found ? a.error_code : "no_result_line");
     free(a.body);
     return true;
@@ -1107,8 +1123,8 @@ static void route(worker *w, sy_run *r, sy_buf *line)
         b = NULL;
     }
     if (!b) b = batch_new(w, r->tier, r->model);
-    add_job(b, r, key);
-    if (items && b->n > 1) sy_buf_putc(&b->input, ',');
+    if (items && b->n > 0) sy_buf_putc(&b->input, ',');
+    add_job(b, r, key); /* its line starts here */
     sy_buf_append(&b->input, line->data, line->len);
     r->in_batch = true;
     int64_t now = sy_mono_us() / 1000;
@@ -1151,8 +1167,9 @@ bool batchio_take(worker *w, sy_run *r, sy_transfer *t)
     return true;
 }
 
-void batchio_start(worker *w)
+void batchio_start(worker *w, const batchio_hooks *hooks)
 {
+    set_of(w)->hooks = hooks;
     for (size_t i = 0; i < w->cfg->ntiers; i++) {
         const sy_tier *t = w->cfg->tiers[i];
         if (t->mode == SY_TIER_BATCH && set_of(w)->tiers[t->index].st == REC_NONE) recovery_start(w, t);
@@ -1176,35 +1193,125 @@ static void drop_extra_of(batchio *b, int32_t partition)
     b->extra_keys = keep;
 }
 
-bool batchio_hand_over(worker *w, sy_run *r)
+/* A collecting batch's job i leaves it with its line (never sent). */
+static void remove_job(batchio *b, size_t i)
 {
-    if (!w->batches || !r->batch_owned || !w->opt.changelog) return false;
-    for (batchio *b = *head(w); b; b = b->next) {
-        if (!log_topic(b)) continue;
-        for (size_t i = 0; i < b->n; i++) {
-            if (b->runs[i] != r || !b->jobs[i].present) continue;
-            b->runs[i] = NULL; /* neither answered nor kept here: its message goes */
-            free((char *)b->jobs[i].key);
-            free((char *)b->jobs[i].origin);
-            b->jobs[i] = (sy_batchrec_job){0};
-            drop_extra_of(b, r->partition);
-            b->handed = true;
-            r->in_batch = false;
-            return true;
-        }
+    bool items = anthropic(b); /* ',' between items, none after the last */
+    size_t from = b->line_at[i], to = i + 1 < b->n ? b->line_at[i + 1] : b->input.len;
+    if (items && i + 1 < b->n) to--;          /* the comma before the next item stays ... */
+    if (items && i > 0) from--;               /* ... and the one before this goes */
+    else if (items && i + 1 < b->n) to++;     /* the first item: the comma after it goes */
+    size_t cut = to - from;
+    memmove(b->input.data + from, b->input.data + to, b->input.len - to);
+    b->input.len -= cut;
+    sy_keymap_del(&b->idset, b->ids[i]);
+    free(b->ids[i]);
+    free((char *)b->jobs[i].key);
+    free((char *)b->jobs[i].origin);
+    for (size_t j = i; j + 1 < b->n; j++) {
+        b->runs[j] = b->runs[j + 1];
+        b->ids[j] = b->ids[j + 1];
+        b->jobs[j] = b->jobs[j + 1];
+        b->gone[j] = b->gone[j + 1];
+        b->line_at[j] = b->line_at[j + 1] - cut;
     }
-    return false;
+    b->n--;
+}
+
+/* b went out (upload, create or record on their way) and owns none of
+ * its jobs yet: r may be made its own by waiting. */
+static bool on_its_way(const batchio *b)
+{
+    if (b->adopted || b->mirror_failed) return false; /* it never will own its jobs */
+    return b->state == SY_BS_COLLECTING || b->state == SY_BS_UPLOADED || b->state == SY_BS_CREATED ||
+           b->recording || b->own_on_ack;
+}
+
+batchio_revoke batchio_hand_over(worker *w, sy_run *r, bool last)
+{
+    if (!w->batches) return BATCHIO_KEEP;
+    batchio_set *bs = set_of(w);
+    tier_rec *tr = r->tier ? &bs->tiers[r->tier->index] : NULL;
+    for (size_t i = 0; tr && i < tr->nq; i++)
+        if (tr->q[i].r == r) { /* waiting for its tier's recovery: never sent */
+            tr->q[i].r = NULL;
+            r->in_batch = false;
+            return BATCHIO_DROPPED;
+        }
+    for (batchio *b = bs->list; b; b = b->next) {
+        size_t i = 0;
+        while (i < b->n && b->runs[i] != r) i++;
+        if (i == b->n) continue;
+        if (b->state == SY_BS_COLLECTING && b->pending == OP_NONE && !b->t && !b->lister && !b->adopted) {
+            remove_job(b, i); /* never sent: the next owner consumes it */
+            r->in_batch = false;
+            if (!b->n) batch_free(b);
+            return BATCHIO_DROPPED;
+        }
+        bool owned = r->batch_owned && b->jobs[i].present && w->opt.changelog && log_topic(b);
+        if (!owned && r->batch_owned) return BATCHIO_KEEP; /* --no-changelog: its offset is committed, */
+                                                          /* no one else gets it: answered here */
+        if (!owned && !last && on_its_way(b)) return BATCHIO_WAIT;
+        /* owned: the next owner rebuilds it from the record; not owned (the
+         * wait is over, or a batch found by the listing): the next owner
+         * consumes it (its offset is not committed) and this line is ignored */
+        b->runs[i] = NULL;
+        b->gone[i] = true;
+        free((char *)b->jobs[i].key);
+        free((char *)b->jobs[i].origin);
+        b->jobs[i] = (sy_batchrec_job){0};
+        if (owned) drop_extra_of(b, r->partition);
+        b->handed = true;
+        r->in_batch = false;
+        if (!owned)
+            sy_warn("revoke: a job of batch %s (tier '%s') not owned by it yet is left to the next owner; "
+                    "its line here is ignored (it may be sent again)", b->batch_id[0] ? b->batch_id : "(creating)",
+                    b->tier->name);
+        return owned ? BATCHIO_HANDED : BATCHIO_DROPPED;
+    }
+    return BATCHIO_KEEP;
+}
+
+/* Nothing of b is left to answer here: every job handed over, dropped,
+ * or answered, none awaited (a job found by the listing, not back yet). */
+static bool nothing_left(const batchio *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        if (b->runs[i] || (!b->gone[i] && !b->jobs[i].present)) return false;
+    return true;
+}
+
+/* b polls no more here: its jobs' next owners poll it. Its records leave
+ * this store only (their changelog copies are the next owners'). */
+static void stop_here(batchio *b)
+{
+    sy_info("batch %s of tier '%s': no job of it is left here; polled by the partitions' next owner(s) only",
+            b->batch_id, b->tier->name);
+    if (b->rkey.len) sy_store_batch_del(b->w->store, sy_buf_cstr(&b->rkey));
+    for (size_t at = 0; at < b->extra_keys.len; at += strlen(b->extra_keys.data + at) + 1)
+        sy_store_batch_del(b->w->store, b->extra_keys.data + at);
+    if (b->t) b->stop_on_response = true; /* the engine still holds its call */
+    else batch_free(b);
 }
 
 void batchio_after_hand_over(worker *w)
 {
     if (!w->batches) return;
     size_t n = 0;
-    for (batchio *b = *head(w); b; b = b->next) {
-        if (!b->handed) continue;
-        b->handed = false;
-        n++;
-        if (b->rkey.len) stage_record(b); /* without the jobs handed over: a restart does not rebuild them */
+    bool again = true;
+    while (again) { /* stop_here frees a batch: walk again from the head */
+        again = false;
+        for (batchio *b = *head(w); b; b = b->next) {
+            if (!b->handed) continue;
+            b->handed = false;
+            n++;
+            if (b->batch_id[0] && !b->stop_on_response && nothing_left(b)) {
+                stop_here(b);
+                again = true;
+                break;
+            }
+            if (b->rkey.len) stage_record(b); /* without the jobs handed over: a restart does not rebuild them */
+        }
     }
     if (n) sy_info("revoke: %zu batch(es) handed their revoked partitions' jobs to the next owner", n);
 }
