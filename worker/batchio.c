@@ -59,6 +59,8 @@
 
 #define ADOPT_KEEP_MS 120000 /* an adopted batch's results wait this long for late jobs */
 
+typedef struct logged_part logged_part;
+
 typedef enum op { OP_NONE, OP_UPLOAD, OP_CREATE, OP_POLL, OP_OUTPUT, OP_ERRORS, OP_LIST, OP_INPUT } op;
 
 typedef struct batchio {
@@ -94,6 +96,8 @@ typedef struct batchio {
     bool mirror_failed;       /* one was refused: its jobs keep their offsets */
     bool handed;              /* jobs of it went to a partition's next owner: record again */
     bool stop_on_response;    /* nothing left to answer here: freed when its call ends */
+    struct logged_part { int32_t partition; uint32_t count; } *logged; /* parts of its record */
+    size_t nlogged;           /* on the changelog, per partition (their tombstones' keys) */
     struct batchio *next;
 } batchio;
 
@@ -197,6 +201,7 @@ static void batch_free(batchio *b)
     free(b->jobs);
     free(b->line_at);
     free(b->gone);
+    free(b->logged);
     sy_keymap_free(&b->idset);
     sy_buf_free(&b->rkey);
     sy_buf_free(&b->extra_keys);
@@ -253,9 +258,35 @@ static const char *log_topic(const batchio *b)
     return b->w->opt.changelog ? b->w->changelog_topics[b->tier->index] : NULL; /* worker.h */
 }
 
+/* Bytes a part of a record may take: the changelog producer's
+ * message.max.bytes, less a margin for the key, the writer's id and the
+ * message's framing (batchrec.h, "in parts"). */
+static size_t part_bound(worker *w)
+{
+    char v[32];
+    size_t sz = sizeof v;
+    long max = 1000000;
+    if (rd_kafka_conf_get(rd_kafka_conf(w->changelog_producer), "message.max.bytes", v, &sz) == RD_KAFKA_CONF_OK)
+        max = atol(v);
+    size_t margin = SY_BATCHREC_LOG_KEY_MAX + 1024;
+    return max > (long)(2 * margin) ? (size_t)max - margin : (size_t)(max > 0 ? max : 1000) / 2;
+}
+
+/* How many parts partition p's record had on the changelog (0: none). */
+static uint32_t *logged_of(batchio *b, int32_t p, bool add)
+{
+    for (size_t i = 0; i < b->nlogged; i++)
+        if (b->logged[i].partition == p) return &b->logged[i].count;
+    if (!add) return NULL;
+    b->logged = sy_xrealloc(b->logged, (b->nlogged + 1) * sizeof *b->logged);
+    b->logged[b->nlogged] = (logged_part){.partition = p, .count = 0};
+    return &b->logged[b->nlogged++].count;
+}
+
 /* The record on the changelog: one per partition of its jobs, with that
- * partition's jobs (value: the writer's id, then the record), or their
- * tombstones (rec NULL). Each acknowledgement is counted (b->acks). */
+ * partition's jobs (value: the writer's id, then the record), in parts
+ * when larger than a message may be (batchrec.h), or their tombstones
+ * (rec NULL). Each acknowledgement is counted (b->acks). */
 static void mirror(batchio *b, const sy_batchrec *rec)
 {
     worker *w = b->w;
@@ -264,23 +295,40 @@ static void mirror(batchio *b, const sy_batchrec *rec)
     sy_batchrec all = {.n = b->n, .ids = (const char *const *)b->ids, .jobs = b->jobs};
     int32_t *parts = sy_xcalloc(SY_BATCHREC_PARTS_MAX, sizeof *parts);
     size_t np = sy_batchrec_partitions(&all, parts, SY_BATCHREC_PARTS_MAX);
+    size_t bound = rec ? part_bound(w) : 0;
     sy_buf base, key, val;
     sy_buf_init(&base);
     sy_buf_init(&key);
     sy_buf_init(&val);
     sy_batchrec_log_base(&base, sy_buf_cstr(&b->rkey));
     for (size_t i = 0; i < np; i++) {
-        sy_batchrec_log_key(&key, sy_buf_cstr(&base), parts[i]);
-        sy_buf_reset(&val);
+        uint32_t *had = logged_of(b, parts[i], rec != NULL);
+        uint32_t old = had && *had ? *had : (rec ? 0 : 1), now = 0;
         if (rec) {
-            sy_buf_append(&val, &w->owner_id, sizeof w->owner_id);
-            sy_batchrec_encode_partition(&val, rec, parts[i]);
+            size_t c = sy_batchrec_count_parts(rec, parts[i], bound);
+            now = c > SY_BATCHREC_PARTS_PER_MAX ? SY_BATCHREC_PARTS_PER_MAX : (uint32_t)c;
+            if (c > now) b->mirror_failed = true; /* not all of it fits: it owns nothing */
         }
-        if (sy_kafka_produce_to(w->changelog_producer, topic, parts[i], key.data, key.len, rec ? val.data : NULL,
-                                rec ? val.len : 0, NULL, (void *)&batch_record_tag) == 0)
-            b->acks++;
-        else if (rec)
-            b->mirror_failed = true;
+        /* the parts of before go when their count changed (their keys differ) */
+        for (uint32_t k = 0; old != now && k < old; k++) {
+            sy_batchrec_log_part_key(&key, sy_buf_cstr(&base), parts[i], k, old);
+            if (sy_kafka_produce_to(w->changelog_producer, topic, parts[i], key.data, key.len, NULL, 0, NULL,
+                                    (void *)&batch_record_tag) == 0)
+                b->acks++;
+        }
+        size_t cursor = 0;
+        for (uint32_t k = 0; k < now; k++) {
+            sy_batchrec_log_part_key(&key, sy_buf_cstr(&base), parts[i], k, now);
+            sy_buf_reset(&val);
+            sy_buf_append(&val, &w->owner_id, sizeof w->owner_id);
+            sy_batchrec_encode_part(&val, rec, parts[i], bound, &cursor);
+            if (sy_kafka_produce_to(w->changelog_producer, topic, parts[i], key.data, key.len, val.data, val.len,
+                                    NULL, (void *)&batch_record_tag) == 0)
+                b->acks++;
+            else
+                b->mirror_failed = true;
+        }
+        if (had) *had = now;
     }
     sy_buf_free(&base);
     sy_buf_free(&key);
@@ -358,23 +406,37 @@ static bool stage_record(batchio *b)
 /* The batch is over (its jobs answered, handed to their retry, or their
  * results kept no longer): its record goes, in the same group commit as
  * the results it staged. */
+/* The partition of a restored record's key (a changelog key), or -1. */
+static int32_t key_partition(const char *k)
+{
+    int32_t p;
+    uint32_t part, count;
+    size_t base;
+    return sy_batchrec_log_key_parse(k, strlen(k), &p, &part, &count, &base) == 0 ? p : -1;
+}
+
+/* A restored record's tombstone, under its own key. */
+static void tombstone(batchio *b, const char *k)
+{
+    const char *topic = log_topic(b);
+    int32_t part = key_partition(k);
+    if (topic && part >= 0 &&
+        sy_kafka_produce_to(b->w->changelog_producer, topic, part, k, strlen(k), NULL, 0, NULL,
+                            (void *)&batch_record_tag) == 0)
+        b->acks++;
+}
+
 static void forget_record(batchio *b)
 {
     if (b->rkey.len) {
         sy_store_batch_del(b->w->store, sy_buf_cstr(&b->rkey));
         mirror(b, NULL); /* the tombstones of its changelog records */
+        if (sy_batchrec_is_log_key(b->rkey.data, b->rkey.len)) tombstone(b, sy_buf_cstr(&b->rkey));
     }
-    const char *topic = log_topic(b);
     for (size_t at = 0; at < b->extra_keys.len; at += strlen(b->extra_keys.data + at) + 1) {
-        const char *k = b->extra_keys.data + at, *bar = strrchr(k, '|');
-        char *end = NULL;
-        long part = bar ? strtol(bar + 1, &end, 10) : -1;
+        const char *k = b->extra_keys.data + at;
         sy_store_batch_del(b->w->store, k);
-        if (topic && bar && end != bar + 1 && !*end && part >= 0 && part <= INT32_MAX &&
-            sy_batchrec_is_log_key(k, strlen(k)) && /* a restored record's tombstone */
-            sy_kafka_produce_to(b->w->changelog_producer, topic, (int32_t)part, k, strlen(k), NULL, 0, NULL,
-                                (void *)&batch_record_tag) == 0)
-            b->acks++;
+        tombstone(b, k);
     }
     sy_buf_reset(&b->extra_keys);
     sy_buf_reset(&b->rkey);
@@ -873,6 +935,8 @@ typedef struct rec_scan {
     sy_buf bad_keys; /* NUL-separated: removed after the scan */
     rebuild *todo;   /* jobs adopted from records: rebuilt after the scan */
     size_t ntodo;
+    sy_keymap groups; /* records in parts: each partition's part keys (collect_part) */
+    size_t partial;  /* parts whose record is not complete: left for now */
 } rec_scan;
 
 /* A record's store key is of this tier: "tier\x1f..." (its own), or the
@@ -936,11 +1000,63 @@ static void merge_record(rec_scan *sc, batchio *b, const char *key, const sy_bat
     sy_info("batch %s of tier '%s': %zu more job(s) from a restored record", b->batch_id, b->tier->name, added);
 }
 
+/* The records in parts (batchrec.h): each partition's parts, by the key
+ * without its "#i/n" (NUL-separated keys). */
+static void collect_part(void *ctx, const char *key, const void *data, size_t len)
+{
+    (void)data, (void)len;
+    int32_t p;
+    uint32_t part, count;
+    size_t base;
+    if (sy_batchrec_log_key_parse(key, strlen(key), &p, &part, &count, &base) != 0 || count < 2) return;
+    sy_buf group;
+    sy_buf_init(&group);
+    sy_buf_append(&group, key, strcspn(key, "#"));
+    sy_buf *keys = sy_keymap_get(ctx, sy_buf_cstr(&group));
+    if (!keys) {
+        keys = sy_xcalloc(1, sizeof *keys);
+        sy_buf_init(keys);
+        sy_keymap_put(ctx, sy_buf_cstr(&group), keys);
+    }
+    sy_buf_append(keys, key, strlen(key) + 1);
+    sy_buf_free(&group);
+}
+
+static void free_keys(void *v)
+{
+    sy_buf_free(v);
+    free(v);
+}
+
+/* Whether a record's key is a part of a record not all of whose parts
+ * are in the store: not trusted yet (a later restore may bring them). */
+static bool part_missing(sy_keymap *groups, const char *key)
+{
+    int32_t p;
+    uint32_t part, count;
+    size_t base;
+    if (sy_batchrec_log_key_parse(key, strlen(key), &p, &part, &count, &base) != 0 || count < 2) return false;
+    sy_buf group;
+    sy_buf_init(&group);
+    sy_buf_append(&group, key, strcspn(key, "#"));
+    const sy_buf *keys = sy_keymap_get(groups, sy_buf_cstr(&group));
+    sy_buf_free(&group);
+    const char *list[SY_BATCHREC_PARTS_PER_MAX];
+    size_t n = 0;
+    for (size_t at = 0; keys && at < keys->len && n < SY_BATCHREC_PARTS_PER_MAX; at += strlen(keys->data + at) + 1)
+        list[n++] = keys->data + at;
+    return !sy_batchrec_parts_complete(list, n);
+}
+
 static void on_record(void *ctx, const char *key, const void *data, size_t len)
 {
     rec_scan *sc = ctx;
     worker *w = sc->w;
     const sy_tier *tier = sc->tier;
+    if (part_missing(&sc->groups, key)) { /* trusted only whole */
+        sc->partial += key_of_tier(key, tier);
+        return;
+    }
     sy_batchrec_view v;
     if (sy_batchrec_decode(data, len, &v) != 0) {
         if (key_of_tier(key, tier)) {
@@ -1008,7 +1124,12 @@ static void scan_records(worker *w, const sy_tier *tier, bool restored)
 {
     rec_scan sc = {.w = w, .tier = tier, .restored = restored};
     sy_buf_init(&sc.bad_keys);
+    sy_keymap_init(&sc.groups);
+    sy_store_each_batch(w->store, collect_part, &sc.groups);
     sy_store_each_batch(w->store, on_record, &sc);
+    sy_keymap_free_with(&sc.groups, free_keys);
+    if (sc.partial) sy_warn("tier '%s': %zu batch record part(s) wait for the rest of their record", tier->name,
+                            sc.partial);
     for (size_t at = 0; at < sc.bad_keys.len; at += strlen(sc.bad_keys.data + at) + 1)
         sy_store_batch_del(w->store, sc.bad_keys.data + at);
     sy_buf_free(&sc.bad_keys);
@@ -1183,10 +1304,8 @@ static void drop_extra_of(batchio *b, int32_t partition)
     sy_buf keep;
     sy_buf_init(&keep);
     for (size_t at = 0; at < b->extra_keys.len; at += strlen(b->extra_keys.data + at) + 1) {
-        const char *k = b->extra_keys.data + at, *bar = strrchr(k, '|');
-        char *end = NULL;
-        long part = bar ? strtol(bar + 1, &end, 10) : -1;
-        if (bar && end != bar + 1 && !*end && part == partition) sy_store_batch_del(b->w->store, k);
+        const char *k = b->extra_keys.data + at;
+        if (key_partition(k) == partition) sy_store_batch_del(b->w->store, k);
         else sy_buf_append(&keep, k, strlen(k) + 1);
     }
     sy_buf_free(&b->extra_keys);
