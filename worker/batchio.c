@@ -1315,11 +1315,8 @@ static void drop_extra_of(batchio *b, int32_t partition)
 /* A collecting batch's job i leaves it with its line (never sent). */
 static void remove_job(batchio *b, size_t i)
 {
-    bool items = anthropic(b); /* ',' between items, none after the last */
-    size_t from = b->line_at[i], to = i + 1 < b->n ? b->line_at[i + 1] : b->input.len;
-    if (items && i + 1 < b->n) to--;          /* the comma before the next item stays ... */
-    if (items && i > 0) from--;               /* ... and the one before this goes */
-    else if (items && i + 1 < b->n) to++;     /* the first item: the comma after it goes */
+    size_t from, to;
+    sy_batch_line_span(anthropic(b), b->line_at, b->n, b->input.len, i, &from, &to);
     size_t cut = to - from;
     memmove(b->input.data + from, b->input.data + to, b->input.len - to);
     b->input.len -= cut;
