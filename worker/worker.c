@@ -363,7 +363,7 @@ static size_t unfinished_in(worker *w, const rd_kafka_topic_partition_list_t *pa
  * over, dropped or waited for until their batch owns them (run_revoked,
  * docs/durability.md "Batches follow partitions"): none is answered both
  * here and by the next owner. */
-static void finish_revoked(worker *w, const rd_kafka_topic_partition_list_t *parts)
+static size_t finish_revoked(worker *w, const rd_kafka_topic_partition_list_t *parts)
 {
     int64_t until = sy_mono_us() + (int64_t)w->opt.revoke_grace_ms * 1000;
     size_t left, dropped = run_revoked(w, parts, SY_REVOKE_FIRST); /* their offsets stay unfinished */
@@ -376,6 +376,7 @@ static void finish_revoked(worker *w, const rd_kafka_topic_partition_list_t *par
     left = minus_floor(unfinished_in(w, parts), dropped);
     if (left) sy_warn("revoke: %zu job(s) of the revoked partitions unfinished after %d ms; "
                       "their results will still be published", left, w->opt.revoke_grace_ms);
+    return left;
 }
 
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
@@ -388,8 +389,13 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
      * nothing more goes out. */
     bool live = !w->drained && !sy_werr_is_fatal(&w->fatal);
     if (e == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS && live) {
-        finish_revoked(w, parts);
-        flush_producers(w);
+        /* Every job of the revoked partitions settled (its result and
+         * changelog records acknowledged): nothing of theirs is in the
+         * producers' queues, whose other partitions' messages need not
+         * hold the rebalance. Else their deliveries are waited for (up to
+         * 10 s), so the next owner finds their results. */
+        if (finish_revoked(w, parts) > 0) flush_producers(w);
+        else poll_producers(w);
         if (commit_store(w) == 0) commit_offsets(w, false); /* acknowledgements first, then the offsets */
         for (int i = 0; i < parts->cnt; i++)
             sy_offsets_revoke(w->offsets, parts->elems[i].topic, parts->elems[i].partition);
