@@ -108,6 +108,7 @@ static fp_file *file_new(const char *prefix)
         bs.files = sy_xrealloc(bs.files, bs.capfiles * sizeof *bs.files);
     }
     fp_file *f = &bs.files[bs.nfiles++];
+    *f = (fp_file){0};
     new_id(f->id, prefix);
     sy_buf_init(&f->data);
     return f;
