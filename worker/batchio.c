@@ -1053,10 +1053,6 @@ static void on_record(void *ctx, const char *key, const void *data, size_t len)
     rec_scan *sc = ctx;
     worker *w = sc->w;
     const sy_tier *tier = sc->tier;
-    if (part_missing(&sc->groups, key)) { /* trusted only whole */
-        sc->partial += key_of_tier(key, tier);
-        return;
-    }
     sy_batchrec_view v;
     if (sy_batchrec_decode(data, len, &v) != 0) {
         if (key_of_tier(key, tier)) {
@@ -1076,6 +1072,11 @@ static void on_record(void *ctx, const char *key, const void *data, size_t len)
     if (w->opt.key_ttl_ms && sy_now_ms() - r->recorded_ms > SY_BATCH_GIVE_UP_MS + w->opt.key_ttl_ms) {
         /* older than its batch's window and its jobs' keys: nothing left to answer */
         sy_buf_append(&sc->bad_keys, key, strlen(key) + 1);
+        sy_batchrec_view_free(&v);
+        return;
+    }
+    if (part_missing(&sc->groups, key)) { /* trusted only whole (a part alone still ages out) */
+        sc->partial++;
         sy_batchrec_view_free(&v);
         return;
     }
