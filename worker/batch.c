@@ -55,6 +55,18 @@ bool sy_batch_fits(const sy_batch_policy *p, int64_t njobs, int64_t nbytes, int6
     return njobs < p->max_jobs && nbytes <= p->max_bytes - line_bytes;
 }
 
+void sy_batch_line_span(bool items, const size_t *line_at, size_t n, size_t len, size_t i, size_t *from,
+                        size_t *to)
+{
+    *from = line_at[i];
+    *to = i + 1 < n ? line_at[i + 1] : len;
+    if (!items) return;
+    if (i > 0) { /* the comma before it goes, the one before the next stays */
+        (*from)--;
+        if (i + 1 < n) (*to)--;
+    } /* the first: the comma after it goes with it (to is the next item's start) */
+}
+
 int64_t sy_batch_due_at(const sy_batch_policy *p, int64_t njobs, int64_t first_ms)
 {
     if (njobs <= 0) return INT64_MAX;

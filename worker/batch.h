@@ -100,6 +100,12 @@ bool sy_batch_due(const sy_batch_policy *p, int64_t njobs, int64_t nbytes, int64
                   int64_t now_ms);
 /* When a collecting batch becomes due by time (INT64_MAX when empty). */
 int64_t sy_batch_due_at(const sy_batch_policy *p, int64_t njobs, int64_t first_ms);
+/* The bytes [*from, *to) of the input (len bytes, n lines or items, line
+ * i starting at line_at[i]) that line i takes with its separator: what
+ * goes when its job leaves a collecting batch (a revoke). items: the
+ * comma-separated items of Anthropic's requests array, else JSONL lines. */
+void sy_batch_line_span(bool items, const size_t *line_at, size_t n, size_t len, size_t i, size_t *from,
+                        size_t *to);
 
 /* Milliseconds before poll number `polls` (0 = the first after create):
  * poll_ms doubling, capped at poll_max_ms. */

@@ -9,8 +9,10 @@
  * once created; the create, and the polling, wait for the group commit
  * that makes the record durable (batchio_after_group_commit). A batch
  * recorded created owns its jobs: their offsets are released
- * (run_batch_owned). At start (batchio_start) each batch tier polls its
- * recorded batches again and rebuilds the jobs they own (run_restore);
+ * (the hooks' `owned`: run.c hands them to batchio_start, and this file
+ * calls no function of run.c). At start (batchio_start) each batch tier
+ * polls its recorded batches again and rebuilds the jobs they own
+ * (`restore`);
  * then it lists the provider's batches (GET {base}/batches?limit=100) for
  * one created but not recorded: those whose metadata names this tier and
  * one of its models, or whose input file a record names, have their input
@@ -23,7 +25,8 @@
  * acknowledged (batchio_on_delivery); after a changelog restore the
  * records it brought are scanned like a restart's (batchio_restored), and
  * a revoked partition's batch-owned jobs leave their batch for the next
- * owner (batchio_hand_over).
+ * owner, and the jobs no batch owns yet are dropped, never answered here
+ * (batchio_hand_over).
  * docs/durability.md, "Batch tiers", is the account of it.
  *
  * Anthropic message batches (a model on a provider of kind anthropic) have
@@ -49,13 +52,14 @@
 #include "batchrec.h"
 #include "log.h"
 #include "reload.h"
-#include "run.h"
 #include "util.h"
 
 #define ID_MAX 96
 #define RETRY_MS 200 /* no engine slot, or a call failed: try again */
 
 #define ADOPT_KEEP_MS 120000 /* an adopted batch's results wait this long for late jobs */
+
+typedef struct logged_part logged_part;
 
 typedef enum op { OP_NONE, OP_UPLOAD, OP_CREATE, OP_POLL, OP_OUTPUT, OP_ERRORS, OP_LIST, OP_INPUT } op;
 
@@ -68,6 +72,8 @@ typedef struct batchio {
     sy_run **runs;            /* the jobs it carries (NULL: freed meanwhile) */
     char **ids;               /* their custom_ids */
     sy_batchrec_job *jobs;    /* their tier messages, for the record (bytes malloc'd) */
+    size_t *line_at;          /* where each one's line starts in `input` (collecting) */
+    bool *gone;               /* handed over or dropped at a revoke: answered elsewhere */
     size_t n, cap;
     sy_keymap idset;          /* custom_ids already in it */
     sy_buf input;             /* the JSONL */
@@ -89,6 +95,9 @@ typedef struct batchio {
     bool own_on_ack;          /* recorded created: it owns its jobs once they are */
     bool mirror_failed;       /* one was refused: its jobs keep their offsets */
     bool handed;              /* jobs of it went to a partition's next owner: record again */
+    bool stop_on_response;    /* nothing left to answer here: freed when its call ends */
+    struct logged_part { int32_t partition; uint32_t count; } *logged; /* parts of its record */
+    size_t nlogged;           /* on the changelog, per partition (their tombstones' keys) */
     struct batchio *next;
 } batchio;
 
@@ -114,6 +123,7 @@ typedef struct batchio_set {
     batchio *list;
     tier_rec *tiers;          /* per cfg.tiers index */
     sy_keymap adopted;        /* "<tier index>:<custom_id>" -> adopted batchio */
+    const batchio_hooks *hooks; /* run.c's (batchio_start) */
 } batchio_set;
 
 static batchio_set *set_of(worker *w)
@@ -189,6 +199,9 @@ static void batch_free(batchio *b)
     free(b->runs);
     free(b->ids);
     free(b->jobs);
+    free(b->line_at);
+    free(b->gone);
+    free(b->logged);
     sy_keymap_free(&b->idset);
     sy_buf_free(&b->rkey);
     sy_buf_free(&b->extra_keys);
@@ -245,9 +258,35 @@ static const char *log_topic(const batchio *b)
     return b->w->opt.changelog ? b->w->changelog_topics[b->tier->index] : NULL; /* worker.h */
 }
 
+/* Bytes a part of a record may take: the changelog producer's
+ * message.max.bytes, less a margin for the key, the writer's id and the
+ * message's framing (batchrec.h, "in parts"). */
+static size_t part_bound(worker *w)
+{
+    char v[32];
+    size_t sz = sizeof v;
+    long max = 1000000;
+    if (rd_kafka_conf_get(rd_kafka_conf(w->changelog_producer), "message.max.bytes", v, &sz) == RD_KAFKA_CONF_OK)
+        max = atol(v);
+    size_t margin = SY_BATCHREC_LOG_KEY_MAX + 1024;
+    return max > (long)(2 * margin) ? (size_t)max - margin : (size_t)(max > 0 ? max : 1000) / 2;
+}
+
+/* How many parts partition p's record had on the changelog (0: none). */
+static uint32_t *logged_of(batchio *b, int32_t p, bool add)
+{
+    for (size_t i = 0; i < b->nlogged; i++)
+        if (b->logged[i].partition == p) return &b->logged[i].count;
+    if (!add) return NULL;
+    b->logged = sy_xrealloc(b->logged, (b->nlogged + 1) * sizeof *b->logged);
+    b->logged[b->nlogged] = (logged_part){.partition = p, .count = 0};
+    return &b->logged[b->nlogged++].count;
+}
+
 /* The record on the changelog: one per partition of its jobs, with that
- * partition's jobs (value: the writer's id, then the record), or their
- * tombstones (rec NULL). Each acknowledgement is counted (b->acks). */
+ * partition's jobs (value: the writer's id, then the record), in parts
+ * when larger than a message may be (batchrec.h), or their tombstones
+ * (rec NULL). Each acknowledgement is counted (b->acks). */
 static void mirror(batchio *b, const sy_batchrec *rec)
 {
     worker *w = b->w;
@@ -256,23 +295,40 @@ static void mirror(batchio *b, const sy_batchrec *rec)
     sy_batchrec all = {.n = b->n, .ids = (const char *const *)b->ids, .jobs = b->jobs};
     int32_t *parts = sy_xcalloc(SY_BATCHREC_PARTS_MAX, sizeof *parts);
     size_t np = sy_batchrec_partitions(&all, parts, SY_BATCHREC_PARTS_MAX);
+    size_t bound = rec ? part_bound(w) : 0;
     sy_buf base, key, val;
     sy_buf_init(&base);
     sy_buf_init(&key);
     sy_buf_init(&val);
     sy_batchrec_log_base(&base, sy_buf_cstr(&b->rkey));
     for (size_t i = 0; i < np; i++) {
-        sy_batchrec_log_key(&key, sy_buf_cstr(&base), parts[i]);
-        sy_buf_reset(&val);
+        uint32_t *had = logged_of(b, parts[i], rec != NULL);
+        uint32_t old = had && *had ? *had : (rec ? 0 : 1), now = 0;
         if (rec) {
-            sy_buf_append(&val, &w->owner_id, sizeof w->owner_id);
-            sy_batchrec_encode_partition(&val, rec, parts[i]);
+            size_t c = sy_batchrec_count_parts(rec, parts[i], bound);
+            now = c > SY_BATCHREC_PARTS_PER_MAX ? SY_BATCHREC_PARTS_PER_MAX : (uint32_t)c;
+            if (c > now) b->mirror_failed = true; /* not all of it fits: it owns nothing */
         }
-        if (sy_kafka_produce_to(w->changelog_producer, topic, parts[i], key.data, key.len, rec ? val.data : NULL,
-                                rec ? val.len : 0, NULL, (void *)&batch_record_tag) == 0)
-            b->acks++;
-        else if (rec)
-            b->mirror_failed = true;
+        /* the parts of before go when their count changed (their keys differ) */
+        for (uint32_t k = 0; old != now && k < old; k++) {
+            sy_batchrec_log_part_key(&key, sy_buf_cstr(&base), parts[i], k, old);
+            if (sy_kafka_produce_to(w->changelog_producer, topic, parts[i], key.data, key.len, NULL, 0, NULL,
+                                    (void *)&batch_record_tag) == 0)
+                b->acks++;
+        }
+        size_t cursor = 0;
+        for (uint32_t k = 0; k < now; k++) {
+            sy_batchrec_log_part_key(&key, sy_buf_cstr(&base), parts[i], k, now);
+            sy_buf_reset(&val);
+            sy_buf_append(&val, &w->owner_id, sizeof w->owner_id);
+            sy_batchrec_encode_part(&val, rec, parts[i], bound, &cursor);
+            if (sy_kafka_produce_to(w->changelog_producer, topic, parts[i], key.data, key.len, val.data, val.len,
+                                    NULL, (void *)&batch_record_tag) == 0)
+                b->acks++;
+            else
+                b->mirror_failed = true;
+        }
+        if (had) *had = now;
     }
     sy_buf_free(&base);
     sy_buf_free(&key);
@@ -291,7 +347,7 @@ static void own_jobs(batchio *b)
         return;
     }
     for (size_t i = 0; i < b->n; i++)
-        if (b->runs[i] && b->jobs[i].present) run_batch_owned(b->runs[i]);
+        if (b->runs[i] && b->jobs[i].present) set_of(b->w)->hooks->owned(b->runs[i]);
     sy_info("batch %s of tier '%s': recorded; it owns its %zu job(s), their offsets are released",
             b->batch_id, b->tier->name, b->n);
 }
@@ -361,23 +417,37 @@ static bool stage_record(batchio *b)
 /* The batch is over (its jobs answered, handed to their retry, or their
  * results kept no longer): its record goes, in the same group commit as
  * the results it staged. */
+/* The partition of a restored record's key (a changelog key), or -1. */
+static int32_t key_partition(const char *k)
+{
+    int32_t p;
+    uint32_t part, count;
+    size_t base;
+    return sy_batchrec_log_key_parse(k, strlen(k), &p, &part, &count, &base) == 0 ? p : -1;
+}
+
+/* A restored record's tombstone, under its own key. */
+static void tombstone(batchio *b, const char *k)
+{
+    const char *topic = log_topic(b);
+    int32_t part = key_partition(k);
+    if (topic && part >= 0 &&
+        sy_kafka_produce_to(b->w->changelog_producer, topic, part, k, strlen(k), NULL, 0, NULL,
+                            (void *)&batch_record_tag) == 0)
+        b->acks++;
+}
+
 static void forget_record(batchio *b)
 {
     if (b->rkey.len) {
         sy_store_batch_del(b->w->store, sy_buf_cstr(&b->rkey));
         mirror(b, NULL); /* the tombstones of its changelog records */
+        if (sy_batchrec_is_log_key(b->rkey.data, b->rkey.len)) tombstone(b, sy_buf_cstr(&b->rkey));
     }
-    const char *topic = log_topic(b);
     for (size_t at = 0; at < b->extra_keys.len; at += strlen(b->extra_keys.data + at) + 1) {
-        const char *k = b->extra_keys.data + at, *bar = strrchr(k, '|');
-        char *end = NULL;
-        long part = bar ? strtol(bar + 1, &end, 10) : -1;
+        const char *k = b->extra_keys.data + at;
         sy_store_batch_del(b->w->store, k);
-        if (topic && bar && end != bar + 1 && !*end && part >= 0 && part <= INT32_MAX &&
-            sy_batchrec_is_log_key(k, strlen(k)) && /* a restored record's tombstone */
-            sy_kafka_produce_to(b->w->changelog_producer, topic, (int32_t)part, k, strlen(k), NULL, 0, NULL,
-                                (void *)&batch_record_tag) == 0)
-            b->acks++;
+        tombstone(b, k);
     }
     sy_buf_reset(&b->extra_keys);
     sy_buf_reset(&b->rkey);
@@ -595,6 +665,10 @@ bool batchio_on_response(worker *w, sy_transfer *t, void *opaque)
     op what = b->pending;
     b->t = NULL;
     b->pending = OP_NONE;
+    if (b->stop_on_response) { /* handed over meanwhile: nothing left here */
+        batch_free(b);
+        return true;
+    }
     bool ok = t->curl_code == CURLE_OK && !t->too_large && t->http_status >= 200 && t->http_status < 300;
     if (what == OP_LIST) {
         json_t *o = ok ? json_loadb(t->body.data, t->body.len, 0, NULL) : NULL;
@@ -643,8 +717,8 @@ static void answer_all(batchio *b)
             b->runs[a.index] = NULL;
             if (r) {
                 r->in_batch = false;
-                run_on_batch_line(r, b->batch_id, a.status_code, a.body, a.body ? strlen(a.body) : 0,
-                                  a.error_code);
+                set_of(b->w)->hooks->line(r, b->batch_id, a.status_code, a.body, a.body ? strlen(a.body) : 0,
+                                          a.error_code);
             }
             free(a.body);
         }
@@ -661,7 +735,7 @@ static void answer_all(batchio *b)
         if (r) { /* an adopted batch's jobs that have not come back are not missing */
             missing++;
             r->in_batch = false;
-            run_on_batch_line(r, b->batch_id, 0, NULL, 0, "no_result_line");
+            set_of(b->w)->hooks->line(r, b->batch_id, 0, NULL, 0, "no_result_line");
         }
     }
     if (missing) sy_warn("batch %s of tier '%s': %zu job(s) without a result line, retried", b->batch_id,
@@ -694,7 +768,11 @@ static void add_job_msg(batchio *b, sy_run *r, const char *key, const sy_batchre
         b->runs = sy_xrealloc(b->runs, b->cap * sizeof *b->runs);
         b->ids = sy_xrealloc(b->ids, b->cap * sizeof *b->ids);
         b->jobs = sy_xrealloc(b->jobs, b->cap * sizeof *b->jobs);
+        b->line_at = sy_xrealloc(b->line_at, b->cap * sizeof *b->line_at);
+        b->gone = sy_xrealloc(b->gone, b->cap * sizeof *b->gone);
     }
+    b->line_at[b->n] = b->input.len;
+    b->gone[b->n] = false;
     sy_batchrec_job j = {0};
     if (r) /* the message's bytes are in r->raw: key, then value */
         j = (sy_batchrec_job){.present = 1, .partition = r->partition, .offset = r->offset,
@@ -868,6 +946,8 @@ typedef struct rec_scan {
     sy_buf bad_keys; /* NUL-separated: removed after the scan */
     rebuild *todo;   /* jobs adopted from records: rebuilt after the scan */
     size_t ntodo;
+    sy_keymap groups; /* records in parts: each partition's part keys (collect_part) */
+    size_t partial;  /* parts whose record is not complete: left for now */
 } rec_scan;
 
 /* A record's store key is of this tier: "tier\x1f..." (its own), or the
@@ -931,6 +1011,54 @@ static void merge_record(rec_scan *sc, batchio *b, const char *key, const sy_bat
     sy_info("batch %s of tier '%s': %zu more job(s) from a restored record", b->batch_id, b->tier->name, added);
 }
 
+/* The records in parts (batchrec.h): each partition's parts, by the key
+ * without its "#i/n" (NUL-separated keys). */
+static void collect_part(void *ctx, const char *key, const void *data, size_t len)
+{
+    (void)data, (void)len;
+    int32_t p;
+    uint32_t part, count;
+    size_t base;
+    if (sy_batchrec_log_key_parse(key, strlen(key), &p, &part, &count, &base) != 0 || count < 2) return;
+    sy_buf group;
+    sy_buf_init(&group);
+    sy_buf_append(&group, key, strcspn(key, "#"));
+    sy_buf *keys = sy_keymap_get(ctx, sy_buf_cstr(&group));
+    if (!keys) {
+        keys = sy_xcalloc(1, sizeof *keys);
+        sy_buf_init(keys);
+        sy_keymap_put(ctx, sy_buf_cstr(&group), keys);
+    }
+    sy_buf_append(keys, key, strlen(key) + 1);
+    sy_buf_free(&group);
+}
+
+static void free_keys(void *v)
+{
+    sy_buf_free(v);
+    free(v);
+}
+
+/* Whether a record's key is a part of a record not all of whose parts
+ * are in the store: not trusted yet (a later restore may bring them). */
+static bool part_missing(sy_keymap *groups, const char *key)
+{
+    int32_t p;
+    uint32_t part, count;
+    size_t base;
+    if (sy_batchrec_log_key_parse(key, strlen(key), &p, &part, &count, &base) != 0 || count < 2) return false;
+    sy_buf group;
+    sy_buf_init(&group);
+    sy_buf_append(&group, key, strcspn(key, "#"));
+    const sy_buf *keys = sy_keymap_get(groups, sy_buf_cstr(&group));
+    sy_buf_free(&group);
+    const char *list[SY_BATCHREC_PARTS_PER_MAX];
+    size_t n = 0;
+    for (size_t at = 0; keys && at < keys->len && n < SY_BATCHREC_PARTS_PER_MAX; at += strlen(keys->data + at) + 1)
+        list[n++] = keys->data + at;
+    return !sy_batchrec_parts_complete(list, n);
+}
+
 static void on_record(void *ctx, const char *key, const void *data, size_t len)
 {
     rec_scan *sc = ctx;
@@ -955,6 +1083,11 @@ static void on_record(void *ctx, const char *key, const void *data, size_t len)
     if (w->opt.key_ttl_ms && sy_now_ms() - r->recorded_ms > SY_BATCH_GIVE_UP_MS + w->opt.key_ttl_ms) {
         /* older than its batch's window and its jobs' keys: nothing left to answer */
         sy_buf_append(&sc->bad_keys, key, strlen(key) + 1);
+        sy_batchrec_view_free(&v);
+        return;
+    }
+    if (part_missing(&sc->groups, key)) { /* trusted only whole (a part alone still ages out) */
+        sc->partial++;
         sy_batchrec_view_free(&v);
         return;
     }
@@ -1003,14 +1136,19 @@ static void scan_records(worker *w, const sy_tier *tier, bool restored)
 {
     rec_scan sc = {.w = w, .tier = tier, .restored = restored};
     sy_buf_init(&sc.bad_keys);
+    sy_keymap_init(&sc.groups);
+    sy_store_each_batch(w->store, collect_part, &sc.groups);
     sy_store_each_batch(w->store, on_record, &sc);
+    sy_keymap_free_with(&sc.groups, free_keys);
+    if (sc.partial) sy_warn("tier '%s': %zu batch record part(s) wait for the rest of their record", tier->name,
+                            sc.partial);
     for (size_t at = 0; at < sc.bad_keys.len; at += strlen(sc.bad_keys.data + at) + 1)
         sy_store_batch_del(w->store, sc.bad_keys.data + at);
     sy_buf_free(&sc.bad_keys);
     if (sc.bad) sy_warn("tier '%s': %zu unreadable batch record(s) dropped", tier->name, sc.bad);
     for (size_t i = 0; i < sc.ntodo; i++) {
         const sy_batchrec_job *m = &sc.todo[i].b->jobs[sc.todo[i].i];
-        run_restore(w, tier, m->partition, m->offset, m->origin, m->key, m->keylen, m->value, m->len);
+        set_of(w)->hooks->restore(w, tier, m->partition, m->offset, m->origin, m->key, m->keylen, m->value, m->len);
     }
     if (sc.ntodo) sy_info("tier '%s': %zu job(s) rebuilt from batch records", tier->name, sc.ntodo);
     free(sc.todo);
@@ -1093,7 +1231,7 @@ static bool join_adopted(worker *w, sy_run *r, const char *key)
         p = nl ? nl + 1 : end;
     }
     sy_batch_match_free(&m);
-    run_on_batch_line(r, b->batch_id, found ? a.status_code : 0, found ? a.body : NULL,
+    set_of(w)->hooks->line(r, b->batch_id, found ? a.status_code : 0, found ? a.body : NULL,
                       found && a.body ? strlen(a.body) : 0, found ? a.error_code : "no_result_line");
     free(a.body);
     return true;
@@ -1118,8 +1256,8 @@ static void route(worker *w, sy_run *r, sy_buf *line)
         b = NULL;
     }
     if (!b) b = batch_new(w, r->tier, r->model);
-    add_job(b, r, key);
-    if (items && b->n > 1) sy_buf_putc(&b->input, ',');
+    if (items && b->n > 0) sy_buf_putc(&b->input, ',');
+    add_job(b, r, key); /* its line starts here */
     sy_buf_append(&b->input, line->data, line->len);
     r->in_batch = true;
     int64_t now = sy_mono_us() / 1000;
@@ -1162,8 +1300,9 @@ bool batchio_take(worker *w, sy_run *r, sy_transfer *t)
     return true;
 }
 
-void batchio_start(worker *w)
+void batchio_start(worker *w, const batchio_hooks *hooks)
 {
+    set_of(w)->hooks = hooks;
     for (size_t i = 0; i < w->cfg->ntiers; i++) {
         const sy_tier *t = w->cfg->tiers[i];
         if (t->mode == SY_TIER_BATCH && set_of(w)->tiers[t->index].st == REC_NONE) recovery_start(w, t);
@@ -1177,45 +1316,130 @@ static void drop_extra_of(batchio *b, int32_t partition)
     sy_buf keep;
     sy_buf_init(&keep);
     for (size_t at = 0; at < b->extra_keys.len; at += strlen(b->extra_keys.data + at) + 1) {
-        const char *k = b->extra_keys.data + at, *bar = strrchr(k, '|');
-        char *end = NULL;
-        long part = bar ? strtol(bar + 1, &end, 10) : -1;
-        if (bar && end != bar + 1 && !*end && part == partition) sy_store_batch_del(b->w->store, k);
+        const char *k = b->extra_keys.data + at;
+        if (key_partition(k) == partition) sy_store_batch_del(b->w->store, k);
         else sy_buf_append(&keep, k, strlen(k) + 1);
     }
     sy_buf_free(&b->extra_keys);
     b->extra_keys = keep;
 }
 
-bool batchio_hand_over(worker *w, sy_run *r)
+/* A collecting batch's job i leaves it with its line (never sent). */
+static void remove_job(batchio *b, size_t i)
 {
-    if (!w->batches || !r->batch_owned || !w->opt.changelog) return false;
-    for (batchio *b = *head(w); b; b = b->next) {
-        if (!log_topic(b)) continue;
-        for (size_t i = 0; i < b->n; i++) {
-            if (b->runs[i] != r || !b->jobs[i].present) continue;
-            b->runs[i] = NULL; /* neither answered nor kept here: its message goes */
-            free((char *)b->jobs[i].key);
-            free((char *)b->jobs[i].origin);
-            b->jobs[i] = (sy_batchrec_job){0};
-            drop_extra_of(b, r->partition);
-            b->handed = true;
-            r->in_batch = false;
-            return true;
-        }
+    size_t from, to;
+    sy_batch_line_span(anthropic(b), b->line_at, b->n, b->input.len, i, &from, &to);
+    size_t cut = to - from;
+    memmove(b->input.data + from, b->input.data + to, b->input.len - to);
+    b->input.len -= cut;
+    sy_keymap_del(&b->idset, b->ids[i]);
+    free(b->ids[i]);
+    free((char *)b->jobs[i].key);
+    free((char *)b->jobs[i].origin);
+    for (size_t j = i; j + 1 < b->n; j++) {
+        b->runs[j] = b->runs[j + 1];
+        b->ids[j] = b->ids[j + 1];
+        b->jobs[j] = b->jobs[j + 1];
+        b->gone[j] = b->gone[j + 1];
+        b->line_at[j] = b->line_at[j + 1] - cut;
     }
-    return false;
+    b->n--;
+}
+
+/* b went out (upload, create or record on their way) and owns none of
+ * its jobs yet: r may be made its own by waiting. */
+static bool on_its_way(const batchio *b)
+{
+    if (b->adopted || b->mirror_failed) return false; /* it never will own its jobs */
+    return b->state == SY_BS_COLLECTING || b->state == SY_BS_UPLOADED || b->state == SY_BS_CREATED ||
+           b->recording || b->own_on_ack;
+}
+
+batchio_revoke batchio_hand_over(worker *w, sy_run *r, bool last)
+{
+    if (!w->batches) return BATCHIO_KEEP;
+    batchio_set *bs = set_of(w);
+    tier_rec *tr = r->tier ? &bs->tiers[r->tier->index] : NULL;
+    for (size_t i = 0; tr && i < tr->nq; i++)
+        if (tr->q[i].r == r) { /* waiting for its tier's recovery: never sent */
+            tr->q[i].r = NULL;
+            r->in_batch = false;
+            return BATCHIO_DROPPED;
+        }
+    for (batchio *b = bs->list; b; b = b->next) {
+        size_t i = 0;
+        while (i < b->n && b->runs[i] != r) i++;
+        if (i == b->n) continue;
+        if (b->state == SY_BS_COLLECTING && b->pending == OP_NONE && !b->t && !b->lister && !b->adopted) {
+            remove_job(b, i); /* never sent: the next owner consumes it */
+            r->in_batch = false;
+            if (!b->n) batch_free(b);
+            return BATCHIO_DROPPED;
+        }
+        bool owned = r->batch_owned && b->jobs[i].present && w->opt.changelog && log_topic(b);
+        if (!owned && r->batch_owned) return BATCHIO_KEEP; /* --no-changelog: its offset is committed, */
+                                                          /* no one else gets it: answered here */
+        if (!owned && !last && on_its_way(b)) return BATCHIO_WAIT;
+        /* owned: the next owner rebuilds it from the record; not owned (the
+         * wait is over, or a batch found by the listing): the next owner
+         * consumes it (its offset is not committed) and this line is ignored */
+        b->runs[i] = NULL;
+        b->gone[i] = true;
+        free((char *)b->jobs[i].key);
+        free((char *)b->jobs[i].origin);
+        b->jobs[i] = (sy_batchrec_job){0};
+        if (owned) drop_extra_of(b, r->partition);
+        b->handed = true;
+        r->in_batch = false;
+        if (!owned)
+            sy_warn("revoke: a job of batch %s (tier '%s') not owned by it yet is left to the next owner; "
+                    "its line here is ignored (it may be sent again)", b->batch_id[0] ? b->batch_id : "(creating)",
+                    b->tier->name);
+        return owned ? BATCHIO_HANDED : BATCHIO_DROPPED;
+    }
+    return BATCHIO_KEEP;
+}
+
+/* Nothing of b is left to answer here: every job handed over, dropped,
+ * or answered, none awaited (a job found by the listing, not back yet). */
+static bool nothing_left(const batchio *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        if (b->runs[i] || (!b->gone[i] && !b->jobs[i].present)) return false;
+    return true;
+}
+
+/* b polls no more here: its jobs' next owners poll it. Its records leave
+ * this store only (their changelog copies are the next owners'). */
+static void stop_here(batchio *b)
+{
+    sy_info("batch %s of tier '%s': no job of it is left here; polled by the partitions' next owner(s) only",
+            b->batch_id, b->tier->name);
+    if (b->rkey.len) sy_store_batch_del(b->w->store, sy_buf_cstr(&b->rkey));
+    for (size_t at = 0; at < b->extra_keys.len; at += strlen(b->extra_keys.data + at) + 1)
+        sy_store_batch_del(b->w->store, b->extra_keys.data + at);
+    if (b->t) b->stop_on_response = true; /* the engine still holds its call */
+    else batch_free(b);
 }
 
 void batchio_after_hand_over(worker *w)
 {
     if (!w->batches) return;
     size_t n = 0;
-    for (batchio *b = *head(w); b; b = b->next) {
-        if (!b->handed) continue;
-        b->handed = false;
-        n++;
-        if (b->rkey.len) stage_record(b); /* without the jobs handed over: a restart does not rebuild them */
+    bool again = true;
+    while (again) { /* stop_here frees a batch: walk again from the head */
+        again = false;
+        for (batchio *b = *head(w); b; b = b->next) {
+            if (!b->handed) continue;
+            b->handed = false;
+            n++;
+            if (b->batch_id[0] && !b->stop_on_response && nothing_left(b)) {
+                stop_here(b);
+                again = true;
+                break;
+            }
+            if (b->rkey.len) stage_record(b); /* without the jobs handed over: a restart does not rebuild them */
+        }
     }
     if (n) sy_info("revoke: %zu batch(es) handed their revoked partitions' jobs to the next owner", n);
 }

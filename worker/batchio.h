@@ -7,7 +7,7 @@
  * this file uploads the JSONL input (POST {base}/files), creates the batch
  * (POST {base}/batches), polls it (GET {base}/batches/{id}), downloads the
  * output and error files (GET {base}/files/{id}/content, bounded by
- * --max-answer-bytes), and gives each job its line (run_on_batch_line),
+ * --max-answer-bytes), and gives each job its line (the hooks' `line`),
  * or, for a job no line answered, a retriable failure. One batch per
  * (tier, model) collects at a time. Each batch is recorded in the store
  * (batchrec.h) and, once recorded created, owns its jobs (their input
@@ -23,10 +23,24 @@
  * released. False when it cannot (its line is larger than a batch may be):
  * the caller launches it as an ordinary call. */
 bool batchio_take(worker *w, sy_run *r, sy_transfer *t);
-/* At start, before consuming: each batch tier's recorded batches are
- * polled again and the jobs they own rebuilt (run_restore); then the
- * provider's listing is looked at for a batch created but not recorded. */
-void batchio_start(worker *w);
+/* What this file asks of the jobs' shell (run.c), handed at start the way
+ * embed.c is handed its ending: batchio.c calls no function of run.c. */
+typedef struct batchio_hooks {
+    /* the batch carrying r is recorded created: it owns r (run_batch_owned) */
+    void (*owned)(sy_run *r);
+    /* r's line, or status 0 and an error code (run_on_batch_line) */
+    void (*line)(sy_run *r, const char *batch_id, int status, const char *body, size_t len,
+                 const char *error_code);
+    /* a job rebuilt from a batch record, its offset committed (run_restore) */
+    void (*restore)(worker *w, const sy_tier *tier, int32_t partition, int64_t offset, const char *origin,
+                    const void *key, size_t keylen, const void *value, size_t len);
+} batchio_hooks;
+
+/* At start, before consuming (hooks kept for the worker's life): each
+ * batch tier's recorded batches are polled again and the jobs they own
+ * rebuilt (hooks->restore); then the provider's listing is looked at for
+ * a batch created but not recorded. */
+void batchio_start(worker *w, const batchio_hooks *hooks);
 /* A finished engine transfer: true if it was a batch's call (handled). */
 bool batchio_on_response(worker *w, sy_transfer *t, void *opaque);
 /* After each group commit: the batches whose record it made durable go on
@@ -38,12 +52,25 @@ void batchio_after_group_commit(worker *w);
 void batchio_restored(worker *w);
 /* A changelog delivery report: true if it was a batch record's (handled). */
 bool batchio_on_delivery(worker *w, const rd_kafka_message_t *m);
-/* r's partition is revoked: if a batch owns r (its record is on the
- * changelog, where the partition's next owner reads it), r leaves the
- * batch (which no longer answers nor records it) and true: the caller
- * frees it without a result. batchio_after_hand_over then records the
- * batches again without those jobs. */
-bool batchio_hand_over(worker *w, sy_run *r);
+/* r's partition is revoked (docs/durability.md, "Batches follow
+ * partitions"): what becomes of r, a job a batch (or its tier's recovery
+ * queue) holds.
+ *   KEEP: no batch holds it; it finishes here as any job at a revoke.
+ *   HANDED: a batch owns it (its record is on the changelog, where the
+ *     partition's next owner reads it): it left the batch, which neither
+ *     answers nor records it any more.
+ *   DROPPED: it was never sent (a collecting batch, the recovery queue),
+ *     or (last) its batch went out but does not own it yet: it left the
+ *     batch, whose line for it is ignored. Its offset is not committed:
+ *     the next owner consumes it.
+ *   WAIT: its batch is on its way (upload, create, record): the caller
+ *     waits for it to own r (then HANDED), asking again; `last` when the
+ *     wait is over (WAIT is then DROPPED).
+ * HANDED and DROPPED: the caller frees r without a result.
+ * batchio_after_hand_over then records the batches again without those
+ * jobs, and stops polling a batch left with no job to answer here. */
+typedef enum batchio_revoke { BATCHIO_KEEP, BATCHIO_HANDED, BATCHIO_DROPPED, BATCHIO_WAIT } batchio_revoke;
+batchio_revoke batchio_hand_over(worker *w, sy_run *r, bool last);
 void batchio_after_hand_over(worker *w);
 /* r is freed: no batch answers it any more. */
 void batchio_forget_run(worker *w, sy_run *r);

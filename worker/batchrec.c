@@ -260,15 +260,22 @@ size_t sy_batchrec_partitions(const sy_batchrec *r, int32_t *out, size_t max)
     return n;
 }
 
-size_t sy_batchrec_encode_partition(sy_buf *out, const sy_batchrec *r, int32_t partition)
+static bool of_part(const sy_batchrec *r, size_t i, int32_t partition)
+{
+    return r->jobs && r->jobs[i].present && r->jobs[i].partition == partition;
+}
+
+/* r's record with only the kept jobs of `partition` among jobs from..to-1;
+ * their count. */
+static size_t encode_of(sy_buf *out, const sy_batchrec *r, int32_t partition, size_t from, size_t to)
 {
     size_t k = 0;
-    for (size_t i = 0; r->jobs && i < r->n; i++) k += r->jobs[i].present && r->jobs[i].partition == partition;
+    for (size_t i = from; i < to; i++) k += of_part(r, i, partition);
     const char **ids = sy_xcalloc(k ? k : 1, sizeof *ids);
     sy_batchrec_job *jobs = sy_xcalloc(k ? k : 1, sizeof *jobs);
     size_t j = 0;
-    for (size_t i = 0; r->jobs && i < r->n; i++)
-        if (r->jobs[i].present && r->jobs[i].partition == partition) {
+    for (size_t i = from; i < to; i++)
+        if (of_part(r, i, partition)) {
             ids[j] = r->ids[i];
             jobs[j++] = r->jobs[i];
         }
@@ -282,9 +289,146 @@ size_t sy_batchrec_encode_partition(sy_buf *out, const sy_batchrec *r, int32_t p
     return k;
 }
 
+size_t sy_batchrec_encode_partition(sy_buf *out, const sy_batchrec *r, int32_t partition)
+{
+    return encode_of(out, r, partition, 0, r->n);
+}
+
 int sy_batchrec_of_partition(const sy_batchrec *r, int32_t partition)
 {
     for (size_t i = 0; i < r->n; i++)
         if (!r->jobs || !r->jobs[i].present || r->jobs[i].partition != partition) return 0;
     return 1;
+}
+
+/* ---- parts ---- */
+
+static size_t str_bytes(const char *s, size_t max)
+{
+    size_t n = s ? strlen(s) : 0;
+    return 2 + (n > max ? max : n);
+}
+
+/* What one job adds to a record's bytes (sy_batchrec_encode). */
+static size_t job_bytes(const sy_batchrec *r, size_t i)
+{
+    const sy_batchrec_job *j = &r->jobs[i];
+    size_t n = str_bytes(r->ids[i], SY_BATCHREC_CID_MAX) + 1;
+    if (j->present && (uint64_t)j->keylen + j->len <= SY_BATCHREC_MSG_MAX)
+        n += 4 + 8 + str_bytes(j->origin, SY_BATCHREC_ORIGIN_MAX - 1) + 4 + j->keylen + 4 + j->len;
+    return n;
+}
+
+static size_t head_bytes(const sy_batchrec *r)
+{
+    return 4 + 8 + 4 + str_bytes(r->tier, SY_BATCHREC_NAME_MAX - 1) + str_bytes(r->model, SY_BATCHREC_NAME_MAX - 1) +
+           str_bytes(r->file_id, SY_BATCHREC_ID_MAX - 1) + str_bytes(r->batch_id, SY_BATCHREC_ID_MAX - 1);
+}
+
+/* From job index *at (of all r's jobs): the indexes of the next part's
+ * jobs end before the returned index; how many in *k. */
+static size_t part_end(const sy_batchrec *r, int32_t partition, size_t max_bytes, size_t at, size_t *k)
+{
+    size_t bytes = head_bytes(r);
+    *k = 0;
+    for (; at < r->n; at++) {
+        if (!of_part(r, at, partition)) continue;
+        size_t jb = job_bytes(r, at);
+        if (*k && bytes + jb > max_bytes) break;
+        bytes += jb;
+        (*k)++;
+    }
+    return at;
+}
+
+size_t sy_batchrec_count_parts(const sy_batchrec *r, int32_t partition, size_t max_bytes)
+{
+    size_t parts = 0, k, at = 0;
+    while ((at = part_end(r, partition, max_bytes, at, &k)), k) parts++;
+    return parts;
+}
+
+size_t sy_batchrec_encode_part(sy_buf *out, const sy_batchrec *r, int32_t partition, size_t max_bytes,
+                               size_t *cursor)
+{
+    /* *cursor counts the partition's jobs: find the index of the first */
+    size_t at = 0, seen = 0;
+    while (at < r->n && (!of_part(r, at, partition) || seen++ < *cursor)) at++;
+    size_t k, end = part_end(r, partition, max_bytes, at, &k);
+    if (!k) return 0;
+    encode_of(out, r, partition, at, end);
+    *cursor += k;
+    return k;
+}
+
+const char *sy_batchrec_log_part_key(sy_buf *out, const char *base, int32_t partition, uint32_t part,
+                                     uint32_t count)
+{
+    sy_batchrec_log_key(out, base, partition);
+    if (count > 1) sy_buf_printf(out, "#%u/%u", part, count);
+    return sy_buf_cstr(out);
+}
+
+/* A decimal at *p (no sign, no leading zero unless "0"), at most max;
+ * *p moves past it. -1 when there is none or it is too large. */
+static int64_t get_dec(const char **p, const char *end, int64_t max)
+{
+    const char *s = *p;
+    int64_t v = 0;
+    if (s == end || *s < '0' || *s > '9' || (*s == '0' && s + 1 < end && s[1] >= '0' && s[1] <= '9')) return -1;
+    for (; s < end && *s >= '0' && *s <= '9'; s++) {
+        v = v * 10 + (*s - '0');
+        if (v > max) return -1;
+    }
+    *p = s;
+    return v;
+}
+
+int sy_batchrec_log_key_parse(const char *key, size_t len, int32_t *partition, uint32_t *part, uint32_t *count,
+                              size_t *base_len)
+{
+    size_t pre = sizeof SY_BATCHREC_LOG_PREFIX - 1;
+    if (!sy_batchrec_is_log_key(key, len)) return -1;
+    const char *end = key + len, *bar = NULL;
+    for (const char *q = key + pre; q < end; q++)
+        if (*q == '|') bar = q;
+    if (!bar || (size_t)(bar - key) <= pre) return -1;
+    const char *p = bar + 1;
+    int64_t pa = get_dec(&p, end, INT32_MAX), i = 0, n = 1;
+    if (pa < 0) return -1;
+    if (p < end && *p == '#') {
+        p++;
+        i = get_dec(&p, end, SY_BATCHREC_PARTS_PER_MAX);
+        if (i < 0 || p == end || *p != '/') return -1;
+        p++;
+        n = get_dec(&p, end, SY_BATCHREC_PARTS_PER_MAX);
+        if (n < 2 || i >= n) return -1; /* one part has the key without "#i/n" */
+    }
+    if (p != end) return -1;
+    *partition = (int32_t)pa;
+    *part = (uint32_t)i;
+    *count = (uint32_t)n;
+    *base_len = (size_t)(bar - key);
+    return 0;
+}
+
+int sy_batchrec_parts_complete(const char *const *keys, size_t n)
+{
+    if (n == 0 || n > SY_BATCHREC_PARTS_PER_MAX) return 0;
+    int32_t p0 = 0;
+    uint32_t c0 = 0;
+    size_t b0 = 0;
+    unsigned char *seen = sy_xcalloc(n, 1);
+    int ok = 1;
+    for (size_t k = 0; ok && k < n; k++) {
+        int32_t p;
+        uint32_t i, c;
+        size_t b;
+        ok = sy_batchrec_log_key_parse(keys[k], strlen(keys[k]), &p, &i, &c, &b) == 0;
+        if (ok && k == 0) p0 = p, c0 = c, b0 = b;
+        ok = ok && p == p0 && c == c0 && b == b0 && !memcmp(keys[k], keys[0], b) && c == n && !seen[i];
+        if (ok) seen[i] = 1;
+    }
+    free(seen);
+    return ok; /* n distinct parts below count == n: every one */
 }

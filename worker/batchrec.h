@@ -109,6 +109,38 @@ const char *sy_batchrec_log_key(sy_buf *out, const char *base, int32_t partition
 size_t sy_batchrec_partitions(const sy_batchrec *r, int32_t *out, size_t max);
 /* r's record with only the kept jobs of `partition`; their count. */
 size_t sy_batchrec_encode_partition(sy_buf *out, const sy_batchrec *r, int32_t partition);
+
+/* ---- a partition's record in parts ----
+ * A partition's record larger than a changelog message may be (the
+ * producer's message.max.bytes, less a margin: batchio.c) goes as parts,
+ * each a whole record of some of the partition's jobs (in order), each at
+ * most max_bytes (a job larger alone has a part of its own). The key of
+ * part i of n is base "|" partition "#" i "/" n; a record of one part
+ * keeps the key base "|" partition. A restoring worker trusts the parts
+ * of a partition's record only once all n of them are in its store
+ * (sy_batchrec_parts_complete); each has its tombstone. */
+#define SY_BATCHREC_PARTS_PER_MAX 4096 /* parts of one partition's record, at most */
+
+/* How many parts the kept jobs of `partition` take (0 when none). */
+size_t sy_batchrec_count_parts(const sy_batchrec *r, int32_t partition, size_t max_bytes);
+/* The next part: the record of the kept jobs of `partition` from the
+ * *cursor-th on, as many as fit max_bytes (one at least); *cursor moves
+ * past them. Their count (0: none left). */
+size_t sy_batchrec_encode_part(sy_buf *out, const sy_batchrec *r, int32_t partition, size_t max_bytes,
+                               size_t *cursor);
+/* The key of part `part` of `count` (count 1: base "|" partition). */
+const char *sy_batchrec_log_part_key(sy_buf *out, const char *base, int32_t partition, uint32_t part,
+                                     uint32_t count);
+/* A changelog key's partition, part and count (a key without "#i/n":
+ * part 0 of 1), and the length of its base. 0, or -1 when the key is not
+ * a batch record's of that shape (partition 0..INT32_MAX, 1 <= count <=
+ * SY_BATCHREC_PARTS_PER_MAX, part < count, decimal without sign or
+ * leading zeros, nothing after). Hostile-safe: read only within len. */
+int sy_batchrec_log_key_parse(const char *key, size_t len, int32_t *partition, uint32_t *part, uint32_t *count,
+                              size_t *base_len);
+/* Whether keys (n changelog keys, NUL-terminated) are exactly the parts
+ * 0..count-1 of one partition's record of one base, each once. 1 or 0. */
+int sy_batchrec_parts_complete(const char *const *keys, size_t n);
 /* A record read from partition `partition` of a changelog: every job it
  * carries is kept and of that partition (a record that claims another
  * partition's jobs is refused). 1 or 0. */

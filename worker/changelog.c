@@ -190,7 +190,12 @@ static void apply(restore *st, const rd_kafka_message_t *m)
     uint64_t owner;
     st->read++;
     if (m->key && sy_batchrec_is_log_key(m->key, m->key_len)) {
-        if (m->key_len > SY_BATCHREC_LOG_KEY_MAX || memchr(m->key, '\0', m->key_len)) {
+        int32_t part;
+        uint32_t idx, count;
+        size_t base;
+        if (m->key_len > SY_BATCHREC_LOG_KEY_MAX || memchr(m->key, '\0', m->key_len) ||
+            sy_batchrec_log_key_parse(m->key, m->key_len, &part, &idx, &count, &base) != 0 ||
+            part != m->partition) { /* not a record's key (or part), or another partition's */
             if (st->bad_batches++ < 10) /* the store could not hold the key */
                 sy_warn("changelog: batch record with an unusable key at %s/%d/%" PRId64 "; skipped",
                         rd_kafka_topic_name(m->rkt), (int)m->partition, m->offset);

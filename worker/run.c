@@ -1172,28 +1172,45 @@ void run_txn_commit(worker *w)
     }
 }
 
-void run_revoked(worker *w, const rd_kafka_topic_partition_list_t *parts)
+static bool run_in(const sy_run *r, const rd_kafka_topic_partition_list_t *parts)
 {
-    sy_run **handed = NULL;
-    size_t nh = 0;
-    for (sy_run *r = w->runs; r; r = r->next)
-        for (int i = 0; i < parts->cnt; i++)
-            if (r->partition == parts->elems[i].partition && r->src_topic &&
-                !strcmp(r->src_topic, parts->elems[i].topic)) {
-                /* owned by a batch whose record the next owner restores:
-                 * that owner answers the job; here it goes without a result */
-                if (r->state == SY_LS_CALL_OUT && batchio_hand_over(w, r)) {
-                    handed = sy_xrealloc(handed, (nh + 1) * sizeof *handed);
-                    handed[nh++] = r;
-                } else {
-                    step(r, SY_EV_REVOKED, NULL, NULL);
-                }
-                break;
-            }
-    for (size_t i = 0; i < nh; i++) step(handed[i], SY_EV_SHUTDOWN, NULL, NULL); /* freed */
-    free(handed);
-    batchio_after_hand_over(w);
-    if (nh) sy_info("revoke: %zu batch-owned job(s) left to the partitions' next owner", nh);
+    for (int i = 0; i < parts->cnt; i++)
+        if (r->partition == parts->elems[i].partition && r->src_topic &&
+            !strcmp(r->src_topic, parts->elems[i].topic))
+            return true;
+    return false;
+}
+
+size_t run_revoked(worker *w, const rd_kafka_topic_partition_list_t *parts, sy_revoke_pass pass)
+{
+    sy_run **gone = NULL;
+    size_t ngone = 0, handed = 0, dropped = 0, waiting = 0;
+    for (sy_run *r = w->runs; r; r = r->next) {
+        if (!run_in(r, parts)) continue;
+        /* a job a batch holds (docs/durability.md, "Batches follow
+         * partitions"): owned, the next owner rebuilds it from the record;
+         * never sent, or (last) not owned yet, the next owner consumes it;
+         * either way it goes here without a result */
+        batchio_revoke what = r->in_batch ? batchio_hand_over(w, r, pass == SY_REVOKE_LAST) : BATCHIO_KEEP;
+        if (what == BATCHIO_HANDED || what == BATCHIO_DROPPED) {
+            gone = sy_xrealloc(gone, (ngone + 1) * sizeof *gone);
+            gone[ngone++] = r;
+            if (what == BATCHIO_HANDED) handed++;
+            else dropped++;
+        } else if (pass == SY_REVOKE_FIRST) {
+            waiting += what == BATCHIO_WAIT;
+            step(r, SY_EV_REVOKED, NULL, NULL);
+        }
+    }
+    for (size_t i = 0; i < ngone; i++) step(gone[i], SY_EV_SHUTDOWN, NULL, NULL); /* freed */
+    free(gone);
+    if (ngone) batchio_after_hand_over(w);
+    if (waiting) sy_info("revoke: %zu batch job(s) wait for their batch to own them", waiting);
+    if (handed) sy_info("revoke: %zu batch-owned job(s) left to the partitions' next owner", handed);
+    if (dropped)
+        sy_info("revoke: %zu batch job(s) no batch owns yet dropped here; the partitions' next owner "
+                "consumes them", dropped);
+    return dropped;
 }
 
 void run_abandon_all(worker *w)
@@ -1269,3 +1286,6 @@ static void step(sy_run *r, sy_life_event ev, const sy_life_facts *f, const fx_a
         }
     }
 }
+
+const batchio_hooks run_batch_hooks = {
+    .owned = run_batch_owned, .line = run_on_batch_line, .restore = run_restore};

@@ -44,8 +44,17 @@ void run_txn_commit(worker *w);
  * those whose deadline passed; returns microseconds until the next account
  * has room or the next waiting job's deadline (-1: none waits). */
 int64_t run_release_paced(worker *w);
-/* partitions taken away: their jobs finish (their results still go out) */
-void run_revoked(worker *w, const rd_kafka_topic_partition_list_t *parts);
+/* partitions taken away: their jobs finish (their results still go out),
+ * but those batches hold (batchio_hand_over): a job a batch owns is left
+ * to the next owner, one never sent is dropped (the next owner consumes
+ * it), one whose batch is on its way is waited for (FIRST, then AGAIN
+ * each loop turn of the wait) until its batch owns it, and dropped at
+ * LAST if it does not. Returns how many were dropped (their offsets stay
+ * unfinished: the next owner has them). */
+typedef enum sy_revoke_pass { SY_REVOKE_FIRST, SY_REVOKE_AGAIN, SY_REVOKE_LAST } sy_revoke_pass;
+size_t run_revoked(worker *w, const rd_kafka_topic_partition_list_t *parts, sy_revoke_pass pass);
+/* what batchio.c asks of a job (batchio_start is handed it) */
+extern const struct batchio_hooks run_batch_hooks;
 /* the worker exits: every job left is dropped (redelivered on restart) */
 void run_abandon_all(worker *w);
 /* questions about one run */

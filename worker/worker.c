@@ -349,6 +349,11 @@ static void drain(worker *w)
     w->drained = true;
 }
 
+static size_t minus_floor(size_t a, size_t b)
+{
+    return a > b ? a - b : 0;
+}
+
 static size_t unfinished_in(worker *w, const rd_kafka_topic_partition_list_t *parts)
 {
     size_t n = 0;
@@ -360,15 +365,24 @@ static size_t unfinished_in(worker *w, const rd_kafka_topic_partition_list_t *pa
 /* Partitions are being taken away: let their jobs finish (bounded by the
  * grace period) so the next owner does not pay for them again. New jobs of
  * other partitions are not taken meanwhile (the consumer is not polled:
- * this runs inside its rebalance callback). */
-static void finish_revoked(worker *w, const rd_kafka_topic_partition_list_t *parts)
+ * this runs inside its rebalance callback). Jobs batches hold are handed
+ * over, dropped or waited for until their batch owns them (run_revoked,
+ * docs/durability.md "Batches follow partitions"): none is answered both
+ * here and by the next owner. */
+static size_t finish_revoked(worker *w, const rd_kafka_topic_partition_list_t *parts)
 {
     int64_t until = sy_mono_us() + (int64_t)w->opt.revoke_grace_ms * 1000;
-    size_t left;
-    while ((left = unfinished_in(w, parts)) > 0 && sy_mono_us() < until && !sy_werr_is_fatal(&w->fatal))
+    size_t left, dropped = run_revoked(w, parts, SY_REVOKE_FIRST); /* their offsets stay unfinished */
+    while ((left = minus_floor(unfinished_in(w, parts), dropped)) > 0 && sy_mono_us() < until &&
+           !sy_werr_is_fatal(&w->fatal)) {
         turn(w, 0, 10);
+        dropped += run_revoked(w, parts, SY_REVOKE_AGAIN); /* batches that own their jobs now */
+    }
+    dropped += run_revoked(w, parts, SY_REVOKE_LAST);
+    left = minus_floor(unfinished_in(w, parts), dropped);
     if (left) sy_warn("revoke: %zu job(s) of the revoked partitions unfinished after %d ms; "
                       "their results will still be published", left, w->opt.revoke_grace_ms);
+    return left;
 }
 
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
@@ -381,9 +395,13 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t e,
      * nothing more goes out. */
     bool live = !w->drained && !sy_werr_is_fatal(&w->fatal);
     if (e == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS && live) {
-        run_revoked(w, parts);
-        finish_revoked(w, parts);
-        flush_producers(w);
+        /* Every job of the revoked partitions settled (its result and
+         * changelog records acknowledged): nothing of theirs is in the
+         * producers' queues, whose other partitions' messages need not
+         * hold the rebalance. Else their deliveries are waited for (up to
+         * 10 s), so the next owner finds their results. */
+        if (finish_revoked(w, parts) > 0) flush_producers(w);
+        else poll_producers(w);
         if (commit_store(w) == 0) commit_offsets(w, false); /* acknowledgements first, then the offsets */
         for (int i = 0; i < parts->cnt; i++)
             sy_offsets_revoke(w->offsets, parts->elems[i].topic, parts->elems[i].partition);
@@ -609,7 +627,7 @@ int sy_worker_run(const worker_opts *opt, const sy_kafka_opts *kafka, const sy_c
     if (setup(w) == 0) {
         sy_info("started: %d calls in flight at most, %d jobs held at most, %d per partition",
                 w->opt.max_inflight, w->opt.max_jobs, w->opt.max_jobs_per_partition);
-        batchio_start(w); /* the batches recorded before, and the jobs they own */
+        batchio_start(w, &run_batch_hooks); /* the batches recorded before, and the jobs they own */
         while (running(w)) turn(w, TURN_INTAKE | TURN_CONSUMER, 100);
         if (!sy_werr_is_fatal(&w->fatal)) drain(w);
         report(w, true);

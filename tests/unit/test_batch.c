@@ -277,6 +277,35 @@ static void test_anthropic(void **state)
     sy_batch_match_free(&m);
 }
 
+/* A job leaving a collecting batch takes its line and one separator:
+ * what is left is the input without it (a JSON array's items stay
+ * comma-separated). */
+static void cut(bool items, const char *in, const size_t *at, size_t n, size_t i, const char *want)
+{
+    size_t from, to, len = strlen(in);
+    sy_batch_line_span(items, at, n, len, i, &from, &to);
+    char out[64];
+    assert_true(from <= to && to <= len && len - (to - from) < sizeof out);
+    memcpy(out, in, from);
+    memcpy(out + from, in + to, len - to);
+    out[len - (to - from)] = '\0';
+    assert_string_equal(out, want);
+}
+
+static void test_line_span(void **state)
+{
+    (void)state;
+    const size_t items[] = {0, 4, 8};
+    cut(true, "{a:1},{b},{c:3}", (const size_t[]){0, 6, 10}, 3, 0, "{b},{c:3}");
+    cut(true, "{a:1},{b},{c:3}", (const size_t[]){0, 6, 10}, 3, 1, "{a:1},{c:3}");
+    cut(true, "{a:1},{b},{c:3}", (const size_t[]){0, 6, 10}, 3, 2, "{a:1},{b}");
+    cut(true, "{a}", items, 1, 0, "");
+    cut(true, "{a},{b}", items, 2, 1, "{a}");
+    cut(false, "a1\nb22\nc\n", (const size_t[]){0, 3, 7}, 3, 0, "b22\nc\n");
+    cut(false, "a1\nb22\nc\n", (const size_t[]){0, 3, 7}, 3, 1, "a1\nc\n");
+    cut(false, "a1\nb22\nc\n", (const size_t[]){0, 3, 7}, 3, 2, "a1\nb22\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -286,6 +315,7 @@ int main(void)
         cmocka_unit_test(test_input_line),
         cmocka_unit_test(test_match),
         cmocka_unit_test(test_anthropic),
+        cmocka_unit_test(test_line_span),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,9 @@
 /* test_batchrec.c -- worker/batchrec.[ch] and the store's batch records:
  * a batch's record survives encode/decode and a store reopen, and bytes
  * that are not a record (cut, lengths past the end, bad ids, extra bytes,
- * a count larger than the bytes) are refused whole, never read past. */
+ * a count larger than the bytes) are refused whole, never read past; a
+ * partition's record splits into parts that each decode on their own, and
+ * part keys (missing, repeated, counts out of range) are checked. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -283,6 +285,110 @@ static void test_changelog(void **state)
     sy_buf_free(&key);
 }
 
+/* A partition's record in parts: every job of the partition in exactly
+ * one part, in order, each part a whole record within the bound (a job
+ * larger alone has its own), other partitions' jobs in none. */
+static void test_parts(void **state)
+{
+    (void)state;
+    enum { N = 60 };
+    static char idbuf[N][16], val[N][64];
+    const char *pids[N];
+    sy_batchrec_job jobs[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(idbuf[i], sizeof idbuf[i], "j-%d", i);
+        pids[i] = idbuf[i];
+        size_t len = i == 7 ? 60 : (size_t)(10 + i % 5); /* one long job */
+        memset(val[i], 'v', len);
+        jobs[i] = (sy_batchrec_job){.present = i != 3, .partition = i % 3 == 2 ? 9 : 1, .offset = i,
+                                    .origin = "", .key = "", .value = val[i], .len = (uint32_t)len};
+    }
+    sy_batchrec r = sample();
+    r.n = N;
+    r.ids = pids;
+    r.jobs = jobs;
+    size_t bound = 200;
+    size_t nparts = sy_batchrec_count_parts(&r, 1, bound);
+    assert_true(nparts > 3);
+    assert_int_equal(sy_batchrec_count_parts(&r, 4, bound), 0); /* no job there */
+    assert_int_equal(sy_batchrec_count_parts(&r, 1, 1u << 20), 1);
+    sy_buf b;
+    sy_buf_init(&b);
+    size_t cursor = 0, parts = 0, next = 0, k;
+    while (sy_buf_reset(&b), (k = sy_batchrec_encode_part(&b, &r, 1, bound, &cursor)) > 0) {
+        parts++;
+        assert_true(b.len <= bound || k == 1);
+        sy_batchrec_view v;
+        assert_int_equal(sy_batchrec_decode(b.data, b.len, &v), 0);
+        assert_int_equal(v.rec.n, k);
+        assert_true(sy_batchrec_of_partition(&v.rec, 1));
+        for (size_t i = 0; i < v.rec.n; i++) { /* the partition's jobs, in order, none twice */
+            while (next < N && !(jobs[next].present && jobs[next].partition == 1)) next++;
+            assert_true(next < N);
+            assert_string_equal(v.rec.ids[i], pids[next]);
+            assert_int_equal(v.rec.jobs[i].len, jobs[next].len);
+            next++;
+        }
+        sy_batchrec_view_free(&v);
+    }
+    assert_int_equal(parts, nparts);
+    while (next < N && !(jobs[next].present && jobs[next].partition == 1)) next++;
+    assert_int_equal(next, N); /* every one */
+    sy_buf_free(&b);
+}
+
+static void test_part_keys(void **state)
+{
+    (void)state;
+    sy_buf k;
+    sy_buf_init(&k);
+    int32_t p;
+    uint32_t i, n;
+    size_t bl;
+    const char *base = "\x1e" "batch|t|00ab";
+    sy_batchrec_log_part_key(&k, base, 3, 0, 1);
+    assert_string_equal(sy_buf_cstr(&k), "\x1e" "batch|t|00ab|3"); /* one part: the key of before */
+    assert_int_equal(sy_batchrec_log_key_parse(k.data, k.len, &p, &i, &n, &bl), 0);
+    assert_true(p == 3 && i == 0 && n == 1 && bl == strlen(base));
+    sy_batchrec_log_part_key(&k, base, 7, 4, 12);
+    assert_string_equal(sy_buf_cstr(&k), "\x1e" "batch|t|00ab|7#4/12");
+    assert_int_equal(sy_batchrec_log_key_parse(k.data, k.len, &p, &i, &n, &bl), 0);
+    assert_true(p == 7 && i == 4 && n == 12 && bl == strlen(base));
+    /* hostile keys: refused */
+    static const char *const bad[] = {
+        "\x1e" "batch|t|00ab|", "\x1e" "batch|t|00ab|-1", "\x1e" "batch|t|00ab|01", "\x1e" "batch|t|00ab|2147483648",
+        "\x1e" "batch|t|00ab|3#", "\x1e" "batch|t|00ab|3#1", "\x1e" "batch|t|00ab|3#1/", "\x1e" "batch|t|00ab|3#2/2",
+        "\x1e" "batch|t|00ab|3#0/1", "\x1e" "batch|t|00ab|3#0/4097", "\x1e" "batch|t|00ab|3#0/99999999999999999999",
+        "\x1e" "batch|t|00ab|3#0/2x", "\x1e" "batch|t|00ab|3x", "\x1e" "batch|", "batch|t|00ab|3", "\x1e" "batch|3",
+    };
+    for (size_t b = 0; b < sizeof bad / sizeof *bad; b++)
+        assert_int_equal(sy_batchrec_log_key_parse(bad[b], strlen(bad[b]), &p, &i, &n, &bl), -1);
+    /* read only within len: a key cut before its count */
+    const char *cut = "\x1e" "batch|t|00ab|3#1/23";
+    assert_int_equal(sy_batchrec_log_key_parse(cut, strlen(cut) - 2, &p, &i, &n, &bl), -1);
+
+    /* complete: exactly 0..n-1 of one base, partition and count */
+    const char *all[] = {"\x1e" "batch|t|b|3#2/3", "\x1e" "batch|t|b|3#0/3", "\x1e" "batch|t|b|3#1/3"};
+    assert_true(sy_batchrec_parts_complete(all, 3));
+    assert_false(sy_batchrec_parts_complete(all, 2)); /* missing */
+    const char *one[] = {"\x1e" "batch|t|b|3"};
+    assert_true(sy_batchrec_parts_complete(one, 1));
+    const char *dup[] = {"\x1e" "batch|t|b|3#0/3", "\x1e" "batch|t|b|3#0/3", "\x1e" "batch|t|b|3#1/3"};
+    assert_false(sy_batchrec_parts_complete(dup, 3));
+    const char *counts[] = {"\x1e" "batch|t|b|3#0/2", "\x1e" "batch|t|b|3#1/3"};
+    assert_false(sy_batchrec_parts_complete(counts, 2)); /* two counts */
+    const char *over[] = {"\x1e" "batch|t|b|3#0/2", "\x1e" "batch|t|b|3#1/2", "\x1e" "batch|t|b|3#1/2"};
+    assert_false(sy_batchrec_parts_complete(over, 3)); /* more keys than the count */
+    const char *mixed[] = {"\x1e" "batch|t|b|3#0/2", "\x1e" "batch|t|b|4#1/2"};
+    assert_false(sy_batchrec_parts_complete(mixed, 2)); /* two partitions */
+    const char *bases[] = {"\x1e" "batch|t|b|3#0/2", "\x1e" "batch|t|c|3#1/2"};
+    assert_false(sy_batchrec_parts_complete(bases, 2)); /* two batches */
+    const char *junk[] = {"\x1e" "batch|t|b|3#0/2", "\x1e" "batch|t|b|3#1/2x"};
+    assert_false(sy_batchrec_parts_complete(junk, 2));
+    assert_false(sy_batchrec_parts_complete(NULL, 0));
+    sy_buf_free(&k);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -290,6 +396,8 @@ int main(void)
         cmocka_unit_test(test_hostile),
         cmocka_unit_test(test_store),
         cmocka_unit_test(test_changelog),
+        cmocka_unit_test(test_parts),
+        cmocka_unit_test(test_part_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -29,6 +29,7 @@ enum { MAX_LINES = 50000, ID_LEN = 48 };
 typedef struct fp_file {
     char id[ID_LEN];
     sy_buf data;
+    uint32_t downloads;     /* GETs of its content (/batch-stats: max_output_downloads) */
 } fp_file;
 
 typedef enum bstate { B_VALIDATING, B_IN_PROGRESS, B_COMPLETED, B_FAILED, B_EXPIRED, B_CANCELLING, B_CANCELLED } bstate;
@@ -108,6 +109,7 @@ static fp_file *file_new(const char *prefix)
         bs.files = sy_xrealloc(bs.files, bs.capfiles * sizeof *bs.files);
     }
     fp_file *f = &bs.files[bs.nfiles++];
+    *f = (fp_file){0};
     new_id(f->id, prefix);
     sy_buf_init(&f->data);
     return f;
@@ -585,6 +587,7 @@ static void files_get(const fp_request *rq, fp_slice rest, fp_reply *rp)
     }
     fp_file *f = file_find((fp_slice){rest.p + 1, rest.n - sizeof tail});
     if (!f) { error_reply(rp, 404, "No such file"); return; }
+    f->downloads++;
     rp->content_type = "application/octet-stream";
     sy_buf_append(&rp->body, f->data.data, f->data.len);
 }
@@ -673,6 +676,7 @@ static void anthropic_batches(const fp_request *rq, fp_slice rest, fp_reply *rp)
         }
         fp_file *f = file_find((fp_slice){b->output_file_id, strlen(b->output_file_id)});
         rp->content_type = "application/binary";
+        if (f) f->downloads++;
         if (f) sy_buf_append(&rp->body, f->data.data, f->data.len);
     } else {
         anthropic_error(rp, 404, "not_found_error", "Not found");
@@ -685,17 +689,26 @@ int fp_batch_handle(const fp_request *rq, fp_slice path, fp_reply *rp)
 {
     fp_slice rest;
     if (slice_eq(path, "/batch-stats") && slice_eq(rq->method, "GET")) {
+        uint32_t max_dl = 0; /* a batch's output read by two workers: both polled it */
+        for (size_t i = 0; i < bs.nbatches; i++) {
+            const char *out = bs.batches[i].output_file_id;
+            fp_file *f = out[0] ? file_find((fp_slice){out, strlen(out)}) : NULL;
+            if (f && f->downloads > max_dl) max_dl = f->downloads;
+        }
         sy_buf_printf(&rp->body, "{\"batches\":%zu,\"lines\":%llu,\"custom_ids\":%zu,\"dup_custom_ids\":%llu,"
-                                 "\"max_per_custom_id\":%u}\n",
-                      bs.nbatches, (unsigned long long)bs.lines, bs.idn, (unsigned long long)bs.dups, bs.max_per_id);
+                                 "\"max_per_custom_id\":%u,\"max_output_downloads\":%u}\n",
+                      bs.nbatches, (unsigned long long)bs.lines, bs.idn, (unsigned long long)bs.dups, bs.max_per_id,
+                      max_dl);
         return 1;
     }
     if (slice_starts(path, "/v1/messages/batches", &rest)) {
+        rp->delay_ms = fp_cfg.batch_call_ms;
         anthropic_batches(rq, rest, rp);
         return 1;
     }
     int files = slice_starts(path, "/v1/files", &rest);
     if (!files && !slice_starts(path, "/v1/batches", &rest)) return 0;
+    rp->delay_ms = fp_cfg.batch_call_ms;
     fp_slice key = bearer(rq);
     if (!key.p || !key.n || slice_eq(key, "bad-key")) {
         rp->status = 401;
