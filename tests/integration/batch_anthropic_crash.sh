@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# An Anthropic message-batch tier's worker killed between create and record
+# (SWITCHYARD_BATCH_CRASH_AT=after_create): the batch exists at the
+# provider, the store has only the record written before the create (its
+# intent: time, job count, custom_ids), and message batches carry no
+# metadata (docs/durability.md, "Batch tiers"). Before the restart four
+# more message batches are created at the provider: one of 40 requests
+# with other custom_ids (a candidate by time and count, not ours), then
+# three of one request (other counts: no candidates). The listing answers
+# 2 batches per page (--list-page 2), so the worker's batch is on its
+# third page.
+#   A  killed right after the create of its batch of 40 jobs
+#   B  reads every page of the listing back to the intent's time, polls
+#      both candidates, keeps the jobs Kafka brings back (their offsets were
+#      not committed) waiting, and when both have ended answers them from
+#      the one whose results carry their custom_ids; the other's lines are
+#      ignored
+# Every job has one result, and the fake provider saw each custom_id in
+# exactly one created batch: the jobs were not sent (paid) twice.
+source "$(dirname "$0")/lib.sh"
+P=tests/pipelines/batch.yaml
+NA=40 # one message batch (max_jobs 40)
+
+start_fake --batch-ms 1500 --list-page 2
+start_broker "$P"
+start_scheduler "$P"
+"$PY" -c "
+import json
+for i in range($NA): print(json.dumps({'id': 'a-%d' % i, 'task': 'claude-bulk', 'vars': {'word': 'w%d' % i}}))
+" >"$T/claude.jsonl"
+args=(-p "$P" --max-inflight 64 --state-dir "$T/state" -X session.timeout.ms=3000 -X heartbeat.interval.ms=500)
+
+SWITCHYARD_BATCH_CRASH_AT=after_create start_worker worker-a "${args[@]}"
+A=$LAST_PID
+"$SY_BIN" submit --quiet "$T/claude.jsonl" >/dev/null || fail "submit"
+for _ in $(seq 300); do kill -0 "$A" 2>/dev/null || break; sleep 0.1; done
+! kill -0 "$A" 2>/dev/null || fail "worker-a did not reach its crash point"
+wait "$A" 2>/dev/null || true
+grep -q "SWITCHYARD_BATCH_CRASH_AT=after_create" "$T/worker-a.log" || fail "worker-a died elsewhere"
+grep -q "msgbatch_.* 40 job(s) created" "$T/worker-a.log" || fail "worker-a created no message batch"
+ok "A: killed between the create of its message batch and its record"
+
+other() { # custom_id prefix, count: a message batch that is not the worker's
+    "$PY" -c "
+import json, sys
+p = {'model': 'claude-3-5-haiku-latest', 'max_tokens': 5, 'messages': [{'role': 'user', 'content': 'hi'}]}
+print(json.dumps({'requests': [{'custom_id': '$1%d' % i, 'params': p} for i in range($2)]}))" |
+        curl -sf -X POST -H "x-api-key: $ANTHROPIC_API_KEY" -H "anthropic-version: 2023-06-01" \
+            -H "Content-Type: application/json" --data-binary @- "$FAKE_URL/messages/batches" >/dev/null ||
+        fail "cannot create another message batch"
+}
+other zz 40
+for i in 1 2 3; do other "one$i-" 1; done
+ok "4 other message batches created after it (one a candidate by time and count)"
+
+start_worker worker-b "${args[@]}"
+B=$LAST_PID
+"$SY_BIN" results --topic switchyard.results.claude --count "$NA" --timeout-ms 30000 >"$T/claude-results.jsonl" ||
+    fail "only $(wc -l <"$T/claude-results.jsonl") of $NA results"
+sleep 1 # a second answer would come now
+kill -TERM "$B"; wait "$B" 2>/dev/null || true
+"$SY_BIN" results --topic switchyard.results.claude --timeout-ms 2000 >"$T/claude-results.jsonl" || true
+curl -sf "${FAKE_URL%/v1}/batch-stats" >"$T/batch-stats.json" || fail "no /batch-stats"
+"$PY" - "$T" "$NA" <<'EOF' || fail "a job answered or sent twice"
+import collections, json, sys
+t, na = sys.argv[1], int(sys.argv[2])
+res = [json.loads(line) for line in open(f"{t}/claude-results.jsonl")]
+count = collections.Counter(r["job_id"] for r in res)
+assert set(count) == {f"a-{i}" for i in range(na)}, f"lost jobs: {na - len(count)}"
+assert max(count.values()) == 1, [k for k, c in count.items() if c > 1][:5]
+assert all(r["status"] == "ok" and r["batch_id"].startswith("msgbatch_") for r in res)
+st = json.load(open(f"{t}/batch-stats.json"))
+# the worker's 40, the other batches' 40 + 3
+assert st["lines"] == na + 43 and st["dup_custom_ids"] == 0 and st["max_per_custom_id"] == 1, st
+print(f"ok - {na} jobs, one result each, each sent in exactly one batch ({st['batches']} batches created)")
+EOF
+grep -q "recorded before its create: 2 candidate(s) in the listing" "$T/worker-b.log" ||
+    fail "worker-b did not find the 2 candidates in the listing's pages"
+grep -q "answer the $NA job(s) recorded before its create: ours" "$T/worker-b.log" ||
+    fail "worker-b did not confirm its batch by its results"
+ok "B: found its batch on the listing's third page among 2 candidates, answered each job once"
+check_logs
