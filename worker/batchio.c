@@ -39,8 +39,10 @@
  * intent's custom_ids gets its jobs (resolve_intent); its jobs are sent
  * again only when no listed batch can be it.
  *
- * Test hook: SWITCHYARD_BATCH_CRASH_AT=after_upload|after_create kills the
- * worker (SIGKILL) at that point (tests/integration/batch_crash.sh). */
+ * Test hook: SWITCHYARD_BATCH_CRASH_AT=after_upload|after_create|before_create
+ * (Anthropic: its intent recorded, no create sent) kills the worker
+ * (SIGKILL) at that point (tests/integration/batch_crash.sh,
+ * batch_anthropic_crash.sh). */
 #include "batchio.h"
 
 #include <inttypes.h>
@@ -92,6 +94,7 @@ typedef struct batchio {
     bool adopted;             /* created before a restart, found at the provider */
     sy_buf rkey;              /* its record's key in the store ("" until recorded) */
     bool recording;           /* its record waits for the group commit */
+    bool committing;          /* ... and was staged before the one under way */
     sy_buf extra_keys;        /* store keys of records of it restored from the changelog
                                  (NUL-separated): they go with it */
     int acks;                 /* its changelog records not yet acknowledged */
@@ -434,6 +437,12 @@ static void forget_record(batchio *b)
     sy_buf_reset(&b->rkey);
 }
 
+void batchio_before_group_commit(worker *w)
+{
+    if (!w->batches) return;
+    for (batchio *b = *head(w); b; b = b->next) b->committing = b->recording;
+}
+
 void batchio_after_group_commit(worker *w)
 {
     if (!w->batches) return;
@@ -441,8 +450,8 @@ void batchio_after_group_commit(worker *w)
     while (again) { /* a step may free a batch: walk again from the head */
         again = false;
         for (batchio *b = *head(w); b; b = b->next)
-            if (b->recording) {
-                b->recording = false;
+            if (b->recording && b->committing) { /* durable: not one staged since */
+                b->recording = b->committing = false;
                 bool created = b->state == SY_BS_CREATED;
                 step(b, SY_BE_RECORDED);
                 /* recorded created (with its jobs' messages), in the store
@@ -462,6 +471,7 @@ static void start_anthropic_call(batchio *b, op what)
     switch (what) {
     case OP_UPLOAD: step(b, SY_BE_UPLOADED); return;
     case OP_CREATE:
+        crash_hook("before_create"); /* its intent is recorded, no create sent */
         if (!(t = request(b, false, "/messages/batches", NULL))) break;
         sy_request_add_header(&t->req, "Content-Type: application/json");
         sy_buf_puts(&t->req.body, "{\"requests\":[");
@@ -1226,7 +1236,9 @@ static void on_record(void *ctx, const char *key, const void *data, size_t len)
         if (r->kind == SY_BR_OPENAI && !sy_keymap_get(&tr->uploaded, r->file_id)) {
             sy_keymap_put(&tr->uploaded, r->file_id, sy_xstrdup(key));
             sy_buf_append(&tr->uploaded_ids, r->file_id, strlen(r->file_id) + 1);
-        } else if (r->kind == SY_BR_ANTHROPIC && r->n) {
+        } else if (r->kind == SY_BR_ANTHROPIC && r->n && !sy_batchrec_is_log_key(key, strlen(key))) {
+            /* its own (a changelog copy holds one partition's share of
+             * another worker's intent: dropped, as before) */
             intent *in = sy_xcalloc(1, sizeof *in);
             in->key = sy_xstrdup(key);
             in->model = m;
