@@ -27,7 +27,7 @@ source "$(dirname "$0")/lib.sh"
 P=tests/pipelines/batch.yaml
 NA=40 # one message batch (max_jobs 40)
 
-start_fake --batch-ms 1500 --list-page 2
+start_fake --batch-ms 800 --list-page 2
 start_broker "$P"
 start_scheduler "$P"
 jobs() { # prefix: NA jobs of the message-batch tier
