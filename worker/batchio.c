@@ -895,6 +895,11 @@ static void on_list(batchio *lister, const sy_transfer *t, bool ok)
             take_listed(lister, &pg.items[i]);
             continue;
         }
+        bool maybe = false; /* kept only when it may be an intent's batch: bounded by what is asked */
+        for (size_t j = 0; !maybe && j < tr->nintents; j++)
+            maybe = tr->intents[j]->model == lister->model &&
+                    sy_blist_candidate(&pg.items[i], tr->intents[j]->recorded_ms, tr->start_ms, tr->intents[j]->n);
+        if (!maybe) continue;
         if (lister->nseen % 64 == 0)
             lister->seen = sy_xrealloc(lister->seen, (lister->nseen + 64) * sizeof *lister->seen);
         lister->seen[lister->nseen++] = pg.items[i];
@@ -966,6 +971,11 @@ static void resolve_intents(batchio *lister, bool complete)
             const sy_blist_item *it = &lister->seen[j];
             batchio *known = batch_by_id(w, it->id);
             if (!sy_blist_candidate(it, in->recorded_ms, tr->start_ms, in->n) || (known && !known->grp)) continue;
+            if (nc == SY_BLIST_CANDIDATES_MAX) { /* a listing that floods the window: the newest are looked at */
+                sy_warn("tier '%s': more than %d candidate batches for one intent; older ones are not looked at",
+                        lister->tier->name, SY_BLIST_CANDIDATES_MAX);
+                break;
+            }
             candidate_new(lister, in, it);
             nc++;
         }

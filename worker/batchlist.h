@@ -37,6 +37,7 @@
 #define SY_BLIST_PAGE_SIZE 100          /* asked for per page (both providers' maximum) */
 #define SY_BLIST_MARGIN_MS (10LL * 60 * 1000) /* our clock against the provider's */
 #define SY_BLIST_COUNT_MAX 100000       /* requests in one batch (Anthropic's limit) */
+#define SY_BLIST_CANDIDATES_MAX 16      /* candidates polled for one intent, the newest */
 
 typedef struct sy_blist_item {
     char id[SY_BLIST_ID_MAX];           /* passed the id filter */
