@@ -12,8 +12,8 @@
  * (the hooks' `owned`: run.c hands them to batchio_start, and this file
  * calls no function of run.c). At start (batchio_start) each batch tier
  * polls its recorded batches again and rebuilds the jobs they own
- * (`restore`);
- * then it lists the provider's batches (GET {base}/batches?limit=100) for
+ * (`restore`); then it lists the provider's batches (GET {base}/batches,
+ * every page back to the oldest uploaded record, bounded: batchlist.h) for
  * one created but not recorded: those whose metadata names this tier and
  * one of its models, or whose input file a record names, have their input
  * files read for the custom_ids they carry, and are polled. A job whose
@@ -34,10 +34,17 @@
  * custom_ids are the keys or their hashes (sy_batch_anthropic_id), polls
  * read processing_status and the results come from
  * {base}/messages/batches/{id}/results. A restart finds them by their
- * record only (no metadata to list them by).
+ * record; one created but not recorded (its record written before the
+ * create is its intent) is looked for in the listing (GET
+ * {base}/messages/batches) by its time and job count: each candidate is
+ * polled, and when all have ended the one whose results answer the
+ * intent's custom_ids gets its jobs (resolve_intent); its jobs are sent
+ * again only when no listed batch can be it.
  *
- * Test hook: SWITCHYARD_BATCH_CRASH_AT=after_upload|after_create kills the
- * worker (SIGKILL) at that point (tests/integration/batch_crash.sh). */
+ * Test hook: SWITCHYARD_BATCH_CRASH_AT=after_upload|after_create|before_create
+ * (Anthropic: its intent recorded, no create sent) kills the worker
+ * (SIGKILL) at that point (tests/integration/batch_crash.sh,
+ * batch_anthropic_crash.sh). */
 #include "batchio.h"
 
 #include <inttypes.h>
@@ -49,17 +56,19 @@
 #include <jansson.h>
 
 #include "batch.h"
+#include "batchlist.h"
 #include "batchrec.h"
 #include "log.h"
 #include "reload.h"
 #include "util.h"
 
-#define ID_MAX 96
+#define ID_MAX SY_BLIST_ID_MAX /* 96 */
 #define RETRY_MS 200 /* no engine slot, or a call failed: try again */
 
 #define ADOPT_KEEP_MS 120000 /* an adopted batch's results wait this long for late jobs */
 
 typedef struct logged_part logged_part;
+struct intent;
 
 typedef enum op { OP_NONE, OP_UPLOAD, OP_CREATE, OP_POLL, OP_OUTPUT, OP_ERRORS, OP_LIST, OP_INPUT } op;
 
@@ -89,6 +98,7 @@ typedef struct batchio {
     bool adopted;             /* created before a restart, found at the provider */
     sy_buf rkey;              /* its record's key in the store ("" until recorded) */
     bool recording;           /* its record waits for the group commit */
+    bool committing;          /* ... and was staged before the one under way */
     sy_buf extra_keys;        /* store keys of records of it restored from the changelog
                                  (NUL-separated): they go with it */
     int acks;                 /* its changelog records not yet acknowledged */
@@ -98,6 +108,17 @@ typedef struct batchio {
     bool stop_on_response;    /* nothing left to answer here: freed when its call ends */
     struct logged_part { int32_t partition; uint32_t count; } *logged; /* parts of its record */
     size_t nlogged;           /* on the changelog, per partition (their tombstones' keys) */
+    /* the listing (lister) */
+    char cursor[ID_MAX];      /* the last id of the page read, "" before the first */
+    int pages;
+    sy_blist_item *seen;      /* Anthropic: the listed batches, for the intents */
+    size_t nseen;
+    /* a candidate for an intent (Anthropic, created but not recorded) */
+    struct intent *grp;       /* NULL when not one */
+    int64_t listed_ms;        /* its created_at, wall clock */
+    bool ended;               /* its results are in (or it failed) */
+    bool ours;                /* they answer the intent's custom_ids */
+    sy_buf *lines;            /* the held jobs' request lines (n of them), to send them again */
     struct batchio *next;
 } batchio;
 
@@ -109,8 +130,25 @@ typedef struct queued {
 
 typedef enum rec_state { REC_NONE, REC_LOOKING, REC_DONE } rec_state;
 
+/* An Anthropic batch recorded before its create and not after (docs/
+ * durability.md): the listing's candidates for it, polled until each has
+ * ended; its jobs wait in the first (holder) meanwhile. */
+typedef struct intent {
+    char *key;                /* its record's store key */
+    const sy_model *model;
+    int64_t recorded_ms;      /* wall clock */
+    size_t n;
+    char **ids;               /* its custom_ids */
+    int refs;                 /* candidates pointing at it */
+    batchio *holder;
+} intent;
+
 typedef struct tier_rec {
     rec_state st;
+    int64_t oldest_ms;        /* wall clock of its oldest uploaded record (the listing's window) */
+    int64_t start_ms;         /* wall clock of its recovery's start */
+    intent **intents;         /* not looked for yet */
+    size_t nintents;
     sy_keymap uploaded;       /* recorded input file id -> its record's key (malloc'd):
                                  uploaded, no batch id recorded */
     sy_buf uploaded_ids;      /* its file ids, NUL-separated */
@@ -179,13 +217,20 @@ static batchio *batch_new(worker *w, const sy_tier *tier, const sy_model *model)
     return b;
 }
 
+static void intent_free(intent *in)
+{
+    for (size_t i = 0; i < in->n; i++) free(in->ids[i]);
+    free(in->ids);
+    free(in->key);
+    free(in);
+}
+
 static void batch_free(batchio *b)
 {
     batchio **p = head(b->w);
     while (*p && *p != b) p = &(*p)->next;
     if (*p) *p = b->next;
     sy_loop_timer_cancel(b->w->loop, &b->timer);
-    wreload_drop(b->w, b->gen);
     sy_buf k;
     sy_buf_init(&k);
     for (size_t i = 0; i < b->n; i++) {
@@ -196,6 +241,13 @@ static void batch_free(batchio *b)
         free((char *)b->jobs[i].origin);
     }
     sy_buf_free(&k);
+    if (b->grp) {
+        if (b->grp->holder == b) b->grp->holder = NULL;
+        if (--b->grp->refs == 0) intent_free(b->grp);
+    }
+    for (size_t i = 0; b->lines && i < b->n; i++) sy_buf_free(&b->lines[i]);
+    free(b->lines);
+    free(b->seen);
     free(b->runs);
     free(b->ids);
     free(b->jobs);
@@ -207,6 +259,7 @@ static void batch_free(batchio *b)
     sy_buf_free(&b->extra_keys);
     sy_buf_free(&b->input);
     sy_buf_free(&b->results);
+    wreload_drop(b->w, b->gen); /* last: b->tier points into that generation */
     free(b);
 }
 
@@ -245,6 +298,16 @@ static sy_transfer *request(batchio *b, bool get, const char *fmt, const char *i
 
 static void step(batchio *b, sy_batch_event ev);
 static void launch(batchio *b, sy_transfer *t, op what);
+
+/* A page of the provider's listing: the first, or the one after the
+ * lister's cursor (an id checked by take_id). */
+static sy_transfer *list_request(batchio *b, const char *path, const char *after)
+{
+    char fmt[96];
+    snprintf(fmt, sizeof fmt, "%s?limit=%d%s%s%s", path, SY_BLIST_PAGE_SIZE, b->cursor[0] ? "&" : "",
+             b->cursor[0] ? after : "", b->cursor[0] ? "=%s" : "%s");
+    return request(b, true, fmt, b->cursor);
+}
 
 /* ---- the batch's record (batchrec.h) ---- */
 
@@ -453,6 +516,12 @@ static void forget_record(batchio *b)
     sy_buf_reset(&b->rkey);
 }
 
+void batchio_before_group_commit(worker *w)
+{
+    if (!w->batches) return;
+    for (batchio *b = *head(w); b; b = b->next) b->committing = b->recording;
+}
+
 void batchio_after_group_commit(worker *w)
 {
     if (!w->batches) return;
@@ -460,8 +529,8 @@ void batchio_after_group_commit(worker *w)
     while (again) { /* a step may free a batch: walk again from the head */
         again = false;
         for (batchio *b = *head(w); b; b = b->next)
-            if (b->recording) {
-                b->recording = false;
+            if (b->recording && b->committing) { /* durable: not one staged since */
+                b->recording = b->committing = false;
                 bool created = b->state == SY_BS_CREATED;
                 step(b, SY_BE_RECORDED);
                 /* recorded created (with its jobs' messages), in the store
@@ -481,6 +550,7 @@ static void start_anthropic_call(batchio *b, op what)
     switch (what) {
     case OP_UPLOAD: step(b, SY_BE_UPLOADED); return;
     case OP_CREATE:
+        crash_hook("before_create"); /* its intent is recorded, no create sent */
         if (!(t = request(b, false, "/messages/batches", NULL))) break;
         sy_request_add_header(&t->req, "Content-Type: application/json");
         sy_buf_puts(&t->req.body, "{\"requests\":[");
@@ -489,7 +559,8 @@ static void start_anthropic_call(batchio *b, op what)
         break;
     case OP_POLL: t = request(b, true, "/messages/batches/%s", b->batch_id); break;
     case OP_OUTPUT: t = request(b, true, "/messages/batches/%s/results", b->batch_id); break;
-    default: return; /* no error file, listing or input file */
+    case OP_LIST: t = list_request(b, "/messages/batches", "after_id"); break;
+    default: return; /* no error file or input file */
     }
     if (!t) later(b, what, RETRY_MS);
     else launch(b, t, what);
@@ -538,7 +609,7 @@ static void start_call(batchio *b, op what)
     case OP_POLL: t = request(b, true, "/batches/%s", b->batch_id); break;
     case OP_OUTPUT: t = request(b, true, "/files/%s/content", b->out_id); break;
     case OP_ERRORS: t = request(b, true, "/files/%s/content", b->err_id); break;
-    case OP_LIST: t = request(b, true, "/batches?limit=100%s", NULL); break;
+    case OP_LIST: t = list_request(b, "/batches", "after"); break;
     case OP_INPUT: t = request(b, true, "/files/%s/content", b->file_id); break;
     case OP_NONE: return;
     }
@@ -603,13 +674,8 @@ static void on_timer(void *ctx)
 static bool take_id(json_t *o, const char *key, char *out)
 {
     const char *s = json_string_value(json_object_get(o, key));
-    size_t n = s ? strlen(s) : 0;
-    if (n == 0 || n >= ID_MAX) return false;
-    for (size_t i = 0; i < n; i++)
-        if (!(s[i] == '-' || s[i] == '_' || (s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'z') ||
-              (s[i] >= 'A' && s[i] <= 'Z')))
-            return false;
-    memcpy(out, s, n + 1);
+    if (!sy_blist_id_ok(s)) return false; /* SY_BLIST_ID_MAX == ID_MAX */
+    memcpy(out, s, strlen(s) + 1);
     return true;
 }
 
@@ -653,7 +719,7 @@ static void on_poll(batchio *b, json_t *o)
     }
 }
 
-static void on_list(batchio *lister, json_t *o, bool ok);
+static void on_list(batchio *lister, const sy_transfer *t, bool ok);
 static void on_input(batchio *b, const sy_transfer *t, bool ok);
 
 bool batchio_on_response(worker *w, sy_transfer *t, void *opaque)
@@ -671,9 +737,7 @@ bool batchio_on_response(worker *w, sy_transfer *t, void *opaque)
     }
     bool ok = t->curl_code == CURLE_OK && !t->too_large && t->http_status >= 200 && t->http_status < 300;
     if (what == OP_LIST) {
-        json_t *o = ok ? json_loadb(t->body.data, t->body.len, 0, NULL) : NULL;
-        on_list(b, o, ok);
-        json_decref(o);
+        on_list(b, t, ok);
     } else if (what == OP_INPUT) {
         on_input(b, t, ok);
     } else if (!ok) {
@@ -704,8 +768,14 @@ bool batchio_on_response(worker *w, sy_transfer *t, void *opaque)
 
 /* ---- answering the jobs ---- */
 
+static void candidate_ended(batchio *b);
+
 static void answer_all(batchio *b)
 {
+    if (b->grp) { /* a candidate: it answers only once its intent's candidates are all resolved */
+        candidate_ended(b);
+        return;
+    }
     sy_batch_match m;
     sy_batch_match_init(&m, (const char *const *)b->ids, b->n);
     const char *p = b->results.data, *end = p + b->results.len;
@@ -857,43 +927,259 @@ static void adopt(batchio *b, const char *how)
     step(b, SY_BE_ADOPTED);
 }
 
-/* The listing: this tier's batches that may still answer are adopted and
- * their input files read. */
-static void on_list(batchio *lister, json_t *o, bool ok)
+/* OpenAI: this tier's listed batches that may still answer are adopted
+ * and their input files read. */
+static void take_listed(batchio *lister, const sy_blist_item *it)
 {
     worker *w = lister->w;
     const sy_tier *tier = lister->tier;
     tier_rec *tr = &set_of(w)->tiers[tier->index];
-    json_t *data = json_object_get(o, "data");
-    if (!ok || !json_is_array(data))
-        sy_warn("tier '%s': cannot list the provider's batches; batches of before a restart are not "
-                "looked for (their jobs are sent again)", tier->name);
-    size_t i;
-    json_t *it;
-    json_array_foreach(data, i, it) {
-        json_t *md = json_object_get(it, "metadata");
-        const char *t_name = json_string_value(json_object_get(md, "switchyard_tier"));
-        const sy_model *m = tier_model(tier, json_string_value(json_object_get(md, "switchyard_model")));
-        sy_batch_status st = sy_batch_status_of(json_string_value(json_object_get(it, "status")));
-        if (!t_name || strcmp(t_name, tier->name) || m != lister->model || st == SY_BST_FAILED) continue;
-        batchio *b = batch_new(w, tier, m);
-        b->adopted = true;
-        if (!take_id(it, "id", b->batch_id) || !take_id(it, "input_file_id", b->file_id) ||
-            adopted_already(w, b, b->batch_id)) { /* a recorded batch is polled already */
-            batch_free(b);
+    if (strcmp(it->md_tier, tier->name) || tier_model(tier, it->md_model) != lister->model ||
+        it->status == SY_BST_FAILED || !it->input_file_id[0] || adopted_already(w, NULL, it->id))
+        return; /* another's, over, or a recorded batch polled already */
+    batchio *b = batch_new(w, tier, lister->model);
+    b->adopted = true;
+    snprintf(b->batch_id, sizeof b->batch_id, "%s", it->id);
+    snprintf(b->file_id, sizeof b->file_id, "%s", it->input_file_id);
+    char *rkey = sy_keymap_get(&tr->uploaded, b->file_id);
+    if (rkey) { /* recorded after its upload, created before a crash: its record gets the id */
+        sy_buf_puts(&b->rkey, rkey);
+        sy_keymap_del(&tr->uploaded, b->file_id);
+        free(rkey);
+    }
+    tr->busy++;
+    start_call(b, OP_INPUT);
+}
+
+static void resolve_intents(batchio *lister, bool complete);
+
+/* A page of the listing: its batches taken (OpenAI) or kept for the
+ * intents (Anthropic); then the next page, until the batches are older
+ * than the oldest record that may have one (batchlist.h). A page that
+ * cannot be read is asked again a few times. */
+static void on_list(batchio *lister, const sy_transfer *t, bool ok)
+{
+    worker *w = lister->w;
+    const sy_tier *tier = lister->tier;
+    tier_rec *tr = &set_of(w)->tiers[tier->index];
+    sy_blist_page pg;
+    if (!ok || sy_blist_decode(t->body.data, t->body.len, anthropic(lister), &pg) != 0) {
+        if (++lister->failures <= 5) {
+            later(lister, OP_LIST, sy_batch_poll_delay(&tier->batch, lister->failures));
+            return;
+        }
+        sy_warn("tier '%s': cannot list the provider's batches (HTTP %ld); batches of before a restart are "
+                "not looked for (their jobs are sent again)", tier->name, t->http_status);
+        resolve_intents(lister, false);
+        recovery_step_done(w, tier);
+        batch_free(lister);
+        return;
+    }
+    lister->failures = 0;
+    if (pg.skipped) sy_warn("tier '%s': %zu unreadable item(s) in the provider's batch listing ignored", tier->name, pg.skipped);
+    for (size_t i = 0; i < pg.n; i++) {
+        if (!anthropic(lister)) {
+            take_listed(lister, &pg.items[i]);
             continue;
         }
-        char *rkey = sy_keymap_get(&tr->uploaded, b->file_id);
-        if (rkey) { /* recorded after its upload, created before a crash: its record gets the id */
-            sy_buf_puts(&b->rkey, rkey);
-            sy_keymap_del(&tr->uploaded, b->file_id);
-            free(rkey);
-        }
-        tr->busy++;
-        start_call(b, OP_INPUT);
+        bool maybe = false; /* kept only when it may be an intent's batch: bounded by what is asked */
+        for (size_t j = 0; !maybe && j < tr->nintents; j++)
+            maybe = tr->intents[j]->model == lister->model &&
+                    sy_blist_candidate(&pg.items[i], tr->intents[j]->recorded_ms, tr->start_ms, tr->intents[j]->n);
+        if (!maybe) continue;
+        if (lister->nseen % 64 == 0)
+            lister->seen = sy_xrealloc(lister->seen, (lister->nseen + 64) * sizeof *lister->seen);
+        lister->seen[lister->nseen++] = pg.items[i];
     }
+    int64_t window = tr->oldest_ms == INT64_MAX ? tr->start_ms : tr->oldest_ms;
+    sy_blist_next next = sy_blist_after_page(&pg, lister->cursor, ++lister->pages, window - SY_BLIST_MARGIN_MS);
+    if (next == SY_BLN_MORE) {
+        snprintf(lister->cursor, sizeof lister->cursor, "%s", pg.last_id);
+        sy_blist_page_free(&pg);
+        start_call(lister, OP_LIST);
+        return;
+    }
+    sy_blist_page_free(&pg);
+    if (next == SY_BLN_CUT)
+        sy_warn("tier '%s': the provider's batch listing was cut after %d page(s); older batches are not "
+                "looked at", tier->name, lister->pages);
+    resolve_intents(lister, next == SY_BLN_DONE);
     recovery_step_done(w, tier); /* the listing itself */
     batch_free(lister);
+}
+
+/* ---- Anthropic: a batch created but not recorded (its intent) ---- */
+
+/* A listed batch that may be the create of intent `in`: polled, its
+ * custom_ids those of the intent (the jobs join the first candidate, the
+ * holder, until it is known which is ours). */
+static void candidate_new(batchio *lister, intent *in, const sy_blist_item *it)
+{
+    worker *w = lister->w;
+    batchio *b = batch_new(w, lister->tier, lister->model);
+    b->adopted = true;
+    b->grp = in;
+    in->refs++;
+    snprintf(b->batch_id, sizeof b->batch_id, "%s", it->id);
+    b->listed_ms = it->created_ms;
+    for (size_t i = 0; i < in->n; i++) add_job(b, NULL, in->ids[i]);
+    b->lines = sy_xcalloc(in->n ? in->n : 1, sizeof *b->lines);
+    if (!in->holder) {
+        in->holder = b;
+        sy_buf k;
+        sy_buf_init(&k);
+        for (size_t i = 0; i < b->n; i++) sy_keymap_put(&set_of(w)->adopted, adopted_key(&k, b->tier, b->ids[i]), b);
+        sy_buf_free(&k);
+    }
+    int64_t age = sy_now_ms() - it->created_ms; /* bounded: a clock that went back is no age */
+    if (age < 0) age = 0;
+    if (age > SY_BATCH_GIVE_UP_MS) age = SY_BATCH_GIVE_UP_MS;
+    b->created_ms = sy_mono_us() / 1000 - age;
+    adopt(b, "listed as a candidate for a create not recorded");
+}
+
+/* The intents of the lister's model: each listed batch that may be its
+ * create is polled as a candidate; with none in a complete listing the
+ * create never happened: the record goes and the jobs (their offsets
+ * not committed) come back from Kafka into a new batch. */
+static void resolve_intents(batchio *lister, bool complete)
+{
+    worker *w = lister->w;
+    tier_rec *tr = &set_of(w)->tiers[lister->tier->index];
+    size_t keep = 0;
+    for (size_t i = 0; i < tr->nintents; i++) {
+        intent *in = tr->intents[i];
+        if (in->model != lister->model) {
+            tr->intents[keep++] = in;
+            continue;
+        }
+        size_t nc = 0;
+        for (size_t j = 0; j < lister->nseen; j++) {
+            const sy_blist_item *it = &lister->seen[j];
+            batchio *known = batch_by_id(w, it->id);
+            if (!sy_blist_candidate(it, in->recorded_ms, tr->start_ms, in->n) || (known && !known->grp)) continue;
+            if (nc == SY_BLIST_CANDIDATES_MAX) { /* a listing that floods the window: the newest are looked at */
+                sy_warn("tier '%s': more than %d candidate batches for one intent; older ones are not looked at",
+                        lister->tier->name, SY_BLIST_CANDIDATES_MAX);
+                break;
+            }
+            candidate_new(lister, in, it);
+            nc++;
+        }
+        if (nc) {
+            sy_info("tier '%s': a message batch of %zu job(s) recorded before its create: %zu candidate(s) in "
+                    "the listing, polled; its jobs wait for them", lister->tier->name, in->n, nc);
+            continue;
+        }
+        if (complete)
+            sy_info("tier '%s': a message batch of %zu job(s) recorded before its create is not in the listing: "
+                    "never created, its jobs are sent", lister->tier->name, in->n);
+        else
+            sy_warn("tier '%s': a message batch of %zu job(s) recorded before its create was not found in an "
+                    "incomplete listing: its jobs are sent again (may be paid twice)", lister->tier->name, in->n);
+        sy_store_batch_del(w->store, in->key);
+        intent_free(in);
+    }
+    tr->nintents = keep;
+}
+
+/* Whether b's results answer its custom_ids (batchlist.h). */
+static bool results_ours(const batchio *b)
+{
+    sy_batch_match m;
+    sy_batch_match_init(&m, (const char *const *)b->ids, b->n);
+    const char *p = b->results.data, *end = p + b->results.len;
+    while (p && p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p)), *le = nl ? nl : end;
+        sy_batch_answer a;
+        if (sy_batch_match_line(&m, p, (size_t)(le - p), &a) == SY_BL_ANSWER) free(a.body);
+        p = nl ? nl + 1 : end;
+    }
+    bool ours = sy_blist_ours(&m);
+    sy_batch_match_free(&m);
+    return ours;
+}
+
+/* A candidate's results are in (or it failed). Once every candidate of
+ * its intent is, the newest whose results are ours answers the jobs
+ * (and takes the intent's record, which goes with it); the others
+ * answer nothing. With none ours, the jobs are sent in a new batch. */
+static void candidate_ended(batchio *b)
+{
+    worker *w = b->w;
+    intent *in = b->grp;
+    b->ended = true;
+    b->ours = results_ours(b);
+    size_t nc = 0;
+    for (batchio *x = *head(w); x; x = x->next)
+        if (x->grp == in) {
+            if (!x->ended) return; /* another still runs */
+            nc++;
+        }
+    batchio **c = sy_xcalloc(nc, sizeof *c);
+    bool *ours = sy_xcalloc(nc, sizeof *ours);
+    int64_t *created = sy_xcalloc(nc, sizeof *created);
+    nc = 0;
+    for (batchio *x = *head(w); x; x = x->next)
+        if (x->grp == in) {
+            ours[nc] = x->ours;
+            created[nc] = x->listed_ms;
+            c[nc++] = x;
+        }
+    size_t win = sy_blist_pick(ours, created, nc);
+    batchio *holder = in->holder, *winner = win < nc ? c[win] : NULL;
+    char *key = sy_xstrdup(in->key);
+    sy_run **held = sy_xcalloc(in->n ? in->n : 1, sizeof *held);
+    sy_buf *lines = sy_xcalloc(in->n ? in->n : 1, sizeof *lines);
+    size_t nheld = 0;
+    if (winner && holder && winner != holder) { /* the jobs move to it */
+        sy_buf k;
+        sy_buf_init(&k);
+        for (size_t i = 0; i < winner->n && i < holder->n; i++) {
+            winner->runs[i] = holder->runs[i];
+            holder->runs[i] = NULL;
+            sy_keymap_put(&set_of(w)->adopted, adopted_key(&k, winner->tier, winner->ids[i]), winner);
+        }
+        sy_buf_free(&k);
+        holder->adopted = false; /* the map's entries are the winner's now */
+    } else if (!winner && holder) { /* the jobs leave it, to be sent */
+        for (size_t i = 0; i < holder->n; i++)
+            if (holder->runs[i]) {
+                held[nheld] = holder->runs[i];
+                lines[nheld++] = holder->lines[i];
+                sy_buf_init(&holder->lines[i]);
+                holder->runs[i]->in_batch = false;
+                holder->runs[i] = NULL;
+            }
+    }
+    if (!winner)
+        sy_warn("tier '%s': none of %zu candidate batch(es) carried the %zu job(s) recorded before their create: "
+                "they are sent in a new batch", b->tier->name, nc, in->n);
+    for (size_t i = 0; i < nc; i++) {
+        if (c[i] == winner) continue;
+        if (c[i] != holder || winner) c[i]->adopted = false; /* keeps the map's entries */
+        batch_free(c[i]);
+    }
+    if (winner) {
+        sy_info("batch %s of tier '%s': its results answer the %zu job(s) recorded before its create: ours",
+                winner->batch_id, winner->tier->name, winner->n);
+        sy_buf_puts(&winner->rkey, key); /* the intent's record goes with it */
+        winner->grp = NULL;
+        if (--in->refs == 0) intent_free(in);
+        answer_all(winner);
+    } else {
+        sy_store_batch_del(w->store, key);
+        for (size_t i = 0; i < nheld; i++) {
+            route(w, held[i], &lines[i]);
+            sy_buf_free(&lines[i]);
+        }
+    }
+    free(key);
+    free(held);
+    free(lines);
+    free(c);
+    free(ours);
+    free(created);
 }
 
 /* An adopted batch's input file: the custom_ids it carries. */
@@ -1096,13 +1382,26 @@ static void on_record(void *ctx, const char *key, const void *data, size_t len)
         return;
     }
     if (r->status == SY_BR_UPLOADED) {
-        /* OpenAI: the listing looks for a batch of this file; Anthropic's
-         * "upload" is no call: a batch created before the crash cannot be
-         * found (its jobs are sent again) */
+        /* OpenAI: the listing looks for a batch of this file; Anthropic:
+         * the record is the create's intent, looked for in the listing by
+         * its time and job count (resolve_intents) */
         if (r->kind == SY_BR_OPENAI && !sy_keymap_get(&tr->uploaded, r->file_id)) {
             sy_keymap_put(&tr->uploaded, r->file_id, sy_xstrdup(key));
             sy_buf_append(&tr->uploaded_ids, r->file_id, strlen(r->file_id) + 1);
+        } else if (r->kind == SY_BR_ANTHROPIC && r->n && !sy_batchrec_is_log_key(key, strlen(key))) {
+            /* its own (a changelog copy holds one partition's share of
+             * another worker's intent: dropped, as before) */
+            intent *in = sy_xcalloc(1, sizeof *in);
+            in->key = sy_xstrdup(key);
+            in->model = m;
+            in->recorded_ms = r->recorded_ms;
+            in->n = r->n;
+            in->ids = sy_xcalloc(r->n, sizeof *in->ids);
+            for (size_t i = 0; i < r->n; i++) in->ids[i] = sy_xstrdup(r->ids[i]);
+            tr->intents = sy_xrealloc(tr->intents, (tr->nintents + 1) * sizeof *tr->intents);
+            tr->intents[tr->nintents++] = in;
         } else sy_buf_append(&sc->bad_keys, key, strlen(key) + 1);
+        if (r->recorded_ms < tr->oldest_ms) tr->oldest_ms = r->recorded_ms;
         sc->uploaded++;
         sy_batchrec_view_free(&v);
         return;
@@ -1164,19 +1463,24 @@ void batchio_restored(worker *w)
 }
 
 /* The tier's first job after start: its recorded batches are polled
- * again; then (OpenAI) the provider's listing, for a batch created but
- * not recorded (a crash between create and record). */
+ * again; then the provider's listing, for a batch created but not
+ * recorded (a crash between create and record): OpenAI's always,
+ * Anthropic's when a record is an intent. */
 static void recovery_start(worker *w, const sy_tier *tier)
 {
     tier_rec *tr = &set_of(w)->tiers[tier->index];
     tr->st = REC_LOOKING;
     sy_keymap_init(&tr->uploaded);
     sy_buf_init(&tr->uploaded_ids);
+    tr->oldest_ms = INT64_MAX;
+    tr->start_ms = sy_now_ms();
     scan_records(w, tier, false);
     tr->busy = 1; /* until every listing is started */
     for (size_t i = 0; i < tier->nmodels; i++) {
         const sy_model *m = tier->models[i].model;
-        if (!m || strcmp(m->provider->kind->name, "openai")) continue; /* Anthropic's: not looked for */
+        bool has_intent = false;
+        for (size_t j = 0; m && j < tr->nintents; j++) has_intent |= tr->intents[j]->model == m;
+        if (!m || (strcmp(m->provider->kind->name, "openai") && !has_intent)) continue;
         batchio *l = batch_new(w, tier, tier->models[i].model);
         l->lister = true;
         tr->busy++;
@@ -1198,7 +1502,7 @@ static batchio *collecting(worker *w, const sy_tier *tier, const sy_model *model
 
 /* A job whose key an adopted batch carries joins it; answered at once if
  * the batch's results are in already. True when it joined. */
-static bool join_adopted(worker *w, sy_run *r, const char *key)
+static bool join_adopted(worker *w, sy_run *r, const char *key, const sy_buf *line)
 {
     char hashed[SY_BATCH_ID_MAX];
     if (!strcmp(r->model->provider->kind->name, "anthropic")) { /* its custom_id */
@@ -1216,6 +1520,10 @@ static bool join_adopted(worker *w, sy_run *r, const char *key)
     if (b->state != SY_BS_DONE) {
         b->runs[idx] = r;
         r->in_batch = true;
+        if (b->lines) { /* a candidate's: kept, to be sent if it is not ours */
+            sy_buf_reset(&b->lines[idx]);
+            sy_buf_append(&b->lines[idx], line->data, line->len);
+        }
         return true;
     }
     /* its results are here: find its line */
@@ -1242,7 +1550,7 @@ static void route(worker *w, sy_run *r, sy_buf *line)
     const sy_batch_policy *pol = &r->tier->batch;
     const char *key = r->job.idempotency_key ? r->job.idempotency_key : "";
     r->in_batch = false;
-    if (set_of(w)->adopted.count && join_adopted(w, r, key)) return; /* none adopted: no key built */
+    if (set_of(w)->adopted.count && join_adopted(w, r, key, line)) return; /* none adopted: no key built */
     char hashed[SY_BATCH_ID_MAX];
     bool items = !strcmp(r->model->provider->kind->name, "anthropic"); /* a JSON array, not JSONL */
     if (items) {
@@ -1464,6 +1772,8 @@ void batchio_free_all(worker *w)
     for (size_t t = 0; t < w->cfg->ntiers; t++) {
         sy_keymap_free_with(&bs->tiers[t].uploaded, free);
         sy_buf_free(&bs->tiers[t].uploaded_ids);
+        for (size_t i = 0; i < bs->tiers[t].nintents; i++) intent_free(bs->tiers[t].intents[i]);
+        free(bs->tiers[t].intents);
         for (size_t i = 0; i < bs->tiers[t].nq; i++) sy_buf_free(&bs->tiers[t].q[i].line);
         free(bs->tiers[t].q);
     }

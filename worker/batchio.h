@@ -43,6 +43,10 @@ typedef struct batchio_hooks {
 void batchio_start(worker *w, const batchio_hooks *hooks);
 /* A finished engine transfer: true if it was a batch's call (handled). */
 bool batchio_on_response(worker *w, sy_transfer *t, void *opaque);
+/* Before each group commit: the batch records staged so far are the ones
+ * it makes durable (a record staged after it, e.g. by a batch sent from
+ * run_after_group_commit, waits for the next one). */
+void batchio_before_group_commit(worker *w);
 /* After each group commit: the batches whose record it made durable go on
  * (their create, or their polling). */
 void batchio_after_group_commit(worker *w);

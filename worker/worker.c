@@ -178,6 +178,7 @@ static int commit_store(worker *w)
  * commit: the worker stops. */
 static int release_deferred(worker *w)
 {
+    batchio_before_group_commit(w);
     if (commit_store(w) != 0) return -1;
     run_after_group_commit(w);
     batchio_after_group_commit(w);

@@ -5,9 +5,11 @@
 #      the file is at the provider, no batch is
 #   B  SIGKILL right after create, before anything else
 #      (SWITCHYARD_BATCH_CRASH_AT=after_create)
+#   then two OpenAI batches of another client are created, and the
+#   listing answers one batch per page (--list-page 1): B's is on its third
 #   C  finds B's batch by listing (its record has the file, not the batch
-#      id), records its id, and is killed (kill -9) while its batches are
-#      polled
+#      id) on the listing's third page, records its id, and is killed
+#      (kill -9) while its batches are polled
 #   D  finds the batches in its store and runs them to the end; then 80
 #      jobs of an Anthropic message-batch tier come, D records their two
 #      batches, which then own the jobs (their input offsets are
@@ -26,7 +28,7 @@ P=tests/pipelines/batch.yaml
 N=300
 NA=80 # Anthropic message batches, 40 per batch
 
-start_fake --batch-ms 1500
+start_fake --batch-ms 1500 --list-page 1
 start_broker "$P"
 start_scheduler "$P"
 "$PY" -c "
@@ -54,13 +56,21 @@ SWITCHYARD_BATCH_CRASH_AT=after_create start_worker worker-b "${args[@]}"
 died worker-b "$LAST_PID"
 grep -q "SWITCHYARD_BATCH_CRASH_AT=after_create" "$T/worker-b.log" || fail "worker-b died elsewhere"
 ok "B: killed right after create"
+for i in 1 2; do # another client's batches (one line each), newer than B's
+    echo '{"custom_id":"other-'$i'","method":"POST","url":"/v1/chat/completions","body":{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}}' >"$T/other.jsonl"
+    fid=$(curl -sf -H "Authorization: Bearer $OPENAI_API_KEY" -F purpose=batch -F "file=@$T/other.jsonl" "$FAKE_URL/files" |
+        "$PY" -c 'import json,sys; print(json.load(sys.stdin)["id"])') || fail "upload of another batch"
+    curl -sf -H "Authorization: Bearer $OPENAI_API_KEY" -H "Content-Type: application/json" \
+        -d "{\"input_file_id\":\"$fid\",\"endpoint\":\"/v1/chat/completions\",\"completion_window\":\"24h\"}" \
+        "$FAKE_URL/batches" >/dev/null || fail "create of another batch"
+done
 start_worker worker-c "${args[@]}"
 for _ in $(seq 300); do grep -q "found by listing after a restart" "$T/worker-c.log" && break; sleep 0.1; done
 grep -q "found by listing after a restart" "$T/worker-c.log" || fail "worker-c did not find B's batch"
 for _ in $(seq 100); do [ "$(grep -c "job(s) created" "$T/worker-c.log")" -ge 1 ] && break; sleep 0.1; done
 sleep 0.3 # polling
 kill -9 "$LAST_PID"; wait "$LAST_PID" 2>/dev/null || true
-ok "C: found B's batch by listing, killed while polling"
+ok "C: found B's batch by listing (page 3), killed while polling"
 start_worker worker-d "${args[@]}"
 "$SY_BIN" results --topic switchyard.results.bulk --count "$N" --timeout-ms 60000 >"$T/results.jsonl" ||
     fail "only $(wc -l <"$T/results.jsonl") of $N results"
@@ -80,6 +90,6 @@ E=$LAST_PID
 grep -q "$NA job(s) rebuilt from batch records" "$T/worker-e.log" || fail "worker-e rebuilt no jobs"
 [ "$(grep -c "msgbatch_.*found in the store after a restart" "$T/worker-e.log")" = 2 ] ||
     fail "worker-e did not poll the 2 recorded message batches"
-batch_stop_and_check worker-e "$E" c "results after the crashes"
+batch_stop_and_check worker-e "$E" c "results after the crashes" 2
 ok "E: consumed nothing (the offsets were committed while the batches ran), rebuilt $NA jobs, polled their batches"
 check_logs

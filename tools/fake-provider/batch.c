@@ -14,6 +14,12 @@
  * output line, a line with an unknown custom_id and a line that is not
  * JSON, for the client's matching code.
  *
+ * Both listings (GET /v1/batches, GET /v1/messages/batches) are newest
+ * first and paginated as the real ones are (OpenAI: limit, after; answer
+ * has_more, first_id, last_id. Anthropic: limit, after_id, before_id; the
+ * same answer fields); --list-page N caps a page at N so that tests see
+ * the paging.
+ *
  * GET /batch-stats counts batches created and how often each custom_id was
  * submitted in a created batch (dup_custom_ids > 0 means a job was sent
  * twice), which the crash tests assert on. */
@@ -23,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 enum { MAX_LINES = 50000, ID_LEN = 48 };
 
@@ -369,7 +376,9 @@ static void batch_process(fp_batch *b)
     } else {
         l = anthropic_lines(b, &n);
     }
-    fp_file *out = file_new("file-"), *err = file_new("file-");
+    file_new("file-"); /* the second may move the array: both are taken after it */
+    file_new("file-");
+    fp_file *out = &bs.files[bs.nfiles - 2], *err = &bs.files[bs.nfiles - 1];
     snprintf(b->output_file_id, ID_LEN, "%s", out->id);
     snprintf(b->error_file_id, ID_LEN, "%s", err->id);
     fp_reply rp;
@@ -439,21 +448,35 @@ static void openai_batch_json(sy_buf *o, const fp_batch *b)
                   (long long)b->completed, (long long)b->failed, b->metadata ? b->metadata : "null");
 }
 
+/* An RFC 3339 time of a wall-clock millisecond, as Anthropic writes them. */
+static void rfc3339(sy_buf *o, int64_t ms)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    sy_buf_printf(o, "\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\"", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                  tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+}
+
 static void anthropic_batch_json(sy_buf *o, const fp_batch *b)
 {
     int ended = b->state == B_COMPLETED || b->state == B_EXPIRED || b->state == B_CANCELLED;
     sy_buf_printf(o, "{\"id\":\"%s\",\"type\":\"message_batch\",\"processing_status\":\"%s\","
                      "\"request_counts\":{\"processing\":%lld,\"succeeded\":%lld,\"errored\":%lld,"
-                     "\"canceled\":%lld,\"expired\":%lld},\"created_at\":%lld,",
+                     "\"canceled\":%lld,\"expired\":%lld},\"created_at\":",
                   b->id, ended ? "ended" : b->state == B_CANCELLING ? "canceling" : "in_progress",
                   (long long)(ended ? 0 : b->total), (long long)b->completed,
                   (long long)(b->state == B_EXPIRED ? 0 : b->failed),
                   (long long)(b->state == B_CANCELLED ? b->total : 0),
-                  (long long)(b->state == B_EXPIRED ? b->failed : 0), (long long)(b->created_ms / 1000));
+                  (long long)(b->state == B_EXPIRED ? b->failed : 0));
+    rfc3339(o, b->created_ms);
+    sy_buf_puts(o, ",\"ended_at\":");
+    if (ended) rfc3339(o, b->ended_ms);
+    else sy_buf_puts(o, "null");
     if (ended && b->state != B_CANCELLED)
-        sy_buf_printf(o, "\"results_url\":\"/v1/messages/batches/%s/results\"}", b->id);
+        sy_buf_printf(o, ",\"results_url\":\"/v1/messages/batches/%s/results\"}", b->id);
     else
-        sy_buf_puts(o, "\"results_url\":null}");
+        sy_buf_puts(o, ",\"results_url\":null}");
 }
 
 static fp_batch *batch_new(fp_api api, fp_slice key)
@@ -521,20 +544,75 @@ static void batches_create(const fp_request *rq, fp_reply *rp)
     json_decref(o);
 }
 
-/* GET /v1/batches: newest first; ?after= is not supported (one page). */
-static void batches_list(fp_reply *rp)
+static void anthropic_error(fp_reply *rp, int status, const char *type, const char *msg);
+
+/* The query parameter `name` of the request's path, cut to n-1 bytes: 1
+ * when present. */
+static int query_param(const fp_request *rq, const char *name, char *out, size_t n)
 {
-    sy_buf_puts(&rp->body, "{\"object\":\"list\",\"data\":[");
-    int first = 1;
-    for (size_t i = bs.nbatches; i-- > 0;) {
-        fp_batch *b = &bs.batches[i];
-        if (b->api != FP_API_OPENAI) continue;
-        batch_advance(b);
-        if (!first) sy_buf_putc(&rp->body, ',');
-        openai_batch_json(&rp->body, b);
-        first = 0;
+    const char *q = memchr(rq->path.p, '?', rq->path.n), *end = rq->path.p + rq->path.n;
+    size_t len = strlen(name);
+    for (const char *p = q; p && p < end;) {
+        p++; /* past '?' or '&' */
+        const char *amp = memchr(p, '&', (size_t)(end - p)), *e = amp ? amp : end;
+        if ((size_t)(e - p) > len && !memcmp(p, name, len) && p[len] == '=') {
+            size_t v = (size_t)(e - p) - len - 1;
+            if (v >= n) v = n - 1;
+            memcpy(out, p + len + 1, v);
+            out[v] = '\0';
+            return 1;
+        }
+        p = amp;
     }
-    sy_buf_puts(&rp->body, "],\"has_more\":false}");
+    return 0;
+}
+
+/* GET /v1/batches and /v1/messages/batches: one page of the API's batches,
+ * newest first, after (or before) a cursor id. */
+static void batches_list(const fp_request *rq, fp_reply *rp, fp_api api)
+{
+    char v[ID_LEN + 8] = "";
+    int64_t limit = 20;
+    if (query_param(rq, "limit", v, sizeof v)) limit = strtoll(v, NULL, 10);
+    if (limit < 1 || limit > 100) {
+        if (api == FP_API_ANTHROPIC) anthropic_error(rp, 400, "invalid_request_error", "limit must be 1..100");
+        else error_reply(rp, 400, "limit must be 1..100");
+        return;
+    }
+    if (fp_cfg.list_page > 0 && limit > fp_cfg.list_page) limit = fp_cfg.list_page;
+    size_t *idx = sy_xcalloc(bs.nbatches + 1, sizeof *idx), n = 0; /* this API's, newest first */
+    for (size_t i = bs.nbatches; i-- > 0;)
+        if (bs.batches[i].api == api) idx[n++] = i;
+    size_t from = 0, to = n; /* positions in idx */
+    int before = 0;
+    if (query_param(rq, api == FP_API_ANTHROPIC ? "after_id" : "after", v, sizeof v)) {
+        while (from < n && strcmp(bs.batches[idx[from]].id, v)) from++;
+        from = from < n ? from + 1 : n;
+    } else if (api == FP_API_ANTHROPIC && query_param(rq, "before_id", v, sizeof v)) {
+        while (to > 0 && strcmp(bs.batches[idx[to - 1]].id, v)) to--;
+        to = to > 0 ? to - 1 : 0;
+        before = 1;
+    }
+    if (to - from > (size_t)limit) {
+        if (before) from = to - (size_t)limit;
+        else to = from + (size_t)limit;
+    }
+    int more = before ? from > 0 : to < n;
+    sy_buf_puts(&rp->body, api == FP_API_ANTHROPIC ? "{\"data\":[" : "{\"object\":\"list\",\"data\":[");
+    for (size_t i = from; i < to; i++) {
+        fp_batch *b = &bs.batches[idx[i]];
+        batch_advance(b);
+        if (i > from) sy_buf_putc(&rp->body, ',');
+        if (api == FP_API_ANTHROPIC) anthropic_batch_json(&rp->body, b);
+        else openai_batch_json(&rp->body, b);
+    }
+    if (to > from)
+        sy_buf_printf(&rp->body, "],\"first_id\":\"%s\",\"last_id\":\"%s\"", bs.batches[idx[from]].id,
+                      bs.batches[idx[to - 1]].id);
+    else
+        sy_buf_puts(&rp->body, "],\"first_id\":null,\"last_id\":null");
+    sy_buf_printf(&rp->body, ",\"has_more\":%s}", more ? "true" : "false");
+    free(idx);
 }
 
 static void batch_cancel(fp_batch *b)
@@ -552,7 +630,7 @@ static void openai_batches(const fp_request *rq, fp_slice rest, fp_reply *rp)
     int get = slice_eq(rq->method, "GET"), post = slice_eq(rq->method, "POST");
     if (rest.n == 0) {
         if (post) batches_create(rq, rp);
-        else if (get) batches_list(rp);
+        else if (get) batches_list(rq, rp, FP_API_OPENAI);
         else error_reply(rp, 405, "Method not allowed");
         return;
     }
@@ -650,6 +728,7 @@ static void anthropic_batches(const fp_request *rq, fp_slice rest, fp_reply *rp)
     int get = slice_eq(rq->method, "GET"), post = slice_eq(rq->method, "POST");
     if (rest.n == 0) {
         if (post) messages_batches_create(rq, rp);
+        else if (get) batches_list(rq, rp, FP_API_ANTHROPIC);
         else anthropic_error(rp, 405, "invalid_request_error", "Method not allowed");
         return;
     }

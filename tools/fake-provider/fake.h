@@ -44,6 +44,7 @@ typedef struct fp_config {
     int64_t batch_expire_after; /* lines after the first N expire; -1 = none */
     int batch_hostile;         /* duplicate, unknown and non-JSON output lines */
     int64_t batch_call_ms;     /* delay of each answer of the batch APIs (files, batches) */
+    int64_t list_page;         /* batches per listing page at most (0: as asked) */
 } fp_config;
 
 extern fp_config fp_cfg;

@@ -51,6 +51,7 @@ static const char usage[] =
     "  --batch-expire-after N  a batch expires after its first N lines (default never)\n"
     "  --batch-hostile       batch output repeats lines, adds unknown and non-JSON ones\n"
     "  --batch-call-ms N     delay of each answer of the batch APIs (default 0)\n"
+    "  --list-page N         batch listings answer at most N per page (default: as asked)\n"
     "  --help                this text\n";
 
 static int parse_int(const char *name, const char *s, int64_t min, int64_t *out)
@@ -80,7 +81,7 @@ static int parse_rate(const char *name, const char *s, double *out)
 
 enum { O_HOST = 256, O_PORT, O_PORT_FILE, O_LATENCY, O_JITTER, O_ERROR, O_OVERLOAD, O_RATE_LIMIT,
        O_HANG, O_MALFORMED, O_TIMEOUT, O_RPM, O_TPM, O_WINDOW, O_CALL_LOG, O_SEED, O_TLS_CERT, O_TLS_KEY, O_H2, O_BATCH_MS,
-       O_BATCH_EXPIRE, O_BATCH_HOSTILE, O_BATCH_CALL, O_HELP };
+       O_BATCH_EXPIRE, O_BATCH_HOSTILE, O_BATCH_CALL, O_LIST_PAGE, O_HELP };
 
 static const struct option options[] = {
     {"host", required_argument, 0, O_HOST}, {"port", required_argument, 0, O_PORT},
@@ -95,6 +96,7 @@ static const struct option options[] = {
     {"h2", required_argument, 0, O_H2},
     {"batch-ms", required_argument, 0, O_BATCH_MS}, {"batch-expire-after", required_argument, 0, O_BATCH_EXPIRE},
     {"batch-hostile", no_argument, 0, O_BATCH_HOSTILE}, {"batch-call-ms", required_argument, 0, O_BATCH_CALL},
+    {"list-page", required_argument, 0, O_LIST_PAGE},
     {"help", no_argument, 0, O_HELP}, {0, 0, 0, 0},
 };
 
@@ -130,6 +132,7 @@ static int apply_option(int opt, const char *arg)
     case O_BATCH_EXPIRE: rc = parse_int("--batch-expire-after", arg, 0, &c->batch_expire_after); break;
     case O_BATCH_HOSTILE: c->batch_hostile = 1; break;
     case O_BATCH_CALL: rc = parse_int("--batch-call-ms", arg, 0, &c->batch_call_ms); break;
+    case O_LIST_PAGE: rc = parse_int("--list-page", arg, 0, &c->list_page); break;
     case O_HELP: fputs(usage, stdout); exit(0);
     default: fputs(usage, stderr); return -1;
     }
