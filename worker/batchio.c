@@ -83,6 +83,8 @@ typedef struct batchio {
     sy_batchrec_job *jobs;    /* their tier messages, for the record (bytes malloc'd) */
     size_t *line_at;          /* where each one's line starts in `input` (collecting) */
     bool *gone;               /* handed over or dropped at a revoke: answered elsewhere */
+    bool *answered;           /* its line went to its run here (a rebuilt job not joined
+                                 yet has neither run nor answer: the batch is kept for it) */
     size_t n, cap;
     sy_keymap idset;          /* custom_ids already in it */
     sy_buf input;             /* the JSONL */
@@ -253,6 +255,7 @@ static void batch_free(batchio *b)
     free(b->jobs);
     free(b->line_at);
     free(b->gone);
+    free(b->answered);
     free(b->logged);
     sy_keymap_free(&b->idset);
     sy_buf_free(&b->rkey);
@@ -786,6 +789,7 @@ static void answer_all(batchio *b)
             sy_run *r = b->runs[a.index];
             b->runs[a.index] = NULL;
             if (r) {
+                b->answered[a.index] = true;
                 r->in_batch = false;
                 set_of(b->w)->hooks->line(r, b->batch_id, a.status_code, a.body, a.body ? strlen(a.body) : 0,
                                           a.error_code);
@@ -803,6 +807,7 @@ static void answer_all(batchio *b)
         sy_run *r = b->runs[idx];
         b->runs[idx] = NULL;
         if (r) { /* an adopted batch's jobs that have not come back are not missing */
+            b->answered[idx] = true;
             missing++;
             r->in_batch = false;
             set_of(b->w)->hooks->line(r, b->batch_id, 0, NULL, 0, "no_result_line");
@@ -840,9 +845,11 @@ static void add_job_msg(batchio *b, sy_run *r, const char *key, const sy_batchre
         b->jobs = sy_xrealloc(b->jobs, b->cap * sizeof *b->jobs);
         b->line_at = sy_xrealloc(b->line_at, b->cap * sizeof *b->line_at);
         b->gone = sy_xrealloc(b->gone, b->cap * sizeof *b->gone);
+        b->answered = sy_xrealloc(b->answered, b->cap * sizeof *b->answered);
     }
     b->line_at[b->n] = b->input.len;
     b->gone[b->n] = false;
+    b->answered[b->n] = false;
     sy_batchrec_job j = {0};
     if (r) /* the message's bytes are in r->raw: key, then value */
         j = (sy_batchrec_job){.present = 1, .partition = r->partition, .offset = r->offset,
@@ -1527,6 +1534,7 @@ static bool join_adopted(worker *w, sy_run *r, const char *key, const sy_buf *li
         return true;
     }
     /* its results are here: find its line */
+    b->answered[idx] = true;
     const char *one[] = {key};
     sy_batch_match m;
     sy_batch_match_init(&m, one, 1);
@@ -1649,6 +1657,7 @@ static void remove_job(batchio *b, size_t i)
         b->ids[j] = b->ids[j + 1];
         b->jobs[j] = b->jobs[j + 1];
         b->gone[j] = b->gone[j + 1];
+        b->answered[j] = b->answered[j + 1];
         b->line_at[j] = b->line_at[j + 1] - cut;
     }
     b->n--;
@@ -1663,17 +1672,60 @@ static bool on_its_way(const batchio *b)
            b->recording || b->own_on_ack;
 }
 
+/* Job i of b leaves it at a revoke: b neither answers nor records it any
+ * more. Handed over (owned): b's restored records of its partition go
+ * from this store too (the next owner has them). */
+static void leave_batch(batchio *b, size_t i, int32_t partition, bool handed)
+{
+    b->runs[i] = NULL;
+    b->gone[i] = true;
+    free((char *)b->jobs[i].key);
+    free((char *)b->jobs[i].origin);
+    b->jobs[i] = (sy_batchrec_job){0};
+    if (handed) drop_extra_of(b, partition);
+    b->handed = true;
+}
+
+/* A batch-owned job that no batch carries (rebuilt from a record and not
+ * joined yet, or gone to a retry): the batch whose record on the changelog
+ * still carries its tier message, found by partition and offset (the next
+ * owner rebuilds it from that record), or NULL. */
+static batchio *record_holding(worker *w, const sy_run *r, size_t *at)
+{
+    if (!r->tier || !w->opt.changelog) return NULL;
+    for (batchio *b = set_of(w)->list; b; b = b->next) {
+        if (b->tier != r->tier || b->mirror_failed || !log_topic(b)) continue;
+        for (size_t i = 0; i < b->n; i++)
+            if (!b->runs[i] && !b->gone[i] && b->jobs[i].present && b->jobs[i].partition == r->partition &&
+                b->jobs[i].offset == r->offset) {
+                *at = i;
+                return b;
+            }
+    }
+    return NULL;
+}
+
 batchio_revoke batchio_hand_over(worker *w, sy_run *r, bool last)
 {
     if (!w->batches) return BATCHIO_KEEP;
     batchio_set *bs = set_of(w);
     tier_rec *tr = r->tier ? &bs->tiers[r->tier->index] : NULL;
+    size_t at;
+    batchio *rec = r->batch_owned ? record_holding(w, r, &at) : NULL;
     for (size_t i = 0; tr && i < tr->nq; i++)
         if (tr->q[i].r == r) { /* waiting for its tier's recovery: never sent */
+            if (r->batch_owned && !rec) return BATCHIO_KEEP; /* no record has it: no one else can */
             tr->q[i].r = NULL;
             r->in_batch = false;
-            return BATCHIO_DROPPED;
+            if (!rec) return BATCHIO_DROPPED; /* consumed: the next owner consumes it too */
+            leave_batch(rec, at, r->partition, true); /* rebuilt: the next owner rebuilds it */
+            return BATCHIO_HANDED;
         }
+    if (!r->in_batch) { /* batch-owned, joined to no batch (run.c releases it where it would join) */
+        if (!rec) return BATCHIO_KEEP; /* its record is gone: it finishes here */
+        leave_batch(rec, at, r->partition, true);
+        return BATCHIO_RELEASE;
+    }
     for (batchio *b = bs->list; b; b = b->next) {
         size_t i = 0;
         while (i < b->n && b->runs[i] != r) i++;
@@ -1691,13 +1743,7 @@ batchio_revoke batchio_hand_over(worker *w, sy_run *r, bool last)
         /* owned: the next owner rebuilds it from the record; not owned (the
          * wait is over, or a batch found by the listing): the next owner
          * consumes it (its offset is not committed) and this line is ignored */
-        b->runs[i] = NULL;
-        b->gone[i] = true;
-        free((char *)b->jobs[i].key);
-        free((char *)b->jobs[i].origin);
-        b->jobs[i] = (sy_batchrec_job){0};
-        if (owned) drop_extra_of(b, r->partition);
-        b->handed = true;
+        leave_batch(b, i, r->partition, owned);
         r->in_batch = false;
         if (!owned)
             sy_warn("revoke: a job of batch %s (tier '%s') not owned by it yet is left to the next owner; "
@@ -1709,11 +1755,12 @@ batchio_revoke batchio_hand_over(worker *w, sy_run *r, bool last)
 }
 
 /* Nothing of b is left to answer here: every job handed over, dropped,
- * or answered, none awaited (a job found by the listing, not back yet). */
+ * or answered, none awaited (a job found by the listing, not back yet, or
+ * one rebuilt from its record that has not joined yet). */
 static bool nothing_left(const batchio *b)
 {
     for (size_t i = 0; i < b->n; i++)
-        if (b->runs[i] || (!b->gone[i] && !b->jobs[i].present)) return false;
+        if (b->runs[i] || (!b->gone[i] && !b->answered[i])) return false;
     return true;
 }
 

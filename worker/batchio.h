@@ -62,7 +62,8 @@ bool batchio_on_delivery(worker *w, const rd_kafka_message_t *m);
  *   KEEP: no batch holds it; it finishes here as any job at a revoke.
  *   HANDED: a batch owns it (its record is on the changelog, where the
  *     partition's next owner reads it): it left the batch, which neither
- *     answers nor records it any more.
+ *     answers nor records it any more. Also a batch-owned job waiting in
+ *     the recovery queue whose record is on the changelog.
  *   DROPPED: it was never sent (a collecting batch, the recovery queue),
  *     or (last) its batch went out but does not own it yet: it left the
  *     batch, whose line for it is ignored. Its offset is not committed:
@@ -70,10 +71,19 @@ bool batchio_on_delivery(worker *w, const rd_kafka_message_t *m);
  *   WAIT: its batch is on its way (upload, create, record): the caller
  *     waits for it to own r (then HANDED), asking again; `last` when the
  *     wait is over (WAIT is then DROPPED).
+ *   RELEASE: r is batch-owned but joined to no batch yet (rebuilt from a
+ *     record, its store lookup and intent under way; or gone to a retry)
+ *     and a batch's record on the changelog still carries it: it left
+ *     that batch, the next owner rebuilds it from the record; the caller
+ *     releases r without a result where it would join its batch. With no
+ *     record left for it (a retry whose batch is over), KEEP: the next
+ *     owner has nothing to rebuild it from and its offset is committed.
  * HANDED and DROPPED: the caller frees r without a result.
  * batchio_after_hand_over then records the batches again without those
  * jobs, and stops polling a batch left with no job to answer here. */
-typedef enum batchio_revoke { BATCHIO_KEEP, BATCHIO_HANDED, BATCHIO_DROPPED, BATCHIO_WAIT } batchio_revoke;
+typedef enum batchio_revoke {
+    BATCHIO_KEEP, BATCHIO_HANDED, BATCHIO_DROPPED, BATCHIO_WAIT, BATCHIO_RELEASE
+} batchio_revoke;
 batchio_revoke batchio_hand_over(worker *w, sy_run *r, bool last);
 void batchio_after_hand_over(worker *w);
 /* r is freed: no batch answers it any more. */

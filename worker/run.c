@@ -312,7 +312,10 @@ static void release_followers(sy_run *leader)
         sy_run *next = f->next_follower;
         bool same_msg = f->partition == leader->partition && f->offset == leader->offset &&
                         f->src_topic == leader->src_topic; /* config-owned topic names */
-        if (same_msg || run_same_origin(f, leader->origin)) rerouted(f); /* the same job, again */
+        /* a rebuilt copy outlives a leader handed to another worker: the
+         * partition came back here, the record rebuilt it again */
+        bool again = leader->handed_off && f->batch_owned;
+        if (!again && (same_msg || run_same_origin(f, leader->origin))) rerouted(f); /* the same job, again */
         else if (leader->result_ok) answer_stored(f, &rec, SY_ANSWER_DEDUP);
         else if (!sy_keymap_get(&w->working, sy_buf_cstr(&f->skey))) step(f, SY_EV_NEW_KEY, NULL, NULL);
         else step(f, SY_EV_KEY_IN_WORK, NULL, NULL);
@@ -355,6 +358,8 @@ void run_restore(worker *w, const sy_tier *tier, int32_t partition, int64_t offs
     r->batch_owned = true; /* its offset was committed: nothing to release, not held */
     r->offset_released = true;
     w->held--;
+    const char *hold = getenv("SWITCHYARD_BATCH_HOLD_REBUILT_MS"); /* test hook: run.h */
+    if (hold) r->hold_until_us = sy_mono_us() + 1000 * (int64_t)atoi(hold);
     step(r, SY_EV_REBUILT, NULL, NULL);
     run_decode(w, r);
 }
@@ -734,6 +739,12 @@ static void launch_prepared(sy_run *r)
         sy_account_settle(a, r->reserved_tokens, 0);
         sy_account_settle_request(a);
         r->reserved_tokens = 0;
+        if (r->handed_off) { /* its partition's next owner rebuilds it (run_revoked) */
+            sy_engine_release(w->engine, t);
+            release_followers(r); /* as after a failure: a copy of its message goes without a result */
+            step(r, SY_EV_SHUTDOWN, NULL, NULL); /* freed: LAUNCH_CALL is its step's last effect */
+            return;
+        }
         if (batchio_take(w, r, t)) return; /* CALL_OUT until its batch answers (batchio.h) */
     }
     if (t->req.body_only) build_request(r, t, false); /* a call of its own after all: whole */
@@ -1026,6 +1037,10 @@ void run_on_batch_line(sy_run *r, const char *batch_id, int status, const char *
 
 void run_on_timer(sy_run *r)
 {
+    if (r->state == SY_LS_INTENT_STAGED) { /* held by the test hook: launched after the next commit */
+        run_defer(r);
+        return;
+    }
     step(r, SY_EV_TIMER, NULL, NULL);
 }
 
@@ -1040,6 +1055,12 @@ void run_after_group_commit(worker *w)
     w->deferred = NULL;
     while (r) {
         sy_run *next = r->next_deferred;
+        if (r->hold_until_us && r->state == SY_LS_INTENT_STAGED) { /* test hook: once, on the timer heap */
+            sy_timers_add(&w->timers, r->hold_until_us, r, &r->timer_pos);
+            r->hold_until_us = 0;
+            r = next;
+            continue;
+        }
         sy_life_facts f = {.mirror = w->opt.changelog && r->answer != SY_ANSWER_DEDUP};
         step(r, SY_EV_GROUP_COMMITTED, &f, NULL);
         r = next;
@@ -1184,15 +1205,20 @@ static bool run_in(const sy_run *r, const rd_kafka_topic_partition_list_t *parts
 size_t run_revoked(worker *w, const rd_kafka_topic_partition_list_t *parts, sy_revoke_pass pass)
 {
     sy_run **gone = NULL;
-    size_t ngone = 0, handed = 0, dropped = 0, waiting = 0;
+    size_t ngone = 0, ngone_later = 0, handed = 0, dropped = 0, waiting = 0;
     for (sy_run *r = w->runs; r; r = r->next) {
         if (!run_in(r, parts)) continue;
         /* a job a batch holds (docs/durability.md, "Batches follow
          * partitions"): owned, the next owner rebuilds it from the record;
          * never sent, or (last) not owned yet, the next owner consumes it;
          * either way it goes here without a result */
-        batchio_revoke what = r->in_batch ? batchio_hand_over(w, r, pass == SY_REVOKE_LAST) : BATCHIO_KEEP;
-        if (what == BATCHIO_HANDED || what == BATCHIO_DROPPED) {
+        if (r->handed_off) continue;
+        batchio_revoke what = r->in_batch || r->batch_owned ? batchio_hand_over(w, r, pass == SY_REVOKE_LAST)
+                                                            : BATCHIO_KEEP;
+        if (what == BATCHIO_RELEASE) { /* rebuilt, not joined yet: freed where it would join */
+            r->handed_off = true;
+            ngone_later++;
+        } else if (what == BATCHIO_HANDED || what == BATCHIO_DROPPED) {
             gone = sy_xrealloc(gone, (ngone + 1) * sizeof *gone);
             gone[ngone++] = r;
             if (what == BATCHIO_HANDED) handed++;
@@ -1204,9 +1230,12 @@ size_t run_revoked(worker *w, const rd_kafka_topic_partition_list_t *parts, sy_r
     }
     for (size_t i = 0; i < ngone; i++) step(gone[i], SY_EV_SHUTDOWN, NULL, NULL); /* freed */
     free(gone);
-    if (ngone) batchio_after_hand_over(w);
+    if (ngone || ngone_later) batchio_after_hand_over(w);
     if (waiting) sy_info("revoke: %zu batch job(s) wait for their batch to own them", waiting);
     if (handed) sy_info("revoke: %zu batch-owned job(s) left to the partitions' next owner", handed);
+    if (ngone_later)
+        sy_info("revoke: %zu rebuilt job(s) not in their batch yet left to the partitions' next owner "
+                "(released where they would join it)", ngone_later);
     if (dropped)
         sy_info("revoke: %zu batch job(s) no batch owns yet dropped here; the partitions' next owner "
                 "consumes them", dropped);

@@ -18,6 +18,10 @@ void run_start(worker *w, const rd_kafka_message_t *m);
  * (the store answers it if its result is out) and joins its batch */
 void run_restore(worker *w, const sy_tier *tier, int32_t partition, int64_t offset, const char *origin,
                  const void *key, size_t keylen, const void *value, size_t len);
+/* Test hook: SWITCHYARD_BATCH_HOLD_REBUILT_MS=<ms> holds each rebuilt job
+ * that long with its intent staged, before it joins its batch (widens the
+ * window a revoke must handle: docs/durability.md, "Batches follow
+ * partitions"). */
 /* a batch (batchio.c): the batch carrying r is recorded created; it owns
  * r, whose input offset is released (BATCH_OWNED) and which no longer
  * counts as held */

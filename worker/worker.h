@@ -145,6 +145,9 @@ typedef struct sy_run {
     bool batch_owned;          /* its batch is recorded: offset released, not held (or
                                   rebuilt from the record after a restart: run_restore) */
     bool offset_released;      /* RELEASE_OFFSET done (it is done once) */
+    bool handed_off;           /* its partition went, a record carries it: released where
+                                  it would join its batch (run_revoked) */
+    int64_t hold_until_us;     /* test hook: a rebuilt job's launch waits (run_restore) */
 } sy_run;
 
 /* Jobs waiting for room under one account's rate limits (fair between
