@@ -773,6 +773,22 @@ bool batchio_on_response(worker *w, sy_transfer *t, void *opaque)
 
 static void candidate_ended(batchio *b);
 
+/* The next line of a batch's output (results, JSONL) that answers one of
+ * m's custom_ids, from *p on; *p moves past it. Lines of unknown jobs,
+ * repeated and unreadable ones are counted in m and skipped. */
+static bool next_answer(const sy_buf *results, const char **p, sy_batch_match *m, sy_batch_answer *a)
+{
+    if (!*p) return false;
+    const char *end = results->data + results->len;
+    while (*p < end) {
+        const char *nl = memchr(*p, '\n', (size_t)(end - *p)), *le = nl ? nl : end;
+        bool hit = sy_batch_match_line(m, *p, (size_t)(le - *p), a) == SY_BL_ANSWER;
+        *p = nl ? nl + 1 : end;
+        if (hit) return true;
+    }
+    return false;
+}
+
 static void answer_all(batchio *b)
 {
     if (b->grp) { /* a candidate: it answers only once its intent's candidates are all resolved */
@@ -781,22 +797,18 @@ static void answer_all(batchio *b)
     }
     sy_batch_match m;
     sy_batch_match_init(&m, (const char *const *)b->ids, b->n);
-    const char *p = b->results.data, *end = p + b->results.len;
-    while (p && p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p)), *le = nl ? nl : end;
-        sy_batch_answer a;
-        if (sy_batch_match_line(&m, p, (size_t)(le - p), &a) == SY_BL_ANSWER) {
-            sy_run *r = b->runs[a.index];
-            b->runs[a.index] = NULL;
-            if (r) {
-                b->answered[a.index] = true;
-                r->in_batch = false;
-                set_of(b->w)->hooks->line(r, b->batch_id, a.status_code, a.body, a.body ? strlen(a.body) : 0,
-                                          a.error_code);
-            }
-            free(a.body);
+    const char *p = b->results.data;
+    sy_batch_answer a;
+    while (next_answer(&b->results, &p, &m, &a)) {
+        sy_run *r = b->runs[a.index];
+        b->runs[a.index] = NULL;
+        if (r) {
+            b->answered[a.index] = true;
+            r->in_batch = false;
+            set_of(b->w)->hooks->line(r, b->batch_id, a.status_code, a.body, a.body ? strlen(a.body) : 0,
+                                      a.error_code);
         }
-        p = nl ? nl + 1 : end;
+        free(a.body);
     }
     if (m.unknown || m.duplicate || m.malformed)
         sy_warn("batch %s of tier '%s': ignored %" PRIu64 " line(s) of unknown jobs, %" PRIu64
@@ -1095,13 +1107,9 @@ static bool results_ours(const batchio *b)
 {
     sy_batch_match m;
     sy_batch_match_init(&m, (const char *const *)b->ids, b->n);
-    const char *p = b->results.data, *end = p + b->results.len;
-    while (p && p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p)), *le = nl ? nl : end;
-        sy_batch_answer a;
-        if (sy_batch_match_line(&m, p, (size_t)(le - p), &a) == SY_BL_ANSWER) free(a.body);
-        p = nl ? nl + 1 : end;
-    }
+    const char *p = b->results.data;
+    sy_batch_answer a;
+    while (next_answer(&b->results, &p, &m, &a)) free(a.body);
     bool ours = sy_blist_ours(&m);
     sy_batch_match_free(&m);
     return ours;
@@ -1538,14 +1546,9 @@ static bool join_adopted(worker *w, sy_run *r, const char *key, const sy_buf *li
     const char *one[] = {key};
     sy_batch_match m;
     sy_batch_match_init(&m, one, 1);
-    const char *p = b->results.data, *end = p + b->results.len;
+    const char *p = b->results.data;
     sy_batch_answer a = {0};
-    bool found = false;
-    while (!found && p && p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p)), *le = nl ? nl : end;
-        found = sy_batch_match_line(&m, p, (size_t)(le - p), &a) == SY_BL_ANSWER;
-        p = nl ? nl + 1 : end;
-    }
+    bool found = next_answer(&b->results, &p, &m, &a);
     sy_batch_match_free(&m);
     set_of(w)->hooks->line(r, b->batch_id, found ? a.status_code : 0, found ? a.body : NULL,
                       found && a.body ? strlen(a.body) : 0, found ? a.error_code : "no_result_line");
