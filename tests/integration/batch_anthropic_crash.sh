@@ -30,13 +30,8 @@ NA=40 # one message batch (max_jobs 40)
 start_fake --batch-ms 800 --list-page 2
 start_broker "$P"
 start_scheduler "$P"
-jobs() { # prefix: NA jobs of the message-batch tier
-    "$PY" -c "
-import json
-for i in range($NA): print(json.dumps({'id': '$1-%d' % i, 'task': 'claude-bulk', 'vars': {'word': 'w%d' % i}}))"
-}
-jobs a >"$T/claude-a.jsonl"
-jobs b >"$T/claude-b.jsonl"
+word_jobs "$NA" a claude-bulk >"$T/claude-a.jsonl"
+word_jobs "$NA" b claude-bulk >"$T/claude-b.jsonl"
 args=(-p "$P" --max-inflight 64 --state-dir "$T/state" -X session.timeout.ms=3000 -X heartbeat.interval.ms=500)
 
 crashed() { # name pid point: the worker killed itself there

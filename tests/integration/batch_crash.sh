@@ -31,14 +31,8 @@ NA=80 # Anthropic message batches, 40 per batch
 start_fake --batch-ms 1500 --list-page 1
 start_broker "$P"
 start_scheduler "$P"
-"$PY" -c "
-import json
-for i in range($N): print(json.dumps({'id': 'c-%d' % i, 'task': 'bulk', 'vars': {'word': 'w%d' % i}}))
-" >"$T/jobs.jsonl"
-"$PY" -c "
-import json
-for i in range($NA): print(json.dumps({'id': 'a-%d' % i, 'task': 'claude-bulk', 'vars': {'word': 'w%d' % i}}))
-" >"$T/claude.jsonl"
+word_jobs "$N" c bulk >"$T/jobs.jsonl"
+word_jobs "$NA" a claude-bulk >"$T/claude.jsonl"
 "$SY_BIN" submit --quiet "$T/jobs.jsonl" >/dev/null || fail "submit"
 # a short session: each killed worker's partitions go to the next one sooner
 args=(-p "$P" --max-inflight 64 --state-dir "$T/state" -X session.timeout.ms=3000 -X heartbeat.interval.ms=500)

@@ -30,14 +30,8 @@ NA=40 # one message batch
 start_fake --batch-ms 6000
 start_broker "$P"
 start_scheduler "$P"
-"$PY" -c "
-import json
-for i in range($N): print(json.dumps({'id': 'm-%d' % i, 'task': 'bulk', 'vars': {'word': 'w%d' % i}}))
-" >"$T/jobs.jsonl"
-"$PY" -c "
-import json
-for i in range($NA): print(json.dumps({'id': 'a-%d' % i, 'task': 'claude-bulk', 'vars': {'word': 'w%d' % i}}))
-" >"$T/claude.jsonl"
+word_jobs "$N" m bulk >"$T/jobs.jsonl"
+word_jobs "$NA" a claude-bulk >"$T/claude.jsonl"
 args=(-p "$P" --max-inflight 64 -X session.timeout.ms=3000 -X heartbeat.interval.ms=500)
 start_worker worker-a "${args[@]}" --tiers bulk-tier,claude-bulk-tier --state-dir "$T/state-a"
 A=$LAST_PID

@@ -111,6 +111,17 @@ for i in range(n):
 " "$1" "$2"
 }
 
+# word_jobs N PREFIX TASK > file.jsonl: N jobs of TASK, PREFIX-0..PREFIX-(N-1),
+# each with the variable word wI (the batch tests' pipelines).
+word_jobs() {
+    "$PY" -c "
+import json, sys
+n, prefix, task = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+for i in range(n):
+    print(json.dumps({'id': '%s-%d' % (prefix, i), 'task': task, 'vars': {'word': 'w%d' % i}}))
+" "$1" "$2" "$3"
+}
+
 start_scheduler() { # pipeline files...
     local args=()
     for p in "$@"; do args+=(-p "$p"); done

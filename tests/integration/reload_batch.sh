@@ -52,10 +52,7 @@ pipeline 1 >"$P"
 start_fake --batch-ms 2500
 start_broker "$P"
 start_scheduler "$P"
-"$PY" -c "
-import json
-for i in range($N): print(json.dumps({'id': 'r-%d' % i, 'task': 'bulk', 'vars': {'word': 'w%d' % i}}))
-" >"$T/jobs.jsonl"
+word_jobs "$N" r bulk >"$T/jobs.jsonl"
 "$SY_BIN" submit --quiet "$T/jobs.jsonl" >/dev/null || fail "submit"
 args=(-p "$P" --max-inflight 64 -X session.timeout.ms=3000 -X heartbeat.interval.ms=500)
 
