@@ -63,8 +63,14 @@ free_port() { # a port the kernel just gave out (closed again at once)
     "${SY_PYTHON:-/usr/bin/python3}" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-cluster_id() { # 16 random bytes, base64url without padding, as Kafka's Uuid
-    head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n' | cut -c1-22
+cluster_id() { # 16 random bytes, base64url without padding, as Kafka's Uuid; like
+    # Kafka's Uuid.randomUuid, never one that starts with '-' (the storage tool's
+    # argument parser takes "-t -xyz" for a missing value: 1 run in 64 failed so)
+    local id
+    while :; do
+        id=$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n' | cut -c1-22)
+        case $id in -*) ;; *) echo "$id"; return ;; esac
+    done
 }
 
 java_run() { # class args...  (log4j config and heap of this folder; run as `java_run ... &`:
