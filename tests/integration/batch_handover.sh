@@ -26,23 +26,8 @@ N0=30 N1=10
 start_fake --batch-ms 1000 --batch-call-ms 2500
 BROKER_PARTITIONS=2 start_broker "$P"
 start_scheduler "$P"
-# keys of one partition: the producer's default partitioner is crc32(key) % 2
-"$PY" - "$T" "$N0" "$N1" <<'PYEOF'
-import json, sys, zlib
-t, n0, n1 = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-def jobs(name, first, n, part): # ids m-<first>..: keys of that partition
-    with open(f"{t}/{name}.jsonl", "w") as f:
-        i = k = 0
-        while k < n:
-            key = f"k{part}-{i}"
-            i += 1
-            if zlib.crc32(key.encode()) % 2 == part:
-                job = {"id": f"m-{first + k}", "idempotency_key": key, "task": "bulk", "vars": {"word": key}}
-                f.write(json.dumps(job) + "\n")
-                k += 1
-jobs("p0", 0, n0, 0)
-jobs("p1", n0, n1, 1)
-PYEOF
+partition_jobs "$N0" 0 0 >"$T/p0.jsonl"
+partition_jobs "$N1" "$N0" 1 >"$T/p1.jsonl"
 args=(-p "$P" --max-inflight 64 -X session.timeout.ms=3000 -X heartbeat.interval.ms=500)
 start_worker worker-a "${args[@]}" --tiers bulk-tier,claude-bulk-tier --state-dir "$T/state-a"
 "$SY_BIN" submit --quiet "$T/p0.jsonl" >/dev/null || fail "submit"

@@ -122,6 +122,24 @@ for i in range(n):
 " "$1" "$2" "$3"
 }
 
+# partition_jobs N FIRST PART > file.jsonl: N jobs of the batch pipeline's
+# bulk task, m-FIRST..m-(FIRST+N-1), whose keys (kPART-I, also the word) go
+# to partition PART of a 2-partition topic: the producer's default
+# partitioner is crc32(key) % 2.
+partition_jobs() {
+    "$PY" -c "
+import json, sys, zlib
+n, first, part = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+i = k = 0
+while k < n:
+    key = 'k%d-%d' % (part, i)
+    i += 1
+    if zlib.crc32(key.encode()) % 2 == part:
+        print(json.dumps({'id': 'm-%d' % (first + k), 'idempotency_key': key, 'task': 'bulk', 'vars': {'word': key}}))
+        k += 1
+" "$1" "$2" "$3"
+}
+
 start_scheduler() { # pipeline files...
     local args=()
     for p in "$@"; do args+=(-p "$p"); done
