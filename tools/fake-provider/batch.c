@@ -22,7 +22,11 @@
  *
  * GET /batch-stats counts batches created and how often each custom_id was
  * submitted in a created batch (dup_custom_ids > 0 means a job was sent
- * twice), which the crash tests assert on. */
+ * twice), which the crash tests assert on, and the reads of an OpenAI
+ * batch or its files with another API key than its creator's
+ * (foreign_reads: another client polled or downloaded it). A create's
+ * metadata is held to OpenAI's limits (16 pairs, keys up to 64
+ * characters, string values up to 512) and echoed in the batch. */
 #include "fake.h"
 #include "util.h"
 
@@ -54,6 +58,7 @@ typedef struct fp_batch {
     char *requests;         /* Anthropic: the requests array as JSON */
     sy_buf errors;          /* "errors.data" items for a failed batch */
     int64_t total, completed, failed;
+    uint32_t foreign_reads; /* GETs of it or its files with another key than `key` */
 } fp_batch;
 
 static struct {
@@ -519,6 +524,27 @@ static void count_openai_ids(const fp_file *f)
     }
 }
 
+/* NULL when a create's metadata keeps OpenAI's limits, else why not. */
+static const char *metadata_bad(json_t *md)
+{
+    if (!md || json_is_null(md)) return NULL;
+    if (!json_is_object(md)) return "metadata must be an object";
+    if (json_object_size(md) > 16) return "metadata: at most 16 pairs";
+    const char *k;
+    json_t *v;
+    json_object_foreach(md, k, v) {
+        if (strlen(k) > 64) return "metadata: keys are at most 64 characters";
+        if (!json_is_string(v) || json_string_length(v) > 512) return "metadata: values are strings of at most 512 characters";
+    }
+    return NULL;
+}
+
+/* A GET of a batch or its files by another key than its creator's. */
+static void note_reader(fp_batch *b, fp_slice key)
+{
+    if (b->key && !slice_eq(key, b->key)) b->foreign_reads++;
+}
+
 static void batches_create(const fp_request *rq, fp_reply *rp)
 {
     json_t *o = json_loadb(rq->body.p ? rq->body.p : "", rq->body.n, 0, NULL);
@@ -531,7 +557,7 @@ static void batches_create(const fp_request *rq, fp_reply *rp)
     else if (!f) error_reply(rp, 400, "input_file_id: no such file");
     else if (!ep || strcmp(ep, "/v1/chat/completions")) error_reply(rp, 400, "endpoint must be /v1/chat/completions");
     else if (!win || strcmp(win, "24h")) error_reply(rp, 400, "completion_window must be 24h");
-    else if (md && !json_is_object(md) && !json_is_null(md)) error_reply(rp, 400, "metadata must be an object");
+    else if (metadata_bad(md)) error_reply(rp, 400, metadata_bad(md));
     else {
         fp_batch *b = batch_new(FP_API_OPENAI, bearer(rq));
         snprintf(b->input_file_id, ID_LEN, "%s", in);
@@ -650,7 +676,10 @@ static void openai_batches(const fp_request *rq, fp_slice rest, fp_reply *rp)
     fp_batch *b = batch_find(id);
     if (!b || b->api != FP_API_OPENAI) { error_reply(rp, 404, "No batch found with that id"); return; }
     if (cancel) batch_cancel(b);
-    else batch_advance(b);
+    else {
+        note_reader(b, bearer(rq));
+        batch_advance(b);
+    }
     openai_batch_json(&rp->body, b);
 }
 
@@ -666,6 +695,12 @@ static void files_get(const fp_request *rq, fp_slice rest, fp_reply *rp)
     fp_file *f = file_find((fp_slice){rest.p + 1, rest.n - sizeof tail});
     if (!f) { error_reply(rp, 404, "No such file"); return; }
     f->downloads++;
+    for (size_t i = 0; i < bs.nbatches; i++) {
+        fp_batch *b = &bs.batches[i];
+        if (b->api == FP_API_OPENAI && (!strcmp(b->input_file_id, f->id) || !strcmp(b->output_file_id, f->id) ||
+                                        !strcmp(b->error_file_id, f->id)))
+            note_reader(b, bearer(rq));
+    }
     rp->content_type = "application/octet-stream";
     sy_buf_append(&rp->body, f->data.data, f->data.len);
 }
@@ -768,16 +803,17 @@ int fp_batch_handle(const fp_request *rq, fp_slice path, fp_reply *rp)
 {
     fp_slice rest;
     if (slice_eq(path, "/batch-stats") && slice_eq(rq->method, "GET")) {
-        uint32_t max_dl = 0; /* a batch's output read by two workers: both polled it */
+        uint32_t max_dl = 0, foreign = 0; /* a batch's output read by two workers: both polled it */
         for (size_t i = 0; i < bs.nbatches; i++) {
+            foreign += bs.batches[i].foreign_reads;
             const char *out = bs.batches[i].output_file_id;
             fp_file *f = out[0] ? file_find((fp_slice){out, strlen(out)}) : NULL;
             if (f && f->downloads > max_dl) max_dl = f->downloads;
         }
         sy_buf_printf(&rp->body, "{\"batches\":%zu,\"lines\":%llu,\"custom_ids\":%zu,\"dup_custom_ids\":%llu,"
-                                 "\"max_per_custom_id\":%u,\"max_output_downloads\":%u}\n",
+                                 "\"max_per_custom_id\":%u,\"max_output_downloads\":%u,\"foreign_reads\":%u}\n",
                       bs.nbatches, (unsigned long long)bs.lines, bs.idn, (unsigned long long)bs.dups, bs.max_per_id,
-                      max_dl);
+                      max_dl, foreign);
         return 1;
     }
     if (slice_starts(path, "/v1/messages/batches", &rest)) {
