@@ -15,8 +15,11 @@
  * (`restore`); then it lists the provider's batches (GET {base}/batches,
  * every page back to the oldest uploaded record, bounded: batchlist.h) for
  * one created but not recorded: those whose metadata names this tier and
- * one of its models, or whose input file a record names, have their input
- * files read for the custom_ids they carry, and are polled. A job whose
+ * one of its models, and whose input file a record names or whose
+ * metadata names this tier topic and a partition assigned here (looked at
+ * once the first changelog restore has ended: take_held), have their input
+ * files read for the custom_ids they carry, and are polled; another live
+ * worker's batches are left to it. A job whose
  * key one of them carries joins it instead of being sent again; the
  * others are collected as usual. An input file uploaded without a batch
  * created is never used again (its jobs go into a new file).
@@ -145,6 +148,14 @@ typedef struct intent {
     batchio *holder;
 } intent;
 
+/* A listed batch kept for the first changelog restore (take_listed). */
+typedef struct listed {
+    sy_blist_item it;
+    const sy_model *model;
+} listed;
+
+#define HELD_MAX 64 /* listed batches kept until the partitions are known */
+
 typedef struct tier_rec {
     rec_state st;
     int64_t oldest_ms;        /* wall clock of its oldest uploaded record (the listing's window) */
@@ -154,6 +165,9 @@ typedef struct tier_rec {
     sy_keymap uploaded;       /* recorded input file id -> its record's key (malloc'd):
                                  uploaded, no batch id recorded */
     sy_buf uploaded_ids;      /* its file ids, NUL-separated */
+    struct listed *held;      /* listed batches of this tier topic whose partitions
+                                 are looked at once assigned (partitions_here) */
+    size_t nheld;
     int busy;                 /* listings and input files still to read */
     queued *q;
     size_t nq, capq;
@@ -164,6 +178,7 @@ typedef struct batchio_set {
     tier_rec *tiers;          /* per cfg.tiers index */
     sy_keymap adopted;        /* "<tier index>:<custom_id>" -> adopted batchio */
     const batchio_hooks *hooks; /* run.c's (batchio_start) */
+    bool assigned;            /* a changelog restore has ended: the partitions are known */
 } batchio_set;
 
 static batchio_set *set_of(worker *w)
@@ -576,6 +591,25 @@ static void launch(batchio *b, sy_transfer *t, op what)
     sy_engine_launch(b->w->engine, t, b->tier->retry.timeout_ms, b);
 }
 
+/* The create's metadata beyond tier and model: the tier topic and the
+ * partitions of the jobs it carries, by which a worker listing batches at
+ * start adopts only those of its partitions (partitions_here). */
+static void put_owner_metadata(const batchio *b, sy_buf *body)
+{
+    int32_t *parts = sy_xcalloc(b->n + 1, sizeof *parts);
+    size_t n = 0;
+    for (size_t i = 0; i < b->n; i++)
+        if (b->jobs[i].present && !b->gone[i]) parts[n++] = b->jobs[i].partition;
+    char spec[SY_BLIST_PARTS_MAX];
+    sy_blist_parts_spec(parts, n, spec);
+    free(parts);
+    sy_buf_puts(body, ",\"switchyard_topic\":");
+    sy_buf_json_cstr(body, b->tier->topic);
+    if (!spec[0]) return;
+    sy_buf_puts(body, ",\"switchyard_partitions\":");
+    sy_buf_json_cstr(body, spec);
+}
+
 static void start_call(batchio *b, op what)
 {
     if (anthropic(b)) {
@@ -607,6 +641,7 @@ static void start_call(batchio *b, op what)
         sy_buf_json_cstr(&t->req.body, b->tier->name);
         sy_buf_puts(&t->req.body, ",\"switchyard_model\":");
         sy_buf_json_cstr(&t->req.body, b->model->alias);
+        put_owner_metadata(b, &t->req.body);
         sy_buf_puts(&t->req.body, "}}");
         break;
     case OP_POLL: t = request(b, true, "/batches/%s", b->batch_id); break;
@@ -946,17 +981,29 @@ static void adopt(batchio *b, const char *how)
     step(b, SY_BE_ADOPTED);
 }
 
-/* OpenAI: this tier's listed batches that may still answer are adopted
- * and their input files read. */
-static void take_listed(batchio *lister, const sy_blist_item *it)
+/* Whether a listed batch of this tier carries jobs of a partition this
+ * worker is assigned now (its metadata names the tier topic and the
+ * partitions: put_owner_metadata): a batch created but not recorded by a
+ * worker that died, whose jobs come back to this one. */
+static bool partitions_here(worker *w, const sy_tier *tier, const sy_blist_item *it)
 {
-    worker *w = lister->w;
-    const sy_tier *tier = lister->tier;
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (!w->consumer || rd_kafka_assignment(w->consumer, &parts) || !parts) return false;
+    int32_t *mine = sy_xcalloc((size_t)parts->cnt + 1, sizeof *mine);
+    size_t n = 0;
+    for (int i = 0; i < parts->cnt; i++)
+        if (!strcmp(parts->elems[i].topic, tier->topic)) mine[n++] = parts->elems[i].partition;
+    rd_kafka_topic_partition_list_destroy(parts);
+    bool meet = n && sy_blist_parts_meet(it->md_parts, mine, n);
+    free(mine);
+    return meet;
+}
+
+/* A listed batch taken: polled, its input file read for its custom_ids. */
+static void adopt_listed(worker *w, const sy_tier *tier, const sy_model *model, const sy_blist_item *it)
+{
     tier_rec *tr = &set_of(w)->tiers[tier->index];
-    if (strcmp(it->md_tier, tier->name) || tier_model(tier, it->md_model) != lister->model ||
-        it->status == SY_BST_FAILED || !it->input_file_id[0] || adopted_already(w, NULL, it->id))
-        return; /* another's, over, or a recorded batch polled already */
-    batchio *b = batch_new(w, tier, lister->model);
+    batchio *b = batch_new(w, tier, model);
     b->adopted = true;
     snprintf(b->batch_id, sizeof b->batch_id, "%s", it->id);
     snprintf(b->file_id, sizeof b->file_id, "%s", it->input_file_id);
@@ -966,8 +1013,51 @@ static void take_listed(batchio *lister, const sy_blist_item *it)
         sy_keymap_del(&tr->uploaded, b->file_id);
         free(rkey);
     }
+    tr->st = REC_LOOKING; /* the tier's jobs wait until its custom_ids are known */
     tr->busy++;
     start_call(b, OP_INPUT);
+}
+
+/* OpenAI: this tier's listed batches that may still answer are adopted
+ * and their input files read when they are this worker's: its input file
+ * is one a record here names (created before a crash, not recorded), or
+ * its metadata names this tier topic and a partition assigned here (a
+ * dead worker's, not recorded; the partitions are known once the first
+ * changelog restore has ended, until then the batch is kept). Another
+ * live worker's batch is left to it. */
+static void take_listed(batchio *lister, const sy_blist_item *it)
+{
+    worker *w = lister->w;
+    const sy_tier *tier = lister->tier;
+    tier_rec *tr = &set_of(w)->tiers[tier->index];
+    if (strcmp(it->md_tier, tier->name) || tier_model(tier, it->md_model) != lister->model ||
+        it->status == SY_BST_FAILED || !it->input_file_id[0] || adopted_already(w, NULL, it->id))
+        return; /* another's, over, or a recorded batch polled already */
+    if (!sy_keymap_get(&tr->uploaded, it->input_file_id)) {
+        if (!it->md_parts[0] || strcmp(it->md_topic, tier->topic)) return; /* another deployment's */
+        if (!set_of(w)->assigned) {
+            if (tr->nheld < HELD_MAX) {
+                if (tr->nheld % 8 == 0) tr->held = sy_xrealloc(tr->held, (tr->nheld + 8) * sizeof *tr->held);
+                tr->held[tr->nheld++] = (listed){.it = *it, .model = lister->model};
+            }
+            return;
+        }
+        if (!partitions_here(w, tier, it)) return; /* another live worker's: it polls it */
+    }
+    adopt_listed(w, tier, lister->model, it);
+}
+
+/* After the first changelog restore: the listed batches kept for their
+ * partitions are adopted when those are assigned here; the rest go. */
+static void take_held(worker *w, const sy_tier *tier)
+{
+    tier_rec *tr = &set_of(w)->tiers[tier->index];
+    for (size_t i = 0; i < tr->nheld; i++)
+        if (!adopted_already(w, NULL, tr->held[i].it.id) && partitions_here(w, tier, &tr->held[i].it))
+            adopt_listed(w, tier, tr->held[i].model, &tr->held[i].it);
+    free(tr->held);
+    tr->held = NULL;
+    tr->nheld = 0;
 }
 
 static void resolve_intents(batchio *lister, bool complete);
@@ -1473,8 +1563,12 @@ void batchio_restored(worker *w)
     if (!w->batches) return;
     for (size_t i = 0; i < w->cfg->ntiers; i++) {
         const sy_tier *t = w->cfg->tiers[i];
-        if (t->mode == SY_TIER_BATCH && set_of(w)->tiers[t->index].st != REC_NONE) scan_records(w, t, true);
+        if (t->mode == SY_TIER_BATCH && set_of(w)->tiers[t->index].st != REC_NONE) {
+            scan_records(w, t, true);
+            take_held(w, t);
+        }
     }
+    set_of(w)->assigned = true;
 }
 
 /* The tier's first job after start: its recorded batches are polled
@@ -1824,6 +1918,7 @@ void batchio_free_all(worker *w)
         sy_buf_free(&bs->tiers[t].uploaded_ids);
         for (size_t i = 0; i < bs->tiers[t].nintents; i++) intent_free(bs->tiers[t].intents[i]);
         free(bs->tiers[t].intents);
+        free(bs->tiers[t].held);
         for (size_t i = 0; i < bs->tiers[t].nq; i++) sy_buf_free(&bs->tiers[t].q[i].line);
         free(bs->tiers[t].q);
     }

@@ -1,8 +1,10 @@
 /* batchlist.c -- the providers' batch listings as hostile bytes, and the
- * choice of a crash's unrecorded batch among them (batchlist.h). Pure:
+ * choice of a crash's unrecorded batch among them, and the partition lists
+ * of the OpenAI batches' metadata (batchlist.h). Pure:
  * batchio.c does the HTTP and acts on what is decided here. */
 #include "batchlist.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -88,6 +90,9 @@ static bool item_of(json_t *it, bool anthropic, sy_blist_item *e)
         json_t *md = json_object_get(it, "metadata");
         take_name(md, "switchyard_tier", e->md_tier);
         take_name(md, "switchyard_model", e->md_model);
+        take_name(md, "switchyard_topic", e->md_topic);
+        const char *parts = json_string_value(json_object_get(md, "switchyard_partitions"));
+        if (sy_blist_parts_ok(parts)) memcpy(e->md_parts, parts, strlen(parts) + 1);
     }
     return true;
 }
@@ -123,6 +128,85 @@ void sy_blist_page_free(sy_blist_page *p)
 {
     free(p->items);
     memset(p, 0, sizeof *p);
+}
+
+static int cmp_i32(const void *a, const void *b)
+{
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+void sy_blist_parts_spec(const int32_t *parts, size_t n, char out[SY_BLIST_PARTS_MAX])
+{
+    out[0] = '\0';
+    if (!n) return;
+    int32_t *s = sy_xcalloc(n, sizeof *s);
+    memcpy(s, parts, n * sizeof *s);
+    qsort(s, n, sizeof *s, cmp_i32);
+    size_t len = 0;
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j + 1 < n && (s[j + 1] == s[j] || s[j + 1] == s[j] + 1)) j++;
+        char r[32];
+        int k = s[j] == s[i] ? snprintf(r, sizeof r, "%s%" PRId32, len ? "," : "", s[i])
+                             : snprintf(r, sizeof r, "%s%" PRId32 "-%" PRId32, len ? "," : "", s[i], s[j]);
+        if (len + (size_t)k >= SY_BLIST_PARTS_MAX) { /* too many ranges for one value: any */
+            memcpy(out, "*", 2);
+            free(s);
+            return;
+        }
+        memcpy(out + len, r, (size_t)k + 1);
+        len += (size_t)k;
+        i = j + 1;
+    }
+    free(s);
+}
+
+/* A partition number at *p (digits, no leading zero, <= INT32_MAX): its
+ * value, *p moved past it; -1 when none. */
+static int64_t part_num(const char **p)
+{
+    const char *s = *p;
+    int64_t v = 0;
+    size_t d = 0;
+    while (s[d] >= '0' && s[d] <= '9') {
+        v = v * 10 + (s[d] - '0');
+        if (++d > 10 || v > INT32_MAX) return -1;
+    }
+    if (!d || (d > 1 && s[0] == '0')) return -1;
+    *p = s + d;
+    return v;
+}
+
+/* Reads a list whole, checking whether a range holds one of the n
+ * partitions: -1 malformed, 1 met, 0 not. Ranges are compared, never
+ * expanded (a hostile "0-2147483647" costs what "0" does). */
+static int parts_walk(const char *spec, const int32_t *parts, size_t n)
+{
+    if (!spec || !spec[0] || strlen(spec) >= SY_BLIST_PARTS_MAX) return -1;
+    if (!strcmp(spec, "*")) return 1;
+    int met = 0;
+    for (const char *p = spec;;) {
+        int64_t lo = part_num(&p), hi = lo;
+        if (lo < 0) return -1;
+        if (*p == '-') {
+            p++;
+            if ((hi = part_num(&p)) < lo) return -1;
+        }
+        for (size_t i = 0; !met && i < n; i++) met = parts[i] >= lo && parts[i] <= hi;
+        if (!*p) return met;
+        if (*p++ != ',') return -1;
+    }
+}
+
+bool sy_blist_parts_ok(const char *spec)
+{
+    return parts_walk(spec, NULL, 0) >= 0;
+}
+
+bool sy_blist_parts_meet(const char *spec, const int32_t *parts, size_t n)
+{
+    return parts_walk(spec, parts, n) == 1;
 }
 
 sy_blist_next sy_blist_after_page(const sy_blist_page *p, const char *cursor, int pages, int64_t window_start_ms)

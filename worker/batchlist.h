@@ -13,6 +13,14 @@
  * SY_BLIST_PAGES_MAX pages (a listing that never ends must not stall the
  * worker; a listing cut short is reported as such).
  *
+ * OpenAI batches carry metadata (at most 16 string pairs, values up to 512
+ * bytes): switchyard writes its tier, model, tier topic and the partitions
+ * of the jobs a batch carries (a range list, "0-3,7"; "*" when that is
+ * longer than a value may be), and a worker adopts a listed batch only
+ * when its input file is one it recorded, or its topic is this tier's and
+ * its partitions meet those assigned to the worker (sy_blist_parts_meet):
+ * another live worker's batch is not polled (docs/durability.md).
+ *
  * Anthropic message batches carry no metadata and their listing shows no
  * custom_ids: a record written before the create (the intent: its time,
  * its job count and custom_ids) is matched to the listed batches created
@@ -38,12 +46,15 @@
 #define SY_BLIST_MARGIN_MS (10LL * 60 * 1000) /* our clock against the provider's */
 #define SY_BLIST_COUNT_MAX 100000       /* requests in one batch (Anthropic's limit) */
 #define SY_BLIST_CANDIDATES_MAX 16      /* candidates polled for one intent, the newest */
+#define SY_BLIST_PARTS_MAX 513          /* a partition list, with its NUL (OpenAI: values <= 512) */
 
 typedef struct sy_blist_item {
     char id[SY_BLIST_ID_MAX];           /* passed the id filter */
     char input_file_id[SY_BLIST_ID_MAX];/* OpenAI; "" when none or not an id */
     char md_tier[SY_BLIST_NAME_MAX];    /* OpenAI metadata switchyard_tier, "" when none */
     char md_model[SY_BLIST_NAME_MAX];   /* switchyard_model */
+    char md_topic[SY_BLIST_NAME_MAX];   /* switchyard_topic: the tier topic of its jobs */
+    char md_parts[SY_BLIST_PARTS_MAX];  /* switchyard_partitions, "" when none or malformed */
     sy_batch_status status;
     int64_t created_ms;                 /* -1: absent or out of bounds */
     int64_t ended_ms;                   /* -1: absent (running) or out of bounds */
@@ -70,6 +81,18 @@ bool sy_blist_id_ok(const char *s);
  * OpenAI's are Unix seconds, read by the decoder) in ms; -1 when not one,
  * or before 2000 or after 2200. */
 int64_t sy_blist_time_ms(const char *rfc3339);
+
+/* The partitions of a batch's jobs as a metadata value: sorted ranges
+ * ("0-3,7,9"), "*" when longer than SY_BLIST_PARTS_MAX-1 bytes, "" when
+ * n is 0. parts need not be sorted nor unique. */
+void sy_blist_parts_spec(const int32_t *parts, size_t n, char out[SY_BLIST_PARTS_MAX]);
+/* Whether a partition list is well formed: "*" or ranges a or a-b
+ * (a <= b, each 0..INT32_MAX, no leading zeros) separated by commas,
+ * shorter than SY_BLIST_PARTS_MAX. */
+bool sy_blist_parts_ok(const char *spec);
+/* Whether a well-formed list names one of the n partitions ("*": any;
+ * malformed or "": none). */
+bool sy_blist_parts_meet(const char *spec, const int32_t *parts, size_t n);
 
 typedef enum sy_blist_next {
     SY_BLN_MORE,   /* read the page after p->last_id */

@@ -4,7 +4,9 @@
  * paging decision (window, end, bound, a cursor that does not move), and
  * the choice of an Anthropic intent's batch: candidates by time window and
  * job count, confirmation by the custom_ids its results answer, the newest
- * confirmed one taken. */
+ * confirmed one taken; the partition lists of the OpenAI batches'
+ * metadata (written as ranges, read as hostile text, met by the
+ * partitions a worker is assigned). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -53,7 +55,8 @@ static void test_decode_openai(void **state)
     static const char page[] =
         "{\"object\":\"list\",\"data\":[{\"id\":\"batch_1\",\"status\":\"in_progress\",\"input_file_id\":\"file-9\","
         "\"created_at\":1764650000,\"request_counts\":{\"total\":100,\"completed\":0,\"failed\":0},"
-        "\"metadata\":{\"switchyard_tier\":\"bulk-tier\",\"switchyard_model\":\"mini\"}}],"
+        "\"metadata\":{\"switchyard_tier\":\"bulk-tier\",\"switchyard_model\":\"mini\","
+        "\"switchyard_topic\":\"switchyard.tier.bulk-tier\",\"switchyard_partitions\":\"0-2,5\"}}],"
         "\"first_id\":\"batch_1\",\"last_id\":\"batch_1\",\"has_more\":false}";
     sy_blist_page p;
     assert_int_equal(sy_blist_decode(page, strlen(page), false, &p), 0);
@@ -62,6 +65,8 @@ static void test_decode_openai(void **state)
     assert_string_equal(p.items[0].input_file_id, "file-9");
     assert_string_equal(p.items[0].md_tier, "bulk-tier");
     assert_string_equal(p.items[0].md_model, "mini");
+    assert_string_equal(p.items[0].md_topic, "switchyard.tier.bulk-tier");
+    assert_string_equal(p.items[0].md_parts, "0-2,5");
     assert_int_equal(p.items[0].total, 100);
     assert_true(p.items[0].created_ms == T0);
     sy_blist_page_free(&p);
@@ -252,6 +257,62 @@ static void test_pick(void **state)
     assert_int_equal(sy_blist_pick(c, t, 0), 0);
 }
 
+/* Partition lists: written as sorted ranges, bounded ("*" past a value's
+ * 512 bytes); read as hostile text (malformed: none); met by comparing
+ * ranges, never expanding them. */
+static void test_partitions(void **state)
+{
+    (void)state;
+    char spec[SY_BLIST_PARTS_MAX];
+    const int32_t some[] = {7, 3, 0, 1, 2, 3, 9, 10, 11};
+    sy_blist_parts_spec(some, sizeof some / sizeof some[0], spec);
+    assert_string_equal(spec, "0-3,7,9-11");
+    sy_blist_parts_spec(some, 0, spec);
+    assert_string_equal(spec, "");
+    const int32_t one[] = {2147483647};
+    sy_blist_parts_spec(one, 1, spec);
+    assert_string_equal(spec, "2147483647");
+    int32_t many[400]; /* every other partition: 400 ranges, over 512 bytes */
+    for (int i = 0; i < 400; i++) many[i] = 2 * i;
+    sy_blist_parts_spec(many, 400, spec);
+    assert_string_equal(spec, "*");
+
+    static const char *const good[] = {"*", "0", "0-3,7,9-11", "5-5", "2147483647", "0-2147483647"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) assert_true(sy_blist_parts_ok(good[i]));
+    static const char *const bad[] = {"", "-1", "1-", "3-1", "01", "1,,2", "1,", ",1", "2147483648", "99999999999",
+                                      "1 ", "a", "1-2-3", "**", "*,1", "0x1"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) assert_false(sy_blist_parts_ok(bad[i]));
+    assert_false(sy_blist_parts_ok(NULL));
+    char longest[SY_BLIST_PARTS_MAX + 1];
+    memset(longest, '1', sizeof longest - 1); /* digits past the value's bound, and past a number's */
+    longest[sizeof longest - 1] = '\0';
+    assert_false(sy_blist_parts_ok(longest));
+
+    const int32_t mine[] = {4, 8};
+    assert_true(sy_blist_parts_meet("0-3,7-9", mine, 2));
+    assert_true(sy_blist_parts_meet("4", mine, 2));
+    assert_false(sy_blist_parts_meet("0-3,5-7,9", mine, 2));
+    assert_true(sy_blist_parts_meet("0-2147483647", mine, 2));
+    assert_true(sy_blist_parts_meet("*", mine, 2));
+    assert_false(sy_blist_parts_meet("4-x", mine, 2)); /* malformed: none, even with a match before */
+    assert_false(sy_blist_parts_meet("", mine, 2));
+    assert_false(sy_blist_parts_meet("0-9", mine, 0));
+
+    /* from a listing: a malformed list, or a topic not a string, is none */
+    static const char page[] =
+        "{\"data\":[{\"id\":\"batch_1\",\"metadata\":{\"switchyard_partitions\":\"3-1\",\"switchyard_topic\":7}},"
+        "{\"id\":\"batch_2\",\"metadata\":{\"switchyard_partitions\":[1]}},"
+        "{\"id\":\"batch_3\",\"metadata\":\"x\"}],\"has_more\":false}";
+    sy_blist_page p;
+    assert_int_equal(sy_blist_decode(page, strlen(page), false, &p), 0);
+    assert_int_equal(p.n, 3);
+    for (size_t i = 0; i < 3; i++) {
+        assert_string_equal(p.items[i].md_parts, "");
+        assert_string_equal(p.items[i].md_topic, "");
+    }
+    sy_blist_page_free(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -259,7 +320,7 @@ int main(void)
         cmocka_unit_test(test_decode_hostile),   cmocka_unit_test(test_decode_bounded),
         cmocka_unit_test(test_decode_fuzz),      cmocka_unit_test(test_paging),
         cmocka_unit_test(test_candidates),       cmocka_unit_test(test_confirmation),
-        cmocka_unit_test(test_pick),
+        cmocka_unit_test(test_pick),             cmocka_unit_test(test_partitions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
