@@ -304,6 +304,7 @@ static sy_transfer *request(batchio *b, bool get, const char *fmt, const char *i
     sy_buf_puts(&t->req.url, p->base_url);
     sy_buf_printf(&t->req.url, fmt, id ? id : "");
     t->req.get = get;
+    sy_request_transport(&t->req, p); /* its ca_file and connection bounds, as its jobs' calls */
     if (anthropic(b)) {
         const sy_option_value *v = sy_provider_option(p, "api_version");
         sy_request_add_header(&t->req, "anthropic-version: %s", v ? v->text : "2023-06-01");

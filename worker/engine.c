@@ -57,6 +57,15 @@
 #include <unistd.h>
 
 #define SHARD_SIZE 64 /* transfers (and so connections) per multi handle */
+/* A transfer's receive buffer (CURLOPT_BUFFERSIZE; libcurl adds a byte):
+ * 2 KB over HTTP/1.1. Over HTTP/2, libcurl 7.88 reads the connection
+ * through the buffer of a transfer on it, and one smaller than a TLS
+ * record (16 KB) leaves a stream's bytes decrypted but unread with no
+ * socket event to the loop: its answer stalls until its timeout (at 2 KB,
+ * 12 of 48 downloads of a 7 KB batch output, 1 to 5 at once, stalled 5 s;
+ * none at 16 KB, 480 of 480). */
+#define H1_BUFFER 2047L
+#define H2_BUFFER 16383L
 
 typedef struct sy_engine_shard {
     sy_engine *e;
@@ -193,12 +202,12 @@ static bool setup_easy(sy_engine *e, sy_transfer *t)
     /* libcurl's receive buffer (16 KB by default) is allocated per transfer
      * and kept while it is in flight, at one byte more than asked: 2 KB
      * holds a typical answer (headers and body) in one or two reads and
-     * keeps 10,000 calls in flight from costing 160 MB. */
-    curl_easy_setopt(t->easy, CURLOPT_BUFFERSIZE, 2047L);
-    /* A 1 KB buffer would save 1 KB per call in flight but cost ~41,000
-     * more instructions per HTTP/2 call (220,338 against 261,573 per call,
-     * CALLGRIND=1 TRANSPORT=h2 bench/floor.sh 2000 256): 7.88 reads the
-     * connection through it. An HTTP/2 POST also gets an upload buffer for
+     * keeps 10,000 calls in flight from costing 160 MB. HTTP/1.1 only:
+     * an HTTP/2 transfer gets a whole TLS record's (set_transport). */
+    curl_easy_setopt(t->easy, CURLOPT_BUFFERSIZE, H1_BUFFER);
+    /* (A 1 KB buffer, tried when HTTP/2 had the 2 KB one too, cost ~41,000
+     * more instructions per HTTP/2 call: 220,338 against 261,573 per call,
+     * CALLGRIND=1 TRANSPORT=h2 bench/floor.sh 2000 256.) An HTTP/2 POST also gets an upload buffer for
      * its body while in flight (64 KB by default; 16 KB is libcurl's
      * least): only its first page is touched, so this bounds the address
      * space, not the resident memory (bench/README.md, memory per call). */
@@ -501,6 +510,7 @@ static void set_transport(sy_engine *e, sy_transfer *t)
         t->h2_set = h2;
         curl_easy_setopt(t->easy, CURLOPT_HTTP_VERSION, (long)(h2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1));
         curl_easy_setopt(t->easy, CURLOPT_PIPEWAIT, h2 ? 1L : 0L);
+        curl_easy_setopt(t->easy, CURLOPT_BUFFERSIZE, h2 ? H2_BUFFER : H1_BUFFER);
     }
     const char *ca = t->req.ca_file ? t->req.ca_file : "";
     size_t n = strlen(ca);

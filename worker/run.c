@@ -24,6 +24,7 @@
 
 #include "embed.h"
 #include "providers/embeddings.h"
+#include "providers/scrub.h"
 #include "jobstate.h"
 #include "jschema.h"
 #include "lifecycle.h"
@@ -1028,6 +1029,8 @@ void run_on_batch_line(sy_run *r, const char *batch_id, int status, const char *
                                .rl = {-1, -1, -1, -1, -1, -1}};
         snprintf(r->last.message, sizeof r->last.message, "batch %s: no answer for this job (%s)", batch_id,
                  error_code && *error_code ? error_code : "none");
+        /* the code is the provider's text, kept as its messages are: without the key (scrub.h) */
+        sy_scrub_key_in(r->last.message, sizeof r->last.message, r->model->provider->api_key);
     }
     free(r->batch_id);
     r->batch_id = sy_xstrdup(batch_id);

@@ -4,7 +4,7 @@
 # Anthropic), random for each run. The fake provider's [[echo-key]] marker
 # repeats the key it received (whole, as "Bearer KEY" and "x-api-key: KEY",
 # and masked as its first 6 and last 4 bytes) in a 200 answer and in a 401
-# message. Neither the key nor any 8 bytes of it nor its masked form may be
+# message, and in the error code of a batch line. Neither the key nor any 8 bytes of it nor its masked form may be
 # found in any log, result, dead letter, changelog record, the LMDB
 # store's files, or the /metrics and /readyz pages of the scheduler and the
 # worker; the worker runs without core dumps. The search itself is checked
@@ -54,6 +54,14 @@ for p in $PROVIDERS; do
 done
 "$SY_BIN" results --topic switchyard.dlq --headers --count 5 --timeout-ms 60000 >"$T/dlq.jsonl" \
     || fail "only $(wc -l <"$T/dlq.jsonl") of 5 dead letters"
+# A batch line's error code that repeats the key (no response: the worker
+# writes the code into the job's error message itself).
+echo '{"id":"batch-code","task":"k-batch","vars":{"text":"[[echo-key:code]] tell me"}}' >"$T/jobs-batch.jsonl"
+"$SY_BIN" submit --quiet "$T/jobs-batch.jsonl" >/dev/null || fail "submit batch"
+"$SY_BIN" results --topic switchyard.results.k-batch --count 1 --timeout-ms 60000 >"$T/results-batch.jsonl" ||
+    fail "no result on k-batch"
+grep -q '"status":"failed".*no answer for this job (\[redacted\])' "$T/results-batch.jsonl" ||
+    fail "k-batch: $(cut -c1-400 "$T/results-batch.jsonl")"
 for p in $PROVIDERS; do
     kcat -C -b "$BROKERS" -t "switchyard.tier.t-$p.changelog" -e -q -f '%k\t%s\n' \
         >"$T/changelog-$p.bin" 2>>"$T/kcat.log" || fail "cannot read the changelog of t-$p"

@@ -397,6 +397,14 @@ static void batch_process(fp_batch *b)
             else anthropic_out_line(&out->data, l[i].custom_id, 0, NULL, "expired");
             continue;
         }
+        if (b->api == FP_API_OPENAI && strstr(l[i].body, "[[echo-key:code]]")) {
+            /* a line error whose code repeats the key (tests/integration/keys.sh) */
+            char code[80];
+            snprintf(code, sizeof code, "invalid_key_%s", b->key ? b->key : "");
+            b->failed++;
+            openai_out_line(&err->data, l[i].custom_id, 0, NULL, code);
+            continue;
+        }
         int status = run_line(b->api, b->key, l[i].body, strlen(l[i].body), &rp);
         const char *code = status == 0 ? "timeout" : NULL;
         fp_file *to = status == 200 || b->api == FP_API_ANTHROPIC ? out : err;

@@ -71,8 +71,8 @@ void sy_write_strings(sy_buf *b, char *const *s, size_t n);
 /* A string value as a new malloc'd text (NULL if not a string). */
 char *sy_js_strdup(sy_jspan v);
 /* The key's header line, in the module's auth form (when p has a key), and
- * the provider's transport (http1_only, ca_file): the one place they are
- * set on a request (sy_provider_build and the embeddings'). */
+ * the provider's transport (sy_request_transport): sy_provider_build's and
+ * the embeddings'. */
 void sy_request_add_key(sy_request *req, const sy_provider *p);
 /* sy_provider_parse with another reader of the 2xx answer than the
  * module's read_answer (NULL: that one), e.g. the embeddings reader. */

@@ -103,7 +103,12 @@ void sy_request_add_key(sy_request *req, const sy_provider *p)
     const sy_provider_ops *ops = p->kind->ops;
     if (p->api_key && *p->api_key)
         sy_request_add_header(req, "%s: %s%s", ops->auth_name, ops->auth_prefix, p->api_key);
-    req->http1_only = p->http1_only; /* the provider's transport too (engine.h) */
+    sy_request_transport(req, p);
+}
+
+void sy_request_transport(sy_request *req, const sy_provider *p)
+{
+    req->http1_only = p->http1_only;
     req->ca_file = p->ca_file;
     req->lane = p->max_connections || p->max_streams ? p->name : NULL;
     req->max_connections = p->max_connections;

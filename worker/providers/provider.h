@@ -109,6 +109,9 @@ void sy_request_add_header(sy_request *r, const char *fmt, ...)
  * letters, digits and -._~), so that no byte of a job reaches the provider
  * raw in a header; cut after 256 bytes of key. */
 void sy_request_add_job_header(sy_request *r, const char *key);
+/* The provider's transport on a request (http1_only, ca_file, its lane's
+ * bounds: engine.h): every call to p carries it, the batch API's too. */
+void sy_request_transport(sy_request *req, const sy_provider *p);
 
 /* Build the request for this call against the model's provider: the key's
  * header (when the provider has a key), then the module's URL, headers and
