@@ -39,7 +39,10 @@
  * {base}/messages/batches) by its time and job count: each candidate is
  * polled, and when all have ended the one whose results answer the
  * intent's custom_ids gets its jobs (resolve_intent); its jobs are sent
- * again only when no listed batch can be it.
+ * again only when no listed batch can be it. Another worker's intent
+ * comes with a changelog restore as its partitions' shares: grouped into
+ * one intent (intent_take), looked for in a listing of its own
+ * (list_intents).
  *
  * Test hook: SWITCHYARD_BATCH_CRASH_AT=after_upload|after_create|before_create
  * (Anthropic: its intent recorded, no create sent) kills the worker
@@ -1466,9 +1469,12 @@ static bool intent_take(rec_scan *sc, const char *key, const sy_batchrec *r, con
         in->until_ms = sy_now_ms();
         in->total = r->total;
         in->ids = sy_xcalloc(r->total, sizeof *in->ids); /* total >= n >= 1, bounded (batchrec.h) */
-        intent_add(in, key, r);
-        tr->intents = sy_xrealloc(tr->intents, (tr->nintents + 1) * sizeof *tr->intents);
-        tr->intents[tr->nintents++] = in;
+        if ((ok = intent_add(in, key, r))) { /* not: the same custom_id more often than the total allows */
+            tr->intents = sy_xrealloc(tr->intents, (tr->nintents + 1) * sizeof *tr->intents);
+            tr->intents[tr->nintents++] = in;
+        } else {
+            intent_free(in);
+        }
     }
     sy_buf_free(&base);
     return ok;

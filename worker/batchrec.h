@@ -9,8 +9,8 @@
  * of sending their jobs again (docs/durability.md, "Batch tiers").
  *
  * What a record holds: the provider kind, tier and model it was made for,
- * the input file id, the provider batch id, its status, and the custom_ids
- * it carries (the jobs' idempotency keys; for Anthropic, their
+ * the input file id, the provider batch id, its status, the batch's whole
+ * job count, and the custom_ids it carries (the jobs' idempotency keys; for Anthropic, their
  * sy_batch_anthropic_id), and for each job its tier message (partition,
  * offset, origin, key and value bytes): the batch owns its jobs once it is
  * recorded created (their input offsets are committed), so a restart
