@@ -165,6 +165,7 @@ typedef struct tier_rec {
     sy_keymap uploaded;       /* recorded input file id -> its record's key (malloc'd):
                                  uploaded, no batch id recorded */
     sy_buf uploaded_ids;      /* its file ids, NUL-separated */
+    sy_keymap resolved;       /* restored intents' shares resolved here: a restore brings them back */
     int busy;                 /* listings and input files still to read */
     queued *q;
     size_t nq, capq;
@@ -241,14 +242,23 @@ static void intent_free(intent *in)
     free(in);
 }
 
-/* An intent's records leave the store (keep_own: its own, the worker's,
- * stays: the batch that carried it takes it). Restored shares leave this
- * store only: their changelog copies are the partitions' owners'. */
-static void intent_drop_records(worker *w, const intent *in, bool keep_own)
+/* A record of an intent resolved here leaves the store. A restored share
+ * leaves this store only (its changelog copy is the partition's owner's)
+ * and is remembered: the next restore, which brings it back, skips it. */
+static void drop_intent_record(worker *w, tier_rec *tr, const char *key)
 {
-    if (!keep_own || sy_batchrec_is_log_key(in->key, strlen(in->key))) sy_store_batch_del(w->store, in->key);
+    sy_store_batch_del(w->store, key);
+    if (sy_batchrec_is_log_key(key, strlen(key))) sy_keymap_put(&tr->resolved, key, tr);
+}
+
+/* An intent's records leave the store (keep_own: its own, the worker's,
+ * stays: the batch that carried it takes it). */
+static void intent_drop_records(worker *w, const sy_tier *tier, const intent *in, bool keep_own)
+{
+    tier_rec *tr = &set_of(w)->tiers[tier->index];
+    if (!keep_own || sy_batchrec_is_log_key(in->key, strlen(in->key))) drop_intent_record(w, tr, in->key);
     for (size_t at = 0; at < in->keys.len; at += strlen(in->keys.data + at) + 1)
-        sy_store_batch_del(w->store, in->keys.data + at);
+        drop_intent_record(w, tr, in->keys.data + at);
 }
 
 static void batch_free(batchio *b)
@@ -1121,7 +1131,7 @@ static void resolve_intents(batchio *lister, bool complete)
         else
             sy_warn("tier '%s': a message batch of %zu job(s) recorded before its create was not found in an "
                     "incomplete listing: its jobs are sent again (may be paid twice)", lister->tier->name, in->total);
-        intent_drop_records(w, in, false);
+        intent_drop_records(w, lister->tier, in, false);
         intent_free(in);
     }
     tr->nintents = keep;
@@ -1168,7 +1178,7 @@ static void candidate_ended(batchio *b)
         }
     size_t win = sy_blist_pick(ours, created, nc);
     batchio *holder = in->holder, *winner = win < nc ? c[win] : NULL;
-    intent_drop_records(w, in, winner != NULL); /* its own record, if any, goes with the winner */
+    intent_drop_records(w, b->tier, in, winner != NULL); /* its own record, if any, goes with the winner */
     char *key = sy_xstrdup(in->key);
     sy_run **held = sy_xcalloc(in->n ? in->n : 1, sizeof *held);
     sy_buf *lines = sy_xcalloc(in->n ? in->n : 1, sizeof *lines);
@@ -1432,6 +1442,10 @@ static bool intent_take(rec_scan *sc, const char *key, const sy_batchrec *r, con
     worker *w = sc->w;
     tier_rec *tr = &set_of(w)->tiers[sc->tier->index];
     if (!r->n) return false;
+    if (sy_keymap_get(&tr->resolved, key)) { /* resolved here before */
+        sy_store_batch_del(w->store, key);
+        return true;
+    }
     for (size_t i = 0; i < tr->nintents; i++)
         if (intent_has_key(tr->intents[i], key)) return true;
     for (batchio *b = *head(w); b; b = b->next)
@@ -1453,7 +1467,7 @@ static bool intent_take(rec_scan *sc, const char *key, const sy_batchrec *r, con
             done = true;
         } else if (!b->grp && !b->lister && b->rkey.len &&
                    !strcmp(sy_batchrec_log_base(&other, sy_buf_cstr(&b->rkey)), base.data) && knows_all(&b->idset, r)) {
-            sy_store_batch_del(w->store, key); /* its batch was found: nothing more to look for */
+            drop_intent_record(w, tr, key); /* its batch was found: nothing more to look for */
             done = true;
         }
     }
@@ -1631,6 +1645,7 @@ static void recovery_start(worker *w, const sy_tier *tier)
     tr->st = REC_LOOKING;
     sy_keymap_init(&tr->uploaded);
     sy_buf_init(&tr->uploaded_ids);
+    sy_keymap_init(&tr->resolved);
     tr->oldest_ms = INT64_MAX;
     tr->start_ms = sy_now_ms();
     scan_records(w, tier, false);
@@ -1968,6 +1983,7 @@ void batchio_free_all(worker *w)
     for (size_t t = 0; t < w->cfg->ntiers; t++) {
         sy_keymap_free_with(&bs->tiers[t].uploaded, free);
         sy_buf_free(&bs->tiers[t].uploaded_ids);
+        sy_keymap_free(&bs->tiers[t].resolved);
         for (size_t i = 0; i < bs->tiers[t].nintents; i++) intent_free(bs->tiers[t].intents[i]);
         free(bs->tiers[t].intents);
         for (size_t i = 0; i < bs->tiers[t].nq; i++) sy_buf_free(&bs->tiers[t].q[i].line);
