@@ -42,7 +42,10 @@
  * {base}/messages/batches) by its time and job count: each candidate is
  * polled, and when all have ended the one whose results answer the
  * intent's custom_ids gets its jobs (resolve_intent); its jobs are sent
- * again only when no listed batch can be it.
+ * again only when no listed batch can be it. Another worker's intent
+ * comes with a changelog restore as its partitions' shares: grouped into
+ * one intent (intent_take), looked for in a listing of its own
+ * (list_intents).
  *
  * Test hook: SWITCHYARD_BATCH_CRASH_AT=after_upload|after_create|before_create
  * (Anthropic: its intent recorded, no create sent) kills the worker
@@ -116,6 +119,7 @@ typedef struct batchio {
     /* the listing (lister) */
     char cursor[ID_MAX];      /* the last id of the page read, "" before the first */
     int pages;
+    int64_t since_ms;         /* wall clock: batches created before it do not matter (0: the tier's) */
     sy_blist_item *seen;      /* Anthropic: the listed batches, for the intents */
     size_t nseen;
     /* a candidate for an intent (Anthropic, created but not recorded) */
@@ -137,13 +141,20 @@ typedef enum rec_state { REC_NONE, REC_LOOKING, REC_DONE } rec_state;
 
 /* An Anthropic batch recorded before its create and not after (docs/
  * durability.md): the listing's candidates for it, polled until each has
- * ended; its jobs wait in the first (holder) meanwhile. */
+ * ended; its jobs wait in the first (holder) meanwhile. Its records: the
+ * worker's own, or the shares (one per partition, restored from the
+ * changelog) of another worker's, grouped by their batch's base key. */
 typedef struct intent {
-    char *key;                /* its record's store key */
+    char *key;                /* its first record's store key */
+    sy_buf keys;              /* its other records' (NUL-separated): they go with it */
+    char *base;               /* its batch's changelog key without the partition (batchrec.h) */
     const sy_model *model;
     int64_t recorded_ms;      /* wall clock */
-    size_t n;
-    char **ids;               /* its custom_ids */
+    int64_t until_ms;         /* wall clock of the scan that found it: its create came before */
+    size_t n, total;          /* custom_ids known here; the batch's whole count */
+    char **ids;               /* its known custom_ids (room for total) */
+    sy_keymap idset;          /* the same, to look up */
+    struct batchio *lister;   /* the listing that looks for it (NULL: none started yet) */
     int refs;                 /* candidates pointing at it */
     batchio *holder;
 } intent;
@@ -168,6 +179,7 @@ typedef struct tier_rec {
     struct listed *held;      /* listed batches of this tier topic whose partitions
                                  are looked at once assigned (partitions_here) */
     size_t nheld;
+    sy_keymap resolved;       /* restored intents' shares resolved here: a restore brings them back */
     int busy;                 /* listings and input files still to read */
     queued *q;
     size_t nq, capq;
@@ -239,7 +251,29 @@ static void intent_free(intent *in)
     for (size_t i = 0; i < in->n; i++) free(in->ids[i]);
     free(in->ids);
     free(in->key);
+    free(in->base);
+    sy_buf_free(&in->keys);
+    sy_keymap_free(&in->idset);
     free(in);
+}
+
+/* A record of an intent resolved here leaves the store. A restored share
+ * leaves this store only (its changelog copy is the partition's owner's)
+ * and is remembered: the next restore, which brings it back, skips it. */
+static void drop_intent_record(worker *w, tier_rec *tr, const char *key)
+{
+    sy_store_batch_del(w->store, key);
+    if (sy_batchrec_is_log_key(key, strlen(key))) sy_keymap_put(&tr->resolved, key, tr);
+}
+
+/* An intent's records leave the store (keep_own: its own, the worker's,
+ * stays: the batch that carried it takes it). */
+static void intent_drop_records(worker *w, const sy_tier *tier, const intent *in, bool keep_own)
+{
+    tier_rec *tr = &set_of(w)->tiers[tier->index];
+    if (!keep_own || sy_batchrec_is_log_key(in->key, strlen(in->key))) drop_intent_record(w, tr, in->key);
+    for (size_t at = 0; at < in->keys.len; at += strlen(in->keys.data + at) + 1)
+        drop_intent_record(w, tr, in->keys.data + at);
 }
 
 static void batch_free(batchio *b)
@@ -1093,15 +1127,16 @@ static void on_list(batchio *lister, const sy_transfer *t, bool ok)
             continue;
         }
         bool maybe = false; /* kept only when it may be an intent's batch: bounded by what is asked */
-        for (size_t j = 0; !maybe && j < tr->nintents; j++)
-            maybe = tr->intents[j]->model == lister->model &&
-                    sy_blist_candidate(&pg.items[i], tr->intents[j]->recorded_ms, tr->start_ms, tr->intents[j]->n);
+        for (size_t j = 0; !maybe && j < tr->nintents; j++) {
+            const intent *in = tr->intents[j];
+            maybe = in->lister == lister && sy_blist_candidate(&pg.items[i], in->recorded_ms, in->until_ms, in->total);
+        }
         if (!maybe) continue;
         if (lister->nseen % 64 == 0)
             lister->seen = sy_xrealloc(lister->seen, (lister->nseen + 64) * sizeof *lister->seen);
         lister->seen[lister->nseen++] = pg.items[i];
     }
-    int64_t window = tr->oldest_ms == INT64_MAX ? tr->start_ms : tr->oldest_ms;
+    int64_t window = lister->since_ms ? lister->since_ms : tr->oldest_ms == INT64_MAX ? tr->start_ms : tr->oldest_ms;
     sy_blist_next next = sy_blist_after_page(&pg, lister->cursor, ++lister->pages, window - SY_BLIST_MARGIN_MS);
     if (next == SY_BLN_MORE) {
         snprintf(lister->cursor, sizeof lister->cursor, "%s", pg.last_id);
@@ -1159,7 +1194,7 @@ static void resolve_intents(batchio *lister, bool complete)
     size_t keep = 0;
     for (size_t i = 0; i < tr->nintents; i++) {
         intent *in = tr->intents[i];
-        if (in->model != lister->model) {
+        if (in->lister != lister) { /* another listing's (or none started yet) */
             tr->intents[keep++] = in;
             continue;
         }
@@ -1167,7 +1202,7 @@ static void resolve_intents(batchio *lister, bool complete)
         for (size_t j = 0; j < lister->nseen; j++) {
             const sy_blist_item *it = &lister->seen[j];
             batchio *known = batch_by_id(w, it->id);
-            if (!sy_blist_candidate(it, in->recorded_ms, tr->start_ms, in->n) || (known && !known->grp)) continue;
+            if (!sy_blist_candidate(it, in->recorded_ms, in->until_ms, in->total) || (known && !known->grp)) continue;
             if (nc == SY_BLIST_CANDIDATES_MAX) { /* a listing that floods the window: the newest are looked at */
                 sy_warn("tier '%s': more than %d candidate batches for one intent; older ones are not looked at",
                         lister->tier->name, SY_BLIST_CANDIDATES_MAX);
@@ -1178,16 +1213,16 @@ static void resolve_intents(batchio *lister, bool complete)
         }
         if (nc) {
             sy_info("tier '%s': a message batch of %zu job(s) recorded before its create: %zu candidate(s) in "
-                    "the listing, polled; its jobs wait for them", lister->tier->name, in->n, nc);
+                    "the listing, polled; its jobs wait for them", lister->tier->name, in->total, nc);
             continue;
         }
         if (complete)
             sy_info("tier '%s': a message batch of %zu job(s) recorded before its create is not in the listing: "
-                    "never created, its jobs are sent", lister->tier->name, in->n);
+                    "never created, its jobs are sent", lister->tier->name, in->total);
         else
             sy_warn("tier '%s': a message batch of %zu job(s) recorded before its create was not found in an "
-                    "incomplete listing: its jobs are sent again (may be paid twice)", lister->tier->name, in->n);
-        sy_store_batch_del(w->store, in->key);
+                    "incomplete listing: its jobs are sent again (may be paid twice)", lister->tier->name, in->total);
+        intent_drop_records(w, lister->tier, in, false);
         intent_free(in);
     }
     tr->nintents = keep;
@@ -1201,7 +1236,7 @@ static bool results_ours(const batchio *b)
     const char *p = b->results.data;
     sy_batch_answer a;
     while (next_answer(&b->results, &p, &m, &a)) free(a.body);
-    bool ours = sy_blist_ours(&m);
+    bool ours = sy_blist_ours(&m, b->grp ? b->grp->total : b->n);
     sy_batch_match_free(&m);
     return ours;
 }
@@ -1234,6 +1269,7 @@ static void candidate_ended(batchio *b)
         }
     size_t win = sy_blist_pick(ours, created, nc);
     batchio *holder = in->holder, *winner = win < nc ? c[win] : NULL;
+    intent_drop_records(w, b->tier, in, winner != NULL); /* its own record, if any, goes with the winner */
     char *key = sy_xstrdup(in->key);
     sy_run **held = sy_xcalloc(in->n ? in->n : 1, sizeof *held);
     sy_buf *lines = sy_xcalloc(in->n ? in->n : 1, sizeof *lines);
@@ -1269,12 +1305,11 @@ static void candidate_ended(batchio *b)
     if (winner) {
         sy_info("batch %s of tier '%s': its results answer the %zu job(s) recorded before its create: ours",
                 winner->batch_id, winner->tier->name, winner->n);
-        sy_buf_puts(&winner->rkey, key); /* the intent's record goes with it */
+        if (!sy_batchrec_is_log_key(key, strlen(key))) sy_buf_puts(&winner->rkey, key); /* goes with it */
         winner->grp = NULL;
         if (--in->refs == 0) intent_free(in);
         answer_all(winner);
     } else {
-        sy_store_batch_del(w->store, key);
         for (size_t i = 0; i < nheld; i++) {
             route(w, held[i], &lines[i]);
             sy_buf_free(&lines[i]);
@@ -1451,6 +1486,105 @@ static bool part_missing(sy_keymap *groups, const char *key)
     return !sy_batchrec_parts_complete(list, n);
 }
 
+/* Whether a record's key is one of an intent's already (an earlier scan
+ * took it: restores scan every record again). */
+static bool intent_has_key(const intent *in, const char *key)
+{
+    if (!strcmp(in->key, key)) return true;
+    for (size_t at = 0; at < in->keys.len; at += strlen(in->keys.data + at) + 1)
+        if (!strcmp(in->keys.data + at, key)) return true;
+    return false;
+}
+
+/* Whether every custom_id of r is in ids. */
+static bool knows_all(const sy_keymap *ids, const sy_batchrec *r)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (!sy_keymap_get(ids, r->ids[i])) return false;
+    return true;
+}
+
+/* r's custom_ids join in's (with r's key). False, nothing added, when r
+ * is not of in's batch (another total) or they would be more than it. */
+static bool intent_add(intent *in, const char *key, const sy_batchrec *r)
+{
+    size_t more = 0;
+    for (size_t i = 0; i < r->n; i++) more += !sy_keymap_get(&in->idset, r->ids[i]);
+    if (r->total != in->total || more > in->total - in->n) return false;
+    for (size_t i = 0; i < r->n; i++)
+        if (!sy_keymap_get(&in->idset, r->ids[i])) {
+            in->ids[in->n] = sy_xstrdup(r->ids[i]);
+            sy_keymap_put(&in->idset, in->ids[in->n++], in);
+        }
+    if (strcmp(key, in->key)) sy_buf_append(&in->keys, key, strlen(key) + 1);
+    return true;
+}
+
+/* An Anthropic record written before its create (docs/durability.md):
+ * the worker's own, or a partition's share of another's restored from the
+ * changelog (its jobs of that partition, and the batch's whole count).
+ * Shares of one batch (one base key) make one intent until its listing
+ * begins; a share whose ids an intent of the batch (listing, its
+ * candidates polled) or the batch found knows adds nothing but its key;
+ * else it is an intent of its own. False when it cannot be (no job, a total that does
+ * not agree): dropped. */
+static bool intent_take(rec_scan *sc, const char *key, const sy_batchrec *r, const sy_model *m)
+{
+    worker *w = sc->w;
+    tier_rec *tr = &set_of(w)->tiers[sc->tier->index];
+    if (!r->n) return false;
+    if (sy_keymap_get(&tr->resolved, key)) { /* resolved here before */
+        sy_store_batch_del(w->store, key);
+        return true;
+    }
+    for (size_t i = 0; i < tr->nintents; i++)
+        if (intent_has_key(tr->intents[i], key)) return true;
+    for (batchio *b = *head(w); b; b = b->next)
+        if (b->grp && intent_has_key(b->grp, key)) return true;
+    sy_buf base;
+    sy_buf_init(&base);
+    sy_batchrec_log_base(&base, key);
+    bool ok = true, done = false;
+    for (size_t i = 0; !done && i < tr->nintents; i++) {
+        intent *in = tr->intents[i];
+        if (in->model == m && !strcmp(in->base, base.data) && (!in->lister || knows_all(&in->idset, r)))
+            ok = intent_add(in, key, r), done = true; /* new ids only before its listing begins */
+    }
+    sy_buf other;
+    sy_buf_init(&other);
+    for (batchio *b = *head(w); !done && b; b = b->next) {
+        if (b->grp && !strcmp(b->grp->base, base.data) && knows_all(&b->grp->idset, r)) {
+            sy_buf_append(&b->grp->keys, key, strlen(key) + 1); /* goes with it */
+            done = true;
+        } else if (!b->grp && !b->lister && b->rkey.len &&
+                   !strcmp(sy_batchrec_log_base(&other, sy_buf_cstr(&b->rkey)), base.data) && knows_all(&b->idset, r)) {
+            drop_intent_record(w, tr, key); /* its batch was found: nothing more to look for */
+            done = true;
+        }
+    }
+    sy_buf_free(&other);
+    if (!done) {
+        intent *in = sy_xcalloc(1, sizeof *in);
+        in->key = sy_xstrdup(key);
+        in->base = sy_xstrdup(sy_buf_cstr(&base));
+        sy_buf_init(&in->keys);
+        sy_keymap_init(&in->idset);
+        in->model = m;
+        in->recorded_ms = r->recorded_ms;
+        in->until_ms = sy_now_ms();
+        in->total = r->total;
+        in->ids = sy_xcalloc(r->total, sizeof *in->ids); /* total >= n >= 1, bounded (batchrec.h) */
+        if ((ok = intent_add(in, key, r))) { /* not: the same custom_id more often than the total allows */
+            tr->intents = sy_xrealloc(tr->intents, (tr->nintents + 1) * sizeof *tr->intents);
+            tr->intents[tr->nintents++] = in;
+        } else {
+            intent_free(in);
+        }
+    }
+    sy_buf_free(&base);
+    return ok;
+}
+
 static void on_record(void *ctx, const char *key, const void *data, size_t len)
 {
     rec_scan *sc = ctx;
@@ -1483,29 +1617,25 @@ static void on_record(void *ctx, const char *key, const void *data, size_t len)
         sy_batchrec_view_free(&v);
         return;
     }
+    if (r->status == SY_BR_UPLOADED && r->kind == SY_BR_ANTHROPIC &&
+        (!sc->restored || sy_batchrec_is_log_key(key, strlen(key)))) {
+        /* the create's intent (its own, or another worker's share restored
+         * from the changelog): looked for in the listing by its time and
+         * job count (resolve_intents) */
+        if (!intent_take(sc, key, r, m)) sy_buf_append(&sc->bad_keys, key, strlen(key) + 1);
+        else if (!sc->restored && r->recorded_ms < tr->oldest_ms) tr->oldest_ms = r->recorded_ms;
+        sc->uploaded++;
+        sy_batchrec_view_free(&v);
+        return;
+    }
     if (r->status == SY_BR_UPLOADED && sc->restored) { /* the next start's recovery looks at it */
         sy_batchrec_view_free(&v);
         return;
     }
-    if (r->status == SY_BR_UPLOADED) {
-        /* OpenAI: the listing looks for a batch of this file; Anthropic:
-         * the record is the create's intent, looked for in the listing by
-         * its time and job count (resolve_intents) */
-        if (r->kind == SY_BR_OPENAI && !sy_keymap_get(&tr->uploaded, r->file_id)) {
+    if (r->status == SY_BR_UPLOADED) { /* OpenAI: the listing looks for a batch of this file */
+        if (!sy_keymap_get(&tr->uploaded, r->file_id)) {
             sy_keymap_put(&tr->uploaded, r->file_id, sy_xstrdup(key));
             sy_buf_append(&tr->uploaded_ids, r->file_id, strlen(r->file_id) + 1);
-        } else if (r->kind == SY_BR_ANTHROPIC && r->n && !sy_batchrec_is_log_key(key, strlen(key))) {
-            /* its own (a changelog copy holds one partition's share of
-             * another worker's intent: dropped, as before) */
-            intent *in = sy_xcalloc(1, sizeof *in);
-            in->key = sy_xstrdup(key);
-            in->model = m;
-            in->recorded_ms = r->recorded_ms;
-            in->n = r->n;
-            in->ids = sy_xcalloc(r->n, sizeof *in->ids);
-            for (size_t i = 0; i < r->n; i++) in->ids[i] = sy_xstrdup(r->ids[i]);
-            tr->intents = sy_xrealloc(tr->intents, (tr->nintents + 1) * sizeof *tr->intents);
-            tr->intents[tr->nintents++] = in;
         } else sy_buf_append(&sc->bad_keys, key, strlen(key) + 1);
         if (r->recorded_ms < tr->oldest_ms) tr->oldest_ms = r->recorded_ms;
         sc->uploaded++;
@@ -1559,15 +1689,41 @@ static void scan_records(worker *w, const sy_tier *tier, bool restored)
     free(sc.todo);
 }
 
+/* A listing for the tier's intents that have none yet (restored from the
+ * changelog): its jobs wait for it (queued) as at start. */
+static void list_intents(worker *w, const sy_tier *tier)
+{
+    tier_rec *tr = &set_of(w)->tiers[tier->index];
+    for (size_t i = 0; i < tr->nintents; i++) {
+        intent *in = tr->intents[i];
+        if (in->lister) continue;
+        batchio *l = batch_new(w, tier, in->model);
+        l->lister = true;
+        l->since_ms = INT64_MAX;
+        for (size_t j = i; j < tr->nintents; j++) {
+            intent *x = tr->intents[j];
+            if (x->lister || x->model != in->model) continue;
+            x->lister = l;
+            if (x->recorded_ms < l->since_ms) l->since_ms = x->recorded_ms;
+            sy_info("tier '%s': a message batch of %zu job(s) recorded before its create by another worker, "
+                    "%zu of them in the partitions restored here: looked for in the listing", tier->name, x->total,
+                    x->n);
+        }
+        if (tr->st == REC_DONE) tr->st = REC_LOOKING, tr->busy = 0;
+        tr->busy++;
+        start_call(l, OP_LIST);
+    }
+}
+
 void batchio_restored(worker *w)
 {
     if (!w->batches) return;
     for (size_t i = 0; i < w->cfg->ntiers; i++) {
         const sy_tier *t = w->cfg->tiers[i];
-        if (t->mode == SY_TIER_BATCH && set_of(w)->tiers[t->index].st != REC_NONE) {
-            scan_records(w, t, true);
-            take_held(w, t);
-        }
+        if (t->mode != SY_TIER_BATCH || set_of(w)->tiers[t->index].st == REC_NONE) continue;
+        scan_records(w, t, true);
+        take_held(w, t);
+        list_intents(w, t);
     }
     set_of(w)->assigned = true;
 }
@@ -1582,6 +1738,7 @@ static void recovery_start(worker *w, const sy_tier *tier)
     tr->st = REC_LOOKING;
     sy_keymap_init(&tr->uploaded);
     sy_buf_init(&tr->uploaded_ids);
+    sy_keymap_init(&tr->resolved);
     tr->oldest_ms = INT64_MAX;
     tr->start_ms = sy_now_ms();
     scan_records(w, tier, false);
@@ -1593,6 +1750,8 @@ static void recovery_start(worker *w, const sy_tier *tier)
         if (!m || (strcmp(m->provider->kind->name, "openai") && !has_intent)) continue;
         batchio *l = batch_new(w, tier, tier->models[i].model);
         l->lister = true;
+        for (size_t j = 0; j < tr->nintents; j++)
+            if (tr->intents[j]->model == m) tr->intents[j]->lister = l;
         tr->busy++;
         start_call(l, OP_LIST);
     }
@@ -1917,6 +2076,7 @@ void batchio_free_all(worker *w)
     for (size_t t = 0; t < w->cfg->ntiers; t++) {
         sy_keymap_free_with(&bs->tiers[t].uploaded, free);
         sy_buf_free(&bs->tiers[t].uploaded_ids);
+        sy_keymap_free(&bs->tiers[t].resolved);
         for (size_t i = 0; i < bs->tiers[t].nintents; i++) intent_free(bs->tiers[t].intents[i]);
         free(bs->tiers[t].intents);
         free(bs->tiers[t].held);

@@ -225,9 +225,10 @@ bool sy_blist_candidate(const sy_blist_item *it, int64_t intent_ms, int64_t unti
     return it->created_ms >= intent_ms - SY_BLIST_MARGIN_MS && it->created_ms <= until_ms + SY_BLIST_MARGIN_MS;
 }
 
-bool sy_blist_ours(const sy_batch_match *m)
+bool sy_blist_ours(const sy_batch_match *m, size_t total)
 {
-    return m->n && m->nanswered * 2 >= m->n && (uint64_t)m->nanswered > m->unknown;
+    uint64_t others = total > m->n ? total - m->n : 0; /* the lines of the intent's other shares */
+    return m->n && m->nanswered * 2 >= m->n && (uint64_t)m->nanswered + others > m->unknown;
 }
 
 size_t sy_blist_pick(const bool *confirmed, const int64_t *created_ms, size_t n)

@@ -111,12 +111,14 @@ sy_blist_next sy_blist_after_page(const sy_blist_page *p, const char *cursor, in
  * njobs requests, and not failed. */
 bool sy_blist_candidate(const sy_blist_item *it, int64_t intent_ms, int64_t until_ms, size_t njobs);
 
-/* Whether a candidate's results (matched against the intent's custom_ids)
- * show it carries our jobs: at least half of them answered, and more
- * answered than lines of unknown custom_ids (a hostile provider's noise
- * does not disown a batch; another batch of the same size and time does
- * not carry half of our keys). */
-bool sy_blist_ours(const sy_batch_match *m);
+/* Whether a candidate's results (matched against the custom_ids we know
+ * of an intent of `total` jobs: all of them, or a partition's share
+ * restored from the changelog) show it carries our jobs: at least half of
+ * the known ones answered, and more answered than lines of unknown
+ * custom_ids beyond the total - known the rest of the intent accounts for
+ * (a hostile provider's noise does not disown a batch; another batch of
+ * the same size and time does not carry half of our keys). */
+bool sy_blist_ours(const sy_batch_match *m, size_t total);
 
 /* Of n candidates, the one that is ours: confirmed, and the newest by
  * creation (an older copy of the same jobs ended before this intent was

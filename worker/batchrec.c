@@ -1,7 +1,7 @@
 /* batchrec.c -- a batch's durable record, encoded and decoded
  * (batchrec.h). The layout, all integers little-endian:
  *   u8 version, u8 kind, u8 status, u8 0, i64 recorded_ms, u32 n,
- *   then tier, model, file_id, batch_id, and n custom_ids, each a u16
+ *   u32 total (version 2 on; version 1 has none: total = n), then tier, model, file_id, batch_id, and n custom_ids, each a u16
  *   length and its bytes; then per job a u8 (1: its message follows):
  *   i32 partition, i64 offset, origin (u16 length), key and value (u32
  *   length each, then the bytes).
@@ -41,6 +41,7 @@ void sy_batchrec_encode(sy_buf *out, const sy_batchrec *r)
     sy_buf_append(out, head, 4);
     put_u64(out, (uint64_t)r->recorded_ms, 8);
     put_u64(out, r->n, 4);
+    put_u64(out, r->total > r->n ? r->total : r->n, 4);
     put_str(out, r->tier, SY_BATCHREC_NAME_MAX - 1);
     put_str(out, r->model, SY_BATCHREC_NAME_MAX - 1);
     put_str(out, r->file_id, SY_BATCHREC_ID_MAX - 1);
@@ -121,7 +122,8 @@ int sy_batchrec_decode(const void *data, size_t len, sy_batchrec_view *v)
     get_u(&r, 1, &bad);
     int64_t recorded = (int64_t)get_u(&r, 8, &bad);
     uint64_t n = get_u(&r, 4, &bad);
-    if (bad || version != SY_BATCHREC_VERSION || (kind != SY_BR_OPENAI && kind != SY_BR_ANTHROPIC) ||
+    uint64_t total = version >= 2 ? get_u(&r, 4, &bad) : n;
+    if (bad || (version != 1 && version != SY_BATCHREC_VERSION) || total < n || total > SY_BATCHREC_JOBS_MAX || (kind != SY_BR_OPENAI && kind != SY_BR_ANTHROPIC) ||
         (status != SY_BR_UPLOADED && status != SY_BR_CREATED) || n > SY_BATCHREC_JOBS_MAX ||
         n * 2 > r.left) /* each id takes two bytes at least: n is bounded by the bytes there */
         return -1;
@@ -198,7 +200,7 @@ int sy_batchrec_decode(const void *data, size_t len, sy_batchrec_view *v)
     free(ja);
     v->rec = (sy_batchrec){.kind = (sy_batchrec_kind)kind, .status = (sy_batchrec_status)status,
                            .recorded_ms = recorded, .tier = base + at[0], .model = base + at[1],
-                           .file_id = base + at[2], .batch_id = base + at[3], .n = (size_t)n,
+                           .file_id = base + at[2], .batch_id = base + at[3], .n = (size_t)n, .total = (size_t)total,
                            .ids = (const char *const *)v->ids_owned, .jobs = v->jobs_owned};
     return 0;
 }
@@ -280,6 +282,7 @@ static size_t encode_of(sy_buf *out, const sy_batchrec *r, int32_t partition, si
             jobs[j++] = r->jobs[i];
         }
     sy_batchrec part = *r;
+    part.total = r->total > r->n ? r->total : r->n; /* the whole batch's count */
     part.n = k;
     part.ids = ids;
     part.jobs = jobs;
@@ -321,7 +324,7 @@ static size_t job_bytes(const sy_batchrec *r, size_t i)
 
 static size_t head_bytes(const sy_batchrec *r)
 {
-    return 4 + 8 + 4 + str_bytes(r->tier, SY_BATCHREC_NAME_MAX - 1) + str_bytes(r->model, SY_BATCHREC_NAME_MAX - 1) +
+    return 4 + 8 + 4 + 4 + str_bytes(r->tier, SY_BATCHREC_NAME_MAX - 1) + str_bytes(r->model, SY_BATCHREC_NAME_MAX - 1) +
            str_bytes(r->file_id, SY_BATCHREC_ID_MAX - 1) + str_bytes(r->batch_id, SY_BATCHREC_ID_MAX - 1);
 }
 

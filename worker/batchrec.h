@@ -9,8 +9,8 @@
  * of sending their jobs again (docs/durability.md, "Batch tiers").
  *
  * What a record holds: the provider kind, tier and model it was made for,
- * the input file id, the provider batch id, its status, and the custom_ids
- * it carries (the jobs' idempotency keys; for Anthropic, their
+ * the input file id, the provider batch id, its status, the batch's whole
+ * job count, and the custom_ids it carries (the jobs' idempotency keys; for Anthropic, their
  * sy_batch_anthropic_id), and for each job its tier message (partition,
  * offset, origin, key and value bytes): the batch owns its jobs once it is
  * recorded created (their input offsets are committed), so a restart
@@ -28,7 +28,7 @@
 
 #include "buf.h"
 
-#define SY_BATCHREC_VERSION 1
+#define SY_BATCHREC_VERSION 2 /* 2: with `total`; a version 1 record decodes with total = n */
 #define SY_BATCHREC_ID_MAX 96        /* provider ids (file, batch), with their NUL */
 #define SY_BATCHREC_NAME_MAX 256     /* tier and model names, with their NUL */
 #define SY_BATCHREC_CID_MAX 4096     /* bytes of one custom_id */
@@ -61,6 +61,8 @@ typedef struct sy_batchrec {
     const char *file_id;        /* "" when none (Anthropic) */
     const char *batch_id;       /* "" until CREATED */
     size_t n;
+    size_t total;               /* the batch's whole job count (0: n); a partition's record on
+                                   the changelog lists n of them (decoded: n <= total) */
     const char *const *ids;     /* n custom_ids */
     const sy_batchrec_job *jobs;/* n jobs, or NULL (none kept) */
 } sy_batchrec;

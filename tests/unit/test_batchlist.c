@@ -217,7 +217,7 @@ static void test_candidates(void **state)
 
 static const char *const ours_ids[] = {"k1", "k2", "k3", "k4"};
 
-static bool confirm(const char *results)
+static bool confirm_of(const char *results, size_t total)
 {
     sy_batch_match m;
     sy_batch_match_init(&m, ours_ids, 4);
@@ -228,9 +228,14 @@ static bool confirm(const char *results)
         if (sy_batch_match_line(&m, p, n, &a) == SY_BL_ANSWER) free(a.body);
         p += n + (nl ? 1 : 0);
     }
-    bool r = sy_blist_ours(&m);
+    bool r = sy_blist_ours(&m, total);
     sy_batch_match_free(&m);
     return r;
+}
+
+static bool confirm(const char *results)
+{
+    return confirm_of(results, 4);
 }
 
 #define LINE(id) "{\"custom_id\":\"" id "\",\"result\":{\"type\":\"expired\"}}\n"
@@ -244,6 +249,13 @@ static void test_confirmation(void **state)
     assert_false(confirm(LINE("k1") LINE("z2") LINE("z3") LINE("z4")));
     assert_false(confirm(LINE("k1") LINE("k2") LINE("z3") LINE("z4") LINE("z5")));
     assert_false(confirm(""));
+    /* the 4 ids are a share of an intent of 6 jobs: 2 lines of the other share are expected */
+    assert_true(confirm_of(LINE("k1") LINE("k2") LINE("k3") LINE("k4") LINE("o1") LINE("o2"), 6));
+    assert_true(confirm_of(LINE("k1") LINE("k2") LINE("o1") LINE("o2") LINE("o3"), 6)); /* half, 1 of noise */
+    assert_false(confirm_of(LINE("k1") LINE("k2") LINE("o1") LINE("o2") LINE("o3") LINE("o4"), 6));
+    assert_false(confirm_of(LINE("k1") LINE("o1") LINE("o2") LINE("o3") LINE("o4") LINE("o5"), 6));
+    assert_false(confirm(LINE("k1") LINE("k2") LINE("k3") LINE("k4") LINE("o1") LINE("o2") LINE("o3") LINE("o4")
+                         LINE("o5")));
 }
 
 static void test_pick(void **state)

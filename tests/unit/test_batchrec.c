@@ -80,7 +80,32 @@ static void test_roundtrip(void **state)
     sy_batchrec_encode(&b, &r);
     assert_int_equal(sy_batchrec_decode(b.data, b.len, &v), 0);
     assert_string_equal(v.rec.batch_id, "");
+    assert_int_equal(v.rec.total, 3); /* none given: n */
     sy_batchrec_view_free(&v);
+    /* a partition's share of an intent of 40 jobs */
+    r.total = 40;
+    sy_buf_reset(&b);
+    sy_batchrec_encode(&b, &r);
+    assert_int_equal(sy_batchrec_decode(b.data, b.len, &v), 0);
+    assert_int_equal(v.rec.n, 3);
+    assert_int_equal(v.rec.total, 40);
+    sy_batchrec_view_free(&v);
+    /* version 1 (no total field): total = n */
+    sy_buf v1;
+    sy_buf_init(&v1);
+    sy_buf_append(&v1, b.data, 16);
+    sy_buf_append(&v1, b.data + 20, b.len - 20);
+    v1.data[0] = 1;
+    assert_int_equal(sy_batchrec_decode(v1.data, v1.len, &v), 0);
+    assert_int_equal(v.rec.total, 3);
+    sy_batchrec_view_free(&v);
+    sy_buf_free(&v1);
+    /* a total below n, or above the bound: refused */
+    const uint32_t bad_totals[] = {2, SY_BATCHREC_JOBS_MAX + 1, 0xffffffffu};
+    for (size_t i = 0; i < 3; i++) {
+        for (int k = 0; k < 4; k++) b.data[16 + k] = (char)(bad_totals[i] >> (8 * k));
+        assert_int_equal(sy_batchrec_decode(b.data, b.len, &v), -1);
+    }
     sy_buf_free(&b);
 }
 
@@ -266,6 +291,7 @@ static void test_changelog(void **state)
     sy_batchrec_view v;
     assert_int_equal(sy_batchrec_decode(b.data, b.len, &v), 0);
     assert_int_equal(v.rec.n, 2);
+    assert_int_equal(v.rec.total, r.n); /* the whole batch's count goes with each partition's share */
     assert_string_equal(v.rec.ids[0], "p2-a");
     assert_string_equal(v.rec.ids[1], "p2-b");
     assert_true(v.rec.jobs[1].offset == 11 && v.rec.jobs[1].keylen == 1 && !memcmp(v.rec.jobs[1].key, "k", 1));
