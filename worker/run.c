@@ -719,6 +719,16 @@ static void build_request(sy_run *r, sy_transfer *t, bool body_only)
     sy_request_add_job_header(&t->req, r->job.idempotency_key);
 }
 
+/* STAGE_INTENT: the IN_FLIGHT record, durable before the call (rule 1 of
+ * docs/durability.md). A job going into a batch has none: the batch's
+ * record, durable before its create (or its Anthropic intent), is the
+ * intent of every job it carries. */
+static void stage_intent(sy_run *r)
+{
+    r->batch_intent = !is_embedding(r) && batch_bound(r);
+    if (!r->batch_intent) jobstate_put(r, SY_STATE_IN_FLIGHT, -1, -1);
+}
+
 /* LAUNCH_CALL */
 static void launch_prepared(sy_run *r)
 {
@@ -734,7 +744,7 @@ static void launch_prepared(sy_run *r)
         r->first_sent_us = r->attempt_sent_us;
         wmetrics_first_send(r);
     }
-    if (batch_bound(r)) {
+    if (batch_bound(r) && !r->own_call) {
         sy_account *a = model_account(r, r->model); /* a batch does not use the account's rate */
         sy_account_settle(a, r->reserved_tokens, 0);
         sy_account_settle_request(a);
@@ -746,7 +756,16 @@ static void launch_prepared(sy_run *r)
             return;
         }
         if (batchio_take(w, r, t)) return; /* CALL_OUT until its batch answers (batchio.h) */
+        if (r->batch_intent) { /* a call of its own after all: its intent first (rule 1) */
+            r->batch_intent = false;
+            r->own_call = true;
+            jobstate_put(r, SY_STATE_IN_FLIGHT, -1, -1);
+            r->prepared = t;
+            run_defer(r); /* launched by run_after_group_commit */
+            return;
+        }
     }
+    r->own_call = false;
     if (t->req.body_only) build_request(r, t, false); /* a call of its own after all: whole */
     int64_t timeout = r->tier->retry.timeout_ms;
     if (r->deadline_ms) { /* an attempt never outlives the job's deadline */
@@ -1061,6 +1080,11 @@ void run_after_group_commit(worker *w)
             r = next;
             continue;
         }
+        if (r->own_call && r->state == SY_LS_CALL_OUT) { /* its IN_FLIGHT is durable now */
+            launch_prepared(r);
+            r = next;
+            continue;
+        }
         sy_life_facts f = {.mirror = w->opt.changelog && r->answer != SY_ANSWER_DEDUP};
         step(r, SY_EV_GROUP_COMMITTED, &f, NULL);
         r = next;
@@ -1289,7 +1313,7 @@ static void step(sy_run *r, sy_life_event ev, const sy_life_facts *f, const fx_a
             sy_waitq_push_until(&w->paced[r->model->provider->index].waiting, r->task->index,
                                 run_priority(r), r->deadline_ms, r);
             break;
-        case SY_FX_STAGE_INTENT: jobstate_put(r, SY_STATE_IN_FLIGHT, -1, -1); break;
+        case SY_FX_STAGE_INTENT: stage_intent(r); break;
         case SY_FX_STAGE_RESULT:
             if (publish_stage_result(r) != 0) { /* ok, but too large to keep: it fails */
                 publish_too_large(r);

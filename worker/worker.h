@@ -140,6 +140,10 @@ typedef struct sy_run {
     /* a batch tier's job (batchio.h) */
     bool in_batch;             /* a batch carries its call (it is CALL_OUT) */
     bool batch_tried;          /* a batch has answered or dropped it once */
+    bool batch_intent;         /* this attempt's intent is its batch's record, durable
+                                  before the create: no IN_FLIGHT of its own (docs/durability.md) */
+    bool own_call;             /* this attempt did not fit a batch: a call of its own,
+                                  launched after the commit of its IN_FLIGHT */
     size_t batch_req_len;      /* its request body, for a local token estimate */
     char *batch_id;            /* the batch that carried its answer, or NULL */
     bool batch_owned;          /* its batch is recorded: offset released, not held (or
