@@ -152,6 +152,8 @@ typedef struct sy_run {
     bool handed_off;           /* its partition went, a record carries it: released where
                                   it would join its batch (run_revoked) */
     int64_t hold_until_us;     /* test hook: a rebuilt job's launch waits (run_restore) */
+    void *batch_hold;          /* the batch that answered it: its record stays until this
+                                  job's result is out (batchio_result_out) */
 } sy_run;
 
 /* Jobs waiting for room under one account's rate limits (fair between
