@@ -123,6 +123,8 @@ typedef struct sy_run {
                                   one of at most this many inputs (0: any; embeddings.h) */
     uint32_t nembedding;
     sy_buf result;             /* the result to produce, in the task's format */
+    bool result_is_stored;     /* ... unless it is `stored` as is (a msgpack task's own
+                                  answer: not copied) */
     sy_buf stored;             /* the result as stored (msgpack) */
     sy_answer answer;
     bool result_ok;            /* fact: the status of its result */
