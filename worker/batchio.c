@@ -29,7 +29,9 @@
  * records it brought are scanned like a restart's (batchio_restored), and
  * a revoked partition's batch-owned jobs leave their batch for the next
  * owner, and the jobs no batch owns yet are dropped, never answered here
- * (batchio_hand_over).
+ * (batchio_hand_over). A batch's record goes once the results it answered
+ * are out (batchio_result_out), not when it ends: a crash in between
+ * rebuilds those jobs, answered from the store.
  * docs/durability.md, "Batch tiers", is the account of it.
  *
  * Anthropic message batches (a model on a provider of kind anthropic) have
@@ -114,6 +116,9 @@ typedef struct batchio {
     bool mirror_failed;       /* one was refused: its jobs keep their offsets */
     bool handed;              /* jobs of it went to a partition's next owner: record again */
     bool stop_on_response;    /* nothing left to answer here: freed when its call ends */
+    size_t holding;           /* jobs it answered whose results are not out yet */
+    bool forget_held;         /* over: its record goes once they are (batchio_result_out) */
+    bool keep_record;         /* one was freed without its result out: the record stays */
     struct logged_part { int32_t partition; uint32_t count; } *logged; /* parts of its record */
     size_t nlogged;           /* on the changelog, per partition (their tombstones' keys) */
     /* the listing (lister) */
@@ -292,6 +297,8 @@ static void batch_free(batchio *b)
         free((char *)b->jobs[i].origin);
     }
     sy_buf_free(&k);
+    for (sy_run *r = b->holding ? b->w->runs : NULL; r; r = r->next)
+        if (r->batch_hold == b) r->batch_hold = NULL; /* its results go out; the record stays */
     if (b->grp) {
         if (b->grp->holder == b) b->grp->holder = NULL;
         if (--b->grp->refs == 0) intent_free(b->grp);
@@ -569,6 +576,35 @@ static void forget_record(batchio *b)
     sy_buf_reset(&b->rkey);
 }
 
+/* b is over: its record goes now, or once the results it answered are
+ * out (batchio_result_out). */
+static void forget_when_out(batchio *b)
+{
+    if (b->holding) {
+        b->forget_held = true;
+        return;
+    }
+    if (!b->keep_record) forget_record(b);
+    batch_free(b);
+}
+
+void batchio_result_out(worker *w, sy_run *r, bool out)
+{
+    batchio *b = r->batch_hold;
+    r->batch_hold = NULL;
+    if (!b || !w->batches) return;
+    if (!out) b->keep_record = true;
+    if (--b->holding == 0 && b->forget_held) forget_when_out(b);
+}
+
+/* r's line went to it; its result staged, b's record waits for it. */
+static void answered_by(batchio *b, sy_run *r, bool staged)
+{
+    if (!staged) return;
+    r->batch_hold = b;
+    b->holding++;
+}
+
 void batchio_before_group_commit(worker *w)
 {
     if (!w->batches) return;
@@ -715,12 +751,8 @@ static void step(batchio *b, sy_batch_event ev)
     if (st.effects & SY_BX_DOWNLOAD) start_call(b, b->out_id[0] ? OP_OUTPUT : OP_ERRORS);
     if (st.effects & SY_BX_PUBLISH) answer_all(b);
     if (st.effects & SY_BX_FORGET) {
-        if (b->adopted) {
-            later(b, OP_NONE, ADOPT_KEEP_MS); /* for its jobs still to come */
-        } else {
-            forget_record(b);
-            batch_free(b);
-        }
+        if (b->adopted) later(b, OP_NONE, ADOPT_KEEP_MS); /* for its jobs still to come */
+        else forget_when_out(b);
     }
 }
 
@@ -735,10 +767,7 @@ static void send_now(batchio *b)
 static void on_timer(void *ctx)
 {
     batchio *b = ctx;
-    if (b->state == SY_BS_DONE) { /* an adopted batch's keeping time is over */
-        forget_record(b);
-        batch_free(b);
-    }
+    if (b->state == SY_BS_DONE) forget_when_out(b); /* an adopted batch's keeping time is over */
     else if (b->state == SY_BS_COLLECTING && b->pending == OP_NONE) send_now(b);
     else start_call(b, b->pending);
 }
@@ -875,8 +904,8 @@ static void answer_all(batchio *b)
         if (r) {
             b->answered[a.index] = true;
             r->in_batch = false;
-            set_of(b->w)->hooks->line(r, b->batch_id, a.status_code, a.body, a.body ? strlen(a.body) : 0,
-                                      a.error_code);
+            answered_by(b, r, set_of(b->w)->hooks->line(r, b->batch_id, a.status_code, a.body,
+                                                         a.body ? strlen(a.body) : 0, a.error_code));
         }
         free(a.body);
     }
@@ -892,7 +921,7 @@ static void answer_all(batchio *b)
             b->answered[idx] = true;
             missing++;
             r->in_batch = false;
-            set_of(b->w)->hooks->line(r, b->batch_id, 0, NULL, 0, "no_result_line");
+            answered_by(b, r, set_of(b->w)->hooks->line(r, b->batch_id, 0, NULL, 0, "no_result_line"));
         }
     }
     if (missing) sy_warn("batch %s of tier '%s': %zu job(s) without a result line, retried", b->batch_id,
@@ -1804,8 +1833,9 @@ static bool join_adopted(worker *w, sy_run *r, const char *key, const sy_buf *li
     sy_batch_answer a = {0};
     bool found = next_answer(&b->results, &p, &m, &a);
     sy_batch_match_free(&m);
-    set_of(w)->hooks->line(r, b->batch_id, found ? a.status_code : 0, found ? a.body : NULL,
-                      found && a.body ? strlen(a.body) : 0, found ? a.error_code : "no_result_line");
+    answered_by(b, r, set_of(w)->hooks->line(r, b->batch_id, found ? a.status_code : 0, found ? a.body : NULL,
+                                             found && a.body ? strlen(a.body) : 0,
+                                             found ? a.error_code : "no_result_line"));
     free(a.body);
     return true;
 }
@@ -1946,15 +1976,17 @@ static void leave_batch(batchio *b, size_t i, int32_t partition, bool handed)
 /* A batch-owned job that no batch carries (rebuilt from a record and not
  * joined yet, or gone to a retry): the batch whose record on the changelog
  * still carries its tier message, found by partition and offset (the next
- * owner rebuilds it from that record), or NULL. */
+ * owner rebuilds it from that record), or NULL. Not the batch that
+ * answered it, whose record is kept until its result is out: it finishes
+ * here. */
 static batchio *record_holding(worker *w, const sy_run *r, size_t *at)
 {
     if (!r->tier || !w->opt.changelog) return NULL;
     for (batchio *b = set_of(w)->list; b; b = b->next) {
         if (b->tier != r->tier || b->mirror_failed || !log_topic(b)) continue;
         for (size_t i = 0; i < b->n; i++)
-            if (!b->runs[i] && !b->gone[i] && b->jobs[i].present && b->jobs[i].partition == r->partition &&
-                b->jobs[i].offset == r->offset) {
+            if (!b->runs[i] && !b->gone[i] && r->batch_hold != b && b->jobs[i].present &&
+                b->jobs[i].partition == r->partition && b->jobs[i].offset == r->offset) {
                 *at = i;
                 return b;
             }

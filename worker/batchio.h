@@ -28,8 +28,10 @@ bool batchio_take(worker *w, sy_run *r, sy_transfer *t);
 typedef struct batchio_hooks {
     /* the batch carrying r is recorded created: it owns r (run_batch_owned) */
     void (*owned)(sy_run *r);
-    /* r's line, or status 0 and an error code (run_on_batch_line) */
-    void (*line)(sy_run *r, const char *batch_id, int status, const char *body, size_t len,
+    /* r's line, or status 0 and an error code (run_on_batch_line); true
+     * when r's result is staged: the batch's record then stays until
+     * batchio_result_out says that result is out */
+    bool (*line)(sy_run *r, const char *batch_id, int status, const char *body, size_t len,
                  const char *error_code);
     /* a job rebuilt from a batch record, its offset committed (run_restore) */
     void (*restore)(worker *w, const sy_tier *tier, int32_t partition, int64_t offset, const char *origin,
@@ -88,6 +90,13 @@ batchio_revoke batchio_hand_over(worker *w, sy_run *r, bool last);
 void batchio_after_hand_over(worker *w);
 /* r is freed: no batch answers it any more. */
 void batchio_forget_run(worker *w, sy_run *r);
+/* The result a batch answered r with is out (out: its PUBLISHED record is
+ * staged, after its changelog mirror), or r is freed without it (!out: a
+ * stop; the record then stays for the next start). A batch's record goes
+ * (store and changelog) only once every result it answered is out, so
+ * that a crash before then rebuilds the jobs, answered from the store
+ * (docs/durability.md, "Batch tiers"). */
+void batchio_result_out(worker *w, sy_run *r, bool out);
 /* Teardown: every batch freed, nothing answered (the jobs are redone). */
 void batchio_free_all(worker *w);
 

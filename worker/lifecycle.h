@@ -133,7 +133,8 @@ enum {
     SY_FX_SET_TIMER = 1u << 7,
     SY_FX_QUEUE_READY = 1u << 8,
     SY_FX_QUEUE_PACED = 1u << 9,
-    SY_FX_STAGE_INTENT = 1u << 10,       /* IN_FLIGHT record, durable before the call */
+    SY_FX_STAGE_INTENT = 1u << 10,       /* IN_FLIGHT record, durable before the call (a batch
+                                            job: none, its batch record is the intent) */
     SY_FX_STAGE_RESULT = 1u << 11,       /* encode the result, stage PUBLISHING */
     SY_FX_WAKE_WAITERS = 1u << 12,       /* the key's followers get the answer */
     SY_FX_DEFER = 1u << 13,              /* wait for the group commit */

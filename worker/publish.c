@@ -101,6 +101,12 @@ void publish_too_large(sy_run *r)
     snprintf(r->last.message, sizeof r->last.message, "%s", why);
 }
 
+/* The bytes of r's result as produced. */
+static const sy_buf *result_bytes(const sy_run *r)
+{
+    return r->result_is_stored ? &r->stored : &r->result;
+}
+
 int publish_stage_result(sy_run *r)
 {
     sy_result res;
@@ -110,8 +116,8 @@ int publish_stage_result(sy_run *r)
     sy_buf_reserve(&r->stored, 1024 + (res.output ? strlen(res.output) : 0) + (res.output_json ? strlen(res.output_json) : 0));
     sy_result_encode(&res, SY_FORMAT_MSGPACK, &r->stored);
     sy_buf_reset(&r->result);
-    if (r->task->format == SY_FORMAT_MSGPACK) sy_buf_append(&r->result, r->stored.data, r->stored.len);
-    else sy_result_encode(&res, SY_FORMAT_JSON, &r->result);
+    r->result_is_stored = r->task->format == SY_FORMAT_MSGPACK; /* produced from `stored` */
+    if (!r->result_is_stored) sy_result_encode(&res, SY_FORMAT_JSON, &r->result);
     r->result_ok = res.ok;
     if (jobstate_put(r, SY_STATE_PUBLISHING, -1, -1) != 0) {
         if (res.ok) return 1; /* the job fails instead, with a small result */
@@ -125,6 +131,7 @@ int publish_restamp(sy_run *r, const sy_job_record *rec, sy_answer answer)
 {
     bool dedup = answer == SY_ANSWER_DEDUP;
     sy_buf_reset(&r->result);
+    r->result_is_stored = false;
     if (sy_result_restamp(rec->result, rec->result_len, dedup ? r->job.id : NULL, dedup,
                           r->task->format, &r->result) != 0) {
         sy_warn("stored result of key '%s' is unreadable; running the job again",
@@ -148,7 +155,7 @@ int publish_restamp(sy_run *r, const sy_job_record *rec, sy_answer answer)
  * resubmission of its key meets the same refusal and the same end. */
 void publish_refused_why(const sy_run *r, int err, char *why, size_t len)
 {
-    snprintf(why, len, "the result (%zu bytes) could not be produced to %s: %s", r->result.len,
+    snprintf(why, len, "the result (%zu bytes) could not be produced to %s: %s", result_bytes(r)->len,
              r->task->output_topic, rd_kafka_err2str((rd_kafka_resp_err_t)err));
 }
 
@@ -171,7 +178,7 @@ int publish_produce_result(sy_run *r, sy_werr *e)
     rd_kafka_header_add(h, "switchyard.source", -1, source, (ssize_t)n);
     r->pending_deliveries++;
     int err = sy_kafka_produce(w->producer, r->task->output_topic, r->job.idempotency_key,
-                               strlen(r->job.idempotency_key), r->result.data, r->result.len, h, r);
+                               strlen(r->job.idempotency_key), result_bytes(r)->data, result_bytes(r)->len, h, r);
     if (err) r->pending_deliveries--;
     if (err == RD_KAFKA_RESP_ERR__FATAL) {
         /* The producer is dead (fenced by a newer instance with its

@@ -18,6 +18,7 @@
  * result and a dead letter. */
 #include <inttypes.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,6 +105,7 @@ static void run_free(sy_run *r)
     worker *w = r->w;
     if (run_owns_key(r)) sy_keymap_del(&w->working, sy_buf_cstr(&r->skey));
     if (r->in_batch) batchio_forget_run(w, r);
+    if (r->batch_hold) batchio_result_out(w, r, false); /* freed before its result is out */
     free(r->batch_id);
     if (r->prev) r->prev->next = r->next;
     else w->runs = r->next;
@@ -720,6 +722,16 @@ static void build_request(sy_run *r, sy_transfer *t, bool body_only)
     sy_request_add_job_header(&t->req, r->job.idempotency_key);
 }
 
+/* STAGE_INTENT: the IN_FLIGHT record, durable before the call (rule 1 of
+ * docs/durability.md). A job going into a batch has none: the batch's
+ * record, durable before its create (or its Anthropic intent), is the
+ * intent of every job it carries. */
+static void stage_intent(sy_run *r)
+{
+    r->batch_intent = !is_embedding(r) && batch_bound(r);
+    if (!r->batch_intent) jobstate_put(r, SY_STATE_IN_FLIGHT, -1, -1);
+}
+
 /* LAUNCH_CALL */
 static void launch_prepared(sy_run *r)
 {
@@ -735,7 +747,7 @@ static void launch_prepared(sy_run *r)
         r->first_sent_us = r->attempt_sent_us;
         wmetrics_first_send(r);
     }
-    if (batch_bound(r)) {
+    if (batch_bound(r) && !r->own_call) {
         sy_account *a = model_account(r, r->model); /* a batch does not use the account's rate */
         sy_account_settle(a, r->reserved_tokens, 0);
         sy_account_settle_request(a);
@@ -747,7 +759,16 @@ static void launch_prepared(sy_run *r)
             return;
         }
         if (batchio_take(w, r, t)) return; /* CALL_OUT until its batch answers (batchio.h) */
+        if (r->batch_intent) { /* a call of its own after all: its intent first (rule 1) */
+            r->batch_intent = false;
+            r->own_call = true;
+            jobstate_put(r, SY_STATE_IN_FLIGHT, -1, -1);
+            r->prepared = t;
+            run_defer(r); /* launched by run_after_group_commit */
+            return;
+        }
     }
+    r->own_call = false;
     if (t->req.body_only) build_request(r, t, false); /* a call of its own after all: whole */
     int64_t timeout = r->tier->retry.timeout_ms;
     if (r->deadline_ms) { /* an attempt never outlives the job's deadline */
@@ -1014,7 +1035,7 @@ void run_on_response(worker *w, sy_transfer *t, void *opaque)
     attempt_ended(r, latency_ms, true, false);
 }
 
-void run_on_batch_line(sy_run *r, const char *batch_id, int status, const char *body, size_t len,
+bool run_on_batch_line(sy_run *r, const char *batch_id, int status, const char *body, size_t len,
                        const char *error_code)
 {
     int64_t latency_ms = (sy_mono_us() - r->attempt_sent_us) / 1000;
@@ -1036,6 +1057,7 @@ void run_on_batch_line(sy_run *r, const char *batch_id, int status, const char *
     r->batch_id = sy_xstrdup(batch_id);
     account_feedback(r);
     answered(r, latency_ms, sy_model_cost_batch(r->model, r->last.tokens_in, r->last.tokens_out), false);
+    return r->state == SY_LS_PUBLISH_STAGED; /* else retried: nothing of it to wait for */
 }
 
 void run_on_timer(sy_run *r)
@@ -1061,6 +1083,11 @@ void run_after_group_commit(worker *w)
         if (r->hold_until_us && r->state == SY_LS_INTENT_STAGED) { /* test hook: once, on the timer heap */
             sy_timers_add(&w->timers, r->hold_until_us, r, &r->timer_pos);
             r->hold_until_us = 0;
+            r = next;
+            continue;
+        }
+        if (r->own_call && r->state == SY_LS_CALL_OUT) { /* its IN_FLIGHT is durable now */
+            launch_prepared(r);
             r = next;
             continue;
         }
@@ -1136,6 +1163,21 @@ static void txn_delivery(worker *w, const rd_kafka_message_t *m, sy_run *r)
     step(r, SY_EV_TXN_ACKED, &(sy_life_facts){.txn_failed = r->txn_failed}, NULL);
 }
 
+/* Test hook: SWITCHYARD_BATCH_CRASH_AT=before_result kills the worker when
+ * the PUBLISHING record of a job a batch answered is on the changelog,
+ * before its result is produced (tests/integration/batch_publish_crash.sh). */
+static void crash_before_result(void)
+{
+    static int armed = -1;
+    if (armed < 0) {
+        const char *at = getenv("SWITCHYARD_BATCH_CRASH_AT");
+        armed = at && !strcmp(at, "before_result");
+    }
+    if (!armed) return;
+    sy_warn("SWITCHYARD_BATCH_CRASH_AT=before_result: killing the worker");
+    raise(SIGKILL);
+}
+
 void run_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     worker *w = opaque;
@@ -1147,6 +1189,7 @@ void run_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     }
     if (m->err && delivery_failed(w, r, rk, m)) return;
     if (!r) return; /* a mirror with no job behind it (recovery) */
+    if (r->batch_id && r->state == SY_LS_MIRRORING) crash_before_result();
     if (r->state == SY_LS_MIRRORING) /* acknowledged, or done without (publish_substitute) */
         step(r, SY_EV_MIRRORED, NULL, NULL);
     else if (!m->err && publish_is_result(r, m))
@@ -1203,6 +1246,16 @@ static bool run_in(const sy_run *r, const rd_kafka_topic_partition_list_t *parts
             !strcmp(r->src_topic, parts->elems[i].topic))
             return true;
     return false;
+}
+
+size_t run_results_held_in(worker *w, const rd_kafka_topic_partition_list_t *parts)
+{
+    size_t n = 0;
+    for (const sy_run *r = w->runs; r; r = r->next)
+        n += r->offset_released && run_in(r, parts) &&
+             (r->state == SY_LS_PUBLISH_STAGED || r->state == SY_LS_MIRRORING || r->state == SY_LS_PRODUCING ||
+              r->state == SY_LS_TXN_HELD);
+    return n;
 }
 
 size_t run_revoked(worker *w, const rd_kafka_topic_partition_list_t *parts, sy_revoke_pass pass)
@@ -1292,7 +1345,7 @@ static void step(sy_run *r, sy_life_event ev, const sy_life_facts *f, const fx_a
             sy_waitq_push_until(&w->paced[r->model->provider->index].waiting, r->task->index,
                                 run_priority(r), r->deadline_ms, r);
             break;
-        case SY_FX_STAGE_INTENT: jobstate_put(r, SY_STATE_IN_FLIGHT, -1, -1); break;
+        case SY_FX_STAGE_INTENT: stage_intent(r); break;
         case SY_FX_STAGE_RESULT:
             if (publish_stage_result(r) != 0) { /* ok, but too large to keep: it fails */
                 publish_too_large(r);
@@ -1306,8 +1359,14 @@ static void step(sy_run *r, sy_life_event ev, const sy_life_facts *f, const fx_a
             if (!publish_mirror(r)) step(r, SY_EV_MIRRORED, NULL, NULL); /* nothing to await */
             break;
         case SY_FX_PRODUCE_RESULT: produce_result(r); break;
-        case SY_FX_NOTE_PUBLISHED: publish_note_published(r, a->out_partition, a->out_offset); break;
-        case SY_FX_CLOSE_RECORD: publish_close_record(r); break;
+        case SY_FX_NOTE_PUBLISHED:
+            publish_note_published(r, a->out_partition, a->out_offset);
+            if (r->batch_hold) batchio_result_out(w, r, true); /* after its PUBLISHED mirror */
+            break;
+        case SY_FX_CLOSE_RECORD:
+            publish_close_record(r);
+            if (r->batch_hold) batchio_result_out(w, r, true);
+            break;
         case SY_FX_PRODUCE_DEAD_LETTER: publish_dead_letter(r, a->dl_class, a->dl_why); break;
         case SY_FX_HOLD: txn_hold(w->txn, r); break;
         case SY_FX_RELEASE_OFFSET: /* once: a batch that owns the job released it already */

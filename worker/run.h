@@ -34,8 +34,9 @@ void run_on_slot(sy_run *r);
 void run_on_response(worker *w, sy_transfer *t, void *opaque);
 /* a batch (batchio.c): r's line, status_code and response body (as
  * sy_batch_match_line gave it: checked whole, not checked again), or
- * status 0 and the line's error code (expired, no line: retriable) */
-void run_on_batch_line(sy_run *r, const char *batch_id, int status, const char *body, size_t len,
+ * status 0 and the line's error code (expired, no line: retriable); true
+ * when its result is staged (batchio_result_out follows), false when retried */
+bool run_on_batch_line(sy_run *r, const char *batch_id, int status, const char *body, size_t len,
                        const char *error_code);
 /* after the store's group commit: what waited for it (w->deferred) goes */
 void run_after_group_commit(worker *w);
@@ -57,6 +58,12 @@ int64_t run_release_paced(worker *w);
  * unfinished: the next owner has them). */
 typedef enum sy_revoke_pass { SY_REVOKE_FIRST, SY_REVOKE_AGAIN, SY_REVOKE_LAST } sy_revoke_pass;
 size_t run_revoked(worker *w, const rd_kafka_topic_partition_list_t *parts, sy_revoke_pass pass);
+/* jobs of these partitions whose offsets were released before their
+ * results went out (a batch owned them) and whose results, or the records
+ * that follow them, are not all acknowledged yet; a revoke waits for them
+ * as for unfinished offsets (the next owner may rebuild them from their
+ * batch's record, kept until their results are out: batchio_result_out) */
+size_t run_results_held_in(worker *w, const rd_kafka_topic_partition_list_t *parts);
 /* what batchio.c asks of a job (batchio_start is handed it) */
 extern const struct batchio_hooks run_batch_hooks;
 /* the worker exits: every job left is dropped (redelivered on restart) */

@@ -360,7 +360,9 @@ static size_t unfinished_in(worker *w, const rd_kafka_topic_partition_list_t *pa
     size_t n = 0;
     for (int i = 0; i < parts->cnt; i++)
         n += sy_offsets_unfinished(w->offsets, parts->elems[i].topic, parts->elems[i].partition);
-    return n;
+    /* a batch's answers still going out: their offsets are released, but
+     * the next owner may rebuild them from the batch's record, kept for them */
+    return n + run_results_held_in(w, parts);
 }
 
 /* Partitions are being taken away: let their jobs finish (bounded by the

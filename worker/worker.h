@@ -123,6 +123,8 @@ typedef struct sy_run {
                                   one of at most this many inputs (0: any; embeddings.h) */
     uint32_t nembedding;
     sy_buf result;             /* the result to produce, in the task's format */
+    bool result_is_stored;     /* ... unless it is `stored` as is (a msgpack task's own
+                                  answer: not copied) */
     sy_buf stored;             /* the result as stored (msgpack) */
     sy_answer answer;
     bool result_ok;            /* fact: the status of its result */
@@ -140,6 +142,10 @@ typedef struct sy_run {
     /* a batch tier's job (batchio.h) */
     bool in_batch;             /* a batch carries its call (it is CALL_OUT) */
     bool batch_tried;          /* a batch has answered or dropped it once */
+    bool batch_intent;         /* this attempt's intent is its batch's record, durable
+                                  before the create: no IN_FLIGHT of its own (docs/durability.md) */
+    bool own_call;             /* this attempt did not fit a batch: a call of its own,
+                                  launched after the commit of its IN_FLIGHT */
     size_t batch_req_len;      /* its request body, for a local token estimate */
     char *batch_id;            /* the batch that carried its answer, or NULL */
     bool batch_owned;          /* its batch is recorded: offset released, not held (or
@@ -148,6 +154,8 @@ typedef struct sy_run {
     bool handed_off;           /* its partition went, a record carries it: released where
                                   it would join its batch (run_revoked) */
     int64_t hold_until_us;     /* test hook: a rebuilt job's launch waits (run_restore) */
+    void *batch_hold;          /* the batch that answered it: its record stays until this
+                                  job's result is out (batchio_result_out) */
 } sy_run;
 
 /* Jobs waiting for room under one account's rate limits (fair between

@@ -26,7 +26,7 @@ STAGES = [
     ("read the answer (headers, JSON)", "sy_provider_parse_checked sy_provider_parse"),  # batch: the first
     ("batch output lines: matched to jobs, each checked whole", "sy_batch_match_line"),
     ("encode the result (msgpack / JSON)", "sy_result_encode"),
-    ("store puts (3 a job: intent, publishing, published)", "sy_store_put"),
+    ("store puts (3 a job: intent, publishing, published; a batch job 2, no intent)", "sy_store_put"),
     ("group commit (LMDB commit, fdatasync)", "sy_store_commit"),
     ("produces (result + 2 changelog mirrors)", "rd_kafka_producev"),
     ("delivery reports (rd_kafka_poll; runs store puts, a mirror produce)", "rd_kafka_poll"),

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# A batch tier's worker killed while it publishes a batch's results: the
+# batch has answered its 100 jobs, their PUBLISHING records are durable
+# (store and changelog) and their offsets committed long ago (the batch
+# owned them), and the worker is killed (SWITCHYARD_BATCH_CRASH_AT=
+# before_result) before the first result is produced. The restarted worker
+# must publish every result, once: the batch's record is kept until the
+# results it answered are out, so the restart rebuilds the jobs from it and
+# answers them from the store (docs/durability.md, "Batch tiers"). Before,
+# the record went with the results' PUBLISHING records and no job came
+# back: 0 of 100 results.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib_batch.sh"
+P=tests/pipelines/batch.yaml
+N=100
+NA=0
+
+start_fake --batch-ms 500
+start_broker "$P"
+start_scheduler "$P"
+word_jobs "$N" c bulk >"$T/jobs.jsonl"
+"$SY_BIN" submit --quiet "$T/jobs.jsonl" >/dev/null || fail "submit"
+args=(-p "$P" --max-inflight 64 --state-dir "$T/state" -X session.timeout.ms=3000 -X heartbeat.interval.ms=500)
+SWITCHYARD_BATCH_CRASH_AT=before_result start_worker worker-a "${args[@]}"
+for _ in $(seq 300); do kill -0 "$LAST_PID" 2>/dev/null || break; sleep 0.1; done
+! kill -0 "$LAST_PID" 2>/dev/null || fail "worker-a did not reach its crash point"
+wait "$LAST_PID" 2>/dev/null || true
+grep -q "SWITCHYARD_BATCH_CRASH_AT=before_result" "$T/worker-a.log" || fail "worker-a died elsewhere"
+grep -q "it owns its $N job(s)" "$T/worker-a.log" || fail "worker-a's batch did not own its jobs"
+ok "A: killed after its batch's results were staged, before the first was produced"
+start_worker worker-b "${args[@]}"
+B=$LAST_PID
+"$SY_BIN" results --topic switchyard.results.bulk --count "$N" --timeout-ms 30000 >"$T/results.jsonl" ||
+    fail "only $(wc -l <"$T/results.jsonl") of $N results after the restart"
+grep -q "$N job(s) rebuilt from batch records" "$T/worker-b.log" || fail "worker-b rebuilt no jobs"
+batch_stop_and_check worker-b "$B" c "results after the kill"
+ok "B: rebuilt the $N jobs from the batch record and answered each once from the store"
+check_logs
