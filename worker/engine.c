@@ -50,6 +50,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -69,6 +70,7 @@
 
 typedef struct sy_engine_shard {
     sy_engine *e;
+    struct lane *lane;     /* NULL: a shard */
     CURLM *multi;
     uint32_t index;
     sy_loop_timer timeout; /* libcurl's next timeout for this multi */
@@ -81,11 +83,26 @@ typedef struct sy_engine_shard {
  * bounds: libcurl 7.88 bounds connections per host and streams per
  * connection per multi handle only, not per transfer. Its calls go through
  * it whichever transfer carries them (an easy handle may move between
- * multi handles between calls; the connections stay with the multi). */
+ * multi handles between calls; the connections stay with the multi).
+ *
+ * A call libcurl cannot put on a connection at once would wait inside
+ * libcurl, and that wait counts against its CURLOPT_TIMEOUT: with
+ * max_connections 1, 300 ms calls and a 1 s timeout, 40 calls at once
+ * failed as timeouts that never reached the provider (and opened its
+ * circuit). So a lane hands libcurl at most as many calls as it has slots
+ * (max_connections, times max_streams_per_connection over HTTP/2); the
+ * others wait in the lane's FIFO, their timeout not started, and go out
+ * as calls end (lane_pump). A lane without max_connections has no wait. */
 typedef struct lane {
     shard sh;
     char *name;
     int max_connections, max_streams;
+    /* Calls handed to libcurl, and calls waiting for a slot (FIFO, linked
+     * by next_free; bounded by the engine's transfers, max_inflight). */
+    int active, waiting;
+    sy_transfer *wait_head, *wait_tail;
+    bool multiplexed; /* its calls go over HTTP/2: asked for, and the last answer came so */
+    bool answered;    /* an answer said which protocol the provider speaks */
 } lane;
 
 #define MAX_LANES 64 /* providers with bounds; past that, calls use the shards (warned once) */
@@ -301,6 +318,32 @@ static void lane_limits(lane *l, int max_connections, int max_streams)
     curl_multi_setopt(m, CURLMOPT_MAX_CONCURRENT_STREAMS, (long)(max_streams ? max_streams : SHARD_SIZE));
 }
 
+/* Calls the lane may have with libcurl at once: as many as its connections
+ * carry without a wait. */
+static int lane_slots(const lane *l)
+{
+    if (!l->max_connections) return INT_MAX;
+    if (!l->multiplexed) return l->max_connections;
+    long n = (long)l->max_connections * (l->max_streams ? l->max_streams : SHARD_SIZE);
+    return n > INT_MAX ? INT_MAX : (int)n;
+}
+
+/* Hand libcurl the lane's waiting calls while it has free slots, oldest
+ * first; a call's timeout starts here. */
+static void lane_pump(lane *l)
+{
+    sy_transfer *t;
+    while ((t = l->wait_head) && l->active < lane_slots(l)) {
+        l->wait_head = t->next_free;
+        if (!l->wait_head) l->wait_tail = NULL;
+        l->waiting--;
+        l->active++;
+        curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, (long)t->timeout_ms);
+        t->started_us = sy_mono_us();
+        curl_multi_add_handle(l->sh.multi, t->easy);
+    }
+}
+
 /* The lane of a request's provider, made at its first call and its limits
  * set again when a reload changed them; NULL: no bounds, or no room. */
 static shard *lane_of(sy_engine *e, const sy_request *r)
@@ -309,8 +352,10 @@ static shard *lane_of(sy_engine *e, const sy_request *r)
     for (int i = 0; i < e->nlanes; i++) {
         lane *l = e->lanes[i];
         if (strcmp(l->name, r->lane)) continue;
-        if (l->max_connections != r->max_connections || l->max_streams != r->max_streams)
+        if (l->max_connections != r->max_connections || l->max_streams != r->max_streams) {
             lane_limits(l, r->max_connections, r->max_streams);
+            lane_pump(l); /* more slots now, maybe */
+        }
         return &l->sh;
     }
     lane *l = e->nlanes < MAX_LANES ? sy_xcalloc(1, sizeof *l) : NULL;
@@ -325,6 +370,7 @@ static shard *lane_of(sy_engine *e, const sy_request *r)
         e->lanes_full_warned = true;
         return NULL;
     }
+    l->sh.lane = l;
     l->name = sy_xstrdup(r->lane);
     lane_limits(l, r->max_connections, r->max_streams);
     e->lanes[e->nlanes++] = l;
@@ -337,7 +383,7 @@ int sy_engine_lane_stats(const sy_engine *e, sy_engine_lane *out, int max)
     for (int i = 0; i < e->nlanes && n < max; i++, n++) {
         const lane *l = e->lanes[i];
         out[n] = (sy_engine_lane){l->name, l->sh.opened, l->sh.open, l->max_connections,
-                                  l->max_streams ? l->max_streams : SHARD_SIZE};
+                                  l->max_streams ? l->max_streams : SHARD_SIZE, l->active, l->waiting};
     }
     return n;
 }
@@ -555,10 +601,23 @@ void sy_engine_launch(sy_engine *e, sy_transfer *t, int timeout_ms, void *opaque
         curl_easy_setopt(t->easy, CURLOPT_POSTFIELDS, t->req.body.data ? t->req.body.data : "");
         curl_easy_setopt(t->easy, CURLOPT_POSTFIELDSIZE, (long)t->req.body.len);
     }
-    curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
-    t->started_us = sy_mono_us();
     shard *sh = lane_of(e, &t->req);
     set_shard(t, sh ? sh : &e->shards[t->shard]);
+    if (sh) { /* in line for a slot of the lane (lane_pump) */
+        lane *l = sh->lane;
+        if (!t->h2_set) l->multiplexed = false;
+        else if (!l->answered) l->multiplexed = true; /* until an answer says otherwise */
+        t->timeout_ms = timeout_ms;
+        t->next_free = NULL;
+        if (l->wait_tail) l->wait_tail->next_free = t;
+        else l->wait_head = t;
+        l->wait_tail = t;
+        l->waiting++;
+        lane_pump(l);
+        return;
+    }
+    curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+    t->started_us = sy_mono_us();
     curl_multi_add_handle(t->at->multi, t->easy);
 }
 
@@ -576,6 +635,14 @@ static void complete(sy_engine *e, shard *sh, CURLMsg *msg)
     t->finished_us = sy_mono_us();
     curl_multi_remove_handle(sh->multi, t->easy);
     e->inflight--;
+    if (sh->lane) { /* its slot goes to the oldest waiting call before `done` may launch more */
+        if (version) {
+            sh->lane->multiplexed = version == CURL_HTTP_VERSION_2_0 && t->h2_set;
+            sh->lane->answered = true;
+        }
+        sh->lane->active--;
+        lane_pump(sh->lane);
+    }
     e->done(e->ctx, t, t->opaque);
     sy_engine_release(e, t);
 }

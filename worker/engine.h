@@ -39,6 +39,7 @@ typedef struct sy_transfer {
     sy_buf ca_of;          /* the CA file it is set to ("": libcurl's default) */
     void *opaque;
     int shard;             /* the libcurl multi handle it belongs to */
+    int timeout_ms;        /* set when handed to libcurl (a lane's call may wait for a slot first) */
     struct sy_engine_shard *at; /* the one it is (last) added to: its shard, or its provider's lane */
     struct sy_transfer *next_free;
 } sy_transfer;
@@ -64,6 +65,8 @@ typedef struct sy_engine_lane {
     int64_t connections_open;  /* now */
     int max_connections;       /* 0: not bounded (at most one per call in flight) */
     int max_streams;           /* HTTP/2 calls on one connection */
+    int calls_active;          /* calls with libcurl now */
+    int calls_waiting;         /* calls waiting for a free slot now (their timeout not started) */
 } sy_engine_lane;
 
 /* The lanes made so far (at a bounded provider's first call), up to max. */
@@ -89,7 +92,9 @@ void sy_engine_set_limits(sy_engine *e, size_t max_body, size_t max_headers);
 
 /* A transfer with an empty request, or NULL when max_inflight are running. */
 sy_transfer *sy_engine_acquire(sy_engine *e);
-/* Start it; `done` fires exactly once for it (from a later loop turn). */
+/* Start it; `done` fires exactly once for it (from a later loop turn).
+ * A call to a provider with max_connections may wait for a free slot
+ * first; its timeout_ms counts from when it gets one. */
 void sy_engine_launch(sy_engine *e, sy_transfer *t, int timeout_ms, void *opaque);
 /* Give back a transfer that was acquired but not launched. */
 void sy_engine_release(sy_engine *e, sy_transfer *t);

@@ -357,7 +357,8 @@ static void render_tags(worker *w, sy_buf *b)
 }
 
 /* Connections open, in all and for each provider with bounds of its own
- * (max_connections, max_streams_per_connection), with those bounds. */
+ * (max_connections, max_streams_per_connection), with those bounds and
+ * the calls waiting for a slot within them. */
 static void render_connections(worker *w, sy_buf *b)
 {
     if (!w->engine) return;
@@ -371,11 +372,16 @@ static void render_connections(worker *w, sy_buf *b)
     static const char *const fam[][2] = {
         {"switchyard_provider_connections_open", "Connections open now to a provider with bounds of its own."},
         {"switchyard_provider_max_connections", "A provider's max_connections (0: one per call in flight)."},
-        {"switchyard_provider_max_streams_per_connection", "A provider's HTTP/2 calls on one connection at most."}};
-    for (int f = 0; f < 3; f++) {
+        {"switchyard_provider_max_streams_per_connection", "A provider's HTTP/2 calls on one connection at most."},
+        {"switchyard_provider_calls_waiting", "Calls to a provider with max_connections waiting for a free "
+                                              "connection or stream (their timeout not started)."}};
+    for (int f = 0; f < 4; f++) {
         sy_prom_family(b, fam[f][0], fam[f][1], SY_PROM_GAUGE);
         for (int i = 0; i < n; i++) {
-            double v = f == 0 ? (double)lanes[i].connections_open : f == 1 ? lanes[i].max_connections : lanes[i].max_streams;
+            double v = f == 0   ? (double)lanes[i].connections_open
+                       : f == 1 ? lanes[i].max_connections
+                       : f == 2 ? lanes[i].max_streams
+                                : lanes[i].calls_waiting;
             sy_prom_sample(b, fam[f][0], &(sy_prom_label){"provider", lanes[i].name}, 1, v);
         }
     }

@@ -246,8 +246,9 @@ static void report(worker *w, bool final)
     sy_engine_lane lanes[16];
     for (int i = 0, n = sy_engine_lane_stats(w->engine, lanes, 16); i < n; i++)
         sy_info("provider %s: connections opened %" PRIu64 ", open %" PRId64 " (bounds: %d connections, 0: none; "
-                "%d streams on one)", lanes[i].name, lanes[i].connections_opened, lanes[i].connections_open,
-                lanes[i].max_connections, lanes[i].max_streams);
+                "%d streams on one); calls out %d, waiting for a slot %d", lanes[i].name, lanes[i].connections_opened,
+                lanes[i].connections_open, lanes[i].max_connections, lanes[i].max_streams, lanes[i].calls_active,
+                lanes[i].calls_waiting);
     txn_report(w);
 }
 
