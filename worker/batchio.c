@@ -781,13 +781,36 @@ static bool take_id(json_t *o, const char *key, char *out)
     return true;
 }
 
+/* Why a batch API call failed, for the log: the transport error, or the
+ * provider's error message as its jobs' calls read it (sy_provider_parse:
+ * the API key taken out, at most 255 bytes); logged cut to REASON_MAX
+ * bytes, escaped by the logger. */
+#define REASON_MAX 200
+typedef char reason[sizeof(((sy_outcome *)0)->message)];
+static void failure_reason(const batchio *b, const sy_transfer *t, char *out, size_t size)
+{
+    if (t->too_large) snprintf(out, size, "HTTP %ld: the answer is over the size limit", t->http_status);
+    else if (t->curl_code != CURLE_OK) snprintf(out, size, "%s", curl_easy_strerror(t->curl_code));
+    else if (t->http_status >= 200 && t->http_status < 300)
+        snprintf(out, size, "HTTP %ld: an answer without what was asked for", t->http_status);
+    else {
+        sy_outcome o;
+        sy_provider_parse(b->model->provider, (int)t->http_status, t->headers.data, t->headers.len, t->body.data,
+                          t->body.len, &o);
+        snprintf(out, size, "%s", o.message);
+        sy_outcome_free(&o);
+    }
+}
+
 /* A call failed: again after the poll backoff, up to 10 times, then the
  * batch fails (its jobs are retried as their tier says). */
 static void call_failed(batchio *b, op what, const sy_transfer *t)
 {
-    sy_warn("batch of tier '%s': %s failed (HTTP %ld%s)", b->tier->name,
-            what == OP_UPLOAD ? "upload" : what == OP_CREATE ? "create" : what == OP_POLL ? "poll" : "download",
-            t->http_status, t->curl_code != CURLE_OK ? ", transport error" : "");
+    reason why;
+    failure_reason(b, t, why, sizeof why);
+    sy_warn("batch of tier '%s': %s failed (%.*s)", b->tier->name,
+            what == OP_UPLOAD ? "upload" : what == OP_CREATE ? "create" : what == OP_POLL ? "poll" : "download", REASON_MAX,
+            why);
     bool permanent = t->curl_code == CURLE_OK && t->http_status >= 400 && t->http_status < 500 &&
                      t->http_status != 408 && t->http_status != 429;
     if (!permanent && ++b->failures <= 10) {
@@ -1141,8 +1164,10 @@ static void on_list(batchio *lister, const sy_transfer *t, bool ok)
             later(lister, OP_LIST, sy_batch_poll_delay(&tier->batch, lister->failures));
             return;
         }
-        sy_warn("tier '%s': cannot list the provider's batches (HTTP %ld); batches of before a restart are "
-                "not looked for (their jobs are sent again)", tier->name, t->http_status);
+        reason why;
+        failure_reason(lister, t, why, sizeof why);
+        sy_warn("tier '%s': cannot list the provider's batches (%.*s); batches of before a restart are "
+                "not looked for (their jobs are sent again)", tier->name, REASON_MAX, why);
         resolve_intents(lister, false);
         recovery_step_done(w, tier);
         batch_free(lister);

@@ -4,7 +4,10 @@
 # Anthropic), random for each run. The fake provider's [[echo-key]] marker
 # repeats the key it received (whole, as "Bearer KEY" and "x-api-key: KEY",
 # and masked as its first 6 and last 4 bytes) in a 200 answer and in a 401
-# message, and in the error code of a batch line. Neither the key nor any 8 bytes of it nor its masked form may be
+# message, and in the error code of a batch line; [[echo-key:create]] in a
+# batch's input makes the batch create answer 400 with a message that
+# repeats it (whole), spans two lines and runs past 200 bytes: the worker
+# logs that message, scrubbed, escaped and cut to 200 bytes. Neither the key nor any 8 bytes of it nor its masked form may be
 # found in any log, result, dead letter, changelog record, the LMDB
 # store's files, or the /metrics and /readyz pages of the scheduler and the
 # worker; the worker runs without core dumps. The search itself is checked
@@ -62,6 +65,22 @@ echo '{"id":"batch-code","task":"k-batch","vars":{"text":"[[echo-key:code]] tell
     fail "no result on k-batch"
 grep -q '"status":"failed".*no answer for this job (\[redacted\])' "$T/results-batch.jsonl" ||
     fail "k-batch: $(cut -c1-400 "$T/results-batch.jsonl")"
+# A batch create refused with a message that repeats the key: the log says why.
+echo '{"id":"batch-create","task":"k-batch","vars":{"text":"[[echo-key:create]] tell me"}}' >"$T/jobs-create.jsonl"
+"$SY_BIN" submit --quiet "$T/jobs-create.jsonl" >/dev/null || fail "submit batch-create"
+for ((i = 0; i < 300; i++)); do grep -q "create failed" "$T/worker.log" && break; sleep 0.1; done
+"$PY" - "$T/worker.log" <<'PY' || fail "the log of a refused batch create: $(grep 'create failed' "$T/worker.log" | cut -c1-600)"
+import json, sys
+msgs = [json.loads(l)["msg"] for l in open(sys.argv[1]) if "create failed" in l]
+assert len(msgs) == 1, msgs
+m = msgs[0]
+why = m[m.index("create failed (") + len("create failed ("):-1]
+assert why.startswith("HTTP 400 invalid_request_error: batch refused for key [redacted]:\nsecond line padding."), m
+assert "END-OF-REFUSAL" not in m and len(why) == 200, (len(why), m)
+print("ok - log: " + json.dumps(m[:120])[1:-1] + "...")
+PY
+"$SY_BIN" results --topic switchyard.results.k-batch --count 2 --timeout-ms 60000 >"$T/results-batch.jsonl" ||
+    fail "no result of batch-create on k-batch"
 for p in $PROVIDERS; do
     kcat -C -b "$BROKERS" -t "switchyard.tier.t-$p.changelog" -e -q -f '%k\t%s\n' \
         >"$T/changelog-$p.bin" 2>>"$T/kcat.log" || fail "cannot read the changelog of t-$p"

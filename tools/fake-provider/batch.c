@@ -553,6 +553,21 @@ static void note_reader(fp_batch *b, fp_slice key)
     if (b->key && !slice_eq(key, b->key)) b->foreign_reads++;
 }
 
+/* A create refused with a message that repeats the key, spans two lines
+ * and runs past 200 bytes: an input file holding [[echo-key:create]]
+ * (tests/integration/keys.sh). */
+static void refuse_echoing_key(const fp_request *rq, fp_reply *rp)
+{
+    fp_slice k = bearer(rq);
+    sy_buf m;
+    sy_buf_init(&m);
+    sy_buf_printf(&m, "batch refused for key %.*s:\nsecond line", (int)k.n, k.p ? k.p : "");
+    for (int i = 0; i < 30; i++) sy_buf_puts(&m, " padding.");
+    sy_buf_puts(&m, " END-OF-REFUSAL");
+    error_reply(rp, 400, sy_buf_cstr(&m));
+    sy_buf_free(&m);
+}
+
 static void batches_create(const fp_request *rq, fp_reply *rp)
 {
     json_t *o = json_loadb(rq->body.p ? rq->body.p : "", rq->body.n, 0, NULL);
@@ -566,6 +581,7 @@ static void batches_create(const fp_request *rq, fp_reply *rp)
     else if (!ep || strcmp(ep, "/v1/chat/completions")) error_reply(rp, 400, "endpoint must be /v1/chat/completions");
     else if (!win || strcmp(win, "24h")) error_reply(rp, 400, "completion_window must be 24h");
     else if (metadata_bad(md)) error_reply(rp, 400, metadata_bad(md));
+    else if (f->data.len && memmem(f->data.data, f->data.len, "[[echo-key:create]]", 19)) refuse_echoing_key(rq, rp);
     else {
         fp_batch *b = batch_new(FP_API_OPENAI, bearer(rq));
         snprintf(b->input_file_id, ID_LEN, "%s", in);
