@@ -338,7 +338,9 @@ static void lane_pump(lane *l)
         if (!l->wait_head) l->wait_tail = NULL;
         l->waiting--;
         l->active++;
-        curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, (long)t->timeout_ms);
+        int64_t timeout = t->timeout_ms, left = t->deadline_ms ? t->deadline_ms - sy_now_ms() : timeout;
+        if (left < timeout) timeout = left > 1 ? left : 1; /* waited past its caller's deadline: fails at once */
+        curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, (long)timeout);
         t->started_us = sy_mono_us();
         curl_multi_add_handle(l->sh.multi, t->easy);
     }
@@ -488,6 +490,7 @@ sy_transfer *sy_engine_acquire(sy_engine *e)
     e->free_list = t->next_free;
     e->busy++;
     sy_request_reset(&t->req);
+    t->deadline_ms = 0;
     return t;
 }
 

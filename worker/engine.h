@@ -20,6 +20,8 @@
 
 typedef struct sy_transfer {
     sy_request req;        /* filled by the caller before launch */
+    int64_t deadline_ms;   /* the caller's (wall clock, 0: none): a call that waited for a slot
+                              gets at most the time left to it (0 again at acquire) */
     /* Filled by the engine on completion: */
     CURLcode curl_code;    /* CURLE_OK or a transport error */
     long http_status;

@@ -774,6 +774,7 @@ static void launch_prepared(sy_run *r)
     if (r->deadline_ms) { /* an attempt never outlives the job's deadline */
         int64_t left = r->deadline_ms - sy_now_ms();
         if (left < timeout) timeout = left > 1 ? left : 1;
+        t->deadline_ms = r->deadline_ms; /* and if it waits for a free connection first (engine.h) */
     }
     sy_engine_launch(w->engine, t, (int)timeout, r);
 }
