@@ -328,8 +328,20 @@ static int lane_slots(const lane *l)
     return n > INT_MAX ? INT_MAX : (int)n;
 }
 
+/* A transfer that ends without a call: completed from a loop timer. */
+static void fail_later(sy_engine *e, sy_transfer *t, CURLcode code)
+{
+    t->http_status = 0;
+    t->curl_code = code;
+    t->started_us = sy_mono_us();
+    t->next_free = e->failed;
+    e->failed = t;
+    sy_loop_timer_at(e->loop, &e->fail_timer, 0);
+}
+
 /* Hand libcurl the lane's waiting calls while it has free slots, oldest
- * first; a call's timeout starts here. */
+ * first; a call's timeout starts here, cut to its caller's deadline. One
+ * whose deadline passed meanwhile is not sent (expired). */
 static void lane_pump(lane *l)
 {
     sy_transfer *t;
@@ -337,9 +349,14 @@ static void lane_pump(lane *l)
         l->wait_head = t->next_free;
         if (!l->wait_head) l->wait_tail = NULL;
         l->waiting--;
-        l->active++;
         int64_t timeout = t->timeout_ms, left = t->deadline_ms ? t->deadline_ms - sy_now_ms() : timeout;
-        if (left < timeout) timeout = left > 1 ? left : 1; /* waited past its caller's deadline: fails at once */
+        if (left <= 0) {
+            t->expired = true;
+            fail_later(l->sh.e, t, CURLE_OPERATION_TIMEDOUT);
+            continue;
+        }
+        if (left < timeout) timeout = left;
+        l->active++;
         curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, (long)timeout);
         t->started_us = sy_mono_us();
         curl_multi_add_handle(l->sh.multi, t->easy);
@@ -572,15 +589,11 @@ static void set_transport(sy_engine *e, sy_transfer *t)
 void sy_engine_launch(sy_engine *e, sy_transfer *t, int timeout_ms, void *opaque)
 {
     e->inflight++;
+    t->expired = false;
     if (!t->easy && !setup_easy(e, t)) {
         t->opaque = opaque;
-        t->http_status = 0;
-        t->curl_code = CURLE_FAILED_INIT;
         t->too_large = false;
-        t->started_us = sy_mono_us();
-        t->next_free = e->failed;
-        e->failed = t;
-        sy_loop_timer_at(e->loop, &e->fail_timer, 0);
+        fail_later(e, t, CURLE_FAILED_INIT);
         return;
     }
     sy_buf_reset(&t->headers);

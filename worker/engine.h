@@ -29,6 +29,8 @@ typedef struct sy_transfer {
     sy_buf body;
     int64_t started_us, finished_us;
     bool too_large;        /* the response passed the engine's limits: cut short */
+    bool expired;          /* never sent: deadline_ms passed while it waited for a slot
+                              (curl_code CURLE_OPERATION_TIMEDOUT; not the provider's doing) */
     /* internal */
     size_t max_body, max_headers;
     CURL *easy;

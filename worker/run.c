@@ -1022,9 +1022,18 @@ void run_on_response(worker *w, sy_transfer *t, void *opaque)
         return;
     }
     sy_run *r = opaque;
-    int64_t latency_ms = (sy_mono_us() - r->attempt_sent_us) / 1000;
+    /* from when the call went out: a call may wait for a free connection first (engine.h) */
+    int64_t latency_ms = (sy_mono_us() - (t->started_us > r->attempt_sent_us ? t->started_us : r->attempt_sent_us)) / 1000;
     sy_outcome_free(&r->last);
     memset(&r->last, 0, sizeof r->last);
+    if (t->expired) { /* never sent: not the provider's failure (its breaker is left alone) */
+        r->last = (sy_outcome){.error = SY_ERR_TIMEOUT, .retry_after_ms = -1, .should_retry = -1,
+                               .rl = {-1, -1, -1, -1, -1, -1}};
+        snprintf(r->last.message, sizeof r->last.message, "the job's deadline passed while its call waited for a "
+                 "free connection to provider '%s' (max_connections)", r->model->provider->name);
+        attempt_ended(r, 0, false, false);
+        return;
+    }
     if (t->curl_code != CURLE_OK || t->too_large) {
         transport_outcome(w, t, &r->last);
         if (!t->too_large) log_transport(r);

@@ -8,6 +8,10 @@
 # its whole second: every job succeeds on its first attempt, the fake sees
 # exactly 40 calls and never more than one connection, nothing times out,
 # the circuit never opens, and /metrics shows calls waiting meanwhile.
+# 5 jobs of a task with a 2 s deadline, submitted a second later, wait
+# behind them: their deadline passes before a connection is free, so they
+# are never sent and expire (dead letters), which is not a failure of the
+# provider either.
 # (Before, the waiting calls' timeouts ran inside libcurl: most failed as
 # timeouts that never reached the provider, were retried, and the circuit
 # opened.)
@@ -28,6 +32,8 @@ tiers:
 tasks:
   echo: {tier: t, prompt: {id: w, version: 1, user: "Say {{word}}"}, max_tokens: 10,
          output: {topic: switchyard.results.wait}}
+  late: {tier: t, prompt: {id: w, version: 1, user: "Say {{word}}"}, max_tokens: 10, deadline_s: 2,
+         output: {topic: switchyard.results.late}}
 YAML
 P=$T/wait.yaml
 start_broker "$P"
@@ -36,6 +42,10 @@ echo_jobs 40 w- >"$T/jobs.jsonl"
 start_worker worker -p "$P" --max-inflight 64 --state-dir "$T/state" --http 127.0.0.1:0
 MPORT=$(http_port_of "$T/worker.log")
 "$SY_BIN" submit -q "$T/jobs.jsonl" || fail "submit"
+sleep 1
+echo_jobs 5 late- | sed 's/"task": "echo"/"task": "late"/' >"$T/late.jsonl"
+grep -q '"task": "late"' "$T/late.jsonl" || fail "late jobs: $(head -1 "$T/late.jsonl")"
+"$SY_BIN" submit -q "$T/late.jsonl" || fail "submit late"
 # the most calls seen waiting for the connection, sampled while the jobs run
 (
     peak=0
@@ -52,6 +62,8 @@ SAMPLER=$!
 kill "$SAMPLER" 2>/dev/null || true
 wait "$SAMPLER" 2>/dev/null || true
 curl -sS "http://127.0.0.1:$(cat "$T/fake.port")/stats" >"$T/stats.json" || fail "GET /stats"
+"$SY_BIN" results --topic switchyard.dlq --headers --count 5 --timeout-ms 30000 >"$T/dlq.jsonl" ||
+    fail "only $(wc -l <"$T/dlq.jsonl") of 5 dead letters"
 "$PY" - "$T" <<'PY' || fail "calls waiting for the connection"
 import json, sys
 t = sys.argv[1]
@@ -68,6 +80,10 @@ assert ok == 40 and first == 40, [(r["job_id"], r["status"], r.get("attempts"), 
 assert calls == 40 and st["by_status"].get("200") == 40, st
 # the peak counts this test's own GET /stats connection (open while counted)
 assert st["connections_peak"] <= 2, st
+dlq = [json.loads(l) for l in open(t + "/dlq.jsonl")]
+classes = sorted((d["key"], d["headers"]["switchyard.error.class"]) for d in dlq)
+print("   dead letters: %s" % classes)
+assert classes == [("late-%d" % i, "expired") for i in range(5)], classes
 PY
 peak=$(cat "$T/waiting_peak" 2>/dev/null || echo 0)
 [ "$peak" -ge 5 ] || fail "/metrics never showed calls waiting for the connection (peak $peak)"
