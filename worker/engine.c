@@ -87,9 +87,9 @@ typedef struct sy_engine_shard {
  *
  * A call libcurl cannot put on a connection at once would wait inside
  * libcurl, and that wait counts against its CURLOPT_TIMEOUT: with
- * max_connections 1, 300 ms calls and a 1 s timeout, 40 calls at once
- * failed as timeouts that never reached the provider (and opened its
- * circuit). So a lane hands libcurl at most as many calls as it has slots
+ * max_connections 1, 300 ms calls and a 1 s timeout, of 40 calls at once
+ * 37 timed out and were retried, 25 jobs failed for good, the provider saw
+ * 17 calls and its circuit opened (it.conn_wait). So a lane hands libcurl at most as many calls as it has slots
  * (max_connections, times max_streams_per_connection over HTTP/2); the
  * others wait in the lane's FIFO, their timeout not started, and go out
  * as calls end (lane_pump). A lane without max_connections has no wait. */
