@@ -218,12 +218,12 @@ static int before_sleep(void *ctx)
     if (commit_in == 0) {
         if (release_deferred(w) != 0) return 0;
         w->staged_since_us = 0;
-        wmetrics_sample(w); /* the turn's calls are out */
         if (now - w->last_commit_us > 100000) {
             commit_offsets(w, true);
             w->last_commit_us = now;
         }
     }
+    wmetrics_sample(w); /* the turn's calls are out */
     int64_t due = sy_timers_wait_us(&w->timers, now);
     if (due >= 0 && !w->stopping) sy_loop_timer_at(w->loop, &w->jobs_due, now + due);
     else sy_loop_timer_cancel(w->loop, &w->jobs_due);
