@@ -464,14 +464,22 @@ static int subscribe(worker *w)
 
 /* With --transactions the results get a transactional producer (started
  * here, before recovery reads the output topics) and the changelog one of
- * its own, outside the transactions (txn.c says why). */
+ * its own, outside the transactions (txn.c says why). The producers batch
+ * up to 20 ms (librdkafka's linger.ms; other clients keep kafka.c's 5): a
+ * group commit releases its jobs' mirrors and results at once, and fuller
+ * batches cost the worker fewer requests and delivery rounds per job
+ * (bench/README.md, issue 15); a user's -X linger.ms comes after and wins. */
 static int connect_kafka(worker *w, char *err, size_t errlen)
 {
-    w->producer = w->opt.transactions ? txn_producer(w, run_on_delivery, err, errlen)
-                                      : sy_kafka_producer(&w->kafka, run_on_delivery, w, err, errlen);
+    sy_kafka_opts po = w->kafka;
+    po.props[0] = "linger.ms=20";
+    po.nprops = 1;
+    for (int i = 0; i < w->kafka.nprops && po.nprops < SY_MAX_PROPS; i++) po.props[po.nprops++] = w->kafka.props[i];
+    w->producer = w->opt.transactions ? txn_producer(w, &po, run_on_delivery, err, errlen)
+                                      : sy_kafka_producer(&po, run_on_delivery, w, err, errlen);
     w->changelog_producer = w->producer;
     if (w->producer && w->txn && w->opt.changelog)
-        w->changelog_producer = sy_kafka_producer(&w->kafka, run_on_delivery, w, err, errlen);
+        w->changelog_producer = sy_kafka_producer(&po, run_on_delivery, w, err, errlen);
     if (w->producer && w->changelog_producer)
         w->consumer = sy_kafka_consumer(&w->kafka, w->opt.group, on_rebalance, w, err, errlen);
     return w->consumer ? 0 : -1;
