@@ -76,3 +76,8 @@ if len(warm) == 2:
         print(f"warm (from 20% to 80% of the results): {n / ((tb - ta) / 1000):,.0f} jobs/s  "
               f"CPU us/job scheduler + worker {(cb - ca) / n:.1f}")
 PY
+# The worker's final statistics line (after a clean stop): its group
+# commits and loop turns over the whole run.
+stop_all
+grep -o 'group commits [0-9]*, loop turns [0-9]*' "$T/worker.log" | tail -1 |
+    awk -v jobs="$JOBS" '{ printf "worker: %d group commits (%.1f jobs a commit), %d loop turns (%.2f a job)\n", $3, jobs / ($3 ? $3 : 1), $6, $6 / jobs }'

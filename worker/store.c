@@ -50,6 +50,7 @@ struct sy_store {
     uint64_t next_seq;
     sy_buf journal;    /* the open transaction's writes, to apply again (stage) */
     size_t max_record; /* largest record value kept: an eighth of the map asked for */
+    uint64_t commits;  /* transactions committed (sy_store_commits) */
 };
 
 typedef struct rec_head {
@@ -598,8 +599,19 @@ int sy_store_commit(sy_store *s)
         sy_error("store: commit failed: %s", mdb_strerror(rc));
         return -1;
     }
+    s->commits++;
     keep_headroom(s);
     return 0;
+}
+
+bool sy_store_staged(const sy_store *s)
+{
+    return s->txn || s->dirty_outputs.len;
+}
+
+uint64_t sy_store_commits(const sy_store *s)
+{
+    return s->commits;
 }
 
 size_t sy_store_each_unfinished(sy_store *s,

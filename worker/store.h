@@ -16,8 +16,10 @@
  *               message) gets the stored result, marked deduplicated
  *
  * Changes are staged in one write transaction and made durable together by
- * sy_store_commit (group commit): the worker commits once per loop turn and
- * only then launches the calls and produces the results that depend on it.
+ * sy_store_commit (group commit): the worker commits at the end of a loop
+ * turn (at most --commit-interval-ms after the first change staged since
+ * the last commit) and only then launches the calls and produces the
+ * results that depend on it.
  * The store also notes, per output partition, the highest offset whose
  * acknowledgement it has recorded; on start-up the worker reads the output
  * partitions from there to find results that landed just before a crash.
@@ -103,6 +105,10 @@ int64_t sy_store_output_noted(sy_store *s, const char *topic, int32_t partition)
  * nothing more is staged, every commit returns -1; the caller stops, see
  * werr.h). The store never ends the process itself. */
 int sy_store_commit(sy_store *s);
+/* Something is staged that the next commit makes durable. */
+bool sy_store_staged(const sy_store *s);
+/* Transactions committed since the store was opened (statistics). */
+uint64_t sy_store_commits(const sy_store *s);
 
 /* Call fn for every record in IN_FLIGHT or PUBLISHING state. */
 size_t sy_store_each_unfinished(sy_store *s,

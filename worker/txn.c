@@ -110,7 +110,7 @@ static void push(ptrs *p, void *v)
     p->v[p->n++] = v;
 }
 
-rd_kafka_t *txn_producer(worker *w, void (*dr_cb)(rd_kafka_t *, const rd_kafka_message_t *, void *),
+rd_kafka_t *txn_producer(worker *w, const sy_kafka_opts *kafka, void (*dr_cb)(rd_kafka_t *, const rd_kafka_message_t *, void *),
                          char *err, size_t errlen)
 {
     char wid[64];
@@ -122,7 +122,7 @@ rd_kafka_t *txn_producer(worker *w, void (*dr_cb)(rd_kafka_t *, const rd_kafka_m
     char idprop[600];
     snprintf(idprop, sizeof idprop, "transactional.id=switchyard-%s-%s", w->opt.group, wid);
     sy_txn *t = sy_xcalloc(1, sizeof *t);
-    rd_kafka_t *rk = sy_kafka_txn_producer(&w->kafka, idprop, dr_cb, w, t->id,
+    rd_kafka_t *rk = sy_kafka_txn_producer(kafka, idprop, dr_cb, w, t->id,
                                            sizeof t->id, err, errlen);
     if (!rk) {
         free(t);

@@ -22,8 +22,9 @@ typedef struct sy_txn sy_txn;
 /* The result producer, transactional: transactional.id from the group and
  * the worker's id (kept in the state directory), transactions initialised
  * and the first one begun; its delivery reports go to dr_cb (opaque w).
- * Sets w->txn. NULL with a reason in err. */
-rd_kafka_t *txn_producer(worker *w, void (*dr_cb)(rd_kafka_t *, const rd_kafka_message_t *, void *),
+ * Sets w->txn. NULL with a reason in err. kafka: the client options to
+ * use (the worker's producer options, worker.c connect_kafka). */
+rd_kafka_t *txn_producer(worker *w, const sy_kafka_opts *kafka, void (*dr_cb)(rd_kafka_t *, const rd_kafka_message_t *, void *),
                          char *err, size_t errlen);
 /* A delivery report of the result producer: the message is kept (a copy,
  * produced again if the transaction aborts); a failed one dooms the open

@@ -12,11 +12,13 @@
  *                 advance by a batch (changelog.c); their partitions stay
  *                 held until done
  *   4. loop turn  before sleeping, the group commit (before_sleep): the
- *                 store makes this turn's state changes durable in one LMDB
- *                 transaction; only then are the prepared calls launched
- *                 and the results produced; then the contiguous done prefix
- *                 of each partition is committed to Kafka (never ahead of
- *                 the store). Then wait for sockets, the Kafka queues' wake
+ *                 store makes the state changes staged since the last one
+ *                 durable in one LMDB transaction, once the first of them
+ *                 is --commit-interval-ms old (commit_wait_us); only then
+ *                 are the prepared calls launched and the results
+ *                 produced; then the contiguous done prefix of each
+ *                 partition is committed to Kafka (never ahead of the
+ *                 store). Then wait for sockets, the Kafka queues' wake
  *                 pipe or the next timer; run the engine's completions
  *                 (run.c decides what each outcome means) and due timers
  *                 (retries, purge, report)
@@ -185,28 +187,52 @@ static int release_deferred(worker *w)
     return 0;
 }
 
-/* The loop's before-sleep hook: the group commit, the launches and
- * produces it allows, the offsets (at most every 100 ms); the retries'
- * timer. Returns how long the loop may sleep. */
+/* How long the group commit may still wait, in µs; 0: now. It waits
+ * (--commit-interval-ms) only while something is staged and the worker is
+ * neither stopping nor handing partitions over: until the first change
+ * staged since the last commit is that old, so that one commit (its
+ * pwrites and fdatasync) carries more jobs. Nothing that depends on the
+ * commit goes out before it: the wait delays results, never durability. */
+static int64_t commit_wait_us(worker *w, int64_t now)
+{
+    if (!sy_store_staged(w->store) || w->opt.commit_interval_ms <= 0 || w->stopping || w->revoking) {
+        w->staged_since_us = 0;
+        return 0;
+    }
+    if (!w->staged_since_us) w->staged_since_us = now;
+    int64_t left = w->staged_since_us + (int64_t)w->opt.commit_interval_ms * 1000 - now;
+    return left > 0 ? left : 0;
+}
+
+/* The loop's before-sleep hook: the group commit when due, the launches
+ * and produces it allows, the offsets (at most every 100 ms, and only
+ * right after a commit: never ahead of the store); the retries' timer.
+ * Returns how long the loop may sleep. */
 static int before_sleep(void *ctx)
 {
     worker *w = ctx;
     wmetrics_beat(w);
-    if (sy_werr_is_fatal(&w->fatal) || release_deferred(w) != 0) return 0;
-    wmetrics_sample(w); /* the turn's calls are out */
-    int64_t now = sy_mono_us();
-    if (now - w->last_commit_us > 100000) {
-        commit_offsets(w, true);
-        w->last_commit_us = now;
+    w->turns++;
+    if (sy_werr_is_fatal(&w->fatal)) return 0;
+    int64_t now = sy_mono_us(), commit_in = commit_wait_us(w, now);
+    if (commit_in == 0) {
+        if (release_deferred(w) != 0) return 0;
+        w->staged_since_us = 0;
+        if (now - w->last_commit_us > 100000) {
+            commit_offsets(w, true);
+            w->last_commit_us = now;
+        }
     }
+    wmetrics_sample(w); /* the turn's calls are out */
     int64_t due = sy_timers_wait_us(&w->timers, now);
     if (due >= 0 && !w->stopping) sy_loop_timer_at(w->loop, &w->jobs_due, now + due);
     else sy_loop_timer_cancel(w->loop, &w->jobs_due);
-    if (w->more_input || w->deferred || sy_werr_is_fatal(&w->fatal)) return 0;
+    if (w->more_input || (w->deferred && commit_in == 0) || sy_werr_is_fatal(&w->fatal)) return 0;
     /* A restore's reader is polled each turn: librdkafka's wake-up comes
      * only when its queue turns non-empty, not for every fetch it adds. */
     int ms = changelog_restoring(w) ? RESTORE_POLL_MS : -1;
     if (w->paced_us >= 0 && (ms < 0 || w->paced_us < (int64_t)ms * 1000)) ms = (int)((w->paced_us + 999) / 1000);
+    if (commit_in > 0 && (ms < 0 || commit_in < (int64_t)ms * 1000)) ms = (int)((commit_in + 999) / 1000);
     return ms;
 }
 
@@ -229,10 +255,12 @@ static void report(worker *w, bool final)
             ", fallbacks %" PRIu64 ", deduplicated %" PRIu64 ", replayed %" PRIu64
             ", skipped %" PRIu64 ", routed again %" PRIu64
             ", models skipped (breaker/cooldown) %" PRIu64
-            ", partition pauses %" PRIu64 ", resumes %" PRIu64 ", paused now %d",
+            ", partition pauses %" PRIu64 ", resumes %" PRIu64 ", paused now %d"
+            ", group commits %" PRIu64 ", loop turns %" PRIu64,
             w->held, sy_engine_inflight(w->engine), c.consumed, c.succeeded, c.failed, c.dead,
             c.calls, c.retries, c.fallbacks, c.deduplicated, c.replayed, c.skipped, c.rerouted,
-            c.breaker_skips, w->flow.pauses, w->flow.resumes, w->flow.n);
+            c.breaker_skips, w->flow.pauses, w->flow.resumes, w->flow.n,
+            sy_store_commits(w->store), w->turns);
     if (!sy_log_repeat_due(&last, line, sy_mono_us(), SY_LOG_REPEAT_US) && !final) return;
     sy_info("%s", line);
     if (w->counters.embed_requests)
@@ -377,11 +405,13 @@ static size_t finish_revoked(worker *w, const rd_kafka_topic_partition_list_t *p
 {
     int64_t until = sy_mono_us() + (int64_t)w->opt.revoke_grace_ms * 1000;
     size_t left, dropped = run_revoked(w, parts, SY_REVOKE_FIRST); /* their offsets stay unfinished */
+    w->revoking = true; /* the group commit every turn meanwhile */
     while ((left = minus_floor(unfinished_in(w, parts), dropped)) > 0 && sy_mono_us() < until &&
            !sy_werr_is_fatal(&w->fatal)) {
         turn(w, 0, 10);
         dropped += run_revoked(w, parts, SY_REVOKE_AGAIN); /* batches that own their jobs now */
     }
+    w->revoking = false;
     dropped += run_revoked(w, parts, SY_REVOKE_LAST);
     left = minus_floor(unfinished_in(w, parts), dropped);
     if (left) sy_warn("revoke: %zu job(s) of the revoked partitions unfinished after %d ms; "
@@ -437,14 +467,22 @@ static int subscribe(worker *w)
 
 /* With --transactions the results get a transactional producer (started
  * here, before recovery reads the output topics) and the changelog one of
- * its own, outside the transactions (txn.c says why). */
+ * its own, outside the transactions (txn.c says why). The producers batch
+ * up to 20 ms (librdkafka's linger.ms; other clients keep kafka.c's 5): a
+ * group commit releases its jobs' mirrors and results at once, and fuller
+ * batches cost the worker fewer requests and delivery rounds per job
+ * (bench/README.md, issue 15); a user's -X linger.ms comes after and wins. */
 static int connect_kafka(worker *w, char *err, size_t errlen)
 {
-    w->producer = w->opt.transactions ? txn_producer(w, run_on_delivery, err, errlen)
-                                      : sy_kafka_producer(&w->kafka, run_on_delivery, w, err, errlen);
+    sy_kafka_opts po = w->kafka;
+    po.props[0] = "linger.ms=20";
+    po.nprops = 1;
+    for (int i = 0; i < w->kafka.nprops && po.nprops < SY_MAX_PROPS; i++) po.props[po.nprops++] = w->kafka.props[i];
+    w->producer = w->opt.transactions ? txn_producer(w, &po, run_on_delivery, err, errlen)
+                                      : sy_kafka_producer(&po, run_on_delivery, w, err, errlen);
     w->changelog_producer = w->producer;
     if (w->producer && w->txn && w->opt.changelog)
-        w->changelog_producer = sy_kafka_producer(&w->kafka, run_on_delivery, w, err, errlen);
+        w->changelog_producer = sy_kafka_producer(&po, run_on_delivery, w, err, errlen);
     if (w->producer && w->changelog_producer)
         w->consumer = sy_kafka_consumer(&w->kafka, w->opt.group, on_rebalance, w, err, errlen);
     return w->consumer ? 0 : -1;

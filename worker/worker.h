@@ -222,6 +222,9 @@ struct worker {
     struct restore *restoring;       /* changelog restores under way (changelog.c) */
     sy_reaper reaper;                /* their readers, closed off the loop (reaper.h) */
     int64_t last_commit_us;          /* offsets last committed */
+    int64_t staged_since_us;         /* the first change staged since the group commit (0: none seen) */
+    uint64_t turns;                  /* loop turns (the statistics line) */
+    bool revoking;                   /* handing partitions over: the group commit every turn */
     int64_t paced_us;                /* this turn: until an account has room (-1: none waits) */
     bool more_input;                 /* this turn: the consumer may have more right away */
     bool stopping;                   /* shutting down: no new call starts */

@@ -29,6 +29,7 @@ typedef struct worker_opts {
     int64_t key_ttl_ms; /* idempotency key lifetime */
     double account_share; /* share of each account's rate limits */
     bool fsync;         /* fsync each group commit */
+    int commit_interval_ms; /* the group commit waits up to this for more jobs (0: every turn) */
     bool changelog;     /* mirror state to <tier topic>.changelog and restore from it */
     bool transactions;  /* results, dead letters and offsets in Kafka transactions */
     bool core_dumps;    /* allow core dumps (they would hold the API keys) */
