@@ -21,9 +21,10 @@
  * read to the end into the local store (a record replaces the local one
  * unless the local one is further along). A key left PUBLISHING may or may
  * not have reached the output topic: the output partitions are read from
- * after the highest offset the writing worker had noted there (its results
- * land in order, so an unnoted one comes after), and what is found is marked
- * PUBLISHED. Jobs whose call was in flight on the dead worker run again: as
+ * after the highest offset the writing worker had noted there in the key's
+ * own changelog partition (its results and that partition's mirrors land in
+ * order, so an unnoted one comes after; docs/durability.md), and what is
+ * found is marked PUBLISHED. Jobs whose call was in flight on the dead worker run again: as
  * after a crash, those are the only calls that can be paid twice.
  *
  * A restore is loop work, not a wait inside the rebalance callback: one
