@@ -95,3 +95,9 @@ void *sy_keymap_del(sy_keymap *m, const char *key)
     m->count--;
     return v;
 }
+
+const char *sy_keymap_key_at(const sy_keymap *m, size_t i)
+{
+    const char *key = m->slots[i].key;
+    return key == TOMB ? NULL : key;
+}

@@ -12,7 +12,7 @@
 #include <stddef.h>
 
 typedef struct sy_keymap_slot {
-    char *key;   /* NULL = empty; SY_KEYMAP_TOMB = deleted */
+    char *key;   /* NULL = empty, or a deleted slot's marker: read keys with sy_keymap_key_at */
     void *value;
 } sy_keymap_slot;
 
@@ -30,5 +30,8 @@ void *sy_keymap_get(const sy_keymap *m, const char *key);
 void sy_keymap_put(sy_keymap *m, const char *key, void *value);
 /* Remove; returns the value or NULL. */
 void *sy_keymap_del(sy_keymap *m, const char *key);
+/* The key in slot i (i < m->cap), or NULL when the slot is empty or was
+ * deleted: how to walk the map. */
+const char *sy_keymap_key_at(const sy_keymap *m, size_t i);
 
 #endif

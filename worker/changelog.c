@@ -21,9 +21,10 @@
  * read to the end into the local store (a record replaces the local one
  * unless the local one is further along). A key left PUBLISHING may or may
  * not have reached the output topic: the output partitions are read from
- * after the highest offset the writing worker had noted there (its results
- * land in order, so an unnoted one comes after), and what is found is marked
- * PUBLISHED. Jobs whose call was in flight on the dead worker run again: as
+ * after the highest offset the writing worker had noted there in the key's
+ * own changelog partition (its results and that partition's mirrors land in
+ * order, so an unnoted one comes after; docs/durability.md), and what is
+ * found is marked PUBLISHED. Jobs whose call was in flight on the dead worker run again: as
  * after a crash, those are the only calls that can be paid twice.
  *
  * A restore is loop work, not a wait inside the rebalance callback: one
@@ -103,9 +104,19 @@ int changelog_decode(const void *value, size_t len, uint64_t *owner, sy_job_reco
     return sy_record_decode((const char *)value + sizeof *owner, len - sizeof *owner, rec);
 }
 
-/* Highest output offset each writer noted, per output partition. */
-typedef struct noted {
+/* Who wrote a record, and into which changelog partition. The mirrors of
+ * one changelog partition land in the order they were produced; those of
+ * two partitions do not (each is sent on its own). */
+typedef struct writer {
     uint64_t owner;
+    const char *log; /* the changelog topic (the worker's string) */
+    int32_t log_partition;
+} writer;
+
+/* Highest output offset each writer noted, per output partition, in the
+ * PUBLISHED records of one changelog partition. */
+typedef struct noted {
+    writer by;
     char *topic;
     int32_t partition;
     int64_t offset;
@@ -122,7 +133,7 @@ typedef struct restore {
     int todo;             /* changelog partitions not yet at their end */
     recover_set pending;  /* keys left PUBLISHING */
     recover_scan *scan;   /* SCANNING_OUTPUTS */
-    sy_keymap owner_of;   /* key -> writer id (malloc'd), for pending keys */
+    sy_keymap owner_of;   /* key -> its writer (malloc'd), for pending keys */
     noted *notes;
     size_t nnotes;
     size_t applied, read;
@@ -131,17 +142,22 @@ typedef struct restore {
     struct restore *next;
 } restore;
 
-static void note(restore *st, uint64_t owner, const sy_job_record *rec)
+static bool same_writer(const writer *a, const writer *b)
+{
+    return a->owner == b->owner && a->log == b->log && a->log_partition == b->log_partition;
+}
+
+static void note(restore *st, const writer *by, const sy_job_record *rec)
 {
     for (size_t i = 0; i < st->nnotes; i++) {
         noted *n = &st->notes[i];
-        if (n->owner == owner && n->partition == rec->out_partition && !strcmp(n->topic, rec->out_topic)) {
+        if (same_writer(&n->by, by) && n->partition == rec->out_partition && !strcmp(n->topic, rec->out_topic)) {
             if (rec->out_offset > n->offset) n->offset = rec->out_offset;
             return;
         }
     }
     st->notes = sy_xrealloc(st->notes, (st->nnotes + 1) * sizeof *st->notes);
-    st->notes[st->nnotes++] = (noted){.owner = owner, .topic = sy_xstrdup(rec->out_topic),
+    st->notes[st->nnotes++] = (noted){.by = *by, .topic = sy_xstrdup(rec->out_topic),
                                       .partition = rec->out_partition, .offset = rec->out_offset};
 }
 
@@ -214,15 +230,17 @@ static void apply(restore *st, const rd_kafka_message_t *m)
                 rd_kafka_topic_name(m->rkt), (int)m->partition, m->offset);
         return;
     }
+    writer by = {.owner = owner, .log = changelog_topic(st->w, rec.src_topic), .log_partition = m->partition};
+    if (by.log && strcmp(by.log, rd_kafka_topic_name(m->rkt))) by.log = NULL; /* another tier's record */
     if (rec.state == SY_STATE_PUBLISHED) {
-        note(st, owner, &rec);
+        note(st, &by, &rec);
         free(sy_keymap_del(&st->owner_of, key));
         free(sy_keymap_del(&st->pending.publishing, key));
     } else if (rec.state == SY_STATE_PUBLISHING) {
         recover_want(&st->pending, key, &rec);
         free(sy_keymap_del(&st->owner_of, key));
-        uint64_t *o = sy_xmalloc(sizeof *o);
-        *o = owner;
+        writer *o = sy_xmalloc(sizeof *o);
+        *o = by;
         sy_keymap_put(&st->owner_of, key, o);
     }
     if (local_is_newer(st->w, key, &rec)) return;
@@ -231,20 +249,23 @@ static void apply(restore *st, const rd_kafka_message_t *m)
 }
 
 /* Where to look for the pending keys' results in one output partition:
- * after the lowest of their writers' highest notes there (or from the
- * start when a writer noted nothing there). */
+ * after the lowest of their writers' highest notes there, each in the
+ * key's own changelog partition (or from the start when its writer noted
+ * nothing there). A PUBLISHED record of another changelog partition may
+ * have landed before the key's own, lost in the crash: its result, with a
+ * lower offset, would be missed (docs/durability.md). */
 static int64_t scan_start(void *ctx, const char *topic, int32_t partition)
 {
     restore *st = ctx;
     int64_t from = INT64_MAX;
     for (size_t i = 0; i < st->pending.publishing.cap; i++) {
-        const char *key = st->pending.publishing.slots[i].key;
+        const char *key = sy_keymap_key_at(&st->pending.publishing, i);
         if (!key) continue;
-        uint64_t *owner = sy_keymap_get(&st->owner_of, key);
+        const writer *by = sy_keymap_get(&st->owner_of, key);
         int64_t after = 0;
-        for (size_t j = 0; owner && j < st->nnotes; j++) {
+        for (size_t j = 0; by && j < st->nnotes; j++) {
             noted *n = &st->notes[j];
-            if (n->owner == *owner && n->partition == partition && !strcmp(n->topic, topic))
+            if (same_writer(&n->by, by) && n->partition == partition && !strcmp(n->topic, topic))
                 after = n->offset + 1;
         }
         if (after < from) from = after;

@@ -1188,6 +1188,46 @@ static void crash_before_result(void)
     raise(SIGKILL);
 }
 
+/* Test hook: SWITCHYARD_CRASH_AT=published_gap (tests/integration/
+ * restore_gap.sh). The 20th result acknowledged (the victim), and every
+ * later one of its input partition, get no PUBLISHED note or mirror and
+ * never settle, their input offsets not committed: as if that changelog
+ * partition's mirrors were still queued when the process died. The
+ * worker is killed once the PUBLISHED mirror of a later result in the
+ * victim's output partition, of another input partition (so another
+ * changelog partition), is acknowledged. */
+typedef struct gap_hook {
+    int armed, seen;
+    const char *topic; /* the victim's input topic and partition */
+    int32_t part, out_part;
+    int64_t out_off;
+    const sy_run *victim, *trigger;
+} gap_hook;
+static gap_hook gap = {.armed = -1};
+
+/* True when r's PUBLISHED note is left out. */
+static bool published_gap(sy_run *r, int32_t out_partition, int64_t out_offset)
+{
+    if (gap.armed < 0) {
+        const char *at = getenv("SWITCHYARD_CRASH_AT");
+        gap.armed = at && !strcmp(at, "published_gap");
+    }
+    if (!gap.armed || r->batch_hold) return false;
+    if (!gap.victim && ++gap.seen >= 20) {
+        gap = (gap_hook){.armed = 1, .victim = r, .topic = r->src_topic, .part = r->partition,
+                         .out_part = out_partition, .out_off = out_offset};
+        sy_warn("SWITCHYARD_CRASH_AT=published_gap: no PUBLISHED mirror for key '%s' (%d/%lld)",
+                r->job.idempotency_key, (int)out_partition, (long long)out_offset);
+    }
+    if (!gap.victim) return false;
+    if (r->partition == gap.part && !strcmp(r->src_topic, gap.topic)) {
+        r->pending_deliveries++; /* a mirror that never comes */
+        return true;
+    }
+    if (!gap.trigger && out_partition == gap.out_part && out_offset > gap.out_off) gap.trigger = r;
+    return false;
+}
+
 void run_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     worker *w = opaque;
@@ -1199,6 +1239,10 @@ void run_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     }
     if (m->err && delivery_failed(w, r, rk, m)) return;
     if (!r) return; /* a mirror with no job behind it (recovery) */
+    if (r == gap.trigger && rk == w->changelog_producer && !m->err) {
+        sy_warn("SWITCHYARD_CRASH_AT=published_gap: a later PUBLISHED mirror is on the changelog; killing the worker");
+        raise(SIGKILL);
+    }
     if (r->batch_id && r->state == SY_LS_MIRRORING) crash_before_result();
     if (r->state == SY_LS_MIRRORING) /* acknowledged, or done without (publish_substitute) */
         step(r, SY_EV_MIRRORED, NULL, NULL);
@@ -1370,6 +1414,7 @@ static void step(sy_run *r, sy_life_event ev, const sy_life_facts *f, const fx_a
             break;
         case SY_FX_PRODUCE_RESULT: produce_result(r); break;
         case SY_FX_NOTE_PUBLISHED:
+            if (published_gap(r, a->out_partition, a->out_offset)) break;
             publish_note_published(r, a->out_partition, a->out_offset);
             if (r->batch_hold) batchio_result_out(w, r, true); /* after its PUBLISHED mirror */
             break;

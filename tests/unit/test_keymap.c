@@ -38,6 +38,17 @@ static void test_against_model(void **state)
     size_t count = 0;
     for (int k = 0; k < N; k++) count += (size_t)present[k];
     assert_int_equal(m.count, count);
+    /* a walk sees exactly the keys present, no deleted slot */
+    size_t walked = 0;
+    for (size_t i = 0; i < m.cap; i++) {
+        const char *at = sy_keymap_key_at(&m, i);
+        if (!at) continue;
+        int k = -1;
+        assert_int_equal(sscanf(at, "job-%d", &k), 1);
+        assert_true(k >= 0 && k < N && present[k]);
+        walked++;
+    }
+    assert_int_equal(walked, count);
     sy_keymap_free(&m);
 }
 

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# A worker killed while the PUBLISHED changelog records of its results are
+# on their way, and a new worker without its --state-dir takes over. Two
+# results R1 and R2 of different input partitions land in one output
+# partition, R1 first (here the jobs of two tiers write one output topic;
+# an output topic with another partition count than its tier's does the
+# same); R2's PUBLISHED record reaches its changelog
+# partition, R1's does not (each changelog partition is sent on its own),
+# and R1's input offset is not committed (it waits for that record). The
+# hook SWITCHYARD_CRASH_AT=published_gap makes this happen: it keeps R1's
+# PUBLISHED record back and kills the worker once R2's is acknowledged.
+# The new worker restores R1 as PUBLISHING and looks for it on the output
+# partition; it must look from before R1 (the writer's last note in R1's
+# own changelog partition), not after R2's offset, or it publishes R1 a
+# second time when Kafka redelivers its job. Checks one result per job,
+# and no call made again for a job whose success was stored.
+source "$(dirname "$0")/lib.sh"
+P=tests/pipelines/two_tiers_one_output.yaml
+N=300
+
+start_fake --latency-ms 20 --jitter-ms 20
+start_broker "$P"
+start_scheduler "$P"
+echo_jobs "$N" g- | "$PY" -c "
+import json, sys
+for i, l in enumerate(sys.stdin):
+    j = json.loads(l)
+    j['task'] = 'echo2' if i % 2 else 'echo'
+    print(json.dumps(j))" >"$T/jobs.jsonl"
+"$SY_BIN" submit --quiet "$T/jobs.jsonl" >/dev/null || fail "submit"
+
+SWITCHYARD_CRASH_AT=published_gap start_worker worker-a -p "$P" --max-inflight 16 \
+    --state-dir "$T/state-a" "${KILL_GROUP_OPTS[@]}"
+A=$LAST_PID
+for _ in $(seq 600); do kill -0 "$A" 2>/dev/null || break; sleep 0.1; done
+! kill -0 "$A" 2>/dev/null || fail "worker-a did not reach its crash point"
+wait "$A" 2>/dev/null || true
+grep -q "published_gap: a later PUBLISHED mirror" "$T/worker-a.log" || fail "worker-a died elsewhere"
+victim=$(sed -n "s/.*no PUBLISHED mirror for key '\([^']*\)'.*/\1/p" "$T/worker-a.log")
+ok "A: killed with the PUBLISHED record of $victim missing and a later one of its output partition on the changelog"
+
+"$SY_BIN" state --state-dir "$T/state-a" --unfinished 2>/dev/null >"$T/unfinished-a.txt"
+awk '$1 == "in_flight" || $1 == "publishing" {print $2}' "$T/unfinished-a.txt" >"$T/maybe-twice.txt"
+start_worker worker-c -p "$P" --max-inflight 16 --state-dir "$T/state-c" "${KILL_GROUP_OPTS[@]}"
+"$SY_BIN" results --topic switchyard.results.echo --count "$N" --timeout-ms 120000 >/dev/null ||
+    fail "fewer than $N results"
+sleep 3 # a duplicate would arrive now
+"$SY_BIN" results --topic switchyard.results.echo --timeout-ms 3000 >"$T/results.jsonl" || true
+grep -h "changelog: restored" "$T/worker-c.log" | sed 's/^/   worker-c: /'
+echo "   results for $victim: $(grep -c "\"job_id\":\"$victim\"" "$T/results.jsonl")"
+"$PY" tests/integration/exactly_once.py "$T/results.jsonl" "$T/calls.jsonl" "$T/maybe-twice.txt" "$N" g- ||
+    fail "exactly-once assertions"
+ok "C (empty state dir): one result per job; $victim found on the output topic, not published again"
+check_logs
