@@ -475,9 +475,11 @@ static int subscribe(worker *w)
 static int connect_kafka(worker *w, char *err, size_t errlen)
 {
     sy_kafka_opts po = w->kafka;
-    po.props[0] = "linger.ms=20";
-    po.nprops = 1;
-    for (int i = 0; i < w->kafka.nprops && po.nprops < SY_MAX_PROPS; i++) po.props[po.nprops++] = w->kafka.props[i];
+    if (w->kafka.nprops < SY_MAX_PROPS) { /* never at the cost of a user's own -X */
+        po.props[0] = "linger.ms=20";
+        for (int i = 0; i < w->kafka.nprops; i++) po.props[i + 1] = w->kafka.props[i];
+        po.nprops = w->kafka.nprops + 1;
+    }
     w->producer = w->opt.transactions ? txn_producer(w, &po, run_on_delivery, err, errlen)
                                       : sy_kafka_producer(&po, run_on_delivery, w, err, errlen);
     w->changelog_producer = w->producer;
