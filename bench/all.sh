@@ -41,6 +41,7 @@ BATCH_JOBS=${BATCH_JOBS:-20000}; TPUT_JOBS=${TPUT_JOBS:-100000}; export BATCH_JO
 COMPARE_RUNS=${COMPARE_RUNS:-$RUNS}; COMPARE_JOBS=${COMPARE_JOBS:-20000}; COMPARE_SECS=${COMPARE_SECS:-20}
 if [ -n "${OUT:-}" ]; then mkdir -p "$OUT"; else OUT=$(mktemp -d /tmp/switchyard-all.XXXXXX); trap 'rm -rf "$OUT"' EXIT; fi
 has() { [[ " $SECTIONS " == *" $1 "* ]]; }
+./scripts/deps.sh bench/packages # wrk and valgrind (npm comes with Node.js)
 step() { # name command...: its output to $OUT/name.txt, a line on stderr
     local name=$1 t0=$SECONDS; shift
     "$@" >"$OUT/$name.txt" 2>&1 || echo "(exit $?)" >>"$OUT/$name.txt"

@@ -25,7 +25,7 @@ if [ "${BATCH:-0}" = 1 ]; then
     export BENCH_PIPELINE
 fi
 BENCH=callgrind source bench/lib.sh
-command -v valgrind >/dev/null || { echo "needs valgrind (apt-get install valgrind)" >&2; exit 1; }
+command -v valgrind >/dev/null || ./scripts/deps.sh bench/packages
 
 bench_pipeline "$T"
 start_fake "$T" --latency-ms 5 --rpm 100000000 --tpm 100000000000 ${FAKE_ARGS:-}

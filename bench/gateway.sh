@@ -10,7 +10,7 @@ T=$(mktemp -d "/tmp/switchyard-${GATEWAY:-gateway}-run.XXXXXX")
 PIDS=()
 stop() { local i; for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do kill "${PIDS[i]}" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$T"; }
 trap stop EXIT
-command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)" >&2; exit 1; }
+command -v wrk >/dev/null || ./scripts/deps.sh bench/packages
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 cpu_tree_us() { # pid -> user+system CPU of the process and its descendants, microseconds
