@@ -34,12 +34,6 @@ word_jobs "$NA" a claude-bulk >"$T/claude-a.jsonl"
 word_jobs "$NA" b claude-bulk >"$T/claude-b.jsonl"
 args=(-p "$P" --max-inflight 64 --state-dir "$T/state" -X session.timeout.ms=3000 -X heartbeat.interval.ms=500)
 
-crashed() { # name pid point: the worker killed itself there
-    for _ in $(seq 300); do kill -0 "$2" 2>/dev/null || break; sleep 0.1; done
-    ! kill -0 "$2" 2>/dev/null || fail "$1 did not reach its crash point"
-    wait "$2" 2>/dev/null || true
-    grep -q "SWITCHYARD_BATCH_CRASH_AT=$3" "$T/$1.log" || fail "$1 died elsewhere"
-}
 other() { # custom_id prefix, count: a message batch that is not the worker's
     "$PY" -c "
 import json, sys
@@ -75,7 +69,7 @@ EOF
 
 SWITCHYARD_BATCH_CRASH_AT=after_create start_worker worker-a "${args[@]}"
 "$SY_BIN" submit --quiet "$T/claude-a.jsonl" >/dev/null || fail "submit"
-crashed worker-a "$LAST_PID" after_create
+crashed worker-a "$LAST_PID" SWITCHYARD_BATCH_CRASH_AT=after_create
 grep -q "msgbatch_.* 40 job(s) created" "$T/worker-a.log" || fail "worker-a created no message batch"
 ok "A: killed between the create of its message batch and its record"
 other zz 40
@@ -93,7 +87,7 @@ ok "B: found its batch on the listing's third page among 2 candidates, answered 
 
 SWITCHYARD_BATCH_CRASH_AT=before_create start_worker worker-c "${args[@]}"
 "$SY_BIN" submit --quiet "$T/claude-b.jsonl" >/dev/null || fail "submit (b)"
-crashed worker-c "$LAST_PID" before_create
+crashed worker-c "$LAST_PID" SWITCHYARD_BATCH_CRASH_AT=before_create
 other yy 40
 ok "C: killed after its intent was recorded, before the create; another batch of 40 created"
 

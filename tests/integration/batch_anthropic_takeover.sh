@@ -34,10 +34,7 @@ crash_after_create() { # name jobs-file: a worker killed right after its create
     SWITCHYARD_BATCH_CRASH_AT=after_create start_worker "$1" "${args[@]}" --state-dir "$T/state-$1"
     local pid=$LAST_PID
     "$SY_BIN" submit --quiet "$2" >/dev/null || fail "submit $2"
-    for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    ! kill -0 "$pid" 2>/dev/null || fail "$1 did not reach its crash point"
-    wait "$pid" 2>/dev/null || true
-    grep -q "SWITCHYARD_BATCH_CRASH_AT=after_create" "$T/$1.log" || fail "$1 died elsewhere"
+    crashed "$1" "$pid" SWITCHYARD_BATCH_CRASH_AT=after_create
     grep -q "msgbatch_.* $NA job(s) created" "$T/$1.log" || fail "$1 created no message batch"
 }
 results() { # count: wait for that many results on the tier's topic

@@ -37,18 +37,11 @@ word_jobs "$NA" a claude-bulk >"$T/claude.jsonl"
 # a short session: each killed worker's partitions go to the next one sooner
 args=(-p "$P" --max-inflight 64 --state-dir "$T/state" -X session.timeout.ms=3000 -X heartbeat.interval.ms=500)
 
-died() { # name pid: the worker killed itself at its crash point
-    for _ in $(seq 300); do kill -0 "$2" 2>/dev/null || break; sleep 0.1; done
-    ! kill -0 "$2" 2>/dev/null || fail "$1 did not reach its crash point"
-    wait "$2" 2>/dev/null || true
-}
 SWITCHYARD_BATCH_CRASH_AT=after_upload start_worker worker-a "${args[@]}"
-died worker-a "$LAST_PID"
-grep -q "SWITCHYARD_BATCH_CRASH_AT=after_upload" "$T/worker-a.log" || fail "worker-a died elsewhere"
+crashed worker-a "$LAST_PID" SWITCHYARD_BATCH_CRASH_AT=after_upload
 ok "A: killed between upload and create"
 SWITCHYARD_BATCH_CRASH_AT=after_create start_worker worker-b "${args[@]}"
-died worker-b "$LAST_PID"
-grep -q "SWITCHYARD_BATCH_CRASH_AT=after_create" "$T/worker-b.log" || fail "worker-b died elsewhere"
+crashed worker-b "$LAST_PID" SWITCHYARD_BATCH_CRASH_AT=after_create
 ok "B: killed right after create"
 for i in 1 2; do # another client's batches (one line each), newer than B's
     echo '{"custom_id":"other-'$i'","method":"POST","url":"/v1/chat/completions","body":{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}}' >"$T/other.jsonl"

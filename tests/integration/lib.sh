@@ -140,6 +140,16 @@ while k < n:
 " "$1" "$2" "$3"
 }
 
+# crashed NAME PID MARK [TENTHS=300]: worker NAME (PID) killed itself at a
+# test crash point: it is gone within TENTHS tenths of a second and its log
+# holds MARK (the hook's line), else it died elsewhere.
+crashed() {
+    for _ in $(seq "${4:-300}"); do kill -0 "$2" 2>/dev/null || break; sleep 0.1; done
+    ! kill -0 "$2" 2>/dev/null || fail "$1 did not reach its crash point"
+    wait "$2" 2>/dev/null || true
+    grep -q -- "$3" "$T/$1.log" || fail "$1 died elsewhere"
+}
+
 start_scheduler() { # pipeline files...
     local args=()
     for p in "$@"; do args+=(-p "$p"); done
