@@ -361,8 +361,13 @@ void run_restore(worker *w, const sy_tier *tier, int32_t partition, int64_t offs
     r->batch_owned = true; /* its offset was committed: nothing to release, not held */
     r->offset_released = true;
     w->held--;
-    const char *hold = getenv("SWITCHYARD_BATCH_HOLD_REBUILT_MS"); /* test hook: run.h */
-    if (hold) r->hold_until_us = sy_mono_us() + 1000 * (int64_t)atoi(hold);
+    static int hold_ms = -1; /* test hook (run.h): read once, not per rebuilt job */
+    if (hold_ms < 0) {
+        const char *hold = getenv("SWITCHYARD_BATCH_HOLD_REBUILT_MS");
+        hold_ms = hold ? atoi(hold) : 0;
+        if (hold_ms < 0) hold_ms = 0;
+    }
+    if (hold_ms) r->hold_until_us = sy_mono_us() + 1000 * (int64_t)hold_ms;
     step(r, SY_EV_REBUILT, NULL, NULL);
     run_decode(w, r);
 }
