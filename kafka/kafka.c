@@ -121,6 +121,14 @@ static rd_kafka_t *client_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, char 
     return rk;
 }
 
+void sy_kafka_opts_first(sy_kafka_opts *out, const sy_kafka_opts *o, const char *const *ours, int n)
+{
+    *out = *o;
+    out->nprops = 0;
+    for (int i = 0; i < n && out->nprops < SY_MAX_PROPS; i++) out->props[out->nprops++] = ours[i];
+    for (int i = 0; i < o->nprops && out->nprops < SY_MAX_PROPS; i++) out->props[out->nprops++] = o->props[i];
+}
+
 rd_kafka_t *sy_kafka_producer(const sy_kafka_opts *o,
                               void (*dr_cb)(rd_kafka_t *, const rd_kafka_message_t *, void *),
                               void *opaque, char *err, size_t errlen)
@@ -147,12 +155,8 @@ rd_kafka_t *sy_kafka_txn_producer(const sy_kafka_opts *o, const char *idprop,
                                   void *opaque, char *id_out, size_t idlen, char *err,
                                   size_t errlen)
 {
-    sy_kafka_opts with = *o; /* ours first, then the user's -X */
-    with.props[0] = idprop;
-    with.props[1] = "enable.idempotence=true";
-    with.nprops = 2;
-    for (int i = 0; i < o->nprops && with.nprops < SY_MAX_PROPS; i++)
-        with.props[with.nprops++] = o->props[i];
+    sy_kafka_opts with;
+    sy_kafka_opts_first(&with, o, (const char *const[]){idprop, "enable.idempotence=true"}, 2);
     rd_kafka_t *rk = sy_kafka_producer(&with, dr_cb, opaque, err, errlen);
     if (!rk) return NULL;
     rd_kafka_conf_get(rd_kafka_conf(rk), "transactional.id", id_out, &idlen);

@@ -59,6 +59,10 @@ int sy_kafka_close_poll(sy_kafka_closing *c);
 int sy_kafka_close_consumer(rd_kafka_t *rk, int timeout_ms);
 #define SY_KAFKA_CLOSE_MS 5000 /* what the worker and the scheduler allow */
 
+/* o with the properties ours[0..n) first, then o's own (the user's -X,
+ * which override them), as many of those as there is room for. */
+void sy_kafka_opts_first(sy_kafka_opts *out, const sy_kafka_opts *o, const char *const *ours, int n);
+
 /* A producer tuned for throughput with acks=all and idempotence. dr_cb (may
  * be NULL) receives delivery reports; opaque goes to rd_kafka_conf_set_opaque. */
 rd_kafka_t *sy_kafka_producer(const sy_kafka_opts *o,

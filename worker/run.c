@@ -361,8 +361,13 @@ void run_restore(worker *w, const sy_tier *tier, int32_t partition, int64_t offs
     r->batch_owned = true; /* its offset was committed: nothing to release, not held */
     r->offset_released = true;
     w->held--;
-    const char *hold = getenv("SWITCHYARD_BATCH_HOLD_REBUILT_MS"); /* test hook: run.h */
-    if (hold) r->hold_until_us = sy_mono_us() + 1000 * (int64_t)atoi(hold);
+    static int hold_ms = -1; /* test hook (run.h): read once, not per rebuilt job */
+    if (hold_ms < 0) {
+        const char *hold = getenv("SWITCHYARD_BATCH_HOLD_REBUILT_MS");
+        hold_ms = hold ? atoi(hold) : 0;
+        if (hold_ms < 0) hold_ms = 0;
+    }
+    if (hold_ms) r->hold_until_us = sy_mono_us() + 1000 * (int64_t)hold_ms;
     step(r, SY_EV_REBUILT, NULL, NULL);
     run_decode(w, r);
 }
@@ -817,18 +822,23 @@ static void transport_message(const sy_transfer *t, char *out, size_t len)
     curl_free(port);
 }
 
+/* An outcome with no answer behind it: err, and nothing said about
+ * retrying or the provider's limits; the caller writes its message. */
+static void unanswered(sy_outcome *o, sy_err_class err)
+{
+    *o = (sy_outcome){.error = err, .retry_after_ms = -1, .should_retry = -1, .rl = {-1, -1, -1, -1, -1, -1}};
+}
+
 /* Transport failure -> outcome (the adapter only sees HTTP answers). An
  * answer cut short at the engine's limits is response_too_large: the same
  * call would bring it again, so it is not retried (the tier falls back). */
 static void transport_outcome(const worker *w, const sy_transfer *t, sy_outcome *o)
 {
-    o->error = t->too_large ? SY_ERR_RESPONSE_TOO_LARGE
-               : t->curl_code == CURLE_OPERATION_TIMEDOUT ? SY_ERR_TIMEOUT
-               : tls_untrusted(t->curl_code) ? SY_ERR_TLS : SY_ERR_CONNECTION;
+    unanswered(o, t->too_large                               ? SY_ERR_RESPONSE_TOO_LARGE
+                  : t->curl_code == CURLE_OPERATION_TIMEDOUT ? SY_ERR_TIMEOUT
+                  : tls_untrusted(t->curl_code)              ? SY_ERR_TLS
+                                                             : SY_ERR_CONNECTION);
     o->http_status = t->too_large ? (int)t->http_status : 0;
-    o->retry_after_ms = -1;
-    o->should_retry = -1;
-    o->rl = (sy_ratelimit_info){-1, -1, -1, -1, -1, -1}; /* no headers: nothing said */
     if (t->too_large)
         snprintf(o->message, sizeof o->message,
                  "response larger than %zu bytes of body or %zu bytes of headers "
@@ -1027,8 +1037,7 @@ void run_on_response(worker *w, sy_transfer *t, void *opaque)
     sy_outcome_free(&r->last);
     memset(&r->last, 0, sizeof r->last);
     if (t->expired) { /* never sent: not the provider's failure (its breaker is left alone) */
-        r->last = (sy_outcome){.error = SY_ERR_TIMEOUT, .retry_after_ms = -1, .should_retry = -1,
-                               .rl = {-1, -1, -1, -1, -1, -1}};
+        unanswered(&r->last, SY_ERR_TIMEOUT);
         snprintf(r->last.message, sizeof r->last.message, "the job's deadline passed while its call waited for a "
                  "free connection to provider '%s' (max_connections)", r->model->provider->name);
         attempt_ended(r, 0, false, false);
@@ -1056,8 +1065,7 @@ bool run_on_batch_line(sy_run *r, const char *batch_id, int status, const char *
         sy_provider_parse_checked(r->model->provider, status, body, len, &r->last); /* checked by batch.c */
         sy_outcome_estimate(&r->last, r->batch_req_len);
     } else { /* expired, cancelled, failed batch, or no line: retried */
-        r->last = (sy_outcome){.error = SY_ERR_TIMEOUT, .retry_after_ms = -1, .should_retry = -1,
-                               .rl = {-1, -1, -1, -1, -1, -1}};
+        unanswered(&r->last, SY_ERR_TIMEOUT);
         snprintf(r->last.message, sizeof r->last.message, "batch %s: no answer for this job (%s)", batch_id,
                  error_code && *error_code ? error_code : "none");
         /* the code is the provider's text, kept as its messages are: without the key (scrub.h) */

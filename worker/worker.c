@@ -475,11 +475,8 @@ static int subscribe(worker *w)
 static int connect_kafka(worker *w, char *err, size_t errlen)
 {
     sy_kafka_opts po = w->kafka;
-    if (w->kafka.nprops < SY_MAX_PROPS) { /* never at the cost of a user's own -X */
-        po.props[0] = "linger.ms=20";
-        for (int i = 0; i < w->kafka.nprops; i++) po.props[i + 1] = w->kafka.props[i];
-        po.nprops = w->kafka.nprops + 1;
-    }
+    if (w->kafka.nprops < SY_MAX_PROPS) /* never at the cost of a user's own -X */
+        sy_kafka_opts_first(&po, &w->kafka, (const char *const[]){"linger.ms=20"}, 1);
     w->producer = w->opt.transactions ? txn_producer(w, &po, run_on_delivery, err, errlen)
                                       : sy_kafka_producer(&po, run_on_delivery, w, err, errlen);
     w->changelog_producer = w->producer;

@@ -1,6 +1,7 @@
 /* test_topics.c -- the topic plan of a pipeline (names, changelogs compacted
  * with their tier's partition count, shared outputs once) and what
- * sy_topic_plan_check calls wrong; batch sizes that topics refuse. */
+ * sy_topic_plan_check calls wrong; batch sizes that topics refuse; a
+ * client's own properties put before the user's -X (sy_kafka_opts_first). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "kafka.h"
 #include "topicplan.h"
 
 typedef struct reports {
@@ -160,12 +162,35 @@ static void test_batch_size(void **state)
     assert_false(sy_batch_too_large(20000, -1));
 }
 
+/* ours first, then every -X of the user's that fits (they override ours) */
+static void test_opts_first(void **state)
+{
+    (void)state;
+    sy_kafka_opts o = {.brokers = "b", .props = {"linger.ms=1", "acks=1"}, .nprops = 2}, out;
+    sy_kafka_opts_first(&out, &o, (const char *const[]){"linger.ms=20"}, 1);
+    assert_int_equal(out.nprops, 3);
+    assert_string_equal(out.brokers, "b");
+    assert_string_equal(out.props[0], "linger.ms=20");
+    assert_string_equal(out.props[1], "linger.ms=1");
+    assert_string_equal(out.props[2], "acks=1");
+    assert_int_equal(o.nprops, 2); /* o as it was */
+    assert_string_equal(o.props[0], "linger.ms=1");
+    o.nprops = SY_MAX_PROPS - 1;
+    for (int i = 0; i < o.nprops; i++) o.props[i] = "x=y";
+    o.props[o.nprops - 1] = "last=1";
+    sy_kafka_opts_first(&out, &o, (const char *const[]){"a=1", "b=2"}, 2);
+    assert_int_equal(out.nprops, SY_MAX_PROPS); /* no room for the user's last */
+    assert_string_equal(out.props[0], "a=1");
+    assert_string_equal(out.props[SY_MAX_PROPS - 1], "x=y");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plan_names),
         cmocka_unit_test(test_check),
         cmocka_unit_test(test_batch_size),
+        cmocka_unit_test(test_opts_first),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
