@@ -184,6 +184,7 @@ typedef struct tier_rec {
     struct listed *held;      /* listed batches of this tier topic whose partitions
                                  are looked at once assigned (partitions_here) */
     size_t nheld;
+    size_t held_over;         /* more than HELD_MAX of them: not kept, reported (take_held) */
     sy_keymap resolved;       /* restored intents' shares resolved here: a restore brings them back */
     int busy;                 /* listings and input files still to read */
     queued *q;
@@ -1135,6 +1136,8 @@ static void take_listed(batchio *lister, assigned *a, const sy_blist_item *it)
             if (tr->nheld < HELD_MAX) {
                 if (tr->nheld % 8 == 0) tr->held = sy_xrealloc(tr->held, (tr->nheld + 8) * sizeof *tr->held);
                 tr->held[tr->nheld++] = (listed){.it = *it, .model = lister->model};
+            } else {
+                tr->held_over++;
             }
             return;
         }
@@ -1153,6 +1156,11 @@ static void take_held(worker *w, const sy_tier *tier)
         if (!adopted_already(w, NULL, tr->held[i].it.id) && partitions_here(w, tier, &a, &tr->held[i].it))
             adopt_listed(w, tier, tr->held[i].model, &tr->held[i].it);
     free(a.parts);
+    if (tr->held_over)
+        sy_warn("tier '%s': %zu listed batch(es) past the first %d waiting for the partitions were not looked at; "
+                "if one is this worker's, its jobs are sent again (may be paid twice)", tier->name, tr->held_over,
+                HELD_MAX);
+    tr->held_over = 0;
     free(tr->held);
     tr->held = NULL;
     tr->nheld = 0;
