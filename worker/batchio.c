@@ -184,6 +184,7 @@ typedef struct tier_rec {
     struct listed *held;      /* listed batches of this tier topic whose partitions
                                  are looked at once assigned (partitions_here) */
     size_t nheld;
+    size_t held_over;         /* more than HELD_MAX of them: not kept, reported (take_held) */
     sy_keymap resolved;       /* restored intents' shares resolved here: a restore brings them back */
     int busy;                 /* listings and input files still to read */
     queued *q;
@@ -1068,22 +1069,31 @@ static void adopt(batchio *b, const char *how)
     step(b, SY_BE_ADOPTED);
 }
 
+/* The tier topic's partitions assigned here, read once for a page of the
+ * listing or the held batches (rd_kafka_assignment waits on librdkafka's
+ * thread: not once per listed batch). */
+typedef struct assigned {
+    bool read;
+    int32_t *parts;
+    size_t n;
+} assigned;
+
 /* Whether a listed batch of this tier carries jobs of a partition this
  * worker is assigned now (its metadata names the tier topic and the
  * partitions: put_owner_metadata): a batch created but not recorded by a
  * worker that died, whose jobs come back to this one. */
-static bool partitions_here(worker *w, const sy_tier *tier, const sy_blist_item *it)
+static bool partitions_here(worker *w, const sy_tier *tier, assigned *a, const sy_blist_item *it)
 {
-    rd_kafka_topic_partition_list_t *parts = NULL;
-    if (!w->consumer || rd_kafka_assignment(w->consumer, &parts) || !parts) return false;
-    int32_t *mine = sy_xcalloc((size_t)parts->cnt + 1, sizeof *mine);
-    size_t n = 0;
-    for (int i = 0; i < parts->cnt; i++)
-        if (!strcmp(parts->elems[i].topic, tier->topic)) mine[n++] = parts->elems[i].partition;
-    rd_kafka_topic_partition_list_destroy(parts);
-    bool meet = n && sy_blist_parts_meet(it->md_parts, mine, n);
-    free(mine);
-    return meet;
+    if (!a->read) {
+        a->read = true;
+        rd_kafka_topic_partition_list_t *parts = NULL;
+        if (!w->consumer || rd_kafka_assignment(w->consumer, &parts) || !parts) return false;
+        a->parts = sy_xcalloc((size_t)parts->cnt + 1, sizeof *a->parts);
+        for (int i = 0; i < parts->cnt; i++)
+            if (!strcmp(parts->elems[i].topic, tier->topic)) a->parts[a->n++] = parts->elems[i].partition;
+        rd_kafka_topic_partition_list_destroy(parts);
+    }
+    return a->n && sy_blist_parts_meet(it->md_parts, a->parts, a->n);
 }
 
 /* A listed batch taken: polled, its input file read for its custom_ids. */
@@ -1112,7 +1122,7 @@ static void adopt_listed(worker *w, const sy_tier *tier, const sy_model *model, 
  * dead worker's, not recorded; the partitions are known once the first
  * changelog restore has ended, until then the batch is kept). Another
  * live worker's batch is left to it. */
-static void take_listed(batchio *lister, const sy_blist_item *it)
+static void take_listed(batchio *lister, assigned *a, const sy_blist_item *it)
 {
     worker *w = lister->w;
     const sy_tier *tier = lister->tier;
@@ -1126,10 +1136,12 @@ static void take_listed(batchio *lister, const sy_blist_item *it)
             if (tr->nheld < HELD_MAX) {
                 if (tr->nheld % 8 == 0) tr->held = sy_xrealloc(tr->held, (tr->nheld + 8) * sizeof *tr->held);
                 tr->held[tr->nheld++] = (listed){.it = *it, .model = lister->model};
+            } else {
+                tr->held_over++;
             }
             return;
         }
-        if (!partitions_here(w, tier, it)) return; /* another live worker's: it polls it */
+        if (!partitions_here(w, tier, a, it)) return; /* another live worker's: it polls it */
     }
     adopt_listed(w, tier, lister->model, it);
 }
@@ -1139,9 +1151,16 @@ static void take_listed(batchio *lister, const sy_blist_item *it)
 static void take_held(worker *w, const sy_tier *tier)
 {
     tier_rec *tr = &set_of(w)->tiers[tier->index];
+    assigned a = {0};
     for (size_t i = 0; i < tr->nheld; i++)
-        if (!adopted_already(w, NULL, tr->held[i].it.id) && partitions_here(w, tier, &tr->held[i].it))
+        if (!adopted_already(w, NULL, tr->held[i].it.id) && partitions_here(w, tier, &a, &tr->held[i].it))
             adopt_listed(w, tier, tr->held[i].model, &tr->held[i].it);
+    free(a.parts);
+    if (tr->held_over)
+        sy_warn("tier '%s': %zu listed batch(es) past the first %d waiting for the partitions were not looked at; "
+                "if one is this worker's, its jobs are sent again (may be paid twice)", tier->name, tr->held_over,
+                HELD_MAX);
+    tr->held_over = 0;
     free(tr->held);
     tr->held = NULL;
     tr->nheld = 0;
@@ -1175,9 +1194,10 @@ static void on_list(batchio *lister, const sy_transfer *t, bool ok)
     }
     lister->failures = 0;
     if (pg.skipped) sy_warn("tier '%s': %zu unreadable item(s) in the provider's batch listing ignored", tier->name, pg.skipped);
+    assigned a = {0};
     for (size_t i = 0; i < pg.n; i++) {
         if (!anthropic(lister)) {
-            take_listed(lister, &pg.items[i]);
+            take_listed(lister, &a, &pg.items[i]);
             continue;
         }
         bool maybe = false; /* kept only when it may be an intent's batch: bounded by what is asked */
@@ -1190,6 +1210,7 @@ static void on_list(batchio *lister, const sy_transfer *t, bool ok)
             lister->seen = sy_xrealloc(lister->seen, (lister->nseen + 64) * sizeof *lister->seen);
         lister->seen[lister->nseen++] = pg.items[i];
     }
+    free(a.parts);
     int64_t window = lister->since_ms ? lister->since_ms : tr->oldest_ms == INT64_MAX ? tr->start_ms : tr->oldest_ms;
     sy_blist_next next = sy_blist_after_page(&pg, lister->cursor, ++lister->pages, window - SY_BLIST_MARGIN_MS);
     if (next == SY_BLN_MORE) {

@@ -1,8 +1,9 @@
 /* batchrec.c -- a batch's durable record, encoded and decoded
  * (batchrec.h). The layout, all integers little-endian:
  *   u8 version, u8 kind, u8 status, u8 0, i64 recorded_ms, u32 n,
- *   u32 total (version 2 on; version 1 has none: total = n), then tier, model, file_id, batch_id, and n custom_ids, each a u16
- *   length and its bytes; then per job a u8 (1: its message follows):
+ *   u32 total (version 2 on; version 1 has none: total = n), then tier,
+ *   model, file_id, batch_id, and n custom_ids, each a u16 length and
+ *   its bytes; then per job a u8 (1: its message follows):
  *   i32 partition, i64 offset, origin (u16 length), key and value (u32
  *   length each, then the bytes).
  * Decoding checks every length before it reads. */
@@ -35,13 +36,19 @@ static void put_str(sy_buf *b, const char *s, size_t max)
     sy_buf_append(b, s ? s : "", n);
 }
 
+/* The batch's whole job count (total 0: the n it lists). */
+static size_t whole_count(const sy_batchrec *r)
+{
+    return r->total > r->n ? r->total : r->n;
+}
+
 void sy_batchrec_encode(sy_buf *out, const sy_batchrec *r)
 {
     unsigned char head[4] = {SY_BATCHREC_VERSION, (unsigned char)r->kind, (unsigned char)r->status, 0};
     sy_buf_append(out, head, 4);
     put_u64(out, (uint64_t)r->recorded_ms, 8);
     put_u64(out, r->n, 4);
-    put_u64(out, r->total > r->n ? r->total : r->n, 4);
+    put_u64(out, whole_count(r), 4);
     put_str(out, r->tier, SY_BATCHREC_NAME_MAX - 1);
     put_str(out, r->model, SY_BATCHREC_NAME_MAX - 1);
     put_str(out, r->file_id, SY_BATCHREC_ID_MAX - 1);
@@ -123,8 +130,9 @@ int sy_batchrec_decode(const void *data, size_t len, sy_batchrec_view *v)
     int64_t recorded = (int64_t)get_u(&r, 8, &bad);
     uint64_t n = get_u(&r, 4, &bad);
     uint64_t total = version >= 2 ? get_u(&r, 4, &bad) : n;
-    if (bad || (version != 1 && version != SY_BATCHREC_VERSION) || total < n || total > SY_BATCHREC_JOBS_MAX || (kind != SY_BR_OPENAI && kind != SY_BR_ANTHROPIC) ||
-        (status != SY_BR_UPLOADED && status != SY_BR_CREATED) || n > SY_BATCHREC_JOBS_MAX ||
+    if (bad || (version != 1 && version != SY_BATCHREC_VERSION) || total < n || total > SY_BATCHREC_JOBS_MAX ||
+        (kind != SY_BR_OPENAI && kind != SY_BR_ANTHROPIC) || (status != SY_BR_UPLOADED && status != SY_BR_CREATED) ||
+        n > SY_BATCHREC_JOBS_MAX ||
         n * 2 > r.left) /* each id takes two bytes at least: n is bounded by the bytes there */
         return -1;
     sy_buf_init(&v->storage);
@@ -282,7 +290,7 @@ static size_t encode_of(sy_buf *out, const sy_batchrec *r, int32_t partition, si
             jobs[j++] = r->jobs[i];
         }
     sy_batchrec part = *r;
-    part.total = r->total > r->n ? r->total : r->n; /* the whole batch's count */
+    part.total = whole_count(r); /* the whole batch's, not this part's */
     part.n = k;
     part.ids = ids;
     part.jobs = jobs;
@@ -324,7 +332,8 @@ static size_t job_bytes(const sy_batchrec *r, size_t i)
 
 static size_t head_bytes(const sy_batchrec *r)
 {
-    return 4 + 8 + 4 + 4 + str_bytes(r->tier, SY_BATCHREC_NAME_MAX - 1) + str_bytes(r->model, SY_BATCHREC_NAME_MAX - 1) +
+    return 4 + 8 + 4 + 4 + str_bytes(r->tier, SY_BATCHREC_NAME_MAX - 1) +
+           str_bytes(r->model, SY_BATCHREC_NAME_MAX - 1) +
            str_bytes(r->file_id, SY_BATCHREC_ID_MAX - 1) + str_bytes(r->batch_id, SY_BATCHREC_ID_MAX - 1);
 }
 
