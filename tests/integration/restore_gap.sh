@@ -49,4 +49,16 @@ echo "   results for $victim: $(grep -c "\"job_id\":\"$victim\"" "$T/results.jso
 "$PY" tests/integration/exactly_once.py "$T/results.jsonl" "$T/calls.jsonl" "$T/maybe-twice.txt" "$N" g- ||
     fail "exactly-once assertions"
 ok "C (empty state dir): one result per job; $victim found on the output topic, not published again"
+# A sync job's PUBLISHED state is not mirrored (its PUBLISHING record's
+# progress mark stands for it): about one changelog record a job, where
+# mirroring both states made two.
+records=0
+for tier in echo-tier echo2-tier; do
+    n=$(kcat -C -b "$BROKERS" -t "switchyard.tier.$tier.changelog" -e -q -f 'r\n' 2>>"$T/kcat.log" | wc -l)
+    records=$((records + n))
+done
+echo "   changelog records: $records for $N jobs"
+[ "$records" -ge "$N" ] && [ "$records" -le $((N * 3 / 2)) ] ||
+    fail "$records changelog records for $N jobs (one a job, and the few the restore found, expected)"
+ok "about one changelog record a job ($records for $N)"
 check_logs
