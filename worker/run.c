@@ -1199,17 +1199,20 @@ static void crash_before_result(void)
 /* Test hook: SWITCHYARD_CRASH_AT=published_gap (tests/integration/
  * restore_gap.sh). The 20th result acknowledged (the victim), and every
  * later one of its input partition, get no PUBLISHED note or mirror and
- * never settle, their input offsets not committed: as if that changelog
- * partition's mirrors were still queued when the process died. The
- * worker is killed once the PUBLISHED mirror of a later result in the
- * victim's output partition, of another input partition (so another
- * changelog partition), is acknowledged. */
+ * never settle, their input offsets not committed: as if the worker had
+ * died right after their acknowledgements. Once a later result in the
+ * victim's output partition, of another input partition, is noted, the
+ * worker is killed after 20 more changelog records are acknowledged:
+ * records made after that note, whose progress marks (or, in a batch
+ * tier or with --transactions, PUBLISHED records) put the writer's notes
+ * of that output partition above the victim's result. */
 typedef struct gap_hook {
-    int armed, seen;
+    int armed, seen, after;
     const char *topic; /* the victim's input topic and partition */
     int32_t part, out_part;
     int64_t out_off;
-    const sy_run *victim, *trigger;
+    const sy_run *victim;
+    bool triggered;
 } gap_hook;
 static gap_hook gap = {.armed = -1};
 
@@ -1232,8 +1235,16 @@ static bool published_gap(sy_run *r, int32_t out_partition, int64_t out_offset)
         r->pending_deliveries++; /* a mirror that never comes */
         return true;
     }
-    if (!gap.trigger && out_partition == gap.out_part && out_offset > gap.out_off) gap.trigger = r;
+    if (out_partition == gap.out_part && out_offset > gap.out_off) gap.triggered = true;
     return false;
+}
+
+/* The hook's kill: changelog records acknowledged after the trigger. */
+static void published_gap_kill(worker *w, rd_kafka_t *rk, const sy_run *r)
+{
+    if (!gap.triggered || rk != w->changelog_producer || r->state != SY_LS_MIRRORING || ++gap.after < 20) return;
+    sy_warn("SWITCHYARD_CRASH_AT=published_gap: later changelog records carry a note above it; killing the worker");
+    raise(SIGKILL);
 }
 
 void run_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -1247,10 +1258,7 @@ void run_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     }
     if (m->err && delivery_failed(w, r, rk, m)) return;
     if (!r) return; /* a mirror with no job behind it (recovery) */
-    if (r == gap.trigger && rk == w->changelog_producer && !m->err) {
-        sy_warn("SWITCHYARD_CRASH_AT=published_gap: a later PUBLISHED mirror is on the changelog; killing the worker");
-        raise(SIGKILL);
-    }
+    if (!m->err) published_gap_kill(w, rk, r);
     if (r->batch_id && r->state == SY_LS_MIRRORING) crash_before_result();
     if (r->state == SY_LS_MIRRORING) /* acknowledged, or done without (publish_substitute) */
         step(r, SY_EV_MIRRORED, NULL, NULL);
