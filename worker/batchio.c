@@ -31,7 +31,9 @@
  * owner, and the jobs no batch owns yet are dropped, never answered here
  * (batchio_hand_over). A batch's record goes once the results it answered
  * are out (batchio_result_out), not when it ends: a crash in between
- * rebuilds those jobs, answered from the store.
+ * rebuilds those jobs, answered from the store; the results of jobs
+ * rebuilt from it and answered from the store hold it the same way
+ * (batchio_answered_from_store).
  * docs/durability.md, "Batch tiers", is the account of it.
  *
  * Anthropic message batches (a model on a provider of kind anthropic) have
@@ -52,7 +54,8 @@
  * Test hook: SWITCHYARD_BATCH_CRASH_AT=after_upload|after_create|before_create
  * (Anthropic: its intent recorded, no create sent) kills the worker
  * (SIGKILL) at that point (tests/integration/batch_crash.sh,
- * batch_anthropic_crash.sh). */
+ * batch_anthropic_crash.sh); SWITCHYARD_BATCH_ADOPT_KEEP_MS=<ms> shortens
+ * the 120 s an adopted batch is kept for late jobs (batch_publish_hold.sh). */
 #include "batchio.h"
 
 #include <inttypes.h>
@@ -74,6 +77,18 @@
 #define RETRY_MS 200 /* no engine slot, or a call failed: try again */
 
 #define ADOPT_KEEP_MS 120000 /* an adopted batch's results wait this long for late jobs */
+
+/* ADOPT_KEEP_MS, or the test hook SWITCHYARD_BATCH_ADOPT_KEEP_MS (read
+ * once; tests/integration/batch_publish_hold.sh shortens it). */
+static int64_t adopt_keep_ms(void)
+{
+    static int64_t ms = -1;
+    if (ms < 0) {
+        const char *v = getenv("SWITCHYARD_BATCH_ADOPT_KEEP_MS");
+        ms = v && atoll(v) > 0 ? atoll(v) : ADOPT_KEEP_MS;
+    }
+    return ms;
+}
 
 typedef struct logged_part logged_part;
 struct intent;
@@ -585,7 +600,11 @@ static void forget_when_out(batchio *b)
         b->forget_held = true;
         return;
     }
-    if (!b->keep_record) forget_record(b);
+    if (!b->keep_record && (b->rkey.len || b->extra_keys.len)) {
+        sy_info("batch %s of tier '%s': over, the results it answered are out; its record goes", b->batch_id,
+                b->tier->name);
+        forget_record(b);
+    }
     batch_free(b);
 }
 
@@ -752,7 +771,7 @@ static void step(batchio *b, sy_batch_event ev)
     if (st.effects & SY_BX_DOWNLOAD) start_call(b, b->out_id[0] ? OP_OUTPUT : OP_ERRORS);
     if (st.effects & SY_BX_PUBLISH) answer_all(b);
     if (st.effects & SY_BX_FORGET) {
-        if (b->adopted) later(b, OP_NONE, ADOPT_KEEP_MS); /* for its jobs still to come */
+        if (b->adopted) later(b, OP_NONE, adopt_keep_ms()); /* for its jobs still to come */
         else forget_when_out(b);
     }
 }
@@ -768,7 +787,11 @@ static void send_now(batchio *b)
 static void on_timer(void *ctx)
 {
     batchio *b = ctx;
-    if (b->state == SY_BS_DONE) forget_when_out(b); /* an adopted batch's keeping time is over */
+    if (b->state == SY_BS_DONE) { /* an adopted batch's keeping time is over */
+        sy_info("batch %s of tier '%s': kept %" PRId64 " ms for late jobs; its record goes once the %zu "
+                "result(s) it holds are out", b->batch_id, b->tier->name, adopt_keep_ms(), b->holding);
+        forget_when_out(b);
+    }
     else if (b->state == SY_BS_COLLECTING && b->pending == OP_NONE) send_now(b);
     else start_call(b, b->pending);
 }
@@ -1844,6 +1867,21 @@ static batchio *collecting(worker *w, const sy_tier *tier, const sy_model *model
     return NULL;
 }
 
+/* The adopted batch of tier t that carries custom_id id, and its index
+ * there (*at), or NULL. */
+static batchio *adopted_at(worker *w, const sy_tier *t, const char *id, size_t *at)
+{
+    sy_buf k;
+    sy_buf_init(&k);
+    batchio *b = sy_keymap_get(&set_of(w)->adopted, adopted_key(&k, t, id));
+    sy_buf_free(&k);
+    size_t i = 0;
+    while (b && i < b->n && strcmp(b->ids[i], id)) i++;
+    if (!b || i == b->n) return NULL;
+    *at = i;
+    return b;
+}
+
 /* A job whose key an adopted batch carries joins it; answered at once if
  * the batch's results are in already. True when it joined. */
 static bool join_adopted(worker *w, sy_run *r, const char *key, const sy_buf *line)
@@ -1853,14 +1891,9 @@ static bool join_adopted(worker *w, sy_run *r, const char *key, const sy_buf *li
         sy_batch_anthropic_id(key, hashed);
         key = hashed;
     }
-    sy_buf k;
-    sy_buf_init(&k);
-    batchio *b = sy_keymap_get(&set_of(w)->adopted, adopted_key(&k, r->tier, key));
-    sy_buf_free(&k);
-    if (!b || b->model != r->model) return false;
-    size_t idx = 0;
-    while (idx < b->n && strcmp(b->ids[idx], key)) idx++;
-    if (idx == b->n || b->runs[idx]) return false;
+    size_t idx;
+    batchio *b = adopted_at(w, r->tier, key, &idx);
+    if (!b || b->model != r->model || b->runs[idx]) return false;
     if (b->state != SY_BS_DONE) {
         b->runs[idx] = r;
         r->in_batch = true;
@@ -1884,6 +1917,29 @@ static bool join_adopted(worker *w, sy_run *r, const char *key, const sy_buf *li
                                              found ? a.error_code : "no_result_line"));
     free(a.body);
     return true;
+}
+
+/* Is job i of b (rebuilt from its record, not joined) r's message? */
+static bool rebuilt_from(const batchio *b, size_t i, const sy_run *r)
+{
+    return !b->runs[i] && !b->gone[i] && b->jobs[i].present && b->jobs[i].partition == r->partition &&
+           b->jobs[i].offset == r->offset;
+}
+
+void batchio_answered_from_store(worker *w, sy_run *r)
+{
+    if (!w->batches || r->batch_hold || !r->tier || !set_of(w)->adopted.count) return;
+    const char *key = r->job.idempotency_key ? r->job.idempotency_key : "";
+    size_t i;
+    batchio *b = adopted_at(w, r->tier, key, &i);
+    if (!b || !rebuilt_from(b, i, r)) { /* its custom_id in an Anthropic batch (its model is not chosen yet) */
+        char hashed[SY_BATCH_ID_MAX];
+        sy_batch_anthropic_id(key, hashed);
+        b = adopted_at(w, r->tier, hashed, &i);
+    }
+    if (!b || !rebuilt_from(b, i, r)) return; /* no record here carries it */
+    b->answered[i] = true; /* nothing of it left to await (nothing_left) */
+    answered_by(b, r, true);
 }
 
 static void route(worker *w, sy_run *r, sy_buf *line)

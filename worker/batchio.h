@@ -97,6 +97,12 @@ void batchio_forget_run(worker *w, sy_run *r);
  * that a crash before then rebuilds the jobs, answered from the store
  * (docs/durability.md, "Batch tiers"). */
 void batchio_result_out(worker *w, sy_run *r, bool out);
+/* r, a job rebuilt from a batch's record (batch-owned), is answered from
+ * its stored result (replay or dedup), not by its batch: that batch's
+ * record stays until this result is out too (batchio_result_out), as for
+ * the results the batch answered, so that a crash before then rebuilds it
+ * again. Nothing when no adopted batch here carries r's message. */
+void batchio_answered_from_store(worker *w, sy_run *r);
 /* Teardown: every batch freed, nothing answered (the jobs are redone). */
 void batchio_free_all(worker *w);
 

@@ -255,8 +255,12 @@ static bool first_copy_publishing(const sy_run *r)
 /* A stored answer (replay or dedup), or the job runs after all. */
 static void answer_stored(sy_run *r, const sy_job_record *rec, sy_answer answer)
 {
-    if (publish_restamp(r, rec, answer) != 0) step(r, SY_EV_STORED_UNREADABLE, NULL, NULL);
-    else step(r, answer == SY_ANSWER_DEDUP ? SY_EV_DEDUP : SY_EV_REPLAY, NULL, NULL);
+    if (publish_restamp(r, rec, answer) != 0) {
+        step(r, SY_EV_STORED_UNREADABLE, NULL, NULL);
+        return;
+    }
+    if (r->batch_owned) batchio_answered_from_store(r->w, r); /* rebuilt: its record stays until this is out */
+    step(r, answer == SY_ANSWER_DEDUP ? SY_EV_DEDUP : SY_EV_REPLAY, NULL, NULL);
 }
 
 /* What the store knows of this key. Returns true when it decided the
@@ -1080,7 +1084,8 @@ bool run_on_batch_line(sy_run *r, const char *batch_id, int status, const char *
 
 void run_on_timer(sy_run *r)
 {
-    if (r->state == SY_LS_INTENT_STAGED) { /* held by the test hook: launched after the next commit */
+    if (r->state == SY_LS_INTENT_STAGED || r->state == SY_LS_PUBLISH_STAGED) {
+        /* held by the test hook: launched (or its stored result sent) after the next commit */
         run_defer(r);
         return;
     }
@@ -1098,7 +1103,8 @@ void run_after_group_commit(worker *w)
     w->deferred = NULL;
     while (r) {
         sy_run *next = r->next_deferred;
-        if (r->hold_until_us && r->state == SY_LS_INTENT_STAGED) { /* test hook: once, on the timer heap */
+        if (r->hold_until_us && (r->state == SY_LS_INTENT_STAGED || r->state == SY_LS_PUBLISH_STAGED)) {
+            /* test hook: once, on the timer heap */
             sy_timers_add(&w->timers, r->hold_until_us, r, &r->timer_pos);
             r->hold_until_us = 0;
             r = next;

@@ -153,7 +153,7 @@ typedef struct sy_run {
     bool offset_released;      /* RELEASE_OFFSET done (it is done once) */
     bool handed_off;           /* its partition went, a record carries it: released where
                                   it would join its batch (run_revoked) */
-    int64_t hold_until_us;     /* test hook: a rebuilt job's launch waits (run_restore) */
+    int64_t hold_until_us;     /* test hook: a rebuilt job's launch, or its stored result, waits (run_restore) */
     void *batch_hold;          /* the batch that answered it: its record stays until this
                                   job's result is out (batchio_result_out) */
     bool marked;               /* its PUBLISHING mirror carried a progress mark: its
