@@ -127,6 +127,9 @@ typedef struct batchio {
     int64_t since_ms;         /* wall clock: batches created before it do not matter (0: the tier's) */
     sy_blist_item *seen;      /* Anthropic: the listed batches, for the intents */
     size_t nseen;
+    int32_t *parts;           /* OpenAI: the tier topic's partitions a listed batch must meet
+                                 (a restore's, list_assigned); NULL: those assigned now */
+    size_t nparts;
     /* a candidate for an intent (Anthropic, created but not recorded) */
     struct intent *grp;       /* NULL when not one */
     int64_t listed_ms;        /* its created_at, wall clock */
@@ -307,6 +310,7 @@ static void batch_free(batchio *b)
     for (size_t i = 0; b->lines && i < b->n; i++) sy_buf_free(&b->lines[i]);
     free(b->lines);
     free(b->seen);
+    free(b->parts);
     free(b->runs);
     free(b->ids);
     free(b->jobs);
@@ -1045,13 +1049,6 @@ static const sy_model *tier_model(const sy_tier *t, const char *alias)
     return NULL;
 }
 
-static bool adopted_already(worker *w, const batchio *self, const char *batch_id)
-{
-    for (batchio *b = *head(w); b; b = b->next)
-        if (b != self && b->adopted && !strcmp(b->batch_id, batch_id)) return true;
-    return false;
-}
-
 /* The batch (ours or adopted) with this provider id, or NULL. */
 static batchio *batch_by_id(worker *w, const char *batch_id)
 {
@@ -1120,19 +1117,20 @@ static void adopt_listed(worker *w, const sy_tier *tier, const sy_model *model, 
  * is one a record here names (created before a crash, not recorded), or
  * its metadata names this tier topic and a partition assigned here (a
  * dead worker's, not recorded; the partitions are known once the first
- * changelog restore has ended, until then the batch is kept). Another
- * live worker's batch is left to it. */
+ * changelog restore has ended, until then the batch is kept; a listing
+ * after a restore matches that restore's partitions: list_assigned).
+ * Another live worker's batch, or one polled here already, is left. */
 static void take_listed(batchio *lister, assigned *a, const sy_blist_item *it)
 {
     worker *w = lister->w;
     const sy_tier *tier = lister->tier;
     tier_rec *tr = &set_of(w)->tiers[tier->index];
     if (strcmp(it->md_tier, tier->name) || tier_model(tier, it->md_model) != lister->model ||
-        it->status == SY_BST_FAILED || !it->input_file_id[0] || adopted_already(w, NULL, it->id))
-        return; /* another's, over, or a recorded batch polled already */
+        it->status == SY_BST_FAILED || !it->input_file_id[0] || batch_by_id(w, it->id))
+        return; /* another's, over, or a batch polled already (recorded, or this worker's own) */
     if (!sy_keymap_get(&tr->uploaded, it->input_file_id)) {
         if (!it->md_parts[0] || strcmp(it->md_topic, tier->topic)) return; /* another deployment's */
-        if (!set_of(w)->assigned) {
+        if (!set_of(w)->assigned && !lister->parts) {
             if (tr->nheld < HELD_MAX) {
                 if (tr->nheld % 8 == 0) tr->held = sy_xrealloc(tr->held, (tr->nheld + 8) * sizeof *tr->held);
                 tr->held[tr->nheld++] = (listed){.it = *it, .model = lister->model};
@@ -1147,19 +1145,19 @@ static void take_listed(batchio *lister, assigned *a, const sy_blist_item *it)
 }
 
 /* After the first changelog restore: the listed batches kept for their
- * partitions are adopted when those are assigned here; the rest go. */
+ * partitions are adopted when those are assigned here; the rest go (more
+ * than HELD_MAX kept: the listing is read again, list_assigned). */
 static void take_held(worker *w, const sy_tier *tier)
 {
     tier_rec *tr = &set_of(w)->tiers[tier->index];
     assigned a = {0};
     for (size_t i = 0; i < tr->nheld; i++)
-        if (!adopted_already(w, NULL, tr->held[i].it.id) && partitions_here(w, tier, &a, &tr->held[i].it))
+        if (!batch_by_id(w, tr->held[i].it.id) && partitions_here(w, tier, &a, &tr->held[i].it))
             adopt_listed(w, tier, tr->held[i].model, &tr->held[i].it);
     free(a.parts);
     if (tr->held_over)
-        sy_warn("tier '%s': %zu listed batch(es) past the first %d waiting for the partitions were not looked at; "
-                "if one is this worker's, its jobs are sent again (may be paid twice)", tier->name, tr->held_over,
-                HELD_MAX);
+        sy_info("tier '%s': %zu listed batch(es) past the first %d waiting for the partitions: the listing is "
+                "read again for the partitions assigned", tier->name, tr->held_over, HELD_MAX);
     tr->held_over = 0;
     free(tr->held);
     tr->held = NULL;
@@ -1195,6 +1193,7 @@ static void on_list(batchio *lister, const sy_transfer *t, bool ok)
     lister->failures = 0;
     if (pg.skipped) sy_warn("tier '%s': %zu unreadable item(s) in the provider's batch listing ignored", tier->name, pg.skipped);
     assigned a = {0};
+    if (lister->parts) a = (assigned){.read = true, .parts = lister->parts, .n = lister->nparts};
     for (size_t i = 0; i < pg.n; i++) {
         if (!anthropic(lister)) {
             take_listed(lister, &a, &pg.items[i]);
@@ -1210,7 +1209,7 @@ static void on_list(batchio *lister, const sy_transfer *t, bool ok)
             lister->seen = sy_xrealloc(lister->seen, (lister->nseen + 64) * sizeof *lister->seen);
         lister->seen[lister->nseen++] = pg.items[i];
     }
-    free(a.parts);
+    if (a.parts != lister->parts) free(a.parts);
     int64_t window = lister->since_ms ? lister->since_ms : tr->oldest_ms == INT64_MAX ? tr->start_ms : tr->oldest_ms;
     sy_blist_next next = sy_blist_after_page(&pg, lister->cursor, ++lister->pages, window - SY_BLIST_MARGIN_MS);
     if (next == SY_BLN_MORE) {
@@ -1790,15 +1789,50 @@ static void list_intents(worker *w, const sy_tier *tier)
     }
 }
 
-void batchio_restored(worker *w)
+/* OpenAI: a listing for a restore's partitions of the tier topic (after
+ * the first restore, or at the first when more batches were listed at
+ * start than were kept): a batch a dead worker created and did not record
+ * carries jobs Kafka brings back to this worker now, and is found by its
+ * metadata's partitions. The tier's jobs wait for it (queued) as at start;
+ * its window is the restore's time (less the clocks' margin): such a batch
+ * was created before its worker's death, which the group saw within its
+ * session timeout. */
+static void list_assigned(worker *w, const sy_tier *tier, const rd_kafka_topic_partition_list_t *parts,
+                          int64_t since_ms)
+{
+    tier_rec *tr = &set_of(w)->tiers[tier->index];
+    size_t n = 0;
+    for (int i = 0; i < parts->cnt; i++) n += !strcmp(parts->elems[i].topic, tier->topic);
+    if (!n) return;
+    for (size_t i = 0; i < tier->nmodels; i++) {
+        const sy_model *m = tier->models[i].model;
+        if (!m || strcmp(m->provider->kind->name, "openai")) continue;
+        batchio *l = batch_new(w, tier, m);
+        l->lister = true;
+        l->since_ms = since_ms;
+        l->parts = sy_xcalloc(n, sizeof *l->parts);
+        for (int j = 0; j < parts->cnt; j++)
+            if (!strcmp(parts->elems[j].topic, tier->topic)) l->parts[l->nparts++] = parts->elems[j].partition;
+        sy_info("tier '%s': %zu partition(s) assigned; the provider's batches listed for one of theirs created "
+                "and not recorded", tier->name, n);
+        if (tr->st == REC_DONE) tr->st = REC_LOOKING, tr->busy = 0;
+        tr->busy++;
+        start_call(l, OP_LIST);
+    }
+}
+
+void batchio_restored(worker *w, const rd_kafka_topic_partition_list_t *parts)
 {
     if (!w->batches) return;
     for (size_t i = 0; i < w->cfg->ntiers; i++) {
         const sy_tier *t = w->cfg->tiers[i];
-        if (t->mode != SY_TIER_BATCH || set_of(w)->tiers[t->index].st == REC_NONE) continue;
+        tier_rec *tr = &set_of(w)->tiers[t->index];
+        if (t->mode != SY_TIER_BATCH || tr->st == REC_NONE) continue;
         scan_records(w, t, true);
+        bool over = tr->held_over > 0; /* listed at start, not kept */
         take_held(w, t);
         list_intents(w, t);
+        if (set_of(w)->assigned || over) list_assigned(w, t, parts, set_of(w)->assigned ? sy_now_ms() : tr->start_ms);
     }
     set_of(w)->assigned = true;
 }
