@@ -119,6 +119,8 @@ typedef struct batchio {
     size_t holding;           /* jobs it answered whose results are not out yet */
     bool forget_held;         /* over: its record goes once they are (batchio_result_out) */
     bool keep_record;         /* one was freed without its result out: the record stays */
+    bool shares;              /* an intent's winner: extra_keys are restored shares of it, whose
+                                 tombstones go once its jobs' results are out (shares_out) */
     struct logged_part { int32_t partition; uint32_t count; } *logged; /* parts of its record */
     size_t nlogged;           /* on the changelog, per partition (their tombstones' keys) */
     /* the listing (lister) */
@@ -188,7 +190,6 @@ typedef struct tier_rec {
                                  are looked at once assigned (partitions_here) */
     size_t nheld;
     size_t held_over;         /* more than HELD_MAX of them: not kept, reported (take_held) */
-    sy_keymap resolved;       /* restored intents' shares resolved here: a restore brings them back */
     int busy;                 /* listings and input files still to read */
     queued *q;
     size_t nq, capq;
@@ -198,6 +199,8 @@ typedef struct batchio_set {
     batchio *list;
     tier_rec *tiers;          /* per cfg.tiers index */
     sy_keymap adopted;        /* "<tier index>:<custom_id>" -> adopted batchio */
+    sy_keymap tombs;          /* restored records' keys whose tombstone is on its way: a
+                                 restore that brings them back first skips them */
     const batchio_hooks *hooks; /* run.c's (batchio_start) */
     bool assigned;            /* a changelog restore has ended: the partitions are known */
 } batchio_set;
@@ -208,6 +211,7 @@ static batchio_set *set_of(worker *w)
         batchio_set *bs = sy_xcalloc(1, sizeof *bs);
         bs->tiers = sy_xcalloc(w->cfg->ntiers ? w->cfg->ntiers : 1, sizeof *bs->tiers);
         sy_keymap_init(&bs->adopted);
+        sy_keymap_init(&bs->tombs);
         w->batches = bs;
     }
     return w->batches;
@@ -266,23 +270,45 @@ static void intent_free(intent *in)
     free(in);
 }
 
-/* A record of an intent resolved here leaves the store. A restored share
- * leaves this store only (its changelog copy is the partition's owner's)
- * and is remembered: the next restore, which brings it back, skips it. */
-static void drop_intent_record(worker *w, tier_rec *tr, const char *key)
+static const char tomb_tag;
+static bool log_tombstone(worker *w, const sy_tier *tier, const char *k, const void *tag);
+
+/* A record of an intent resolved here leaves the store; a restored share
+ * (a changelog key) gets its tombstone there too, so that no later owner
+ * of its partition restores it again. */
+static void drop_intent_record(worker *w, const sy_tier *tier, const char *key)
 {
     sy_store_batch_del(w->store, key);
-    if (sy_batchrec_is_log_key(key, strlen(key))) sy_keymap_put(&tr->resolved, key, tr);
+    if (sy_batchrec_is_log_key(key, strlen(key))) log_tombstone(w, tier, key, &tomb_tag);
 }
 
-/* An intent's records leave the store (keep_own: its own, the worker's,
- * stays: the batch that carried it takes it). */
-static void intent_drop_records(worker *w, const sy_tier *tier, const intent *in, bool keep_own)
+/* Whether key is among the restored records a batch carries (they go with it). */
+static bool extra_has(const batchio *b, const char *key)
 {
-    tier_rec *tr = &set_of(w)->tiers[tier->index];
-    if (!keep_own || sy_batchrec_is_log_key(in->key, strlen(in->key))) drop_intent_record(w, tr, in->key);
+    for (size_t at = 0; at < b->extra_keys.len; at += strlen(b->extra_keys.data + at) + 1)
+        if (!strcmp(b->extra_keys.data + at, key)) return true;
+    return false;
+}
+
+/* An intent resolved: with a winner, its own record stays (the winner
+ * takes it) and its restored shares go with the winner (shares_out: once
+ * their jobs' results are out, so a crash before finds them again);
+ * without one, every record goes now (its jobs go into a new batch). */
+static void intent_drop_record(worker *w, const sy_tier *tier, const char *k, batchio *winner)
+{
+    if (!winner) {
+        drop_intent_record(w, tier, k);
+    } else if (sy_batchrec_is_log_key(k, strlen(k)) && !extra_has(winner, k)) {
+        sy_buf_append(&winner->extra_keys, k, strlen(k) + 1);
+        winner->shares = true;
+    }
+}
+
+static void intent_drop_records(worker *w, const sy_tier *tier, const intent *in, batchio *winner)
+{
+    intent_drop_record(w, tier, in->key, winner);
     for (size_t at = 0; at < in->keys.len; at += strlen(in->keys.data + at) + 1)
-        drop_intent_record(w, tr, in->keys.data + at);
+        intent_drop_record(w, tier, in->keys.data + at, winner);
 }
 
 static void batch_free(batchio *b)
@@ -482,8 +508,16 @@ static void own_jobs(batchio *b)
 
 bool batchio_on_delivery(worker *w, const rd_kafka_message_t *m)
 {
-    if (m->_private != (void *)&batch_record_tag) return false;
-    if (!w->batches || !m->key || !m->rkt) return true; /* a tombstone, or its batch is gone */
+    if (m->_private != (void *)&batch_record_tag && m->_private != (void *)&tomb_tag) return false;
+    if (!w->batches || !m->key || !m->rkt) return true; /* its batch is gone */
+    if (!m->payload && w->batches->tombs.count) { /* a tombstone on the log (or refused: the copy stays) */
+        sy_buf k;
+        sy_buf_init(&k);
+        sy_buf_append(&k, m->key, m->key_len);
+        sy_keymap_del(&w->batches->tombs, sy_buf_cstr(&k));
+        sy_buf_free(&k);
+    }
+    if (m->_private == (void *)&tomb_tag) return true; /* no batch counts it */
     sy_buf base;
     sy_buf_init(&base);
     for (batchio *b = *head(w); b; b = b->next) {
@@ -554,15 +588,25 @@ static int32_t key_partition(const char *k)
     return sy_batchrec_log_key_parse(k, strlen(k), &p, &part, &count, &base) == 0 ? p : -1;
 }
 
-/* A restored record's tombstone, under its own key. */
+/* A restored record's tombstone, under its own key, into its partition of
+ * the tier's changelog; the key is remembered until the tombstone is
+ * acknowledged (batchio_on_delivery): a restore that brings the record
+ * back before it is on the log skips it. True when produced. */
+static bool log_tombstone(worker *w, const sy_tier *tier, const char *k, const void *tag)
+{
+    const char *topic = w->opt.changelog ? w->changelog_topics[tier->index] : NULL;
+    int32_t part = key_partition(k);
+    if (!topic || part < 0 ||
+        sy_kafka_produce_to(w->changelog_producer, topic, part, k, strlen(k), NULL, 0, NULL, (void *)tag) != 0)
+        return false;
+    sy_keymap_put(&set_of(w)->tombs, k, w);
+    return true;
+}
+
+/* The same for a record of b's (its acknowledgement counted in b->acks). */
 static void tombstone(batchio *b, const char *k)
 {
-    const char *topic = log_topic(b);
-    int32_t part = key_partition(k);
-    if (topic && part >= 0 &&
-        sy_kafka_produce_to(b->w->changelog_producer, topic, part, k, strlen(k), NULL, 0, NULL,
-                            (void *)&batch_record_tag) == 0)
-        b->acks++;
+    if (log_tombstone(b->w, b->tier, k, &batch_record_tag)) b->acks++;
 }
 
 static void forget_record(batchio *b)
@@ -593,13 +637,30 @@ static void forget_when_out(batchio *b)
     batch_free(b);
 }
 
+/* An intent's winner whose jobs here are all answered and their results
+ * out: the intent's restored shares get their tombstones now, not when
+ * the batch is forgotten (an adopted batch is kept ADOPT_KEEP_MS for late
+ * jobs; a worker stopped before then would leave them on the changelog). */
+static void shares_out(batchio *b)
+{
+    if (!b->shares || b->keep_record || b->holding) return;
+    for (size_t i = 0; i < b->n; i++)
+        if (!b->answered[i]) return;
+    for (size_t at = 0; at < b->extra_keys.len; at += strlen(b->extra_keys.data + at) + 1)
+        drop_intent_record(b->w, b->tier, b->extra_keys.data + at);
+    sy_buf_reset(&b->extra_keys);
+    b->shares = false;
+}
+
 void batchio_result_out(worker *w, sy_run *r, bool out)
 {
     batchio *b = r->batch_hold;
     r->batch_hold = NULL;
     if (!b || !w->batches) return;
     if (!out) b->keep_record = true;
-    if (--b->holding == 0 && b->forget_held) forget_when_out(b);
+    if (--b->holding) return;
+    if (b->forget_held) forget_when_out(b);
+    else shares_out(b);
 }
 
 /* r's line went to it; its result staged, b's record waits for it. */
@@ -1296,7 +1357,7 @@ static void resolve_intents(batchio *lister, bool complete)
         else
             sy_warn("tier '%s': a message batch of %zu job(s) recorded before its create was not found in an "
                     "incomplete listing: its jobs are sent again (may be paid twice)", lister->tier->name, in->total);
-        intent_drop_records(w, lister->tier, in, false);
+        intent_drop_records(w, lister->tier, in, NULL);
         intent_free(in);
     }
     tr->nintents = keep;
@@ -1343,7 +1404,7 @@ static void candidate_ended(batchio *b)
         }
     size_t win = sy_blist_pick(ours, created, nc);
     batchio *holder = in->holder, *winner = win < nc ? c[win] : NULL;
-    intent_drop_records(w, b->tier, in, winner != NULL); /* its own record, if any, goes with the winner */
+    intent_drop_records(w, b->tier, in, winner); /* its records, if any, go with the winner */
     char *key = sy_xstrdup(in->key);
     sy_run **held = sy_xcalloc(in->n ? in->n : 1, sizeof *held);
     sy_buf *lines = sy_xcalloc(in->n ? in->n : 1, sizeof *lines);
@@ -1607,10 +1668,8 @@ static bool intent_take(rec_scan *sc, const char *key, const sy_batchrec *r, con
     worker *w = sc->w;
     tier_rec *tr = &set_of(w)->tiers[sc->tier->index];
     if (!r->n) return false;
-    if (sy_keymap_get(&tr->resolved, key)) { /* resolved here before */
-        sy_store_batch_del(w->store, key);
-        return true;
-    }
+    for (batchio *b = *head(w); b; b = b->next)
+        if (extra_has(b, key)) return true; /* resolved here: goes with its batch */
     for (size_t i = 0; i < tr->nintents; i++)
         if (intent_has_key(tr->intents[i], key)) return true;
     for (batchio *b = *head(w); b; b = b->next)
@@ -1632,7 +1691,7 @@ static bool intent_take(rec_scan *sc, const char *key, const sy_batchrec *r, con
             done = true;
         } else if (!b->grp && !b->lister && b->rkey.len &&
                    !strcmp(sy_batchrec_log_base(&other, sy_buf_cstr(&b->rkey)), base.data) && knows_all(&b->idset, r)) {
-            drop_intent_record(w, tr, key); /* its batch was found: nothing more to look for */
+            if (!extra_has(b, key)) sy_buf_append(&b->extra_keys, key, strlen(key) + 1); /* its batch was found: goes with it */
             done = true;
         }
     }
@@ -1670,6 +1729,11 @@ static void on_record(void *ctx, const char *key, const void *data, size_t len)
             sc->bad++;
             sy_buf_append(&sc->bad_keys, key, strlen(key) + 1);
         }
+        return;
+    }
+    if (sc->restored && sy_keymap_get(&set_of(w)->tombs, key)) { /* gone here, its tombstone on its way */
+        sy_buf_append(&sc->bad_keys, key, strlen(key) + 1);
+        sy_batchrec_view_free(&v);
         return;
     }
     const sy_batchrec *r = &v.rec;
@@ -1847,7 +1911,6 @@ static void recovery_start(worker *w, const sy_tier *tier)
     tr->st = REC_LOOKING;
     sy_keymap_init(&tr->uploaded);
     sy_buf_init(&tr->uploaded_ids);
-    sy_keymap_init(&tr->resolved);
     tr->oldest_ms = INT64_MAX;
     tr->start_ms = sy_now_ms();
     scan_records(w, tier, false);
@@ -2188,7 +2251,6 @@ void batchio_free_all(worker *w)
     for (size_t t = 0; t < w->cfg->ntiers; t++) {
         sy_keymap_free_with(&bs->tiers[t].uploaded, free);
         sy_buf_free(&bs->tiers[t].uploaded_ids);
-        sy_keymap_free(&bs->tiers[t].resolved);
         for (size_t i = 0; i < bs->tiers[t].nintents; i++) intent_free(bs->tiers[t].intents[i]);
         free(bs->tiers[t].intents);
         free(bs->tiers[t].held);
@@ -2197,6 +2259,7 @@ void batchio_free_all(worker *w)
     }
     free(bs->tiers);
     sy_keymap_free(&bs->adopted);
+    sy_keymap_free(&bs->tombs);
     free(bs);
     w->batches = NULL;
 }
