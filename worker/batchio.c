@@ -17,9 +17,10 @@
  * one created but not recorded: those whose metadata names this tier and
  * one of its models, and whose input file a record names or whose
  * metadata names this tier topic and a partition assigned here (looked at
- * once the first changelog restore has ended: take_held), have their input
- * files read for the custom_ids they carry, and are polled; another live
- * worker's batches are left to it. A job whose
+ * once the first changelog restore has ended: take_held; each later
+ * restore lists again for its own partitions: list_assigned), have their
+ * input files read for the custom_ids they carry, and are polled; another
+ * live worker's batches are left to it. A job whose
  * key one of them carries joins it instead of being sent again; the
  * others are collected as usual. An input file uploaded without a batch
  * created is never used again (its jobs go into a new file).
@@ -47,7 +48,9 @@
  * again only when no listed batch can be it. Another worker's intent
  * comes with a changelog restore as its partitions' shares: grouped into
  * one intent (intent_take), looked for in a listing of its own
- * (list_intents).
+ * (list_intents); once resolved, the shares get their tombstones on the
+ * changelog (drop_intent_record; with a winner once their jobs' results
+ * are out: shares_out).
  *
  * Test hook: SWITCHYARD_BATCH_CRASH_AT=after_upload|after_create|before_create
  * (Anthropic: its intent recorded, no create sent) kills the worker
