@@ -18,10 +18,7 @@
 # Every job has one result, every custom_id was in one created batch
 # (batch_once.py), and B did not adopt its own batch.
 source "$(dirname "$0")/lib.sh"
-P="$T/pipeline.yaml"
-sed -e '/^  bulk-tier:/,/retry:/s/batch: {max_jobs: 100, max_wait_ms: 300,/batch: {max_jobs: 20, max_wait_ms: 300,/' \
-    tests/pipelines/batch.yaml >"$P"
-grep -q 'max_jobs: 20, max_wait_ms: 300' "$P" || fail "pipeline not made"
+bulk_batches_of 20
 N=20
 
 start_fake --batch-ms 2000
