@@ -52,10 +52,12 @@ void batchio_before_group_commit(worker *w);
 /* After each group commit: the batches whose record it made durable go on
  * (their create, or their polling). */
 void batchio_after_group_commit(worker *w);
-/* After a changelog restore stored the batch records another worker
- * mirrored: the new batches are polled, the jobs they own rebuilt
- * (records of a batch polled already add their jobs to it). */
-void batchio_restored(worker *w);
+/* After a changelog restore of `parts` stored the batch records another
+ * worker mirrored: the new batches are polled, the jobs they own rebuilt
+ * (records of a batch polled already add their jobs to it); after the
+ * first restore, the provider's listing is read again for a batch of these
+ * partitions created but not recorded by a worker that died. */
+void batchio_restored(worker *w, const rd_kafka_topic_partition_list_t *parts);
 /* A changelog delivery report: true if it was a batch record's (handled). */
 bool batchio_on_delivery(worker *w, const rd_kafka_message_t *m);
 /* r's partition is revoked (docs/durability.md, "Batches follow

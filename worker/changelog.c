@@ -615,7 +615,7 @@ static void finish(restore *st)
         sy_info("changelog: %zu batch record(s) restored, %zu unreadable skipped", st->batches, st->bad_batches);
 }
 
-int changelog_restore_step(worker *w, void (*restored)(worker *w))
+int changelog_restore_step(worker *w, void (*restored)(worker *w, const rd_kafka_topic_partition_list_t *parts))
 {
     bool more = false;
     for (restore **at = &w->restoring; *at;) {
@@ -633,7 +633,7 @@ int changelog_restore_step(worker *w, void (*restored)(worker *w))
             restore_free(st);
             return -1;
         }
-        if (restored) restored(w); /* before a job of these partitions is taken */
+        if (restored) restored(w, st->inputs); /* before a job of these partitions is taken */
         sy_flow_release(w, st);
         restore_free(st);
     }
