@@ -120,6 +120,11 @@ size_t sy_offsets_window(const sy_offsets *o, const char *topic, int32_t partiti
     return p ? (size_t)(p->tail - p->head) : 0;
 }
 
+int64_t sy_offsets_done_below(const sy_offsets *o, sy_offset_handle h)
+{
+    return h.part < o->nparts ? o->parts[h.part].next : -1;
+}
+
 size_t sy_offsets_pending_total(const sy_offsets *o)
 {
     return o->pending;

@@ -43,6 +43,9 @@ void sy_offsets_done(sy_offsets *o, sy_offset_handle h);
 size_t sy_offsets_window(const sy_offsets *o, const char *topic, int32_t partition);
 /* The same for the partition of h (O(1), for the hot path). */
 size_t sy_offsets_window_of(const sy_offsets *o, sy_offset_handle h);
+/* The partition of h's done prefix: every offset tracked below it is done
+ * (-1: none yet, or h is stale). */
+int64_t sy_offsets_done_below(const sy_offsets *o, sy_offset_handle h);
 /* Jobs in work in total. */
 size_t sy_offsets_pending_total(const sy_offsets *o);
 

@@ -17,9 +17,10 @@
  * one created but not recorded: those whose metadata names this tier and
  * one of its models, and whose input file a record names or whose
  * metadata names this tier topic and a partition assigned here (looked at
- * once the first changelog restore has ended: take_held), have their input
- * files read for the custom_ids they carry, and are polled; another live
- * worker's batches are left to it. A job whose
+ * once the first changelog restore has ended: take_held; each later
+ * restore lists again for its own partitions: list_assigned), have their
+ * input files read for the custom_ids they carry, and are polled; another
+ * live worker's batches are left to it. A job whose
  * key one of them carries joins it instead of being sent again; the
  * others are collected as usual. An input file uploaded without a batch
  * created is never used again (its jobs go into a new file).
@@ -31,7 +32,9 @@
  * owner, and the jobs no batch owns yet are dropped, never answered here
  * (batchio_hand_over). A batch's record goes once the results it answered
  * are out (batchio_result_out), not when it ends: a crash in between
- * rebuilds those jobs, answered from the store.
+ * rebuilds those jobs, answered from the store; the results of jobs
+ * rebuilt from it and answered from the store hold it the same way
+ * (batchio_answered_from_store).
  * docs/durability.md, "Batch tiers", is the account of it.
  *
  * Anthropic message batches (a model on a provider of kind anthropic) have
@@ -47,12 +50,15 @@
  * again only when no listed batch can be it. Another worker's intent
  * comes with a changelog restore as its partitions' shares: grouped into
  * one intent (intent_take), looked for in a listing of its own
- * (list_intents).
+ * (list_intents); once resolved, the shares get their tombstones on the
+ * changelog (drop_intent_record; with a winner once their jobs' results
+ * are out: shares_out).
  *
  * Test hook: SWITCHYARD_BATCH_CRASH_AT=after_upload|after_create|before_create
  * (Anthropic: its intent recorded, no create sent) kills the worker
  * (SIGKILL) at that point (tests/integration/batch_crash.sh,
- * batch_anthropic_crash.sh). */
+ * batch_anthropic_crash.sh); SWITCHYARD_BATCH_ADOPT_KEEP_MS=<ms> shortens
+ * the 120 s an adopted batch is kept for late jobs (batch_publish_hold.sh). */
 #include "batchio.h"
 
 #include <inttypes.h>
@@ -74,6 +80,18 @@
 #define RETRY_MS 200 /* no engine slot, or a call failed: try again */
 
 #define ADOPT_KEEP_MS 120000 /* an adopted batch's results wait this long for late jobs */
+
+/* ADOPT_KEEP_MS, or the test hook SWITCHYARD_BATCH_ADOPT_KEEP_MS (read
+ * once; tests/integration/batch_publish_hold.sh shortens it). */
+static int64_t adopt_keep_ms(void)
+{
+    static int64_t ms = -1;
+    if (ms < 0) {
+        const char *v = getenv("SWITCHYARD_BATCH_ADOPT_KEEP_MS");
+        ms = v && atoll(v) > 0 ? atoll(v) : ADOPT_KEEP_MS;
+    }
+    return ms;
+}
 
 typedef struct logged_part logged_part;
 struct intent;
@@ -119,6 +137,8 @@ typedef struct batchio {
     size_t holding;           /* jobs it answered whose results are not out yet */
     bool forget_held;         /* over: its record goes once they are (batchio_result_out) */
     bool keep_record;         /* one was freed without its result out: the record stays */
+    bool shares;              /* an intent's winner: extra_keys are restored shares of it, whose
+                                 tombstones go once its jobs' results are out (shares_out) */
     struct logged_part { int32_t partition; uint32_t count; } *logged; /* parts of its record */
     size_t nlogged;           /* on the changelog, per partition (their tombstones' keys) */
     /* the listing (lister) */
@@ -127,6 +147,9 @@ typedef struct batchio {
     int64_t since_ms;         /* wall clock: batches created before it do not matter (0: the tier's) */
     sy_blist_item *seen;      /* Anthropic: the listed batches, for the intents */
     size_t nseen;
+    int32_t *parts;           /* OpenAI: the tier topic's partitions a listed batch must meet
+                                 (a restore's, list_assigned); NULL: those assigned now */
+    size_t nparts;
     /* a candidate for an intent (Anthropic, created but not recorded) */
     struct intent *grp;       /* NULL when not one */
     int64_t listed_ms;        /* its created_at, wall clock */
@@ -185,7 +208,6 @@ typedef struct tier_rec {
                                  are looked at once assigned (partitions_here) */
     size_t nheld;
     size_t held_over;         /* more than HELD_MAX of them: not kept, reported (take_held) */
-    sy_keymap resolved;       /* restored intents' shares resolved here: a restore brings them back */
     int busy;                 /* listings and input files still to read */
     queued *q;
     size_t nq, capq;
@@ -195,6 +217,8 @@ typedef struct batchio_set {
     batchio *list;
     tier_rec *tiers;          /* per cfg.tiers index */
     sy_keymap adopted;        /* "<tier index>:<custom_id>" -> adopted batchio */
+    sy_keymap tombs;          /* restored records' keys whose tombstone is on its way: a
+                                 restore that brings them back first skips them */
     const batchio_hooks *hooks; /* run.c's (batchio_start) */
     bool assigned;            /* a changelog restore has ended: the partitions are known */
 } batchio_set;
@@ -205,6 +229,7 @@ static batchio_set *set_of(worker *w)
         batchio_set *bs = sy_xcalloc(1, sizeof *bs);
         bs->tiers = sy_xcalloc(w->cfg->ntiers ? w->cfg->ntiers : 1, sizeof *bs->tiers);
         sy_keymap_init(&bs->adopted);
+        sy_keymap_init(&bs->tombs);
         w->batches = bs;
     }
     return w->batches;
@@ -263,23 +288,45 @@ static void intent_free(intent *in)
     free(in);
 }
 
-/* A record of an intent resolved here leaves the store. A restored share
- * leaves this store only (its changelog copy is the partition's owner's)
- * and is remembered: the next restore, which brings it back, skips it. */
-static void drop_intent_record(worker *w, tier_rec *tr, const char *key)
+static const char tomb_tag;
+static bool log_tombstone(worker *w, const sy_tier *tier, const char *k, const void *tag);
+
+/* A record of an intent resolved here leaves the store; a restored share
+ * (a changelog key) gets its tombstone there too, so that no later owner
+ * of its partition restores it again. */
+static void drop_intent_record(worker *w, const sy_tier *tier, const char *key)
 {
     sy_store_batch_del(w->store, key);
-    if (sy_batchrec_is_log_key(key, strlen(key))) sy_keymap_put(&tr->resolved, key, tr);
+    if (sy_batchrec_is_log_key(key, strlen(key))) log_tombstone(w, tier, key, &tomb_tag);
 }
 
-/* An intent's records leave the store (keep_own: its own, the worker's,
- * stays: the batch that carried it takes it). */
-static void intent_drop_records(worker *w, const sy_tier *tier, const intent *in, bool keep_own)
+/* Whether key is among the restored records a batch carries (they go with it). */
+static bool extra_has(const batchio *b, const char *key)
 {
-    tier_rec *tr = &set_of(w)->tiers[tier->index];
-    if (!keep_own || sy_batchrec_is_log_key(in->key, strlen(in->key))) drop_intent_record(w, tr, in->key);
+    for (size_t at = 0; at < b->extra_keys.len; at += strlen(b->extra_keys.data + at) + 1)
+        if (!strcmp(b->extra_keys.data + at, key)) return true;
+    return false;
+}
+
+/* An intent resolved: with a winner, its own record stays (the winner
+ * takes it) and its restored shares go with the winner (shares_out: once
+ * their jobs' results are out, so a crash before finds them again);
+ * without one, every record goes now (its jobs go into a new batch). */
+static void intent_drop_record(worker *w, const sy_tier *tier, const char *k, batchio *winner)
+{
+    if (!winner) {
+        drop_intent_record(w, tier, k);
+    } else if (sy_batchrec_is_log_key(k, strlen(k)) && !extra_has(winner, k)) {
+        sy_buf_append(&winner->extra_keys, k, strlen(k) + 1);
+        winner->shares = true;
+    }
+}
+
+static void intent_drop_records(worker *w, const sy_tier *tier, const intent *in, batchio *winner)
+{
+    intent_drop_record(w, tier, in->key, winner);
     for (size_t at = 0; at < in->keys.len; at += strlen(in->keys.data + at) + 1)
-        drop_intent_record(w, tr, in->keys.data + at);
+        intent_drop_record(w, tier, in->keys.data + at, winner);
 }
 
 static void batch_free(batchio *b)
@@ -307,6 +354,7 @@ static void batch_free(batchio *b)
     for (size_t i = 0; b->lines && i < b->n; i++) sy_buf_free(&b->lines[i]);
     free(b->lines);
     free(b->seen);
+    free(b->parts);
     free(b->runs);
     free(b->ids);
     free(b->jobs);
@@ -478,8 +526,16 @@ static void own_jobs(batchio *b)
 
 bool batchio_on_delivery(worker *w, const rd_kafka_message_t *m)
 {
-    if (m->_private != (void *)&batch_record_tag) return false;
-    if (!w->batches || !m->key || !m->rkt) return true; /* a tombstone, or its batch is gone */
+    if (m->_private != (void *)&batch_record_tag && m->_private != (void *)&tomb_tag) return false;
+    if (!w->batches || !m->key || !m->rkt) return true; /* its batch is gone */
+    if (!m->payload && w->batches->tombs.count) { /* a tombstone on the log (or refused: the copy stays) */
+        sy_buf k;
+        sy_buf_init(&k);
+        sy_buf_append(&k, m->key, m->key_len);
+        sy_keymap_del(&w->batches->tombs, sy_buf_cstr(&k));
+        sy_buf_free(&k);
+    }
+    if (m->_private == (void *)&tomb_tag) return true; /* no batch counts it */
     sy_buf base;
     sy_buf_init(&base);
     for (batchio *b = *head(w); b; b = b->next) {
@@ -550,15 +606,25 @@ static int32_t key_partition(const char *k)
     return sy_batchrec_log_key_parse(k, strlen(k), &p, &part, &count, &base) == 0 ? p : -1;
 }
 
-/* A restored record's tombstone, under its own key. */
+/* A restored record's tombstone, under its own key, into its partition of
+ * the tier's changelog; the key is remembered until the tombstone is
+ * acknowledged (batchio_on_delivery): a restore that brings the record
+ * back before it is on the log skips it. True when produced. */
+static bool log_tombstone(worker *w, const sy_tier *tier, const char *k, const void *tag)
+{
+    const char *topic = w->opt.changelog ? w->changelog_topics[tier->index] : NULL;
+    int32_t part = key_partition(k);
+    if (!topic || part < 0 ||
+        sy_kafka_produce_to(w->changelog_producer, topic, part, k, strlen(k), NULL, 0, NULL, (void *)tag) != 0)
+        return false;
+    sy_keymap_put(&set_of(w)->tombs, k, w);
+    return true;
+}
+
+/* The same for a record of b's (its acknowledgement counted in b->acks). */
 static void tombstone(batchio *b, const char *k)
 {
-    const char *topic = log_topic(b);
-    int32_t part = key_partition(k);
-    if (topic && part >= 0 &&
-        sy_kafka_produce_to(b->w->changelog_producer, topic, part, k, strlen(k), NULL, 0, NULL,
-                            (void *)&batch_record_tag) == 0)
-        b->acks++;
+    if (log_tombstone(b->w, b->tier, k, &batch_record_tag)) b->acks++;
 }
 
 static void forget_record(batchio *b)
@@ -585,8 +651,27 @@ static void forget_when_out(batchio *b)
         b->forget_held = true;
         return;
     }
-    if (!b->keep_record) forget_record(b);
+    if (!b->keep_record && (b->rkey.len || b->extra_keys.len)) {
+        sy_info("batch %s of tier '%s': over, the results it answered are out; its record goes", b->batch_id,
+                b->tier->name);
+        forget_record(b);
+    }
     batch_free(b);
+}
+
+/* An intent's winner whose jobs here are all answered and their results
+ * out: the intent's restored shares get their tombstones now, not when
+ * the batch is forgotten (an adopted batch is kept ADOPT_KEEP_MS for late
+ * jobs; a worker stopped before then would leave them on the changelog). */
+static void shares_out(batchio *b)
+{
+    if (!b->shares || b->keep_record || b->holding) return;
+    for (size_t i = 0; i < b->n; i++)
+        if (!b->answered[i]) return;
+    for (size_t at = 0; at < b->extra_keys.len; at += strlen(b->extra_keys.data + at) + 1)
+        drop_intent_record(b->w, b->tier, b->extra_keys.data + at);
+    sy_buf_reset(&b->extra_keys);
+    b->shares = false;
 }
 
 void batchio_result_out(worker *w, sy_run *r, bool out)
@@ -595,7 +680,9 @@ void batchio_result_out(worker *w, sy_run *r, bool out)
     r->batch_hold = NULL;
     if (!b || !w->batches) return;
     if (!out) b->keep_record = true;
-    if (--b->holding == 0 && b->forget_held) forget_when_out(b);
+    if (--b->holding) return;
+    if (b->forget_held) forget_when_out(b);
+    else shares_out(b);
 }
 
 /* r's line went to it; its result staged, b's record waits for it. */
@@ -752,7 +839,7 @@ static void step(batchio *b, sy_batch_event ev)
     if (st.effects & SY_BX_DOWNLOAD) start_call(b, b->out_id[0] ? OP_OUTPUT : OP_ERRORS);
     if (st.effects & SY_BX_PUBLISH) answer_all(b);
     if (st.effects & SY_BX_FORGET) {
-        if (b->adopted) later(b, OP_NONE, ADOPT_KEEP_MS); /* for its jobs still to come */
+        if (b->adopted) later(b, OP_NONE, adopt_keep_ms()); /* for its jobs still to come */
         else forget_when_out(b);
     }
 }
@@ -768,7 +855,11 @@ static void send_now(batchio *b)
 static void on_timer(void *ctx)
 {
     batchio *b = ctx;
-    if (b->state == SY_BS_DONE) forget_when_out(b); /* an adopted batch's keeping time is over */
+    if (b->state == SY_BS_DONE) { /* an adopted batch's keeping time is over */
+        sy_info("batch %s of tier '%s': kept %" PRId64 " ms for late jobs; its record goes once the %zu "
+                "result(s) it holds are out", b->batch_id, b->tier->name, adopt_keep_ms(), b->holding);
+        forget_when_out(b);
+    }
     else if (b->state == SY_BS_COLLECTING && b->pending == OP_NONE) send_now(b);
     else start_call(b, b->pending);
 }
@@ -1045,13 +1136,6 @@ static const sy_model *tier_model(const sy_tier *t, const char *alias)
     return NULL;
 }
 
-static bool adopted_already(worker *w, const batchio *self, const char *batch_id)
-{
-    for (batchio *b = *head(w); b; b = b->next)
-        if (b != self && b->adopted && !strcmp(b->batch_id, batch_id)) return true;
-    return false;
-}
-
 /* The batch (ours or adopted) with this provider id, or NULL. */
 static batchio *batch_by_id(worker *w, const char *batch_id)
 {
@@ -1120,19 +1204,20 @@ static void adopt_listed(worker *w, const sy_tier *tier, const sy_model *model, 
  * is one a record here names (created before a crash, not recorded), or
  * its metadata names this tier topic and a partition assigned here (a
  * dead worker's, not recorded; the partitions are known once the first
- * changelog restore has ended, until then the batch is kept). Another
- * live worker's batch is left to it. */
+ * changelog restore has ended, until then the batch is kept; a listing
+ * after a restore matches that restore's partitions: list_assigned).
+ * Another live worker's batch, or one polled here already, is left. */
 static void take_listed(batchio *lister, assigned *a, const sy_blist_item *it)
 {
     worker *w = lister->w;
     const sy_tier *tier = lister->tier;
     tier_rec *tr = &set_of(w)->tiers[tier->index];
     if (strcmp(it->md_tier, tier->name) || tier_model(tier, it->md_model) != lister->model ||
-        it->status == SY_BST_FAILED || !it->input_file_id[0] || adopted_already(w, NULL, it->id))
-        return; /* another's, over, or a recorded batch polled already */
+        it->status == SY_BST_FAILED || !it->input_file_id[0] || batch_by_id(w, it->id))
+        return; /* another's, over, or a batch polled already (recorded, or this worker's own) */
     if (!sy_keymap_get(&tr->uploaded, it->input_file_id)) {
         if (!it->md_parts[0] || strcmp(it->md_topic, tier->topic)) return; /* another deployment's */
-        if (!set_of(w)->assigned) {
+        if (!set_of(w)->assigned && !lister->parts) {
             if (tr->nheld < HELD_MAX) {
                 if (tr->nheld % 8 == 0) tr->held = sy_xrealloc(tr->held, (tr->nheld + 8) * sizeof *tr->held);
                 tr->held[tr->nheld++] = (listed){.it = *it, .model = lister->model};
@@ -1147,19 +1232,19 @@ static void take_listed(batchio *lister, assigned *a, const sy_blist_item *it)
 }
 
 /* After the first changelog restore: the listed batches kept for their
- * partitions are adopted when those are assigned here; the rest go. */
+ * partitions are adopted when those are assigned here; the rest go (more
+ * than HELD_MAX kept: the listing is read again, list_assigned). */
 static void take_held(worker *w, const sy_tier *tier)
 {
     tier_rec *tr = &set_of(w)->tiers[tier->index];
     assigned a = {0};
     for (size_t i = 0; i < tr->nheld; i++)
-        if (!adopted_already(w, NULL, tr->held[i].it.id) && partitions_here(w, tier, &a, &tr->held[i].it))
+        if (!batch_by_id(w, tr->held[i].it.id) && partitions_here(w, tier, &a, &tr->held[i].it))
             adopt_listed(w, tier, tr->held[i].model, &tr->held[i].it);
     free(a.parts);
     if (tr->held_over)
-        sy_warn("tier '%s': %zu listed batch(es) past the first %d waiting for the partitions were not looked at; "
-                "if one is this worker's, its jobs are sent again (may be paid twice)", tier->name, tr->held_over,
-                HELD_MAX);
+        sy_info("tier '%s': %zu listed batch(es) past the first %d waiting for the partitions: the listing is "
+                "read again for the partitions assigned", tier->name, tr->held_over, HELD_MAX);
     tr->held_over = 0;
     free(tr->held);
     tr->held = NULL;
@@ -1195,6 +1280,7 @@ static void on_list(batchio *lister, const sy_transfer *t, bool ok)
     lister->failures = 0;
     if (pg.skipped) sy_warn("tier '%s': %zu unreadable item(s) in the provider's batch listing ignored", tier->name, pg.skipped);
     assigned a = {0};
+    if (lister->parts) a = (assigned){.read = true, .parts = lister->parts, .n = lister->nparts};
     for (size_t i = 0; i < pg.n; i++) {
         if (!anthropic(lister)) {
             take_listed(lister, &a, &pg.items[i]);
@@ -1210,7 +1296,7 @@ static void on_list(batchio *lister, const sy_transfer *t, bool ok)
             lister->seen = sy_xrealloc(lister->seen, (lister->nseen + 64) * sizeof *lister->seen);
         lister->seen[lister->nseen++] = pg.items[i];
     }
-    free(a.parts);
+    if (a.parts != lister->parts) free(a.parts);
     int64_t window = lister->since_ms ? lister->since_ms : tr->oldest_ms == INT64_MAX ? tr->start_ms : tr->oldest_ms;
     sy_blist_next next = sy_blist_after_page(&pg, lister->cursor, ++lister->pages, window - SY_BLIST_MARGIN_MS);
     if (next == SY_BLN_MORE) {
@@ -1297,7 +1383,7 @@ static void resolve_intents(batchio *lister, bool complete)
         else
             sy_warn("tier '%s': a message batch of %zu job(s) recorded before its create was not found in an "
                     "incomplete listing: its jobs are sent again (may be paid twice)", lister->tier->name, in->total);
-        intent_drop_records(w, lister->tier, in, false);
+        intent_drop_records(w, lister->tier, in, NULL);
         intent_free(in);
     }
     tr->nintents = keep;
@@ -1344,7 +1430,7 @@ static void candidate_ended(batchio *b)
         }
     size_t win = sy_blist_pick(ours, created, nc);
     batchio *holder = in->holder, *winner = win < nc ? c[win] : NULL;
-    intent_drop_records(w, b->tier, in, winner != NULL); /* its own record, if any, goes with the winner */
+    intent_drop_records(w, b->tier, in, winner); /* its records, if any, go with the winner */
     char *key = sy_xstrdup(in->key);
     sy_run **held = sy_xcalloc(in->n ? in->n : 1, sizeof *held);
     sy_buf *lines = sy_xcalloc(in->n ? in->n : 1, sizeof *lines);
@@ -1608,10 +1694,8 @@ static bool intent_take(rec_scan *sc, const char *key, const sy_batchrec *r, con
     worker *w = sc->w;
     tier_rec *tr = &set_of(w)->tiers[sc->tier->index];
     if (!r->n) return false;
-    if (sy_keymap_get(&tr->resolved, key)) { /* resolved here before */
-        sy_store_batch_del(w->store, key);
-        return true;
-    }
+    for (batchio *b = *head(w); b; b = b->next)
+        if (extra_has(b, key)) return true; /* resolved here: goes with its batch */
     for (size_t i = 0; i < tr->nintents; i++)
         if (intent_has_key(tr->intents[i], key)) return true;
     for (batchio *b = *head(w); b; b = b->next)
@@ -1633,7 +1717,7 @@ static bool intent_take(rec_scan *sc, const char *key, const sy_batchrec *r, con
             done = true;
         } else if (!b->grp && !b->lister && b->rkey.len &&
                    !strcmp(sy_batchrec_log_base(&other, sy_buf_cstr(&b->rkey)), base.data) && knows_all(&b->idset, r)) {
-            drop_intent_record(w, tr, key); /* its batch was found: nothing more to look for */
+            if (!extra_has(b, key)) sy_buf_append(&b->extra_keys, key, strlen(key) + 1); /* its batch was found: goes with it */
             done = true;
         }
     }
@@ -1671,6 +1755,11 @@ static void on_record(void *ctx, const char *key, const void *data, size_t len)
             sc->bad++;
             sy_buf_append(&sc->bad_keys, key, strlen(key) + 1);
         }
+        return;
+    }
+    if (sc->restored && sy_keymap_get(&set_of(w)->tombs, key)) { /* gone here, its tombstone on its way */
+        sy_buf_append(&sc->bad_keys, key, strlen(key) + 1);
+        sy_batchrec_view_free(&v);
         return;
     }
     const sy_batchrec *r = &v.rec;
@@ -1790,15 +1879,50 @@ static void list_intents(worker *w, const sy_tier *tier)
     }
 }
 
-void batchio_restored(worker *w)
+/* OpenAI: a listing for a restore's partitions of the tier topic (after
+ * the first restore, or at the first when more batches were listed at
+ * start than were kept): a batch a dead worker created and did not record
+ * carries jobs Kafka brings back to this worker now, and is found by its
+ * metadata's partitions. The tier's jobs wait for it (queued) as at start;
+ * its window is the restore's time (less the clocks' margin): such a batch
+ * was created before its worker's death, which the group saw within its
+ * session timeout. */
+static void list_assigned(worker *w, const sy_tier *tier, const rd_kafka_topic_partition_list_t *parts,
+                          int64_t since_ms)
+{
+    tier_rec *tr = &set_of(w)->tiers[tier->index];
+    size_t n = 0;
+    for (int i = 0; i < parts->cnt; i++) n += !strcmp(parts->elems[i].topic, tier->topic);
+    if (!n) return;
+    for (size_t i = 0; i < tier->nmodels; i++) {
+        const sy_model *m = tier->models[i].model;
+        if (!m || strcmp(m->provider->kind->name, "openai")) continue;
+        batchio *l = batch_new(w, tier, m);
+        l->lister = true;
+        l->since_ms = since_ms;
+        l->parts = sy_xcalloc(n, sizeof *l->parts);
+        for (int j = 0; j < parts->cnt; j++)
+            if (!strcmp(parts->elems[j].topic, tier->topic)) l->parts[l->nparts++] = parts->elems[j].partition;
+        sy_info("tier '%s': %zu partition(s) assigned; the provider's batches listed for one of theirs created "
+                "and not recorded", tier->name, n);
+        if (tr->st == REC_DONE) tr->st = REC_LOOKING, tr->busy = 0;
+        tr->busy++;
+        start_call(l, OP_LIST);
+    }
+}
+
+void batchio_restored(worker *w, const rd_kafka_topic_partition_list_t *parts)
 {
     if (!w->batches) return;
     for (size_t i = 0; i < w->cfg->ntiers; i++) {
         const sy_tier *t = w->cfg->tiers[i];
-        if (t->mode != SY_TIER_BATCH || set_of(w)->tiers[t->index].st == REC_NONE) continue;
+        tier_rec *tr = &set_of(w)->tiers[t->index];
+        if (t->mode != SY_TIER_BATCH || tr->st == REC_NONE) continue;
         scan_records(w, t, true);
+        bool over = tr->held_over > 0; /* listed at start, not kept */
         take_held(w, t);
         list_intents(w, t);
+        if (set_of(w)->assigned || over) list_assigned(w, t, parts, set_of(w)->assigned ? sy_now_ms() : tr->start_ms);
     }
     set_of(w)->assigned = true;
 }
@@ -1813,7 +1937,6 @@ static void recovery_start(worker *w, const sy_tier *tier)
     tr->st = REC_LOOKING;
     sy_keymap_init(&tr->uploaded);
     sy_buf_init(&tr->uploaded_ids);
-    sy_keymap_init(&tr->resolved);
     tr->oldest_ms = INT64_MAX;
     tr->start_ms = sy_now_ms();
     scan_records(w, tier, false);
@@ -1844,6 +1967,21 @@ static batchio *collecting(worker *w, const sy_tier *tier, const sy_model *model
     return NULL;
 }
 
+/* The adopted batch of tier t that carries custom_id id, and its index
+ * there (*at), or NULL. */
+static batchio *adopted_at(worker *w, const sy_tier *t, const char *id, size_t *at)
+{
+    sy_buf k;
+    sy_buf_init(&k);
+    batchio *b = sy_keymap_get(&set_of(w)->adopted, adopted_key(&k, t, id));
+    sy_buf_free(&k);
+    size_t i = 0;
+    while (b && i < b->n && strcmp(b->ids[i], id)) i++;
+    if (!b || i == b->n) return NULL;
+    *at = i;
+    return b;
+}
+
 /* A job whose key an adopted batch carries joins it; answered at once if
  * the batch's results are in already. True when it joined. */
 static bool join_adopted(worker *w, sy_run *r, const char *key, const sy_buf *line)
@@ -1853,14 +1991,9 @@ static bool join_adopted(worker *w, sy_run *r, const char *key, const sy_buf *li
         sy_batch_anthropic_id(key, hashed);
         key = hashed;
     }
-    sy_buf k;
-    sy_buf_init(&k);
-    batchio *b = sy_keymap_get(&set_of(w)->adopted, adopted_key(&k, r->tier, key));
-    sy_buf_free(&k);
-    if (!b || b->model != r->model) return false;
-    size_t idx = 0;
-    while (idx < b->n && strcmp(b->ids[idx], key)) idx++;
-    if (idx == b->n || b->runs[idx]) return false;
+    size_t idx;
+    batchio *b = adopted_at(w, r->tier, key, &idx);
+    if (!b || b->model != r->model || b->runs[idx]) return false;
     if (b->state != SY_BS_DONE) {
         b->runs[idx] = r;
         r->in_batch = true;
@@ -1884,6 +2017,29 @@ static bool join_adopted(worker *w, sy_run *r, const char *key, const sy_buf *li
                                              found ? a.error_code : "no_result_line"));
     free(a.body);
     return true;
+}
+
+/* Is job i of b (rebuilt from its record, not joined) r's message? */
+static bool rebuilt_from(const batchio *b, size_t i, const sy_run *r)
+{
+    return !b->runs[i] && !b->gone[i] && b->jobs[i].present && b->jobs[i].partition == r->partition &&
+           b->jobs[i].offset == r->offset;
+}
+
+void batchio_answered_from_store(worker *w, sy_run *r)
+{
+    if (!w->batches || r->batch_hold || !r->tier || !set_of(w)->adopted.count) return;
+    const char *key = r->job.idempotency_key ? r->job.idempotency_key : "";
+    size_t i;
+    batchio *b = adopted_at(w, r->tier, key, &i);
+    if (!b || !rebuilt_from(b, i, r)) { /* its custom_id in an Anthropic batch (its model is not chosen yet) */
+        char hashed[SY_BATCH_ID_MAX];
+        sy_batch_anthropic_id(key, hashed);
+        b = adopted_at(w, r->tier, hashed, &i);
+    }
+    if (!b || !rebuilt_from(b, i, r)) return; /* no record here carries it */
+    b->answered[i] = true; /* nothing of it left to await (nothing_left) */
+    answered_by(b, r, true);
 }
 
 static void route(worker *w, sy_run *r, sy_buf *line)
@@ -2154,7 +2310,6 @@ void batchio_free_all(worker *w)
     for (size_t t = 0; t < w->cfg->ntiers; t++) {
         sy_keymap_free_with(&bs->tiers[t].uploaded, free);
         sy_buf_free(&bs->tiers[t].uploaded_ids);
-        sy_keymap_free(&bs->tiers[t].resolved);
         for (size_t i = 0; i < bs->tiers[t].nintents; i++) intent_free(bs->tiers[t].intents[i]);
         free(bs->tiers[t].intents);
         free(bs->tiers[t].held);
@@ -2163,6 +2318,7 @@ void batchio_free_all(worker *w)
     }
     free(bs->tiers);
     sy_keymap_free(&bs->adopted);
+    sy_keymap_free(&bs->tombs);
     free(bs);
     w->batches = NULL;
 }

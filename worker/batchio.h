@@ -52,10 +52,12 @@ void batchio_before_group_commit(worker *w);
 /* After each group commit: the batches whose record it made durable go on
  * (their create, or their polling). */
 void batchio_after_group_commit(worker *w);
-/* After a changelog restore stored the batch records another worker
- * mirrored: the new batches are polled, the jobs they own rebuilt
- * (records of a batch polled already add their jobs to it). */
-void batchio_restored(worker *w);
+/* After a changelog restore of `parts` stored the batch records another
+ * worker mirrored: the new batches are polled, the jobs they own rebuilt
+ * (records of a batch polled already add their jobs to it); after the
+ * first restore, the provider's listing is read again for a batch of these
+ * partitions created but not recorded by a worker that died. */
+void batchio_restored(worker *w, const rd_kafka_topic_partition_list_t *parts);
 /* A changelog delivery report: true if it was a batch record's (handled). */
 bool batchio_on_delivery(worker *w, const rd_kafka_message_t *m);
 /* r's partition is revoked (docs/durability.md, "Batches follow
@@ -97,6 +99,12 @@ void batchio_forget_run(worker *w, sy_run *r);
  * that a crash before then rebuilds the jobs, answered from the store
  * (docs/durability.md, "Batch tiers"). */
 void batchio_result_out(worker *w, sy_run *r, bool out);
+/* r, a job rebuilt from a batch's record (batch-owned), is answered from
+ * its stored result (replay or dedup), not by its batch: that batch's
+ * record stays until this result is out too (batchio_result_out), as for
+ * the results the batch answered, so that a crash before then rebuilds it
+ * again. Nothing when no adopted batch here carries r's message. */
+void batchio_answered_from_store(worker *w, sy_run *r);
 /* Teardown: every batch freed, nothing answered (the jobs are redone). */
 void batchio_free_all(worker *w);
 

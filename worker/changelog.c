@@ -12,7 +12,11 @@
  *   PUBLISHING  with the result, produced and acknowledged BEFORE the result
  *               itself is produced: a result on the output topic always has
  *               its record in the changelog
- *   PUBLISHED   with the result and where it landed, after the result's ack
+ *   PUBLISHED   with the result and where it landed, after the result's ack;
+ *               batch tiers' jobs only. A sync tier's PUBLISHING record
+ *               carries a progress mark instead (codec/progress.h): its
+ *               partition's done prefix, below which every result is out,
+ *               and where the result will land above
  *
  * Each value is the 8-byte id of the writing worker process, then the
  * store's record bytes.
@@ -54,6 +58,7 @@
 #include "changelog.h"
 #include "batchrec.h"
 #include "flow.h"
+#include "progress.h"
 #include "recover.h"
 
 const char *changelog_topic(worker *w, const char *tier_topic)
@@ -73,26 +78,84 @@ void changelog_init(worker *w)
         sy_buf_free(&b);
     }
     w->owner_id = sy_hash64(&w->rng, sizeof w->rng) ^ (uint64_t)sy_now_ms();
+    sy_keymap_init(&w->out_notes);
 }
 
 void changelog_free(worker *w)
 {
     for (size_t i = 0; w->changelog_topics && i < w->cfg->ntiers; i++) free(w->changelog_topics[i]);
     free(w->changelog_topics);
+    sy_keymap_free_with(&w->out_notes, free);
 }
 
-void changelog_mirror(worker *w, const char *key, const sy_job_record *rec, sy_run *r)
+static void mirror(worker *w, const char *key, const sy_job_record *rec, sy_run *r, rd_kafka_headers_t *h)
 {
     const char *topic = w->opt.changelog ? changelog_topic(w, rec->src_topic) : NULL;
-    if (!topic) return;
+    if (!topic) {
+        if (h) rd_kafka_headers_destroy(h);
+        return;
+    }
     sy_buf_reset(&w->changelog_scratch);
     sy_buf_append(&w->changelog_scratch, &w->owner_id, sizeof w->owner_id);
     sy_record_append(&w->changelog_scratch, rec);
     if (r) r->pending_deliveries++;
     if (sy_kafka_produce_to(w->changelog_producer, topic, rec->src_partition, key, strlen(key),
-                            w->changelog_scratch.data, w->changelog_scratch.len, NULL, r) != 0 &&
+                            w->changelog_scratch.data, w->changelog_scratch.len, h, r) != 0 &&
         r)
         r->pending_deliveries--;
+}
+
+void changelog_mirror(worker *w, const char *key, const sy_job_record *rec, sy_run *r)
+{
+    mirror(w, key, rec, r, NULL);
+}
+
+/* An output topic's highest acknowledged offsets, by partition: seeded
+ * from the store's notes (a restarted worker's first marks carry them). */
+typedef struct out_notes {
+    uint32_t n;
+    sy_progress_note notes[SY_PROGRESS_NOTES_MAX];
+} out_notes;
+
+static out_notes *notes_of(worker *w, const char *topic)
+{
+    out_notes *o = sy_keymap_get(&w->out_notes, topic);
+    if (o) return o;
+    o = sy_xcalloc(1, sizeof *o);
+    for (int32_t p = 0; p < SY_PROGRESS_NOTES_MAX; p++) {
+        int64_t off = sy_store_output_noted(w->store, topic, p);
+        if (off >= 0) o->notes[o->n++] = (sy_progress_note){.partition = p, .offset = off};
+    }
+    sy_keymap_put(&w->out_notes, topic, o);
+    return o;
+}
+
+void changelog_note_output(worker *w, const char *topic, int32_t partition, int64_t offset)
+{
+    if (!w->opt.changelog || partition < 0 || offset < 0) return;
+    out_notes *o = notes_of(w, topic);
+    for (uint32_t i = 0; i < o->n; i++)
+        if (o->notes[i].partition == partition) {
+            if (offset > o->notes[i].offset) o->notes[i].offset = offset;
+            return;
+        }
+    if (o->n < SY_PROGRESS_NOTES_MAX) /* beyond: that partition is looked through from its start */
+        o->notes[o->n++] = (sy_progress_note){.partition = partition, .offset = offset};
+}
+
+void changelog_mirror_marked(worker *w, const char *key, const sy_job_record *rec, sy_run *r, int64_t done)
+{
+    if (!w->opt.changelog) return;
+    sy_progress p;
+    const out_notes *o = notes_of(w, rec->out_topic);
+    p.done = done < -1 ? -1 : done;
+    p.nnotes = o->n;
+    memcpy(p.notes, o->notes, o->n * sizeof *o->notes);
+    unsigned char v[SY_PROGRESS_MAX_BYTES];
+    size_t n = sy_progress_encode(&p, v);
+    rd_kafka_headers_t *h = rd_kafka_headers_new(1);
+    rd_kafka_header_add(h, SY_PROGRESS_HEADER, -1, v, (ssize_t)n);
+    mirror(w, key, rec, r, h);
 }
 
 /* ---- restore ---- */
@@ -122,6 +185,35 @@ typedef struct noted {
     int64_t offset;
 } noted;
 
+/* A key being restored whose result may not be out, and who wrote it.
+ * marked: its record carried a progress mark (codec/progress.h), and it
+ * is pending only while its input offset is not below its partition's
+ * highest mark; its notes tell where its result would be. */
+typedef struct pend_key {
+    writer by;
+    bool marked;
+    bool put;           /* marked: the restore stored its record (PUBLISHED until it is
+                           known pending, then PUBLISHING again) */
+    int64_t src_offset;
+    char *out_topic;    /* marked: where its result goes */
+    uint32_t nnotes;
+    sy_progress_note notes[];
+} pend_key;
+
+static void pend_free(void *p)
+{
+    pend_key *k = p;
+    if (k) free(k->out_topic);
+    free(k);
+}
+
+/* The highest progress mark read for one changelog partition. */
+typedef struct done_mark {
+    const char *log;
+    int32_t partition;
+    int64_t done;
+} done_mark;
+
 typedef enum restore_phase { READING_CHANGELOG, SCANNING_OUTPUTS } restore_phase;
 
 typedef struct restore {
@@ -133,7 +225,11 @@ typedef struct restore {
     int todo;             /* changelog partitions not yet at their end */
     recover_set pending;  /* keys left PUBLISHING */
     recover_scan *scan;   /* SCANNING_OUTPUTS */
-    sy_keymap owner_of;   /* key -> its writer (malloc'd), for pending keys */
+    sy_keymap owner_of;   /* key -> pend_key (malloc'd), for pending keys */
+    sy_keymap marked;     /* key -> pend_key (malloc'd): marked keys not yet known out */
+    size_t marked_kept;   /* their count after the last prune */
+    done_mark *dones;
+    size_t ndones;
     noted *notes;
     size_t nnotes;
     size_t applied, read;
@@ -199,6 +295,108 @@ static void apply_batch(restore *st, const rd_kafka_message_t *m, const char *ke
         st->batches++;
 }
 
+/* The record's progress mark, when it carries one that reads. */
+static bool progress_of(const rd_kafka_message_t *m, sy_progress *pr)
+{
+    rd_kafka_headers_t *h;
+    const void *v;
+    size_t n;
+    return rd_kafka_message_headers(m, &h) == 0 && rd_kafka_header_get_last(h, SY_PROGRESS_HEADER, &v, &n) == 0 &&
+           sy_progress_decode(v, n, pr) == 0;
+}
+
+static int64_t *done_of(restore *st, const char *log, int32_t partition)
+{
+    for (size_t i = 0; i < st->ndones; i++)
+        if (st->dones[i].partition == partition && st->dones[i].log == log) return &st->dones[i].done;
+    st->dones = sy_xrealloc(st->dones, (st->ndones + 1) * sizeof *st->dones);
+    st->dones[st->ndones] = (done_mark){.log = log, .partition = partition, .done = -1};
+    return &st->dones[st->ndones++].done;
+}
+
+/* Marked keys whose input offset is now below their partition's mark:
+ * their results are out, their records stay PUBLISHED. */
+static void prune_marked(restore *st)
+{
+    for (size_t i = 0; i < st->marked.cap; i++) {
+        const char *key = sy_keymap_key_at(&st->marked, i);
+        const pend_key *k = key ? st->marked.slots[i].value : NULL;
+        if (k && k->src_offset < *done_of(st, k->by.log, k->by.log_partition))
+            pend_free(sy_keymap_del(&st->marked, key));
+    }
+    st->marked_kept = st->marked.count;
+}
+
+/* Drops the key's marked candidate; true when the restore had stored its
+ * record as PUBLISHED before it was known out: a later record of the key
+ * replaces that, whatever its state. */
+static bool forget_marked(restore *st, const char *key)
+{
+    pend_key *k = sy_keymap_del(&st->marked, key);
+    bool put = k && k->put;
+    pend_free(k);
+    return put;
+}
+
+/* A marked PUBLISHING record: stored as PUBLISHED (its out offset
+ * unknown), and kept as a candidate while its input offset is not below
+ * its partition's highest mark read so far. A local record that is
+ * further along wins, as for any record. */
+static void apply_marked(restore *st, const char *key, sy_job_record *rec, const writer *by,
+                         const sy_progress *pr)
+{
+    worker *w = st->w;
+    free(sy_keymap_del(&st->pending.publishing, key));
+    pend_free(sy_keymap_del(&st->owner_of, key));
+    bool ours = forget_marked(st, key); /* the store holds what an earlier record put */
+    int64_t *done = done_of(st, by->log, by->log_partition);
+    if (pr->done > *done) *done = pr->done;
+    sy_job_record local;
+    bool have = !ours && sy_store_get(w->store, key, &local, &w->record_scratch);
+    if (have && local.state == SY_STATE_PUBLISHED) return;
+    bool put = !(have && local.state == SY_STATE_PUBLISHING && local.updated_ms > rec->updated_ms);
+    if (put) {
+        rec->state = SY_STATE_PUBLISHED;
+        rec->out_partition = -1;
+        rec->out_offset = -1;
+        sy_store_put(w->store, key, rec);
+        st->applied++;
+    }
+    if (rec->src_offset < *done) return;
+    pend_key *k = sy_xmalloc(sizeof *k + pr->nnotes * sizeof *pr->notes);
+    *k = (pend_key){.by = *by, .marked = true, .put = put, .src_offset = rec->src_offset,
+                    .out_topic = sy_xstrdup(rec->out_topic), .nnotes = pr->nnotes};
+    memcpy(k->notes, pr->notes, pr->nnotes * sizeof *pr->notes);
+    sy_keymap_put(&st->marked, key, k);
+    if (st->marked.count > 2 * st->marked_kept + 4096) prune_marked(st);
+}
+
+/* The changelog is read: marked keys still not below their partition's
+ * mark are pending (PUBLISHING again), as unmarked PUBLISHING keys are. */
+static void settle_marked(restore *st)
+{
+    worker *w = st->w;
+    prune_marked(st);
+    for (size_t i = 0; i < st->marked.cap; i++) {
+        const char *key = sy_keymap_key_at(&st->marked, i);
+        if (!key) continue;
+        pend_key *k = st->marked.slots[i].value;
+        sy_job_record rec;
+        if (sy_store_get(w->store, key, &rec, &w->record_scratch)) {
+            if (k->put && rec.state == SY_STATE_PUBLISHED) {
+                rec.state = SY_STATE_PUBLISHING;
+                sy_store_put(w->store, key, &rec);
+            }
+            if (rec.state == SY_STATE_PUBLISHING) {
+                recover_want(&st->pending, key, &rec);
+                sy_keymap_put(&st->owner_of, key, k);
+                st->marked.slots[i].value = NULL; /* owner_of has it */
+            }
+        }
+        pend_free(sy_keymap_del(&st->marked, key));
+    }
+}
+
 static void apply(restore *st, const rd_kafka_message_t *m)
 {
     char key[1024];
@@ -232,18 +430,24 @@ static void apply(restore *st, const rd_kafka_message_t *m)
     }
     writer by = {.owner = owner, .log = changelog_topic(st->w, rec.src_topic), .log_partition = m->partition};
     if (by.log && strcmp(by.log, rd_kafka_topic_name(m->rkt))) by.log = NULL; /* another tier's record */
+    sy_progress pr;
+    if (rec.state == SY_STATE_PUBLISHING && by.log && rec.src_partition == m->partition && progress_of(m, &pr)) {
+        apply_marked(st, key, &rec, &by, &pr);
+        return;
+    }
+    bool ours = forget_marked(st, key); /* this later record of the key decides */
     if (rec.state == SY_STATE_PUBLISHED) {
         note(st, &by, &rec);
-        free(sy_keymap_del(&st->owner_of, key));
+        pend_free(sy_keymap_del(&st->owner_of, key));
         free(sy_keymap_del(&st->pending.publishing, key));
     } else if (rec.state == SY_STATE_PUBLISHING) {
         recover_want(&st->pending, key, &rec);
-        free(sy_keymap_del(&st->owner_of, key));
-        writer *o = sy_xmalloc(sizeof *o);
-        *o = by;
+        pend_free(sy_keymap_del(&st->owner_of, key));
+        pend_key *o = sy_xcalloc(1, sizeof *o);
+        o->by = by;
         sy_keymap_put(&st->owner_of, key, o);
     }
-    if (local_is_newer(st->w, key, &rec)) return;
+    if (!ours && local_is_newer(st->w, key, &rec)) return;
     sy_store_put(st->w->store, key, &rec);
     st->applied++;
 }
@@ -261,7 +465,15 @@ static int64_t scan_start(void *ctx, const char *topic, int32_t partition)
     for (size_t i = 0; i < st->pending.publishing.cap; i++) {
         const char *key = sy_keymap_key_at(&st->pending.publishing, i);
         if (!key) continue;
-        const writer *by = sy_keymap_get(&st->owner_of, key);
+        const pend_key *k = sy_keymap_get(&st->owner_of, key);
+        if (k && k->marked) { /* after its own notes; not in another topic */
+            if (!strcmp(k->out_topic, topic)) {
+                int64_t after = sy_progress_scan_from(k->notes, k->nnotes, partition);
+                if (after < from) from = after;
+            }
+            continue;
+        }
+        const writer *by = k ? &k->by : NULL;
         int64_t after = 0;
         for (size_t j = 0; by && j < st->nnotes; j++) {
             noted *n = &st->notes[j];
@@ -340,7 +552,9 @@ static void restore_free(restore *st)
 {
     close_reader(st);
     if (st->scan) recover_scan_end(st->scan);
-    sy_keymap_free_with(&st->owner_of, free);
+    sy_keymap_free_with(&st->owner_of, pend_free);
+    sy_keymap_free_with(&st->marked, pend_free);
+    free(st->dones);
     recover_set_free(&st->pending);
     for (size_t i = 0; i < st->nnotes; i++) free(st->notes[i].topic);
     free(st->notes);
@@ -358,6 +572,7 @@ void changelog_restore_start(worker *w, const rd_kafka_topic_partition_list_t *p
     st->pending.ctx = st;
     sy_keymap_init(&st->pending.publishing);
     sy_keymap_init(&st->owner_of);
+    sy_keymap_init(&st->marked);
     if (start_reader(st) != 0) { /* as before: the partitions run with what the store has */
         restore_free(st);
         return;
@@ -377,6 +592,7 @@ static bool advance(restore *st, bool *more)
         if (!read_some(st, more) && !timed_out) return false;
         if (st->todo > 0) sy_warn("changelog: restore timed out with %d partition(s) unread", st->todo);
         close_reader(st);
+        settle_marked(st);
         if (!st->pending.publishing.count) return true;
         st->phase = SCANNING_OUTPUTS;
         st->scan = recover_scan_start(w, &st->pending, w->wake_fd[1]);
@@ -399,7 +615,7 @@ static void finish(restore *st)
         sy_info("changelog: %zu batch record(s) restored, %zu unreadable skipped", st->batches, st->bad_batches);
 }
 
-int changelog_restore_step(worker *w, void (*restored)(worker *w))
+int changelog_restore_step(worker *w, void (*restored)(worker *w, const rd_kafka_topic_partition_list_t *parts))
 {
     bool more = false;
     for (restore **at = &w->restoring; *at;) {
@@ -417,7 +633,7 @@ int changelog_restore_step(worker *w, void (*restored)(worker *w))
             restore_free(st);
             return -1;
         }
-        if (restored) restored(w); /* before a job of these partitions is taken */
+        if (restored) restored(w, st->inputs); /* before a job of these partitions is taken */
         sy_flow_release(w, st);
         restore_free(st);
     }

@@ -10,7 +10,9 @@
 /* 0, or -1 when the record is too large for the store (nothing staged). */
 int jobstate_put(sy_run *r, sy_job_state st, int32_t out_partition, int64_t out_offset);
 /* The same record, mirrored to the changelog (its delivery counted on the
- * run: pending_deliveries). */
+ * run: pending_deliveries). A sync job's PUBLISHING record carries a
+ * progress mark, and its PUBLISHED record is then not mirrored
+ * (docs/durability.md, "State follows partitions"). */
 void jobstate_mirror(sy_run *r, sy_job_state st, int32_t out_partition, int64_t out_offset);
 
 #endif

@@ -141,7 +141,7 @@ enum {
     SY_FX_LAUNCH_CALL = 1u << 14,
     SY_FX_MIRROR = 1u << 15,             /* PUBLISHING to the changelog */
     SY_FX_PRODUCE_RESULT = 1u << 16,     /* the result, and a failed job's dead letter */
-    SY_FX_NOTE_PUBLISHED = 1u << 17,     /* PUBLISHED in the store and the changelog */
+    SY_FX_NOTE_PUBLISHED = 1u << 17,     /* PUBLISHED in the store (and the changelog, unmarked: jobstate.c) */
     SY_FX_CLOSE_RECORD = 1u << 18,       /* PUBLISHED with no output offset */
     SY_FX_PRODUCE_DEAD_LETTER = 1u << 19,
     SY_FX_HOLD = 1u << 20,               /* wait for the transaction */

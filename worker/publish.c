@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "changelog.h"
 #include "deadletter.h"
 #include "jobstate.h"
 #include "log.h"
@@ -215,7 +216,8 @@ void publish_note_published(sy_run *r, int32_t partition, int64_t offset)
 {
     jobstate_put(r, SY_STATE_PUBLISHED, partition, offset);
     sy_store_note_output(r->w->store, r->task->output_topic, partition, offset);
-    jobstate_mirror(r, SY_STATE_PUBLISHED, partition, offset);
+    changelog_note_output(r->w, r->task->output_topic, partition, offset);
+    jobstate_mirror(r, SY_STATE_PUBLISHED, partition, offset); /* not when marked */
 }
 
 /* A message the client or broker refused for good, or still failed after

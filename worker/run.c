@@ -255,8 +255,12 @@ static bool first_copy_publishing(const sy_run *r)
 /* A stored answer (replay or dedup), or the job runs after all. */
 static void answer_stored(sy_run *r, const sy_job_record *rec, sy_answer answer)
 {
-    if (publish_restamp(r, rec, answer) != 0) step(r, SY_EV_STORED_UNREADABLE, NULL, NULL);
-    else step(r, answer == SY_ANSWER_DEDUP ? SY_EV_DEDUP : SY_EV_REPLAY, NULL, NULL);
+    if (publish_restamp(r, rec, answer) != 0) {
+        step(r, SY_EV_STORED_UNREADABLE, NULL, NULL);
+        return;
+    }
+    if (r->batch_owned) batchio_answered_from_store(r->w, r); /* rebuilt: its record stays until this is out */
+    step(r, answer == SY_ANSWER_DEDUP ? SY_EV_DEDUP : SY_EV_REPLAY, NULL, NULL);
 }
 
 /* What the store knows of this key. Returns true when it decided the
@@ -1080,7 +1084,8 @@ bool run_on_batch_line(sy_run *r, const char *batch_id, int status, const char *
 
 void run_on_timer(sy_run *r)
 {
-    if (r->state == SY_LS_INTENT_STAGED) { /* held by the test hook: launched after the next commit */
+    if (r->state == SY_LS_INTENT_STAGED || r->state == SY_LS_PUBLISH_STAGED) {
+        /* held by the test hook: launched (or its stored result sent) after the next commit */
         run_defer(r);
         return;
     }
@@ -1098,7 +1103,8 @@ void run_after_group_commit(worker *w)
     w->deferred = NULL;
     while (r) {
         sy_run *next = r->next_deferred;
-        if (r->hold_until_us && r->state == SY_LS_INTENT_STAGED) { /* test hook: once, on the timer heap */
+        if (r->hold_until_us && (r->state == SY_LS_INTENT_STAGED || r->state == SY_LS_PUBLISH_STAGED)) {
+            /* test hook: once, on the timer heap */
             sy_timers_add(&w->timers, r->hold_until_us, r, &r->timer_pos);
             r->hold_until_us = 0;
             r = next;
@@ -1199,17 +1205,20 @@ static void crash_before_result(void)
 /* Test hook: SWITCHYARD_CRASH_AT=published_gap (tests/integration/
  * restore_gap.sh). The 20th result acknowledged (the victim), and every
  * later one of its input partition, get no PUBLISHED note or mirror and
- * never settle, their input offsets not committed: as if that changelog
- * partition's mirrors were still queued when the process died. The
- * worker is killed once the PUBLISHED mirror of a later result in the
- * victim's output partition, of another input partition (so another
- * changelog partition), is acknowledged. */
+ * never settle, their input offsets not committed: as if the worker had
+ * died right after their acknowledgements. Once a later result in the
+ * victim's output partition, of another input partition, is noted, the
+ * worker is killed after 20 more changelog records are acknowledged:
+ * records made after that note, whose progress marks (or, in a batch
+ * tier or with --transactions, PUBLISHED records) put the writer's notes
+ * of that output partition above the victim's result. */
 typedef struct gap_hook {
-    int armed, seen;
+    int armed, seen, after;
     const char *topic; /* the victim's input topic and partition */
     int32_t part, out_part;
     int64_t out_off;
-    const sy_run *victim, *trigger;
+    const sy_run *victim;
+    bool triggered;
 } gap_hook;
 static gap_hook gap = {.armed = -1};
 
@@ -1232,8 +1241,16 @@ static bool published_gap(sy_run *r, int32_t out_partition, int64_t out_offset)
         r->pending_deliveries++; /* a mirror that never comes */
         return true;
     }
-    if (!gap.trigger && out_partition == gap.out_part && out_offset > gap.out_off) gap.trigger = r;
+    if (out_partition == gap.out_part && out_offset > gap.out_off) gap.triggered = true;
     return false;
+}
+
+/* The hook's kill: changelog records acknowledged after the trigger. */
+static void published_gap_kill(worker *w, rd_kafka_t *rk, const sy_run *r)
+{
+    if (!gap.triggered || rk != w->changelog_producer || r->state != SY_LS_MIRRORING || ++gap.after < 20) return;
+    sy_warn("SWITCHYARD_CRASH_AT=published_gap: later changelog records carry a note above it; killing the worker");
+    raise(SIGKILL);
 }
 
 void run_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -1247,10 +1264,7 @@ void run_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     }
     if (m->err && delivery_failed(w, r, rk, m)) return;
     if (!r) return; /* a mirror with no job behind it (recovery) */
-    if (r == gap.trigger && rk == w->changelog_producer && !m->err) {
-        sy_warn("SWITCHYARD_CRASH_AT=published_gap: a later PUBLISHED mirror is on the changelog; killing the worker");
-        raise(SIGKILL);
-    }
+    if (!m->err) published_gap_kill(w, rk, r);
     if (r->batch_id && r->state == SY_LS_MIRRORING) crash_before_result();
     if (r->state == SY_LS_MIRRORING) /* acknowledged, or done without (publish_substitute) */
         step(r, SY_EV_MIRRORED, NULL, NULL);

@@ -21,7 +21,8 @@ void run_restore(worker *w, const sy_tier *tier, int32_t partition, int64_t offs
 /* Test hook: SWITCHYARD_BATCH_HOLD_REBUILT_MS=<ms> holds each rebuilt job
  * that long with its intent staged, before it joins its batch (widens the
  * window a revoke must handle: docs/durability.md, "Batches follow
- * partitions"). */
+ * partitions"), or, answered from the store, with its stored result
+ * staged, before it goes out (tests/integration/batch_publish_hold.sh). */
 /* a batch (batchio.c): the batch carrying r is recorded created; it owns
  * r, whose input offset is released (BATCH_OWNED) and which no longer
  * counts as held */

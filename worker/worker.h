@@ -153,9 +153,11 @@ typedef struct sy_run {
     bool offset_released;      /* RELEASE_OFFSET done (it is done once) */
     bool handed_off;           /* its partition went, a record carries it: released where
                                   it would join its batch (run_revoked) */
-    int64_t hold_until_us;     /* test hook: a rebuilt job's launch waits (run_restore) */
+    int64_t hold_until_us;     /* test hook: a rebuilt job's launch, or its stored result, waits (run_restore) */
     void *batch_hold;          /* the batch that answered it: its record stays until this
                                   job's result is out (batchio_result_out) */
+    bool marked;               /* its PUBLISHING mirror carried a progress mark: its
+                                  PUBLISHED state is not mirrored (codec/progress.h) */
 } sy_run;
 
 /* Jobs waiting for room under one account's rate limits (fair between
@@ -210,6 +212,8 @@ struct worker {
     char **changelog_topics;         /* per tier index */
     sy_buf changelog_scratch;
     uint64_t owner_id;               /* this process, in changelog records */
+    sy_keymap out_notes;             /* output topic -> its highest acknowledged offsets, for
+                                        the progress marks (changelog.c, codec/progress.h) */
     sy_waitq ready;                  /* waiting for an engine slot */
     sy_run *deferred;                /* launches and produces waiting for the group commit */
     struct sy_embed_group *embed_open, *embed_out; /* embedding requests collecting, sent (embed.h) */

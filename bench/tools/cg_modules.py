@@ -28,8 +28,8 @@ STAGES = [
     ("encode the result (msgpack / JSON)", "sy_result_encode"),
     ("store puts (3 a job: intent, publishing, published; a batch job 2, no intent)", "sy_store_put"),
     ("group commit (LMDB commit, fdatasync)", "sy_store_commit"),
-    ("produces (result + 2 changelog mirrors)", "rd_kafka_producev"),
-    ("delivery reports (rd_kafka_poll; runs store puts, a mirror produce)", "rd_kafka_poll"),
+    ("produces (result + changelog record; a batch job: + PUBLISHED record)", "rd_kafka_producev"),
+    ("delivery reports (rd_kafka_poll; runs store puts and the result produce)", "rd_kafka_poll"),
     ("offset commits", "rd_kafka_commit"),
     ("librdkafka's own threads (broker I/O, lz4)", "start_thread"),
 ]

@@ -2,13 +2,16 @@
  * come back from LMDB (sy_record_decode) and from a changelog topic
  * (changelog_decode: writer id, then the record), and for what a decoded
  * record is used for: its stored result is published again
- * (sy_result_restamp) in both formats. A record that decodes must encode
+ * (sy_result_restamp) in both formats; and for the progress mark a
+ * changelog record carries in a header (sy_progress_decode: a mark that
+ * decodes encodes back to the same bytes). A record that decodes must encode
  * back to one that decodes to the same fields, and every string it points
  * to must lie inside the input. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "progress.h"
 #include "result_restamp.h"
 #include "store.h"
 #include "changelog.h"
@@ -53,5 +56,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint64_t owner;
     if (sy_record_decode(data, size, &rec) == 0) check(&rec, data, size);
     if (changelog_decode(data, size, &owner, &rec) == 0) check(&rec, data, size);
+    sy_progress p;
+    if (sy_progress_decode(data, size, &p) == 0) {
+        unsigned char again[SY_PROGRESS_MAX_BYTES];
+        if (sy_progress_encode(&p, again) != size || memcmp(again, data, size)) abort();
+        for (uint32_t i = 0; i < p.nnotes; i++)
+            if (sy_progress_scan_from(p.notes, p.nnotes, p.notes[i].partition) <= 0) abort();
+    }
     return 0;
 }

@@ -17,6 +17,10 @@
 #      restores the shares of its partitions (C all of them until D joins)
 #      and answers its share's jobs from A2's batch, judged by the share's
 #      custom_ids against the batch's 40 requests
+#   E  a new worker with an empty state dir, alone: the shares B, C and D
+#      resolved got their tombstones once their jobs' results were out, so
+#      E restores no intent and lists nothing (before, it restored both
+#      intents' 12 shares, listed, and polled the two batches to their end)
 # Every job has one result, and the fake provider saw each custom_id in
 # exactly one created batch (batch_once.py).
 source "$(dirname "$0")/lib.sh"
@@ -74,4 +78,15 @@ check_once a,b
 cat "$T/worker-c.log" "$T/worker-d.log" >"$T/cd.txt"
 grep -q "job(s) recorded before its create: ours" "$T/cd.txt" || fail "C and D did not confirm A2's batch"
 ok "C and D: each answered its partitions' jobs from A2's batch, each once"
+
+start_worker worker-e "${args[@]}" --state-dir "$T/state-e"
+E=$LAST_PID
+for _ in $(seq 300); do grep -q "changelog: restored .* for 6 partition" "$T/worker-e.log" && break; sleep 0.05; done
+grep -q "changelog: restored .* for 6 partition" "$T/worker-e.log" || fail "worker-e restored no partitions"
+sleep 0.5
+kill -TERM "$E"; wait "$E" 2>/dev/null || true
+grep -o "changelog: [0-9]* batch record(s) restored[^\"]*" "$T/worker-e.log" || true
+n=$(grep -c "recorded before its create by another worker" "$T/worker-e.log" || true)
+[ "$n" = 0 ] || fail "worker-e restored $n intent(s) resolved before (their shares got no tombstone)"
+ok "E (empty state dir): the resolved intents' shares are gone from the changelog: no intent restored, no listing"
 check_logs

@@ -16,10 +16,7 @@
 #      the partition, and adopts C's batch by its metadata: the 20 jobs
 #      (back from Kafka) are answered from it, none sent twice.
 source "$(dirname "$0")/lib.sh"
-P="$T/pipeline.yaml"
-sed -e '/^  bulk-tier:/,/retry:/s/batch: {max_jobs: 100, max_wait_ms: 300,/batch: {max_jobs: 20, max_wait_ms: 300,/' \
-    tests/pipelines/batch.yaml >"$P"
-grep -q 'max_jobs: 20, max_wait_ms: 300' "$P" || fail "pipeline not made"
+bulk_batches_of 20
 N=20
 
 start_fake --batch-ms 8000

@@ -11,20 +11,9 @@
 # back: 0 of 100 results.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_batch.sh"
-P=tests/pipelines/batch.yaml
 N=100
 NA=0
-
-start_fake --batch-ms 500
-start_broker "$P"
-start_scheduler "$P"
-word_jobs "$N" c bulk >"$T/jobs.jsonl"
-"$SY_BIN" submit --quiet "$T/jobs.jsonl" >/dev/null || fail "submit"
-args=(-p "$P" --max-inflight 64 --state-dir "$T/state" -X session.timeout.ms=3000 -X heartbeat.interval.ms=500)
-SWITCHYARD_BATCH_CRASH_AT=before_result start_worker worker-a "${args[@]}"
-crashed worker-a "$LAST_PID" SWITCHYARD_BATCH_CRASH_AT=before_result
-grep -q "it owns its $N job(s)" "$T/worker-a.log" || fail "worker-a's batch did not own its jobs"
-ok "A: killed after its batch's results were staged, before the first was produced"
+batch_killed_publishing c
 start_worker worker-b "${args[@]}"
 B=$LAST_PID
 "$SY_BIN" results --topic switchyard.results.bulk --count "$N" --timeout-ms 30000 >"$T/results.jsonl" ||

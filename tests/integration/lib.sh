@@ -140,6 +140,15 @@ while k < n:
 " "$1" "$2" "$3"
 }
 
+# bulk_batches_of N: the batch pipeline with bulk-tier's batches of N jobs
+# at most (not 100), written to $T/pipeline.yaml; P names it.
+bulk_batches_of() {
+    P="$T/pipeline.yaml"
+    sed -e "/^  bulk-tier:/,/retry:/s/batch: {max_jobs: 100, max_wait_ms: 300,/batch: {max_jobs: $1, max_wait_ms: 300,/" \
+        tests/pipelines/batch.yaml >"$P"
+    grep -q "max_jobs: $1, max_wait_ms: 300" "$P" || fail "pipeline not made"
+}
+
 # crashed NAME PID MARK [TENTHS=300]: worker NAME (PID) killed itself at a
 # test crash point: it is gone within TENTHS tenths of a second and its log
 # holds MARK (the hook's line), else it died elsewhere.

@@ -3,9 +3,12 @@
 # and a partition that moves to another worker after compaction is restored
 # from it correctly.
 #   1. worker A answers N jobs (keys key-0..); each key has two changelog
-#      records (PUBLISHING, PUBLISHED). With small segments (segment.ms) and an
-#      eager cleaner, the broker compacts them: the changelog ends up with
-#      about one record per key (checked by reading it whole).
+#      records (PUBLISHING, PUBLISHED): A runs with --transactions, where
+#      both states are mirrored (without it a sync job has one record, its
+#      PUBLISHING record with a progress mark: nothing to compact). With
+#      small segments (segment.ms) and an eager cleaner, the broker
+#      compacts them: the changelog ends up with about one record per key
+#      (checked by reading it whole).
 #   2. A stops; worker B, with an empty store, takes every partition and
 #      restores it from the compacted changelog. The same N keys are submitted
 #      again with new job ids: B answers them all from the restored state
@@ -33,7 +36,7 @@ for i in range(o, o + n):
 }
 keyed_jobs r1 "$N" 0 >"$T/r1.jsonl"
 "$SY_BIN" submit --quiet "$T/r1.jsonl" >/dev/null || fail "submit r1"
-start_worker a -p "$P" --max-inflight 256 --state-dir "$T/state-a"
+start_worker a -p "$P" --max-inflight 256 --state-dir "$T/state-a" --transactions
 A=$LAST_PID
 "$SY_BIN" results --topic switchyard.results.echo --count "$N" --timeout-ms 240000 >"$T/res1.jsonl" \
     || fail "round 1: only $(wc -l <"$T/res1.jsonl") of $N results"

@@ -1,6 +1,7 @@
 /* test_codec.c -- the wire codec: jobs in msgpack and JSON (round trips,
  * defaults, every error), results in both formats (same map), msgpack to
- * JSON, templates, and the stored-result restamp. */
+ * JSON, templates, the stored-result restamp, and the changelog's
+ * progress mark (round trip, every refusal, where a scan starts). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +17,7 @@
 
 #include "job.h"
 #include "msgpack_json.h"
+#include "progress.h"
 #include "result.h"
 #include "result_restamp.h"
 #include "template.h"
@@ -411,6 +413,62 @@ static void test_error_class_names(void **state)
     for (int c = 0; c < SY_ERR_COUNT; c++) assert_non_null(sy_err_class_name((sy_err_class)c));
 }
 
+static void test_progress_mark(void **state)
+{
+    (void)state;
+    sy_progress p = {.done = 41, .nnotes = 3}, q;
+    p.notes[0] = (sy_progress_note){.partition = 0, .offset = 7};
+    p.notes[1] = (sy_progress_note){.partition = 5, .offset = INT64_MAX};
+    p.notes[2] = (sy_progress_note){.partition = 0, .offset = 3}; /* noted twice: the lower counts */
+    unsigned char b[SY_PROGRESS_MAX_BYTES];
+    size_t n = sy_progress_encode(&p, b);
+    assert_int_equal(n, 9 + 3 * 12);
+    assert_int_equal(sy_progress_decode(b, n, &q), 0);
+    assert_int_equal(q.done, 41);
+    assert_int_equal(q.nnotes, 3);
+    assert_int_equal(q.notes[1].partition, 5);
+    assert_true(q.notes[1].offset == INT64_MAX);
+    assert_int_equal(sy_progress_scan_from(q.notes, q.nnotes, 0), 4);
+    assert_true(sy_progress_scan_from(q.notes, q.nnotes, 5) == INT64_MAX);
+    assert_int_equal(sy_progress_scan_from(q.notes, q.nnotes, 9), 0); /* not noted: from the start */
+    /* none known, no notes */
+    p = (sy_progress){.done = -1};
+    n = sy_progress_encode(&p, b);
+    assert_int_equal(sy_progress_decode(b, n, &q), 0);
+    assert_int_equal(q.done, -1);
+    assert_int_equal(q.nnotes, 0);
+    /* more notes than a mark holds: the first SY_PROGRESS_NOTES_MAX */
+    p.nnotes = SY_PROGRESS_NOTES_MAX + 5;
+    for (uint32_t i = 0; i < SY_PROGRESS_NOTES_MAX; i++) p.notes[i] = (sy_progress_note){.partition = (int32_t)i, .offset = i};
+    n = sy_progress_encode(&p, b);
+    assert_int_equal(n, SY_PROGRESS_MAX_BYTES);
+    assert_int_equal(sy_progress_decode(b, n, &q), 0);
+    assert_int_equal(q.nnotes, SY_PROGRESS_NOTES_MAX);
+    /* refused: short, ragged, too many notes, another version, bad values */
+    unsigned char big[SY_PROGRESS_MAX_BYTES + 12];
+    memset(big, 0, sizeof big);
+    big[0] = 1;
+    assert_int_equal(sy_progress_decode(big, sizeof big, &q), -1);
+    assert_int_equal(sy_progress_decode(NULL, 0, &q), -1);
+    p = (sy_progress){.done = 1, .nnotes = 1};
+    n = sy_progress_encode(&p, b);
+    assert_int_equal(sy_progress_decode(b, 8, &q), -1);
+    assert_int_equal(sy_progress_decode(b, n - 1, &q), -1);
+    b[0] = 2;
+    assert_int_equal(sy_progress_decode(b, n, &q), -1);
+    b[0] = 1;
+    b[9] = 0x80; /* partition < 0 */
+    assert_int_equal(sy_progress_decode(b, n, &q), -1);
+    b[9] = 0;
+    b[13] = 0x80; /* offset < 0 */
+    assert_int_equal(sy_progress_decode(b, n, &q), -1);
+    b[13] = 0;
+    memset(b + 1, 0xff, 8); /* done -1 is "none known" */
+    assert_int_equal(sy_progress_decode(b, n, &q), 0);
+    b[8] = 0xfe; /* done -2 */
+    assert_int_equal(sy_progress_decode(b, n, &q), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -427,6 +485,7 @@ int main(void)
         cmocka_unit_test(test_msgpack_to_json_edge_cases),
         cmocka_unit_test(test_templates),
         cmocka_unit_test(test_error_class_names),
+        cmocka_unit_test(test_progress_mark),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
