@@ -14,7 +14,10 @@ P=tests/pipelines/e2e.yaml
 N=${CRASH_JOBS:-10000}
 KILLS=${CRASH_KILLS:-5}
 
-start_fake --latency-ms 100 --jitter-ms 100
+# The fake's rate-limit headers state 10,000 requests a minute by default,
+# which the worker honours: the run's ~11,000 calls (repeats included) then
+# wait ~25 s for the window's reset. A stated limit the run never reaches:
+start_fake --latency-ms 100 --jitter-ms 100 --rpm 1000000
 start_broker "$P"
 start_scheduler "$P"
 echo_jobs "$N" c- >"$T/jobs.jsonl"

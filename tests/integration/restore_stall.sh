@@ -28,7 +28,7 @@ source "$(dirname "$0")/lib.sh"
 P=$T/pipeline.yaml
 sed 's/timeout_ms: 5000/timeout_ms: 30000/' tests/pipelines/e2e.yaml >"$P"
 FILL=${RESTORE_FILL:-4000}
-BUSY=${RESTORE_BUSY:-300}
+BUSY=${RESTORE_BUSY:-200}
 BOUND_MS=${RESTORE_BOUND_MS:-1000}
 
 jobs() { # from count

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The scheduler is killed with SIGKILL 7 times while it routes 4,000 jobs
-# streamed onto the jobs topic (~100/s), each time at a random moment soon
-# after it got its partitions, and restarted. A killed scheduler has routed
+# streamed onto the jobs topic (~80/s while the kills go on, then the rest
+# at once), each time at a random moment soon after it got its partitions,
+# and restarted. A killed scheduler has routed
 # jobs whose jobs-topic offsets it had not committed yet: its successor routes
 # them again. Asserts: the tier topic did receive such second copies, and
 # still every job has exactly one result (the worker tells a copy routed
@@ -26,15 +27,17 @@ sched() { # n
 }
 sched 0
 echo_jobs "$N" s- >"$T/jobs.jsonl"
+# ~80 jobs/s while the kills go on; once they are done ($T/kills-done),
+# the rest at once: the last scheduler routes them as well.
 "$PY" -c '
-import sys, time
+import os, sys, time
 lines = open(sys.argv[1]).readlines()
 for i, l in enumerate(lines):
     sys.stdout.write(l)
-    if i % 8 == 7:
+    if i % 8 == 7 and not os.path.exists(sys.argv[2]):
         sys.stdout.flush()
         time.sleep(0.1)
-' "$T/jobs.jsonl" | "$SY_BIN" submit --quiet --format jsonl - >"$T/submit.out" 2>&1 &
+' "$T/jobs.jsonl" "$T/kills-done" | "$SY_BIN" submit --quiet --format jsonl - >"$T/submit.out" 2>&1 &
 SUBMIT_PID=$!
 PIDS+=($SUBMIT_PID)
 
@@ -45,6 +48,7 @@ for k in $(seq 1 "$KILLS"); do
     echo "   kill -9 #$k of the scheduler: $(cat "$T/calls.jsonl" 2>/dev/null | wc -l) calls so far"
     sched "$k"
 done
+touch "$T/kills-done"
 wait "$SUBMIT_PID" || fail "submit: $(cat "$T/submit.out")"
 # 20 more jobs once the last scheduler has its partitions (librdkafka 2.0's
 # cooperative-sticky assignor asserts when a consumer is closed before its

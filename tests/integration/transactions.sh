@@ -26,9 +26,11 @@ ok "submitted $N jobs"
 
 # Each kill comes once the run is well under way (progress: the fake
 # provider's call log), at a random moment after that: calls in flight,
-# results in an open transaction.
+# results in an open transaction. 48 calls in flight: ~300 calls a second,
+# so the run is over soon after the kills, yet the later kill (past N/2
+# calls and 1.5 s at most) still leaves a quarter of the jobs to do.
 calls_made() { wc -l <"$T/calls.jsonl"; }
-worker_args=(-p "$P" --transactions --max-inflight 16 --state-dir "$T/state" "${KILL_GROUP_OPTS[@]}")
+worker_args=(-p "$P" --transactions --max-inflight 48 --state-dir "$T/state" "${KILL_GROUP_OPTS[@]}")
 start_worker worker-0 "${worker_args[@]}"
 for k in $(seq 1 "$KILLS"); do
     want=$((N * k / (KILLS + 2)))

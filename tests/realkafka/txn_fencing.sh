@@ -71,9 +71,13 @@ ok "the zombie a1 was fenced and exited 1"
     || fail "only $(wc -l <"$T/results.jsonl") of $((N + M)) results"
 sleep 3
 kill -TERM "$NEW"; wait "$NEW" || fail "worker b did not stop cleanly"
-"$SY_BIN" results --topic switchyard.results.echo --timeout-ms 5000 >"$T/results.jsonl" || true
+# Both readers at once (each stops 5 s after its last message): nothing is
+# produced any more, so they read the same topic.
+"$SY_BIN" results --topic switchyard.results.echo --timeout-ms 5000 >"$T/results.jsonl" &
+c_pid=$!
 "$SY_BIN" results --topic switchyard.results.echo --timeout-ms 5000 -X isolation.level=read_uncommitted \
     >"$T/uncommitted.jsonl" || true
+wait "$c_pid" || true
 grep -v '"job_id":"g-' "$T/results.jsonl" >"$T/results-f.jsonl" || true
 # Calls b may make again: those in flight when a0 died (a1 made them again,
 # logged), and what only a1's own store knew when it was frozen: calls in
