@@ -125,15 +125,17 @@ typedef struct part_end {
  * returns how many. Their ends are known from their EOF events (no
  * watermark query: each would be a blocking round trip); a start past the
  * end (a topic made again) falls back to the earliest offset. The one
- * metadata request per output topic is the only wait. */
-static int assign_outputs(recover_set *u, rd_kafka_t *rk, part_end *ends, int max)
+ * metadata request per output topic is the only wait: asked of `meta`,
+ * the worker's producer, whose connections are up (the scan's new
+ * consumer would first connect: three round trips, not one). */
+static int assign_outputs(recover_set *u, rd_kafka_t *rk, rd_kafka_t *meta, part_end *ends, int max)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(16);
     int n = 0;
     for (size_t t = 0; t < u->nout; t++) {
         const rd_kafka_metadata_t *md = NULL;
-        rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, u->out_topics[t], NULL);
-        if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) == 0 && md->topic_cnt == 1) {
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(meta, u->out_topics[t], NULL);
+        if (rd_kafka_metadata(meta, 0, rkt, &md, 10000) == 0 && md->topic_cnt == 1) {
             for (int p = 0; p < md->topics[0].partition_cnt && n < max; p++) {
                 int64_t from = u->scan_from(u->ctx, u->out_topics[t], p);
                 rd_kafka_topic_partition_list_add(l, u->out_topics[t], p)->offset =
@@ -199,7 +201,7 @@ recover_scan *recover_scan_start(worker *w, recover_set *u, int wake_fd)
         rd_kafka_queue_destroy(q);
     }
     sc->ends = sy_xcalloc(MAX_PARTS, sizeof(part_end));
-    sc->parts = assign_outputs(u, sc->rk, sc->ends, MAX_PARTS);
+    sc->parts = assign_outputs(u, sc->rk, w->producer ? w->producer : sc->rk, sc->ends, MAX_PARTS);
     return sc;
 }
 
