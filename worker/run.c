@@ -1208,17 +1208,18 @@ static void crash_before_result(void)
  * never settle, their input offsets not committed: as if the worker had
  * died right after their acknowledgements. Once a later result in the
  * victim's output partition, of another input partition, is noted, the
- * worker is killed after 20 more changelog records are acknowledged:
- * records made after that note, whose progress marks (or, in a batch
+ * worker is killed when the first changelog record made after that note
+ * is acknowledged: records whose progress marks (or, in a batch
  * tier or with --transactions, PUBLISHED records) put the writer's notes
  * of that output partition above the victim's result. */
 typedef struct gap_hook {
-    int armed, seen, after;
+    int armed, seen, nafter;
     const char *topic; /* the victim's input topic and partition */
     int32_t part, out_part;
     int64_t out_off;
     const sy_run *victim;
     bool triggered;
+    const sy_run *after[16]; /* runs whose changelog record was made after the trigger */
 } gap_hook;
 static gap_hook gap = {.armed = -1};
 
@@ -1245,12 +1246,23 @@ static bool published_gap(sy_run *r, int32_t out_partition, int64_t out_offset)
     return false;
 }
 
-/* The hook's kill: changelog records acknowledged after the trigger. */
+/* The hook: r's changelog record is being made; after the trigger, it
+ * carries the trigger's note. */
+static void published_gap_mirror(const sy_run *r)
+{
+    if (gap.triggered && gap.nafter < (int)(sizeof gap.after / sizeof *gap.after)) gap.after[gap.nafter++] = r;
+}
+
+/* The hook's kill: the first changelog record made after the trigger is
+ * acknowledged (its run is alive until then: the pointer is its own). */
 static void published_gap_kill(worker *w, rd_kafka_t *rk, const sy_run *r)
 {
-    if (!gap.triggered || rk != w->changelog_producer || r->state != SY_LS_MIRRORING || ++gap.after < 20) return;
-    sy_warn("SWITCHYARD_CRASH_AT=published_gap: later changelog records carry a note above it; killing the worker");
-    raise(SIGKILL);
+    if (!gap.triggered || rk != w->changelog_producer || r->state != SY_LS_MIRRORING) return;
+    for (int i = 0; i < gap.nafter; i++)
+        if (gap.after[i] == r) {
+            sy_warn("SWITCHYARD_CRASH_AT=published_gap: later changelog records carry a note above it; killing the worker");
+            raise(SIGKILL);
+        }
 }
 
 void run_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -1432,6 +1444,7 @@ static void step(sy_run *r, sy_life_event ev, const sy_life_facts *f, const fx_a
         case SY_FX_DEFER: run_defer(r); break;
         case SY_FX_LAUNCH_CALL: launch_prepared(r); break;
         case SY_FX_MIRROR:
+            published_gap_mirror(r);
             if (!publish_mirror(r)) step(r, SY_EV_MIRRORED, NULL, NULL); /* nothing to await */
             break;
         case SY_FX_PRODUCE_RESULT: produce_result(r); break;

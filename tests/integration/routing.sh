@@ -59,26 +59,6 @@ for wave, n in ((1, 6), (2, 10), (3, 10), (4, 10)):
         for i in range(n): job(f, f"br{wave}-{i}", "breaker", f"wave {wave} job {i}")
 PY
 
-# breaker: down (waves 1-2), back up (waves 3-4). It opens in wave 1; wave 2
-# must come within its cool-down (20 s: wave 2 takes ~2 s on an idle machine,
-# and took more than the former 8 s on a loaded one) and wave 3 after it, so
-# the wait for wave 3 counts from the moment it opened (the worker's log).
-# The other checks (main batch, account) run during the cool-down: none of
-# their tiers has m-flaky.
-opened_at() { # unix seconds of the last "circuit open" of m-flaky (JSON log lines)
-    grep "model 'm-flaky' of tier 'breaker': circuit open" "$T/worker.log" |
-        sed -n 's/^{"time":"\([0-9T:.-]*Z\)".*/\1/p' | tail -n 1 |
-        "$PY" -c 'import datetime, sys; print(datetime.datetime.fromisoformat(sys.stdin.read().strip().replace("Z", "+00:00")).timestamp())'
-}
-submit "$T/br1.jsonl"; results breaker 6
-submit "$T/br2.jsonl"; results breaker 16
-t_open=$(opened_at) || fail "no 'circuit open' of m-flaky in the worker log"
-since=$("$PY" -c 'import sys, time; print(round(time.time() - float(sys.argv[1]), 1))' "$t_open")
-"$PY" -c 'import sys; sys.exit(float(sys.argv[1]) >= 19.5)' "$since" ||
-    fail "wave 2 ended ${since} s after the breaker opened: not within its 20 s cool-down"
-"$SY_FAKE" --port "$FLAKY_PORT" --latency-ms 300 --call-log "$T/flaky-calls.jsonl" >"$T/fake-flaky.log" 2>&1 &
-PIDS+=($!)
-
 submit "$T/main.jsonl"
 results single 11
 results deadline 1
@@ -93,6 +73,23 @@ ok "main batch: 11 single, 1 deadline, 2 chain, 400 split, 2 cheap results; 13 d
 submit "$T/acct1.jsonl"; results account 1
 submit "$T/acct2.jsonl"; results account 6
 
+# breaker: down (waves 1-2), back up (waves 3-4). It opens in wave 1; wave 2
+# must come within its cool-down (20 s: wave 2 takes ~2 s on an idle machine,
+# and took more than the former 8 s on a loaded one) and wave 3 after it, so
+# the wait for wave 3 counts from the moment it opened (the worker's log).
+opened_at() { # unix seconds of the last "circuit open" of m-flaky (JSON log lines)
+    grep "model 'm-flaky' of tier 'breaker': circuit open" "$T/worker.log" |
+        sed -n 's/^{"time":"\([0-9T:.-]*Z\)".*/\1/p' | tail -n 1 |
+        "$PY" -c 'import datetime, sys; print(datetime.datetime.fromisoformat(sys.stdin.read().strip().replace("Z", "+00:00")).timestamp())'
+}
+submit "$T/br1.jsonl"; results breaker 6
+submit "$T/br2.jsonl"; results breaker 16
+t_open=$(opened_at) || fail "no 'circuit open' of m-flaky in the worker log"
+since=$("$PY" -c 'import sys, time; print(round(time.time() - float(sys.argv[1]), 1))' "$t_open")
+"$PY" -c 'import sys; sys.exit(float(sys.argv[1]) >= 19.5)' "$since" ||
+    fail "wave 2 ended ${since} s after the breaker opened: not within its 20 s cool-down"
+"$SY_FAKE" --port "$FLAKY_PORT" --latency-ms 300 --call-log "$T/flaky-calls.jsonl" >"$T/fake-flaky.log" 2>&1 &
+PIDS+=($!)
 sleep "$("$PY" -c 'import sys, time; print(max(0.0, float(sys.argv[1]) + 20.3 - time.time()))' "$(opened_at)")"
 ok "breaker: wave 2 ended ${since} s after it opened; wave 3 comes past the 20 s cool-down"
 submit "$T/br3.jsonl"; results breaker 26
