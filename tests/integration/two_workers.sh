@@ -17,8 +17,8 @@ start_broker "$P"
 start_scheduler "$P"
 echo_jobs "$N" t- >"$T/jobs.jsonl"
 
-start_worker worker-a -p "$P" --tiers echo-tier --max-inflight 96 --state-dir "$T/state-a" "${KILL_GROUP_OPTS[@]}"
-start_worker worker-b -p "$P" --tiers echo-tier --max-inflight 96 --state-dir "$T/state-b" "${KILL_GROUP_OPTS[@]}"
+start_worker worker-a -p "$P" --tiers echo-tier --max-inflight 32 --state-dir "$T/state-a" "${KILL_GROUP_OPTS[@]}"
+start_worker worker-b -p "$P" --tiers echo-tier --max-inflight 32 --state-dir "$T/state-b" "${KILL_GROUP_OPTS[@]}"
 B=$LAST_PID
 for _ in $(seq 150); do # both must own partitions before the jobs go in
     grep -q "rebalance: assigned" "$T/worker-a.log" && grep -q "rebalance: assigned" "$T/worker-b.log" && break
