@@ -15,14 +15,14 @@ static uint64_t get_be(const unsigned char *in, int bytes)
     return v;
 }
 
-size_t sy_progress_encode(const sy_progress *p, unsigned char *out)
+size_t sy_progress_encode(int64_t done, const sy_progress_note *notes, uint32_t nnotes, unsigned char *out)
 {
-    uint32_t n = p->nnotes < SY_PROGRESS_NOTES_MAX ? p->nnotes : SY_PROGRESS_NOTES_MAX;
+    uint32_t n = nnotes < SY_PROGRESS_NOTES_MAX ? nnotes : SY_PROGRESS_NOTES_MAX;
     out[0] = 1;
-    put_be(out + 1, (uint64_t)p->done, 8);
+    put_be(out + 1, (uint64_t)(done < -1 ? -1 : done), 8);
     for (uint32_t i = 0; i < n; i++) {
-        put_be(out + 9 + 12 * i, (uint32_t)p->notes[i].partition, 4);
-        put_be(out + 13 + 12 * i, (uint64_t)p->notes[i].offset, 8);
+        put_be(out + 9 + 12 * i, (uint32_t)notes[i].partition, 4);
+        put_be(out + 13 + 12 * i, (uint64_t)notes[i].offset, 8);
     }
     return 9 + 12 * (size_t)n;
 }

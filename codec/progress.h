@@ -40,10 +40,10 @@ typedef struct sy_progress {
     sy_progress_note notes[SY_PROGRESS_NOTES_MAX];
 } sy_progress;
 
-/* Writes at most SY_PROGRESS_MAX_BYTES (notes beyond the maximum are left
+/* Writes at most SY_PROGRESS_MAX_BYTES (done below -1 as -1; notes beyond the maximum are left
  * out: their partitions are then looked through from their start);
  * returns the length. */
-size_t sy_progress_encode(const sy_progress *p, unsigned char *out);
+size_t sy_progress_encode(int64_t done, const sy_progress_note *notes, uint32_t nnotes, unsigned char *out);
 /* 0, or -1 when the bytes are not a mark: wrong version or length, done
  * below -1, a negative partition or offset. */
 int sy_progress_decode(const void *data, size_t len, sy_progress *p);

@@ -146,13 +146,9 @@ void changelog_note_output(worker *w, const char *topic, int32_t partition, int6
 void changelog_mirror_marked(worker *w, const char *key, const sy_job_record *rec, sy_run *r, int64_t done)
 {
     if (!w->opt.changelog) return;
-    sy_progress p;
     const out_notes *o = notes_of(w, rec->out_topic);
-    p.done = done < -1 ? -1 : done;
-    p.nnotes = o->n;
-    memcpy(p.notes, o->notes, o->n * sizeof *o->notes);
     unsigned char v[SY_PROGRESS_MAX_BYTES];
-    size_t n = sy_progress_encode(&p, v);
+    size_t n = sy_progress_encode(done, o->notes, o->n, v);
     rd_kafka_headers_t *h = rd_kafka_headers_new(1);
     rd_kafka_header_add(h, SY_PROGRESS_HEADER, -1, v, (ssize_t)n);
     mirror(w, key, rec, r, h);

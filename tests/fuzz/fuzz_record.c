@@ -59,7 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sy_progress p;
     if (sy_progress_decode(data, size, &p) == 0) {
         unsigned char again[SY_PROGRESS_MAX_BYTES];
-        if (sy_progress_encode(&p, again) != size || memcmp(again, data, size)) abort();
+        if (sy_progress_encode(p.done, p.notes, p.nnotes, again) != size || memcmp(again, data, size)) abort();
         for (uint32_t i = 0; i < p.nnotes; i++)
             if (sy_progress_scan_from(p.notes, p.nnotes, p.notes[i].partition) <= 0) abort();
     }

@@ -421,7 +421,7 @@ static void test_progress_mark(void **state)
     p.notes[1] = (sy_progress_note){.partition = 5, .offset = INT64_MAX};
     p.notes[2] = (sy_progress_note){.partition = 0, .offset = 3}; /* noted twice: the lower counts */
     unsigned char b[SY_PROGRESS_MAX_BYTES];
-    size_t n = sy_progress_encode(&p, b);
+    size_t n = sy_progress_encode(p.done, p.notes, p.nnotes, b);
     assert_int_equal(n, 9 + 3 * 12);
     assert_int_equal(sy_progress_decode(b, n, &q), 0);
     assert_int_equal(q.done, 41);
@@ -431,16 +431,20 @@ static void test_progress_mark(void **state)
     assert_int_equal(sy_progress_scan_from(q.notes, q.nnotes, 0), 4);
     assert_true(sy_progress_scan_from(q.notes, q.nnotes, 5) == INT64_MAX);
     assert_int_equal(sy_progress_scan_from(q.notes, q.nnotes, 9), 0); /* not noted: from the start */
+    /* a done below -1 is written as none known */
+    n = sy_progress_encode(-5, NULL, 0, b);
+    assert_int_equal(sy_progress_decode(b, n, &q), 0);
+    assert_int_equal(q.done, -1);
     /* none known, no notes */
     p = (sy_progress){.done = -1};
-    n = sy_progress_encode(&p, b);
+    n = sy_progress_encode(p.done, p.notes, p.nnotes, b);
     assert_int_equal(sy_progress_decode(b, n, &q), 0);
     assert_int_equal(q.done, -1);
     assert_int_equal(q.nnotes, 0);
     /* more notes than a mark holds: the first SY_PROGRESS_NOTES_MAX */
     p.nnotes = SY_PROGRESS_NOTES_MAX + 5;
     for (uint32_t i = 0; i < SY_PROGRESS_NOTES_MAX; i++) p.notes[i] = (sy_progress_note){.partition = (int32_t)i, .offset = i};
-    n = sy_progress_encode(&p, b);
+    n = sy_progress_encode(p.done, p.notes, p.nnotes, b);
     assert_int_equal(n, SY_PROGRESS_MAX_BYTES);
     assert_int_equal(sy_progress_decode(b, n, &q), 0);
     assert_int_equal(q.nnotes, SY_PROGRESS_NOTES_MAX);
@@ -451,7 +455,7 @@ static void test_progress_mark(void **state)
     assert_int_equal(sy_progress_decode(big, sizeof big, &q), -1);
     assert_int_equal(sy_progress_decode(NULL, 0, &q), -1);
     p = (sy_progress){.done = 1, .nnotes = 1};
-    n = sy_progress_encode(&p, b);
+    n = sy_progress_encode(p.done, p.notes, p.nnotes, b);
     assert_int_equal(sy_progress_decode(b, 8, &q), -1);
     assert_int_equal(sy_progress_decode(b, n - 1, &q), -1);
     b[0] = 2;
