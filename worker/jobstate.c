@@ -34,7 +34,9 @@ int jobstate_put(sy_run *r, sy_job_state st, int32_t out_partition, int64_t out_
  * the prefix runs ahead of the results, both states are mirrored as
  * before: a batch tier's jobs (released once their batch owns them) and
  * --transactions (released when acknowledged in a transaction that may
- * still abort). */
+ * still abort). The tier's mode alone does not tell: a job rebuilt from
+ * a batch record keeps batch_owned under a tier a reload made sync, and
+ * has no tracked offset whose prefix could be read. */
 static bool may_mark(const sy_run *r)
 {
     return r->tier && r->tier->mode == SY_TIER_SYNC && !r->w->txn && !r->batch_owned && !r->in_batch &&
