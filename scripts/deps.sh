@@ -2,16 +2,50 @@
 # Install the Debian packages of a list (default .ci/packages: the build and
 # the tests; bench/packages: the benchmarks' tools) that are not installed yet.
 #   scripts/deps.sh [LIST]
+#
+# A line is a package name, or "NAME >=VERSION backports": a package wanted
+# at least at VERSION, taken from the distribution's backports suite
+# (deb.debian.org, "<codename>-backports", added to apt's sources as
+# /etc/apt/sources.list.d/switchyard-backports.list) when the distribution's
+# own is older. Today that is libcurl only: Debian 12's 7.88 holds ~25 KB
+# per HTTP/2 call in flight, the backported 8.x ~19 KB (bench/README.md).
+# SY_NO_BACKPORTS=1, or a suite that cannot be reached, keeps the
+# distribution's version (switchyard builds and runs with either; a warning
+# says so).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 list=${1:-.ci/packages}
-missing=()
-for p in $(cat "$list"); do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-[ ${#missing[@]} -eq 0 ] && exit 0
-echo "installing: ${missing[*]}"
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+missing=(); newer=()
+while read -r p min suite; do
+    [ -n "$p" ] || continue
+    if [ -n "${min:-}" ] && [ "${suite:-}" = backports ] && [ "${SY_NO_BACKPORTS:-0}" != 1 ]; then
+        v=$(dpkg-query -W -f='${Version}' "$p" 2>/dev/null || true)
+        installed "$p" && dpkg --compare-versions "$v" ge "${min#>=}" && continue
+        newer+=("$p")
+    else
+        installed "$p" || missing+=("$p")
+    fi
+done <"$list"
+[ ${#missing[@]} -eq 0 ] && [ ${#newer[@]} -eq 0 ] && exit 0
 SUDO=; [ "$(id -u)" -eq 0 ] || SUDO=sudo
 export DEBIAN_FRONTEND=noninteractive
+if [ ${#newer[@]} -gt 0 ]; then
+    codename=$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")
+    src=/etc/apt/sources.list.d/switchyard-backports.list
+    if [ -n "$codename" ] && [ "$(. /etc/os-release && echo "$ID")" = debian ] && [ ! -e "$src" ]; then
+        echo "deb http://deb.debian.org/debian $codename-backports main" | $SUDO tee "$src" >/dev/null
+    fi
+fi
+echo "installing: ${missing[*]} ${newer[*]}"
 $SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+[ ${#missing[@]} -eq 0 ] || $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [ ${#newer[@]} -gt 0 ]; then
+    # curl the command pins libcurl4 to its own version: it moves along.
+    also=(); installed curl && also+=(curl)
+    if ! $SUDO apt-get install -y -qq --no-install-recommends -t "${codename:-none}-backports" \
+            "${newer[@]}" "${also[@]}" >/dev/null; then
+        echo "deps.sh: warning: ${newer[*]} not found in ${codename:-?}-backports; keeping the distribution's version" >&2
+        $SUDO apt-get install -y -qq --no-install-recommends "${newer[@]}" >/dev/null
+    fi
+fi
